@@ -1,0 +1,225 @@
+// Package gemm multiplies row-major float32 matrices for catd's layer
+// kernels.
+//
+// The convolution layers lower to matrix products through im2col (NHWC
+// activations, so an im2col row is one output pixel and its columns are
+// kh·kw·ic taps):
+//
+//	forward          NN  m = P pixels,  n = OC, k = kh·kw·ic
+//	weight gradient  TN  m = kh·kw·ic,  n = OC, k = P (A is the P×K im2col matrix)
+//	input gradient   NN  m = P pixels,  n = kh·kw·ic, k = OC
+//
+// All matrices are row-major: element (i, j) of a matrix with row stride ld
+// is at index i*ld+j. Every product accumulates into C (C += A·B), so the
+// caller zeroes C first when it wants a plain product; this lets gradient
+// code sum over a batch without a scratch buffer. The caller owns and
+// allocates every buffer; the functions never allocate and never retain a
+// slice. C must not overlap A or B.
+//
+// Wrong shapes, strides and slice lengths are programmer errors and panic
+// with a message starting with "gemm: ". A zero m, n or k is a no-op.
+//
+// On amd64 with AVX2 and FMA, and on arm64 with ASIMD, the products run in
+// assembly micro-kernels that keep a block of C in vector registers; everywhere
+// else (and with the purego build tag) they run in a register-blocked Go
+// kernel. NNRef and TNRef are the plain loops the fast paths are tested
+// against, exported so that tests of other packages can use them too.
+package gemm
+
+import "unsafe"
+
+//go:generate go run gen.go
+
+// NN computes C += A·B, where A is m×k with row stride lda, B is k×n with row
+// stride ldb and C is m×n with row stride ldc. C must not overlap A or B.
+// NN does not allocate.
+func NN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkNN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	nn(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// TN computes C += Aᵀ·B, where A is stored k×m with row stride lda (so Aᵀ is
+// m×k), B is k×n with row stride ldb and C is m×n with row stride ldc. C must
+// not overlap A or B. TN does not allocate.
+func TN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkTN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	tn(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// NNRef is the reference for NN. It checks its arguments like NN and then
+// runs exactly this loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*lda+p] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] += s
+//		}
+//	}
+func NNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkNN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[i*lda+p] * b[p*ldb+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
+
+// TNRef is the reference for TN. It checks its arguments like TN and then
+// runs exactly this loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[p*lda+i] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] += s
+//		}
+//	}
+func TNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkTN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[p*lda+i] * b[p*ldb+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
+
+// Transpose writes the transpose of the rows×cols matrix src (row stride
+// lds) into dst (cols×rows, row stride ldd): dst[j*ldd+i] = src[i*lds+j].
+// dst must not overlap src. Transpose does not allocate.
+func Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows < 0 || cols < 0 {
+		panic("gemm: negative dimension")
+	}
+	if lds < max(1, cols) {
+		panic("gemm: bad src stride")
+	}
+	if ldd < max(1, rows) {
+		panic("gemm: bad dst stride")
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if len(src) < (rows-1)*lds+cols {
+		panic("gemm: src too short")
+	}
+	if len(dst) < (cols-1)*ldd+rows {
+		panic("gemm: dst too short")
+	}
+	if overlap(dst[:(cols-1)*ldd+rows], src[:(rows-1)*lds+cols]) {
+		panic("gemm: dst overlaps src")
+	}
+	// 8×8 tiles keep both the reads and the writes within a few cache lines.
+	const tile = 8
+	for i0 := 0; i0 < rows; i0 += tile {
+		i1 := min(i0+tile, rows)
+		for j0 := 0; j0 < cols; j0 += tile {
+			j1 := min(j0+tile, cols)
+			for i := i0; i < i1; i++ {
+				s := src[i*lds+j0 : i*lds+j1]
+				d := dst[j0*ldd+i:]
+				for jj, v := range s {
+					d[jj*ldd] = v
+				}
+			}
+		}
+	}
+}
+
+// checkNN panics on bad arguments to NN and reports whether there is any
+// work to do.
+func checkNN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
+	if m < 0 || n < 0 || k < 0 {
+		panic("gemm: negative dimension")
+	}
+	if lda < max(1, k) {
+		panic("gemm: bad lda")
+	}
+	if ldb < max(1, n) {
+		panic("gemm: bad ldb")
+	}
+	if ldc < max(1, n) {
+		panic("gemm: bad ldc")
+	}
+	if m == 0 || n == 0 || k == 0 {
+		return false
+	}
+	if len(a) < (m-1)*lda+k {
+		panic("gemm: a too short")
+	}
+	checkBC(m, n, k, a[:(m-1)*lda+k], b, ldb, c, ldc)
+	return true
+}
+
+// checkTN panics on bad arguments to TN and reports whether there is any
+// work to do.
+func checkTN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
+	if m < 0 || n < 0 || k < 0 {
+		panic("gemm: negative dimension")
+	}
+	if lda < max(1, m) {
+		panic("gemm: bad lda")
+	}
+	if ldb < max(1, n) {
+		panic("gemm: bad ldb")
+	}
+	if ldc < max(1, n) {
+		panic("gemm: bad ldc")
+	}
+	if m == 0 || n == 0 || k == 0 {
+		return false
+	}
+	if len(a) < (k-1)*lda+m {
+		panic("gemm: a too short")
+	}
+	checkBC(m, n, k, a[:(k-1)*lda+m], b, ldb, c, ldc)
+	return true
+}
+
+// checkBC checks the lengths of b and c and that c overlaps neither a nor b;
+// a is already cut to the elements the product reads.
+func checkBC(m, n, k int, a, b []float32, ldb int, c []float32, ldc int) {
+	if len(b) < (k-1)*ldb+n {
+		panic("gemm: b too short")
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic("gemm: c too short")
+	}
+	cu := c[:(m-1)*ldc+n]
+	if overlap(cu, a) {
+		panic("gemm: c overlaps a")
+	}
+	if overlap(cu, b[:(k-1)*ldb+n]) {
+		panic("gemm: c overlaps b")
+	}
+}
+
+// overlap reports whether the memory spans of the non-empty slices x and y
+// intersect.
+func overlap(x, y []float32) bool {
+	x0 := uintptr(unsafe.Pointer(unsafe.SliceData(x)))
+	y0 := uintptr(unsafe.Pointer(unsafe.SliceData(y)))
+	x1 := x0 + uintptr(len(x))*4
+	y1 := y0 + uintptr(len(y))*4
+	return x0 < y1 && y0 < x1
+}

@@ -1,0 +1,83 @@
+//go:build !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the AVX2+FMA kernels of kernels_amd64.s.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+func nn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if useAVX2 {
+		avx2(m, n, k, a, lda, 1, b, ldb, c, ldc)
+		return
+	}
+	nnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if useAVX2 {
+		avx2(m, n, k, a, 1, lda, b, ldb, c, ldc)
+		return
+	}
+	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+func nnAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	avx2(m, n, k, a, lda, 1, b, ldb, c, ldc)
+}
+
+func tnAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	avx2(m, n, k, a, 1, lda, b, ldb, c, ldc)
+}
+
+// archKernels lists the assembly kernels usable on this CPU.
+func archKernels() []kernel {
+	if !useAVX2 {
+		return nil
+	}
+	return []kernel{{"avx2", nnAVX2, tnAVX2}}
+}
+
+// maskTable holds eight set lanes and then eight clear ones: the eight
+// int32s from &maskTable[8-r] set the first r lanes of a YMM mask.
+var maskTable = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+// avx2 computes C += A·B with element (i, p) of A at a[i*rsa+p*csa]. It
+// walks C in column panels of 16, then 8, then 1 to 7 (masked) columns;
+// each kernel call covers a panel's rows in blocks and a second call, if
+// needed, the rows left over.
+func avx2(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
+	const mr16 = len(avx16) - 1
+	const mr8 = len(avx8) - 1
+	rs, cs, lb, lc := 4*rsa, 4*csa, 4*ldb, 4*ldc
+	full16 := m - m%mr16
+	full8 := m - m%mr8
+	j := 0
+	for ; j+16 <= n; j += 16 {
+		if full16 > 0 {
+			avx16[mr16](full16, k, &a[0], rs, cs, &b[j], lb, &c[j], lc)
+		}
+		if r := m - full16; r > 0 {
+			avx16[r](r, k, &a[full16*rsa], rs, cs, &b[j], lb, &c[full16*ldc+j], lc)
+		}
+	}
+	if j+8 <= n {
+		if full8 > 0 {
+			avx8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc)
+		}
+		if r := m - full8; r > 0 {
+			avx8[r](r, k, &a[full8*rsa], rs, cs, &b[j], lb, &c[full8*ldc+j], lc)
+		}
+		j += 8
+	}
+	if j < n {
+		mask := &maskTable[8-(n-j)]
+		if full8 > 0 {
+			avxMask8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, mask)
+		}
+		if r := m - full8; r > 0 {
+			avxMask8[r](r, k, &a[full8*rsa], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, mask)
+		}
+	}
+}

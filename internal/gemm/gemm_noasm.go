@@ -1,0 +1,14 @@
+//go:build purego || !(amd64 || arm64)
+
+package gemm
+
+func nn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	nnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// archKernels lists the assembly kernels usable on this CPU: none.
+func archKernels() []kernel { return nil }
