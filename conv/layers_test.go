@@ -1,0 +1,240 @@
+package conv
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestReLU(t *testing.T) {
+	nan := float32(math.NaN())
+	x := []float32{-2, -0.5, 0, 0.25, 3, nan}
+	y := make([]float32, len(x))
+	ReLU(y, x)
+	want := []float32{0, 0, 0, 0.25, 3}
+	for i, w := range want {
+		if y[i] != w {
+			t.Errorf("ReLU(%v) = %v, want %v", x[i], y[i], w)
+		}
+	}
+	if !math.IsNaN(float64(y[5])) {
+		t.Errorf("ReLU(NaN) = %v, want NaN", y[5])
+	}
+	gy := []float32{1, 2, 3, 4, 5, 6}
+	gx := make([]float32, len(gy))
+	ReLUBackward(gx, gy, y)
+	for i, w := range []float32{0, 0, 0, 4, 5, 0} {
+		if gx[i] != w {
+			t.Errorf("ReLUBackward[%d] = %v, want %v", i, gx[i], w)
+		}
+	}
+	// In place.
+	ReLU(x, x)
+	ReLUBackward(gy, gy, x)
+	if x[0] != 0 || x[4] != 3 || gy[3] != 4 || gy[0] != 0 {
+		t.Errorf("in-place ReLU gave x=%v gy=%v", x, gy)
+	}
+}
+
+func TestMaxPool2(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ n, h, w, c int }{{1, 2, 2, 1}, {1, 8, 8, 3}, {2, 7, 9, 5}, {1, 5, 4, 64}, {3, 3, 3, 2}} {
+		t.Run(fmt.Sprintf("n%d_%dx%dx%d", tc.n, tc.h, tc.w, tc.c), func(t *testing.T) {
+			p := MaxPool2{H: tc.h, W: tc.w, C: tc.c}
+			x := randSlice[float32](r, tc.n*p.InLen())
+			y := newGuarded(tc.n*p.OutLen(), nil)
+			p.Forward(y.s(), x)
+			y.intact(t, "y")
+			want := make([]float64, y.n)
+			MaxPool2ForwardRef(p, tc.n, want, to64(x))
+			closeTo(t, "y", y.s(), want, 0)
+
+			gy := randSlice[float32](r, y.n)
+			gx := newGuarded(len(x), nil)
+			p.Backward(gx.s(), gy, x)
+			gx.intact(t, "gx")
+			// Max pooling is piecewise linear: away from ties a small step in
+			// one input changes Σ y*gy by exactly step*gradient.
+			const h = 1e-3
+			for i := range x {
+				old := x[i]
+				loss := func(v float32) float64 {
+					x[i] = v
+					p.Forward(y.s(), x)
+					s := 0.0
+					for j, v := range y.s() {
+						s += float64(v) * float64(gy[j])
+					}
+					return s
+				}
+				num := (loss(old+h) - loss(old-h)) / float64((old+h)-(old-h))
+				x[i] = old
+				if d := math.Abs(num - float64(gx.s()[i])); d > 1e-2*max(1, math.Abs(num)) {
+					t.Fatalf("gx[%d] = %v, numeric %v", i, gx.s()[i], num)
+				}
+			}
+		})
+	}
+}
+
+func TestMaxPool2NaNAndTies(t *testing.T) {
+	p := MaxPool2{H: 2, W: 2, C: 1}
+	y := make([]float32, 1)
+	p.Forward(y, []float32{1, float32(math.NaN()), 5, 2})
+	if !math.IsNaN(float64(y[0])) {
+		t.Errorf("NaN in a window gave %v, want NaN", y[0])
+	}
+	gx := make([]float32, 4)
+	p.Backward(gx, []float32{1}, []float32{3, 3, 1, 3})
+	if gx[0] != 1 || gx[1] != 0 || gx[3] != 0 {
+		t.Errorf("tie sent gradient %v, want it all on the first maximum", gx)
+	}
+}
+
+func TestGlobalAvgPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ n, h, w, c int }{{1, 4, 4, 8}, {2, 5, 7, 3}, {1, 1, 1, 64}, {3, 8, 8, 64}} {
+		t.Run(fmt.Sprintf("n%d_%dx%dx%d", tc.n, tc.h, tc.w, tc.c), func(t *testing.T) {
+			g := GlobalAvgPool{H: tc.h, W: tc.w, C: tc.c}
+			x := randSlice[float32](r, tc.n*tc.h*tc.w*tc.c)
+			y := newGuarded(tc.n*tc.c, nil)
+			g.Forward(y.s(), x)
+			y.intact(t, "y")
+			want := make([]float64, y.n)
+			GlobalAvgPoolForwardRef(g, tc.n, want, to64(x))
+			closeTo(t, "y", y.s(), want, 1e-6)
+
+			gy := randSlice[float32](r, y.n)
+			gx := newGuarded(len(x), nil)
+			g.Backward(gx.s(), gy)
+			gx.intact(t, "gx")
+			wgx := make([]float64, len(x))
+			for i := range wgx {
+				n, c := i/(tc.h*tc.w*tc.c), i%tc.c
+				wgx[i] = float64(gy[n*tc.c+c]) / float64(tc.h*tc.w)
+			}
+			closeTo(t, "gx", gx.s(), wgx, 1e-6)
+		})
+	}
+}
+
+func TestDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ n, in, out int }{{1, 64, 1}, {4, 7, 3}, {2, 1, 5}, {16, 64, 1}, {3, 33, 17}} {
+		t.Run(fmt.Sprintf("n%d_%dto%d", tc.n, tc.in, tc.out), func(t *testing.T) {
+			d := Dense{In: tc.in, Out: tc.out}
+			x := randSlice[float32](r, tc.n*tc.in)
+			w := randSlice[float32](r, tc.in*tc.out)
+			b := randSlice[float32](r, tc.out)
+			y := newGuarded(tc.n*tc.out, nil)
+			d.Forward(y.s(), x, w, b)
+			y.intact(t, "y")
+			want := make([]float64, y.n)
+			DenseForwardRef(d, tc.n, want, to64(x), to64(w), to64(b))
+			closeTo(t, "y", y.s(), want, 1e-5)
+
+			gy := randSlice[float32](r, y.n)
+			gx := newGuarded(len(x), nil)
+			gw := newGuarded(len(w), func(int) float32 { return 0 })
+			gb := newGuarded(len(b), func(int) float32 { return 0 })
+			work := newGuarded(d.WorkLen(), nil)
+			d.Backward(gx.s(), gw.s(), gb.s(), x, w, gy, work.s())
+			for name, g := range map[string]guardedBuf{"gx": gx, "gw": gw, "gb": gb, "work": work} {
+				g.intact(t, name)
+			}
+			wgx := make([]float64, len(x))
+			wgw := make([]float64, len(w))
+			wgb := make([]float64, len(b))
+			DenseBackwardRef(d, tc.n, wgx, wgw, wgb, to64(x), to64(w), to64(gy))
+			closeTo(t, "gx", gx.s(), wgx, 1e-5)
+			closeTo(t, "gw", gw.s(), wgw, 1e-5)
+			closeTo(t, "gb", gb.s(), wgb, 1e-5)
+		})
+	}
+}
+
+func TestDenseGradientFiniteDifferences(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	d := Dense{In: 5, Out: 3}
+	n := 2
+	x := randSlice[float64](r, n*d.In)
+	w := randSlice[float64](r, d.In*d.Out)
+	b := randSlice[float64](r, d.Out)
+	gy := randSlice[float64](r, n*d.Out)
+	y := make([]float64, len(gy))
+	loss := func() float64 {
+		DenseForwardRef(d, n, y, x, w, b)
+		s := 0.0
+		for i := range y {
+			s += y[i] * gy[i]
+		}
+		return s
+	}
+	gx := make([]float64, len(x))
+	gw := make([]float64, len(w))
+	gb := make([]float64, len(b))
+	DenseBackwardRef(d, n, gx, gw, gb, x, w, gy)
+	finiteDiff(t, "x", x, gx, loss)
+	finiteDiff(t, "w", w, gw, loss)
+	finiteDiff(t, "b", b, gb, loss)
+}
+
+func TestLayoutConversionsRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	o, i, kh, kw := 4, 3, 2, 5
+	src := randSlice[float32](r, o*i*kh*kw)
+	hwio := make([]float32, len(src))
+	back := make([]float32, len(src))
+	OIHWToHWIO(hwio, src, o, i, kh, kw)
+	// Element (o=3, i=1, y=1, x=4) of OIHW.
+	if got, want := hwio[((1*kw+4)*i+1)*o+3], src[((3*i+1)*kh+1)*kw+4]; got != want {
+		t.Fatalf("OIHWToHWIO moved %v, want %v", got, want)
+	}
+	HWIOToOIHW(back, hwio, o, i, kh, kw)
+	for j := range src {
+		if back[j] != src[j] {
+			t.Fatalf("OIHW round trip differs at %d", j)
+		}
+	}
+	nhwc := make([]float32, len(src))
+	NCHWToNHWC(nhwc, src, 2, 3, 4, 5)
+	if got, want := nhwc[((1*4+2)*5+3)*3+1], src[((1*3+1)*4+2)*5+3]; got != want {
+		t.Fatalf("NCHWToNHWC moved %v, want %v", got, want)
+	}
+	NHWCToNCHW(back, nhwc, 2, 3, 4, 5)
+	for j := range src {
+		if back[j] != src[j] {
+			t.Fatalf("NCHW round trip differs at %d", j)
+		}
+	}
+}
+
+func TestLayersZeroAllocs(t *testing.T) {
+	p := MaxPool2{H: 16, W: 16, C: 8}
+	g := GlobalAvgPool{H: 8, W: 8, C: 8}
+	d := Dense{In: 64, Out: 1}
+	x := make([]float32, p.InLen())
+	y := make([]float32, p.OutLen())
+	gx := make([]float32, p.InLen())
+	ga := make([]float32, 8)
+	dx := make([]float32, 64)
+	dw := make([]float32, 64)
+	db := make([]float32, 1)
+	dy := make([]float32, 1)
+	work := make([]float32, d.WorkLen())
+	for name, f := range map[string]func(){
+		"ReLU":               func() { ReLU(x, x) },
+		"ReLUBackward":       func() { ReLUBackward(gx, gx, x) },
+		"MaxPool2.Forward":   func() { p.Forward(y, x) },
+		"MaxPool2.Backward":  func() { p.Backward(gx, y, x) },
+		"GlobalAvgPool":      func() { g.Forward(ga, y[:512]) },
+		"GlobalAvgPool.Back": func() { g.Backward(y[:512], ga) },
+		"Dense.Forward":      func() { d.Forward(dy, dx, dw, db) },
+		"Dense.Backward":     func() { d.Backward(dx, dw, db, dx, dw, dy, work) },
+	} {
+		if a := testing.AllocsPerRun(10, f); a != 0 {
+			t.Errorf("%s allocates %v times per call", name, a)
+		}
+	}
+}
