@@ -1,0 +1,378 @@
+package model
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"catd/optim"
+	"catd/safetensors"
+)
+
+func TestCatnet64Shape(t *testing.T) {
+	a, err := ArchByName("catnet64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.ParamCount(); got != 24593 {
+		t.Errorf("catnet64 has %d parameters, want 24,593", got)
+	}
+	if got := a.MACs(); got != 4423744 {
+		t.Errorf("catnet64 has %d multiply-adds, want 4,423,744", got)
+	}
+	if a.C != 3 || a.H != 64 || a.W != 64 || len(a.Layers) != 14 {
+		t.Errorf("catnet64 is %s", a)
+	}
+}
+
+func TestParseArch(t *testing.T) {
+	for _, tc := range []struct {
+		name, spec, wantErr string
+	}{
+		{"catnet64", catnet64, ""},
+		{"defaults and trailing semicolon", "input 1x8x8; conv 4; relu; gap; flatten; dense 1;", ""},
+		{"flatten of a map", "input 2x4x4; conv 3 k3 p1 s2; flatten; dense 1", ""},
+		{"no input", "conv 8; relu", "must start with"},
+		{"bad input", "input 3x64; gap; flatten; dense 1", "not CxHxW"},
+		{"unknown layer", "input 3x8x8; conv 8; swish; gap; flatten; dense 1", "unknown layer \"swish\""},
+		{"dense without flatten", "input 3x8x8; gap; dense 1", "dense needs flatten"},
+		{"two outputs", "input 3x8x8; gap; flatten; dense 2", "want 1 (the cat logit)"},
+		{"pad too big", "input 3x8x8; conv 8 k3 p3; gap; flatten; dense 1", "padding 3"},
+		{"kernel too big", "input 3x2x2; conv 8 k5; gap; flatten; dense 1", "larger than padded input"},
+		{"pool too small", "input 3x1x1; maxpool 2; flatten; dense 1", "at least 2x2"},
+		{"other pool size", "input 3x8x8; maxpool 3; gap; flatten; dense 1", "only \"maxpool 2\""},
+		{"repeated option", "input 3x8x8; conv 8 k3 k5; gap; flatten; dense 1", "repeated option"},
+		{"huge input", "input 3x100000x100000; gap; flatten; dense 1", "out of range"},
+		{"huge conv", "input 4096x1024x1024; conv 4096; gap; flatten; dense 1", "too large"},
+		{"empty layer", "input 3x8x8;; gap; flatten; dense 1", "layer 0 is empty"},
+		{"name that is not built in", "catnet9000", "unknown architecture"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := ArchByName(tc.spec)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := ParseArch(a.String())
+				if err != nil || b.String() != a.String() {
+					t.Fatalf("round trip of %q gave %q, %v", a, b, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseArch(f *testing.F) {
+	f.Add(catnet64)
+	f.Add("input 1x8x8; conv 4; relu; gap; flatten; dense 1;")
+	f.Add("input 2x4x4; conv 3 k3 p1 s2; flatten; dense 1")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseArch(s)
+		if err != nil {
+			return
+		}
+		b, err := ParseArch(a.String())
+		if err != nil || b.String() != a.String() {
+			t.Fatalf("accepted %q but its text %q gives %v", s, a, err)
+		}
+		if a.ParamCount() > maxParams {
+			t.Fatalf("accepted %d parameters", a.ParamCount())
+		}
+	})
+}
+
+func TestBCEWithLogits(t *testing.T) {
+	z := []float32{0, 2, -3, 100, -100}
+	y := []float32{1, 0, 0, 1, 1}
+	dz := make([]float32, len(z))
+	loss := BCEWithLogits(dz, z, y, nil)
+	want := 0.0
+	for i := range z {
+		p := 1 / (1 + math.Exp(-float64(z[i])))
+		var l float64
+		if y[i] == 1 {
+			l = -math.Log(p)
+		} else {
+			l = -math.Log(1 - p)
+		}
+		if z[i] == -100 { // log(p) underflows in float64's naive form
+			l = 100
+		}
+		want += l / float64(len(z))
+		if g := (p - float64(y[i])) / float64(len(z)); math.Abs(float64(dz[i])-g) > 1e-7 {
+			t.Errorf("dL/dz[%d] = %v, want %v", i, dz[i], g)
+		}
+	}
+	if math.Abs(float64(loss)-want) > 1e-5*want {
+		t.Errorf("loss %v, want %v", loss, want)
+	}
+	// Weights: a weight of 2 counts an example twice.
+	l2 := BCEWithLogits(dz[:2], []float32{1, -1}, []float32{1, 0}, []float32{2, 1})
+	l3 := BCEWithLogits(dz[:3], []float32{1, 1, -1}, []float32{1, 1, 0}, nil)
+	if math.Abs(float64(l2-l3)) > 1e-7 {
+		t.Errorf("weighted loss %v, repeated example loss %v", l2, l3)
+	}
+}
+
+func TestSigmoidExtremes(t *testing.T) {
+	for _, tc := range []struct{ z, want float32 }{{0, 0.5}, {1000, 1}, {-1000, 0}, {float32(math.Inf(1)), 1}, {float32(math.Inf(-1)), 0}} {
+		if got := Sigmoid(tc.z); got != tc.want {
+			t.Errorf("Sigmoid(%v) = %v, want %v", tc.z, got, tc.want)
+		}
+	}
+}
+
+// TestNetGradientFiniteDifferences checks the whole backward pass of a
+// small network with every kind of layer against central differences of
+// its loss.
+func TestNetGradientFiniteDifferences(t *testing.T) {
+	a, err := ParseArch("input 2x7x6; conv 3 k3 p1; relu; maxpool 2; conv 4 k3 s2 p1; relu; flatten; dense 3; relu; dense 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(a, Options{MaxBatch: 3, Training: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	n.Init(r)
+	for i := range n.Params {
+		n.Params[i] += 0.05 * float32(r.NormFloat64()) // non-zero biases too
+	}
+	x := make([]float32, 3*n.InputLen())
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := []float32{1, 0, 1}
+	w := []float32{1, 2, 0.5}
+	n.Gradients(x, y, w)
+	grads := append([]float32(nil), n.Grads...)
+	dz := make([]float32, 3)
+	loss := func() float64 { return float64(BCEWithLogits(dz, n.Forward(x), y, w)) }
+	const h = 1e-3
+	bad := 0
+	for i := range n.Params {
+		old := n.Params[i]
+		n.Params[i] = old + h
+		lp := loss()
+		n.Params[i] = old - h
+		lm := loss()
+		n.Params[i] = old
+		num := (lp - lm) / (2 * h)
+		if math.Abs(num-float64(grads[i])) > 2e-3+2e-2*math.Abs(num) {
+			bad++
+			t.Logf("parameter %d: analytic %v, numeric %v", i, grads[i], num)
+		}
+	}
+	// A step of h can cross a ReLU kink or change a max-pool winner; allow
+	// a handful of such parameters, no more.
+	if bad > len(n.Params)/50 {
+		t.Errorf("%d of %d gradients disagree with finite differences", bad, len(n.Params))
+	}
+}
+
+func TestForwardIsBatchIndependent(t *testing.T) {
+	a, _ := ArchByName("catnet64")
+	n, _ := New(a, Options{MaxBatch: 3})
+	n.Init(rand.New(rand.NewPCG(2, 2)))
+	x := make([]float32, 3*n.InputLen())
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	batch := append([]float32(nil), n.Forward(x)...)
+	for i := range 3 {
+		one := n.Forward(x[i*n.InputLen() : (i+1)*n.InputLen()])
+		if math.Abs(float64(one[0]-batch[i])) > 1e-5 {
+			t.Errorf("image %d alone gives %v, in a batch %v", i, one[0], batch[i])
+		}
+	}
+}
+
+func TestZeroAllocsPerFrameAndStep(t *testing.T) {
+	a, _ := ArchByName("catnet64")
+	n, _ := New(a, Options{MaxBatch: 4, Training: true})
+	n.Init(rand.New(rand.NewPCG(3, 3)))
+	x := make([]float32, 4*n.InputLen())
+	y := []float32{1, 0, 0, 1}
+	p := make([]float32, 1)
+	info := DefaultInfo(a, "catnet64")
+	px := make([]uint8, n.InputLen())
+	for _, kind := range []optim.Kind{optim.KindSGD, optim.KindMomentum, optim.KindAdam} {
+		opt, _ := optim.New(optim.DefaultConfig(kind), len(n.Params))
+		if allocs := testing.AllocsPerRun(3, func() {
+			n.Gradients(x, y, nil)
+			opt.Step(n.Params, n.Grads, 0.01)
+		}); allocs != 0 {
+			t.Errorf("%s training step allocates %v times", kind, allocs)
+		}
+	}
+	if allocs := testing.AllocsPerRun(5, func() {
+		info.NormalizePixels(x[:len(px)], px)
+		n.Predict(p, x[:n.InputLen()])
+	}); allocs != 0 {
+		t.Errorf("inference allocates %v times per frame", allocs)
+	}
+}
+
+func TestModelFileRoundTrip(t *testing.T) {
+	a, _ := ArchByName("input 2x4x4; conv 3 k3 p1 s2; relu; flatten; dense 1")
+	n, _ := New(a, Options{MaxBatch: 1})
+	n.Init(rand.New(rand.NewPCG(4, 4)))
+	info := DefaultInfo(a, "")
+	info.Threshold = 0.37
+	info.Extra = map[string]string{"trained_on": "test"}
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := n.WriteFile(path, info); err != nil {
+		t.Fatal(err)
+	}
+	m, got, err := ReadFile(path, Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n.Params {
+		if m.Params[i] != n.Params[i] {
+			t.Fatalf("parameter %d: %v after round trip, was %v", i, m.Params[i], n.Params[i])
+		}
+	}
+	if got.Threshold != 0.37 || got.Extra["trained_on"] != "test" || got.Mean[1] != 0.5 {
+		t.Errorf("info after round trip: %+v", got)
+	}
+}
+
+// badFile returns a model file made from a valid one by edit.
+func badFile(t *testing.T, edit func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor) []byte {
+	a, _ := ArchByName("catnet64")
+	n, _ := New(a, Options{MaxBatch: 1})
+	md := n.Metadata(DefaultInfo(a, "catnet64"))
+	ts := edit(md, n.Tensors())
+	var b bytes.Buffer
+	if err := safetensors.Encode(&b, md, ts); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestBadModelFiles(t *testing.T) {
+	good := badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor { return ts })
+	for _, tc := range []struct {
+		name    string
+		file    []byte
+		wantErr string
+	}{
+		{"truncated", good[:len(good)-10], "safetensors"},
+		{"empty", nil, "safetensors"},
+		{"no arch", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			delete(md, "arch")
+			return ts
+		}), "no \"arch\""},
+		{"other format", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["format"] = "pt"
+			return ts
+		}), "format \"pt\""},
+		{"newer version", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["version"] = "2"
+			return ts
+		}), "version \"2\""},
+		{"unknown layer", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["arch"] = strings.Replace(md["arch"], "relu", "gelu", 1)
+			return ts
+		}), "unknown layer \"gelu\""},
+		{"missing tensor", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			return ts[1:]
+		}), "\"0.weight\" (layer 0, conv) is missing"},
+		{"wrong shape", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			ts[2] = safetensors.FromFloat32("3.weight", []int{16, 8, 1, 9}, make([]float32, 16*8*9))
+			return ts
+		}), "\"3.weight\" has shape [16 8 1 9], want [16 8 3 3]"},
+		{"NaN", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			binary.LittleEndian.PutUint32(ts[1].Data[4*3:], math.Float32bits(float32(math.NaN())))
+			return ts
+		}), "\"0.bias\" holds NaN at index 3"},
+		{"infinity", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			binary.LittleEndian.PutUint32(ts[8].Data, math.Float32bits(float32(math.Inf(-1))))
+			return ts
+		}), "\"13.weight\" holds -Inf at index 0"},
+		{"integer weights", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			ts[9] = safetensors.FromInt32("13.bias", []int{1}, []int32{1})
+			return ts
+		}), "dtype is I32"},
+		{"extra tensor", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.FromFloat32("14.weight", []int{1}, []float32{1}))
+		}), "unexpected tensor \"14.weight\""},
+		{"threshold out of range", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["threshold"] = "1.5"
+			return ts
+		}), "threshold \"1.5\""},
+		{"mean of two channels", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["mean"] = "0.5,0.5"
+			return ts
+		}), "mean \"0.5,0.5\" has 2 values"},
+		{"zero std", badFile(t, func(md map[string]string, ts []safetensors.Tensor) []safetensors.Tensor {
+			md["std"] = "0.2,0,0.2"
+			return ts
+		}), "above 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Decode(tc.file, Options{MaxBatch: 1})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadFileNamesThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broken.safetensors")
+	if err := os.WriteFile(path, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadFile(path, Options{MaxBatch: 1}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error %v does not name %s", err, path)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"torch_catnet64_init.safetensors", "torch_trained.safetensors"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	a, _ := ArchByName("input 1x2x2; flatten; dense 1")
+	small, _ := New(a, Options{MaxBatch: 1})
+	b, _ := small.Bytes(DefaultInfo(a, ""))
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, info, err := Decode(b, Options{MaxBatch: 1})
+		if err != nil {
+			return
+		}
+		// Whatever loads must infer and save again.
+		x := make([]float32, n.InputLen())
+		p := make([]float32, 1)
+		n.Predict(p, x)
+		if _, err := n.Bytes(info); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func ExampleArchByName() {
+	a, _ := ArchByName("catnet64")
+	fmt.Println(a.ParamCount(), "parameters,", a.MACs(), "multiply-adds")
+	fmt.Println(a)
+	// Output:
+	// 24593 parameters, 4423744 multiply-adds
+	// input 3x64x64; conv 8 k3 s1 p1; relu; maxpool 2; conv 16 k3 s1 p1; relu; maxpool 2; conv 32 k3 s1 p1; relu; maxpool 2; conv 64 k3 s1 p1; relu; gap; flatten; dense 1
+}
