@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"catd/model"
+	"catd/optim"
+)
+
+// benchResult is what "catd bench --json" prints. The timing keys mean
+// what they mean in the PyTorch reference benchmark
+// (shared/bench/torch_catnet.py): the median over many runs, after warm-up,
+// of one batch-1 inference, one SGD-momentum training step (forward,
+// backward, update) at batch 1 and 16, and one Adam step at batch 1.
+type benchResult struct {
+	Model               string       `json:"model"`
+	Params              int          `json:"params"`
+	MACs                int          `json:"macs"`
+	InferB1             float64      `json:"infer_b1_us"`
+	TrainSGDMB1         float64      `json:"train_sgdm_b1_us"`
+	TrainSGDMB16        float64      `json:"train_sgdm_b16_us"`
+	TrainAdamB1         float64      `json:"train_adam_b1_us"`
+	InferAllocs         float64      `json:"infer_allocs_per_op"`
+	TrainAllocs         float64      `json:"train_allocs_per_op"`
+	ParamsBytes         int          `json:"params_bytes"`
+	OptimizerStateBytes int          `json:"optimizer_state_bytes"`
+	AdamStateBytes      int          `json:"adam_state_bytes"`
+	WorkspaceBytes      int          `json:"workspace_bytes"`
+	GOARCH              string       `json:"goarch"`
+	Layers              []layerBench `json:"layers"`
+}
+
+type layerBench struct {
+	Index      int     `json:"index"`
+	Layer      string  `json:"layer"`
+	ForwardUS  float64 `json:"forward_us"`
+	BackwardUS float64 `json:"backward_us"`
+}
+
+func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+	name := fs.String("model", "catnet64", "built-in architecture name, architecture description, or model file")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	rounds := fs.Int("rounds", 300, "timed runs per measurement (batch 16: a third of them)")
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("bench takes no arguments: %w", errUsage)
+		}
+		if *rounds < 1 {
+			return fmt.Errorf("--rounds %d: want at least 1: %w", *rounds, errUsage)
+		}
+		res, err := bench(ctx, *name, *rounds)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			return enc.Encode(res)
+		}
+		return printBench(e, res)
+	}
+}
+
+// loadNet builds a net for benchmarking from a built-in name, an
+// architecture description or a model file.
+func loadNet(name string, opt model.Options) (*model.Net, string, error) {
+	if _, err := os.Stat(name); err == nil {
+		n, info, err := model.ReadFile(name, opt)
+		if err != nil {
+			return nil, "", err
+		}
+		label := name
+		if info.Name != "" {
+			label = info.Name + " (" + name + ")"
+		}
+		return n, label, nil
+	}
+	a, err := model.ArchByName(name)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := model.New(a, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	n.Init(rand.New(rand.NewPCG(1, 2)))
+	return n, name, nil
+}
+
+func bench(ctx context.Context, name string, rounds int) (*benchResult, error) {
+	n1, label, err := loadNet(name, model.Options{MaxBatch: 1, Training: true})
+	if err != nil {
+		return nil, err
+	}
+	n16, _, err := loadNet(name, model.Options{MaxBatch: 16, Training: true})
+	if err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 16*n1.InputLen())
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	x1 := x[:n1.InputLen()]
+	y := slices.Repeat([]float32{1}, 16)
+	p := make([]float32, 1)
+	res := &benchResult{
+		Model: label, Params: len(n1.Params), MACs: n1.Arch.MACs(),
+		ParamsBytes: 4 * len(n1.Params), WorkspaceBytes: n1.WorkspaceBytes(), GOARCH: runtime.GOARCH,
+	}
+	warm := max(1, rounds/10)
+
+	res.InferB1 = medianUS(warm, rounds, func() { n1.Predict(p, x1) })
+	res.InferAllocs = allocsPerOp(rounds, func() { n1.Predict(p, x1) })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	sgdm := func(n *model.Net, xb []float32) (func(), int) {
+		opt, _ := optim.New(optim.DefaultConfig(optim.KindMomentum), len(n.Params))
+		return func() {
+			n.Gradients(xb, y[:len(xb)/n.InputLen()], nil)
+			opt.Step(n.Params, n.Grads, 0.01)
+		}, opt.StateBytes()
+	}
+	step1, stateBytes := sgdm(n1, x1)
+	res.OptimizerStateBytes = stateBytes
+	res.TrainSGDMB1 = medianUS(warm, rounds, step1)
+	res.TrainAllocs = allocsPerOp(rounds, step1)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	step16, _ := sgdm(n16, x)
+	res.TrainSGDMB16 = medianUS(max(1, warm/3), max(1, rounds/3), step16)
+	res.WorkspaceBytes = max(res.WorkspaceBytes, n16.WorkspaceBytes())
+
+	adam, _ := optim.New(optim.DefaultConfig(optim.KindAdam), len(n1.Params))
+	res.AdamStateBytes = adam.StateBytes()
+	res.TrainAdamB1 = medianUS(warm, rounds, func() {
+		n1.Gradients(x1, y[:1], nil)
+		adam.Step(n1.Params, n1.Grads, 1e-3)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, lt := range n1.Profile(x1, y[:1], rounds) {
+		res.Layers = append(res.Layers, layerBench{
+			Index: lt.Index, Layer: lt.Layer,
+			ForwardUS: us(lt.Forward), BackwardUS: us(lt.Backward),
+		})
+	}
+	// Re-measure the net's workspace: the batch-1 training net's buffers.
+	res.WorkspaceBytes = n1.WorkspaceBytes()
+	return res, nil
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// medianUS runs f warm times, then times rounds runs and returns the median
+// in microseconds, as the PyTorch reference benchmark does.
+func medianUS(warm, rounds int, f func()) float64 {
+	for range warm {
+		f()
+	}
+	ts := make([]time.Duration, rounds)
+	for i := range ts {
+		t0 := time.Now()
+		f()
+		ts[i] = time.Since(t0)
+	}
+	slices.Sort(ts)
+	return us(ts[len(ts)/2])
+}
+
+// allocsPerOp counts heap allocations per call of f, like
+// testing.AllocsPerRun.
+func allocsPerOp(rounds int, f func()) float64 {
+	f()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	for range rounds {
+		f()
+	}
+	runtime.ReadMemStats(&b)
+	return float64(b.Mallocs-a.Mallocs) / float64(rounds)
+}
+
+func printBench(e *env, r *benchResult) error {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(e.stdout, "model %s: %d parameters, %.2f M multiply-adds per image, %s\n\n", r.Model, r.Params, float64(r.MACs)/1e6, r.GOARCH)
+	fmt.Fprintln(w, "layer\t\tforward µs\tbackward µs\t")
+	for _, l := range r.Layers {
+		fmt.Fprintf(w, "%d\t%s\t%.1f\t%.1f\t\n", l.Index, l.Layer, l.ForwardUS, l.BackwardUS)
+	}
+	w.Flush()
+	lines := []string{
+		fmt.Sprintf("inference, batch 1:          %9.1f µs  (%.0f allocs/op)", r.InferB1, r.InferAllocs),
+		fmt.Sprintf("SGD-momentum step, batch 1:  %9.1f µs  (%.0f allocs/op)", r.TrainSGDMB1, r.TrainAllocs),
+		fmt.Sprintf("SGD-momentum step, batch 16: %9.1f µs", r.TrainSGDMB16),
+		fmt.Sprintf("Adam step, batch 1:          %9.1f µs", r.TrainAdamB1),
+		fmt.Sprintf("memory: parameters %d B, momentum state %d B, Adam state %d B, workspace %d B",
+			r.ParamsBytes, r.OptimizerStateBytes, r.AdamStateBytes, r.WorkspaceBytes),
+	}
+	_, err := fmt.Fprintln(e.stdout, "\n"+strings.Join(lines, "\n"))
+	return err
+}

@@ -1,0 +1,116 @@
+// Command catd answers "does this image contain a cat?" on Raspberry
+// Pi-class boards and keeps learning from its users' labels.
+//
+// Usage:
+//
+//	catd <command> [flags]
+//
+// Commands:
+//
+//	run      the long-running service (camera -> model -> events)
+//	train    train a model on labelled photos
+//	eval     measure a model on labelled photos
+//	predict  print p(cat) for image files
+//	bench    time inference and training steps
+//	version  print version, commit and architecture
+//
+// "catd <command> --help" lists a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// command is one subcommand: its flags are registered on fs, and run is
+// called after parsing with the remaining arguments.
+type command struct {
+	name, summary string
+	setup         func(fs *pflag.FlagSet) func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every command gets: where to print and how to log.
+type env struct {
+	stdout, stderr io.Writer
+	log            zerolog.Logger
+}
+
+var commands = []command{
+	{"bench", "time inference and training steps", setupBench},
+	{"version", "print version, commit and architecture", setupVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "catd:", err)
+		}
+		if errors.Is(err, errUsage) || errors.Is(err, pflag.ErrHelp) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: catd <command> [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\n\"catd <command> --help\" lists a command's flags.")
+}
+
+// run parses args and runs one command; it is main without the exit.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return fmt.Errorf("no command given: %w", errUsage)
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		fs := pflag.NewFlagSet("catd "+c.name, pflag.ContinueOnError)
+		fs.SetOutput(stderr)
+		level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+		logJSON := fs.Bool("log-json", false, "log JSON lines even on a terminal")
+		runCmd := c.setup(fs)
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		lvl, err := zerolog.ParseLevel(*level)
+		if err != nil || *level == "" {
+			return fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", *level, errUsage)
+		}
+		return runCmd(ctx, &env{stdout: stdout, stderr: stderr, log: newLogger(stderr, lvl, *logJSON)}, fs.Args())
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}
+
+// newLogger logs human-readable lines on a terminal and JSON lines
+// otherwise (journald, pipes), with timestamps.
+func newLogger(w io.Writer, lvl zerolog.Level, forceJSON bool) zerolog.Logger {
+	out := w
+	if f, ok := w.(*os.File); ok && !forceJSON && term.IsTerminal(int(f.Fd())) {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
