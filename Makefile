@@ -59,6 +59,7 @@ vet:
 
 golden:
 	/usr/bin/python3 scripts/torch_golden.py
+	/usr/bin/python3 scripts/torch_golden_layers2.py
 	/usr/bin/python3 optim/testdata/torch_golden.py --update
 
 clean:

@@ -14,7 +14,7 @@
 //
 // Convolution weights are HWIO, [KH][KW][InC][OutC]: read as a (KH*KW*InC)×OutC
 // matrix they multiply the patch matrix directly. Dense weights are [In][Out]
-// for the same reason. PyTorch stores OIHW and [Out][In]; OIHWToHWIO and
+// for the same reason, and depthwise weights [KH][KW][C]. PyTorch stores OIHW and [Out][In]; OIHWToHWIO and
 // HWIOToOIHW convert between the two.
 //
 // # Buffers

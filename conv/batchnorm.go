@@ -1,0 +1,305 @@
+package conv
+
+import (
+	"fmt"
+	"math"
+)
+
+// BatchNorm is batch normalisation of NHWC activations with C channels,
+// PyTorch's BatchNorm2d: each channel is normalised with statistics over all
+// N×H×W pixels of the batch, then scaled by gamma and shifted by beta,
+//
+//	y = (x - mean) / sqrt(var + Eps) * gamma + beta.
+//
+// Training (TrainForward) uses the batch mean and the biased batch variance
+// and moves the running statistics towards them by Momentum, using the
+// unbiased variance for the running variance, as PyTorch does; inference
+// (InferForward) uses the running statistics. The kernels take any whole
+// number of pixels, so the same BatchNorm serves every batch size and image
+// size; per-channel arrays (gamma, beta, running and saved statistics, their
+// gradients) have C floats. NewBatchNorm gives PyTorch's defaults.
+type BatchNorm struct {
+	C        int
+	Eps      float32 // added to the variance; PyTorch's default is 1e-5
+	Momentum float32 // weight of the batch in the running statistics; default 0.1
+}
+
+// NewBatchNorm returns batch normalisation of c channels with PyTorch's
+// defaults, Eps 1e-5 and Momentum 0.1.
+func NewBatchNorm(c int) BatchNorm { return BatchNorm{C: c, Eps: 1e-5, Momentum: 0.1} }
+
+// bnBlock is how many channels the kernels work on at a time: their
+// per-channel sums and coefficients live in arrays of this size on the stack.
+const bnBlock = 64
+
+// Pixels returns how many pixels (N×H×W) the activations src hold,
+// panicking unless len(src) is a whole number of at least one.
+func (bn BatchNorm) Pixels(src []float32) int {
+	if bn.C < 1 || len(src) == 0 || len(src)%bn.C != 0 {
+		panic(fmt.Sprintf("conv: batch norm input length %d is not a whole number of %d-channel pixels", len(src), bn.C))
+	}
+	return len(src) / bn.C
+}
+
+func (bn BatchNorm) check(name string, got, want int) {
+	if got != want {
+		panic(fmt.Sprintf("conv: batch norm %s has length %d, want %d", name, got, want))
+	}
+}
+
+func (bn BatchNorm) checkChannels(names string, s ...[]float32) {
+	for _, v := range s {
+		if len(v) != bn.C {
+			panic(fmt.Sprintf("conv: batch norm %s: a length is %d, want %d channels", names, len(v), bn.C))
+		}
+	}
+}
+
+// TrainForward normalises src with its own batch statistics and writes the
+// result to dst (overwritten). It moves runMean and runVar (updated in
+// place) towards the batch mean and unbiased variance by bn.Momentum, and
+// writes the batch mean and 1/sqrt(biased variance + Eps) to saveMean and
+// saveInvStd for Backward. Statistics are accumulated in float64. src must
+// hold at least two pixels (PyTorch refuses one value per channel). dst must
+// not alias src: Backward needs src.
+func (bn BatchNorm) TrainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32) {
+	p := bn.Pixels(src)
+	if p < 2 {
+		panic(fmt.Sprintf("conv: batch norm training needs at least 2 pixels per channel, got %d", p))
+	}
+	bn.check("output", len(dst), len(src))
+	bn.checkChannels("gamma, beta, running or saved statistics", gamma, beta, runMean, runVar, saveMean, saveInvStd)
+	c := bn.C
+	mom := float64(bn.Momentum)
+	unbias := float64(p) / float64(p-1)
+	for c0 := 0; c0 < c; c0 += bnBlock {
+		c1 := min(c0+bnBlock, c)
+		// Sums of x - shift, with shift the first pixel, so that a large
+		// mean does not cancel away the variance.
+		var shiftA [bnBlock]float32
+		var sA, ssA [bnBlock]float64
+		shift, s, ss := shiftA[:c1-c0], sA[:c1-c0], ssA[:c1-c0]
+		copy(shift, src[c0:c1])
+		for off := c0; off < len(src); off += c {
+			row := src[off : off+len(s)]
+			shift := shift[:len(row)]
+			s, ss := s[:len(row)], ss[:len(row)]
+			for j, v := range row {
+				d := float64(v) - float64(shift[j])
+				s[j] += d
+				ss[j] += d * d
+			}
+		}
+		var meanA, scaleA, betaA [bnBlock]float32
+		mean, scale, bb := meanA[:len(s)], scaleA[:len(s)], betaA[:len(s)]
+		for j := range s {
+			ch := c0 + j
+			m := s[j] / float64(p)
+			v := max(ss[j]/float64(p)-m*m, 0)
+			m += float64(shift[j])
+			inv := 1 / math.Sqrt(v+float64(bn.Eps))
+			saveMean[ch] = float32(m)
+			saveInvStd[ch] = float32(inv)
+			runMean[ch] = float32((1-mom)*float64(runMean[ch]) + mom*m)
+			runVar[ch] = float32((1-mom)*float64(runVar[ch]) + mom*v*unbias)
+			mean[j] = float32(m)
+			scale[j] = float32(inv * float64(gamma[ch]))
+			bb[j] = beta[ch]
+		}
+		normalise(dst, src, c0, c, mean, scale, bb)
+	}
+}
+
+// normalise writes dst = (src-mean)*scale + beta for the channels c0,
+// c0+len(mean) of every pixel of c channels.
+func normalise(dst, src []float32, c0, c int, mean, scale, beta []float32) {
+	n := len(mean)
+	scale, beta = scale[:n], beta[:n]
+	for off := c0; off < len(src); off += c {
+		x := src[off : off+n]
+		y := dst[off : off+n]
+		for j, v := range x {
+			y[j] = (v-mean[j])*scale[j] + beta[j]
+		}
+	}
+}
+
+// InferForward normalises src with the running statistics and writes the
+// result to dst: dst = (src-runMean)/sqrt(runVar+Eps)*gamma + beta. dst may
+// be src (in place); otherwise they must not overlap.
+func (bn BatchNorm) InferForward(dst, src, gamma, beta, runMean, runVar []float32) {
+	bn.Pixels(src)
+	bn.check("output", len(dst), len(src))
+	bn.checkChannels("gamma, beta or running statistics", gamma, beta, runMean, runVar)
+	c := bn.C
+	for c0 := 0; c0 < c; c0 += bnBlock {
+		c1 := min(c0+bnBlock, c)
+		var scaleA [bnBlock]float32
+		scale := scaleA[:c1-c0]
+		for j := range scale {
+			ch := c0 + j
+			scale[j] = float32(float64(gamma[ch]) / math.Sqrt(float64(runVar[ch])+float64(bn.Eps)))
+		}
+		normalise(dst, src, c0, c, runMean[c0:c1], scale, beta[c0:c1])
+	}
+}
+
+// Backward computes the training-mode gradients of a loss L given gy =
+// dL/d(output) for the batch src that TrainForward saw, with the saveMean
+// and saveInvStd it wrote. With xhat = (src-mean)*invstd and P pixels, it
+// adds Σ gy*xhat to ggamma and Σ gy to gbeta, and overwrites gx (unless
+// nil) with the gradient through the batch statistics,
+//
+//	gx = gamma*invstd/P * (P*gy - Σ gy - xhat*Σ(gy*xhat)).
+//
+// Sums are accumulated in float64. gx may be gy (in place); otherwise gx
+// must not alias the inputs.
+func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy []float32) {
+	p := bn.Pixels(src)
+	bn.check("output gradient", len(gy), len(src))
+	if gx != nil {
+		bn.check("input gradient", len(gx), len(src))
+	}
+	bn.checkChannels("gamma, its gradient, beta's gradient or saved statistics", ggamma, gbeta, gamma, saveMean, saveInvStd)
+	c := bn.C
+	for c0 := 0; c0 < c; c0 += bnBlock {
+		c1 := min(c0+bnBlock, c)
+		var sgA, sgxA [bnBlock]float64
+		sg, sgx := sgA[:c1-c0], sgxA[:c1-c0]
+		mean := saveMean[c0:c1]
+		mean = mean[:len(sg)]
+		for off := c0; off < len(src); off += c {
+			x := src[off : off+len(sg)]
+			g := gy[off : off+len(x)]
+			sg, sgx := sg[:len(x)], sgx[:len(x)]
+			for j, v := range x {
+				gj := float64(g[j])
+				sg[j] += gj
+				sgx[j] += gj * (float64(v) - float64(mean[j]))
+			}
+		}
+		// gx = a*gy + b + k*(x-mean) with a = gamma*invstd,
+		// b = -a*Σgy/P, k = -a*invstd*Σ(gy*xhat)/P.
+		var aA, bA, kA [bnBlock]float32
+		a, b, k := aA[:len(sg)], bA[:len(sg)], kA[:len(sg)]
+		for j := range sg {
+			ch := c0 + j
+			inv := float64(saveInvStd[ch])
+			sgxhat := sgx[j] * inv
+			gbeta[ch] += float32(sg[j])
+			ggamma[ch] += float32(sgxhat)
+			av := float64(gamma[ch]) * inv
+			a[j] = float32(av)
+			b[j] = float32(-av * sg[j] / float64(p))
+			k[j] = float32(-av * inv * sgxhat / float64(p))
+		}
+		if gx == nil {
+			continue
+		}
+		b, k = b[:len(a)], k[:len(a)]
+		for off := c0; off < len(src); off += c {
+			x := src[off : off+len(a)]
+			g := gy[off : off+len(a)]
+			d := gx[off : off+len(a)]
+			for j := range a {
+				d[j] = a[j]*g[j] + b[j] + k[j]*(x[j]-mean[j])
+			}
+		}
+	}
+}
+
+// FoldBatchNorm folds an inference-mode batch normalisation (gamma, beta,
+// running mean and variance, eps) that follows a convolution into that
+// convolution's weights w and bias b, in place, so that the convolution
+// alone computes both:
+//
+//	w[..., c] *= gamma[c]/sqrt(variance[c]+eps)
+//	b[c]       = (b[c]-mean[c])*gamma[c]/sqrt(variance[c]+eps) + beta[c]
+//
+// It works on any weights whose last (fastest) index is the output channel:
+// Conv2D's HWIO weights [KH][KW][InC][OutC] and DepthwiseConv2D's
+// [K][K][C] alike. len(w) must be a multiple of len(b), and every
+// per-channel slice has len(b) floats. Arithmetic is in float64.
+func FoldBatchNorm(w, b, gamma, beta, mean, variance []float32, eps float32) {
+	c := len(b)
+	if c == 0 || len(w)%c != 0 || len(gamma) != c || len(beta) != c || len(mean) != c || len(variance) != c {
+		panic(fmt.Sprintf("conv: FoldBatchNorm weights %d, bias %d, gamma %d, beta %d, mean %d, variance %d: want a multiple of C and C = len(bias) >= 1",
+			len(w), len(b), len(gamma), len(beta), len(mean), len(variance)))
+	}
+	for ch := range c {
+		s := float64(gamma[ch]) / math.Sqrt(float64(variance[ch])+float64(eps))
+		for i := ch; i < len(w); i += c {
+			w[i] = float32(float64(w[i]) * s)
+		}
+		b[ch] = float32((float64(b[ch])-float64(mean[ch]))*s + float64(beta[ch]))
+	}
+}
+
+// BatchNormTrainForwardRef is the reference of TrainForward over the P =
+// len(src)/C pixels of src, with m = Momentum:
+//
+//	mean[c] = Σ_p src[p,c] / P
+//	var[c]  = Σ_p (src[p,c]-mean[c])² / P
+//	dst[p,c] = (src[p,c]-mean[c]) / sqrt(var[c]+Eps) * gamma[c] + beta[c]
+//	runMean[c] = (1-m)*runMean[c] + m*mean[c]
+//	runVar[c]  = (1-m)*runVar[c]  + m*var[c]*P/(P-1)
+//	saveMean[c] = mean[c];  saveInvStd[c] = 1/sqrt(var[c]+Eps)
+func BatchNormTrainForwardRef[F Float](bn BatchNorm, dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []F) {
+	c := bn.C
+	p := len(src) / c
+	m, eps := F(bn.Momentum), F(bn.Eps)
+	for ch := range c {
+		var mean, v F
+		for i := range p {
+			mean += src[i*c+ch]
+		}
+		mean /= F(p)
+		for i := range p {
+			d := src[i*c+ch] - mean
+			v += d * d
+		}
+		v /= F(p)
+		inv := 1 / F(math.Sqrt(float64(v+eps)))
+		for i := range p {
+			dst[i*c+ch] = (src[i*c+ch]-mean)*inv*gamma[ch] + beta[ch]
+		}
+		runMean[ch] = (1-m)*runMean[ch] + m*mean
+		runVar[ch] = (1-m)*runVar[ch] + m*v*F(p)/F(p-1)
+		saveMean[ch], saveInvStd[ch] = mean, inv
+	}
+}
+
+// BatchNormInferForwardRef is the reference of InferForward:
+// dst[p,c] = (src[p,c]-runMean[c]) / sqrt(runVar[c]+Eps) * gamma[c] + beta[c].
+func BatchNormInferForwardRef[F Float](bn BatchNorm, dst, src, gamma, beta, runMean, runVar []F) {
+	c := bn.C
+	for i := range src {
+		ch := i % c
+		dst[i] = (src[i]-runMean[ch])/F(math.Sqrt(float64(runVar[ch]+F(bn.Eps))))*gamma[ch] + beta[ch]
+	}
+}
+
+// BatchNormBackwardRef is the reference of Backward, with xhat =
+// (src-saveMean)*saveInvStd over the P = len(src)/C pixels:
+//
+//	gbeta[c]  += Σ_p gy[p,c]
+//	ggamma[c] += Σ_p gy[p,c]*xhat[p,c]
+//	gx[p,c]    = gamma[c]*saveInvStd[c]/P * (P*gy[p,c] - Σ_q gy[q,c] - xhat[p,c]*Σ_q gy[q,c]*xhat[q,c])
+func BatchNormBackwardRef[F Float](bn BatchNorm, gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy []F) {
+	c := bn.C
+	p := len(src) / c
+	for ch := range c {
+		var sg, sgx F
+		for i := range p {
+			xhat := (src[i*c+ch] - saveMean[ch]) * saveInvStd[ch]
+			sg += gy[i*c+ch]
+			sgx += gy[i*c+ch] * xhat
+		}
+		gbeta[ch] += sg
+		ggamma[ch] += sgx
+		for i := range p {
+			xhat := (src[i*c+ch] - saveMean[ch]) * saveInvStd[ch]
+			gx[i*c+ch] = gamma[ch] * saveInvStd[ch] / F(p) * (F(p)*gy[i*c+ch] - sg - xhat*sgx)
+		}
+	}
+}
