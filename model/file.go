@@ -191,10 +191,39 @@ func tensorName(i int, bias bool) string {
 
 // torchShape is the PyTorch shape of layer l's weights.
 func (l *layer) torchShape() []int {
-	if l.Kind == Conv {
+	switch l.Kind {
+	case Conv:
 		return []int{l.Out, l.in.c, l.K, l.K}
+	case DWConv:
+		return []int{l.in.c, 1, l.K, l.K}
+	case BatchNorm:
+		return []int{l.in.c}
 	}
 	return []int{l.Out, l.in.len()}
+}
+
+// readVector copies a 1-D tensor of n finite values into dst.
+func readVector(f *safetensors.File, name string, dst []float32, what string) error {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return fmt.Errorf("model: tensor %q (%s) is missing", name, what)
+	}
+	if !slices.Equal(t.Shape, []int{len(dst)}) {
+		return fmt.Errorf("model: tensor %q has shape %v, want [%d] (%s)", name, t.Shape, len(dst), what)
+	}
+	if err := t.CopyFloat32s(dst); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return checkFinite(name, dst)
+}
+
+func checkFinite(name string, v []float32) error {
+	for j, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("model: tensor %q holds %v at index %d", name, x, j)
+		}
+	}
+	return nil
 }
 
 // SetTensors copies the parameters of a model file into n, converting from
@@ -216,7 +245,7 @@ func (n *Net) SetTensors(f *safetensors.File) error {
 			}
 			shp := l.torchShape()
 			if bias {
-				shp = []int{l.Out}
+				shp = []int{l.out.c}
 			}
 			if !slices.Equal(t.Shape, shp) {
 				return fmt.Errorf("model: tensor %q has shape %v, want %v for layer %d (%s)", name, t.Shape, shp, i, l.Kind)
@@ -225,19 +254,39 @@ func (n *Net) SetTensors(f *safetensors.File) error {
 			if err != nil {
 				return fmt.Errorf("model: %w", err)
 			}
-			for j, v := range vals {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("model: tensor %q holds %v at index %d", name, v, j)
-				}
+			if err := checkFinite(name, vals); err != nil {
+				return err
 			}
 			switch {
 			case bias:
 				copy(l.b, vals)
 			case l.Kind == Conv:
 				conv.OIHWToHWIO(l.w, vals, l.Out, l.in.c, l.K, l.K)
+			case l.Kind == DWConv:
+				conv.DepthwiseFromTorch(l.w, vals, l.in.c, l.K)
+			case l.Kind == BatchNorm:
+				copy(l.w, vals)
 			default:
 				l.denseFromTorch(vals)
 			}
+		}
+		if l.Kind == BatchNorm {
+			for _, st := range []struct {
+				suffix string
+				dst    []float32
+			}{{".running_mean", l.runMean}, {".running_var", l.runVar}} {
+				name := strconv.Itoa(i) + st.suffix
+				want[name] = true
+				if err := readVector(f, name, st.dst, fmt.Sprintf("layer %d, bn", i)); err != nil {
+					return err
+				}
+			}
+			for j, v := range l.runVar {
+				if v < 0 {
+					return fmt.Errorf("model: tensor \"%d.running_var\" holds a negative variance %v at index %d", i, v, j)
+				}
+			}
+			want[strconv.Itoa(i)+".num_batches_tracked"] = true // PyTorch's counter; catd does not need it
 		}
 	}
 	for _, t := range f.Tensors {
@@ -298,13 +347,24 @@ func (n *Net) tensorsOf(grads bool) []safetensors.Tensor {
 			src, b = l.gw, l.gb
 		}
 		w := make([]float32, len(src))
-		if l.Kind == Conv {
+		switch l.Kind {
+		case Conv:
 			conv.HWIOToOIHW(w, src, l.Out, l.in.c, l.K, l.K)
-		} else {
+		case DWConv:
+			conv.DepthwiseToTorch(w, src, l.in.c, l.K)
+		case BatchNorm:
+			copy(w, src)
+		default:
 			l.denseToTorch(w, src)
 		}
 		ts = append(ts, safetensors.FromFloat32(tensorName(i, false), l.torchShape(), w),
-			safetensors.FromFloat32(tensorName(i, true), []int{l.Out}, b))
+			safetensors.FromFloat32(tensorName(i, true), []int{l.out.c}, b))
+		if l.Kind == BatchNorm && !grads {
+			p := strconv.Itoa(i)
+			ts = append(ts, safetensors.FromFloat32(p+".running_mean", []int{l.in.c}, l.runMean),
+				safetensors.FromFloat32(p+".running_var", []int{l.in.c}, l.runVar),
+				safetensors.FromInt64(p+".num_batches_tracked", []int{}, []int64{0}))
+		}
 	}
 	return ts
 }

@@ -42,7 +42,11 @@ func TestParseArch(t *testing.T) {
 		{"bad input", "input 3x64; gap; flatten; dense 1", "not CxHxW"},
 		{"unknown layer", "input 3x8x8; conv 8; swish; gap; flatten; dense 1", "unknown layer \"swish\""},
 		{"dense without flatten", "input 3x8x8; gap; dense 1", "dense needs flatten"},
-		{"two outputs", "input 3x8x8; gap; flatten; dense 2", "want 1 (the cat logit)"},
+		{"classifier", "input 3x8x8; gap; flatten; dense 2", ""},
+		{"ends in a map", "input 3x8x8; conv 4", "want logits"},
+		{"mobile block", "input 3x16x16; conv 8 k3 s2 p1; bn; relu; dwconv k3 s1 p1; bn; relu; conv 16 k1; bn; relu; gap; flatten; dense 1", ""},
+		{"bn after flatten", "input 3x8x8; gap; flatten; bn; dense 1", "batch norm after flatten"},
+		{"dwconv with channels", "input 3x8x8; dwconv 8 k3; gap; flatten; dense 1", "unknown or repeated option \"8\""},
 		{"pad too big", "input 3x8x8; conv 8 k3 p3; gap; flatten; dense 1", "padding 3"},
 		{"kernel too big", "input 3x2x2; conv 8 k5; gap; flatten; dense 1", "larger than padded input"},
 		{"pool too small", "input 3x1x1; maxpool 2; flatten; dense 1", "at least 2x2"},
@@ -181,6 +185,88 @@ func TestNetGradientFiniteDifferences(t *testing.T) {
 	}
 }
 
+// TestMobileNetGradientFiniteDifferences checks backward through depthwise
+// convolutions, batch norms in training mode (whose batch statistics depend
+// on every example) and a softmax classifier head.
+func TestMobileNetGradientFiniteDifferences(t *testing.T) {
+	for _, tc := range []struct {
+		name, arch string
+		y          []float32
+	}{
+		{"binary", "input 3x8x8; conv 4 k3 s1 p1; bn; relu; dwconv k3 s2 p1; bn; relu; conv 6 k1; bn; relu; gap; flatten; dense 1", []float32{1, 0, 1}},
+		{"classifier", "input 2x6x6; dwconv k3 p1; bn; relu; conv 5 k1; relu; gap; flatten; dense 4", []float32{3, 0, 2}},
+		{"bn first", "input 2x5x5; bn; conv 3 k3; relu; flatten; dense 1", []float32{0, 1, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := ParseArch(tc.arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := New(a, Options{MaxBatch: 3, Training: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(5, 5))
+			n.Init(r)
+			for i := range n.Params {
+				n.Params[i] += 0.1 * float32(r.NormFloat64())
+			}
+			x := make([]float32, 3*n.InputLen())
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			w := []float32{1, 2, 0.5}
+			n.Gradients(x, tc.y, w)
+			grads := append([]float32(nil), n.Grads...)
+			k := a.Outputs()
+			dz := make([]float32, 3*k)
+			loss := func() float64 {
+				z := n.forward(x, true)
+				if k == 1 {
+					return float64(BCEWithLogits(dz, z, tc.y, w))
+				}
+				return float64(SoftmaxCrossEntropy(dz, z, tc.y, w, k))
+			}
+			const h = 1e-3
+			bad := 0
+			for i := range n.Params {
+				old := n.Params[i]
+				n.Params[i] = old + h
+				lp := loss()
+				n.Params[i] = old - h
+				lm := loss()
+				n.Params[i] = old
+				num := (lp - lm) / (2 * h)
+				if math.Abs(num-float64(grads[i])) > 2e-3+2e-2*math.Abs(num) {
+					bad++
+					t.Logf("parameter %d: analytic %v, numeric %v", i, grads[i], num)
+				}
+			}
+			if bad > len(n.Params)/50 {
+				t.Errorf("%d of %d gradients disagree with finite differences", bad, len(n.Params))
+			}
+		})
+	}
+}
+
+func TestSoftmaxCrossEntropy(t *testing.T) {
+	z := []float32{1, 2, 3, 1000, 0, -1000}
+	y := []float32{2, 0}
+	dz := make([]float32, 6)
+	loss := SoftmaxCrossEntropy(dz, z, y, nil, 3)
+	e := []float64{math.Exp(1), math.Exp(2), math.Exp(3)}
+	want := (math.Log(e[0]+e[1]+e[2]) - 3 + 0) / 2 // the second example is certain and right
+	if math.Abs(float64(loss)-want) > 1e-6 {
+		t.Errorf("loss %v, want %v", loss, want)
+	}
+	if g := (e[2]/(e[0]+e[1]+e[2]) - 1) / 2; math.Abs(float64(dz[2])-g) > 1e-7 {
+		t.Errorf("dL/dz[2] = %v, want %v", dz[2], g)
+	}
+	if dz[3] != 0 || dz[5] != 0 {
+		t.Errorf("a certain right answer has gradient %v", dz[3:])
+	}
+}
+
 func TestForwardIsBatchIndependent(t *testing.T) {
 	a, _ := ArchByName("catnet64")
 	n, _ := New(a, Options{MaxBatch: 3})
@@ -225,9 +311,16 @@ func TestZeroAllocsPerFrameAndStep(t *testing.T) {
 }
 
 func TestModelFileRoundTrip(t *testing.T) {
-	a, _ := ArchByName("input 2x4x4; conv 3 k3 p1 s2; relu; flatten; dense 1")
+	a, err := ArchByName("input 2x4x4; conv 3 k3 p1 s2; bn; relu; dwconv k3 p1; flatten; dense 1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, _ := New(a, Options{MaxBatch: 1})
-	n.Init(rand.New(rand.NewPCG(4, 4)))
+	r := rand.New(rand.NewPCG(4, 4))
+	n.Init(r)
+	for i := range n.Buffers {
+		n.Buffers[i] = 0.5 + r.Float32()
+	}
 	info := DefaultInfo(a, "")
 	info.Threshold = 0.37
 	info.Extra = map[string]string{"trained_on": "test"}
@@ -242,6 +335,11 @@ func TestModelFileRoundTrip(t *testing.T) {
 	for i := range n.Params {
 		if m.Params[i] != n.Params[i] {
 			t.Fatalf("parameter %d: %v after round trip, was %v", i, m.Params[i], n.Params[i])
+		}
+	}
+	for i := range n.Buffers {
+		if m.Buffers[i] != n.Buffers[i] {
+			t.Fatalf("running statistic %d: %v after round trip, was %v", i, m.Buffers[i], n.Buffers[i])
 		}
 	}
 	if got.Threshold != 0.37 || got.Extra["trained_on"] != "test" || got.Mean[1] != 0.5 {

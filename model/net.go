@@ -28,6 +28,9 @@ type Net struct {
 	Arch   Arch
 	Params []float32
 	Grads  []float32
+	// Buffers holds state that is not trained by gradients: the running
+	// means and variances of the batch-norm layers.
+	Buffers []float32
 
 	maxBatch int
 	layers   []layer
@@ -43,10 +46,17 @@ type layer struct {
 	Layer
 	in, out shape
 	conv    conv.Conv2D
+	dw      conv.DepthwiseConv2D
+	bn      conv.BatchNorm
 	dense   conv.Dense
-	w, b    []float32
+	w, b    []float32 // weights and biases (batch norm: gamma and beta)
 	gw, gb  []float32
 	wOff    int // offset of w in Params
+
+	// Batch norm: running statistics (views into Buffers) and the batch
+	// statistics saved by a training forward pass for backward.
+	runMean, runVar      []float32
+	saveMean, saveInvStd []float32
 }
 
 // New builds a network for architecture a, which must be valid. Parameters
@@ -58,11 +68,12 @@ func New(a Arch, opt Options) (*Net, error) {
 	if opt.MaxBatch < 1 || opt.MaxBatch > 4096 {
 		return nil, fmt.Errorf("model: batch size %d, want 1..4096", opt.MaxBatch)
 	}
-	n := &Net{Arch: a, maxBatch: opt.MaxBatch, Params: make([]float32, a.ParamCount())}
+	n := &Net{Arch: a, maxBatch: opt.MaxBatch, Params: make([]float32, a.ParamCount()), Buffers: make([]float32, a.bufferCount())}
 	if opt.Training {
 		n.Grads = make([]float32, len(n.Params))
-		n.dlogits = make([]float32, opt.MaxBatch)
+		n.dlogits = make([]float32, opt.MaxBatch*a.Outputs())
 	}
+	boff := 0
 	s := shape{h: a.H, w: a.W, c: a.C}
 	off, work, maxAct := 0, 0, s.len()
 	var prev []float32
@@ -77,12 +88,26 @@ func New(a Arch, opt Options) (*Net, error) {
 			}
 			ly.conv = c
 			work = max(work, c.WorkLen())
+		case DWConv:
+			d, err := conv.NewDepthwiseConv2D(s.h, s.w, s.c, l.K, l.Stride, l.Pad)
+			if err != nil {
+				return nil, fmt.Errorf("model: layer %d: %w", i, err)
+			}
+			ly.dw = d
+		case BatchNorm:
+			ly.bn = conv.NewBatchNorm(s.c)
+			ly.runMean, ly.runVar = n.Buffers[boff:boff+s.c:boff+s.c], n.Buffers[boff+s.c:boff+2*s.c:boff+2*s.c]
+			for j := range ly.runVar {
+				ly.runVar[j] = 1 // PyTorch's initial running variance
+			}
+			boff += 2 * s.c
+			ly.saveMean, ly.saveInvStd = make([]float32, s.c), make([]float32, s.c)
 		case Dense:
 			ly.dense = conv.Dense{In: s.len(), Out: l.Out}
 			work = max(work, ly.dense.WorkLen())
 		}
 		if pl := l.paramLen(s); pl > 0 {
-			nb := l.Out
+			nb := o.c // biases: one per output channel or feature
 			ly.wOff = off
 			ly.w, ly.b = n.Params[off:off+pl-nb:off+pl-nb], n.Params[off+pl-nb:off+pl:off+pl]
 			if opt.Training {
@@ -111,6 +136,30 @@ func New(a Arch, opt Options) (*Net, error) {
 	return n, nil
 }
 
+// CopyBackbone copies the weights and batch-norm statistics of every layer
+// but the last from src, whose architecture must be n's but for the number
+// of outputs of its final dense layer: how a classifier pretrained on many
+// classes becomes the starting point of a cat detector. n's last layer is
+// left as it is.
+func (n *Net) CopyBackbone(src *Net) error {
+	a, err := src.Arch.WithOutputs(n.Arch.Outputs())
+	if err != nil {
+		return err
+	}
+	if a.String() != n.Arch.String() {
+		return fmt.Errorf("model: backbone %q does not match %q", src.Arch, n.Arch)
+	}
+	last := len(n.layers) - 1
+	for i := range last {
+		d, s := &n.layers[i], &src.layers[i]
+		copy(d.w, s.w)
+		copy(d.b, s.b)
+		copy(d.runMean, s.runMean)
+		copy(d.runVar, s.runVar)
+	}
+	return nil
+}
+
 // MaxBatch is the largest batch Forward accepts.
 func (n *Net) MaxBatch() int { return n.maxBatch }
 
@@ -130,13 +179,24 @@ func (n *Net) WorkspaceBytes() int {
 }
 
 // Init sets the weights to He-normal values (standard deviation
-// sqrt(2/fan_in), suited to ReLU networks) drawn from r, and the biases to 0.
+// sqrt(2/fan_in), suited to ReLU networks) drawn from r, the biases to 0,
+// and batch norms to the identity (gamma 1, beta 0, running mean 0 and
+// variance 1).
 func (n *Net) Init(r *rand.Rand) {
 	for _, l := range n.layers {
+		if l.Kind == BatchNorm {
+			for i := range l.w {
+				l.w[i], l.b[i], l.runMean[i], l.runVar[i] = 1, 0, 0, 1
+			}
+			continue
+		}
 		if l.w == nil {
 			continue
 		}
-		fanIn := len(l.w) / l.Out
+		fanIn := len(l.w) / l.out.c
+		if l.Kind == DWConv {
+			fanIn = l.K * l.K
+		}
 		std := math.Sqrt(2 / float64(fanIn))
 		for i := range l.w {
 			l.w[i] = float32(r.NormFloat64() * std)
@@ -153,26 +213,40 @@ func (n *Net) batch(x []float32) int {
 	return len(x) / in
 }
 
-// Forward runs the network on a batch of NHWC images (normalised as the
-// model expects) and returns one logit per image. The result is a view into
-// the Net, valid until the next call; x must stay unchanged until Backward.
-func (n *Net) Forward(x []float32) []float32 {
+// Forward runs the network for inference on a batch of NHWC images
+// (normalised as the model expects) and returns the logits, Outputs() per
+// image (one for a cat detector). Batch norms use their running statistics.
+// The result is a view into the Net, valid until the next call.
+func (n *Net) Forward(x []float32) []float32 { return n.forward(x, false) }
+
+// forward runs every layer; train selects batch statistics in batch norms
+// (and updates their running statistics), as PyTorch's train mode does. x
+// must stay unchanged until Backward.
+func (n *Net) forward(x []float32, train bool) []float32 {
 	b := n.batch(x)
 	n.input = x
 	cur := x
 	for i := range n.layers {
-		cur = n.forwardLayer(i, b, cur)
+		cur = n.forwardLayer(i, b, cur, train)
 	}
 	return cur
 }
 
 // forwardLayer runs layer i on b images in cur and returns its output.
-func (n *Net) forwardLayer(i, b int, cur []float32) []float32 {
+func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 	l := &n.layers[i]
 	out := n.acts[i][:b*l.out.len()]
 	switch l.Kind {
 	case Conv:
 		l.conv.Forward(out, cur, l.w, l.b, n.work)
+	case DWConv:
+		l.dw.Forward(out, cur, l.w, l.b)
+	case BatchNorm:
+		if train {
+			l.bn.TrainForward(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd)
+		} else {
+			l.bn.InferForward(out, cur, l.w, l.b, l.runMean, l.runVar)
+		}
 	case ReLU:
 		conv.ReLU(out, cur)
 	case MaxPool:
@@ -189,6 +263,9 @@ func (n *Net) forwardLayer(i, b int, cur []float32) []float32 {
 
 // Predict writes p(cat) = sigmoid(logit) for each image of x into dst.
 func (n *Net) Predict(dst, x []float32) {
+	if n.Arch.Outputs() != 1 {
+		panic(fmt.Sprintf("model: Predict on a %d-class classifier", n.Arch.Outputs()))
+	}
 	z := n.Forward(x)
 	if len(dst) != len(z) {
 		panic(fmt.Sprintf("model: Predict destination has length %d, want %d", len(dst), len(z)))
@@ -206,11 +283,11 @@ func (n *Net) Backward(dlogits []float32) {
 		panic("model: Backward on a net built without Training")
 	}
 	b := len(n.input) / n.InputLen()
-	if len(dlogits) != b {
+	if len(dlogits) != b*n.Arch.Outputs() {
 		panic(fmt.Sprintf("model: %d logit gradients for a batch of %d", len(dlogits), b))
 	}
 	cur := 0
-	g := n.gbuf[cur][:b]
+	g := n.gbuf[cur][:len(dlogits)]
 	copy(g, dlogits)
 	for i := len(n.layers) - 1; i >= 0; i-- {
 		var done bool
@@ -235,6 +312,16 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 	switch l.Kind {
 	case Conv:
 		l.conv.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
+	case DWConv:
+		l.dw.Backward(gin, l.gw, l.gb, src, l.w, g)
+	case BatchNorm:
+		if gin == nil {
+			gin = n.gbuf[1-*cur][:b*l.in.len()] // gamma and beta still need it
+		}
+		l.bn.Backward(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g)
+		if i == 0 {
+			return nil, true
+		}
 	case Dense:
 		l.dense.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
 	case ReLU:
@@ -258,16 +345,91 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 	return gin, false
 }
 
-// Gradients sets Grads to the gradient of the weighted binary cross-entropy
-// of the batch x with labels y (see BCEWithLogits; w may be nil) and returns
-// the loss. It is one training step without the update.
+// Gradients sets Grads to the gradient of the loss of the batch x with
+// labels y, per-example weights w (nil: all 1), and returns the loss: the
+// binary cross-entropy on logits (BCEWithLogits) for a cat detector, the
+// softmax cross-entropy (SoftmaxCrossEntropy, y holding class indices) for
+// a classifier. Batch norms run in training mode. It is one training step
+// without the update.
 func (n *Net) Gradients(x, y, w []float32) float32 {
 	clear(n.Grads)
-	z := n.Forward(x)
+	return n.AddGradients(x, y, w, 1)
+}
+
+// AddGradients adds scale times the gradient of the batch's loss to Grads
+// and returns the loss. A batch larger than MaxBatch is processed in chunks
+// this way: with each chunk's scale its share of the total weight, Grads
+// ends up holding the gradient of the whole batch's loss.
+func (n *Net) AddGradients(x, y, w []float32, scale float32) float32 {
+	if n.Grads == nil {
+		panic("model: AddGradients on a net built without Training")
+	}
+	z := n.forward(x, true)
 	dz := n.dlogits[:len(z)]
-	loss := BCEWithLogits(dz, z, y, w)
+	var loss float32
+	if k := n.Arch.Outputs(); k == 1 {
+		loss = BCEWithLogits(dz, z, y, w)
+	} else {
+		loss = SoftmaxCrossEntropy(dz, z, y, w, k)
+	}
+	if scale != 1 {
+		for i := range dz {
+			dz[i] *= scale
+		}
+	}
 	n.Backward(dz)
 	return loss
+}
+
+// SoftmaxCrossEntropy returns the cross-entropy of k-class logits z (k per
+// example) against class indices y (as float32), each example weighted by
+// w[i] (nil: all 1),
+//
+//	L = Σ w_i (log Σ_j e^{z_ij} - z_{i,y_i}) / Σ w_i,
+//
+// computed with the maximum subtracted, and writes dL/dz = w_i (softmax(z_i)
+// - onehot(y_i)) / Σ w into dz.
+func SoftmaxCrossEntropy(dz, z, y, w []float32, k int) float32 {
+	n := len(y)
+	if k < 2 || len(z) != n*k || len(dz) != len(z) || (w != nil && len(w) != n) {
+		panic(fmt.Sprintf("model: SoftmaxCrossEntropy lengths dz %d, z %d, y %d, w %d for %d classes", len(dz), len(z), len(y), len(w), k))
+	}
+	sumW, sumL := 0.0, 0.0
+	for i := range n {
+		wi := 1.0
+		if w != nil {
+			wi = float64(w[i])
+		}
+		c := int(y[i])
+		if c < 0 || c >= k || float32(c) != y[i] {
+			panic(fmt.Sprintf("model: class label %v is not an index below %d", y[i], k))
+		}
+		zi, di := z[i*k:(i+1)*k], dz[i*k:(i+1)*k]
+		m := zi[0]
+		for _, v := range zi {
+			m = max(m, v)
+		}
+		s := 0.0
+		for j, v := range zi {
+			e := math.Exp(float64(v - m))
+			di[j] = float32(e)
+			s += e
+		}
+		sumL += wi * (math.Log(s) + float64(m) - float64(zi[c]))
+		sumW += wi
+		for j := range di {
+			di[j] = float32(wi * float64(di[j]) / s)
+		}
+		di[c] -= float32(wi)
+	}
+	if sumW <= 0 {
+		panic("model: SoftmaxCrossEntropy weights sum to zero or less")
+	}
+	inv := float32(1 / sumW)
+	for j := range dz {
+		dz[j] *= inv
+	}
+	return float32(sumL / sumW)
 }
 
 // Sigmoid is the logistic function 1/(1+e^-z), computed without overflow.

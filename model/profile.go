@@ -29,17 +29,21 @@ func (n *Net) Profile(x, y []float32, rounds int) []LayerTime {
 		cur := x
 		for i := range n.layers {
 			t0 := time.Now()
-			cur = n.forwardLayer(i, b, cur)
+			cur = n.forwardLayer(i, b, cur, n.Grads != nil)
 			fw[i] = append(fw[i], time.Since(t0))
 		}
 		if n.Grads == nil {
 			continue
 		}
 		clear(n.Grads)
-		dz := n.dlogits[:b]
-		BCEWithLogits(dz, cur, y, nil)
+		dz := n.dlogits[:len(cur)]
+		if k := n.Arch.Outputs(); k == 1 {
+			BCEWithLogits(dz, cur, y, nil)
+		} else {
+			SoftmaxCrossEntropy(dz, cur, y, nil, k)
+		}
 		c := 0
-		g := n.gbuf[c][:b]
+		g := n.gbuf[c][:len(dz)]
 		copy(g, dz)
 		for i := len(n.layers) - 1; i >= 0; i-- {
 			t0 := time.Now()
