@@ -45,6 +45,7 @@ type env struct {
 }
 
 var commands = []command{
+	{"train", "train a model on labelled photos", setupTrain},
 	{"bench", "time inference and training steps", setupBench},
 	{"version", "print version, commit and architecture", setupVersion},
 }

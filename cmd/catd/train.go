@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"catd/dataset"
+	"catd/model"
+	"catd/optim"
+	"catd/plot"
+	"catd/train"
+)
+
+func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+	data := fs.String("data", "", "training images: a folder (or .tar, or a folder inside a .tar) with cat/ and noncat/ subfolders (required)")
+	val := fs.String("val", "", "validation images, laid out like --data; the best epoch by ROC AUC is kept")
+	arch := fs.String("arch", "catnet64", "architecture: a built-in name ("+strings.Join(model.Names(), ", ")+") or a description")
+	epochs := fs.Int("epochs", 20, "passes over the training set")
+	batch := fs.Int("batch", 32, "examples per step (B)")
+	mode := fs.String("mode", "minibatch", "sampling: minibatch (shuffled epochs of B), sgd (B uniformly sampled examples per step) or batch (the whole set per step)")
+	optName := fs.String("optimizer", "momentum", "sgd, momentum or adam")
+	lr := fs.Float64("lr", 0.01, "learning rate eta (eta0 of a schedule)")
+	mom := fs.Float64("momentum", 0.9, "momentum beta")
+	beta1 := fs.Float64("beta1", 0.9, "Adam beta1")
+	beta2 := fs.Float64("beta2", 0.999, "Adam beta2")
+	schedule := fs.String("schedule", "constant", "learning-rate schedule over steps: constant, piecewise:STEP=LR,... or exp:LAMBDA")
+	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
+	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
+	minScale := fs.Float64("crop-scale", train.DefaultAugment.MinScale, "smallest random crop, as a fraction of the image area")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
+	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
+	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
+	pretrain := fs.Bool("pretrain", false, "train a classifier over the image classes (file-name prefixes such as n02123045, else folder names) instead of cat/noncat, to use with --init-backbone")
+	resume := fs.String("resume", "", "continue a run from its checkpoint (weights, optimizer state, step, epoch)")
+	out := fs.String("out", "", "where to write the best model (required); the checkpoint goes next to it as NAME.ckpt.safetensors")
+	plotPath := fs.String("plot", "", "draw loss and validation metrics per epoch into this PNG")
+	workers := fs.Int("workers", 0, "replicas computing gradients in parallel (0: one per core, at most 4)")
+	limit := fs.Int("limit", 0, "use at most this many images per class (0: all)")
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("train takes flags only, got %q: %w", args, errUsage)
+		}
+		if *data == "" || *out == "" {
+			return fmt.Errorf("train needs --data and --out: %w", errUsage)
+		}
+		kind, err := optim.ParseKind(*optName)
+		if err != nil {
+			return err
+		}
+		ocfg := optim.DefaultConfig(kind)
+		ocfg.Momentum, ocfg.Beta1, ocfg.Beta2 = *mom, *beta1, *beta2
+		sched, err := optim.ParseSchedule(*schedule, *lr)
+		if err != nil {
+			return err
+		}
+		md, err := train.ParseMode(*mode)
+		if err != nil {
+			return err
+		}
+		bal, err := train.ParseBalance(*balance)
+		if err != nil {
+			return err
+		}
+		aug := train.DefaultAugment
+		aug.MinScale = *minScale
+		if *noAug {
+			aug = train.NoAugment
+		}
+		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr,
+			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+
+		// The images first: a classifier's size depends on their classes.
+		a, err := model.ArchByName(*arch)
+		if err != nil {
+			return err
+		}
+		dopt := dataset.Options{W: a.W, H: a.H, Limit: *limit}
+		trainSet, err := loadSet(e, *data, dopt)
+		if err != nil {
+			return err
+		}
+		var valSet *dataset.Set
+		if *val != "" {
+			if valSet, err = loadSet(e, *val, dopt); err != nil {
+				return err
+			}
+		}
+		if *pretrain {
+			cfg.Classes = classNames(trainSet)
+			if a, err = a.WithOutputs(len(cfg.Classes)); err != nil {
+				return err
+			}
+			if valSet != nil {
+				valSet = onlyClasses(valSet, cfg.Classes)
+			}
+			e.log.Info().Int("classes", len(cfg.Classes)).Msg("pretraining a classifier")
+		}
+
+		// The network: fresh, from --init or --init-backbone, or from --resume.
+		maxBatch := *batch
+		if md == train.Batch {
+			maxBatch = 64
+		}
+		opts := model.Options{MaxBatch: maxBatch, Training: true}
+		var (
+			net   *model.Net
+			info  model.Info
+			state *train.CheckpointState
+		)
+		switch {
+		case *resume != "":
+			if net, info, state, err = train.ReadCheckpoint(*resume, opts); err != nil {
+				return err
+			}
+			if state == nil {
+				return fmt.Errorf("--resume %s: a model file, not a checkpoint (use --init to start from its weights)", *resume)
+			}
+		case *initModel != "":
+			if net, info, _, err = train.ReadCheckpoint(*initModel, opts); err != nil {
+				return err
+			}
+		default:
+			if net, err = model.New(a, opts); err != nil {
+				return err
+			}
+			net.Init(rand.New(rand.NewPCG(*seed, 0x5eed)))
+			name := ""
+			if _, ok := builtinArch(*arch); ok && !*pretrain {
+				name = *arch
+			}
+			info = model.DefaultInfo(a, name)
+			if *initBackbone != "" {
+				src, _, _, err := train.ReadCheckpoint(*initBackbone, model.Options{MaxBatch: 1})
+				if err != nil {
+					return err
+				}
+				if err := net.CopyBackbone(src); err != nil {
+					return fmt.Errorf("--init-backbone %s: %w", *initBackbone, err)
+				}
+				e.log.Info().Str("from", *initBackbone).Msg("backbone weights loaded; the last layer starts fresh")
+			}
+		}
+		if net.Arch.W != a.W || net.Arch.H != a.H {
+			return fmt.Errorf("the model takes %dx%d images, --arch %dx%d", net.Arch.W, net.Arch.H, a.W, a.H)
+		}
+
+		tr, err := train.New(net, info, cfg)
+		if err != nil {
+			return err
+		}
+		if state != nil {
+			if err := tr.Resume(state); err != nil {
+				return fmt.Errorf("--resume %s: %w", *resume, err)
+			}
+		}
+		ckpt := strings.TrimSuffix(*out, ".safetensors") + ".ckpt.safetensors"
+		bar := newProgressBar(e.stderr)
+		tr.OnProgress = bar.update
+		var hist history
+		e.log.Info().Str("arch", net.Arch.String()).Int("params", len(net.Params)).Int("train", trainSet.Len()).
+			Int("train_cats", trainSet.NumCat()).Str("optimizer", string(kind)).Float64("lr", *lr).Str("schedule", sched.String()).
+			Str("mode", md.String()).Int("batch", *batch).Str("balance", bal.String()).Msg("training")
+		err = tr.Run(ctx, trainSet, valSet, func(st train.EpochStats) error {
+			bar.done()
+			logEpoch(e.log, st)
+			hist.add(st)
+			if st.Best {
+				best := info
+				best.Extra = cloneExtra(info.Extra)
+				if *pretrain {
+					best.Extra["classes"] = strings.Join(cfg.Classes, ",")
+					best.Extra["val_accuracy"] = strconv.FormatFloat(st.ValAccuracy, 'f', 4, 64)
+				}
+				if st.Val != nil {
+					best.Threshold = st.Threshold
+					best.Extra["val_roc_auc"] = strconv.FormatFloat(st.Val.ROCAUC, 'f', 4, 64)
+					best.Extra["val_balanced_accuracy"] = strconv.FormatFloat(st.Val.BalancedAccuracy, 'f', 4, 64)
+				}
+				best.Extra["trained_epochs"] = strconv.Itoa(st.Epoch)
+				best.Extra["train_command"] = strings.Join(os.Args, " ")
+				if err := tr.Net().WriteFile(*out, best); err != nil {
+					return fmt.Errorf("saving the model: %w", err)
+				}
+				e.log.Info().Str("path", *out).Int("epoch", st.Epoch).Msg("best model saved")
+			}
+			if err := tr.SaveCheckpoint(ckpt, info); err != nil {
+				return fmt.Errorf("saving the checkpoint: %w", err)
+			}
+			if *plotPath != "" {
+				if err := hist.plot(*plotPath); err != nil {
+					e.log.Warn().Err(err).Msg("plot not drawn")
+				}
+			}
+			return nil
+		})
+		bar.done()
+		if errors.Is(err, context.Canceled) {
+			// Interrupted: keep what the last whole step reached.
+			if serr := tr.SaveCheckpoint(ckpt, info); serr != nil {
+				return fmt.Errorf("interrupted, and saving the checkpoint failed: %w", serr)
+			}
+			if _, serr := os.Stat(*out); serr != nil {
+				if serr := tr.Net().WriteFile(*out, info); serr != nil {
+					return fmt.Errorf("interrupted, and saving the model failed: %w", serr)
+				}
+			}
+			e.log.Warn().Str("checkpoint", ckpt).Str("model", *out).Int64("step", tr.Step()).
+				Msg("interrupted: checkpoint saved; continue with --resume")
+			return nil
+		}
+		return err
+	}
+}
+
+// classNames lists the classes of a set, sorted.
+func classNames(s *dataset.Set) []string {
+	seen := map[string]bool{}
+	for _, c := range s.Classes {
+		seen[c] = true
+	}
+	names := make([]string, 0, len(seen))
+	for c := range seen {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// onlyClasses keeps the images of s whose class is one of names.
+func onlyClasses(s *dataset.Set, names []string) *dataset.Set {
+	var idx []int
+	for i, c := range s.Classes {
+		if _, ok := slices.BinarySearch(names, c); ok {
+			idx = append(idx, i)
+		}
+	}
+	return s.Subset(idx)
+}
+
+func builtinArch(name string) (string, bool) {
+	for _, n := range model.Names() {
+		if n == name {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func cloneExtra(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+4)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// loadSet loads a labelled set and logs what it skipped.
+func loadSet(e *env, path string, opt dataset.Options) (*dataset.Set, error) {
+	start := time.Now()
+	s, rep, err := dataset.Load(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	for name, n := range rep.Ignored {
+		e.log.Info().Str("data", path).Str("folder", name).Int("files", n).Msg("folder is not a label (cat/, noncat/): skipped")
+	}
+	for _, sk := range rep.Skipped {
+		e.log.Warn().Str("file", sk.Path).Str("reason", sk.Reason).Msg("image skipped")
+	}
+	e.log.Info().Str("data", path).Int("images", s.Len()).Int("cats", s.NumCat()).
+		Dur("took", time.Since(start)).Msg("images loaded")
+	return s, nil
+}
+
+func logEpoch(log zerolog.Logger, st train.EpochStats) {
+	ev := log.Info().Int("epoch", st.Epoch).Float64("loss", round4(st.TrainLoss)).Float64("lr", st.LR).
+		Float64("examples_per_s", float64(int(float64(st.Examples)/st.Duration.Seconds())))
+	if st.ValAccuracy > 0 {
+		ev = ev.Float64("val_loss", round4(st.ValLoss)).Float64("val_accuracy", round4(st.ValAccuracy))
+	}
+	if st.Val != nil {
+		ev = ev.Float64("val_loss", round4(st.ValLoss)).Float64("roc_auc", round4(st.Val.ROCAUC)).
+			Float64("balanced_accuracy", round4(st.Val.BalancedAccuracy)).Float64("precision", round4(st.Val.Precision)).
+			Float64("recall", round4(st.Val.Recall)).Float64("threshold", round4(float64(st.Threshold)))
+	}
+	ev.Bool("best", st.Best).Msg("epoch")
+}
+
+func round4(v float64) float64 { return float64(int64(v*1e4+0.5*sign(v))) / 1e4 }
+
+func sign(v float64) float64 {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}
+
+// history keeps per-epoch figures for the plot.
+type history struct {
+	epochs             []int
+	trainLoss, valLoss []float64
+	auc, balAcc, f1    []float64
+}
+
+func (h *history) add(st train.EpochStats) {
+	h.epochs = append(h.epochs, st.Epoch)
+	h.trainLoss = append(h.trainLoss, st.TrainLoss)
+	nan := math.NaN
+	if st.Val != nil {
+		h.valLoss = append(h.valLoss, st.ValLoss)
+		h.auc = append(h.auc, st.Val.ROCAUC)
+		h.balAcc = append(h.balAcc, st.Val.BalancedAccuracy)
+		h.f1 = append(h.f1, st.Val.F1)
+	} else {
+		h.valLoss, h.auc = append(h.valLoss, nan()), append(h.auc, nan())
+		h.balAcc, h.f1 = append(h.balAcc, nan()), append(h.f1, nan())
+	}
+}
+
+func (h *history) plot(path string) error {
+	fig := plot.TrainingCurves(h.epochs, h.trainLoss, h.valLoss, map[string][]float64{
+		"roc_auc": h.auc, "balanced_accuracy": h.balAcc, "f1": h.f1,
+	})
+	return fig.WritePNG(path)
+}
+
+// progressBar draws one line per epoch that redraws in place on a
+// terminal, and prints a plain line every 15 seconds otherwise.
+type progressBar struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	drawn bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	f, ok := w.(*os.File)
+	return &progressBar{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (b *progressBar) update(p train.Progress) {
+	now := time.Now()
+	if !b.tty && now.Sub(b.last) < 15*time.Second && p.Step != p.Steps {
+		return
+	}
+	if b.tty && now.Sub(b.last) < 100*time.Millisecond && p.Step != p.Steps {
+		return
+	}
+	b.last = now
+	rate := float64(p.Examples) / p.Elapsed.Seconds()
+	eta := time.Duration(float64(p.Elapsed) / float64(p.Step) * float64(p.Steps-p.Step)).Round(time.Second)
+	const width = 30
+	fill := width * p.Step / p.Steps
+	line := fmt.Sprintf("epoch %d/%d [%s%s] %3d%% %6.0f ex/s loss %.4f ETA %s",
+		p.Epoch, p.Epochs, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*p.Step/p.Steps, rate, p.Loss, eta)
+	if b.tty {
+		fmt.Fprintf(b.w, "\r%s\x1b[K", line)
+		b.drawn = true
+		return
+	}
+	fmt.Fprintln(b.w, line)
+}
+
+// done ends the bar's line on a terminal.
+func (b *progressBar) done() {
+	if b.tty && b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
+	}
+}

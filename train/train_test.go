@@ -1,0 +1,322 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"catd/dataset"
+	"catd/model"
+	"catd/optim"
+)
+
+// toySet makes n 16x16 images where cats are images with a bright blob in
+// the centre and non-cats are noise with a dark centre: learnable in a few
+// steps, with some noise so the loss does not hit zero at once.
+func toySet(n, cats int, seed uint64) *dataset.Set {
+	r := rand.New(rand.NewPCG(seed, 7))
+	s := &dataset.Set{W: 16, H: 16, Pixels: make([]uint8, n*16*16*3)}
+	for i := range n {
+		cat := i < cats
+		s.Labels = append(s.Labels, cat)
+		cls := "n0"
+		if cat {
+			cls = "n1"
+		} else if i%2 == 0 {
+			cls = "n2"
+		}
+		s.Classes = append(s.Classes, cls)
+		s.Paths = append(s.Paths, filepath.Join("toy", cls, string(rune('a'+i%26))))
+		img := s.Pixels[i*768 : (i+1)*768]
+		for y := range 16 {
+			for x := range 16 {
+				v := 60 + r.IntN(80)
+				if d := (x-8)*(x-8) + (y-8)*(y-8); d < 16 {
+					if cat {
+						v += 100
+					} else {
+						v -= 50
+					}
+				}
+				for c := range 3 {
+					img[(y*16+x)*3+c] = uint8(v)
+				}
+			}
+		}
+	}
+	return s
+}
+
+const toyArch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; maxpool 2; conv 8 k3 s2 p1; relu; gap; flatten; dense 1"
+
+func newToyTrainer(t *testing.T, cfg Config) *Trainer {
+	t.Helper()
+	a, err := model.ParseArch(toyArch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.New(a, model.Options{MaxBatch: max(cfg.Batch, 32), Training: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Init(rand.New(rand.NewPCG(cfg.Seed, 1)))
+	tr, err := New(net, model.DefaultInfo(a, ""), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func toyConfig() Config {
+	return Config{Epochs: 3, Batch: 8, Optim: optim.DefaultConfig(optim.KindMomentum), LR: 0.05,
+		Augment: DefaultAugment, Seed: 42, Workers: 2}
+}
+
+func TestTrainingLowersTheLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode Mode
+		bal  Balance
+		kind optim.Kind
+		lr   float64
+	}{
+		{"minibatch momentum", Minibatch, Weighted, optim.KindMomentum, 0.05},
+		{"sgd on sampled examples", SGD, Sampled, optim.KindSGD, 0.2},
+		{"batch gradient descent", Batch, Unbalanced, optim.KindMomentum, 0.1},
+		{"adam", Minibatch, Weighted, optim.KindAdam, 0.01},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := toyConfig()
+			cfg.Mode, cfg.Balance, cfg.Optim, cfg.LR = tc.mode, tc.bal, optim.DefaultConfig(tc.kind), tc.lr
+			cfg.Epochs = 6
+			if tc.mode == Batch {
+				cfg.Epochs = 25
+			}
+			tr := newToyTrainer(t, cfg)
+			train, val := toySet(96, 24, 1), toySet(64, 16, 2)
+			var stats []EpochStats
+			if err := tr.Run(context.Background(), train, val, func(st EpochStats) error {
+				stats = append(stats, st)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			first, last := stats[0], stats[len(stats)-1]
+			if !(last.TrainLoss < 0.7*first.TrainLoss) {
+				t.Errorf("training loss went from %.4f to %.4f", first.TrainLoss, last.TrainLoss)
+			}
+			if last.Val.ROCAUC < 0.9 {
+				t.Errorf("validation ROC AUC %.3f after training, want >= 0.9", last.Val.ROCAUC)
+			}
+		})
+	}
+}
+
+func TestTrainingIsDeterministic(t *testing.T) {
+	train := toySet(40, 10, 3)
+	run := func() []float32 {
+		tr := newToyTrainer(t, toyConfig())
+		if err := tr.Run(context.Background(), train, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return tr.Net().Params
+	}
+	a, b := run(), run()
+	if !slices.Equal(a, b) {
+		t.Fatal("two runs with the same seed gave different weights")
+	}
+}
+
+// TestResumeContinuesExactly trains 3 epochs in one go, and 1 epoch, a
+// checkpoint and 2 more epochs from it: the weights must be identical.
+func TestResumeContinuesExactly(t *testing.T) {
+	train := toySet(40, 10, 4)
+	straight := newToyTrainer(t, toyConfig())
+	if err := straight.Run(context.Background(), train, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := toyConfig()
+	cfg.Epochs = 1
+	first := newToyTrainer(t, cfg)
+	if err := first.Run(context.Background(), train, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "run.ckpt.safetensors")
+	info := model.DefaultInfo(first.Net().Arch, "")
+	if err := first.SaveCheckpoint(path, info); err != nil {
+		t.Fatal(err)
+	}
+	net, _, st, err := ReadCheckpoint(path, model.Options{MaxBatch: 32, Training: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == nil || st.Epoch != 1 || st.Step != 5 || st.Optim.Kind != optim.KindMomentum {
+		t.Fatalf("checkpoint state %+v", st)
+	}
+	resumed, err := New(net, info, toyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Resume(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Run(context.Background(), train, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(straight.Net().Params, resumed.Net().Params) {
+		t.Fatal("resuming from the checkpoint gave different weights than training straight through")
+	}
+}
+
+func TestCancelStopsBetweenSteps(t *testing.T) {
+	tr := newToyTrainer(t, toyConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	tr.OnProgress = func(p Progress) {
+		steps++
+		if steps == 2 {
+			cancel()
+		}
+	}
+	err := tr.Run(ctx, toySet(40, 10, 5), nil, nil)
+	if !errors.Is(err, context.Canceled) || tr.Step() != 2 {
+		t.Fatalf("Run returned %v after %d steps, want context.Canceled after 2", err, tr.Step())
+	}
+	for _, v := range tr.Net().Params {
+		if math.IsNaN(float64(v)) {
+			t.Fatal("weights hold NaN after cancelling")
+		}
+	}
+}
+
+func TestClassifierPretraining(t *testing.T) {
+	a, _ := model.ParseArch("input 3x16x16; conv 4 k3 s1 p1; bn; relu; maxpool 2; conv 8 k3 s2 p1; relu; gap; flatten; dense 3")
+	net, _ := model.New(a, model.Options{MaxBatch: 8, Training: true})
+	net.Init(rand.New(rand.NewPCG(1, 1)))
+	cfg := toyConfig()
+	cfg.Classes = []string{"n0", "n1", "n2"}
+	cfg.Epochs = 8
+	tr, err := New(net, model.DefaultInfo(a, ""), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last EpochStats
+	if err := tr.Run(context.Background(), toySet(96, 32, 6), toySet(48, 16, 7), func(st EpochStats) error {
+		last = st
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// n1 (bright centre) is easy; n0 and n2 are the same kind of image,
+	// so about 2/3 is the most a classifier can get.
+	if last.ValAccuracy < 0.55 {
+		t.Errorf("classifier validation accuracy %.3f, want at least 0.55", last.ValAccuracy)
+	}
+	cfg.Classes = []string{"n0", "n1"}
+	if _, err := New(net, model.DefaultInfo(a, ""), cfg); err == nil {
+		t.Error("a 3-output net accepted 2 class names")
+	}
+}
+
+func TestSamplerModes(t *testing.T) {
+	labels := make([]bool, 10)
+	labels[0], labels[1] = true, true
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name       string
+		mode       Mode
+		bal        Balance
+		batch      int
+		wantSteps  int
+		checkEpoch func(t *testing.T, seen []int)
+	}{
+		{"minibatch visits each example once", Minibatch, Weighted, 3, 4, func(t *testing.T, seen []int) {
+			slices.Sort(seen)
+			if !slices.Equal(seen, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+				t.Errorf("an epoch visited %v", seen)
+			}
+		}},
+		{"batch is one step of everything", Batch, Weighted, 3, 1, func(t *testing.T, seen []int) {
+			if len(seen) != 10 {
+				t.Errorf("batch step had %d examples", len(seen))
+			}
+		}},
+		{"sgd draws B per step", SGD, Unbalanced, 1, 10, func(t *testing.T, seen []int) {
+			if len(seen) != 10 {
+				t.Errorf("sgd epoch drew %d examples", len(seen))
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSampler(tc.mode, tc.bal, tc.batch, labels)
+			if s.stepsPerEpoch() != tc.wantSteps {
+				t.Fatalf("%d steps per epoch, want %d", s.stepsPerEpoch(), tc.wantSteps)
+			}
+			s.startEpoch(r)
+			var seen []int
+			for range s.stepsPerEpoch() {
+				seen = append(seen, s.next(r)...)
+			}
+			tc.checkEpoch(t, seen)
+		})
+	}
+	// Balanced sampling draws cats about half the time though they are 20%.
+	s := newSampler(SGD, Sampled, 1, labels)
+	cats := 0
+	for range 4000 {
+		if s.next(r)[0] < 2 {
+			cats++
+		}
+	}
+	if cats < 1800 || cats > 2200 {
+		t.Errorf("balanced sampling drew %d cats in 4000", cats)
+	}
+}
+
+func TestAugmentKeepsRangeAndIdentity(t *testing.T) {
+	set := toySet(1, 1, 8)
+	info := model.DefaultInfo(model.Arch{C: 3}, "")
+	want := make([]float32, 16*16*3)
+	info.NormalizePixels(want, set.Image(0))
+	got := make([]float32, len(want))
+	r := rand.New(rand.NewPCG(1, 1))
+	NoAugment.Apply(got, set.Image(0), 16, 16, &info, r)
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+			t.Fatalf("no augmentation changed value %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	lo, hi := (0-info.Mean[0])/info.Std[0], (1-info.Mean[0])/info.Std[0]
+	for range 20 {
+		DefaultAugment.Apply(got, set.Image(0), 16, 16, &info, r)
+		for i := 0; i < len(got); i += 3 {
+			if got[i] < lo-1e-5 || got[i] > hi+1e-5 {
+				t.Fatalf("augmented red value %v outside the normalised pixel range [%v, %v]", got[i], lo, hi)
+			}
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { DefaultAugment.Apply(got, set.Image(0), 16, 16, &info, r) }); a != 0 {
+		t.Errorf("Apply allocates %v times", a)
+	}
+}
+
+func TestTrainStepAllocatesNothing(t *testing.T) {
+	tr := newToyTrainer(t, toyConfig())
+	train := toySet(40, 10, 9)
+	ys, _ := tr.targets(train)
+	for _, r := range tr.reps[1:] {
+		go r.serve(tr)
+		defer close(r.work)
+	}
+	idx := []int{0, 5, 11, 12, 20, 30, 31, 39}
+	wts := tr.classWeights(train)
+	tr.trainStep(train, ys, idx, wts)
+	if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, idx, wts) }); a != 0 {
+		t.Errorf("a training step allocates %v times", a)
+	}
+}

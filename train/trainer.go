@@ -1,0 +1,479 @@
+// Package train fits catd's network to labelled images: the lecture's
+// sampling modes (batch gradient descent, SGD on uniformly sampled examples,
+// minibatch SGD), class balancing, augmentation, learning-rate schedules,
+// per-epoch validation with ROC AUC, best-model selection and resumable
+// checkpoints.
+//
+// Training is data-parallel over a few replicas of the network, one per
+// core: each computes the gradient of its share of a batch, the shares are
+// summed in a fixed order and one optimizer step updates the weights, so a
+// run is deterministic for a given seed whatever the scheduling. A step
+// allocates nothing.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"catd/dataset"
+	"catd/metrics"
+	"catd/model"
+	"catd/optim"
+)
+
+// Config is one training run's settings.
+type Config struct {
+	Epochs   int
+	Batch    int // examples per step (ignored in Batch mode)
+	Mode     Mode
+	Balance  Balance
+	Optim    optim.Config
+	LR       float64        // the learning rate eta (eta0 of a schedule)
+	Schedule optim.Schedule // nil: constant LR; t counts steps
+	Augment  Augment
+	Seed     uint64
+	Workers  int // replicas computing gradients in parallel; 0: one per core, at most 4
+	// Classes, for a classifier network (Outputs() > 1, used to pretrain
+	// on many classes), names its outputs: example i's target is the index
+	// of the set's Classes[i]. Empty for a cat detector, whose targets are
+	// the cat/noncat labels.
+	Classes []string
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("train: %d epochs, want at least 1", c.Epochs)
+	case c.Mode != Batch && (c.Batch < 1 || c.Batch > 4096):
+		return fmt.Errorf("train: batch size %d, want 1..4096", c.Batch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("train: learning rate %v, want a positive number", c.LR)
+	case c.Workers < 0 || c.Workers > 64:
+		return fmt.Errorf("train: %d workers, want 0..64", c.Workers)
+	}
+	if err := c.Optim.Validate(); err != nil {
+		return err
+	}
+	return c.Augment.Validate()
+}
+
+// Progress reports how far an epoch has got.
+type Progress struct {
+	Epoch, Epochs int
+	Step, Steps   int
+	Examples      int           // examples seen this epoch
+	Loss          float64       // running mean training loss this epoch
+	Elapsed       time.Duration // this epoch
+}
+
+// EpochStats summarises one epoch.
+type EpochStats struct {
+	Epoch     int
+	TrainLoss float64
+	Examples  int
+	Duration  time.Duration
+	LR        float64 // learning rate at the end of the epoch
+	// Validation, if a validation set was given: the loss, the metrics at
+	// the threshold that maximises balanced accuracy, and that threshold.
+	Val       *metrics.Report
+	ValLoss   float64
+	Threshold float32
+	// ValAccuracy is a classifier's top-1 validation accuracy.
+	ValAccuracy float64
+	Best        bool // the best epoch so far by validation ROC AUC (classifier: accuracy)
+}
+
+// Trainer trains one network.
+type Trainer struct {
+	cfg   Config
+	info  model.Info
+	opt   *optim.Optimizer
+	reps  []*replica
+	step  int64 // steps taken (the schedule's t)
+	epoch int   // epochs completed
+
+	// OnProgress, if set, is called after every step.
+	OnProgress func(Progress)
+}
+
+// replica is one copy of the network with its own buffers and random
+// source.
+type replica struct {
+	net  *model.Net
+	x    []float32
+	y, w []float32
+	pcg  rand.PCG
+	rng  *rand.Rand
+	loss float64
+	work chan shard
+	done chan struct{}
+}
+
+// shard is a replica's part of a step.
+type shard struct {
+	set    *dataset.Set
+	ys     []float32 // every example's target
+	idx    []int
+	pos    int // index of idx[0] within the step, for per-example seeds
+	step   int64
+	wts    [2]float32 // loss weight of non-cats and cats
+	totalW float64
+}
+
+// targets returns each example's training target: 1 or 0 for cat or not,
+// or for a classifier the index of its class in cfg.Classes.
+func (t *Trainer) targets(s *dataset.Set) ([]float32, error) {
+	ys := make([]float32, s.Len())
+	if len(t.cfg.Classes) == 0 {
+		for i, l := range s.Labels {
+			ys[i] = float32(b2i(l))
+		}
+		return ys, nil
+	}
+	index := make(map[string]int, len(t.cfg.Classes))
+	for i, c := range t.cfg.Classes {
+		index[c] = i
+	}
+	for i, c := range s.Classes {
+		k, ok := index[c]
+		if !ok {
+			return nil, fmt.Errorf("train: image %s is of class %q, which the classifier does not have", s.Paths[i], c)
+		}
+		ys[i] = float32(k)
+	}
+	return ys, nil
+}
+
+// New prepares to train net, whose architecture and weights it takes over
+// (net must be built with Training). info supplies the normalisation.
+func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if net.Grads == nil {
+		return nil, errors.New("train: the network was built without Training")
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = optim.Constant{Eta: cfg.LR}
+	}
+	if k := net.Arch.Outputs(); k > 1 && len(cfg.Classes) != k || k == 1 && len(cfg.Classes) > 0 {
+		return nil, fmt.Errorf("train: the network has %d outputs for %d classes", k, len(cfg.Classes))
+	}
+	opt, err := optim.New(cfg.Optim, len(net.Params))
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, info: info, opt: opt}
+	chunk := cfg.Batch
+	if cfg.Mode == Batch {
+		chunk = 64
+	}
+	per := max(1, (chunk+cfg.Workers-1)/cfg.Workers)
+	for i := range cfg.Workers {
+		n := net
+		if i > 0 {
+			if n, err = model.New(net.Arch, model.Options{MaxBatch: per, Training: true}); err != nil {
+				return nil, err
+			}
+			copy(n.Params, net.Params)
+			copy(n.Buffers, net.Buffers)
+		} else if net.MaxBatch() < per {
+			return nil, fmt.Errorf("train: network built for batches of %d, need %d", net.MaxBatch(), per)
+		}
+		r := &replica{net: n, x: make([]float32, per*n.InputLen()), y: make([]float32, per), w: make([]float32, per)}
+		r.rng = rand.New(&r.pcg)
+		if i > 0 {
+			r.work, r.done = make(chan shard), make(chan struct{})
+		}
+		t.reps = append(t.reps, r)
+	}
+	return t, nil
+}
+
+// Net is the network being trained.
+func (t *Trainer) Net() *model.Net { return t.reps[0].net }
+
+// Optimizer is the optimizer and its state.
+func (t *Trainer) Optimizer() *optim.Optimizer { return t.opt }
+
+// Step is the number of steps taken so far.
+func (t *Trainer) Step() int64 { return t.step }
+
+// Epoch is the number of epochs completed.
+func (t *Trainer) Epoch() int { return t.epoch }
+
+// Resume restores the step counter and optimizer state from a checkpoint.
+func (t *Trainer) Resume(st *CheckpointState) error {
+	if err := t.opt.Switch(st.Optim); err != nil {
+		return err
+	}
+	if err := t.opt.SetState(st.OptimT, st.Vectors); err != nil {
+		return err
+	}
+	t.step, t.epoch = st.Step, st.Epoch
+	return nil
+}
+
+// classWeights returns the loss weights of non-cats and cats.
+func (t *Trainer) classWeights(s *dataset.Set) [2]float32 {
+	if t.cfg.Balance != Weighted {
+		return [2]float32{1, 1}
+	}
+	n, cats := s.Len(), s.NumCat()
+	if cats == 0 || cats == n {
+		return [2]float32{1, 1}
+	}
+	return [2]float32{float32(n) / float32(2*(n-cats)), float32(n) / float32(2*cats)}
+}
+
+// Run trains for the configured epochs (continuing from Epoch()), calling
+// onEpoch after each with its statistics. val may be nil. It returns
+// ctx.Err() if cancelled between steps; the weights are then those after
+// the last whole step.
+func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func(EpochStats) error) error {
+	if train.Len() == 0 {
+		return errors.New("train: no training examples")
+	}
+	if train.W != t.Net().Arch.W || train.H != t.Net().Arch.H || t.Net().Arch.C != 3 {
+		return fmt.Errorf("train: images are %dx%d, the network takes %dx%dx%d", train.W, train.H, t.Net().Arch.C, t.Net().Arch.H, t.Net().Arch.W)
+	}
+	for _, r := range t.reps[1:] {
+		go r.serve(t)
+	}
+	defer func() {
+		for _, r := range t.reps[1:] {
+			close(r.work)
+		}
+	}()
+	ys, err := t.targets(train)
+	if err != nil {
+		return err
+	}
+	classifier := len(t.cfg.Classes) > 0
+	var valYs []float32
+	if val != nil && classifier {
+		if valYs, err = t.targets(val); err != nil {
+			return err
+		}
+	}
+	smp := newSampler(t.cfg.Mode, t.cfg.Balance, t.cfg.Batch, train.Labels)
+	wts := t.classWeights(train)
+	if classifier {
+		wts = [2]float32{1, 1}
+	}
+	var rpcg rand.PCG
+	r := rand.New(&rpcg)
+	bestAUC := math.Inf(-1)
+	for ; t.epoch < t.cfg.Epochs; t.epoch++ {
+		rpcg.Seed(t.cfg.Seed, uint64(t.epoch))
+		smp.startEpoch(r)
+		start := time.Now()
+		steps := smp.stepsPerEpoch()
+		var lossSum float64
+		seen := 0
+		for s := range steps {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			idx := smp.next(r)
+			loss := t.trainStep(train, ys, idx, wts)
+			lossSum += loss * float64(len(idx))
+			seen += len(idx)
+			if t.OnProgress != nil {
+				t.OnProgress(Progress{Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Step: s + 1, Steps: steps,
+					Examples: seen, Loss: lossSum / float64(seen), Elapsed: time.Since(start)})
+			}
+		}
+		st := EpochStats{Epoch: t.epoch + 1, TrainLoss: lossSum / float64(seen), Examples: seen,
+			Duration: time.Since(start), LR: t.cfg.Schedule.Rate(t.step)}
+		if val != nil && val.Len() > 0 && classifier {
+			st.ValAccuracy, st.ValLoss = t.classify(val, valYs)
+			if st.ValAccuracy > bestAUC {
+				bestAUC, st.Best = st.ValAccuracy, true
+			}
+		} else if val != nil && val.Len() > 0 {
+			scores, vloss := t.Predict(val)
+			st.ValLoss = vloss
+			thr, _, err := metrics.BestThreshold(scores, val.Labels)
+			if err != nil {
+				thr = t.info.Threshold
+			}
+			rep, err := metrics.Evaluate(scores, val.Labels, thr)
+			if err != nil {
+				return err
+			}
+			st.Val, st.Threshold = &rep, thr
+			if auc := rep.ROCAUC; auc > bestAUC || (math.IsNaN(bestAUC) || math.IsInf(bestAUC, -1)) && !math.IsNaN(auc) {
+				bestAUC, st.Best = auc, true
+			}
+		} else {
+			st.Best = true // without validation the latest model is the best known
+		}
+		if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
+			return fmt.Errorf("train: the loss diverged to %v in epoch %d: lower the learning rate", st.TrainLoss, st.Epoch)
+		}
+		if onEpoch != nil {
+			if err := onEpoch(st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trainStep computes the gradient of the examples idx across the replicas
+// and takes one optimizer step; it returns the (weighted) mean loss.
+func (t *Trainer) trainStep(set *dataset.Set, ys []float32, idx []int, wts [2]float32) float64 {
+	totalW := 0.0
+	for _, i := range idx {
+		totalW += float64(wts[b2i(set.Labels[i])])
+	}
+	k := len(t.reps)
+	per := (len(idx) + k - 1) / k
+	for j, r := range t.reps {
+		lo, hi := min(j*per, len(idx)), min((j+1)*per, len(idx))
+		sh := shard{set: set, ys: ys, idx: idx[lo:hi], pos: lo, step: t.step, wts: wts, totalW: totalW}
+		if j == 0 {
+			continue // the primary replica works in this goroutine, below
+		}
+		r.work <- sh
+	}
+	t.reps[0].compute(t, shard{set: set, ys: ys, idx: idx[:min(per, len(idx))], pos: 0, step: t.step, wts: wts, totalW: totalW})
+	master := t.reps[0].net
+	loss := t.reps[0].loss
+	for _, r := range t.reps[1:] {
+		<-r.done
+		loss += r.loss
+		g := r.net.Grads[:len(master.Grads)]
+		for i, v := range g {
+			master.Grads[i] += v
+		}
+	}
+	lr := t.cfg.Schedule.Rate(t.step)
+	t.opt.Step(master.Params, master.Grads, float32(lr))
+	for _, r := range t.reps[1:] {
+		copy(r.net.Params, master.Params)
+	}
+	t.step++
+	return loss
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// serve runs a non-primary replica's steps until its work channel closes.
+func (r *replica) serve(t *Trainer) {
+	for sh := range r.work {
+		r.compute(t, sh)
+		r.done <- struct{}{}
+	}
+}
+
+// compute sets the replica's gradient to its shard's share of the step's
+// gradient and its loss to the shard's share of the step's loss.
+func (r *replica) compute(t *Trainer, sh shard) {
+	clear(r.net.Grads)
+	r.loss = 0
+	in := r.net.InputLen()
+	per := r.net.MaxBatch()
+	for c := 0; c < len(sh.idx); c += per {
+		chunk := sh.idx[c:min(c+per, len(sh.idx))]
+		chunkW := 0.0
+		for j, i := range chunk {
+			// Each example's augmentation is seeded by the step and its
+			// position in it, so it does not depend on which replica
+			// handles it.
+			r.pcg.Seed(t.cfg.Seed^uint64(sh.step)*0x9e3779b97f4a7c15, uint64(sh.pos+c+j))
+			t.cfg.Augment.Apply(r.x[j*in:(j+1)*in], sh.set.Image(i), sh.set.W, sh.set.H, &t.info, r.rng)
+			r.y[j] = sh.ys[i]
+			r.w[j] = sh.wts[b2i(sh.set.Labels[i])]
+			chunkW += float64(r.w[j])
+		}
+		n := len(chunk)
+		share := chunkW / sh.totalW
+		loss := r.net.AddGradients(r.x[:n*in], r.y[:n], r.w[:n], float32(share))
+		r.loss += float64(loss) * share
+	}
+}
+
+// classify returns a classifier's top-1 accuracy and mean cross-entropy on
+// s, whose targets are ys.
+func (t *Trainer) classify(s *dataset.Set, ys []float32) (acc, loss float64) {
+	net, buf := t.Net(), t.reps[0].x
+	in, k := net.InputLen(), net.Arch.Outputs()
+	per := min(net.MaxBatch(), len(buf)/in)
+	right := 0
+	for lo := 0; lo < s.Len(); lo += per {
+		hi := min(lo+per, s.Len())
+		for i := lo; i < hi; i++ {
+			t.info.NormalizePixels(buf[(i-lo)*in:(i-lo+1)*in], s.Image(i))
+		}
+		z := net.Forward(buf[:(hi-lo)*in])
+		for j := range hi - lo {
+			zj := z[j*k : (j+1)*k]
+			best, m := 0, zj[0]
+			for c, v := range zj {
+				if v > m {
+					best, m = c, v
+				}
+			}
+			s := 0.0
+			for _, v := range zj {
+				s += math.Exp(float64(v - m))
+			}
+			y := int(ys[lo+j])
+			loss += math.Log(s) + float64(m-zj[y])
+			if best == y {
+				right++
+			}
+		}
+	}
+	n := float64(max(1, s.Len()))
+	return float64(right) / n, loss / n
+}
+
+// Predict returns p(cat) for every image of s with the current weights, and
+// the mean binary cross-entropy against its labels.
+func (t *Trainer) Predict(s *dataset.Set) ([]float32, float64) {
+	return PredictSet(t.Net(), &t.info, s, t.reps[0].x)
+}
+
+// PredictSet runs net over every image of s in batches, using buf (at least
+// one image's worth of floats) for input, and returns p(cat) per image and
+// the mean binary cross-entropy against s's labels.
+func PredictSet(net *model.Net, info *model.Info, s *dataset.Set, buf []float32) ([]float32, float64) {
+	in := net.InputLen()
+	per := min(net.MaxBatch(), len(buf)/in)
+	scores := make([]float32, s.Len())
+	loss := 0.0
+	for lo := 0; lo < s.Len(); lo += per {
+		hi := min(lo+per, s.Len())
+		for i := lo; i < hi; i++ {
+			info.NormalizePixels(buf[(i-lo)*in:(i-lo+1)*in], s.Image(i))
+		}
+		z := net.Forward(buf[:(hi-lo)*in])
+		for j, v := range z {
+			zf := float64(v)
+			y := 0.0
+			if s.Labels[lo+j] {
+				y = 1
+			}
+			loss += max(zf, 0) - zf*y + math.Log1p(math.Exp(-math.Abs(zf)))
+			scores[lo+j] = model.Sigmoid(v)
+		}
+	}
+	return scores, loss / float64(max(1, s.Len()))
+}
