@@ -31,11 +31,10 @@ func yuvToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 	return clamp8((yy + yuvRV*v) >> 16), clamp8((yy - yuvGU*u - yuvGV*v) >> 16), clamp8((yy + yuvBU*u) >> 16)
 }
 
+// clamp8 clamps to [0, 255] without branches (min and max compile to
+// conditional moves), which matters for noisy frames.
 func clamp8(v int32) uint8 {
-	if uint32(v) > 255 {
-		return uint8(^(v >> 31)) // 0 if negative, else 255
-	}
-	return uint8(v)
+	return uint8(min(max(v, 0), 255))
 }
 
 // YUYV resizes a packed 4:2:2 frame (V4L2_PIX_FMT_YUYV, also called YUY2:
@@ -188,7 +187,7 @@ func (s yuv420Rows) rgbRow(buf []uint8, y, x0, x1 int) []uint8 {
 	u, v := s.u[co:], s.v[co:]
 	buf = buf[:3*len(ys)]
 	t := &yuvTab
-	i, k := 0, 0 // pixel and chroma index
+	i, k := 0, 0   // pixel and chroma index
 	if x0&1 != 0 { // starts with the second pixel of a chroma pair
 		putYUV(buf, t.y[ys[0]], t.rv[v[0]], t.gu[u[0]]+t.gv[v[0]], t.bu[u[0]])
 		i, k = 1, s.step

@@ -305,10 +305,7 @@ func jfifToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 }
 
 // clampShift16 returns v>>16 clamped to [0, 255], as color.YCbCrToRGB
-// computes it.
+// computes it, without branches.
 func clampShift16(v int32) uint8 {
-	if uint32(v)&0xff000000 == 0 {
-		return uint8(v >> 16)
-	}
-	return uint8(^(v >> 31))
+	return uint8(min(max(v, 0), 0xffffff) >> 16)
 }
