@@ -15,7 +15,14 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 bench bench-torch cross fmt vet golden clean
+.PHONY: all build run test test-short test-arm64 bench bench-torch cross fmt vet golden clean default-model pretrain
+
+# The default model (model/default.safetensors, built into catd): catsep64
+# pretrained as a 200-class classifier on Tiny ImageNet's train split, then
+# given a cat/no-cat head and fine-tuned; the best epoch by ROC AUC on the
+# val split is kept. Needs the shared data set (not shipped with catd).
+DATA     ?= ../shared/data/tinyimagenet-cat64.tar
+PRETRAIN ?= build/catsep64-pretrain.safetensors
 
 all: build
 
@@ -23,17 +30,17 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/catd ./cmd/catd
 
 run: build
-	./bin/catd run $(ARGS)
+	./bin/catd run --source 'file:demo/samples.mjpeg?fps=4' --stats-every 10s $(ARGS)
 
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -tags purego ./internal/... ./conv/...
 	$(MAKE) cross
 
 # The whole suite as arm64 binaries under user-mode qemu (no binfmt needed).
 test-arm64:
-	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_AARCH64) $(PKGS)
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -timeout 30m -exec $(QEMU_AARCH64) $(PKGS)
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
@@ -57,6 +64,17 @@ vet:
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) vet $(PKGS)
 	CGO_ENABLED=0 GOARCH=arm GOARM=6 $(GO) vet $(PKGS)
 
+pretrain: build
+	mkdir -p build
+	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --pretrain \
+		--epochs 20 --batch 64 --optimizer momentum --lr 0.1 --schedule exp:0.00059 --seed 1 \
+		--out $(PRETRAIN) --plot build/pretrain.png --log-json
+
+default-model: pretrain
+	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) \
+		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --seed 1 \
+		--out model/default.safetensors --plot build/default-model.png --log-json
+
 golden:
 	/usr/bin/python3 scripts/torch_golden.py
 	/usr/bin/python3 scripts/torch_golden_layers2.py
@@ -64,3 +82,37 @@ golden:
 
 clean:
 	rm -rf bin dist
+
+# Install the daemon, its systemd unit and (once) an example config:
+#   make build && sudo make install
+#   sudo systemctl daemon-reload && sudo systemctl enable --now catd
+# install does not build, so that sudo needs no Go toolchain and leaves no
+# root-owned files in the tree; it installs bin/catd as it is.
+# DESTDIR stages the files elsewhere (packaging); PREFIX moves the binary,
+# and the unit's ExecStart= follows it. An existing config is never
+# overwritten; uninstall keeps the config and the state in /var/lib/catd.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+UNITDIR  := $(DESTDIR)/etc/systemd/system
+CONFDIR  := $(DESTDIR)/etc/catd
+
+.PHONY: install uninstall
+
+install:
+	@test -f bin/catd || { echo "bin/catd missing: run 'make build' first"; exit 1; }
+	install -D -m 0755 bin/catd '$(DESTDIR)$(PREFIX)/bin/catd'
+	mkdir -p '$(UNITDIR)'
+	sed 's|^ExecStart=/usr/local/bin/catd |ExecStart=$(PREFIX)/bin/catd |' systemd/catd.service > '$(UNITDIR)/catd.service.tmp'
+	chmod 0644 '$(UNITDIR)/catd.service.tmp'
+	mv -f '$(UNITDIR)/catd.service.tmp' '$(UNITDIR)/catd.service'
+	@if [ -e '$(CONFDIR)/catd.yaml' ]; then \
+		echo "keeping existing $(CONFDIR)/catd.yaml"; \
+	elif [ ! -f systemd/catd.yaml ]; then \
+		echo "no example config (systemd/catd.yaml) yet: skipping $(CONFDIR)/catd.yaml"; \
+	else \
+		install -D -m 0644 systemd/catd.yaml '$(CONFDIR)/catd.yaml' && echo "installed example config $(CONFDIR)/catd.yaml"; \
+	fi
+
+uninstall:
+	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service'
+	@echo "kept $(CONFDIR) and /var/lib/catd; run 'systemctl disable --now catd' first if catd was enabled"
