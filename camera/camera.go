@@ -1,0 +1,188 @@
+// Package camera captures frames from image sources: synthetic test
+// patterns, image and MJPEG files, and folders that other programs drop
+// images into. Later slices add V4L2 devices, external commands and MJPEG
+// over HTTP behind the same Source interface.
+//
+// A source is chosen by a URI and opened with Open. Frames are written into
+// caller-owned Frame values whose Data capacity is reused, so a steady stream
+// of frames of the same size does not allocate.
+//
+// Raw pixel formats are row-major with Stride bytes from one row to the next
+// (HWC, channels interleaved, for RGB24; planar Y then chroma for I420 and
+// NV12).
+//
+// A corrupt frame (a broken JPEG, a truncated PNG, junk in an MJPEG stream)
+// never stops a source: it is counted in Stats, logged at a limited rate, and
+// skipped.
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Format is the pixel or encoding format of a Frame.
+type Format int
+
+// The formats a Frame can hold. JPEG and PNG frames hold a whole encoded
+// file in Data; the others are raw pixels.
+const (
+	FormatUnknown Format = iota
+	JPEG                 // JPEG file (for MJPEG sources: one frame)
+	PNG                  // PNG file
+	RGB24                // 3 bytes per pixel: R, G, B
+	YUYV                 // 4:2:2 packed: Y0 U Y1 V for each pair of pixels
+	I420                 // 4:2:0 planar: Y plane, then U, then V at half size
+	NV12                 // 4:2:0: Y plane, then interleaved U V at half size
+	Gray8                // 1 byte per pixel
+)
+
+var formatNames = [...]string{
+	FormatUnknown: "unknown",
+	JPEG:          "jpeg",
+	PNG:           "png",
+	RGB24:         "rgb24",
+	YUYV:          "yuyv",
+	I420:          "i420",
+	NV12:          "nv12",
+	Gray8:         "gray8",
+}
+
+// String returns the lower-case name of f, as used in URIs ("rgb24", "yuyv").
+func (f Format) String() string {
+	if f >= 0 && int(f) < len(formatNames) {
+		return formatNames[f]
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Encoded reports whether f is a compressed file format (JPEG, PNG) whose
+// size is only known once decoded.
+func (f Format) Encoded() bool { return f == JPEG || f == PNG }
+
+// Frame is one captured image.
+//
+// The caller owns a Frame and its Data; a Source writes into it and keeps no
+// reference to it once Next returns. Data is resliced from its existing
+// capacity when large enough, so reusing one Frame avoids allocations.
+type Frame struct {
+	// Seq is the frame's sequence number within its source, starting at 1.
+	// It grows by one per frame read; a gap means frames were skipped
+	// (corrupt) or dropped.
+	Seq uint64
+	// Time is when the frame was captured (for dir: the file's
+	// modification time).
+	Time time.Time
+	// Format tells how Data is laid out.
+	Format Format
+	// W and H are the size in pixels and Stride the bytes from one row to
+	// the next, for raw formats; all three are 0 for JPEG and PNG, whose
+	// size is unknown until decoded.
+	W, H, Stride int
+	// Data holds the pixels or the encoded file.
+	Data []byte
+}
+
+// Source delivers frames.
+//
+// Next blocks until the next frame is ready (or ctx is done, or the source
+// is closed) and writes it into f, reusing f.Data's capacity. The caller
+// owns f; the source keeps no reference to it after Next returns. Next
+// returns io.EOF when a finite source (file:...?loop=false) has no more
+// frames and ErrClosed after Close. Next must not be called concurrently
+// with itself. After an error, f's contents are unspecified (its Data may
+// have grown).
+//
+// Close releases the device, file or watch; it may be called from another
+// goroutine while Next is blocked, and makes that Next return ErrClosed
+// promptly. Close is idempotent.
+//
+// String returns the URI the source was opened with.
+type Source interface {
+	Next(ctx context.Context, f *Frame) error
+	Close() error
+	String() string
+}
+
+// Stats counts what a source has done since it was opened.
+type Stats struct {
+	Frames  uint64 // frames delivered by Next
+	Corrupt uint64 // frames or files counted as corrupt and skipped
+}
+
+// StatsReporter is implemented by every Source that Open returns.
+// Stats may be called from any goroutine.
+type StatsReporter interface {
+	Stats() Stats
+}
+
+// ErrClosed is returned by Next once the source has been closed.
+var ErrClosed = errors.New("camera: source closed")
+
+// Options configures Open. Query parameters in the URI override the fields.
+type Options struct {
+	// Log receives warnings (corrupt frames, rate-limited). The zero Logger
+	// discards them.
+	Log zerolog.Logger
+	// FPS is the frame rate in Hz for file: and test: sources; 0 means 10.
+	FPS float64
+	// W and H are the size in pixels of test: frames; 0 means 320×240.
+	W, H int
+}
+
+const (
+	defaultFPS = 10
+	defaultW   = 320
+	defaultH   = 240
+	// defaultMaxFrame is the largest encoded frame or image file, in
+	// bytes, that a source reads (query parameter max).
+	defaultMaxFrame = 32 << 20
+	// corruptLogEvery is the shortest interval between two corrupt-frame
+	// warnings of one source; the ones in between are counted.
+	corruptLogEvery = 5 * time.Second
+)
+
+// Open opens the source named by uri:
+//
+//	test:?w=320&h=240&fps=10&format=rgb24   synthetic moving pattern (format rgb24 or yuyv)
+//	file:PATH?fps=10&loop=true&max=BYTES    a JPEG or PNG file, a folder of them (name order),
+//	                                        or an MJPEG file (concatenated JPEGs), played at fps
+//	dir:PATH?settle=100ms&timeout=2s&max=BYTES
+//	                                        new JPEG/PNG files appearing in a folder, once each
+//
+// PATH may also be written file:///abs/path. Errors name the URI and the
+// problem; unknown query parameters are errors.
+func Open(uri string, opt Options) (Source, error) {
+	u, err := parseURI(uri)
+	if err != nil {
+		return nil, fmt.Errorf("camera: open %q: %w", uri, err)
+	}
+	var s Source
+	switch u.scheme {
+	case "test":
+		var c testConfig
+		if c, err = parseTestConfig(u, opt); err == nil {
+			s = newTestSource(uri, c, opt.Log, realClock())
+		}
+	case "file":
+		var c fileConfig
+		if c, err = parseFileConfig(u, opt); err == nil {
+			s, err = openFile(uri, c, opt.Log, realClock())
+		}
+	case "dir":
+		var c dirConfig
+		if c, err = parseDirConfig(u); err == nil {
+			s, err = openDir(uri, c, opt.Log)
+		}
+	default:
+		panic("camera: parseURI returned unknown scheme " + u.scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("camera: open %q: %w", uri, err)
+	}
+	return s, nil
+}

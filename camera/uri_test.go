@@ -1,0 +1,138 @@
+package camera
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOpenURI(t *testing.T) {
+	dir := t.TempDir()
+	jpg := filepath.Join(dir, "a.jpg")
+	if err := os.WriteFile(jpg, makeJPEG(t, 16, 16, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	txt := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(txt, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, uri string
+		opt       Options
+		wantErr   string // "" for success; else a substring of the error
+	}{
+		{"test default", "test:", Options{}, ""},
+		{"test params", "test:?w=64&h=48&fps=15", Options{}, ""},
+		{"test yuyv", "test:?format=yuyv", Options{}, ""},
+		{"test options", "test:", Options{FPS: 30, W: 640, H: 480}, ""},
+		{"scheme case", "TEST:", Options{}, ""},
+		{"file jpeg", "file:" + jpg, Options{}, ""},
+		{"file triple slash", "file://" + jpg, Options{}, ""},
+		{"file localhost", "file://localhost" + jpg, Options{}, ""},
+		{"file params", "file:" + jpg + "?fps=5&loop=false", Options{}, ""},
+		{"file folder", "file:" + dir, Options{}, ""},
+		{"dir", "dir:" + dir, Options{}, ""},
+		{"dir params", "dir:" + dir + "?settle=50ms&timeout=1s", Options{}, ""},
+
+		{"no scheme", "/dev/video0", Options{}, "no scheme"},
+		{"empty", "", Options{}, "no scheme"},
+		{"unknown scheme", "rtsp://cam/stream", Options{}, `unknown scheme "rtsp" (supported: dir, file, test)`},
+		{"later scheme", "v4l2:/dev/video0", Options{}, `"v4l2" is not supported yet`},
+		{"test path", "test:/x", Options{}, "takes no path"},
+		{"test bad w", "test:?w=abc", Options{}, `w="abc"`},
+		{"test small h", "test:?h=2", Options{}, `h="2"`},
+		{"test huge w", "test:?w=100000", Options{}, `w="100000"`},
+		{"test zero fps", "test:?fps=0", Options{}, `fps="0"`},
+		{"test nan fps", "test:?fps=NaN", Options{}, `fps="NaN"`},
+		{"test bad format", "test:?format=mjpeg", Options{}, `format="mjpeg"`},
+		{"test odd yuyv", "test:?format=yuyv&w=33", Options{}, "even width"},
+		{"test unknown param", "test:?width=3", Options{}, `unknown query parameter "width"`},
+		{"test repeated param", "test:?w=32&w=64", Options{}, "given 2 times"},
+		{"test bad query", "test:?w=%zz", Options{}, "query"},
+		{"test bad option fps", "test:", Options{FPS: -1}, "Options.FPS"},
+		{"file no path", "file:", Options{}, "needs a path"},
+		{"file missing", "file:" + dir + "/nope.jpg", Options{}, "nope.jpg"},
+		{"file not image", "file:" + txt, Options{}, "notes.txt is neither"},
+		{"file empty folder", "file:" + empty, Options{}, "has no .jpg"},
+		{"file bad loop", "file:" + jpg + "?loop=maybe", Options{}, `loop="maybe"`},
+		{"file host", "file://cam" + jpg, Options{}, `host "cam"`},
+		{"dir missing", "dir:" + dir + "/later", Options{}, "folder " + dir + "/later does not exist"},
+		{"dir file", "dir:" + jpg, Options{}, "is not a folder"},
+		{"dir bad settle", "dir:" + dir + "?settle=fast", Options{}, `settle="fast"`},
+		{"dir no path", "dir:", Options{}, "needs a path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := Open(tc.uri, tc.opt)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Open(%q): %v", tc.uri, err)
+				}
+				if src.String() != tc.uri {
+					t.Errorf("String() = %q, want %q", src.String(), tc.uri)
+				}
+				if err := src.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				src.Close()
+				t.Fatalf("Open(%q) succeeded, want error containing %q", tc.uri, tc.wantErr)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.wantErr) {
+				t.Errorf("Open(%q) error %q does not contain %q", tc.uri, msg, tc.wantErr)
+			}
+			if !strings.HasPrefix(msg, "camera: open "+`"`) || !strings.Contains(msg, tc.uri) {
+				t.Errorf("Open(%q) error %q does not name the URI", tc.uri, msg)
+			}
+		})
+	}
+}
+
+func TestFormatString(t *testing.T) {
+	tests := []struct {
+		f    Format
+		want string
+	}{
+		{FormatUnknown, "unknown"}, {JPEG, "jpeg"}, {PNG, "png"}, {RGB24, "rgb24"},
+		{YUYV, "yuyv"}, {I420, "i420"}, {NV12, "nv12"}, {Gray8, "gray8"}, {Format(99), "Format(99)"},
+	}
+	for _, tc := range tests {
+		if got := tc.f.String(); got != tc.want {
+			t.Errorf("Format(%d).String() = %q, want %q", int(tc.f), got, tc.want)
+		}
+	}
+	if !JPEG.Encoded() || !PNG.Encoded() || RGB24.Encoded() {
+		t.Error("Encoded is wrong")
+	}
+}
+
+// FuzzParseURI checks that no URI makes the parsers panic.
+func FuzzParseURI(f *testing.F) {
+	for _, s := range []string{"test:?w=64&h=48&fps=15&format=yuyv", "file:///x.mjpeg?fps=5&loop=false", "dir:/x?settle=1s", "v4l2:/dev/video0", "a:%", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, uri string) {
+		u, err := parseURI(uri)
+		if err != nil {
+			return
+		}
+		switch u.scheme {
+		case "test":
+			parseTestConfig(u, Options{})
+		case "file":
+			parseFileConfig(u, Options{})
+		case "dir":
+			parseDirConfig(u)
+		default:
+			t.Fatalf("parseURI(%q) returned scheme %q", uri, u.scheme)
+		}
+	})
+}
