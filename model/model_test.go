@@ -474,3 +474,34 @@ func ExampleArchByName() {
 	// 24593 parameters, 4423744 multiply-adds
 	// input 3x64x64; conv 8 k3 s1 p1; relu; maxpool 2; conv 16 k3 s1 p1; relu; maxpool 2; conv 32 k3 s1 p1; relu; maxpool 2; conv 64 k3 s1 p1; relu; gap; flatten; dense 1
 }
+
+func TestFoldedMatchesUnfolded(t *testing.T) {
+	a, _ := ArchByName("input 3x16x16; conv 8 k3 s1 p1; bn; relu; dwconv k3 s2 p1; bn; relu; conv 12 k1; bn; relu; bn; gap; flatten; dense 1")
+	n, _ := New(a, Options{MaxBatch: 2})
+	r := rand.New(rand.NewPCG(9, 9))
+	n.Init(r)
+	for i := range n.Params {
+		n.Params[i] += 0.2 * float32(r.NormFloat64())
+	}
+	for i := range n.Buffers {
+		n.Buffers[i] = 0.3 + r.Float32() // running means and (positive) variances
+	}
+	f, err := n.Folded(Options{MaxBatch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(f.Arch.Layers), len(a.Layers)-3; got != want {
+		t.Fatalf("folded net has %d layers, want %d (the bn after relu stays)", got, want)
+	}
+	x := make([]float32, 2*n.InputLen())
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	want := append([]float32(nil), n.Forward(x)...)
+	got := f.Forward(x)
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*max(1, math.Abs(float64(want[i]))) {
+			t.Errorf("logit %d: folded %v, unfolded %v", i, got[i], want[i])
+		}
+	}
+}
