@@ -65,13 +65,16 @@ vet:
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) vet $(PKGS)
 	CGO_ENABLED=0 GOARCH=arm GOARM=6 $(GO) vet $(PKGS)
 
-pretrain: build
-	mkdir -p build
+pretrain: $(PRETRAIN)
+
+$(PRETRAIN):
+	$(MAKE) build
+	mkdir -p $(dir $(PRETRAIN))
 	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --pretrain \
 		--epochs 20 --batch 64 --optimizer momentum --lr 0.1 --schedule exp:0.00059 --seed 1 \
 		--out $(PRETRAIN) --plot build/pretrain.png --log-json
 
-default-model: pretrain
+default-model: build $(PRETRAIN)
 	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) \
 		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --seed 1 \
 		--out model/default.safetensors --plot build/default-model.png --log-json
