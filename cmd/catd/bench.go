@@ -120,8 +120,13 @@ func bench(ctx context.Context, name string, rounds int) (*benchResult, error) {
 	}
 	warm := max(1, rounds/10)
 
-	res.InferB1 = medianUS(warm, rounds, func() { n1.Predict(p, x1) })
-	res.InferAllocs = allocsPerOp(rounds, func() { n1.Predict(p, x1) })
+	// Inference as catd runs it: batch norms folded into the convolutions.
+	inf, err := n1.Folded(model.Options{MaxBatch: 1})
+	if err != nil {
+		return nil, err
+	}
+	res.InferB1 = medianUS(warm, rounds, func() { inf.Predict(p, x1) })
+	res.InferAllocs = allocsPerOp(rounds, func() { inf.Predict(p, x1) })
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

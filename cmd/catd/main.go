@@ -46,6 +46,9 @@ type env struct {
 
 var commands = []command{
 	{"train", "train a model on labelled photos", setupTrain},
+	{"run", "the long-running service (camera -> model -> events)", setupRun},
+	{"eval", "measure a model on labelled photos", setupEval},
+	{"predict", "print p(cat) for image files", setupPredict},
 	{"bench", "time inference and training steps", setupBench},
 	{"version", "print version, commit and architecture", setupVersion},
 }

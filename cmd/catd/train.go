@@ -316,27 +316,34 @@ type history struct {
 	epochs             []int
 	trainLoss, valLoss []float64
 	auc, balAcc, f1    []float64
+	acc                []float64 // a classifier's top-1 validation accuracy
 }
 
 func (h *history) add(st train.EpochStats) {
 	h.epochs = append(h.epochs, st.Epoch)
 	h.trainLoss = append(h.trainLoss, st.TrainLoss)
 	nan := math.NaN
-	if st.Val != nil {
+	switch {
+	case st.Val != nil:
 		h.valLoss = append(h.valLoss, st.ValLoss)
 		h.auc = append(h.auc, st.Val.ROCAUC)
 		h.balAcc = append(h.balAcc, st.Val.BalancedAccuracy)
 		h.f1 = append(h.f1, st.Val.F1)
-	} else {
+	case st.ValAccuracy > 0:
+		h.valLoss = append(h.valLoss, st.ValLoss)
+		h.acc = append(h.acc, st.ValAccuracy)
+	default:
 		h.valLoss, h.auc = append(h.valLoss, nan()), append(h.auc, nan())
 		h.balAcc, h.f1 = append(h.balAcc, nan()), append(h.f1, nan())
 	}
 }
 
 func (h *history) plot(path string) error {
-	fig := plot.TrainingCurves(h.epochs, h.trainLoss, h.valLoss, map[string][]float64{
-		"roc_auc": h.auc, "balanced_accuracy": h.balAcc, "f1": h.f1,
-	})
+	m := map[string][]float64{"roc_auc": h.auc, "balanced_accuracy": h.balAcc, "f1": h.f1}
+	if len(h.acc) > 0 {
+		m = map[string][]float64{"top1_accuracy": h.acc}
+	}
+	fig := plot.TrainingCurves(h.epochs, h.trainLoss, h.valLoss, m)
 	return fig.WritePNG(path)
 }
 

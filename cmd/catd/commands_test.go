@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"catd/model"
+)
+
+// writeImages writes n PNGs of 16x16 into dir, bright ones if bright.
+func writeImages(t *testing.T, dir string, n int, bright bool) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+		for p := 0; p < len(img.Pix); p += 4 {
+			v := uint8(20 + r.IntN(60))
+			if bright {
+				v += 150
+			}
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = v, v, v, 255
+		}
+		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// brightModel writes a model whose p(cat) grows with brightness.
+func brightModel(t *testing.T, path string) {
+	t.Helper()
+	a, err := model.ParseArch("input 3x8x8; gap; flatten; dense 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := model.New(a, model.Options{MaxBatch: 1})
+	copy(n.Params, []float32{1, 1, 1, 0})
+	info := model.DefaultInfo(a, "")
+	info.Mean, info.Std = []float32{0.5, 0.5, 0.5}, []float32{0.25, 0.25, 0.25}
+	if err := n.WriteFile(path, info); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTrainEvalPredict(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeImages(t, filepath.Join(data, "cat"), 12, true)
+	writeImages(t, filepath.Join(data, "noncat"), 12, false)
+	writeImages(t, filepath.Join(data, "other"), 2, false)
+	out := filepath.Join(dir, "m.safetensors")
+	_, _, err := runCatd(t, "train", "--data", data, "--val", data, "--arch",
+		"input 3x16x16; conv 4 k3 s1 p1; relu; gap; flatten; dense 1", "--epochs", "4", "--batch", "4",
+		"--lr", "0.05", "--out", out, "--plot", filepath.Join(dir, "c.png"), "--log-level", "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{out, filepath.Join(dir, "m.ckpt.safetensors"), filepath.Join(dir, "c.png")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("train did not write %s: %v", f, err)
+		}
+	}
+	js, _, err := runCatd(t, "eval", "--model", out, "--data", data, "--json", "--log-level", "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("eval --json printed %q: %v", js, err)
+	}
+	keys := []string{"n", "n_cat", "n_noncat", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "threshold"}
+	if len(rep) != len(keys) {
+		t.Errorf("eval --json keys %v, want exactly %v", rep, keys)
+	}
+	for _, k := range keys {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("eval --json lacks %q", k)
+		}
+	}
+	if rep["n"].(float64) != 24 || rep["n_cat"].(float64) != 12 {
+		t.Errorf("eval counted %v images, %v cats", rep["n"], rep["n_cat"])
+	}
+	if rep["roc_auc"].(float64) < 0.9 {
+		t.Errorf("a model trained on this data has ROC AUC %v on it", rep["roc_auc"])
+	}
+	text, _, err := runCatd(t, "eval", "--model", out, "--data", data, "--log-level", "error")
+	if err != nil || !strings.Contains(text, "ROC AUC") {
+		t.Errorf("eval printed %q, %v", text, err)
+	}
+}
+
+func TestPredictReportsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	brightModel(t, filepath.Join(dir, "m.safetensors"))
+	writeImages(t, filepath.Join(dir, "img"), 2, true)
+	bad := filepath.Join(dir, "broken.jpg")
+	os.WriteFile(bad, []byte("not a jpeg"), 0o644)
+	out, errOut, err := runCatd(t, "predict", "--model", filepath.Join(dir, "m.safetensors"),
+		filepath.Join(dir, "img", "a.png"), bad, filepath.Join(dir, "img", "b.png"))
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 images") {
+		t.Errorf("predict error %v, want one counting the unreadable image", err)
+	}
+	if !strings.Contains(errOut, "broken.jpg") {
+		t.Errorf("stderr %q does not name the broken file", errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "a.png\t") || !strings.HasSuffix(lines[0], "\tcat") {
+		t.Errorf("predict printed %q", out)
+	}
+}
+
+func TestRunOnTestSource(t *testing.T) {
+	dir := t.TempDir()
+	brightModel(t, filepath.Join(dir, "m.safetensors"))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var out, errOut strings.Builder
+	err := run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=30",
+		"--stats-every", "500ms", "--log-json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), `"event":"stats"`) {
+		t.Errorf("no stats event in the log:\n%s", errOut.String())
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad source", []string{"run", "--source", "carrier-pigeon:"}, "carrier-pigeon"},
+		{"bad model file", []string{"run", "--model", "/nonexistent/m.safetensors", "--source", "test:"}, "/nonexistent/m.safetensors"},
+		{"bad roi", []string{"run", "--roi", "1,2,3", "--source", "test:"}, "--roi"},
+		{"bad threshold", []string{"run", "--threshold", "1.5", "--source", "test:"}, "--threshold"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCatd(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDefaultModelOnSamplePhotos runs the built-in model on the CC0 sample
+// photos, full-size pictures unlike its 64x64 training images: the cat
+// must score above every non-cat.
+func TestDefaultModelOnSamplePhotos(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "data", "samples")
+	cats, _ := filepath.Glob(filepath.Join(dir, "cat", "*"))
+	noncats, _ := filepath.Glob(filepath.Join(dir, "noncat", "*"))
+	if len(cats) == 0 || len(noncats) == 0 {
+		t.Skip("../shared/data/samples not present")
+	}
+	out, _, err := runCatd(t, append(append([]string{"predict"}, cats...), noncats...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatalf("predict printed %q", line)
+		}
+		p[f[0]] = v
+	}
+	t.Logf("p(cat): %v", p)
+	for _, c := range cats {
+		for _, n := range noncats {
+			if p[c] <= p[n] {
+				t.Errorf("the cat %s scores %.3f, not above %s at %.3f", filepath.Base(c), p[c], filepath.Base(n), p[n])
+			}
+		}
+	}
+}
