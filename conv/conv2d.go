@@ -106,7 +106,7 @@ func (c *Conv2D) Forward(dst, src, w, b, work []float32) {
 		patches := x
 		if !c.pointwise() {
 			patches = work[:p*pl]
-			c.im2col(patches, x)
+			Im2Col(c, patches, x, 0)
 		}
 		for j := 0; j < len(y); j += c.OutC {
 			copy(y[j:j+c.OutC], b)
@@ -151,7 +151,7 @@ func (c *Conv2D) Backward(gx, gw, gb, src, w, gy, work []float32) {
 		patches := x
 		if !c.pointwise() {
 			patches = patchBuf
-			c.im2col(patches, x)
+			Im2Col(c, patches, x, 0)
 		}
 		gemm.TN(pl, oc, p, patches, pl, g, oc, gw, oc)
 		if gx == nil {
@@ -169,10 +169,12 @@ func (c *Conv2D) Backward(gx, gw, gb, src, w, gy, work []float32) {
 	}
 }
 
-// im2col writes the patch matrix of one image x into dst: row oy*OutW+ox
-// holds the KH×KW×InC window whose top-left corner is input pixel
-// (oy*Stride-Pad, ox*Stride-Pad), zeros where it hangs over the edge.
-func (c *Conv2D) im2col(dst, x []float32) {
+// Im2Col writes the patch matrix of one NHWC image x of c's geometry into
+// dst (OutH*OutW rows of KH*KW*InC values): row oy*OutW+ox holds the
+// KH×KW×InC window whose top-left corner is input pixel (oy*Stride-Pad,
+// ox*Stride-Pad), with pad where the window hangs over the edge (0 for
+// float convolution, the input zero point for int8). dst must not alias x.
+func Im2Col[T float32 | int8](c *Conv2D, dst, x []T, pad T) {
 	ic, kw := c.InC, c.KW
 	rowLen := kw * ic
 	pl := c.patchLen()
@@ -187,7 +189,7 @@ func (c *Conv2D) im2col(dst, x []float32) {
 				seg := row[ky*rowLen : (ky+1)*rowLen]
 				iy := y0 + ky
 				if iy < 0 || iy >= c.InH {
-					clear(seg)
+					fill(seg, pad)
 					continue
 				}
 				base := iy * c.InW * ic
@@ -199,13 +201,19 @@ func (c *Conv2D) im2col(dst, x []float32) {
 					ix := x0 + kx
 					s := seg[kx*ic : (kx+1)*ic]
 					if ix < 0 || ix >= c.InW {
-						clear(s)
+						fill(s, pad)
 					} else {
-						copy(s, x[base+ix*ic:base+(ix+1)*ic])
+						copySmall(s, x[base+ix*ic:base+(ix+1)*ic])
 					}
 				}
 			}
 		}
+	}
+}
+
+func fill[T float32 | int8](s []T, v T) {
+	for i := range s {
+		s[i] = v
 	}
 }
 
@@ -246,9 +254,9 @@ func (c *Conv2D) col2im(gx, cols []float32) {
 }
 
 // copySmall is copy for the short runs of im2col (a 3×3 kernel over 3
-// channels copies 9 floats at a time), where calling memmove costs more
+// channels copies 9 values at a time), where calling memmove costs more
 // than the copy.
-func copySmall(dst, src []float32) {
+func copySmall[T float32 | int8](dst, src []T) {
 	if len(src) > 16 {
 		copy(dst, src)
 		return

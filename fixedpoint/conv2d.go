@@ -140,68 +140,9 @@ func (c *Conv2D) Forward(dst, src, work []int8) {
 		patches := x
 		if !c.pointwise() {
 			patches = work[:p*c.k]
-			im2col(patches, x, &c.g, int8(c.InZP))
+			conv.Im2Col(&c.g, patches, x, int8(c.InZP))
 		}
 		c.gemm(dst[i*out:(i+1)*out], patches, p)
-	}
-}
-
-// im2col writes the patch matrix of one image x into dst: row oy*OutW+ox
-// holds the KH×KW×InC window whose top-left corner is input pixel
-// (oy*Stride-Pad, ox*Stride-Pad), with pad where it hangs over the edge.
-func im2col(dst, x []int8, c *conv.Conv2D, pad int8) {
-	ic, kw := c.InC, c.KW
-	rowLen := kw * ic
-	pl := c.KH * rowLen
-	r := 0
-	for oy := 0; oy < c.OutH; oy++ {
-		y0 := oy*c.Stride - c.Pad
-		for ox := 0; ox < c.OutW; ox++ {
-			x0 := ox*c.Stride - c.Pad
-			row := dst[r : r+pl : r+pl]
-			r += pl
-			for ky := 0; ky < c.KH; ky++ {
-				seg := row[ky*rowLen : (ky+1)*rowLen]
-				iy := y0 + ky
-				if iy < 0 || iy >= c.InH {
-					fill(seg, pad)
-					continue
-				}
-				base := iy * c.InW * ic
-				if x0 >= 0 && x0+kw <= c.InW {
-					copySmall(seg, x[base+x0*ic:base+(x0+kw)*ic])
-					continue
-				}
-				for kx := 0; kx < kw; kx++ {
-					ix := x0 + kx
-					s := seg[kx*ic : (kx+1)*ic]
-					if ix < 0 || ix >= c.InW {
-						fill(s, pad)
-					} else {
-						copySmall(s, x[base+ix*ic:base+(ix+1)*ic])
-					}
-				}
-			}
-		}
-	}
-}
-
-func fill(s []int8, v int8) {
-	for i := range s {
-		s[i] = v
-	}
-}
-
-// copySmall is copy for the short runs of im2col, where calling memmove
-// costs more than the copy.
-func copySmall(dst, src []int8) {
-	if len(src) > 32 {
-		copy(dst, src)
-		return
-	}
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = v
 	}
 }
 
