@@ -45,8 +45,8 @@ type env struct {
 }
 
 var commands = []command{
-	{"train", "train a model on labelled photos", setupTrain},
 	{"run", "the long-running service (camera -> model -> events)", setupRun},
+	{"train", "train a model on labelled photos", setupTrain},
 	{"eval", "measure a model on labelled photos", setupEval},
 	{"predict", "print p(cat) for image files", setupPredict},
 	{"bench", "time inference and training steps", setupBench},
@@ -57,13 +57,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "catd:", err)
-		}
-		if errors.Is(err, errUsage) || errors.Is(err, pflag.ErrHelp) {
-			os.Exit(2)
-		}
+	switch {
+	case err == nil, errors.Is(err, pflag.ErrHelp):
+		// --help printed the flags: success.
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "catd:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "catd:", err)
 		os.Exit(1)
 	}
 }
