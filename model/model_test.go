@@ -163,6 +163,14 @@ func TestNetGradientFiniteDifferences(t *testing.T) {
 	grads := append([]float32(nil), n.Grads...)
 	dz := make([]float32, 3)
 	loss := func() float64 { return float64(BCEWithLogits(dz, n.Forward(x), y, w)) }
+	checkGradients(t, n, grads, loss)
+}
+
+// checkGradients compares grads with central differences of loss in every
+// parameter of n. A step can cross a ReLU kink or change a max-pool
+// winner, so a handful (2%) of disagreeing parameters are allowed, no more.
+func checkGradients(t *testing.T, n *Net, grads []float32, loss func() float64) {
+	t.Helper()
 	const h = 1e-3
 	bad := 0
 	for i := range n.Params {
@@ -178,8 +186,6 @@ func TestNetGradientFiniteDifferences(t *testing.T) {
 			t.Logf("parameter %d: analytic %v, numeric %v", i, grads[i], num)
 		}
 	}
-	// A step of h can cross a ReLU kink or change a max-pool winner; allow
-	// a handful of such parameters, no more.
 	if bad > len(n.Params)/50 {
 		t.Errorf("%d of %d gradients disagree with finite differences", bad, len(n.Params))
 	}
@@ -227,24 +233,7 @@ func TestMobileNetGradientFiniteDifferences(t *testing.T) {
 				}
 				return float64(SoftmaxCrossEntropy(dz, z, tc.y, w, k))
 			}
-			const h = 1e-3
-			bad := 0
-			for i := range n.Params {
-				old := n.Params[i]
-				n.Params[i] = old + h
-				lp := loss()
-				n.Params[i] = old - h
-				lm := loss()
-				n.Params[i] = old
-				num := (lp - lm) / (2 * h)
-				if math.Abs(num-float64(grads[i])) > 2e-3+2e-2*math.Abs(num) {
-					bad++
-					t.Logf("parameter %d: analytic %v, numeric %v", i, grads[i], num)
-				}
-			}
-			if bad > len(n.Params)/50 {
-				t.Errorf("%d of %d gradients disagree with finite differences", bad, len(n.Params))
-			}
+			checkGradients(t, n, grads, loss)
 		})
 	}
 }
