@@ -56,6 +56,8 @@ type Config struct {
 	// (systemd's Type=notify and WatchdogSec=).
 	Notify   Notifier
 	Watchdog time.Duration
+	// Control, if set, publishes the state and takes a threshold override.
+	Control *Control
 }
 
 // Notifier is the service manager's side of the daemon (see package
@@ -227,6 +229,11 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 	if cfg.Threshold > 0 {
 		thr = cfg.Threshold
 	}
+	ctl := cfg.Control
+	if ctl == nil {
+		ctl = &Control{}
+	}
+	base := thr
 	var (
 		present      bool
 		above, below int
@@ -299,6 +306,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		if len(lat) < cap(lat) {
 			lat = append(lat, time.Since(captured))
 		}
+		thr = ctl.decisionThreshold(base)
 		if pc >= thr {
 			above, below = above+1, 0
 		} else {
@@ -311,6 +319,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		case present && below >= cfg.OffFrames:
 			present, kind = false, "cat_gone"
 		}
+		ctl.record(pc, present)
 		log.Debug().Uint64("frame", seq).Float32("p_cat", pc).Msg("frame")
 		if kind != "" {
 			ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}

@@ -304,3 +304,31 @@ func TestServiceManagerNotifications(t *testing.T) {
 		t.Errorf("notifications %v, want READY, WATCHDOG pings, STOPPING", n.msgs)
 	}
 }
+
+func TestControlOverridesThreshold(t *testing.T) {
+	net, info := brightnessNet(t)
+	var buf bytes.Buffer
+	img := image.NewGray(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = 140 // p(cat) about 0.91
+	}
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctl := &Control{}
+	ctl.SetThreshold(0.95)
+	evs := collect(t, &jpegSource{data: buf.Bytes()}, Config{Net: net, Info: info, StatsEvery: 100 * time.Millisecond, Control: ctl},
+		func(evs []Event) bool {
+			if ctl.Snapshot().Frames > 3 {
+				ctl.SetThreshold(0) // back to the model's 0.5: a cat
+			}
+			return len(kinds(evs)) > 0
+		})
+	if k := kinds(evs); k[0] != "cat_present" {
+		t.Fatalf("events %v", k)
+	}
+	s := ctl.Snapshot()
+	if !s.Present || s.Threshold != 0.5 || s.PCat < 0.85 || s.Frames < 4 {
+		t.Errorf("snapshot %+v", s)
+	}
+}

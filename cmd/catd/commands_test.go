@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"catd/model"
 )
@@ -192,5 +196,69 @@ func TestDefaultModelOnSamplePhotos(t *testing.T) {
 				t.Errorf("the cat %s scores %.3f, not above %s at %.3f", filepath.Base(c), p[c], filepath.Base(n), p[n])
 			}
 		}
+	}
+}
+
+// TestRunServesTheSerialConsole runs catd on the test: source with its
+// serial console on a real pseudo-terminal and talks to it from the other
+// end, as a laptop with picocom would.
+func TestRunServesTheSerialConsole(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close() // with no slave open, reading the master fails before catd opens it
+	port := slave.Name()
+	dir := t.TempDir()
+	brightModel(t, filepath.Join(dir, "m.safetensors"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	var errOut strings.Builder
+	go func() {
+		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
+			"--stats-every", "300ms", "--serial-port", port, "--log-json"}, io.Discard, &errOut)
+	}()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(master)
+		for sc.Scan() {
+			lines <- strings.TrimRight(sc.Text(), "\r")
+		}
+		close(lines)
+	}()
+	expect := func(prefix string) string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the port closed before %q", prefix)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return l
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %q line from the console\n%s", prefix, errOut.String())
+			}
+		}
+	}
+	expect("EVT stats")
+	master.Write([]byte("threshold 0.97\r"))
+	if l := expect("OK"); !strings.Contains(l, "0.97") {
+		t.Errorf("threshold answered %q", l)
+	}
+	master.Write([]byte("status\r\n"))
+	if l := expect("OK"); !strings.Contains(l, "threshold=0.970") {
+		t.Errorf("status answered %q, want the overridden threshold", l)
+	}
+	master.Write([]byte("label cat\r\n"))
+	if l := expect("ERR"); !strings.Contains(l, "not in this version") {
+		t.Errorf("label answered %q", l)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

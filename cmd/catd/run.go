@@ -13,6 +13,7 @@ import (
 	"catd/daemon"
 	"catd/model"
 	"catd/preprocess"
+	"catd/serialctl"
 	"catd/systemd"
 )
 
@@ -25,6 +26,9 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	fit := fs.String("fit", "crop", "how frames are fitted to the model's square input: crop, letterbox or stretch")
 	roi := fs.String("roi", "", "region of interest in frame pixels, x0,y0,x1,y1 (default: the whole frame)")
 	statsEvery := fs.Duration("stats-every", daemonStatsEvery, "period of the stats event (0 disables)")
+	serialPort := fs.String("serial-port", "", "serial port for events and commands, e.g. /dev/ttyGS0 or /dev/ttyAMA0 (default: off)")
+	serialBaud := fs.Int("serial-baud", 115200, "serial port speed")
+	serialFormat := fs.String("serial-format", "text", "serial output: text (EVT cat_present p=0.93 frame=12) or json")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("run takes flags only, got %q: %w", args, errUsage)
@@ -39,6 +43,10 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		rect, err := parseROI(*roi)
 		if err != nil {
 			return err
+		}
+		format, err := serialctl.ParseFormat(*serialFormat)
+		if err != nil {
+			return fmt.Errorf("--serial-format: %w: %w", err, errUsage)
 		}
 		net, info, name, err := loadModel(*modelPath, model.Options{MaxBatch: 1})
 		if err != nil {
@@ -64,6 +72,26 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			if d, ok := systemd.WatchdogInterval(); ok {
 				cfg.Watchdog = d / 2
 			}
+		}
+		ctl := &daemon.Control{}
+		cfg.Control = ctl
+		if *serialPort != "" {
+			con, err := serialctl.New(serialctl.Options{Port: *serialPort, Baud: *serialBaud, Format: format,
+				Log: e.log.With().Str("serial", *serialPort).Logger()}, console{ctl})
+			if err != nil {
+				return err
+			}
+			cfg.OnEvent = func(ev daemon.Event) { forward(con, ev) }
+			ctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- con.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					e.log.Warn().Err(err).Msg("serial console")
+				}
+			}()
+			return daemon.Run(ctx, cfg, e.log)
 		}
 		return daemon.Run(ctx, cfg, e.log)
 	}
