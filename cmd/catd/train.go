@@ -175,7 +175,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		var hist history
 		e.log.Info().Str("arch", net.Arch.String()).Int("params", len(net.Params)).Int("train", trainSet.Len()).
 			Int("train_cats", trainSet.NumCat()).Str("optimizer", string(kind)).Float64("lr", *lr).Str("schedule", sched.String()).
-			Str("mode", md.String()).Int("batch", *batch).Str("balance", bal.String()).Msg("training")
+			Str("mode", md.String()).Int("batch", *batch).Str("balance", balanceLabel(bal, *pretrain)).Msg("training")
 		err = tr.Run(ctx, trainSet, valSet, func(st train.EpochStats) error {
 			bar.done()
 			logEpoch(e.log, st)
@@ -226,6 +226,15 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		return err
 	}
+}
+
+// balanceLabel is how classes are balanced, for the log: a classifier's
+// classes all count once.
+func balanceLabel(b train.Balance, pretrain bool) string {
+	if pretrain {
+		return "none (classifier)"
+	}
+	return b.String()
 }
 
 // classNames lists the classes of a set, sorted.
