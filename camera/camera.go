@@ -1,7 +1,8 @@
 // Package camera captures frames from image sources: synthetic test
-// patterns, image and MJPEG files, and folders that other programs drop
-// images into. Later slices add V4L2 devices, external commands and MJPEG
-// over HTTP behind the same Source interface.
+// patterns, image and MJPEG files, folders that other programs drop images
+// into, and the output of camera commands (rpicam-vid, ffmpeg). Later
+// slices add V4L2 devices and MJPEG over HTTP behind the same Source
+// interface.
 //
 // A source is chosen by a URI and opened with Open. Frames are written into
 // caller-owned Frame values whose Data capacity is reused, so a steady stream
@@ -75,7 +76,7 @@ type Frame struct {
 	// (corrupt) or dropped.
 	Seq uint64
 	// Time is when the frame was captured (for dir: the file's
-	// modification time).
+	// modification time; for exec: when it had been read from the command).
 	Time time.Time
 	// Format tells how Data is laid out.
 	Format Format
@@ -97,7 +98,7 @@ type Frame struct {
 // with itself. After an error, f's contents are unspecified (its Data may
 // have grown).
 //
-// Close releases the device, file or watch; it may be called from another
+// Close releases the device, file, watch or command; it may be called from another
 // goroutine while Next is blocked, and makes that Next return ErrClosed
 // promptly. Close is idempotent.
 //
@@ -125,7 +126,9 @@ var ErrClosed = errors.New("camera: source closed")
 
 // Options configures Open. Query parameters in the URI override the fields.
 type Options struct {
-	// Log receives warnings (corrupt frames, rate-limited). The zero Logger
+	// Log receives warnings (corrupt frames, rate-limited) and, for exec:,
+	// the command's stderr lines (info, or warn for lines that mention an
+	// error or failure; rate-limited) and its exits. The zero Logger
 	// discards them.
 	Log zerolog.Logger
 	// FPS is the frame rate in Hz for file: and test: sources; 0 means 10.
@@ -153,9 +156,31 @@ const (
 //	                                        or an MJPEG file (concatenated JPEGs), played at fps
 //	dir:PATH?settle=100ms&timeout=2s&max=BYTES
 //	                                        new JPEG/PNG files appearing in a folder, once each
+//	exec:COMMAND LINE                       MJPEG on a command's stdout
+//	exec:?format=i420&w=640&h=480 -- COMMAND LINE
+//	                                        raw frames of that size on a command's stdout
 //
 // PATH may also be written file:///abs/path. Errors name the URI and the
 // problem; unknown query parameters are errors.
+//
+// For exec:, options come as a query between "exec:?" and a " -- " word,
+// and everything after it is the command line; without a leading '?' the
+// whole rest is the command line and the output is MJPEG:
+//
+//	exec:rpicam-vid -t 0 -n --width 640 --height 480 --codec mjpeg -o -
+//	exec:ffmpeg -nostdin -loglevel warning -f v4l2 -i /dev/video0 -f mjpeg -
+//	exec:?format=i420&w=640&h=480 -- rpicam-vid -t 0 -n --width 640 --height 480 --codec yuv420 -o -
+//
+// The options are format (mjpeg, the default; or i420, nv12, yuyv, rgb24,
+// gray8), w and h (required for the raw formats, in pixels; frames are read
+// as packed w×h images, so pick a width rpicam-vid does not pad: a multiple
+// of 64 for yuv420), and max (largest MJPEG frame in bytes). MJPEG frames
+// without Huffman tables get the standard ones. The command line is split
+// into words like a shell's simple command ('…', "…", backslash) but no
+// shell is run: use exec:sh -c '…' for pipes. The command is looked up in
+// PATH when Open is called (a missing one is an error), its stderr is
+// logged (rate-limited), and when it exits it is restarted with backoff
+// (0.5 s doubling to 30 s); Close stops its process group.
 func Open(uri string, opt Options) (Source, error) {
 	u, err := parseURI(uri)
 	if err != nil {
@@ -177,6 +202,11 @@ func Open(uri string, opt Options) (Source, error) {
 		var c dirConfig
 		if c, err = parseDirConfig(u); err == nil {
 			s, err = openDir(uri, c, opt.Log)
+		}
+	case "exec":
+		var c execConfig
+		if c, err = parseExecConfig(u); err == nil {
+			s, err = openExec(uri, c, opt.Log)
 		}
 	default:
 		panic("camera: parseURI returned unknown scheme " + u.scheme)

@@ -12,10 +12,10 @@ import (
 )
 
 // supportedSchemes lists the URI schemes Open understands, for error messages.
-var supportedSchemes = []string{"dir", "file", "test"}
+var supportedSchemes = []string{"dir", "exec", "file", "test"}
 
 // laterSchemes are planned but not implemented yet.
-var laterSchemes = []string{"v4l2", "exec", "http", "https"}
+var laterSchemes = []string{"v4l2", "http", "https"}
 
 // sourceURI is a URI split into its parts; query parameters are removed
 // from q as they are used, so leftovers can be reported.
@@ -26,7 +26,8 @@ type sourceURI struct {
 }
 
 // parseURI splits uri into scheme, path and query. The path is taken
-// literally (no percent-decoding) up to the first '?'.
+// literally (no percent-decoding) up to the first '?'. For exec: the path
+// is the command line, which may hold '?' itself; see parseExecURI.
 func parseURI(uri string) (sourceURI, error) {
 	scheme, rest, ok := strings.Cut(uri, ":")
 	if !ok || scheme == "" {
@@ -39,8 +40,16 @@ func parseURI(uri string) (sourceURI, error) {
 		}
 		return sourceURI{}, fmt.Errorf("unknown scheme %q (supported: %s)", scheme, strings.Join(supportedSchemes, ", "))
 	}
-	path, rawQuery, _ := strings.Cut(rest, "?")
-	if strings.HasPrefix(path, "//") {
+	var path, rawQuery string
+	if scheme == "exec" {
+		var err error
+		if path, rawQuery, err = parseExecURI(rest); err != nil {
+			return sourceURI{}, err
+		}
+	} else {
+		path, rawQuery, _ = strings.Cut(rest, "?")
+	}
+	if scheme != "exec" && strings.HasPrefix(path, "//") {
 		// file:///abs/path or file://localhost/abs/path.
 		host, p, _ := strings.Cut(path[2:], "/")
 		if host != "" && host != "localhost" {

@@ -38,10 +38,14 @@ func TestOpenURI(t *testing.T) {
 		{"file folder", "file:" + dir, Options{}, ""},
 		{"dir", "dir:" + dir, Options{}, ""},
 		{"dir params", "dir:" + dir + "?settle=50ms&timeout=1s", Options{}, ""},
+		{"exec mjpeg", "exec:sleep 10", Options{}, ""},
+		{"exec question mark in command", "exec:sleep 10 ?x=1", Options{}, ""}, // sleep fails; Open does not wait
+		{"exec raw", "exec:?format=i420&w=64&h=48 -- sleep 10", Options{}, ""},
+		{"exec options", "exec:?format=mjpeg&max=4096 \t--  sleep  '10'", Options{}, ""},
 
 		{"no scheme", "/dev/video0", Options{}, "no scheme"},
 		{"empty", "", Options{}, "no scheme"},
-		{"unknown scheme", "rtsp://cam/stream", Options{}, `unknown scheme "rtsp" (supported: dir, file, test)`},
+		{"unknown scheme", "rtsp://cam/stream", Options{}, `unknown scheme "rtsp" (supported: dir, exec, file, test)`},
 		{"later scheme", "v4l2:/dev/video0", Options{}, `"v4l2" is not supported yet`},
 		{"test path", "test:/x", Options{}, "takes no path"},
 		{"test bad w", "test:?w=abc", Options{}, `w="abc"`},
@@ -65,6 +69,21 @@ func TestOpenURI(t *testing.T) {
 		{"dir file", "dir:" + jpg, Options{}, "is not a folder"},
 		{"dir bad settle", "dir:" + dir + "?settle=fast", Options{}, `settle="fast"`},
 		{"dir no path", "dir:", Options{}, "needs a path"},
+		{"exec empty", "exec:", Options{}, "needs a command line"},
+		{"exec blank", "exec:  '' ", Options{}, "command name is empty"},
+		{"exec options only", "exec:?format=i420&w=64&h=48 --", Options{}, "needs a command line"},
+		{"exec no separator", "exec:?format=i420&w=64&h=48 sleep 10", Options{}, `" -- "`},
+		{"exec glued separator", "exec:?format=i420&w=64&h=48 --sleep 10", Options{}, `" -- "`},
+		{"exec missing command", "exec:catd-no-such-command -o -", Options{}, `"catd-no-such-command": executable file not found`},
+		{"exec raw without size", "exec:?format=i420&w=64 -- sleep 10", Options{}, "needs the frame size"},
+		{"exec size for mjpeg", "exec:?w=64&h=48 -- sleep 10", Options{}, "w= is for raw formats"},
+		{"exec bad format", "exec:?format=bgr -- sleep 10", Options{}, `format="bgr"`},
+		{"exec bad w", "exec:?format=gray8&w=0&h=8 -- sleep 10", Options{}, `w="0"`},
+		{"exec odd yuyv", "exec:?format=yuyv&w=33&h=8 -- sleep 10", Options{}, "even width"},
+		{"exec unknown param", "exec:?format=i420&w=64&h=48&fps=3 -- sleep 10", Options{}, `unknown query parameter "fps"`},
+		{"exec bad query", "exec:?w=%zz -- sleep 10", Options{}, "query"},
+		{"exec unterminated quote", "exec:sleep '10", Options{}, "unterminated '"},
+		{"exec pipe", "exec:rpicam-vid -o - | cat", Options{}, `"|" is shell syntax`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,7 +135,8 @@ func TestFormatString(t *testing.T) {
 
 // FuzzParseURI checks that no URI makes the parsers panic.
 func FuzzParseURI(f *testing.F) {
-	for _, s := range []string{"test:?w=64&h=48&fps=15&format=yuyv", "file:///x.mjpeg?fps=5&loop=false", "dir:/x?settle=1s", "v4l2:/dev/video0", "a:%", ":"} {
+	for _, s := range []string{"test:?w=64&h=48&fps=15&format=yuyv", "file:///x.mjpeg?fps=5&loop=false", "dir:/x?settle=1s", "v4l2:/dev/video0", "a:%", ":",
+		`exec:?format=i420&w=64&h=48 -- rpicam-vid -o - --x 'a b' "c\"d" e\ f`, "exec:ffmpeg -i x?y -f mjpeg -", "exec:?max=2048 --"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, uri string) {
@@ -131,6 +151,8 @@ func FuzzParseURI(f *testing.F) {
 			parseFileConfig(u, Options{})
 		case "dir":
 			parseDirConfig(u)
+		case "exec":
+			parseExecConfig(u)
 		default:
 			t.Fatalf("parseURI(%q) returned scheme %q", uri, u.scheme)
 		}
