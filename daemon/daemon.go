@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -58,6 +59,11 @@ type Config struct {
 	Watchdog time.Duration
 	// Control, if set, publishes the state and takes a threshold override.
 	Control *Control
+	// StatusPath, if set, is the status.json rewritten every StatusWrite
+	// (default 1 s); ModelName names the model in it.
+	StatusPath  string
+	StatusWrite time.Duration
+	ModelName   string
 }
 
 // Notifier is the service manager's side of the daemon (see package
@@ -234,6 +240,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		ctl = &Control{}
 	}
 	base := thr
+	ctl.decisionThreshold(base) // status shows the threshold before the first frame
 	var (
 		present      bool
 		above, below int
@@ -242,6 +249,24 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		periodStart  = time.Now()
 		lastDropped  uint64
 	)
+	var (
+		statusTick  <-chan time.Time
+		status      = Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}
+		statusErr   bool
+		statusAt    = time.Now()
+		statusCount uint64
+		corrupt     uint64
+	)
+	if cfg.StatusPath != "" {
+		every := cfg.StatusWrite
+		if every <= 0 {
+			every = time.Second
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		statusTick = t.C
+		defer os.Remove(cfg.StatusPath) // a stopped daemon has no status
+	}
 	var tick <-chan time.Time
 	if cfg.StatsEvery > 0 {
 		t := time.NewTicker(cfg.StatsEvery)
@@ -268,6 +293,22 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		case <-dog:
 			if err := cfg.Notify.Watchdog(); err != nil {
 				log.Warn().Err(err).Msg("watchdog ping")
+			}
+			continue
+		case now := <-statusTick:
+			snap := ctl.Snapshot()
+			sl.mu.Lock()
+			status.Dropped = sl.dropped
+			sl.mu.Unlock()
+			status.Cat, status.PCat, status.Threshold, status.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
+			status.FPS = math.Round(float64(snap.Frames-statusCount)/now.Sub(statusAt).Seconds()*100) / 100
+			status.Corrupt, status.Updated = corrupt, now
+			statusAt, statusCount = now, snap.Frames
+			if err := WriteStatus(cfg.StatusPath, &status); err != nil && !statusErr {
+				statusErr = true // said once; catd keeps running without it
+				log.Warn().Err(err).Msg("status.json not written")
+			} else if err == nil {
+				statusErr = false
 			}
 			continue
 		case now := <-tick:
@@ -299,6 +340,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		free <- f
 		if err != nil {
 			st.Corrupt++
+			corrupt++
 			log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
 			continue
 		}

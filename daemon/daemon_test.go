@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -330,5 +332,68 @@ func TestControlOverridesThreshold(t *testing.T) {
 	s := ctl.Snapshot()
 	if !s.Present || s.Threshold != 0.5 || s.PCat < 0.85 || s.Frames < 4 {
 		t.Errorf("snapshot %+v", s)
+	}
+}
+
+// gated returns a source that plays frames one at a time, 20 ms apart, so
+// none is dropped.
+func gated(ctx context.Context, frames []int) *scriptSource {
+	gate := make(chan struct{})
+	go func() {
+		for range frames {
+			select {
+			case gate <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return &scriptSource{frames: frames, gate: gate}
+}
+
+func TestStatusFile(t *testing.T) {
+	net, info := brightnessNet(t)
+	path := filepath.Join(t.TempDir(), "status.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Source: gated(ctx, []int{1, 1, 1, 1, -1}), Net: net, Info: info,
+			StatsEvery: -1, StatusPath: path, StatusWrite: 20 * time.Millisecond, ModelName: "bright"}, zerolog.Nop())
+	}()
+	var s *Status
+	for {
+		var err error
+		if s, err = ReadStatus(path); err == nil && s.Frames == 4 && s.Corrupt == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("status never showed 4 frames and 1 corrupt one: %+v", s)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if !s.Cat || s.PCat < 0.99 || s.Threshold != 0.5 || s.Model != "bright" || s.Source != "script:" || s.State != "watching" {
+		t.Errorf("status %+v", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("status.json left behind after Run: %v", err)
+	}
+}
+
+func TestStatusWriteFailureKeepsRunning(t *testing.T) {
+	net, info := brightnessNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	evs := collect(t, gated(ctx, []int{1, 1, 1}), Config{Net: net, Info: info, StatsEvery: -1,
+		StatusPath: "/nonexistent/dir/status.json", StatusWrite: 10 * time.Millisecond},
+		func(evs []Event) bool { return len(kinds(evs)) > 0 })
+	if kinds(evs)[0] != "cat_present" {
+		t.Errorf("events %v", kinds(evs))
 	}
 }

@@ -262,3 +262,36 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStatusCommand(t *testing.T) {
+	dir := t.TempDir()
+	brightModel(t, filepath.Join(dir, "m.safetensors"))
+	if _, _, err := runCatd(t, "status", "--runtime-dir", dir); err == nil || !strings.Contains(err.Error(), "is catd running") {
+		t.Fatalf("status without a daemon: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
+			"--stats-every", "0", "--runtime-dir", dir, "--log-level", "error"}, io.Discard, io.Discard)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _, err := runCatd(t, "status", "--runtime-dir", dir)
+		if err == nil && strings.Contains(out, "watching") && !strings.Contains(out, "frames 0 ") {
+			if !strings.Contains(out, "source test:?fps=20") {
+				t.Errorf("status printed %q", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status with frames: %q, %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

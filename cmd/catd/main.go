@@ -8,6 +8,7 @@
 // Commands:
 //
 //	run      the long-running service (camera -> model -> events)
+//	status   print the running daemon's status
 //	train    train a model on labelled photos
 //	eval     measure a model on labelled photos
 //	predict  print p(cat) for image files
@@ -46,6 +47,7 @@ type env struct {
 
 var commands = []command{
 	{"run", "the long-running service (camera -> model -> events)", setupRun},
+	{"status", "print the running daemon's status", setupStatus},
 	{"train", "train a model on labelled photos", setupTrain},
 	{"eval", "measure a model on labelled photos", setupEval},
 	{"predict", "print p(cat) for image files", setupPredict},

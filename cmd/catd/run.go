@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,7 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	fit := fs.String("fit", "crop", "how frames are fitted to the model's square input: crop, letterbox or stretch")
 	roi := fs.String("roi", "", "region of interest in frame pixels, x0,y0,x1,y1 (default: the whole frame)")
 	statsEvery := fs.Duration("stats-every", daemonStatsEvery, "period of the stats event (0 disables)")
+	runtimeDir := runtimeDirFlag(fs)
 	serialPort := fs.String("serial-port", "", "serial port for events and commands, e.g. /dev/ttyGS0 or /dev/ttyAMA0 (default: off)")
 	serialBaud := fs.Int("serial-baud", 115200, "serial port speed")
 	serialFormat := fs.String("serial-format", "text", "serial output: text (EVT cat_present p=0.93 frame=12) or json")
@@ -75,6 +77,13 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		ctl := &daemon.Control{}
 		cfg.Control = ctl
+		cfg.ModelName = name
+		if info.Name != "" {
+			cfg.ModelName = info.Name + " (" + name + ")"
+		}
+		if *runtimeDir != "" {
+			cfg.StatusPath = filepath.Join(*runtimeDir, "status.json")
+		}
 		if *serialPort != "" {
 			con, err := serialctl.New(serialctl.Options{Port: *serialPort, Baud: *serialBaud, Format: format,
 				Log: e.log.With().Str("serial", *serialPort).Logger()}, console{ctl})

@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Status is what status.json holds: the daemon's state, rewritten about
+// once a second (atomically: readers see a whole file) in the runtime
+// directory, a tmpfs under systemd, so it costs the SD card nothing.
+type Status struct {
+	State     string    `json:"state"` // "watching"
+	Cat       bool      `json:"cat"`   // a cat is reported present
+	PCat      float32   `json:"p_cat"` // p(cat) of the latest frame
+	Threshold float32   `json:"threshold"`
+	FPS       float64   `json:"fps"` // frames inferred per second over the last interval
+	Frames    uint64    `json:"frames"`
+	Dropped   uint64    `json:"dropped"`
+	Corrupt   uint64    `json:"corrupt"`
+	Source    string    `json:"source"`
+	Model     string    `json:"model"`
+	Learning  string    `json:"learning"` // "off" until on-device learning exists
+	Started   time.Time `json:"started"`
+	Updated   time.Time `json:"updated"`
+}
+
+// WriteStatus writes s to path atomically (a temporary file in the same
+// folder, renamed over the old one).
+func WriteStatus(path string, s *Status) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".status-*.json")
+	if err != nil {
+		return fmt.Errorf("daemon: status: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("daemon: status %s: %w", path, werr)
+	}
+	return nil
+}
+
+// ReadStatus reads a status.json written by WriteStatus.
+func ReadStatus(path string) (*Status, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: status: %w", err)
+	}
+	var s Status
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("daemon: status %s: %w", path, err)
+	}
+	return &s, nil
+}
