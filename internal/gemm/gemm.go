@@ -147,37 +147,24 @@ func Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 }
 
 // checkNN panics on bad arguments to NN and reports whether there is any
-// work to do.
+// work to do. A is m×k.
 func checkNN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
-	if m < 0 || n < 0 || k < 0 {
-		panic("gemm: negative dimension")
-	}
-	if lda < max(1, k) {
-		panic("gemm: bad lda")
-	}
-	if ldb < max(1, n) {
-		panic("gemm: bad ldb")
-	}
-	if ldc < max(1, n) {
-		panic("gemm: bad ldc")
-	}
-	if m == 0 || n == 0 || k == 0 {
-		return false
-	}
-	if len(a) < (m-1)*lda+k {
-		panic("gemm: a too short")
-	}
-	checkBC(m, n, k, a[:(m-1)*lda+k], b, ldb, c, ldc)
-	return true
+	return checkArgs(m, n, k, m, k, a, lda, b, ldb, c, ldc)
 }
 
 // checkTN panics on bad arguments to TN and reports whether there is any
-// work to do.
+// work to do. A is stored k×m.
 func checkTN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
+	return checkArgs(m, n, k, k, m, a, lda, b, ldb, c, ldc)
+}
+
+// checkArgs checks a product whose A is stored as aRows×aCols with row
+// stride lda, B as k×n and C as m×n.
+func checkArgs(m, n, k, aRows, aCols int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
 	if m < 0 || n < 0 || k < 0 {
 		panic("gemm: negative dimension")
 	}
-	if lda < max(1, m) {
+	if lda < max(1, aCols) {
 		panic("gemm: bad lda")
 	}
 	if ldb < max(1, n) {
@@ -189,10 +176,10 @@ func checkTN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float3
 	if m == 0 || n == 0 || k == 0 {
 		return false
 	}
-	if len(a) < (k-1)*lda+m {
+	if len(a) < (aRows-1)*lda+aCols {
 		panic("gemm: a too short")
 	}
-	checkBC(m, n, k, a[:(k-1)*lda+m], b, ldb, c, ldc)
+	checkBC(m, n, k, a[:(aRows-1)*lda+aCols], b, ldb, c, ldc)
 	return true
 }
 
