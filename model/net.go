@@ -33,6 +33,7 @@ type Net struct {
 	Buffers []float32
 
 	maxBatch int
+	outputs  int // logits per image, Arch.Outputs()
 	layers   []layer
 	input    []float32   // the batch Forward last saw (the caller's slice)
 	acts     [][]float32 // acts[i]: output of layer i, maxBatch images
@@ -68,10 +69,10 @@ func New(a Arch, opt Options) (*Net, error) {
 	if opt.MaxBatch < 1 || opt.MaxBatch > 4096 {
 		return nil, fmt.Errorf("model: batch size %d, want 1..4096", opt.MaxBatch)
 	}
-	n := &Net{Arch: a, maxBatch: opt.MaxBatch, Params: make([]float32, a.ParamCount()), Buffers: make([]float32, a.bufferCount())}
+	n := &Net{Arch: a, maxBatch: opt.MaxBatch, outputs: a.Outputs(), Params: make([]float32, a.ParamCount()), Buffers: make([]float32, a.bufferCount())}
 	if opt.Training {
 		n.Grads = make([]float32, len(n.Params))
-		n.dlogits = make([]float32, opt.MaxBatch*a.Outputs())
+		n.dlogits = make([]float32, opt.MaxBatch*n.outputs)
 	}
 	boff := 0
 	s := shape{h: a.H, w: a.W, c: a.C}
@@ -263,8 +264,8 @@ func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 
 // Predict writes p(cat) = sigmoid(logit) for each image of x into dst.
 func (n *Net) Predict(dst, x []float32) {
-	if n.Arch.Outputs() != 1 {
-		panic(fmt.Sprintf("model: Predict on a %d-class classifier", n.Arch.Outputs()))
+	if n.outputs != 1 {
+		panic(fmt.Sprintf("model: Predict on a %d-class classifier", n.outputs))
 	}
 	z := n.Forward(x)
 	if len(dst) != len(z) {
@@ -283,7 +284,7 @@ func (n *Net) Backward(dlogits []float32) {
 		panic("model: Backward on a net built without Training")
 	}
 	b := len(n.input) / n.InputLen()
-	if len(dlogits) != b*n.Arch.Outputs() {
+	if len(dlogits) != b*n.outputs {
 		panic(fmt.Sprintf("model: %d logit gradients for a batch of %d", len(dlogits), b))
 	}
 	cur := 0
@@ -367,7 +368,7 @@ func (n *Net) AddGradients(x, y, w []float32, scale float32) float32 {
 	z := n.forward(x, true)
 	dz := n.dlogits[:len(z)]
 	var loss float32
-	if k := n.Arch.Outputs(); k == 1 {
+	if k := n.outputs; k == 1 {
 		loss = BCEWithLogits(dz, z, y, w)
 	} else {
 		loss = SoftmaxCrossEntropy(dz, z, y, w, k)

@@ -37,7 +37,7 @@ func (n *Net) Profile(x, y []float32, rounds int) []LayerTime {
 		}
 		clear(n.Grads)
 		dz := n.dlogits[:len(cur)]
-		if k := n.Arch.Outputs(); k == 1 {
+		if k := n.outputs; k == 1 {
 			BCEWithLogits(dz, cur, y, nil)
 		} else {
 			SoftmaxCrossEntropy(dz, cur, y, nil, k)
