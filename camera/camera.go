@@ -181,6 +181,30 @@ const (
 // PATH when Open is called (a missing one is an error), its stderr is
 // logged (rate-limited), and when it exits it is restarted with backoff
 // (0.5 s doubling to 30 s); Close stops its process group.
+// Check reports whether uri names a source Open knows and spells its
+// options right, without opening anything (no file, device or command is
+// touched), so a config file can be refused before the running source is
+// replaced.
+func Check(uri string) error {
+	u, err := parseURI(uri)
+	if err == nil {
+		switch u.scheme {
+		case "test":
+			_, err = parseTestConfig(u, Options{})
+		case "file":
+			_, err = parseFileConfig(u, Options{})
+		case "dir":
+			_, err = parseDirConfig(u)
+		case "exec":
+			_, err = parseExecConfig(u)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("camera: %q: %w", uri, err)
+	}
+	return nil
+}
+
 func Open(uri string, opt Options) (Source, error) {
 	u, err := parseURI(uri)
 	if err != nil {

@@ -158,3 +158,27 @@ func FuzzParseURI(f *testing.F) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"test:", true},
+		{"test:?w=320&h=240&fps=5", true},
+		{"test:?bogus=1", false},
+		{"file:/nonexistent/also/fine.jpg", true},
+		{"dir:/tmp", true},
+		{"exec:rpicam-vid -t 0 -o -", true},
+		{"exec:?format=i420 -- cat", false}, // raw formats need w and h
+		{"nope:/x", false},
+		{"", false},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			err := Check(tc.uri)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Check(%q) = %v, want ok=%v", tc.uri, err, tc.ok)
+			}
+		})
+	}
+}
