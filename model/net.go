@@ -161,6 +161,21 @@ func (n *Net) CopyBackbone(src *Net) error {
 	return nil
 }
 
+// WeightRanges returns the [start, end) offsets in Params of the
+// convolution, depthwise and dense weights: the parameters weight decay
+// applies to (biases and batch-norm scales and shifts are left alone, as
+// is usual).
+func (n *Net) WeightRanges() [][2]int {
+	var r [][2]int
+	for i := range n.layers {
+		l := &n.layers[i]
+		if l.w != nil && l.Kind != BatchNorm {
+			r = append(r, [2]int{l.wOff, l.wOff + len(l.w)})
+		}
+	}
+	return r
+}
+
 // MaxBatch is the largest batch Forward accepts.
 func (n *Net) MaxBatch() int { return n.maxBatch }
 

@@ -320,3 +320,50 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 		t.Errorf("a training step allocates %v times", a)
 	}
 }
+
+// TestWeightDecay checks one plain SGD step with decay lambda moves each
+// convolution and dense weight by an extra -eta*lambda*w, and leaves biases
+// and batch-norm parameters as the step without decay does.
+func TestWeightDecay(t *testing.T) {
+	const eta, lambda = 0.05, 0.01
+	cfg := toyConfig()
+	cfg.Optim = optim.DefaultConfig(optim.KindSGD)
+	cfg.LR, cfg.Augment, cfg.Workers = eta, NoAugment, 1
+	set := toySet(16, 4, 3)
+	idx := []int{0, 1, 2, 3, 8, 9, 10, 11}
+	step := func(wd float64) (before, after []float32, tr *Trainer) {
+		c := cfg
+		c.WeightDecay = wd
+		tr = newToyTrainer(t, c)
+		ys, _ := tr.targets(set)
+		before = slices.Clone(tr.Net().Params)
+		tr.trainStep(set, ys, idx, tr.classWeights(set))
+		return before, tr.Net().Params, tr
+	}
+	p0, plain, _ := step(0)
+	p1, decayed, tr := step(lambda)
+	if !slices.Equal(p0, p1) {
+		t.Fatal("the two runs start from different weights")
+	}
+	inRange := make([]bool, len(p0))
+	n := 0
+	for _, r := range tr.Net().WeightRanges() {
+		for i := r[0]; i < r[1]; i++ {
+			inRange[i] = true
+			n++
+		}
+	}
+	// toyArch: conv 3->4 k3, bn 4, conv 4->8 k3, dense 8->1.
+	if want := 3*3*3*4 + 3*3*4*8 + 8; n != want {
+		t.Fatalf("WeightRanges cover %d parameters, want %d", n, want)
+	}
+	for i := range p0 {
+		want := plain[i]
+		if inRange[i] {
+			want -= eta * lambda * p0[i]
+		}
+		if d := math.Abs(float64(decayed[i] - want)); d > 1e-6 {
+			t.Fatalf("param %d (decayed: %v): got %v, want %v", i, inRange[i], decayed[i], want)
+		}
+	}
+}

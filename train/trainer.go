@@ -35,9 +35,13 @@ type Config struct {
 	Optim    optim.Config
 	LR       float64        // the learning rate eta (eta0 of a schedule)
 	Schedule optim.Schedule // nil: constant LR; t counts steps
-	Augment  Augment
-	Seed     uint64
-	Workers  int // replicas computing gradients in parallel; 0: one per core, at most 4
+	// WeightDecay is the L2 penalty lambda/2*|w|^2 on convolution and
+	// dense weights: lambda*w is added to their gradient before each
+	// optimizer step (0: none).
+	WeightDecay float64
+	Augment     Augment
+	Seed        uint64
+	Workers     int // replicas computing gradients in parallel; 0: one per core, at most 4
 	// Classes, for a classifier network (Outputs() > 1, used to pretrain
 	// on many classes), names its outputs: example i's target is the index
 	// of the set's Classes[i]. Empty for a cat detector, whose targets are
@@ -54,6 +58,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train: batch size %d, want 1..4096", c.Batch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("train: learning rate %v, want a positive number", c.LR)
+	case !(c.WeightDecay >= 0 && c.WeightDecay < 1):
+		return fmt.Errorf("train: weight decay %v, want [0, 1)", c.WeightDecay)
 	case c.Workers < 0 || c.Workers > 64:
 		return fmt.Errorf("train: %d workers, want 0..64", c.Workers)
 	}
@@ -95,8 +101,9 @@ type Trainer struct {
 	info  model.Info
 	opt   *optim.Optimizer
 	reps  []*replica
-	step  int64 // steps taken (the schedule's t)
-	epoch int   // epochs completed
+	step  int64    // steps taken (the schedule's t)
+	decay [][2]int // Params ranges weight decay applies to
+	epoch int      // epochs completed
 
 	// OnProgress, if set, is called after every step.
 	OnProgress func(Progress)
@@ -172,7 +179,7 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{cfg: cfg, info: info, opt: opt}
+	t := &Trainer{cfg: cfg, info: info, opt: opt, decay: net.WeightRanges()}
 	chunk := cfg.Batch
 	if cfg.Mode == Batch {
 		chunk = 64
@@ -356,6 +363,14 @@ func (t *Trainer) trainStep(set *dataset.Set, ys []float32, idx []int, wts [2]fl
 		g := r.net.Grads[:len(master.Grads)]
 		for i, v := range g {
 			master.Grads[i] += v
+		}
+	}
+	if wd := float32(t.cfg.WeightDecay); wd > 0 {
+		for _, r := range t.decay {
+			g, p := master.Grads[r[0]:r[1]], master.Params[r[0]:r[1]]
+			for i := range g {
+				g[i] += wd * p[i]
+			}
 		}
 	}
 	lr := t.cfg.Schedule.Rate(t.step)

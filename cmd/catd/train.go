@@ -36,6 +36,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	mom := fs.Float64("momentum", 0.9, "momentum beta")
 	beta1 := fs.Float64("beta1", 0.9, "Adam beta1")
 	beta2 := fs.Float64("beta2", 0.999, "Adam beta2")
+	wd := fs.Float64("weight-decay", 0, "L2 weight decay lambda on convolution and dense weights (e.g. 5e-4; 0: none)")
 	schedule := fs.String("schedule", "constant", "learning-rate schedule over steps: constant, piecewise:STEP=LR,... or exp:LAMBDA")
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
@@ -79,7 +80,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		if *noAug {
 			aug = train.NoAugment
 		}
-		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr,
+		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd,
 			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers}
 		if err := cfg.Validate(); err != nil {
 			return err
