@@ -32,8 +32,9 @@ import (
 	"catd/preprocess"
 )
 
-// Config is what Run needs. Zero values take the defaults noted.
-type Config struct {
+// PipelineConfig is what RunPipeline needs. Zero values take the defaults
+// noted.
+type PipelineConfig struct {
 	Source camera.Source
 	Net    *model.Net // built with MaxBatch >= 1
 	Info   model.Info
@@ -64,6 +65,43 @@ type Config struct {
 	StatusPath  string
 	StatusWrite time.Duration
 	ModelName   string
+	// Status, if set, adds to each status.json written (state directory
+	// figures, learning state); it is called from the inference goroutine.
+	Status func(*Status)
+	// Updates, if set, carries changes applied while the pipeline runs.
+	Updates <-chan Update
+	// OnDetect, if set, is called on each cat_present event with the frame
+	// that raised it, before the frame's buffer is reused: it must copy what
+	// it keeps and must not block.
+	OnDetect func(ev Event, f *camera.Frame)
+}
+
+// Detect is how frames become decisions: the threshold (0: the model's
+// own), the hysteresis and how a frame is fitted to the model's input.
+type Detect struct {
+	Threshold           float32
+	OnFrames, OffFrames int
+	Fit                 preprocess.Fit
+	ROI                 image.Rectangle
+}
+
+// Update changes a running pipeline between two frames. Only the non-zero
+// parts apply.
+type Update struct {
+	// Source replaces the source. The old one is no longer read once Done
+	// has been told; the caller closes it.
+	Source camera.Source
+	// Net replaces the model (built with MaxBatch >= 1), with its Info and
+	// the name status.json shows.
+	Net       *model.Net
+	Info      model.Info
+	ModelName string
+	Detect    *Detect
+	// StatsEvery changes the period of the stats event (negative: off).
+	StatsEvery time.Duration
+	// Done, if set, is told nil once the update applies, or why it could
+	// not; it must have room for one value.
+	Done chan<- error
 }
 
 // Notifier is the service manager's side of the daemon (see package
@@ -72,15 +110,20 @@ type Notifier interface {
 	Ready() error
 	Watchdog() error
 	Stopping() error
+	Status(msg string) error // one line shown by systemctl status
 }
 
 // Event is a change of state or a statistics report.
 type Event struct {
-	Kind  string // "cat_present", "cat_gone" or "stats"
+	// Kind is "cat_present", "cat_gone" or "stats" from the pipeline; the
+	// service adds "config_reloaded", "config_refused", "model_loaded",
+	// "checkpoint" and "error".
+	Kind  string
 	Time  time.Time
 	Frame uint64  // frame sequence number
 	PCat  float32 // p(cat) of that frame
 	Stats *Stats  // for "stats"
+	Msg   string  // what changed, or what went wrong
 }
 
 // Stats summarises the frames since the previous stats event.
@@ -125,20 +168,14 @@ func (s *slot) take() *camera.Frame {
 	return f
 }
 
-// Run runs the pipeline until ctx is cancelled or the source fails for
-// good. It closes nothing it was given: the caller owns the source.
-func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
+// RunPipeline runs the pipeline until ctx is cancelled or the source fails
+// for good. It closes nothing it was given: the caller owns the sources.
+func RunPipeline(ctx context.Context, cfg PipelineConfig, log zerolog.Logger) error {
 	if cfg.Source == nil || cfg.Net == nil {
 		return errors.New("daemon: a source and a model are needed")
 	}
-	if cfg.Net.Arch.Outputs() != 1 || cfg.Net.Arch.C != 3 {
-		return fmt.Errorf("daemon: the model must be a cat detector on RGB images, not %q", cfg.Net.Arch)
-	}
-	if cfg.OnFrames <= 0 {
-		cfg.OnFrames = 2
-	}
-	if cfg.OffFrames <= 0 {
-		cfg.OffFrames = 3
+	if err := checkDetector(cfg.Net); err != nil {
+		return err
 	}
 	if cfg.StatsEvery == 0 {
 		cfg.StatsEvery = 10 * time.Second
@@ -152,15 +189,16 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	for range 3 {
 		free <- &camera.Frame{}
 	}
+	swaps := make(chan sourceSwap)
 	capErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		capErr <- capture(ctx, cfg.Source, sl, free, log)
+		capErr <- capture(ctx, cfg.Source, swaps, sl, free)
 		cancel()
 	}()
-	err := infer(ctx, cfg, sl, free, log)
+	err := infer(ctx, cfg, swaps, sl, free, log)
 	if cfg.Notify != nil {
 		if nerr := cfg.Notify.Stopping(); nerr != nil {
 			log.Warn().Err(nerr).Msg("telling the service manager we stop")
@@ -169,7 +207,6 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	cancel()
 	wg.Wait()
 	if parent.Err() != nil {
-		log.Info().Msg("stopped")
 		return nil // asked to stop: a clean exit
 	}
 	if cerr := <-capErr; cerr != nil && !errors.Is(cerr, context.Canceled) {
@@ -178,8 +215,48 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	return err
 }
 
-// capture reads frames into free buffers and publishes them in the slot.
-func capture(ctx context.Context, src camera.Source, sl *slot, free chan *camera.Frame, log zerolog.Logger) error {
+// checkDetector refuses networks the pipeline cannot use.
+func checkDetector(n *model.Net) error {
+	if n.Arch.Outputs() != 1 || n.Arch.C != 3 {
+		return fmt.Errorf("daemon: the model must be a cat detector on RGB images, not %q", n.Arch)
+	}
+	if n.MaxBatch() < 1 {
+		return errors.New("daemon: the model is built without room for a frame")
+	}
+	return nil
+}
+
+// sourceSwap asks capture to read from src from now on.
+type sourceSwap struct {
+	src  camera.Source
+	done chan<- error
+}
+
+// capture reads frames from src into free buffers and publishes them in
+// the slot; a swap stops reading the old source (its reader goroutine has
+// returned when done is told) and starts on the new one.
+func capture(ctx context.Context, src camera.Source, swaps <-chan sourceSwap, sl *slot, free chan *camera.Frame) error {
+	for {
+		sctx, stop := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- readFrames(sctx, src, sl, free) }()
+		select {
+		case sw := <-swaps:
+			stop()
+			<-errc
+			src = sw.src
+			if sw.done != nil {
+				sw.done <- nil
+			}
+		case err := <-errc:
+			stop()
+			return err
+		}
+	}
+}
+
+// readFrames reads frames until ctx ends or src fails.
+func readFrames(ctx context.Context, src camera.Source, sl *slot, free chan *camera.Frame) error {
 	for {
 		var f *camera.Frame
 		select {
@@ -200,47 +277,48 @@ func capture(ctx context.Context, src camera.Source, sl *slot, free chan *camera
 	}
 }
 
-// pipeline turns frames into p(cat) with buffers sized once.
-type pipeline struct {
-	cfg    Config
-	rz     *preprocess.Resizer
-	pix    []uint8
-	x, p   []float32
-	reader bytes.Reader
+// stage turns frames into p(cat) with buffers sized once; a new model or a
+// new fit makes a new stage.
+type stage struct {
+	net       *model.Net
+	info      model.Info
+	rz        *preprocess.Resizer
+	pix       []uint8
+	x, p      []float32
+	reader    bytes.Reader
+	maxPixels int
 }
 
-func newPipeline(cfg Config) *pipeline {
-	if cfg.MaxPixels <= 0 {
-		cfg.MaxPixels = dataset.DefaultMaxPixels
+func newStage(net *model.Net, info model.Info, d Detect, maxPixels int) *stage {
+	if maxPixels <= 0 {
+		maxPixels = dataset.DefaultMaxPixels
 	}
-	net := cfg.Net
-	rz := preprocess.NewResizer(net.Arch.W, net.Arch.H, preprocess.Options{Fit: cfg.Fit, ROI: cfg.ROI})
-	return &pipeline{cfg: cfg, rz: rz, pix: make([]uint8, rz.OutLen()), x: make([]float32, net.InputLen()), p: make([]float32, 1)}
+	rz := preprocess.NewResizer(net.Arch.W, net.Arch.H, preprocess.Options{Fit: d.Fit, ROI: d.ROI})
+	return &stage{net: net, info: info, rz: rz, pix: make([]uint8, rz.OutLen()), x: make([]float32, net.InputLen()),
+		p: make([]float32, 1), maxPixels: maxPixels}
 }
 
 // process returns p(cat) for frame f, or why f could not be used.
-func (p *pipeline) process(f *camera.Frame) (float32, error) {
-	if err := toInput(p.rz, p.pix, f, &p.reader, p.cfg.MaxPixels); err != nil {
+func (p *stage) process(f *camera.Frame) (float32, error) {
+	if err := toInput(p.rz, p.pix, f, &p.reader, p.maxPixels); err != nil {
 		return 0, err
 	}
-	p.cfg.Info.NormalizePixels(p.x, p.pix)
-	p.cfg.Net.Predict(p.p, p.x)
+	p.info.NormalizePixels(p.x, p.pix)
+	p.net.Predict(p.p, p.x)
 	return p.p[0], nil
 }
 
 // infer takes frames from the slot and runs the model on them.
-func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, log zerolog.Logger) error {
-	pl := newPipeline(cfg)
-	thr := cfg.Info.Threshold
-	if cfg.Threshold > 0 {
-		thr = cfg.Threshold
-	}
+func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) error {
+	det := Detect{Threshold: cfg.Threshold, OnFrames: cfg.OnFrames, OffFrames: cfg.OffFrames, Fit: cfg.Fit, ROI: cfg.ROI}
+	det.defaults()
+	pl := newStage(cfg.Net, cfg.Info, det, cfg.MaxPixels)
 	ctl := cfg.Control
 	if ctl == nil {
 		ctl = &Control{}
 	}
-	base := thr
-	ctl.decisionThreshold(base) // status shows the threshold before the first frame
+	base := det.threshold(pl.info)
+	thr := ctl.decisionThreshold(base) // status shows the threshold before the first frame
 	var (
 		present      bool
 		above, below int
@@ -248,6 +326,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		lat          = make([]time.Duration, 0, 4096)
 		periodStart  = time.Now()
 		lastDropped  uint64
+		lastPCat     float32
 	)
 	var (
 		statusTick  <-chan time.Time
@@ -267,11 +346,13 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		statusTick = t.C
 		defer os.Remove(cfg.StatusPath) // a stopped daemon has no status
 	}
-	var tick <-chan time.Time
-	if cfg.StatsEvery > 0 {
-		t := time.NewTicker(cfg.StatsEvery)
-		defer t.Stop()
-		tick = t.C
+	statsTicker := time.NewTicker(time.Hour)
+	defer statsTicker.Stop()
+	statsOn := cfg.StatsEvery > 0
+	if statsOn {
+		statsTicker.Reset(cfg.StatsEvery)
+	} else {
+		statsTicker.Stop()
 	}
 	var dog <-chan time.Time
 	if cfg.Notify != nil {
@@ -284,12 +365,70 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 			dog = t.C
 		}
 	}
-	log.Info().Str("source", cfg.Source.String()).Float32("threshold", thr).Int("on_frames", cfg.OnFrames).
-		Int("off_frames", cfg.OffFrames).Msg("watching")
+	notifyStatus := func() {
+		if cfg.Notify == nil {
+			return
+		}
+		cat := "no cat"
+		if present {
+			cat = "cat present"
+		}
+		msg := fmt.Sprintf("%s, p(cat) %.2f, %.1f frames/s, %d frames", cat, lastPCat, st.FPS, ctl.frames.Load())
+		if err := cfg.Notify.Status(msg); err != nil {
+			log.Debug().Err(err).Msg("STATUS= not sent")
+		}
+	}
+	log.Info().Str("source", cfg.Source.String()).Float32("threshold", thr).Int("on_frames", det.OnFrames).
+		Int("off_frames", det.OffFrames).Msg("watching")
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case u := <-cfg.Updates:
+			var err error
+			switch {
+			case u.Net != nil:
+				if err = checkDetector(u.Net); err == nil {
+					if u.Detect != nil {
+						det = *u.Detect
+						det.defaults()
+					}
+					pl = newStage(u.Net, u.Info, det, cfg.MaxPixels)
+					status.Model = u.ModelName
+					above, below = 0, 0 // the new model's scores start afresh; the state stays
+				}
+			case u.Detect != nil:
+				nd := *u.Detect
+				nd.defaults()
+				if nd.Fit != det.Fit || nd.ROI != det.ROI {
+					pl = newStage(pl.net, pl.info, nd, cfg.MaxPixels)
+				}
+				det = nd
+			}
+			if err == nil {
+				base = det.threshold(pl.info)
+				thr = ctl.decisionThreshold(base)
+				if u.StatsEvery < 0 {
+					statsTicker.Stop()
+					statsOn = false
+				} else if u.StatsEvery > 0 {
+					statsTicker.Reset(u.StatsEvery)
+					statsOn = true
+				}
+			}
+			if u.Source != nil && err == nil {
+				status.Source = u.Source.String()
+				select {
+				case swaps <- sourceSwap{src: u.Source, done: u.Done}:
+					continue // capture tells Done
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
+			}
+			if u.Done != nil {
+				u.Done <- err
+			}
+			continue
 		case <-dog:
 			if err := cfg.Notify.Watchdog(); err != nil {
 				log.Warn().Err(err).Msg("watchdog ping")
@@ -304,6 +443,9 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 			status.FPS = math.Round(float64(snap.Frames-statusCount)/now.Sub(statusAt).Seconds()*100) / 100
 			status.Corrupt, status.Updated = corrupt, now
 			statusAt, statusCount = now, snap.Frames
+			if cfg.Status != nil {
+				cfg.Status(&status)
+			}
 			if err := WriteStatus(cfg.StatusPath, &status); err != nil && !statusErr {
 				statusErr = true // said once; catd keeps running without it
 				log.Warn().Err(err).Msg("status.json not written")
@@ -311,7 +453,10 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 				statusErr = false
 			}
 			continue
-		case now := <-tick:
+		case now := <-statsTicker.C:
+			if !statsOn {
+				continue
+			}
 			sl.mu.Lock()
 			st.Dropped = sl.dropped - lastDropped
 			lastDropped = sl.dropped
@@ -324,6 +469,7 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 			log.Info().Str("event", "stats").Uint64("frames", s.Frames).Float64("fps", math.Round(s.FPS*100)/100).
 				Dur("latency_p50", s.LatencyP50).Dur("latency_p99", s.LatencyP99).Uint64("dropped", s.Dropped).
 				Uint64("corrupt", s.Corrupt).Bool("cat", present).Msg("stats")
+			notifyStatus()
 			if cfg.OnEvent != nil {
 				cfg.OnEvent(ev)
 			}
@@ -337,14 +483,15 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		}
 		pc, err := pl.process(f)
 		seq, captured := f.Seq, f.Time
-		free <- f
 		if err != nil {
+			free <- f
 			st.Corrupt++
 			corrupt++
 			log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
 			continue
 		}
 		st.Frames++
+		lastPCat = pc
 		if len(lat) < cap(lat) {
 			lat = append(lat, time.Since(captured))
 		}
@@ -356,21 +503,46 @@ func infer(ctx context.Context, cfg Config, sl *slot, free chan *camera.Frame, l
 		}
 		kind := ""
 		switch {
-		case !present && above >= cfg.OnFrames:
+		case !present && above >= det.OnFrames:
 			present, kind = true, "cat_present"
-		case present && below >= cfg.OffFrames:
+		case present && below >= det.OffFrames:
 			present, kind = false, "cat_gone"
 		}
 		ctl.record(pc, present)
 		log.Debug().Uint64("frame", seq).Float32("p_cat", pc).Msg("frame")
-		if kind != "" {
-			ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}
-			log.Info().Str("event", kind).Uint64("frame", seq).Float32("p_cat", pc).Msg(kind)
-			if cfg.OnEvent != nil {
-				cfg.OnEvent(ev)
-			}
+		if kind == "" {
+			free <- f
+			continue
+		}
+		ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}
+		log.Info().Str("event", kind).Uint64("frame", seq).Float32("p_cat", pc).Msg(kind)
+		if kind == "cat_present" && cfg.OnDetect != nil {
+			cfg.OnDetect(ev, f)
+		}
+		free <- f
+		notifyStatus()
+		if cfg.OnEvent != nil {
+			cfg.OnEvent(ev)
 		}
 	}
+}
+
+// defaults fills in the zero fields.
+func (d *Detect) defaults() {
+	if d.OnFrames <= 0 {
+		d.OnFrames = 2
+	}
+	if d.OffFrames <= 0 {
+		d.OffFrames = 3
+	}
+}
+
+// threshold is d's threshold, else the model's.
+func (d *Detect) threshold(info model.Info) float32 {
+	if d.Threshold > 0 {
+		return d.Threshold
+	}
+	return info.Threshold
 }
 
 // toInput preprocesses one frame into the model's RGB input.

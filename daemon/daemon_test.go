@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func brightnessNet(t *testing.T) (*model.Net, model.Info) {
 
 // collect runs the daemon on frames until it has seen want events of the
 // given kinds (or a timeout) and returns them.
-func collect(t *testing.T, src camera.Source, cfg Config, until func([]Event) bool) []Event {
+func collect(t *testing.T, src camera.Source, cfg PipelineConfig, until func([]Event) bool) []Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,7 +99,7 @@ func collect(t *testing.T, src camera.Source, cfg Config, until func([]Event) bo
 			cancel()
 		}
 	}
-	if err := Run(ctx, cfg, zerolog.Nop()); err != nil {
+	if err := RunPipeline(ctx, cfg, zerolog.Nop()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -131,7 +132,7 @@ func TestHysteresis(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // one frame at a time, none dropped
 		}
 	}()
-	evs := collect(t, src, Config{Net: net, Info: info, OnFrames: 2, OffFrames: 3, StatsEvery: -1},
+	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, OffFrames: 3, StatsEvery: -1},
 		func(evs []Event) bool { return len(kinds(evs)) == 2 })
 	got := kinds(evs)
 	if len(got) != 2 || got[0] != "cat_present" || got[1] != "cat_gone" {
@@ -155,7 +156,7 @@ func TestCorruptFramesAreSkipped(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	evs := collect(t, src, Config{Net: net, Info: info, OnFrames: 2, StatsEvery: 300 * time.Millisecond},
+	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, StatsEvery: 300 * time.Millisecond},
 		func(evs []Event) bool {
 			for _, e := range evs {
 				if e.Kind == "stats" && e.Stats.Corrupt > 0 {
@@ -184,7 +185,7 @@ func TestLatestFrameWins(t *testing.T) {
 	net, info := brightnessNet(t)
 	frames := make([]int, 3000)
 	src := &scriptSource{frames: frames}
-	evs := collect(t, src, Config{Net: net, Info: info, StatsEvery: 200 * time.Millisecond},
+	evs := collect(t, src, PipelineConfig{Net: net, Info: info, StatsEvery: 200 * time.Millisecond},
 		func(evs []Event) bool { return len(evs) >= 1 && evs[len(evs)-1].Kind == "stats" })
 	st := evs[len(evs)-1].Stats
 	if st.Frames == 0 || st.Frames+st.Dropped < 100 {
@@ -204,14 +205,14 @@ func TestJPEGFramesAndThreshold(t *testing.T) {
 	}
 	src := &jpegSource{data: buf.Bytes()}
 	// With the threshold above p(cat) the frames are no cat; at 0.5 they are.
-	evs := collect(t, src, Config{Net: net, Info: info, Threshold: 0.95, StatsEvery: 200 * time.Millisecond},
+	evs := collect(t, src, PipelineConfig{Net: net, Info: info, Threshold: 0.95, StatsEvery: 200 * time.Millisecond},
 		func(evs []Event) bool {
 			return len(evs) > 0 && evs[len(evs)-1].Kind == "stats" && evs[len(evs)-1].Stats.Frames > 0
 		})
 	if k := kinds(evs); len(k) != 0 {
 		t.Errorf("events %v with a threshold above every p(cat)", k)
 	}
-	evs = collect(t, &jpegSource{data: buf.Bytes()}, Config{Net: net, Info: info, StatsEvery: -1},
+	evs = collect(t, &jpegSource{data: buf.Bytes()}, PipelineConfig{Net: net, Info: info, StatsEvery: -1},
 		func(evs []Event) bool { return len(kinds(evs)) > 0 })
 	if k := kinds(evs); k[0] != "cat_present" {
 		t.Errorf("events %v for bright JPEG frames, want cat_present", k)
@@ -246,7 +247,7 @@ func (failingSource) String() string                                  { return "
 
 func TestSourceErrorEndsRun(t *testing.T) {
 	net, info := brightnessNet(t)
-	err := Run(context.Background(), Config{Source: failingSource{}, Net: net, Info: info}, zerolog.Nop())
+	err := RunPipeline(context.Background(), PipelineConfig{Source: failingSource{}, Net: net, Info: info}, zerolog.Nop())
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("Run returned %v, want the source's error", err)
 	}
@@ -255,7 +256,7 @@ func TestSourceErrorEndsRun(t *testing.T) {
 func TestRejectsClassifierModels(t *testing.T) {
 	a, _ := model.ParseArch("input 3x8x8; gap; flatten; dense 4")
 	n, _ := model.New(a, model.Options{MaxBatch: 1})
-	err := Run(context.Background(), Config{Source: failingSource{}, Net: n, Info: model.DefaultInfo(a, "")}, zerolog.Nop())
+	err := RunPipeline(context.Background(), PipelineConfig{Source: failingSource{}, Net: n, Info: model.DefaultInfo(a, "")}, zerolog.Nop())
 	if err == nil {
 		t.Fatal("a 4-class classifier was accepted as a cat detector")
 	}
@@ -268,7 +269,7 @@ func TestInferenceAllocatesNothingPerRawFrame(t *testing.T) {
 	if err := src.Next(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
-	p := newPipeline(Config{Net: net, Info: info})
+	p := newStage(net, info, Detect{}, 0)
 	p.process(f) // plans the resize for this frame size
 	if a := testing.AllocsPerRun(20, func() { p.process(f) }); a != 0 {
 		t.Errorf("a raw frame costs %v allocations", a)
@@ -289,21 +290,39 @@ func (r *recordingNotifier) add(m string) error {
 func (r *recordingNotifier) Ready() error    { return r.add("READY") }
 func (r *recordingNotifier) Watchdog() error { return r.add("WATCHDOG") }
 func (r *recordingNotifier) Stopping() error { return r.add("STOPPING") }
+func (r *recordingNotifier) Status(msg string) error {
+	return r.add("STATUS=" + msg)
+}
 
 func TestServiceManagerNotifications(t *testing.T) {
 	net, info := brightnessNet(t)
 	n := &recordingNotifier{}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
-	err := Run(ctx, Config{Source: &jpegSource{data: []byte{0xff, 0xd8}}, Net: net, Info: info, StatsEvery: -1,
+	err := RunPipeline(ctx, PipelineConfig{Source: gated(ctx, []int{1, 1, 1}), Net: net, Info: info, StatsEvery: 100 * time.Millisecond,
 		Notify: n, Watchdog: 50 * time.Millisecond}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.msgs) < 4 || n.msgs[0] != "READY" || n.msgs[1] != "WATCHDOG" || n.msgs[len(n.msgs)-1] != "STOPPING" {
-		t.Errorf("notifications %v, want READY, WATCHDOG pings, STOPPING", n.msgs)
+	if len(n.msgs) < 4 || n.msgs[0] != "READY" || n.msgs[len(n.msgs)-1] != "STOPPING" {
+		t.Fatalf("notifications %v, want READY first and STOPPING last", n.msgs)
+	}
+	var pings, present, stats int
+	for _, m := range n.msgs {
+		switch {
+		case m == "WATCHDOG":
+			pings++
+		case strings.HasPrefix(m, "STATUS="):
+			stats++
+			if strings.HasPrefix(m, "STATUS=cat present, p(cat) 1.00") && strings.Contains(m, "frames/s") {
+				present++
+			}
+		}
+	}
+	if pings < 2 || present < 1 || stats < 3 {
+		t.Errorf("notifications %v: want WATCHDOG pings, a STATUS= on the detection and with each stats period", n.msgs)
 	}
 }
 
@@ -319,7 +338,7 @@ func TestControlOverridesThreshold(t *testing.T) {
 	}
 	ctl := &Control{}
 	ctl.SetThreshold(0.95)
-	evs := collect(t, &jpegSource{data: buf.Bytes()}, Config{Net: net, Info: info, StatsEvery: 100 * time.Millisecond, Control: ctl},
+	evs := collect(t, &jpegSource{data: buf.Bytes()}, PipelineConfig{Net: net, Info: info, StatsEvery: 100 * time.Millisecond, Control: ctl},
 		func(evs []Event) bool {
 			if ctl.Snapshot().Frames > 3 {
 				ctl.SetThreshold(0) // back to the model's 0.5: a cat
@@ -359,7 +378,7 @@ func TestStatusFile(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Source: gated(ctx, []int{1, 1, 1, 1, -1}), Net: net, Info: info,
+		done <- RunPipeline(ctx, PipelineConfig{Source: gated(ctx, []int{1, 1, 1, 1, -1}), Net: net, Info: info,
 			StatsEvery: -1, StatusPath: path, StatusWrite: 20 * time.Millisecond, ModelName: "bright"}, zerolog.Nop())
 	}()
 	var s *Status
@@ -390,7 +409,7 @@ func TestStatusWriteFailureKeepsRunning(t *testing.T) {
 	net, info := brightnessNet(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	evs := collect(t, gated(ctx, []int{1, 1, 1}), Config{Net: net, Info: info, StatsEvery: -1,
+	evs := collect(t, gated(ctx, []int{1, 1, 1}), PipelineConfig{Net: net, Info: info, StatsEvery: -1,
 		StatusPath: "/nonexistent/dir/status.json", StatusWrite: 10 * time.Millisecond},
 		func(evs []Event) bool { return len(kinds(evs)) > 0 })
 	if kinds(evs)[0] != "cat_present" {

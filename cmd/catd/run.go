@@ -60,7 +60,7 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		defer src.Close()
 		e.log.Info().Str("model", name).Str("arch", info.Name).Str("version", version).Msg("catd starting")
-		cfg := daemon.Config{Source: src, Net: net, Info: info, Threshold: float32(*threshold),
+		cfg := daemon.PipelineConfig{Source: src, Net: net, Info: info, Threshold: float32(*threshold),
 			OnFrames: *on, OffFrames: *off, Fit: ft, ROI: rect, StatsEvery: *statsEvery}
 		if *statsEvery == 0 {
 			cfg.StatsEvery = -1
@@ -100,9 +100,9 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 					e.log.Warn().Err(err).Msg("serial console")
 				}
 			}()
-			return daemon.Run(ctx, cfg, e.log)
+			return daemon.RunPipeline(ctx, cfg, e.log)
 		}
-		return daemon.Run(ctx, cfg, e.log)
+		return daemon.RunPipeline(ctx, cfg, e.log)
 	}
 }
 
