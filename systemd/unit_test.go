@@ -19,7 +19,7 @@ import (
 const (
 	unitFile      = "catd.service"
 	unitBinary    = "/usr/local/bin/catd"
-	unitExecStart = "ExecStart=" + unitBinary + " run"
+	unitExecStart = "ExecStart=" + unitBinary + " run --config /etc/catd/catd.yaml"
 	maxExposure   = 2.0 // systemd-analyze security's scale: 0 safe … 10 unsafe
 )
 

@@ -1,0 +1,441 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"catd/camera"
+	"catd/preprocess"
+	"catd/serialctl"
+)
+
+// Config is catd's configuration. Its yaml tags are the keys of the file;
+// the order of its fields is the order of the schema (Keys, Diff).
+//
+// A Config holds plain values: fields that name a choice (Detect.Fit,
+// Serial.Format, Log.Level) are strings, checked by Validate, so that
+// command-line flags can be laid over a parsed file and checked the same
+// way. A Config holds a slice (OnDetect.Command.Argv), so it is not
+// comparable with ==; Diff(a, b) == nil tells whether two are equal.
+type Config struct {
+	// Source is the frame source URI, as camera.Open reads it:
+	// "v4l2:/dev/video0", "exec:rpicam-vid -t 0 -n --codec mjpeg -o -",
+	// "file:/path?fps=2", "dir:/path", "test:".
+	Source string `yaml:"source"`
+	// Model is the path of the model file; "" means the model built into
+	// catd. Parse makes a relative path relative to the config file's
+	// directory.
+	Model string `yaml:"model"`
+	// Detect is how frames become cat_present and cat_gone events.
+	Detect Detect `yaml:"detect"`
+	// StatsEvery is the period of the stats event; 0 turns it off.
+	// Otherwise it is at least 1 s.
+	StatsEvery Duration `yaml:"stats_every"`
+	// Snapshots are the frames saved while a cat is present.
+	Snapshots Snapshots `yaml:"snapshots"`
+	// OnDetect is a command run when a cat is reported.
+	OnDetect OnDetect `yaml:"on_detect"`
+	// Checkpoint is how the model learnt on the device is saved.
+	Checkpoint Checkpoint `yaml:"checkpoint"`
+	// Serial is the serial console (events out, commands in).
+	Serial Serial `yaml:"serial"`
+	// Log is what catd logs.
+	Log Log `yaml:"log"`
+}
+
+// Detect is how frames become events.
+type Detect struct {
+	// Threshold is the p(cat) at or above which a frame counts as showing
+	// a cat, in (0, 1); 0 means the threshold stored in the model.
+	Threshold float64 `yaml:"threshold"`
+	// OnFrames is the number of consecutive frames at or above Threshold
+	// that report a cat, 1..1000.
+	OnFrames int `yaml:"on_frames"`
+	// OffFrames is the number of consecutive frames below Threshold that
+	// clear it, 1..1000.
+	OffFrames int `yaml:"off_frames"`
+	// Fit is how a frame is fitted to the model's square input: "crop",
+	// "letterbox" or "stretch" (preprocess.ParseFit).
+	Fit string `yaml:"fit"`
+	// ROI is the region of interest in frame pixels, Min inclusive and
+	// Max exclusive, written [x0, y0, x1, y1] in the file; the zero
+	// Rectangle (written []) is the whole frame.
+	ROI image.Rectangle `yaml:"roi"`
+}
+
+// Snapshots are JPEG frames saved while a cat is present. The oldest are
+// deleted to stay within MaxCount files and MaxBytes bytes.
+type Snapshots struct {
+	// Enabled turns saving snapshots on.
+	Enabled bool `yaml:"enabled"`
+	// MaxCount is the number of snapshot files kept, 1..1,000,000.
+	MaxCount int `yaml:"max_count"`
+	// MaxBytes is the total size of the snapshots kept, at least 64 KiB.
+	MaxBytes Bytes `yaml:"max_bytes"`
+	// MinInterval is the shortest time between two snapshots; 0 saves
+	// every frame that shows a cat.
+	MinInterval Duration `yaml:"min_interval"`
+}
+
+// OnDetect is a command run each time a cat is reported (cat_present).
+type OnDetect struct {
+	// Command is what is run; the zero Command (written "") runs nothing.
+	Command Command `yaml:"command"`
+	// Timeout is how long the command may run before it is killed,
+	// 100 ms..1 h.
+	Timeout Duration `yaml:"timeout"`
+	// MinInterval is the shortest time between the starts of two runs;
+	// reports in between run nothing. 0 runs it on every report.
+	MinInterval Duration `yaml:"min_interval"`
+}
+
+// Checkpoint is how the weights learnt on the device are saved.
+type Checkpoint struct {
+	// Every is the period of checkpoints, at least 10 s; a checkpoint is
+	// written only if the weights changed since the last one.
+	Every Duration `yaml:"every"`
+	// Keep is the number of checkpoint generations kept, 2..100.
+	Keep int `yaml:"keep"`
+}
+
+// Serial is the serial console.
+type Serial struct {
+	// Port is the device path, such as /dev/ttyGS0 or /dev/ttyAMA0;
+	// "" turns the console off.
+	Port string `yaml:"port"`
+	// Baud is the line speed in bits per second, one of the standard
+	// rates from 1200 to 4000000 (see baudRates).
+	Baud int `yaml:"baud"`
+	// Format is how lines are written: "text" or "json"
+	// (serialctl.ParseFormat).
+	Format string `yaml:"format"`
+}
+
+// Log is what catd logs.
+type Log struct {
+	// Level is the least severe level logged: "debug", "info", "warn"
+	// or "error".
+	Level string `yaml:"level"`
+}
+
+// Default returns catd's built-in configuration, the one an empty file
+// means; systemd/catd.yaml writes it out. It is valid.
+func Default() Config {
+	return Config{
+		Source: "v4l2:/dev/video0",
+		Detect: Detect{
+			OnFrames:  2,
+			OffFrames: 3,
+			Fit:       "crop",
+		},
+		StatsEvery: Duration(10 * time.Second),
+		Snapshots: Snapshots{
+			Enabled:     true,
+			MaxCount:    200,
+			MaxBytes:    64 * MiB,
+			MinInterval: Duration(10 * time.Second),
+		},
+		OnDetect: OnDetect{
+			Timeout:     Duration(10 * time.Second),
+			MinInterval: Duration(60 * time.Second),
+		},
+		Checkpoint: Checkpoint{
+			Every: Duration(5 * time.Minute),
+			Keep:  2,
+		},
+		Serial: Serial{
+			Baud:   115200,
+			Format: "text",
+		},
+		Log: Log{Level: "info"},
+	}
+}
+
+// Parse reads a config file: it starts from Default and overlays the keys
+// the file sets, then validates the result. name is the file's path; it
+// is used in error messages and to resolve a relative Model path: with
+// name "/etc/catd/catd.yaml", model "cats.safetensors" becomes
+// "/etc/catd/cats.safetensors" (with a bare name such as "catd.yaml" the
+// path stays relative to the working directory).
+//
+// Empty data, or data holding only comments, gives Default. A key whose
+// value is empty, null or ~ keeps its default.
+//
+// On any problem Parse returns the zero Config and an error joining up to
+// 20 *Error values ordered by line (see the package documentation).
+func Parse(name string, data []byte) (Config, error) {
+	c := Default()
+	d := newDecoder(name)
+	d.decode(data, &c)
+	if c.Model != "" && !filepath.IsAbs(c.Model) {
+		c.Model = filepath.Join(filepath.Dir(name), c.Model)
+	}
+	for _, e := range c.check() {
+		e.File, e.Line = name, d.lines[e.Key]
+		d.errs = append(d.errs, e)
+	}
+	if err := join(d.errs); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// maxFileSize is the largest config file Load reads, in bytes.
+const maxFileSize = 1 << 20
+
+// Load reads the config file at path and parses it (Parse). It returns
+// the file's bytes too, also when they do not parse, so that a caller
+// watching the file can tell unchanged content. Errors name path.
+func Load(path string) (Config, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if len(data) > maxFileSize {
+		return Config{}, nil, fmt.Errorf("config: %s: larger than %d bytes", path, maxFileSize)
+	}
+	c, err := Parse(path, data)
+	return c, data, err
+}
+
+// Validate reports every value of c out of its range or not among its
+// choices, as an error joining up to 20 *Error values in schema order,
+// each naming the key but no file or line ("detect.threshold: want …").
+// Parse calls it; callers call it again after laying flags over a Config.
+func (c *Config) Validate() error {
+	return join(c.check())
+}
+
+// baudRates are the serial line speeds catd accepts, in bits per second:
+// the standard rates Linux's termios knows from 1200 up.
+var baudRates = []int{
+	1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400,
+	460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000,
+	2500000, 3000000, 3500000, 4000000,
+}
+
+// logLevels are the values of log.level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// check returns the problems of c, in schema order, without File and Line.
+func (c *Config) check() []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	intIn := func(key string, v, lo, hi int) {
+		if v < lo || v > hi {
+			bad(key, "want an integer in %d..%d, got %d", lo, hi, v)
+		}
+	}
+	atLeast := func(key string, v, min Duration) {
+		if v < min && min == 0 {
+			bad(key, "want a duration of 0 or more, got %v", v)
+		} else if v < min {
+			bad(key, "want a duration of %v or more, got %v", min, v)
+		}
+	}
+
+	if err := checkSource(c.Source); err != nil {
+		bad("source", "%v", err)
+	}
+	if strings.ContainsRune(c.Model, 0) {
+		bad("model", "want the path of a model file, got %s", quote(c.Model))
+	}
+
+	if t := c.Detect.Threshold; t != 0 && !(t > 0 && t < 1) {
+		bad("detect.threshold", "want a number in (0, 1), got %v (or 0: the model's own)", t)
+	}
+	intIn("detect.on_frames", c.Detect.OnFrames, 1, 1000)
+	intIn("detect.off_frames", c.Detect.OffFrames, 1, 1000)
+	if _, err := preprocess.ParseFit(c.Detect.Fit); err != nil {
+		bad("detect.fit", "want crop, letterbox or stretch, got %s", quote(c.Detect.Fit))
+	}
+	if r := c.Detect.ROI; r != (image.Rectangle{}) {
+		if r.Min.X < 0 || r.Min.Y < 0 || r.Min.X >= r.Max.X || r.Min.Y >= r.Max.Y {
+			bad("detect.roi", "want [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1, got %s", roiString(r))
+		}
+	}
+
+	if v := c.StatsEvery; v != 0 && v < Duration(time.Second) {
+		bad("stats_every", "want 0 (off) or a duration of 1s or more, got %v", v)
+	}
+
+	intIn("snapshots.max_count", c.Snapshots.MaxCount, 1, 1_000_000)
+	if v := c.Snapshots.MaxBytes; v < 64*KiB {
+		bad("snapshots.max_bytes", "want a size of 64KiB or more, got %v", v)
+	}
+	atLeast("snapshots.min_interval", c.Snapshots.MinInterval, 0)
+
+	if err := c.OnDetect.Command.check(); err != nil {
+		bad("on_detect.command", "%v", err)
+	}
+	if v := c.OnDetect.Timeout; v < Duration(100*time.Millisecond) || v > Duration(time.Hour) {
+		bad("on_detect.timeout", "want a duration from 100ms to 1h, got %v", v)
+	}
+	atLeast("on_detect.min_interval", c.OnDetect.MinInterval, 0)
+
+	atLeast("checkpoint.every", c.Checkpoint.Every, Duration(10*time.Second))
+	intIn("checkpoint.keep", c.Checkpoint.Keep, 2, 100)
+
+	if p := c.Serial.Port; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0)) {
+		bad("serial.port", `want a device path such as /dev/ttyGS0, or "" for none, got %s`, quote(p))
+	}
+	if !slices.Contains(baudRates, c.Serial.Baud) {
+		bad("serial.baud", "want a standard rate (%s), got %d", joinInts(baudRates), c.Serial.Baud)
+	}
+	if _, err := serialctl.ParseFormat(c.Serial.Format); err != nil {
+		bad("serial.format", "want text or json, got %s", quote(c.Serial.Format))
+	}
+
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", "want debug, info, warn or error, got %s", quote(c.Log.Level))
+	}
+	return errs
+}
+
+// checkSource is camera.Check, except that it accepts v4l2:/dev/NAME, catd's
+// default source, which the camera package knows of but does not open yet.
+func checkSource(uri string) error {
+	err := camera.Check(uri)
+	if err != nil && strings.HasPrefix(uri, "v4l2:/dev/") && !strings.ContainsAny(uri, "?\x00") {
+		return nil
+	}
+	return err
+}
+
+func roiString(r image.Rectangle) string {
+	return fmt.Sprintf("[%d, %d, %d, %d]", r.Min.X, r.Min.Y, r.Max.X, r.Max.Y)
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Error is one problem of a config file or a Config.
+type Error struct {
+	File string // the file's name as given to Parse; "" from Validate
+	Line int    // the line of the key in File, from 1; 0 if unknown
+	Key  string // the dotted key, "detect.threshold"; "" for the whole file
+	Msg  string // what is wrong, "want a number in (0, 1), got 1.5"
+}
+
+// Error returns "FILE:LINE: KEY: MSG", leaving out the parts that are
+// empty or 0.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	} else if e.Line > 0 {
+		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// maxErrors is the number of problems reported at most.
+const maxErrors = 20
+
+// join sorts errs by line (keeping the order of equal lines), keeps the
+// first maxErrors and a note of how many more there were, and joins
+// them; nil if there are none.
+func join(errs []*Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+	if n := len(errs); n > maxErrors {
+		more := &Error{File: errs[maxErrors].File, Line: errs[maxErrors].Line,
+			Msg: fmt.Sprintf("too many problems: %d more not shown", n-maxErrors)}
+		errs = append(errs[:maxErrors], more)
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+// Keys returns every leaf key of the file in schema order, dotted:
+// "source", "model", "detect.threshold", … A new slice each call.
+func Keys() []string {
+	keys := make([]string, len(schema))
+	for i, l := range schema {
+		keys[i] = l.key
+	}
+	return keys
+}
+
+// Diff returns the leaf keys whose values differ between old and new, in
+// schema order: ["source", "detect.threshold", "serial.port"]. It returns
+// nil if the two are equal.
+func Diff(old, new Config) []string {
+	var keys []string
+	o, n := reflect.ValueOf(old), reflect.ValueOf(new)
+	for _, l := range schema {
+		a, b := o.FieldByIndex(l.index), n.FieldByIndex(l.index)
+		if c, ok := a.Interface().(Command); ok {
+			if !c.Equal(b.Interface().(Command)) {
+				keys = append(keys, l.key)
+			}
+		} else if !a.Equal(b) {
+			keys = append(keys, l.key)
+		}
+	}
+	return keys
+}
+
+// leaf is one key of the schema that holds a value.
+type leaf struct {
+	key   string // dotted: "detect.threshold"
+	index []int  // the field's index in Config, for reflect.Value.FieldByIndex
+}
+
+// schema lists the leaf keys of Config in field order.
+var schema = leaves(reflect.TypeFor[Config](), "", nil)
+
+func leaves(t reflect.Type, prefix string, index []int) []leaf {
+	var out []leaf
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := prefix + f.Tag.Get("yaml")
+		idx := append(slices.Clone(index), i)
+		if isSection(f.Type) {
+			out = append(out, leaves(f.Type, key+".", idx)...)
+		} else {
+			out = append(out, leaf{key, idx})
+		}
+	}
+	return out
+}
+
+// isSection reports whether t is a section of the file (a mapping of
+// keys), rather than a value that happens to be a struct.
+func isSection(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t != reflect.TypeFor[image.Rectangle]() && t != reflect.TypeFor[Command]()
+}
