@@ -30,7 +30,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/catd ./cmd/catd
 
 run: build
-	./bin/catd run --source 'file:demo/samples.mjpeg?fps=4' --stats-every 10s $(ARGS)
+	./bin/catd run --source 'file:demo/samples.mjpeg?fps=4' --stats-every 10s --state-dir build/run-state $(ARGS)
 
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

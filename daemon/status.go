@@ -25,6 +25,16 @@ type Status struct {
 	Learning  string    `json:"learning"` // "off" until on-device learning exists
 	Started   time.Time `json:"started"`
 	Updated   time.Time `json:"updated"`
+
+	// The state directory (SD card wear): bytes written to it since start
+	// (checkpoints, snapshots; status.json lives elsewhere) and per hour.
+	StateBytesWritten int64   `json:"state_bytes_written"`
+	StateBytesPerHour float64 `json:"state_bytes_per_hour"`
+	Snapshots         int     `json:"snapshots"`
+	SnapshotBytes     int64   `json:"snapshot_bytes"`
+	Checkpoint        string  `json:"checkpoint,omitempty"` // the latest checkpoint loaded or written
+	Config            string  `json:"config,omitempty"`     // the config file, if any
+	ConfigError       string  `json:"config_error,omitempty"`
 }
 
 // WriteStatus writes s to path atomically (a temporary file in the same

@@ -20,3 +20,7 @@ func Default(opt Options) (*Net, Info, error) {
 	}
 	return n, info, nil
 }
+
+// DefaultBytes returns the built-in model's file, for hashing or saving;
+// the caller must not modify it.
+func DefaultBytes() []byte { return defaultModel }

@@ -54,7 +54,8 @@ func TestReadyAndWatchdogUnderQEMU(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, qemu, bin, "run", "--source", "test:?fps=10", "--stats-every", "0", "--log-json")
+			cmd := exec.CommandContext(ctx, qemu, bin, "run", "--source", "test:?fps=10", "--stats-every", "0", "--log-json",
+				"--state-dir", t.TempDir())
 			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000", "QEMU_CPU="+tc.cpu)
 			var logs strings.Builder
 			cmd.Stderr = &logs

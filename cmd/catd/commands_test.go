@@ -133,11 +133,11 @@ func TestPredictReportsBadFiles(t *testing.T) {
 func TestRunOnTestSource(t *testing.T) {
 	dir := t.TempDir()
 	brightModel(t, filepath.Join(dir, "m.safetensors"))
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
 	var out, errOut strings.Builder
 	err := run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=30",
-		"--stats-every", "500ms", "--log-json"}, &out, &errOut)
+		"--stats-every", "1s", "--log-json", "--state-dir", dir}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
 	}
@@ -152,10 +152,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad source", []string{"run", "--source", "carrier-pigeon:"}, "carrier-pigeon"},
-		{"bad model file", []string{"run", "--model", "/nonexistent/m.safetensors", "--source", "test:"}, "/nonexistent/m.safetensors"},
-		{"bad roi", []string{"run", "--roi", "1,2,3", "--source", "test:"}, "--roi"},
-		{"bad threshold", []string{"run", "--threshold", "1.5", "--source", "test:"}, "--threshold"},
+		{"bad source", []string{"run", "--source", "carrier-pigeon:", "--state-dir", t.TempDir()}, "carrier-pigeon"},
+		{"bad model file", []string{"run", "--model", "/nonexistent/m.safetensors", "--source", "test:", "--state-dir", t.TempDir()}, "/nonexistent/m.safetensors"},
+		{"bad roi", []string{"run", "--roi", "1,2,3", "--source", "test:", "--state-dir", t.TempDir()}, "--roi"},
+		{"bad threshold", []string{"run", "--threshold", "1.5", "--source", "test:", "--state-dir", t.TempDir()}, "--threshold"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := runCatd(t, tc.args...)
@@ -218,7 +218,7 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 	var errOut strings.Builder
 	go func() {
 		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
-			"--stats-every", "300ms", "--serial-port", port, "--log-json"}, io.Discard, &errOut)
+			"--stats-every", "1s", "--serial-port", port, "--log-json", "--state-dir", dir}, io.Discard, &errOut)
 	}()
 	lines := make(chan string, 100)
 	go func() {
@@ -257,6 +257,30 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 	if l := expect("ERR"); !strings.Contains(l, "not in this version") {
 		t.Errorf("label answered %q", l)
 	}
+	master.Write([]byte("save\r\n"))
+	// The reply and the event may come in either order.
+	var reply, event string
+	for reply == "" || event == "" {
+		switch l := expect(""); {
+		case strings.HasPrefix(l, "OK") || strings.HasPrefix(l, "ERR"):
+			reply = l
+		case strings.HasPrefix(l, "EVT checkpoint"):
+			event = l
+		}
+	}
+	if !strings.Contains(reply, "OK checkpoint saved") {
+		t.Errorf("save answered %q", reply)
+	}
+	if !strings.Contains(event, filepath.Join(dir, "checkpoints", "checkpoint-00000001.safetensors")) {
+		t.Errorf("checkpoint event %q", event)
+	}
+	if _, _, err := model.ReadFile(filepath.Join(dir, "checkpoints", "checkpoint-00000001.safetensors"), model.Options{MaxBatch: 1}); err != nil {
+		t.Errorf("the checkpoint is not a model file: %v", err)
+	}
+	master.Write([]byte("reload\r\n"))
+	if l := expect("ERR"); !strings.Contains(l, "no config file") {
+		t.Errorf("reload without a config answered %q", l)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -274,7 +298,7 @@ func TestStatusCommand(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
-			"--stats-every", "0", "--runtime-dir", dir, "--log-level", "error"}, io.Discard, io.Discard)
+			"--stats-every", "0", "--runtime-dir", dir, "--state-dir", dir, "--log-level", "error"}, io.Discard, io.Discard)
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

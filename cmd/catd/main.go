@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -43,6 +44,8 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
+	// setLevel changes log's level while it runs (config reloads).
+	setLevel func(zerolog.Level)
 }
 
 var commands = []command{
@@ -96,28 +99,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fs := pflag.NewFlagSet("catd "+c.name, pflag.ContinueOnError)
 		fs.SetOutput(stderr)
-		level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+		levelFlag := fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logJSON := fs.Bool("log-json", false, "log JSON lines even on a terminal")
 		runCmd := c.setup(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		lvl, err := zerolog.ParseLevel(*level)
-		if err != nil || *level == "" {
-			return fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", *level, errUsage)
+		lvl, err := zerolog.ParseLevel(*levelFlag)
+		if err != nil || *levelFlag == "" {
+			return fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", *levelFlag, errUsage)
 		}
-		return runCmd(ctx, &env{stdout: stdout, stderr: stderr, log: newLogger(stderr, lvl, *logJSON)}, fs.Args())
+		var level atomic.Int32
+		level.Store(int32(lvl))
+		log := newLogger(levelFilter{w: stderr, level: &level}, stderr, *logJSON)
+		setLevel := func(l zerolog.Level) { level.Store(int32(l)) }
+		return runCmd(ctx, &env{stdout: stdout, stderr: stderr, log: log, setLevel: setLevel}, fs.Args())
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
 }
 
 // newLogger logs human-readable lines on a terminal and JSON lines
-// otherwise (journald, pipes), with timestamps.
-func newLogger(w io.Writer, lvl zerolog.Level, forceJSON bool) zerolog.Logger {
-	out := w
+// otherwise (journald, pipes), with timestamps; lf decides the level.
+func newLogger(lf levelFilter, w io.Writer, forceJSON bool) zerolog.Logger {
 	if f, ok := w.(*os.File); ok && !forceJSON && term.IsTerminal(int(f.Fd())) {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		lf.w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
 	}
-	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+	return zerolog.New(lf).With().Timestamp().Logger()
+}
+
+// levelFilter passes on the lines at or above a level that can change
+// while the logger is in use (zerolog fixes a Logger's own level).
+type levelFilter struct {
+	w     io.Writer
+	level *atomic.Int32
+}
+
+func (f levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+func (f levelFilter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	if l < zerolog.Level(f.level.Load()) && l != zerolog.NoLevel {
+		return len(p), nil
+	}
+	return f.w.Write(p)
 }

@@ -18,23 +18,27 @@ import (
 // (a tmpfs under /run, so the SD card sees no writes).
 func runtimeDirFlag(fs *pflag.FlagSet) *string {
 	return fs.String("runtime-dir", os.Getenv("RUNTIME_DIRECTORY"),
-		"folder for status.json (default $RUNTIME_DIRECTORY, as systemd sets it; empty: no status file)")
+		"folder for status.json (default $RUNTIME_DIRECTORY, as systemd sets it: a tmpfs; else the state directory)")
 }
 
 func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	dir := runtimeDirFlag(fs)
+	stateDir := stateDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print status.json as it is")
 	return func(_ context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("status takes no arguments: %w", errUsage)
 		}
 		if *dir == "" {
-			return fmt.Errorf("no runtime directory: give --runtime-dir (catd run's, e.g. /run/catd): %w", errUsage)
+			*dir = *stateDir
+		}
+		if *dir == "" {
+			return fmt.Errorf("no runtime or state directory: give --runtime-dir (catd run's, e.g. /run/catd): %w", errUsage)
 		}
 		s, err := daemon.ReadStatus(filepath.Join(*dir, "status.json"))
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no status in %s: is catd running with --runtime-dir %s? (%w)", *dir, *dir, err)
+				return fmt.Errorf("no status in %s: is catd running with --runtime-dir %s (or --state-dir)? (%w)", *dir, *dir, err)
 			}
 			return err
 		}
@@ -47,9 +51,16 @@ func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error 
 		if s.Cat {
 			cat = "CAT"
 		}
-		_, err = fmt.Fprintf(e.stdout, "%s: %s (p=%.3f, threshold %.3f)\nframes %d (%.1f/s), dropped %d, corrupt %d\nsource %s, model %s, learning %s\nsince %s, updated %s\n",
+		_, err = fmt.Fprintf(e.stdout, "%s: %s (p=%.3f, threshold %.3f)\nframes %d (%.1f/s), dropped %d, corrupt %d\nsource %s, model %s, learning %s\nsince %s, updated %s\nstate: %d snapshots (%d bytes), %d bytes written (%.0f/h)\n",
 			s.State, cat, s.PCat, s.Threshold, s.Frames, s.FPS, s.Dropped, s.Corrupt, s.Source, s.Model, s.Learning,
-			s.Started.Format("2006-01-02 15:04:05"), s.Updated.Format("15:04:05"))
+			s.Started.Format("2006-01-02 15:04:05"), s.Updated.Format("15:04:05"), s.Snapshots, s.SnapshotBytes,
+			s.StateBytesWritten, s.StateBytesPerHour)
+		if err == nil && s.Config != "" {
+			_, err = fmt.Fprintf(e.stdout, "config %s\n", s.Config)
+		}
+		if err == nil && s.ConfigError != "" {
+			_, err = fmt.Fprintf(e.stdout, "last config change refused: %s\n", s.ConfigError)
+		}
 		return err
 	}
 }

@@ -1,0 +1,698 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"catd/camera"
+	"catd/config"
+	"catd/fswatch"
+	"catd/hook"
+	"catd/model"
+	"catd/preprocess"
+	"catd/serialctl"
+	"catd/state"
+)
+
+// Options configure Run, catd's service: the pipeline plus everything
+// around it (config file, state directory, snapshots, on_detect, serial
+// console, checkpoints).
+type Options struct {
+	// Config is the validated config to start with.
+	Config config.Config
+	// ConfigPath, if set, is the file Config came from: it is watched, and
+	// a valid change applies live; an invalid one is refused and logged.
+	ConfigPath string
+	// Override, if set, is applied to every config read from the file
+	// (command-line flags win over the file).
+	Override func(*config.Config)
+	// StateDir holds checkpoints and snapshots (required).
+	StateDir string
+	// RuntimeDir holds status.json ("": StateDir).
+	RuntimeDir string
+	Version    string
+	Log        zerolog.Logger
+	// SetLogLevel, if set, applies log.level live.
+	SetLogLevel func(zerolog.Level)
+	Notify      Notifier
+	Watchdog    time.Duration
+	// Reload, if set, asks for the config file to be re-read (SIGHUP).
+	Reload <-chan os.Signal
+	// OpenSource opens a frame source (default camera.Open).
+	OpenSource func(uri string, log zerolog.Logger) (camera.Source, error)
+	// OnEvent, if set, receives every event.
+	OnEvent func(Event)
+	// Control, if set, is the pipeline's control (one is made otherwise).
+	Control *Control
+}
+
+// loaded is a model in use: its master weights (what checkpoints hold and
+// on-device learning will train) and the copy with batch norm folded that
+// inference runs.
+type loaded struct {
+	master *model.Net
+	info   model.Info
+	infer  *model.Net
+	name   string // for logs and status: the file, or "built-in default model"
+	base   string // "sha256:…" of the model file the weights started from
+}
+
+// service is Run's state.
+type service struct {
+	opt   Options
+	log   zerolog.Logger
+	ctl   *Control
+	meter state.Meter
+
+	updates chan Update
+	detects chan detection
+
+	// mu guards what apply changes.
+	mu      sync.Mutex
+	cfg     config.Config
+	src     camera.Source
+	console *consoleRun
+	ckptNow chan time.Duration // new checkpoint period
+	// consoleCtx is Run's context, for consoles started by apply.
+	consoleCtx context.Context
+
+	// Read without mu (the console's save must not wait for apply, which
+	// may be stopping the console).
+	model     atomic.Pointer[loaded]
+	ckpts     atomic.Pointer[state.Checkpoints]
+	consoleAt atomic.Pointer[serialctl.Console]
+
+	snaps     atomic.Pointer[state.Snapshots]
+	snapCfg   atomic.Pointer[config.Snapshots]
+	hook      atomic.Pointer[hook.Runner]
+	modelName atomic.Pointer[string]
+
+	watcher    *fswatch.Watcher
+	started    time.Time
+	dirty      atomic.Bool // the weights changed since the last checkpoint
+	checkpoint atomic.Pointer[string]
+	cfgErr     atomic.Pointer[string]
+	hooks      sync.WaitGroup // closing replaced hook runners
+}
+
+// Run runs catd until ctx is cancelled: it loads the model (the newest
+// valid checkpoint in the state directory made from the configured model,
+// else the model itself), opens the source, runs the pipeline, and applies
+// config changes live. It returns nil on a clean stop.
+func Run(ctx context.Context, opt Options) error {
+	if opt.StateDir == "" {
+		return errors.New("daemon: no state directory")
+	}
+	if err := opt.Config.Validate(); err != nil {
+		return err
+	}
+	if opt.OpenSource == nil {
+		opt.OpenSource = func(uri string, log zerolog.Logger) (camera.Source, error) {
+			return camera.Open(uri, camera.Options{Log: log})
+		}
+	}
+	s := &service{opt: opt, log: opt.Log, ctl: opt.Control, cfg: opt.Config, started: time.Now(),
+		updates: make(chan Update), detects: make(chan detection, 1), ckptNow: make(chan time.Duration, 1)}
+	if s.ctl == nil {
+		s.ctl = &Control{}
+	}
+	empty := ""
+	s.checkpoint.Store(&empty)
+	s.cfgErr.Store(&empty)
+	if err := s.start(); err != nil {
+		s.closeAll()
+		return err
+	}
+	defer s.closeAll()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(2)
+	go func() { defer wg.Done(); s.snapshotLoop(ctx) }()
+	go func() { defer wg.Done(); s.checkpointLoop(ctx) }()
+	if opt.ConfigPath != "" {
+		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
+		if err != nil {
+			return fmt.Errorf("daemon: watch %s: %w", opt.ConfigPath, err)
+		}
+		s.watcher = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx, func(data []byte, why string) { _ = s.reload(data, why) }); err != nil {
+				s.log.Error().Err(err).Msg("config file no longer watched")
+			}
+		}()
+	}
+	if opt.Reload != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-opt.Reload:
+					_ = s.Reload() // logged, and kept in status.json if refused
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	s.mu.Lock()
+	s.consoleCtx = ctx
+	if err := s.startConsole(ctx, s.cfg.Serial); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	pcfg := s.pipelineConfig()
+	s.mu.Unlock()
+
+	err := RunPipeline(ctx, pcfg, s.log)
+	cancel()
+	wg.Wait()
+	if s.dirty.Load() {
+		if _, serr := s.save("shutdown"); serr != nil {
+			s.log.Error().Err(serr).Msg("checkpoint at shutdown")
+		}
+	}
+	if err == nil {
+		s.log.Info().Int64("state_bytes_written", s.meter.Total()).Dur("uptime", time.Since(s.started)).Msg("stopped")
+	}
+	return err
+}
+
+// start makes the state directory, loads the model and opens the source.
+func (s *service) start() error {
+	dir := s.opt.StateDir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("daemon: state directory: %w", err)
+	}
+	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
+	if err != nil {
+		return err
+	}
+	s.ckpts.Store(cp)
+	if stale, _ := cp.Stale(); len(stale) > 0 {
+		s.log.Warn().Strs("files", stale).Msg("removed checkpoints left half-written by a crash")
+	}
+	if err := s.openSnapshots(s.cfg.Snapshots); err != nil {
+		return err
+	}
+	m, err := s.loadModel(s.cfg.Model)
+	if err != nil {
+		return err
+	}
+	m = s.resume(m)
+	s.model.Store(m)
+	s.setModelName(m.name)
+	if err := s.setHook(s.cfg.OnDetect); err != nil {
+		return err
+	}
+	src, err := s.opt.OpenSource(s.cfg.Source, s.log.With().Str("source", s.cfg.Source).Logger())
+	if err != nil {
+		return err
+	}
+	s.src = src
+	s.log.Info().Str("model", m.name).Str("arch", m.info.Name).Str("state_dir", dir).
+		Str("config", s.opt.ConfigPath).Msg("catd starting")
+	return nil
+}
+
+// loadModel reads the model file at path ("": the built-in one) and checks
+// it is a cat detector.
+func (s *service) loadModel(path string) (*loaded, error) {
+	var (
+		data []byte
+		name = path
+		err  error
+	)
+	if path == "" {
+		data, name = model.DefaultBytes(), "built-in default model"
+	} else if data, err = readLimited(path, model.MaxFileBytes); err != nil {
+		return nil, fmt.Errorf("daemon: model: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	m, err := s.decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: model %s: %w", name, err)
+	}
+	m.name, m.base = name, "sha256:"+hex.EncodeToString(sum[:])
+	return m, nil
+}
+
+// decode builds a loaded model from a model file's bytes.
+func (s *service) decode(data []byte) (*loaded, error) {
+	opt := model.Options{MaxBatch: 1}
+	master, info, err := model.Decode(data, opt)
+	if err != nil {
+		return nil, err
+	}
+	infer, err := master.Folded(opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDetector(infer); err != nil {
+		return nil, err
+	}
+	return &loaded{master: master, info: info, infer: infer}, nil
+}
+
+// baseKey is the model file metadata key naming the model a checkpoint's
+// weights started from.
+const baseKey = "catd_base"
+
+// resume returns the newest valid checkpoint made from m, or m itself,
+// saying which and why.
+func (s *service) resume(m *loaded) *loaded {
+	var got *loaded
+	path, skipped, err := s.ckpts.Load().Load(func(path string, data []byte) error {
+		c, err := s.decode(data)
+		if err != nil {
+			return err
+		}
+		if b := c.info.Extra[baseKey]; b != m.base {
+			return fmt.Errorf("made from another model (%s, not %s)", short(b), short(m.base))
+		}
+		got = c
+		return nil
+	})
+	for _, e := range skipped {
+		s.log.Warn().Err(e).Msg("checkpoint not used")
+	}
+	if err != nil {
+		if !errors.Is(err, state.ErrNoCheckpoint) {
+			s.log.Warn().Err(err).Msg("checkpoints unreadable")
+		}
+		s.log.Info().Str("model", m.name).Msg("no checkpoint of this model: starting from the model itself")
+		return m
+	}
+	got.name, got.base = filepath.Base(path)+" (from "+m.name+")", m.base
+	s.checkpoint.Store(&path)
+	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
+	return got
+}
+
+func short(h string) string {
+	if len(h) > 19 {
+		return h[:19]
+	}
+	return h
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model may have", path, st.Size(), max)
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
+}
+
+// detectOf turns the config's detect section into the pipeline's.
+func detectOf(c config.Config) *Detect {
+	fit, _ := preprocess.ParseFit(c.Detect.Fit) // validated
+	return &Detect{Threshold: float32(c.Detect.Threshold), OnFrames: c.Detect.OnFrames, OffFrames: c.Detect.OffFrames,
+		Fit: fit, ROI: c.Detect.ROI}
+}
+
+// statsEvery is the pipeline's stats period for c (negative: off).
+func statsEvery(c config.Config) time.Duration {
+	if c.StatsEvery == 0 {
+		return -1
+	}
+	return time.Duration(c.StatsEvery)
+}
+
+// pipelineConfig is the pipeline's first config; s.mu is held.
+func (s *service) pipelineConfig() PipelineConfig {
+	d := detectOf(s.cfg)
+	m := s.model.Load()
+	p := PipelineConfig{Source: s.src, Net: m.infer, Info: m.info, Threshold: d.Threshold,
+		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
+		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
+		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
+	dir := s.opt.RuntimeDir
+	if dir == "" {
+		dir = s.opt.StateDir
+	}
+	p.StatusPath = filepath.Join(dir, "status.json")
+	return p
+}
+
+// event logs nothing (the pipeline did) and passes ev on.
+func (s *service) event(ev Event) {
+	if c := s.consoleNow(); c != nil {
+		forward(c, ev)
+	}
+	if s.opt.OnEvent != nil {
+		s.opt.OnEvent(ev)
+	}
+}
+
+// emit logs a service event and passes it on.
+func (s *service) emit(kind, msg string) {
+	s.event(Event{Kind: kind, Time: time.Now(), Msg: msg})
+}
+
+// status adds the service's figures to status.json.
+func (s *service) status(st *Status) {
+	st.StateBytesWritten = s.meter.Total()
+	if h := time.Since(s.started).Hours(); h > 0 {
+		st.StateBytesPerHour = float64(st.StateBytesWritten) / h
+	}
+	if sn := s.snaps.Load(); sn != nil {
+		st.Snapshots, st.SnapshotBytes = sn.Stats()
+	}
+	st.Checkpoint = *s.checkpoint.Load()
+	st.Config = s.opt.ConfigPath
+	st.ConfigError = *s.cfgErr.Load()
+	st.Model = *s.modelName.Load()
+}
+
+func (s *service) setModelName(n string) { s.modelName.Store(&n) }
+
+// Reload re-reads the config file now and applies it (SIGHUP, the serial
+// reload command), returning why it was refused.
+func (s *service) Reload() error {
+	if s.opt.ConfigPath == "" {
+		return errors.New("no config file: catd runs on its built-in defaults and flags")
+	}
+	data, err := os.ReadFile(s.opt.ConfigPath)
+	if err != nil {
+		s.log.Error().Err(err).Msg("config not reread: catd keeps running on the last good config")
+		return err
+	}
+	return s.reload(data, "reload")
+}
+
+// reload applies the config file's new contents, or refuses them.
+func (s *service) reload(data []byte, why string) error {
+	nc, err := config.Parse(s.opt.ConfigPath, data)
+	if err == nil && s.opt.Override != nil {
+		s.opt.Override(&nc)
+		err = nc.Validate()
+	}
+	if err == nil {
+		err = s.apply(nc, why)
+	}
+	if err != nil {
+		msg := err.Error()
+		s.cfgErr.Store(&msg)
+		s.log.Error().Err(err).Str("reason", why).Msg("config refused: catd keeps running on the last good config")
+		s.emit("config_refused", strings.ReplaceAll(msg, "\n", "; "))
+		return err
+	}
+	empty := ""
+	s.cfgErr.Store(&empty)
+	return nil
+}
+
+// apply makes nc the running config: every part that changed is prepared
+// first (a new source opened, a new model loaded and checked); if any fails
+// nothing changes. Then the pipeline takes its changes between two frames
+// and the other parts are swapped.
+func (s *service) apply(nc config.Config, why string) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := config.Diff(s.cfg, nc)
+	if len(changed) == 0 {
+		s.log.Info().Str("reason", why).Msg("config unchanged")
+		return nil
+	}
+	has := func(prefix string) bool {
+		for _, k := range changed {
+			if k == prefix || strings.HasPrefix(k, prefix+".") {
+				return true
+			}
+		}
+		return false
+	}
+	var (
+		src camera.Source
+		m   *loaded
+		cp  *state.Checkpoints
+	)
+	defer func() {
+		if err != nil && src != nil {
+			src.Close()
+		}
+	}()
+	if has("model") {
+		if m, err = s.loadModel(nc.Model); err != nil {
+			return err
+		}
+	}
+	if has("on_detect") && !nc.OnDetect.Command.IsZero() {
+		if _, err = newRunner(nc.OnDetect, s.log); err != nil { // checked now, made again below
+			return err
+		}
+	}
+	if has("checkpoint.keep") {
+		if cp, err = state.OpenCheckpoints(s.ckpts.Load().Dir(), nc.Checkpoint.Keep, &s.meter); err != nil {
+			return err
+		}
+	}
+	if has("source") {
+		if src, err = s.opt.OpenSource(nc.Source, s.log.With().Str("source", nc.Source).Logger()); err != nil {
+			return err
+		}
+	}
+
+	// The pipeline's part, all at once.
+	u := Update{Source: src}
+	if m != nil {
+		u.Net, u.Info, u.ModelName = m.infer, m.info, m.name
+	}
+	if has("detect") || m != nil {
+		u.Detect = detectOf(nc)
+	}
+	if has("stats_every") {
+		u.StatsEvery = statsEvery(nc)
+	}
+	if u.Source != nil || u.Net != nil || u.Detect != nil || u.StatsEvery != 0 {
+		done := make(chan error, 1)
+		u.Done = done
+		s.updates <- u
+		if err = <-done; err != nil {
+			return err
+		}
+	}
+	if src != nil {
+		if cerr := s.src.Close(); cerr != nil {
+			s.log.Warn().Err(cerr).Msg("closing the old source")
+		}
+		s.src = src
+	}
+	if has("detect") {
+		s.ctl.SetThreshold(0) // a runtime override lasts until the next config change
+	}
+	if m != nil {
+		s.model.Store(m)
+		s.setModelName(m.name)
+		s.dirty.Store(false)
+		s.log.Info().Str("model", m.name).Msg("model loaded")
+	}
+	if has("on_detect") {
+		if err := s.setHook(nc.OnDetect); err != nil {
+			s.log.Error().Err(err).Msg("on_detect") // checked above; a race with the file system
+		}
+	}
+	if has("snapshots") {
+		if err := s.openSnapshots(nc.Snapshots); err != nil {
+			s.log.Error().Err(err).Msg("snapshots: keeping the old settings")
+		}
+	}
+	if cp != nil {
+		s.ckpts.Store(cp)
+	}
+	if has("checkpoint.every") {
+		select {
+		case s.ckptNow <- time.Duration(nc.Checkpoint.Every):
+		default:
+		}
+	}
+	if has("log") && s.opt.SetLogLevel != nil {
+		if lvl, err := zerolog.ParseLevel(nc.Log.Level); err == nil {
+			s.opt.SetLogLevel(lvl)
+		}
+	}
+	if has("serial") {
+		s.stopConsole()
+		if err := s.startConsole(s.consoleCtx, nc.Serial); err != nil {
+			s.log.Error().Err(err).Msg("serial console not restarted")
+		}
+	}
+	s.cfg = nc
+	s.log.Info().Strs("changed", changed).Str("reason", why).Msg("config applied")
+	s.emit("config_reloaded", strings.Join(changed, ","))
+	return nil
+}
+
+// newRunner makes the on_detect runner of c.
+func newRunner(c config.OnDetect, log zerolog.Logger) (*hook.Runner, error) {
+	o := hook.Options{Timeout: time.Duration(c.Timeout), MinInterval: time.Duration(c.MinInterval),
+		Log: log.With().Str("component", "on_detect").Logger()}
+	if c.Command.Shell != "" {
+		o.Shell = c.Command.Shell
+	} else {
+		o.Argv = c.Command.Argv
+	}
+	r, err := hook.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: on_detect: %w", err)
+	}
+	return r, nil
+}
+
+// setHook replaces the on_detect runner; the old one finishes its run in
+// the background.
+func (s *service) setHook(c config.OnDetect) error {
+	var r *hook.Runner
+	if !c.Command.IsZero() {
+		var err error
+		if r, err = newRunner(c, s.log); err != nil {
+			return err
+		}
+	}
+	if old := s.hook.Swap(r); old != nil {
+		s.hooks.Add(1)
+		go func() { defer s.hooks.Done(); old.Close() }()
+	}
+	return nil
+}
+
+// openSnapshots applies the snapshots section.
+func (s *service) openSnapshots(c config.Snapshots) error {
+	sn, err := state.OpenSnapshots(filepath.Join(s.opt.StateDir, "snapshots"), c.MaxCount, int64(c.MaxBytes), &s.meter)
+	if err != nil {
+		return err
+	}
+	if stale, _ := sn.Stale(); len(stale) > 0 {
+		s.log.Warn().Strs("files", stale).Msg("removed snapshots left half-written by a crash")
+	}
+	s.snaps.Store(sn)
+	s.snapCfg.Store(&c)
+	return nil
+}
+
+// closeAll releases what Run holds.
+func (s *service) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopConsole()
+	if r := s.hook.Swap(nil); r != nil {
+		r.Close()
+	}
+	s.hooks.Wait()
+	if s.src != nil {
+		s.src.Close()
+	}
+}
+
+// save writes a checkpoint of the master weights now.
+func (s *service) save(why string) (string, error) {
+	m, cp := s.model.Load(), s.ckpts.Load()
+	info := m.info
+	info.Extra = make(map[string]string, len(m.info.Extra)+2)
+	for k, v := range m.info.Extra {
+		info.Extra[k] = v
+	}
+	info.Extra[baseKey] = m.base
+	info.Extra["catd_saved"] = time.Now().UTC().Format(time.RFC3339)
+	data, err := m.master.Bytes(info)
+	if err != nil {
+		return "", err
+	}
+	path, err := cp.Save(data)
+	if err != nil {
+		s.log.Error().Err(err).Msg("checkpoint not written")
+		s.emit("error", "checkpoint: "+err.Error())
+		return "", err
+	}
+	s.dirty.Store(false)
+	s.checkpoint.Store(&path)
+	s.log.Info().Str("checkpoint", path).Int("bytes", len(data)).Str("reason", why).Msg("checkpoint written")
+	s.emit("checkpoint", path)
+	return path, nil
+}
+
+// checkpointLoop writes a checkpoint every checkpoint.every when the
+// weights changed (on-device learning changes them).
+func (s *service) checkpointLoop(ctx context.Context) {
+	s.mu.Lock()
+	every := time.Duration(s.cfg.Checkpoint.Every)
+	s.mu.Unlock()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-s.ckptNow:
+			t.Reset(d)
+		case <-t.C:
+			if s.dirty.Load() {
+				s.save("periodic")
+			}
+		}
+	}
+}
+
+// Console commands (serialctl.Handler).
+
+func (s *service) Status() string {
+	sn := s.ctl.Snapshot()
+	return fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+}
+
+func (s *service) Version() string {
+	return fmt.Sprintf("catd %s %s", s.opt.Version, runtime.GOARCH)
+}
+
+func (s *service) SetThreshold(x float64) error {
+	s.ctl.SetThreshold(float32(x))
+	return nil
+}
+
+var errNotYet = errors.New("not in this version of catd (on-device learning is still to come)")
+
+func (s *service) Label(class, frame string) error { return errNotYet }
+func (s *service) Learn(on bool) error             { return errNotYet }
+
+func (s *service) Save() error {
+	_, err := s.save("command")
+	return err
+}
+
+// serialctl.Handler is what the console needs of the service.
+var _ serialctl.Handler = (*service)(nil)

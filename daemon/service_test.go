@@ -1,0 +1,327 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"catd/camera"
+	"catd/config"
+	"catd/state"
+)
+
+// serviceRig runs the service on a config file in a temporary folder, with
+// the brightness model and sources named "dark" and "bright" (any other URI
+// opens with camera.Open).
+type serviceRig struct {
+	t        *testing.T
+	dir      string
+	cfgPath  string
+	model    string
+	ctl      *Control
+	events   chan Event
+	logs     *syncBuffer
+	done     chan error
+	cancel   context.CancelFunc
+	reload   chan os.Signal
+	sourcesM sync.Mutex
+	opened   []string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRig(t *testing.T) *serviceRig {
+	t.Helper()
+	dir := t.TempDir()
+	net, info := brightnessNet(t)
+	r := &serviceRig{t: t, dir: dir, cfgPath: filepath.Join(dir, "catd.yaml"), model: filepath.Join(dir, "bright.safetensors"),
+		ctl: &Control{}, events: make(chan Event, 1000), logs: &syncBuffer{}, done: make(chan error, 1),
+		reload: make(chan os.Signal, 1)}
+	if err := net.WriteFile(r.model, info); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *serviceRig) write(yaml string) {
+	r.t.Helper()
+	tmp := r.cfgPath + ".new"
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, r.cfgPath); err != nil { // as editors save
+		r.t.Fatal(err)
+	}
+}
+
+func (r *serviceRig) start(yaml string) {
+	r.t.Helper()
+	r.write(yaml)
+	cfg, _, err := config.Load(r.cfgPath)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	r.cancel = cancel
+	opt := Options{Config: cfg, ConfigPath: r.cfgPath, StateDir: filepath.Join(r.dir, "state"), Version: "test",
+		Log: zerolog.New(r.logs), Control: r.ctl, Reload: r.reload,
+		OnEvent: func(ev Event) {
+			select {
+			case r.events <- ev:
+			default:
+			}
+		},
+		OpenSource: func(uri string, log zerolog.Logger) (camera.Source, error) {
+			r.sourcesM.Lock()
+			r.opened = append(r.opened, uri)
+			r.sourcesM.Unlock()
+			switch uri {
+			case "file:/fake/dark":
+				return &steadySource{name: uri, pix: 20}, nil
+			case "file:/fake/bright":
+				return &steadySource{name: uri, pix: 140}, nil
+			}
+			return camera.Open(uri, camera.Options{Log: log})
+		}}
+	go func() { r.done <- Run(ctx, opt) }()
+	r.t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			r.t.Error("Run did not return")
+		}
+	})
+	r.frames(3)
+}
+
+// frames waits for n more frames.
+func (r *serviceRig) frames(n uint64) {
+	r.t.Helper()
+	start := r.ctl.Snapshot().Frames
+	deadline := time.Now().Add(15 * time.Second)
+	for r.ctl.Snapshot().Frames < start+n {
+		select {
+		case err := <-r.done:
+			r.t.Fatalf("Run returned %v\n%s", err, r.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("fewer than %d frames\n%s", n, r.logs.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// event waits for an event of kind and returns it.
+func (r *serviceRig) event(kind string) Event {
+	r.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-r.events:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			r.t.Fatalf("no %s event\n%s", kind, r.logs.String())
+		}
+	}
+}
+
+// status waits until status.json satisfies ok, and returns it; after 10 s
+// it returns what it last read.
+func (r *serviceRig) status(ok func(*Status) bool) *Status {
+	r.t.Helper()
+	var (
+		s   *Status
+		err error
+	)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s, err = ReadStatus(filepath.Join(r.dir, "state", "status.json")); err == nil && ok(s) {
+			return s
+		}
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+func TestServiceAppliesConfigLive(t *testing.T) {
+	r := newRig(t)
+	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
+	if r.ctl.Snapshot().Present {
+		t.Fatal("a cat in the dark")
+	}
+
+	// A broken edit is refused with file, line and key; frames go on.
+	r.write(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\ndetect:\n  threshold: 7\n", r.model))
+	ev := r.event("config_refused")
+	if want := r.cfgPath + ":4: detect.threshold"; !strings.Contains(ev.Msg, want) {
+		t.Errorf("refusal %q does not say %q", ev.Msg, want)
+	}
+	r.frames(3)
+
+	// A valid edit: the source changes (a cat appears), then the threshold.
+	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\n", r.model))
+	if ev := r.event("config_reloaded"); ev.Msg != "source" {
+		t.Errorf("changed %q, want source", ev.Msg)
+	}
+	r.event("cat_present")
+	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\ndetect:\n  threshold: 0.95\n  off_frames: 2\n", r.model))
+	if ev := r.event("config_reloaded"); ev.Msg != "detect.threshold,detect.off_frames" {
+		t.Errorf("changed %q", ev.Msg)
+	}
+	r.event("cat_gone")
+	if thr := r.ctl.Snapshot().Threshold; thr != 0.95 {
+		t.Errorf("threshold %v", thr)
+	}
+
+	// A model that cannot be loaded is refused; the old one keeps running.
+	r.write("source: file:/fake/bright\nmodel: /nonexistent/model.safetensors\n")
+	if ev := r.event("config_refused"); !strings.Contains(ev.Msg, "/nonexistent/model.safetensors") {
+		t.Errorf("refusal %q does not name the model", ev.Msg)
+	}
+	// A source that cannot be opened likewise.
+	r.write(fmt.Sprintf("source: dir:/nonexistent/folder\nmodel: %s\n", r.model))
+	r.event("config_refused")
+	r.frames(3)
+	st := r.status(func(s *Status) bool { return strings.Contains(s.ConfigError, "/nonexistent/folder") })
+	if st.Source != "file:/fake/bright" || !strings.Contains(st.ConfigError, "/nonexistent/folder") {
+		t.Errorf("status: source %q, config error %q", st.Source, st.ConfigError)
+	}
+
+	// SIGHUP re-reads the file: fixed now, it applies.
+	if err := os.WriteFile(r.cfgPath, []byte(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.reload <- os.Interrupt // any signal value: the channel is SIGHUP's
+	r.event("config_reloaded")
+	r.frames(3)
+	if ctlThr := r.ctl.Snapshot().Threshold; ctlThr != 0.5 {
+		t.Errorf("threshold %v after the detect section went back to defaults, want the model's 0.5", ctlThr)
+	}
+	r.sourcesM.Lock()
+	defer r.sourcesM.Unlock()
+	if got := strings.Join(r.opened, " "); got != "file:/fake/dark file:/fake/bright dir:/nonexistent/folder file:/fake/dark" {
+		t.Errorf("sources opened: %s", got)
+	}
+}
+
+func TestSnapshotAndOnDetect(t *testing.T) {
+	r := newRig(t)
+	envFile := filepath.Join(r.dir, "env.txt")
+	r.start(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\non_detect:\n  command: 'env | grep ^CATD_ | sort > %s'\n", r.model, envFile))
+	ev := r.event("cat_present")
+	var env string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(envFile); err == nil && bytes.Contains(b, []byte("CATD_TIME")) {
+			env = string(b)
+			break
+		}
+	}
+	if env == "" {
+		t.Fatalf("on_detect did not run\n%s", r.logs.String())
+	}
+	vars := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(env), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		vars[k] = v
+	}
+	if vars["CATD_EVENT"] != "cat_present" || vars["CATD_FRAME"] != fmt.Sprint(ev.Frame) ||
+		vars["CATD_P_CAT"] != fmt.Sprintf("%.4f", ev.PCat) || vars["CATD_MODEL"] != r.model {
+		t.Errorf("environment %v for event %+v", vars, ev)
+	}
+	snap := vars["CATD_SNAPSHOT"]
+	if filepath.Dir(snap) != filepath.Join(r.dir, "state", "snapshots") || !strings.HasSuffix(snap, ".jpg") {
+		t.Fatalf("snapshot %q", snap)
+	}
+	b, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds().Dx() != 8 || img.Bounds().Dy() != 8 {
+		t.Errorf("snapshot of %v, want the 8x8 frame", img.Bounds())
+	}
+	if cr, _, _, _ := img.At(4, 4).RGBA(); cr>>8 < 130 || cr>>8 > 150 {
+		t.Errorf("snapshot pixel red %d, want about 140", cr>>8)
+	}
+	if st := r.status(func(s *Status) bool { return s.Snapshots > 0 }); st.Snapshots != 1 || st.StateBytesWritten < int64(len(b)) {
+		t.Errorf("status: %d snapshots, %d bytes written", st.Snapshots, st.StateBytesWritten)
+	}
+}
+
+func TestServiceResumesFromCheckpoint(t *testing.T) {
+	r := newRig(t)
+	modelBytes, err := os.ReadFile(r.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service{}
+	base, err := s.loadModel(r.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := state.OpenCheckpoints(filepath.Join(r.dir, "state", "checkpoints"), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generation 1: fine-tuned from this model, inverted (cats in the dark).
+	inv := *base
+	inv.master.Params[0], inv.master.Params[1], inv.master.Params[2] = -4, -4, -4
+	inv.info.Extra = map[string]string{baseKey: base.base}
+	good, err := inv.master.Bytes(inv.info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	// Generation 2: from another model. Generation 3: truncated.
+	other := inv
+	other.info.Extra = map[string]string{baseKey: "sha256:0123"}
+	otherBytes, _ := other.master.Bytes(other.info)
+	cp.Save(otherBytes)
+	newest, _ := cp.Save(modelBytes[:len(modelBytes)/2])
+
+	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
+	r.event("cat_present") // the inverted checkpoint is in use
+	logs := r.logs.String()
+	for _, want := range []string{filepath.Base(newest), "made from another model", "resuming from checkpoint"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs)
+		}
+	}
+	if st := r.status(func(s *Status) bool { return s.Model != "" }); !strings.Contains(st.Model, "checkpoint-00000001") {
+		t.Errorf("status model %q", st.Model)
+	}
+}
