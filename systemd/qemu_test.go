@@ -81,12 +81,19 @@ func TestReadyAndWatchdogUnderQEMU(t *testing.T) {
 			}
 			wait("READY=1")
 			wait("WATCHDOG=1")
+			term := time.Now()
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			wait("STOPPING=1")
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("catd exited with %v after SIGTERM\n%s", err, logs.String())
+			}
+			// The daemon issue's bound (systemd's TimeoutStopSec is 20 s).
+			if d := time.Since(term); d > 5*time.Second {
+				t.Errorf("catd took %v to exit after SIGTERM, want at most 5 s", d)
+			} else {
+				t.Logf("exit %v after SIGTERM", d.Round(time.Millisecond))
 			}
 		})
 	}
