@@ -52,9 +52,35 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	name := fs.String("model", "catnet64", "built-in architecture name, architecture description, or model file")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rounds := fs.Int("rounds", 300, "timed runs per measurement (batch 16: a third of them)")
+	pipeline := fs.Bool("pipeline", false, "run the daemon's whole pipeline on one core instead (default model: the built-in one)")
+	source := fs.String("source", "", "with --pipeline: frame source URI (default: a synthetic 640x480 MJPEG file)")
+	duration := fs.Duration("duration", 10*time.Second, "with --pipeline: how long to run after a 1 s warm-up")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("bench takes no arguments: %w", errUsage)
+		}
+		if *pipeline {
+			if fs.Changed("rounds") {
+				return fmt.Errorf("--rounds does not apply to --pipeline (use --duration): %w", errUsage)
+			}
+			if *duration < 100*time.Millisecond {
+				return fmt.Errorf("--duration %v: want at least 100ms: %w", *duration, errUsage)
+			}
+			opt := pipeOptions{source: *source, duration: *duration, warmup: time.Second}
+			if fs.Changed("model") {
+				opt.model = *name
+			}
+			res, err := benchPipeline(ctx, e, opt)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return json.NewEncoder(e.stdout).Encode(res)
+			}
+			return printPipeBench(e, res)
+		}
+		if fs.Changed("source") || fs.Changed("duration") {
+			return fmt.Errorf("--source and --duration need --pipeline: %w", errUsage)
 		}
 		if *rounds < 1 {
 			return fmt.Errorf("--rounds %d: want at least 1: %w", *rounds, errUsage)
