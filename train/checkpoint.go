@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"strconv"
@@ -42,23 +43,41 @@ var checkpointKeys = []string{"optimizer", "momentum", "beta1", "beta2", "eps", 
 // SaveCheckpoint writes the trainer's network and training state to path
 // atomically.
 func (t *Trainer) SaveCheckpoint(path string, info model.Info) error {
-	net := t.Net()
+	md, ts := checkpointParts(t.Net(), info, t.opt, CheckpointState{Step: t.step, Epoch: t.epoch,
+		Schedule: t.cfg.Schedule.String(), LR: t.cfg.LR})
+	return safetensors.WriteFile(path, md, ts)
+}
+
+// EncodeCheckpoint returns a checkpoint of net and opt as a file's bytes;
+// st gives the step, epoch, schedule and lr (its Optim, OptimT and Vectors
+// are taken from opt). The daemon checkpoints its on-device learning with
+// it.
+func EncodeCheckpoint(net *model.Net, info model.Info, opt *optim.Optimizer, st CheckpointState) ([]byte, error) {
+	md, ts := checkpointParts(net, info, opt, st)
+	var buf bytes.Buffer
+	if err := safetensors.Encode(&buf, md, ts); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func checkpointParts(net *model.Net, info model.Info, opt *optim.Optimizer, st CheckpointState) (map[string]string, []safetensors.Tensor) {
 	md := net.Metadata(info)
 	md["format"] = model.FormatCheckpoint
-	c := t.opt.Config()
+	c := opt.Config()
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	md["optimizer"] = string(c.Kind)
 	md["momentum"], md["beta1"], md["beta2"], md["eps"] = f(c.Momentum), f(c.Beta1), f(c.Beta2), f(c.Eps)
-	md["optim_t"] = strconv.FormatInt(t.opt.T(), 10)
-	md["step"] = strconv.FormatInt(t.step, 10)
-	md["epoch"] = strconv.Itoa(t.epoch)
-	md["schedule"] = t.cfg.Schedule.String()
-	md["lr"] = f(t.cfg.LR)
+	md["optim_t"] = strconv.FormatInt(opt.T(), 10)
+	md["step"] = strconv.FormatInt(st.Step, 10)
+	md["epoch"] = strconv.Itoa(st.Epoch)
+	md["schedule"] = st.Schedule
+	md["lr"] = f(st.LR)
 	ts := net.Tensors()
-	for _, v := range t.opt.State() {
+	for _, v := range opt.State() {
 		ts = append(ts, safetensors.FromFloat32("optim."+v.Name, []int{len(v.Data)}, v.Data))
 	}
-	return safetensors.WriteFile(path, md, ts)
+	return md, ts
 }
 
 // ReadCheckpoint loads a checkpoint: the network (built with opt), its
@@ -69,16 +88,33 @@ func ReadCheckpoint(path string, opt model.Options) (*model.Net, model.Info, *Ch
 	if err != nil {
 		return nil, model.Info{}, nil, fmt.Errorf("train: %w", err)
 	}
-	net, info, err := model.FromFile(f, opt)
+	net, info, st, err := fromCheckpoint(f, opt)
 	if err != nil {
 		return nil, model.Info{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return net, info, st, nil
+}
+
+// DecodeCheckpoint is ReadCheckpoint on a file's bytes.
+func DecodeCheckpoint(data []byte, opt model.Options) (*model.Net, model.Info, *CheckpointState, error) {
+	f, err := safetensors.Parse(data)
+	if err != nil {
+		return nil, model.Info{}, nil, fmt.Errorf("train: %w", err)
+	}
+	return fromCheckpoint(f, opt)
+}
+
+func fromCheckpoint(f *safetensors.File, opt model.Options) (*model.Net, model.Info, *CheckpointState, error) {
+	net, info, err := model.FromFile(f, opt)
+	if err != nil {
+		return nil, model.Info{}, nil, err
 	}
 	if f.Metadata["format"] != model.FormatCheckpoint {
 		return net, info, nil, nil
 	}
 	st, err := parseState(f)
 	if err != nil {
-		return nil, model.Info{}, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, model.Info{}, nil, err
 	}
 	info.Extra = maps.Clone(info.Extra)
 	for _, k := range checkpointKeys {
