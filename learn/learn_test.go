@@ -1,0 +1,333 @@
+package learn
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"catd/model"
+	"catd/optim"
+	"catd/train"
+)
+
+const side = 8
+
+// example makes a labelled side×side image: cats bright in the middle,
+// non-cats dark there, with noise; i makes it unique.
+func example(cat bool, i int, r *rand.Rand) Example {
+	px := make([]uint8, side*side*3)
+	for y := range side {
+		for x := range side {
+			v := 60 + r.IntN(60)
+			if (x-4)*(x-4)+(y-4)*(y-4) < 6 {
+				if cat {
+					v += 120
+				} else {
+					v -= 40
+				}
+			}
+			for c := range 3 {
+				px[(y*side+x)*3+c] = uint8(v)
+			}
+		}
+	}
+	var seed [8]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(i))
+	h := sha256.Sum256(append(seed[:], px...))
+	return Example{Cat: cat, Pixels: px, Hash: h, Time: time.Unix(int64(i), 0)}
+}
+
+func TestReplayBoundsAndPersists(t *testing.T) {
+	dir := t.TempDir()
+	r, problems, err := OpenReplay(ReplayOptions{W: side, H: side, PerClass: 20, Recent: 5, Dir: dir})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var all []Example
+	for i := range 60 {
+		ex := example(i%3 == 0, i, rng)
+		all = append(all, ex)
+		if err := r.Add(ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Add(all[7]); err != nil { // a duplicate is not added twice
+		t.Fatal(err)
+	}
+	tc, tn, vc, vn := r.Counts()
+	if tc+vc != 20 || tn+vn != 20 {
+		t.Fatalf("counts %d+%d cats, %d+%d non-cats, want 20 of each", tc, vc, tn, vn)
+	}
+	if vc+vn == 0 || vc+vn == 40 {
+		t.Errorf("%d of 40 held out, want about a fifth", vc+vn)
+	}
+	// The newest examples of each class are kept.
+	for _, ex := range all[55:] {
+		if !r.Has(ex.Hash) {
+			t.Errorf("recent example %v missing", ex.Time.Unix())
+		}
+	}
+	want := entriesOf(r)
+	r.Close()
+
+	// Reopen: the journal rebuilds the same buffer.
+	r2, problems, err := OpenReplay(ReplayOptions{W: side, H: side, PerClass: 20, Recent: 5, Dir: dir})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	if got := entriesOf(r2); !slices.Equal(got, want) {
+		t.Fatalf("reopened buffer differs:\n%v\n%v", got, want)
+	}
+	// Compact, then reopen from the snapshot (and an empty journal).
+	if err := r2.Compact(true); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, journalName)); st.Size() != 0 {
+		t.Errorf("journal of %d bytes after compaction", st.Size())
+	}
+	r2.Close()
+	r3, problems, err := OpenReplay(ReplayOptions{W: side, H: side, PerClass: 20, Recent: 5, Dir: dir})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	if got := entriesOf(r3); !slices.Equal(got, want) {
+		t.Fatalf("buffer from the snapshot differs")
+	}
+	r3.Close()
+}
+
+// entriesOf lists the buffer as "hash-prefix/class/val" strings.
+func entriesOf(r *Replay) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []string
+	for _, e := range r.entries {
+		s = append(s, string(e.Hash[:6])+map[bool]string{true: "c", false: "n"}[e.Cat]+map[bool]string{true: "v", false: "t"}[e.val])
+	}
+	slices.Sort(s)
+	return s
+}
+
+func TestReplayJournalSurvivesATornRecord(t *testing.T) {
+	dir := t.TempDir()
+	r, _, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 5 {
+		r.Add(example(i%2 == 0, i, rng))
+	}
+	r.Close()
+	path := filepath.Join(dir, journalName)
+	st, _ := os.Stat(path)
+	// A crash mid-append: half a record at the end.
+	rec := encodeRecord(example(true, 99, rng), side, side)
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(rec[:len(rec)/2])
+	f.Close()
+	r2, problems, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	tc, tn, vc, vn := r2.Counts()
+	if tc+tn+vc+vn != 5 {
+		t.Errorf("%d examples after a torn record, want 5", tc+tn+vc+vn)
+	}
+	if st2, _ := os.Stat(path); st2.Size() != st.Size() {
+		t.Errorf("journal %d bytes, want the torn tail cut back to %d", st2.Size(), st.Size())
+	}
+	// Appending after the cut works and is read back.
+	if err := r2.Add(example(false, 100, rng)); err != nil {
+		t.Fatal(err)
+	}
+	r2.Close()
+	r3, problems, _ := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if tc, tn, vc, vn := r3.Counts(); tc+tn+vc+vn != 6 || len(problems) > 0 {
+		t.Errorf("%d examples, problems %v", tc+tn+vc+vn, problems)
+	}
+	// Garbage in the middle is reported, and the good part kept.
+	r3.Close()
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(path, b, 0o640)
+	r4, _, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc, tn, vc, vn := r4.Counts(); tc+tn+vc+vn < 2 {
+		t.Errorf("only %d examples kept before the damage", tc+tn+vc+vn)
+	}
+	r4.Close()
+}
+
+const arch = "input 3x8x8; conv 6 k3 s1 p1; relu; maxpool 2; conv 8 k3 s1 p1; relu; gap; flatten; dense 1"
+
+func newLearner(t *testing.T, cfg Config, n int) (*Learner, *Replay) {
+	t.Helper()
+	a, err := model.ParseArch(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.New(a, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Init(rand.New(rand.NewPCG(5, 6)))
+	info := model.DefaultInfo(a, "")
+	r, _, err := OpenReplay(ReplayOptions{W: side, H: side, ValShare: 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range n {
+		r.Add(example(i%2 == 0, i, rng))
+	}
+	l, err := NewLearner(net, info, r, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, r
+}
+
+func TestRoundsLearnAndRecalibrate(t *testing.T) {
+	l, _ := newLearner(t, Config{LR: 0.05, Steps: 30, Batch: 8, Margin: 0.05}, 80)
+	var accepted int
+	var last Result // the last accepted round
+	for range 8 {
+		res, err := l.Round(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v", res)
+		if res.Accepted {
+			accepted++
+			if res.ValLoss > res.ValBefore*1.05+0.005 {
+				t.Errorf("accepted a round whose validation loss rose from %v to %v", res.ValBefore, res.ValLoss)
+			}
+			last = res
+		} else if res.ValLoss != last.ValLoss && accepted > 0 {
+			t.Errorf("a rolled-back round reports validation loss %v, not the accepted %v", res.ValLoss, last.ValLoss)
+		}
+	}
+	if accepted < 4 {
+		t.Errorf("%d of 8 rounds accepted", accepted)
+	}
+	if !(last.ValAUC > 0.95) {
+		t.Errorf("validation ROC AUC %v after training", last.ValAUC)
+	}
+	if l.Info().Threshold == 0.5 {
+		t.Error("threshold not recalibrated")
+	}
+	if l.Step() != int64(accepted*30) {
+		t.Errorf("step %d after %d accepted rounds", l.Step(), accepted)
+	}
+}
+
+func TestRoundRollsBackBlowUps(t *testing.T) {
+	l, _ := newLearner(t, Config{LR: 1e6, Steps: 20, Batch: 8, Optim: optim.DefaultConfig(optim.KindSGD)}, 40)
+	before := slices.Clone(l.Net().Params)
+	res, err := l.Round(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted || res.Reason == "" {
+		t.Fatalf("a learning rate of 1e6 was accepted: %+v", res)
+	}
+	if !slices.Equal(l.Net().Params, before) {
+		t.Error("weights not rolled back")
+	}
+	if l.lrScale != 0.5 {
+		t.Errorf("learning-rate scale %v after a blow-up, want 0.5", l.lrScale)
+	}
+}
+
+func TestRoundSkipsWithoutEnoughLabels(t *testing.T) {
+	l, _ := newLearner(t, Config{}, 5)
+	res, err := l.Round(context.Background())
+	if err != nil || !res.Skipped || res.Reason == "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+func TestTrainLastAndSwitchingOptimizers(t *testing.T) {
+	all, _ := newLearner(t, Config{}, 40)
+	last, _ := newLearner(t, Config{TrainLast: 1}, 40)
+	if last.TrainedParams() != 9 || last.Optimizer().StateBytes() != 4*9 {
+		t.Errorf("last layer only: %d parameters, %d state bytes; want the dense layer's 9", last.TrainedParams(), last.Optimizer().StateBytes())
+	}
+	before := slices.Clone(last.Net().Params)
+	if _, err := last.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := len(before) - 9
+	if !slices.Equal(last.Net().Params[:n], before[:n]) {
+		t.Error("frozen layers changed")
+	}
+	// Adam's state appears when it is switched on, weights stay.
+	w := slices.Clone(all.Net().Params)
+	if err := all.SetOptim(optim.DefaultConfig(optim.KindAdam)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(all.Net().Params, w) || all.Optimizer().StateBytes() != 8*len(w) {
+		t.Errorf("after switching to Adam: %d state bytes", all.Optimizer().StateBytes())
+	}
+	if err := all.SetOptim(optim.DefaultConfig(optim.KindSGD)); err != nil {
+		t.Fatal(err)
+	}
+	if all.Optimizer().StateBytes() != 0 {
+		t.Errorf("plain SGD keeps %d state bytes", all.Optimizer().StateBytes())
+	}
+}
+
+func TestCheckpointRestoresTrainingState(t *testing.T) {
+	l, r := newLearner(t, Config{LR: 0.05, Steps: 10, Batch: 8, Margin: 1}, 40)
+	for range 2 {
+		if _, err := l.Round(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := l.Checkpoint(map[string]string{"catd_base": "sha256:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, info, st, err := train.DecodeCheckpoint(data, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Extra["catd_base"] != "sha256:x" || info.Threshold != l.Info().Threshold {
+		t.Errorf("checkpoint info %+v", info)
+	}
+	l2, err := NewLearner(net, info, r, Config{LR: 0.05, Steps: 10, Batch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(l2.Net().Params, l.Net().Params) || l2.Step() != l.Step() || l2.Optimizer().T() != l.Optimizer().T() {
+		t.Error("restored learner differs")
+	}
+}
+
+// TestTrainingStepsAllocateNothing: a round's allocations (listing the
+// buffer, validation) do not grow with its number of steps.
+func TestTrainingStepsAllocateNothing(t *testing.T) {
+	allocs := func(steps int) float64 {
+		l, _ := newLearner(t, Config{Steps: steps, Batch: 8, Margin: math.Inf(1)}, 40)
+		l.Round(context.Background())
+		return testing.AllocsPerRun(3, func() { l.Round(context.Background()) })
+	}
+	a10, a50 := allocs(10), allocs(50)
+	if a50 != a10 {
+		t.Errorf("a round of 10 steps allocates %v times, of 50 steps %v", a10, a50)
+	}
+}

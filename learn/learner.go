@@ -1,0 +1,426 @@
+package learn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"catd/metrics"
+	"catd/model"
+	"catd/optim"
+	"catd/train"
+)
+
+// Config is how the Learner trains. Zero values take the defaults noted.
+type Config struct {
+	Optim    optim.Config   // default: SGD with momentum 0.9
+	LR       float64        // eta, or eta0 of Schedule (default 0.002)
+	Schedule optim.Schedule // over the learner's steps (default constant LR)
+	Batch    int            // examples per step (default 16)
+	Steps    int            // steps per round (default 40)
+	// TrainLast, if positive, trains only the last TrainLast layers with
+	// parameters; the optimizer then keeps state for those alone.
+	TrainLast int
+	// Margin is how much the validation loss may rise in a round that is
+	// still accepted, as a fraction (default 0.02), plus MarginAbs (default
+	// 0.005: a loss near zero may move by noise alone).
+	Margin, MarginAbs float64
+	// Recent examples (the newest of the training share) are drawn for
+	// RecentShare of each batch (defaults 64 and 0.5), so that new labels
+	// are learnt fast while the rest of the buffer keeps old knowledge.
+	Recent      int
+	RecentShare float64
+	// MinPerClass is the fewest training examples of each class a round
+	// needs (default 4); with fewer, rounds are skipped.
+	MinPerClass int
+	Augment     train.Augment // default train.DefaultAugment
+	Seed        uint64
+	// Explode is the factor over the round's first loss (at least ln 2,
+	// a guess's loss) that counts as blowing up (default 20).
+	Explode float64
+}
+
+func (c *Config) defaults() {
+	if c.Optim.Kind == "" {
+		c.Optim = optim.DefaultConfig(optim.KindMomentum)
+	}
+	if c.LR == 0 {
+		c.LR = 0.002
+	}
+	if c.Schedule == nil {
+		c.Schedule = optim.Constant{Eta: c.LR}
+	}
+	if c.Batch <= 0 {
+		c.Batch = 16
+	}
+	if c.Steps <= 0 {
+		c.Steps = 40
+	}
+	if c.Margin == 0 {
+		c.Margin = 0.02
+	}
+	if c.MarginAbs == 0 {
+		c.MarginAbs = 0.005
+	}
+	if c.Recent <= 0 {
+		c.Recent = 64
+	}
+	if c.RecentShare == 0 {
+		c.RecentShare = 0.5
+	}
+	if c.MinPerClass <= 0 {
+		c.MinPerClass = 4
+	}
+	if c.Augment == (train.Augment{}) {
+		c.Augment = train.DefaultAugment
+	}
+	if c.Explode == 0 {
+		c.Explode = 20
+	}
+}
+
+// Result is what one round did.
+type Result struct {
+	Steps     int
+	Loss      float64 // mean training loss of the round
+	ValLoss   float64 // validation loss after the round (before, if rolled back)
+	ValBefore float64 // validation loss before the round
+	ValAUC    float64 // NaN without both classes in the validation share
+	ValBalAcc float64
+	Threshold float32 // the recalibrated decision threshold (accepted rounds)
+	Accepted  bool
+	Reason    string  // why a round was rolled back or skipped
+	LR        float64 // the learning rate at the round's last step
+	Skipped   bool    // not enough labels yet
+	Duration  time.Duration
+}
+
+// Learner fine-tunes a network on a Replay. Its network has no batch norm
+// (train the folded network: batch statistics of a handful of labels would
+// wreck the running ones). It is not safe for concurrent use; Round runs on
+// one goroutine and the others ask it for copies.
+type Learner struct {
+	cfg    Config
+	net    *model.Net
+	info   model.Info
+	opt    *optim.Optimizer
+	off    int // first trained parameter
+	replay *Replay
+
+	// The last accepted state, restored on a rollback.
+	goodParams []float32
+	goodOpt    *optim.Optimizer
+	goodStep   int64
+
+	step    int64
+	lrScale float64
+	r       *rand.Rand
+	x, y, w []float32
+	px      []uint8
+	valLoss float64 // of the accepted state; NaN until measured
+	// Pause, if set, is called between steps with the time the step took;
+	// the daemon sleeps there so that training leaves the CPU to inference.
+	Pause func(step time.Duration)
+}
+
+// NewLearner returns a Learner training a copy of net (any Net of the
+// architecture; its parameters are copied) on r.
+func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learner, error) {
+	cfg.defaults()
+	for _, l := range net.Arch.Layers {
+		if l.Kind == model.BatchNorm {
+			return nil, errors.New("learn: the network has batch norm: fold it first (model.Net.Folded)")
+		}
+	}
+	if net.Arch.Outputs() != 1 {
+		return nil, fmt.Errorf("learn: a cat detector has one output, not %d", net.Arch.Outputs())
+	}
+	if r.w != net.Arch.W || r.h != net.Arch.H || net.Arch.C != 3 {
+		return nil, fmt.Errorf("learn: replay of %dx%d images for a %dx%dx%d model", r.w, r.h, net.Arch.C, net.Arch.H, net.Arch.W)
+	}
+	tn, err := model.New(net.Arch, model.Options{MaxBatch: cfg.Batch, Training: true})
+	if err != nil {
+		return nil, err
+	}
+	copy(tn.Params, net.Params)
+	off := 0
+	if cfg.TrainLast > 0 {
+		wr := tn.WeightRanges()
+		if cfg.TrainLast < len(wr) {
+			off = wr[len(wr)-cfg.TrainLast][0]
+		}
+	}
+	opt, err := optim.New(cfg.Optim, len(tn.Params)-off)
+	if err != nil {
+		return nil, err
+	}
+	goodOpt, _ := optim.New(cfg.Optim, len(tn.Params)-off)
+	in := net.InputLen()
+	l := &Learner{cfg: cfg, net: tn, info: info, opt: opt, off: off, replay: r, goodOpt: goodOpt,
+		goodParams: slices.Clone(tn.Params), lrScale: 1, r: rand.New(rand.NewPCG(cfg.Seed, 0x1ea2)),
+		x: make([]float32, cfg.Batch*in), y: make([]float32, cfg.Batch), w: make([]float32, cfg.Batch),
+		px: make([]uint8, in), valLoss: math.NaN()}
+	return l, nil
+}
+
+// Net returns the network being trained (the accepted state between rounds).
+func (l *Learner) Net() *model.Net { return l.net }
+
+// Info returns the model's Info, with the threshold of the last accepted
+// round.
+func (l *Learner) Info() model.Info { return l.info }
+
+// Optimizer returns the optimizer.
+func (l *Learner) Optimizer() *optim.Optimizer { return l.opt }
+
+// Step returns the steps taken in accepted rounds (the schedule's t).
+func (l *Learner) Step() int64 { return l.step }
+
+// TrainedParams is how many parameters are trained.
+func (l *Learner) TrainedParams() int { return len(l.net.Params) - l.off }
+
+// SetOptim switches the optimizer keeping the weights (SGD, momentum or
+// Adam; Adam's state vectors exist only while it is on).
+func (l *Learner) SetOptim(c optim.Config) error {
+	if err := l.opt.Switch(c); err != nil {
+		return err
+	}
+	l.cfg.Optim = c
+	l.goodOpt.CopyFrom(l.opt)
+	return nil
+}
+
+// SetSchedule changes the learning rate and its schedule.
+func (l *Learner) SetSchedule(lr float64, s optim.Schedule) {
+	l.cfg.LR, l.cfg.Schedule, l.lrScale = lr, s, 1
+}
+
+// Restore sets the training state from a checkpoint (the network's
+// parameters come with it: call after building the Learner from the
+// checkpoint's network).
+func (l *Learner) Restore(st *train.CheckpointState) error {
+	if st == nil {
+		return nil
+	}
+	if st.Optim.Kind != l.opt.Config().Kind {
+		return nil // a different rule now: start its state afresh
+	}
+	if err := l.opt.SetState(st.OptimT, st.Vectors); err != nil {
+		return fmt.Errorf("learn: checkpoint optimizer state: %w", err)
+	}
+	l.step = st.Step
+	l.goodOpt.CopyFrom(l.opt)
+	return nil
+}
+
+// Checkpoint returns the accepted state as a checkpoint file (a model file
+// with the optimizer state), with extra metadata.
+func (l *Learner) Checkpoint(extra map[string]string) ([]byte, error) {
+	info := l.info
+	info.Extra = make(map[string]string, len(l.info.Extra)+len(extra))
+	for k, v := range l.info.Extra {
+		info.Extra[k] = v
+	}
+	for k, v := range extra {
+		info.Extra[k] = v
+	}
+	return train.EncodeCheckpoint(l.net, info, l.opt, train.CheckpointState{Step: l.step,
+		Schedule: l.cfg.Schedule.String(), LR: l.cfg.LR})
+}
+
+// InferenceNet returns a new batch-1 network with the accepted weights.
+func (l *Learner) InferenceNet() (*model.Net, error) {
+	n, err := model.New(l.net.Arch, model.Options{MaxBatch: 1})
+	if err != nil {
+		return nil, err
+	}
+	copy(n.Params, l.net.Params)
+	return n, nil
+}
+
+// Round trains one round of Steps minibatch steps and keeps it only if the
+// validation loss did not rise by more than Margin; otherwise, or if the
+// loss became NaN, Inf or exploded, the weights and optimizer state go
+// back to the last accepted round (and after a blow-up the learning rate
+// is halved). An accepted round recalibrates the decision threshold on the
+// validation share (for balanced accuracy).
+func (l *Learner) Round(ctx context.Context) (Result, error) {
+	start := time.Now()
+	trainSet, valSet := l.replay.split()
+	var nc, nn, vc, vn int
+	for _, e := range trainSet {
+		if e.Cat {
+			nc++
+		} else {
+			nn++
+		}
+	}
+	for _, e := range valSet {
+		if e.Cat {
+			vc++
+		} else {
+			vn++
+		}
+	}
+	res := Result{ValAUC: math.NaN(), ValBalAcc: math.NaN()}
+	if nc < l.cfg.MinPerClass || nn < l.cfg.MinPerClass || len(valSet) == 0 {
+		res.Skipped = true
+		res.Reason = fmt.Sprintf("need %d training labels of each class and one held out: have %d cat, %d noncat, %d held out",
+			l.cfg.MinPerClass, nc, nn, len(valSet))
+		return res, nil
+	}
+	// Class weights as catd train's: N/(2 N_class), on training and validation.
+	wCat, wNon := float32(nc+nn)/float32(2*nc), float32(nc+nn)/float32(2*nn)
+	if math.IsNaN(l.valLoss) {
+		l.valLoss, _, _ = l.validate(valSet, wCat, wNon)
+	}
+	res.ValBefore = l.valLoss
+
+	recent := trainSet[max(0, len(trainSet)-l.cfg.Recent):]
+	b := l.cfg.Batch
+	nRecent := int(math.Round(l.cfg.RecentShare * float64(b)))
+	var (
+		sum   float64
+		first = math.NaN()
+		fail  string
+	)
+	for s := range l.cfg.Steps {
+		if ctx.Err() != nil {
+			fail = "stopped"
+			break
+		}
+		t0 := time.Now()
+		for i := range b {
+			var e *entry
+			if i < nRecent {
+				e = recent[l.r.IntN(len(recent))]
+			} else {
+				e = trainSet[l.r.IntN(len(trainSet))]
+			}
+			in := l.net.InputLen()
+			l.cfg.Augment.Apply(l.x[i*in:(i+1)*in], e.Pixels, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
+			if e.Cat {
+				l.y[i], l.w[i] = 1, wCat/float32(b)
+			} else {
+				l.y[i], l.w[i] = 0, wNon/float32(b)
+			}
+		}
+		loss := float64(l.net.Gradients(l.x, l.y, l.w))
+		if s == 0 {
+			first = loss
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > l.cfg.Explode*max(first, math.Ln2) {
+			fail = fmt.Sprintf("loss %v at step %d", loss, s+1)
+			break
+		}
+		lr := l.cfg.Schedule.Rate(l.step+int64(s)) * l.lrScale
+		l.opt.Step(l.net.Params[l.off:], l.net.Grads[l.off:], float32(lr))
+		sum += loss
+		res.Steps++
+		res.LR = lr
+		if l.Pause != nil {
+			l.Pause(time.Since(t0))
+		}
+	}
+	if res.Steps > 0 {
+		res.Loss = sum / float64(res.Steps)
+	}
+	if fail == "" {
+		vl, auc, bal := l.validate(valSet, wCat, wNon)
+		res.ValLoss = vl
+		switch {
+		case math.IsNaN(vl) || math.IsInf(vl, 0):
+			fail = fmt.Sprintf("validation loss %v", vl)
+		case vl > l.valLoss*(1+l.cfg.Margin)+l.cfg.MarginAbs:
+			fail = fmt.Sprintf("validation loss rose from %.4f to %.4f (margin %.0f%%)", l.valLoss, vl, 100*l.cfg.Margin)
+			res.Reason = fail
+			l.rollback()
+			res.ValLoss = l.valLoss
+			res.Duration = time.Since(start)
+			return res, nil
+		default:
+			res.ValAUC = auc
+			res.Accepted = true
+			l.valLoss = vl
+			l.step += int64(res.Steps)
+			if thr, b, err := l.threshold(valSet); err == nil {
+				l.info.Threshold, res.ValBalAcc = thr, b
+			} else {
+				res.ValBalAcc = bal
+			}
+			res.Threshold = l.info.Threshold
+			copy(l.goodParams, l.net.Params)
+			l.goodOpt.CopyFrom(l.opt)
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+	}
+	// A blow-up or a stop: roll back; a blow-up also halves the rate.
+	res.Reason = fail
+	if fail != "stopped" {
+		l.lrScale /= 2
+		res.Reason += fmt.Sprintf(": rolled back, learning rate now x%g", l.lrScale)
+	}
+	l.rollback()
+	res.ValLoss = l.valLoss
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func (l *Learner) rollback() {
+	copy(l.net.Params, l.goodParams)
+	l.opt.CopyFrom(l.goodOpt)
+}
+
+// scores returns p(cat) for each validation example.
+func (l *Learner) scores(val []*entry) (p []float32, labels []bool) {
+	in := l.net.InputLen()
+	b := l.cfg.Batch
+	p = make([]float32, len(val))
+	labels = make([]bool, len(val))
+	for i := 0; i < len(val); i += b {
+		n := min(b, len(val)-i)
+		for j := range n {
+			e := val[i+j]
+			l.info.NormalizePixels(l.x[j*in:(j+1)*in], e.Pixels)
+			labels[i+j] = e.Cat
+		}
+		l.net.Predict(p[i:i+n], l.x[:n*in])
+	}
+	return p, labels
+}
+
+// validate returns the class-weighted mean BCE on val, its ROC AUC (NaN
+// without both classes) and balanced accuracy at the current threshold.
+func (l *Learner) validate(val []*entry, wCat, wNon float32) (loss, auc, bal float64) {
+	p, labels := l.scores(val)
+	var sw float64
+	for i, pc := range p {
+		q := math.Min(math.Max(float64(pc), 1e-7), 1-1e-7)
+		if labels[i] {
+			loss -= float64(wCat) * math.Log(q)
+			sw += float64(wCat)
+		} else {
+			loss -= float64(wNon) * math.Log(1-q)
+			sw += float64(wNon)
+		}
+	}
+	loss /= sw
+	auc = math.NaN()
+	if a, err := metrics.ROCAUC(p, labels); err == nil {
+		auc = a
+	}
+	c := metrics.NewConfusion(p, labels, l.info.Threshold)
+	bal = c.BalancedAccuracy()
+	return loss, auc, bal
+}
+
+// threshold picks the threshold with the best balanced accuracy on val.
+func (l *Learner) threshold(val []*entry) (float32, float64, error) {
+	p, labels := l.scores(val)
+	return metrics.BestThreshold(p, labels)
+}
