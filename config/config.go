@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"catd/camera"
+	"catd/optim"
 	"catd/preprocess"
 	"catd/serialctl"
 )
@@ -46,6 +48,10 @@ type Config struct {
 	OnDetect OnDetect `yaml:"on_detect"`
 	// Checkpoint is how the model learnt on the device is saved.
 	Checkpoint Checkpoint `yaml:"checkpoint"`
+	// Learn is the on-device fine-tuning on the user's labels.
+	Learn Learn `yaml:"learn"`
+	// Review is the queue of frames saved for the user to label.
+	Review Review `yaml:"review"`
 	// Serial is the serial console (events out, commands in).
 	Serial Serial `yaml:"serial"`
 	// Log is what catd logs.
@@ -107,6 +113,62 @@ type Checkpoint struct {
 	Keep int `yaml:"keep"`
 }
 
+// Learn is how catd fine-tunes its model on the labels the user gives
+// (files dropped in <state>/labels/cat and labels/noncat, or the serial
+// label command).
+type Learn struct {
+	// Enabled turns learning on; labels are still taken and kept when off.
+	Enabled bool `yaml:"enabled"`
+	// Optimizer is sgd, momentum (V <- beta V + g; theta <- theta - eta V)
+	// or adam; switching keeps the weights.
+	Optimizer string `yaml:"optimizer"`
+	// LR is the learning rate eta (eta0 of a schedule), in (0, 1].
+	LR float64 `yaml:"lr"`
+	// Momentum is beta of the momentum rule, in [0, 1).
+	Momentum float64 `yaml:"momentum"`
+	// Schedule is the learning rate over training steps: constant,
+	// piecewise:STEP=LR,... or exp:LAMBDA (eta0 * exp(-lambda t)).
+	Schedule string `yaml:"schedule"`
+	// Batch is the examples per step, 1..256.
+	Batch int `yaml:"batch"`
+	// Steps is the training steps per round, 1..10000.
+	Steps int `yaml:"steps"`
+	// Every is the least time from one round to the next (at least 1s); a
+	// round runs only when labels came since the last.
+	Every Duration `yaml:"every"`
+	// TrainLast, if positive, trains only the last TrainLast layers with
+	// weights (less memory and compute); 0 trains all.
+	TrainLast int `yaml:"train_last"`
+	// ValShare is the share of labels held out to judge each round, in
+	// (0, 0.9].
+	ValShare float64 `yaml:"val_share"`
+	// Margin is how much the held-out loss may rise in an accepted round,
+	// as a fraction in [0, 1].
+	Margin float64 `yaml:"margin"`
+	// ReplayPerClass is how many labelled examples of each class are kept
+	// (and replayed so that new labels do not erase old knowledge),
+	// 10..100000; each costs the model input's size (12 KiB at 64x64).
+	ReplayPerClass int `yaml:"replay_per_class"`
+	// Duty is the share of one core training may take, in (0, 1], so that
+	// it does not starve inference.
+	Duty float64 `yaml:"duty"`
+}
+
+// Review is the queue of frames the model was unsure about, saved for the
+// user to label by moving them into a label folder.
+type Review struct {
+	// Enabled turns the queue on.
+	Enabled bool `yaml:"enabled"`
+	// Band: frames with |p(cat) - threshold| < Band are saved, as are the
+	// frames of cat_present and cat_gone changes; in [0, 0.5].
+	Band float64 `yaml:"band"`
+	// MinInterval is the least time between two saved frames.
+	MinInterval Duration `yaml:"min_interval"`
+	// MaxCount and MaxBytes bound the queue; the oldest go first.
+	MaxCount int   `yaml:"max_count"`
+	MaxBytes Bytes `yaml:"max_bytes"`
+}
+
 // Serial is the serial console.
 type Serial struct {
 	// Port is the device path, such as /dev/ttyGS0 or /dev/ttyAMA0;
@@ -151,6 +213,27 @@ func Default() Config {
 		Checkpoint: Checkpoint{
 			Every: Duration(5 * time.Minute),
 			Keep:  2,
+		},
+		Learn: Learn{
+			Enabled:        true,
+			Optimizer:      "momentum",
+			LR:             0.002,
+			Momentum:       0.9,
+			Schedule:       "constant",
+			Batch:          16,
+			Steps:          40,
+			Every:          Duration(time.Minute),
+			ValShare:       0.2,
+			Margin:         0.02,
+			ReplayPerClass: 500,
+			Duty:           0.5,
+		},
+		Review: Review{
+			Enabled:     true,
+			Band:        0.15,
+			MinInterval: Duration(30 * time.Second),
+			MaxCount:    200,
+			MaxBytes:    32 * MiB,
 		},
 		Serial: Serial{
 			Baud:   115200,
@@ -291,6 +374,41 @@ func (c *Config) check() []*Error {
 
 	atLeast("checkpoint.every", c.Checkpoint.Every, Duration(10*time.Second))
 	intIn("checkpoint.keep", c.Checkpoint.Keep, 2, 100)
+
+	numIn := func(key string, v, lo, hi float64, loOpen bool) {
+		if v < lo || v > hi || (loOpen && v == lo) || math.IsNaN(v) {
+			open := "["
+			if loOpen {
+				open = "("
+			}
+			bad(key, "want a number in %s%v, %v], got %v", open, lo, hi, v)
+		}
+	}
+	if !slices.Contains([]string{"sgd", "momentum", "adam"}, c.Learn.Optimizer) {
+		bad("learn.optimizer", "want sgd, momentum or adam, got %s", quote(c.Learn.Optimizer))
+	}
+	numIn("learn.lr", c.Learn.LR, 0, 1, true)
+	if m := c.Learn.Momentum; !(m >= 0 && m < 1) {
+		bad("learn.momentum", "want a number in [0, 1), got %v", m)
+	}
+	if _, err := optim.ParseSchedule(c.Learn.Schedule, max(c.Learn.LR, 1e-3)); err != nil {
+		bad("learn.schedule", "want constant, piecewise:STEP=LR,... or exp:LAMBDA, got %s (%v)", quote(c.Learn.Schedule), err)
+	}
+	intIn("learn.batch", c.Learn.Batch, 1, 256)
+	intIn("learn.steps", c.Learn.Steps, 1, 10000)
+	atLeast("learn.every", c.Learn.Every, Duration(time.Second))
+	intIn("learn.train_last", c.Learn.TrainLast, 0, 100)
+	numIn("learn.val_share", c.Learn.ValShare, 0, 0.9, true)
+	numIn("learn.margin", c.Learn.Margin, 0, 1, false)
+	intIn("learn.replay_per_class", c.Learn.ReplayPerClass, 10, 100000)
+	numIn("learn.duty", c.Learn.Duty, 0, 1, true)
+
+	numIn("review.band", c.Review.Band, 0, 0.5, false)
+	atLeast("review.min_interval", c.Review.MinInterval, 0)
+	intIn("review.max_count", c.Review.MaxCount, 1, 1_000_000)
+	if v := c.Review.MaxBytes; v < 64*KiB {
+		bad("review.max_bytes", "want a size of 64KiB or more, got %v", v)
+	}
 
 	if p := c.Serial.Port; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0)) {
 		bad("serial.port", `want a device path such as /dev/ttyGS0, or "" for none, got %s`, quote(p))

@@ -89,6 +89,26 @@ on_detect:
 checkpoint:
   every: 1h
   keep: 5
+learn:
+  enabled: false
+  optimizer: adam
+  lr: 0.001
+  momentum: 0.8
+  schedule: exp:0.001
+  batch: 8
+  steps: 100
+  every: 10m
+  train_last: 2
+  val_share: 0.25
+  margin: 0.05
+  replay_per_class: 200
+  duty: 0.25
+review:
+  enabled: false
+  band: 0.1
+  min_interval: 1m
+  max_count: 50
+  max_bytes: 8MiB
 serial:
   port: /dev/ttyGS0
   baud: 9600
@@ -121,8 +141,13 @@ func fullConfig() config.Config {
 			MinInterval: 0,
 		},
 		Checkpoint: config.Checkpoint{Every: config.Duration(time.Hour), Keep: 5},
-		Serial:     config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
-		Log:        config.Log{Level: "debug"},
+		Learn: config.Learn{Enabled: false, Optimizer: "adam", LR: 0.001, Momentum: 0.8, Schedule: "exp:0.001",
+			Batch: 8, Steps: 100, Every: config.Duration(10 * time.Minute), TrainLast: 2, ValShare: 0.25,
+			Margin: 0.05, ReplayPerClass: 200, Duty: 0.25},
+		Review: config.Review{Enabled: false, Band: 0.1, MinInterval: config.Duration(time.Minute), MaxCount: 50,
+			MaxBytes: 8 * config.MiB},
+		Serial: config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
+		Log:    config.Log{Level: "debug"},
 	}
 }
 
@@ -243,6 +268,22 @@ func TestParseErrors(t *testing.T) {
 			[]want{{1, "", "want a key name, got a list"}}},
 		{"merge key", "detect:\n  <<: {on_frames: 3}\n",
 			[]want{{2, "detect", "merge keys (<<) are not supported"}}},
+
+		// learn and review.
+		{"unknown optimizer", "learn:\n  optimizer: rmsprop\n",
+			[]want{{2, "learn.optimizer", `want sgd, momentum or adam, got "rmsprop"`}}},
+		{"learning rate zero", "learn:\n  lr: 0\n",
+			[]want{{2, "learn.lr", "want a number in (0, 1], got 0"}}},
+		{"bad schedule", "learn:\n  schedule: cosine\n",
+			[]want{{2, "learn.schedule", `got "cosine"`}}},
+		{"momentum one", "learn:\n  momentum: 1\n",
+			[]want{{2, "learn.momentum", "want a number in [0, 1), got 1"}}},
+		{"val share too big", "learn:\n  val_share: 0.95\n",
+			[]want{{2, "learn.val_share", "want a number in (0, 0.9], got 0.95"}}},
+		{"tiny replay", "learn:\n  replay_per_class: 3\n",
+			[]want{{2, "learn.replay_per_class", "want an integer in 10..100000, got 3"}}},
+		{"review band", "review:\n  band: 0.7\n",
+			[]want{{2, "review.band", "want a number in [0, 0.5], got 0.7"}}},
 
 		// Types.
 		{"string for a number", "detect:\n  threshold: \"0.5\"\n",
@@ -595,6 +636,10 @@ func TestKeys(t *testing.T) {
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",
 		"on_detect.command", "on_detect.timeout", "on_detect.min_interval",
 		"checkpoint.every", "checkpoint.keep",
+		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
+		"learn.steps", "learn.every", "learn.train_last", "learn.val_share", "learn.margin",
+		"learn.replay_per_class", "learn.duty",
+		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"serial.port", "serial.baud", "serial.format",
 		"log.level",
 	}
