@@ -1,8 +1,8 @@
 // Package camera captures frames from image sources: synthetic test
 // patterns, image and MJPEG files, folders that other programs drop images
-// into, and the output of camera commands (rpicam-vid, ffmpeg). Later
-// slices add V4L2 devices and MJPEG over HTTP behind the same Source
-// interface.
+// into, the output of camera commands (rpicam-vid, ffmpeg), and MJPEG
+// from cameras' web servers (ESP32-CAM, IP cameras). V4L2 capture devices
+// (USB webcams) are read directly, in pure Go.
 //
 // A source is chosen by a URI and opened with Open. Frames are written into
 // caller-owned Frame values whose Data capacity is reused, so a steady stream
@@ -149,6 +149,34 @@ const (
 	corruptLogEvery = 5 * time.Second
 )
 
+// Check reports whether uri names a source Open knows and spells its
+// options right, without opening anything (no file, device or command is
+// touched), so a config file can be refused before the running source is
+// replaced.
+func Check(uri string) error {
+	u, err := parseURI(uri)
+	if err == nil {
+		switch u.scheme {
+		case "test":
+			_, err = parseTestConfig(u, Options{})
+		case "file":
+			_, err = parseFileConfig(u, Options{})
+		case "dir":
+			_, err = parseDirConfig(u)
+		case "exec":
+			_, err = parseExecConfig(u)
+		case "http", "https":
+			_, err = parseHTTPConfig(u)
+		case "v4l2":
+			_, err = parseV4L2Config(u)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("camera: %q: %w", Redact(uri), err)
+	}
+	return nil
+}
+
 // Open opens the source named by uri:
 //
 //	test:?w=320&h=240&fps=10&format=rgb24   synthetic moving pattern (format rgb24 or yuyv)
@@ -159,6 +187,10 @@ const (
 //	exec:COMMAND LINE                       MJPEG on a command's stdout
 //	exec:?format=i420&w=640&h=480 -- COMMAND LINE
 //	                                        raw frames of that size on a command's stdout
+//	http://HOST[:PORT]/PATH?CAMERA'S QUERY#timeout=10s&connect=10s&max=BYTES
+//	https://…                               MJPEG from a camera's web server (ESP32-CAM, IP cameras)
+//	v4l2:DEVICE?width=640&height=480&format=yuyv&fps=10&buffers=4
+//	                                        a V4L2 capture device (USB webcam)
 //
 // PATH may also be written file:///abs/path. Errors name the URI and the
 // problem; unknown query parameters are errors.
@@ -181,34 +213,45 @@ const (
 // PATH when Open is called (a missing one is an error), its stderr is
 // logged (rate-limited), and when it exits it is restarted with backoff
 // (0.5 s doubling to 30 s); Close stops its process group.
-// Check reports whether uri names a source Open knows and spells its
-// options right, without opening anything (no file, device or command is
-// touched), so a config file can be refused before the running source is
-// replaced.
-func Check(uri string) error {
-	u, err := parseURI(uri)
-	if err == nil {
-		switch u.scheme {
-		case "test":
-			_, err = parseTestConfig(u, Options{})
-		case "file":
-			_, err = parseFileConfig(u, Options{})
-		case "dir":
-			_, err = parseDirConfig(u)
-		case "exec":
-			_, err = parseExecConfig(u)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("camera: %q: %w", uri, err)
-	}
-	return nil
-}
-
+//
+// For http: and https:, the URI up to '#' is the camera's own URL, sent as
+// it is (its query belongs to the camera); catd's options come after '#',
+// written like a query, since a fragment never reaches the server:
+//
+//	http://192.168.1.50:81/stream
+//	http://admin:secret@192.168.1.64/video.mjpg?resolution=640x480#timeout=5s&max=4000000
+//
+// The options are timeout (no bytes for this long closes the connection;
+// default 10s), connect (limit for the TCP connection and TLS handshake;
+// default 10s) and max (largest frame in bytes, default 8 MiB; a larger
+// part is dropped and counted as corrupt). The response may be
+// multipart/x-mixed-replace, read as leniently as cameras need (boundary
+// with or without dashes, missing line breaks, Content-Length present or
+// not), or bare MJPEG. Open does not connect: the source connects in the
+// background and reconnects with backoff (0.5 s doubling to 30 s, back to
+// 0.5 s once a frame arrives) after an error, the end of the stream, a
+// stall, or a status other than 200; the outage and the recovery are
+// logged (rate-limited). A user and password in the URL are sent as HTTP
+// basic authentication and replaced by xxxxx in String, logs and errors
+// (see Redact); characters such as @ : / in them must be percent-encoded.
+//
+// For v4l2:, DEVICE is the video node's absolute path: /dev/video0, or
+// better a stable name from /dev/v4l/by-id/. The options are width and
+// height (pixels, default 640×480; w and h also work), format (yuyv, the
+// default; mjpeg; or i420, nv12, rgb24, gray8 where the driver offers
+// them), fps (frame rate in Hz; by default the driver's) and buffers (2 to
+// 32, default 4). The driver may pick another size, fewer buffers or
+// another rate: frames carry the size it set, and the changes are logged.
+// MJPEG frames without Huffman tables get the standard ones. Open opens the
+// device and starts streaming (errors such as a missing device or a
+// refused format are returned); afterwards, a device that fails or is
+// unplugged is closed and reopened with backoff (0.5 s doubling to 30 s)
+// while Next keeps waiting, with the outage and the recovery logged. Close
+// stops streaming, unmaps the buffers and closes the device. Only on Linux.
 func Open(uri string, opt Options) (Source, error) {
 	u, err := parseURI(uri)
 	if err != nil {
-		return nil, fmt.Errorf("camera: open %q: %w", uri, err)
+		return nil, fmt.Errorf("camera: open %q: %w", Redact(uri), err)
 	}
 	var s Source
 	switch u.scheme {
@@ -232,11 +275,21 @@ func Open(uri string, opt Options) (Source, error) {
 		if c, err = parseExecConfig(u); err == nil {
 			s, err = openExec(uri, c, opt.Log)
 		}
+	case "http", "https":
+		var c httpConfig
+		if c, err = parseHTTPConfig(u); err == nil {
+			s = openHTTP(uri, c, opt.Log)
+		}
+	case "v4l2":
+		var c v4l2Config
+		if c, err = parseV4L2Config(u); err == nil {
+			s, err = openV4L2(uri, c, opt.Log)
+		}
 	default:
 		panic("camera: parseURI returned unknown scheme " + u.scheme)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("camera: open %q: %w", uri, err)
+		return nil, fmt.Errorf("camera: open %q: %w", Redact(uri), err)
 	}
 	return s, nil
 }

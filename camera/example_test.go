@@ -31,7 +31,7 @@ func ExampleOpen() {
 	// Output:
 	// 1 rgb24 64 48 192 9216
 	// 2 rgb24 64 48 192 9216
-	// camera: open "rtsp://cam/stream": unknown scheme "rtsp" (supported: dir, exec, file, test)
+	// camera: open "rtsp://cam/stream": unknown scheme "rtsp" (supported: dir, exec, file, http, https, test, v4l2)
 }
 
 func ExampleMJPEGSplitter() {

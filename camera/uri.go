@@ -12,10 +12,10 @@ import (
 )
 
 // supportedSchemes lists the URI schemes Open understands, for error messages.
-var supportedSchemes = []string{"dir", "exec", "file", "test"}
+var supportedSchemes = []string{"dir", "exec", "file", "http", "https", "test", "v4l2"}
 
 // laterSchemes are planned but not implemented yet.
-var laterSchemes = []string{"v4l2", "http", "https"}
+var laterSchemes []string
 
 // sourceURI is a URI split into its parts; query parameters are removed
 // from q as they are used, so leftovers can be reported.
@@ -28,6 +28,7 @@ type sourceURI struct {
 // parseURI splits uri into scheme, path and query. The path is taken
 // literally (no percent-decoding) up to the first '?'. For exec: the path
 // is the command line, which may hold '?' itself; see parseExecURI.
+// For http: and https:, see parseHTTPURI.
 func parseURI(uri string) (sourceURI, error) {
 	scheme, rest, ok := strings.Cut(uri, ":")
 	if !ok || scheme == "" {
@@ -39,6 +40,9 @@ func parseURI(uri string) (sourceURI, error) {
 			return sourceURI{}, fmt.Errorf("scheme %q is not supported yet (supported: %s)", scheme, strings.Join(supportedSchemes, ", "))
 		}
 		return sourceURI{}, fmt.Errorf("unknown scheme %q (supported: %s)", scheme, strings.Join(supportedSchemes, ", "))
+	}
+	if scheme == "http" || scheme == "https" {
+		return parseHTTPURI(scheme, rest)
 	}
 	var path, rawQuery string
 	if scheme == "exec" {

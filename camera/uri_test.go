@@ -45,8 +45,12 @@ func TestOpenURI(t *testing.T) {
 
 		{"no scheme", "/dev/video0", Options{}, "no scheme"},
 		{"empty", "", Options{}, "no scheme"},
-		{"unknown scheme", "rtsp://cam/stream", Options{}, `unknown scheme "rtsp" (supported: dir, exec, file, test)`},
-		{"later scheme", "v4l2:/dev/video0", Options{}, `"v4l2" is not supported yet`},
+		{"unknown scheme", "rtsp://cam/stream", Options{}, `unknown scheme "rtsp" (supported: dir, exec, file, http, https, test, v4l2)`},
+		{"v4l2 missing device", "v4l2:/nonexistent/video9", Options{}, "open /nonexistent/video9: no such file or directory"},
+		{"v4l2 not a device", "v4l2:/dev/null?format=mjpeg", Options{}, "/dev/null: VIDIOC_QUERYCAP: "}, // ENOTTY; ENOSYS under qemu-user
+		{"v4l2 relative path", "v4l2:video0", Options{}, "absolute path"},
+		{"v4l2 bad format", "v4l2:/dev/video0?format=h264", Options{}, `format="h264"`},
+		{"v4l2 unknown param", "v4l2:/dev/video0?fps=5&rate=3", Options{}, `unknown query parameter "rate"`},
 		{"test path", "test:/x", Options{}, "takes no path"},
 		{"test bad w", "test:?w=abc", Options{}, `w="abc"`},
 		{"test small h", "test:?h=2", Options{}, `h="2"`},
@@ -153,6 +157,10 @@ func FuzzParseURI(f *testing.F) {
 			parseDirConfig(u)
 		case "exec":
 			parseExecConfig(u)
+		case "http", "https":
+			parseHTTPConfig(u)
+		case "v4l2":
+			parseV4L2Config(u)
 		default:
 			t.Fatalf("parseURI(%q) returned scheme %q", uri, u.scheme)
 		}

@@ -426,15 +426,8 @@ func (c *Config) check() []*Error {
 	return errs
 }
 
-// checkSource is camera.Check, except that it accepts v4l2:/dev/NAME, catd's
-// default source, which the camera package knows of but does not open yet.
-func checkSource(uri string) error {
-	err := camera.Check(uri)
-	if err != nil && strings.HasPrefix(uri, "v4l2:/dev/") && !strings.ContainsAny(uri, "?\x00") {
-		return nil
-	}
-	return err
-}
+// checkSource is camera.Check: the URI's syntax, without opening anything.
+func checkSource(uri string) error { return camera.Check(uri) }
 
 func roiString(r image.Rectangle) string {
 	return fmt.Sprintf("[%d, %d, %d, %d]", r.Min.X, r.Min.Y, r.Max.X, r.Max.Y)
