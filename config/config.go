@@ -133,8 +133,9 @@ type Learn struct {
 	Batch int `yaml:"batch"`
 	// Steps is the training steps per round, 1..10000.
 	Steps int `yaml:"steps"`
-	// Every is the least time from one round to the next (at least 1s); a
-	// round runs only when labels came since the last.
+	// Every is the least time from one round to the next (at least 1s).
+	// Rounds run when labels came since the last round, and go on while
+	// each lowers the held-out loss by more than 1%.
 	Every Duration `yaml:"every"`
 	// TrainLast, if positive, trains only the last TrainLast layers with
 	// weights (less memory and compute); 0 trains all.

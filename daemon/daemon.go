@@ -74,6 +74,12 @@ type PipelineConfig struct {
 	// that raised it, before the frame's buffer is reused: it must copy what
 	// it keeps and must not block.
 	OnDetect func(ev Event, f *camera.Frame)
+	// OnFrame, if set, is called with every frame judged: the frame, the
+	// model input it became (H×W×3 bytes), p(cat), the threshold in force
+	// and the event it raised ("" for none). It runs on the inference
+	// goroutine before the buffers are reused: it must copy what it keeps,
+	// must not block, and should not allocate.
+	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event string)
 }
 
 // Detect is how frames become decisions: the threshold (0: the model's
@@ -510,6 +516,9 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 		}
 		ctl.record(pc, present)
 		log.Debug().Uint64("frame", seq).Float32("p_cat", pc).Msg("frame")
+		if cfg.OnFrame != nil {
+			cfg.OnFrame(f, pl.pix, pc, thr, kind)
+		}
 		if kind == "" {
 			free <- f
 			continue

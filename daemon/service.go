@@ -24,6 +24,7 @@ import (
 	"catd/preprocess"
 	"catd/serialctl"
 	"catd/state"
+	"catd/train"
 )
 
 // Options configure Run, catd's service: the pipeline plus everything
@@ -65,8 +66,9 @@ type loaded struct {
 	master *model.Net
 	info   model.Info
 	infer  *model.Net
-	name   string // for logs and status: the file, or "built-in default model"
-	base   string // "sha256:…" of the model file the weights started from
+	name   string                 // for logs and status: the file, or "built-in default model"
+	base   string                 // "sha256:…" of the model file the weights started from
+	train  *train.CheckpointState // the learning state a checkpoint holds, or nil
 }
 
 // service is Run's state.
@@ -99,6 +101,7 @@ type service struct {
 	hook      atomic.Pointer[hook.Runner]
 	modelName atomic.Pointer[string]
 
+	learning   *learning
 	watcher    *fswatch.Watcher
 	started    time.Time
 	dirty      atomic.Bool // the weights changed since the last checkpoint
@@ -136,6 +139,10 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer s.closeAll()
+	if err := s.startLearning(); err != nil {
+		return err
+	}
+	s.learning.cfgs <- s.cfg.Learn
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,6 +152,7 @@ func Run(ctx context.Context, opt Options) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); s.snapshotLoop(ctx) }()
 	go func() { defer wg.Done(); s.checkpointLoop(ctx) }()
+	s.learning.run(ctx, &wg)
 	if opt.ConfigPath != "" {
 		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
 		if err != nil {
@@ -223,7 +231,7 @@ func (s *service) start() error {
 	if err := s.setHook(s.cfg.OnDetect); err != nil {
 		return err
 	}
-	src, err := s.opt.OpenSource(s.cfg.Source, s.log.With().Str("source", s.cfg.Source).Logger())
+	src, err := s.opt.OpenSource(s.cfg.Source, s.log.With().Str("source", camera.Redact(s.cfg.Source)).Logger())
 	if err != nil {
 		return err
 	}
@@ -258,7 +266,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 // decode builds a loaded model from a model file's bytes.
 func (s *service) decode(data []byte) (*loaded, error) {
 	opt := model.Options{MaxBatch: 1}
-	master, info, err := model.Decode(data, opt)
+	master, info, st, err := train.DecodeCheckpoint(data, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +277,7 @@ func (s *service) decode(data []byte) (*loaded, error) {
 	if err := checkDetector(infer); err != nil {
 		return nil, err
 	}
-	return &loaded{master: master, info: info, infer: infer}, nil
+	return &loaded{master: master, info: info, infer: infer, train: st}, nil
 }
 
 // baseKey is the model file metadata key naming the model a checkpoint's
@@ -361,6 +369,9 @@ func (s *service) pipelineConfig() PipelineConfig {
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
 		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
+	if s.learning != nil {
+		p.OnFrame = s.learning.onFrame
+	}
 	dir := s.opt.RuntimeDir
 	if dir == "" {
 		dir = s.opt.StateDir
@@ -397,6 +408,9 @@ func (s *service) status(st *Status) {
 	st.Config = s.opt.ConfigPath
 	st.ConfigError = *s.cfgErr.Load()
 	st.Model = *s.modelName.Load()
+	if s.learning != nil {
+		s.learning.status(st)
+	}
 }
 
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
@@ -483,7 +497,7 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		}
 	}
 	if has("source") {
-		if src, err = s.opt.OpenSource(nc.Source, s.log.With().Str("source", nc.Source).Logger()); err != nil {
+		if src, err = s.opt.OpenSource(nc.Source, s.log.With().Str("source", camera.Redact(nc.Source)).Logger()); err != nil {
 			return err
 		}
 	}
@@ -539,6 +553,29 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		select {
 		case s.ckptNow <- time.Duration(nc.Checkpoint.Every):
 		default:
+		}
+	}
+	if l := s.learning; l != nil {
+		if has("learn") {
+			select { // the newest section wins
+			case <-l.cfgs:
+			default:
+			}
+			l.cfgs <- nc.Learn
+		}
+		if has("review") {
+			rc := nc.Review
+			l.reviewCfg.Store(&rc)
+			if sn, err := state.OpenSnapshots(l.reviewDir.Load().Dir(), rc.MaxCount, int64(rc.MaxBytes), &s.meter); err == nil {
+				l.reviewDir.Store(sn)
+			}
+		}
+		if m != nil {
+			select { // the newest model wins
+			case <-l.models:
+			default:
+			}
+			l.models <- m
 		}
 	}
 	if has("log") && s.opt.SetLogLevel != nil {
@@ -617,21 +654,28 @@ func (s *service) closeAll() {
 	if s.src != nil {
 		s.src.Close()
 	}
+	if s.learning != nil {
+		s.learning.replay.Close()
+	}
 }
 
 // save writes a checkpoint of the master weights now.
 func (s *service) save(why string) (string, error) {
 	m, cp := s.model.Load(), s.ckpts.Load()
-	info := m.info
-	info.Extra = make(map[string]string, len(m.info.Extra)+2)
-	for k, v := range m.info.Extra {
-		info.Extra[k] = v
-	}
-	info.Extra[baseKey] = m.base
-	info.Extra["catd_saved"] = time.Now().UTC().Format(time.RFC3339)
-	data, err := m.master.Bytes(info)
-	if err != nil {
-		return "", err
+	var data []byte
+	if l := s.learning; l != nil && l.ckpt.Load() != nil {
+		data = *l.ckpt.Load() // the last accepted round, with its optimizer state
+	} else {
+		info := m.info
+		info.Extra = make(map[string]string, len(m.info.Extra)+1)
+		for k, v := range m.info.Extra {
+			info.Extra[k] = v
+		}
+		info.Extra[baseKey] = m.base
+		var err error
+		if data, err = m.master.Bytes(info); err != nil {
+			return "", err
+		}
 	}
 	path, err := cp.Save(data)
 	if err != nil {
@@ -684,10 +728,20 @@ func (s *service) SetThreshold(x float64) error {
 	return nil
 }
 
-var errNotYet = errors.New("not in this version of catd (on-device learning is still to come)")
+func (s *service) Label(class, frame string) error { return s.learning.Label(class, frame) }
 
-func (s *service) Label(class, frame string) error { return errNotYet }
-func (s *service) Learn(on bool) error             { return errNotYet }
+// Learn turns training on or off until the next change of the learn
+// section or restart.
+func (s *service) Learn(on bool) error {
+	s.learning.enabled.Store(on)
+	if on {
+		select {
+		case s.learning.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
 
 func (s *service) Save() error {
 	_, err := s.save("command")

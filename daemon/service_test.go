@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"os"
@@ -35,6 +36,7 @@ type serviceRig struct {
 	reload   chan os.Signal
 	sourcesM sync.Mutex
 	opened   []string
+	stopped  bool
 }
 
 type syncBuffer struct {
@@ -109,14 +111,26 @@ func (r *serviceRig) start(yaml string) {
 		}}
 	go func() { r.done <- Run(ctx, opt) }()
 	r.t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.done:
-		case <-time.After(10 * time.Second):
-			r.t.Error("Run did not return")
+		if err := r.stop(); err != nil {
+			r.t.Error(err)
 		}
 	})
 	r.frames(3)
+}
+
+// stop cancels Run and returns its error (once; later calls return nil).
+func (r *serviceRig) stop() error {
+	if r.stopped {
+		return nil
+	}
+	r.stopped = true
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("Run did not return")
+	}
 }
 
 // frames waits for n more frames.

@@ -22,7 +22,7 @@ type Status struct {
 	Corrupt   uint64    `json:"corrupt"`
 	Source    string    `json:"source"`
 	Model     string    `json:"model"`
-	Learning  string    `json:"learning"` // "off" until on-device learning exists
+	Learning  string    `json:"learning"` // "on" or "off"
 	Started   time.Time `json:"started"`
 	Updated   time.Time `json:"updated"`
 
@@ -35,6 +35,20 @@ type Status struct {
 	Checkpoint        string  `json:"checkpoint,omitempty"` // the latest checkpoint loaded or written
 	Config            string  `json:"config,omitempty"`     // the config file, if any
 	ConfigError       string  `json:"config_error,omitempty"`
+
+	// On-device learning: labels kept (and how many of them are held
+	// out to judge rounds), rounds run, the last round, review frames.
+	LabelsCat     int    `json:"labels_cat"`
+	LabelsNonCat  int    `json:"labels_noncat"`
+	LabelsHeldOut int    `json:"labels_held_out"`
+	Rounds        int64  `json:"rounds"`
+	LastRound     string `json:"last_round,omitempty"`
+	ReviewFrames  int    `json:"review_frames"`
+	// Memory of learning, in bytes: the replay buffer's examples, the
+	// optimizer state (with its rollback copy), the training workspace.
+	ReplayBytes         int `json:"replay_bytes"`
+	OptimizerStateBytes int `json:"optimizer_state_bytes"`
+	TrainWorkspaceBytes int `json:"train_workspace_bytes"`
 }
 
 // WriteStatus writes s to path atomically (a temporary file in the same

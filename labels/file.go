@@ -102,7 +102,7 @@ func (in *Inbox) takeFile(e *entry, path string, now time.Time, take func(Exampl
 		return
 	}
 	hash := sha256.Sum256(data)
-	if in.seen(hash) {
+	if in.seen(hash, e.class) {
 		in.duplicates.Add(1)
 		in.moveDone(e, hash, "labels: duplicate moved to done")
 		return
@@ -135,12 +135,13 @@ func (in *Inbox) takeFile(e *entry, path string, now time.Time, take func(Exampl
 	in.moveDone(e, hash, "labels: took label")
 }
 
-// seen reports whether an image with this hash was taken already.
-func (in *Inbox) seen(hash [32]byte) bool {
+// seen reports whether an image with this hash was taken already with
+// this class.
+func (in *Inbox) seen(hash [32]byte, class string) bool {
 	if _, ok := in.takenNotMoved[hash]; ok {
 		return true
 	}
-	return in.opt.Seen != nil && in.opt.Seen(hash)
+	return in.opt.Seen != nil && in.opt.Seen(hash, class)
 }
 
 // fail logs err for e and puts the next attempt off, doubling the wait

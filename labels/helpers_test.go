@@ -47,12 +47,12 @@ func testOptions(t testing.TB, dir string) Options {
 type recorder struct {
 	mu   sync.Mutex
 	got  []Example
-	hash map[[32]byte]bool // what a replay buffer would persist
+	hash map[[32]byte]string // what a replay buffer would persist: the class of each image
 	fail func(n int, ex Example) error
 	n    int
 }
 
-func newRecorder() *recorder { return &recorder{hash: make(map[[32]byte]bool)} }
+func newRecorder() *recorder { return &recorder{hash: make(map[[32]byte]string)} }
 
 func (r *recorder) take(ex Example) error {
 	r.mu.Lock()
@@ -64,15 +64,15 @@ func (r *recorder) take(ex Example) error {
 		}
 	}
 	r.got = append(r.got, ex)
-	r.hash[ex.Hash] = true
+	r.hash[ex.Hash] = ex.Class
 	return nil
 }
 
 // seen is Options.Seen backed by what was taken.
-func (r *recorder) seen(h [32]byte) bool {
+func (r *recorder) seen(h [32]byte, class string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hash[h]
+	return r.hash[h] == class
 }
 
 func (r *recorder) examples() []Example {

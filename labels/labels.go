@@ -159,9 +159,12 @@ type Options struct {
 	// if that is shorter.
 	Rescan time.Duration
 	// Seen, if not nil, reports whether an image with this hash was already
-	// taken (by this Inbox or before a restart); such a file is moved to
-	// done/ without calling take. It is called from Run's goroutine.
-	Seen func(hash [32]byte) bool
+	// taken with this class (by this Inbox or before a restart); such a
+	// file is moved to done/ without calling take. An image taken before
+	// with the other class is not "seen": it is taken again, which lets a
+	// user correct a label by moving the file from done/ into the other
+	// class folder. It is called from Run's goroutine.
+	Seen func(hash [32]byte, class string) bool
 	// Log receives what the Inbox has to say; lines about a file carry the
 	// fields "file" (its path inside Dir) and "class". The zero Logger
 	// discards everything.

@@ -483,7 +483,8 @@ func TestPixels(t *testing.T) {
 	}
 }
 
-// An image whose bytes were taken before (Seen) goes to done/ untaken.
+// An image whose bytes were taken before with the same class (Seen) goes
+// to done/ untaken; with the other class it is taken again: a correction.
 func TestDuplicate(t *testing.T) {
 	dir := t.TempDir()
 	opt := testOptions(t, dir)
@@ -493,13 +494,21 @@ func TestDuplicate(t *testing.T) {
 	data := makeJPEG(t, 40, 40, 9)
 	writeFile(t, filepath.Join(dir, Cat, "first.jpg"), data)
 	waitFor(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
-	writeFile(t, filepath.Join(dir, NonCat, "again.jpg"), data)
+	writeFile(t, filepath.Join(dir, Cat, "again.jpg"), data)
 	waitFor(t, "again.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "again.jpg")) })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg"}) {
 		t.Errorf("took %v, want only the first", got)
 	}
 	if s := r.in.Stats(); s != (Stats{Taken: 1, Duplicates: 1}) {
 		t.Errorf("Stats = %+v", s)
+	}
+	// The user corrects the label: the same image, now in noncat/.
+	if err := os.Rename(filepath.Join(dir, DoneDir, "first.jpg"), filepath.Join(dir, NonCat, "first.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first.jpg taken again", func() bool { return len(rec.names()) == 2 })
+	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg", "noncat/first.jpg"}) {
+		t.Errorf("took %v, want the correction too", got)
 	}
 }
 

@@ -71,9 +71,18 @@ func TestReplayBoundsAndPersists(t *testing.T) {
 	}
 	// The newest examples of each class are kept.
 	for _, ex := range all[55:] {
-		if !r.Has(ex.Hash) {
+		if !r.Has(ex.Hash, ex.Cat) {
 			t.Errorf("recent example %v missing", ex.Time.Unix())
 		}
+	}
+	// A correction: the newest example's label flips.
+	fix := all[59]
+	fix.Cat = !fix.Cat
+	if err := r.Add(fix); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Has(fix.Hash, fix.Cat) || r.Has(fix.Hash, !fix.Cat) {
+		t.Error("the corrected label is not the one held")
 	}
 	want := entriesOf(r)
 	r.Close()
@@ -329,5 +338,28 @@ func TestTrainingStepsAllocateNothing(t *testing.T) {
 	a10, a50 := allocs(10), allocs(50)
 	if a50 != a10 {
 		t.Errorf("a round of 10 steps allocates %v times, of 50 steps %v", a10, a50)
+	}
+}
+
+// TestChunksGiveTheBatchGradient: computing a step's gradient a few
+// examples at a time (to yield to inference between) changes nothing.
+func TestChunksGiveTheBatchGradient(t *testing.T) {
+	params := func(chunk int) []float32 {
+		l, _ := newLearner(t, Config{Steps: 3, Batch: 8, Chunk: chunk, Margin: math.Inf(1), Seed: 9}, 40)
+		calls := 0
+		l.Yield = func(time.Duration) { calls++ }
+		if _, err := l.Round(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if want := 3 * ((8 + chunk - 1) / chunk); calls != want {
+			t.Errorf("chunk %d: Yield called %d times, want %d", chunk, calls, want)
+		}
+		return slices.Clone(l.Net().Params)
+	}
+	whole, one, three := params(8), params(1), params(3)
+	for i := range whole {
+		if d := math.Max(math.Abs(float64(whole[i]-one[i])), math.Abs(float64(whole[i]-three[i]))); d > 1e-5 {
+			t.Fatalf("param %d: %v whole, %v one at a time, %v three at a time", i, whole[i], one[i], three[i])
+		}
 	}
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// Explode is the factor over the round's first loss (at least ln 2,
 	// a guess's loss) that counts as blowing up (default 20).
 	Explode float64
+	// Chunk is how many examples' gradients are computed between two
+	// calls of Learner.Yield (default 2): the grain at which training
+	// makes way for inference.
+	Chunk int
 }
 
 func (c *Config) defaults() {
@@ -80,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.Explode == 0 {
 		c.Explode = 20
+	}
+	if c.Chunk <= 0 {
+		c.Chunk = 2
 	}
 }
 
@@ -122,9 +129,10 @@ type Learner struct {
 	x, y, w []float32
 	px      []uint8
 	valLoss float64 // of the accepted state; NaN until measured
-	// Pause, if set, is called between steps with the time the step took;
-	// the daemon sleeps there so that training leaves the CPU to inference.
-	Pause func(step time.Duration)
+	// Yield, if set, is called after each Chunk of examples with the time
+	// it took; the daemon waits there so that training leaves the CPU to
+	// inference.
+	Yield func(chunk time.Duration)
 }
 
 // NewLearner returns a Learner training a copy of net (any Net of the
@@ -179,6 +187,16 @@ func (l *Learner) Optimizer() *optim.Optimizer { return l.opt }
 
 // Step returns the steps taken in accepted rounds (the schedule's t).
 func (l *Learner) Step() int64 { return l.step }
+
+// Memory returns the bytes the learner holds besides the model's
+// parameters: the optimizer state (with its copy for rollbacks) and the
+// training workspace (gradients, activations of a batch, the accepted
+// weights kept for rollbacks, the batch).
+func (l *Learner) Memory() (optimizer, workspace int) {
+	optimizer = 2 * l.opt.StateBytes()
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
+	return optimizer, workspace
+}
 
 // TrainedParams is how many parameters are trained.
 func (l *Learner) TrainedParams() int { return len(l.net.Params) - l.off }
@@ -293,7 +311,6 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 			fail = "stopped"
 			break
 		}
-		t0 := time.Now()
 		for i := range b {
 			var e *entry
 			if i < nRecent {
@@ -309,7 +326,7 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 				l.y[i], l.w[i] = 0, wNon/float32(b)
 			}
 		}
-		loss := float64(l.net.Gradients(l.x, l.y, l.w))
+		loss := l.gradients(b)
 		if s == 0 {
 			first = loss
 		}
@@ -322,9 +339,6 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 		sum += loss
 		res.Steps++
 		res.LR = lr
-		if l.Pause != nil {
-			l.Pause(time.Since(t0))
-		}
 	}
 	if res.Steps > 0 {
 		res.Loss = sum / float64(res.Steps)
@@ -369,6 +383,33 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	res.ValLoss = l.valLoss
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// gradients computes the gradient of the batch of b examples in l.x into
+// the net's Grads, Chunk examples at a time with Yield between, and returns
+// the batch's loss.
+func (l *Learner) gradients(b int) float64 {
+	clear(l.net.Grads)
+	var total float64
+	for _, w := range l.w[:b] {
+		total += float64(w)
+	}
+	in := l.net.InputLen()
+	var loss float64
+	for i := 0; i < b; i += l.cfg.Chunk {
+		t0 := time.Now()
+		j := min(i+l.cfg.Chunk, b)
+		var part float64
+		for _, w := range l.w[i:j] {
+			part += float64(w)
+		}
+		scale := part / total
+		loss += scale * float64(l.net.AddGradients(l.x[i*in:j*in], l.y[i:j], l.w[i:j], float32(scale)))
+		if l.Yield != nil {
+			l.Yield(time.Since(t0))
+		}
+	}
+	return loss
 }
 
 func (l *Learner) rollback() {

@@ -62,7 +62,7 @@ type Replay struct {
 
 	mu      sync.Mutex
 	entries []*entry
-	hashes  map[[32]byte]bool
+	known   map[[32]byte]bool // every hash taken, with its latest class (true: cat)
 	seq     uint64
 
 	dir     string
@@ -114,7 +114,7 @@ func OpenReplay(o ReplayOptions) (*Replay, []error, error) {
 		return nil, nil, fmt.Errorf("learn: validation share %v, want (0, 1)", o.ValShare)
 	}
 	r := &Replay{w: o.W, h: o.H, perClass: o.PerClass, recent: min(o.Recent, o.PerClass-1), valShare: o.ValShare,
-		hashes: map[[32]byte]bool{}, dir: o.Dir, meter: o.Meter}
+		known: map[[32]byte]bool{}, dir: o.Dir, meter: o.Meter}
 	if o.Dir == "" {
 		return r, nil, nil
 	}
@@ -148,12 +148,21 @@ func (r *Replay) Close() error {
 	return err
 }
 
-// Has reports whether an example with this hash is in the buffer or was
-// taken before (the labels inbox asks, to take nothing twice).
-func (r *Replay) Has(hash [32]byte) bool {
+// Has reports whether an example with this hash was taken before with
+// this class (the labels inbox asks, to take nothing twice; an example
+// taken with the other class is a correction, which Add applies).
+func (r *Replay) Has(hash [32]byte, cat bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hashes[hash]
+	c, ok := r.known[hash]
+	return ok && c == cat
+}
+
+// Bytes returns the memory the examples take.
+func (r *Replay) Bytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries) * r.w * r.h * 3
 }
 
 // Counts returns the training and validation examples of each class.
@@ -177,14 +186,15 @@ func (r *Replay) Counts() (trainCat, trainNon, valCat, valNon int) {
 
 // Add stores ex (its pixels are copied), first in the journal when the
 // buffer is on disk: when Add returns nil the example survives a crash.
-// An example already held (same hash) is not added again.
+// An example already taken (same hash) with the same class is not added
+// again; with the other class, its label is corrected.
 func (r *Replay) Add(ex Example) error {
 	if len(ex.Pixels) != r.w*r.h*3 {
 		return fmt.Errorf("learn: example of %d bytes, want %dx%dx3", len(ex.Pixels), r.w, r.h)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.hashes[ex.Hash] {
+	if c, ok := r.known[ex.Hash]; ok && c == ex.Cat {
 		return nil
 	}
 	if r.journal != nil {
@@ -200,14 +210,29 @@ func (r *Replay) Add(ex Example) error {
 			r.meter.Add(int64(len(rec)))
 		}
 	}
-	r.insert(ex)
+	r.apply(ex)
 	return nil
+}
+
+// apply adds ex, or corrects the class of the example with its hash;
+// r.mu is held.
+func (r *Replay) apply(ex Example) {
+	c, ok := r.known[ex.Hash]
+	switch {
+	case !ok:
+		r.insert(ex)
+	case c != ex.Cat:
+		// A correction is a new arrival of its class (it may push out
+		// another); the old entry goes.
+		r.entries = slices.DeleteFunc(r.entries, func(e *entry) bool { return e.Hash == ex.Hash })
+		r.insert(ex)
+	}
 }
 
 // insert puts ex in the buffer, replacing an old example of its class if
 // the class is full; r.mu is held.
 func (r *Replay) insert(ex Example) {
-	r.hashes[ex.Hash] = true
+	r.known[ex.Hash] = ex.Cat
 	r.seq++
 	e := &entry{Example: Example{Cat: ex.Cat, Pixels: slices.Clone(ex.Pixels), Hash: ex.Hash, Time: ex.Time},
 		val: Val(ex.Hash, r.valShare), seq: r.seq}
@@ -352,9 +377,7 @@ func (r *Replay) loadJournal() error {
 			return fmt.Errorf("learn: %s: %v after %d bytes: the rest is dropped", path, err, good)
 		}
 		good += int64(8 + 1 + 8 + 32 + 4 + len(ex.Pixels) + 4)
-		if !r.hashes[ex.Hash] {
-			r.insert(ex)
-		}
+		r.apply(ex)
 	}
 	r.jBytes = good
 	return nil
@@ -435,9 +458,7 @@ func (r *Replay) loadSnapshot() error {
 	for i := range n {
 		ex := Example{Cat: lb[i] == 1, Pixels: px[i*sz : (i+1)*sz], Time: time.Unix(0, tm[i])}
 		copy(ex.Hash[:], hs[i*32:])
-		if !r.hashes[ex.Hash] {
-			r.insert(ex)
-		}
+		r.apply(ex)
 	}
 	return nil
 }

@@ -254,8 +254,16 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 		t.Errorf("status answered %q, want the overridden threshold", l)
 	}
 	master.Write([]byte("label cat\r\n"))
-	if l := expect("ERR"); !strings.Contains(l, "not in this version") {
+	if l := expect("OK"); !strings.Contains(l, "labelled the latest frame cat") {
 		t.Errorf("label answered %q", l)
+	}
+	master.Write([]byte("label noncat no-such-frame.jpg\r\n"))
+	if l := expect("ERR"); !strings.Contains(l, "no review frame") {
+		t.Errorf("label of a missing review frame answered %q", l)
+	}
+	master.Write([]byte("learn off\r\n"))
+	if l := expect("OK"); !strings.Contains(l, "learning off") {
+		t.Errorf("learn off answered %q", l)
 	}
 	master.Write([]byte("save\r\n"))
 	// The reply and the event may come in either order.

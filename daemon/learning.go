@@ -1,0 +1,523 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"catd/camera"
+	"catd/config"
+	"catd/labels"
+	"catd/learn"
+	"catd/optim"
+	"catd/preprocess"
+	"catd/state"
+)
+
+// learning is the service's on-device fine-tuning: labels come from the
+// label folders and the serial console into the replay buffer; a goroutine
+// trains rounds on it and swaps each accepted model into the pipeline.
+type learning struct {
+	s       *service
+	replay  *learn.Replay
+	inbox   *labels.Inbox
+	learner *learn.Learner // owned by run's goroutine
+
+	wake    chan struct{}     // a label came
+	cfgs    chan config.Learn // a new learn section
+	models  chan *loaded      // a new model from the config
+	enabled atomic.Bool
+	fresh   atomic.Int64 // labels since the last round
+	// improving: the last round was accepted and lowered the held-out
+	// loss by more than 1%: keep training without new labels.
+	improving bool
+	last      atomic.Pointer[string]
+	rounds    atomic.Int64
+	taken     atomic.Int64
+	// the learner's memory, published by its goroutine
+	optBytes, workBytes atomic.Int64
+	// ckpt is the latest accepted state as checkpoint bytes, written by
+	// the checkpoint loop when dirty.
+	ckpt atomic.Pointer[[]byte]
+
+	// latest is the model input of the newest frame, for "label cat".
+	latestMu  sync.Mutex
+	latest    []uint8
+	latestSeq uint64
+	latestOK  bool
+
+	// Frame pacing, so that training runs in the gaps between frames:
+	// when the newest frame was done and the mean gap between frames, in
+	// nanoseconds; frameDone is told after each frame.
+	lastFrame, frameGap atomic.Int64
+	frameDone           chan struct{}
+
+	// review queue
+	reviews    chan detection
+	reviewCfg  atomic.Pointer[config.Review]
+	reviewDir  atomic.Pointer[state.Snapshots]
+	lastReview atomic.Int64 // unix nanoseconds
+}
+
+// startLearning opens the replay buffer and the label inbox and builds
+// the learner on the model in use.
+func (s *service) startLearning() error {
+	m := s.model.Load()
+	a := m.infer.Arch
+	c := s.cfg.Learn
+	dir := s.opt.StateDir
+	r, problems, err := learn.OpenReplay(learn.ReplayOptions{W: a.W, H: a.H, PerClass: c.ReplayPerClass,
+		ValShare: c.ValShare, Dir: filepath.Join(dir, "replay"), Meter: &s.meter})
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		s.log.Warn().Err(p).Msg("replay buffer: damage skipped")
+	}
+	l := &learning{s: s, replay: r, wake: make(chan struct{}, 1), cfgs: make(chan config.Learn, 1), models: make(chan *loaded, 1), frameDone: make(chan struct{}, 1),
+		latest: make([]uint8, a.W*a.H*3), reviews: make(chan detection, 1)}
+	l.enabled.Store(c.Enabled)
+	none := "no round yet"
+	l.last.Store(&none)
+	rc := s.cfg.Review
+	l.reviewCfg.Store(&rc)
+	rv, err := state.OpenSnapshots(filepath.Join(dir, "review"), rc.MaxCount, int64(rc.MaxBytes), &s.meter)
+	if err != nil {
+		r.Close()
+		return err
+	}
+	l.reviewDir.Store(rv)
+	fit, _ := preprocess.ParseFit(s.cfg.Detect.Fit)
+	in, err := labels.New(labels.Options{Dir: filepath.Join(dir, "labels"), W: a.W, H: a.H,
+		Resize: preprocess.Options{Fit: fit, ROI: s.cfg.Detect.ROI},
+		Seen:   func(h [32]byte, class string) bool { return r.Has(h, class == labels.Cat) },
+		Log:    s.log.With().Str("component", "labels").Logger(), Meter: &s.meter})
+	if err != nil {
+		r.Close()
+		return err
+	}
+	l.inbox = in
+	if l.learner, err = newLearner(m, r, c); err != nil {
+		r.Close()
+		return err
+	}
+	l.publishMemory()
+	tc, tn, vc, vn := r.Counts()
+	s.log.Info().Int("cat", tc+vc).Int("noncat", tn+vn).Int("held_out", vc+vn).Bool("enabled", c.Enabled).
+		Int("trained_params", l.learner.TrainedParams()).Msg("on-device learning ready")
+	s.learning = l
+	return nil
+}
+
+// newLearner builds a learner for m with the learn section c, restoring
+// the optimizer state m's checkpoint holds.
+func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, error) {
+	oc, sch, err := learnOptim(c)
+	if err != nil {
+		return nil, err
+	}
+	l, err := learn.NewLearner(m.infer, m.info, r, learn.Config{Optim: oc, LR: c.LR, Schedule: sch, Batch: c.Batch,
+		Steps: c.Steps, TrainLast: c.TrainLast, Margin: c.Margin, Seed: uint64(time.Now().UnixNano())})
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Restore(m.train); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// learnOptim is the optimizer and schedule of the learn section.
+func learnOptim(c config.Learn) (optim.Config, optim.Schedule, error) {
+	k, err := optim.ParseKind(c.Optimizer)
+	if err != nil {
+		return optim.Config{}, nil, err
+	}
+	oc := optim.DefaultConfig(k)
+	if k == optim.KindMomentum {
+		oc.Momentum = c.Momentum
+	}
+	sch, err := optim.ParseSchedule(c.Schedule, c.LR)
+	return oc, sch, err
+}
+
+// run takes labels and trains until ctx ends.
+func (l *learning) run(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := l.inbox.Run(ctx, l.take); err != nil {
+			l.s.log.Error().Err(err).Msg("label folders no longer watched")
+		}
+	}()
+	go func() { defer wg.Done(); l.reviewLoop(ctx) }()
+	go func() { defer wg.Done(); l.trainLoop(ctx) }()
+}
+
+// take stores one label from the folders.
+func (l *learning) take(ex labels.Example) error {
+	err := l.replay.Add(learn.Example{Cat: ex.Class == labels.Cat, Pixels: ex.Pixels, Hash: ex.Hash, Time: ex.Time})
+	if err != nil {
+		return err
+	}
+	l.s.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
+	l.labelled()
+	return nil
+}
+
+func (l *learning) labelled() {
+	l.taken.Add(1)
+	l.fresh.Add(1)
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onFrame keeps the newest model input and picks frames for review.
+func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind string) {
+	now := l.pace()
+	l.latestMu.Lock()
+	copy(l.latest, pix)
+	l.latestSeq, l.latestOK = f.Seq, true
+	l.latestMu.Unlock()
+
+	c := l.reviewCfg.Load()
+	if !c.Enabled || (kind == "" && math.Abs(float64(p-thr)) >= c.Band) {
+		return
+	}
+	if now-l.lastReview.Load() < int64(c.MinInterval) {
+		return
+	}
+	l.lastReview.Store(now)
+	d := detection{ev: Event{Kind: kind, Time: time.Now(), Frame: f.Seq, PCat: p}, frame: *f}
+	d.frame.Data = bytes.Clone(f.Data) // a review frame is rare: not an allocation per frame
+	select {
+	case l.reviews <- d:
+	default:
+	}
+}
+
+// pace notes that a frame is done (see yield) and returns the time.
+func (l *learning) pace() int64 {
+	now := time.Now().UnixNano()
+	if last := l.lastFrame.Swap(now); last != 0 {
+		if gap := now - last; gap < int64(10*time.Second) {
+			if g := l.frameGap.Load(); g == 0 {
+				l.frameGap.Store(gap)
+			} else {
+				l.frameGap.Store(g - g/8 + gap/8)
+			}
+		}
+	}
+	select {
+	case l.frameDone <- struct{}{}:
+	default:
+	}
+	return now
+}
+
+// reviewLoop saves review frames.
+func (l *learning) reviewLoop(ctx context.Context) {
+	for {
+		var d detection
+		select {
+		case <-ctx.Done():
+			return
+		case d = <-l.reviews:
+		}
+		data, err := snapshotJPEG(&d.frame)
+		if err == nil {
+			_, err = l.reviewDir.Load().Save(state.SnapshotName(d.ev.Time, d.ev.Frame, d.ev.PCat), data)
+		}
+		if err != nil {
+			l.s.log.Warn().Err(err).Uint64("frame", d.ev.Frame).Msg("review frame not saved")
+		}
+	}
+}
+
+// Label labels the newest frame (frame == "") or moves the review frame
+// named frame into the label folder of class.
+func (l *learning) Label(class, frame string) error {
+	if class != labels.Cat && class != labels.NonCat {
+		return fmt.Errorf("class %q: want cat or noncat", class)
+	}
+	if frame != "" {
+		src := filepath.Join(l.reviewDir.Load().Dir(), frame)
+		if filepath.Base(frame) != frame || frame == "." || frame == ".." {
+			return fmt.Errorf("%q is not a review frame name", frame)
+		}
+		if _, err := os.Lstat(src); err != nil {
+			return fmt.Errorf("no review frame %q", frame)
+		}
+		dst := filepath.Join(l.inbox.Dir(), class, frame)
+		if err := os.Rename(src, dst); err != nil {
+			return fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
+		}
+		return nil
+	}
+	l.latestMu.Lock()
+	if !l.latestOK {
+		l.latestMu.Unlock()
+		return errors.New("no frame yet")
+	}
+	px := bytes.Clone(l.latest)
+	seq := l.latestSeq
+	l.latestMu.Unlock()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:], seq)
+	binary.LittleEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
+	h := sha256.New()
+	h.Write(px)
+	h.Write(b[:])
+	ex := learn.Example{Cat: class == labels.Cat, Pixels: px, Time: time.Now()}
+	copy(ex.Hash[:], h.Sum(nil))
+	if err := l.replay.Add(ex); err != nil {
+		return err
+	}
+	l.s.log.Info().Str("label", class).Uint64("frame", seq).Msg("latest frame labelled")
+	l.labelled()
+	return nil
+}
+
+// publishMemory makes the learner's memory visible to status.json.
+func (l *learning) publishMemory() {
+	o, w := l.learner.Memory()
+	l.optBytes.Store(int64(o))
+	l.workBytes.Store(int64(w))
+}
+
+// trainLoop runs a round when labels came and learn.every has passed.
+func (l *learning) trainLoop(ctx context.Context) {
+	c := <-l.cfgs // the first config
+	var lastRound time.Time
+	timer := time.NewTimer(time.Duration(c.Every))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case nc := <-l.cfgs:
+			l.reconfigure(c, nc)
+			c = nc
+		case m := <-l.models:
+			nl, err := newLearner(m, l.replay, c)
+			if err != nil {
+				l.s.log.Error().Err(err).Msg("no learning on the new model")
+				continue
+			}
+			l.learner = nl
+			l.publishMemory()
+			l.ckpt.Store(nil)
+			l.fresh.Store(1) // train the new model on the labels kept
+		case <-l.wake:
+		case <-timer.C:
+		}
+		if !l.enabled.Load() || (l.fresh.Load() == 0 && !l.improving) {
+			timer.Reset(time.Duration(c.Every))
+			continue
+		}
+		if wait := time.Duration(c.Every) - time.Since(lastRound); !lastRound.IsZero() && wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
+		l.fresh.Store(0)
+		lastRound = time.Now()
+		l.round(ctx, c)
+		l.publishMemory()
+		timer.Reset(time.Duration(c.Every))
+		if err := l.replay.Compact(false); err != nil {
+			l.s.log.Warn().Err(err).Msg("replay buffer not compacted")
+		}
+	}
+}
+
+// reconfigure applies a changed learn section to the learner.
+func (l *learning) reconfigure(old, c config.Learn) {
+	l.enabled.Store(c.Enabled)
+	oc, sch, err := learnOptim(c)
+	if err != nil {
+		return // validated before
+	}
+	if old.Optimizer != c.Optimizer || old.Momentum != c.Momentum {
+		if err := l.learner.SetOptim(oc); err != nil {
+			l.s.log.Error().Err(err).Msg("optimizer not switched")
+		}
+	}
+	if old.LR != c.LR || old.Schedule != c.Schedule {
+		l.learner.SetSchedule(c.LR, sch)
+	}
+	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin {
+		nl, err := newLearnerFrom(l.learner, l.replay, c)
+		if err != nil {
+			l.s.log.Error().Err(err).Msg("learning settings not applied")
+			return
+		}
+		l.learner = nl
+	}
+	l.publishMemory()
+	if old.ReplayPerClass != c.ReplayPerClass || old.ValShare != c.ValShare {
+		l.s.log.Warn().Msg("learn.replay_per_class and learn.val_share apply when catd restarts")
+	}
+}
+
+// newLearnerFrom rebuilds a learner with new settings on old's weights.
+func newLearnerFrom(old *learn.Learner, r *learn.Replay, c config.Learn) (*learn.Learner, error) {
+	oc, sch, err := learnOptim(c)
+	if err != nil {
+		return nil, err
+	}
+	return learn.NewLearner(old.Net(), old.Info(), r, learn.Config{Optim: oc, LR: c.LR, Schedule: sch,
+		Batch: c.Batch, Steps: c.Steps, TrainLast: c.TrainLast, Margin: c.Margin, Seed: uint64(time.Now().UnixNano())})
+}
+
+// round trains one round and, if accepted, swaps the new weights in.
+func (l *learning) round(ctx context.Context, c config.Learn) {
+	s := l.s
+	duty := c.Duty
+	l.learner.Yield = func(chunk time.Duration) { l.yield(ctx, chunk, duty) }
+	res, err := l.learner.Round(ctx)
+	l.improving = false
+	if err != nil {
+		s.log.Error().Err(err).Msg("training round failed")
+		return
+	}
+	l.improving = res.Accepted && res.ValLoss < 0.99*res.ValBefore
+	l.rounds.Add(1)
+	if res.Skipped {
+		msg := "waiting for labels: " + res.Reason
+		l.last.Store(&msg)
+		s.log.Info().Str("reason", res.Reason).Msg("training round skipped")
+		return
+	}
+	ev := s.log.Info().Str("event", "trained").Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
+		Float64("val_loss", round4(res.ValLoss)).Float64("val_loss_before", round4(res.ValBefore)).
+		Bool("accepted", res.Accepted).Float64("lr", res.LR).Dur("took", res.Duration)
+	if !math.IsNaN(res.ValAUC) {
+		ev = ev.Float64("val_auc", round4(res.ValAUC))
+	}
+	if !math.IsNaN(res.ValBalAcc) {
+		ev = ev.Float64("val_balanced_accuracy", round4(res.ValBalAcc))
+	}
+	if res.Accepted {
+		ev = ev.Float32("threshold", res.Threshold)
+	} else {
+		ev = ev.Str("reason", res.Reason)
+	}
+	ev.Msg("trained")
+	msg := fmt.Sprintf("accepted=%v steps=%d loss=%.4f val_loss=%.4f val_auc=%.3f lr=%g", res.Accepted, res.Steps,
+		res.Loss, res.ValLoss, res.ValAUC, res.LR)
+	if !res.Accepted {
+		msg += " reason=" + res.Reason
+	}
+	l.last.Store(&msg)
+	s.emit("trained", msg)
+	if !res.Accepted {
+		return
+	}
+	net, err := l.learner.InferenceNet()
+	if err != nil {
+		s.log.Error().Err(err).Msg("the trained model could not be built")
+		return
+	}
+	m := s.model.Load()
+	name := fmt.Sprintf("%s, fine-tuned %d steps", baseName(m.name), l.learner.Step())
+	data, err := l.learner.Checkpoint(map[string]string{baseKey: m.base})
+	if err != nil {
+		s.log.Error().Err(err).Msg("checkpoint not encoded")
+	} else {
+		l.ckpt.Store(&data)
+	}
+	nm := &loaded{master: l.learner.Net(), info: l.learner.Info(), infer: net, name: name, base: m.base}
+	done := make(chan error, 1)
+	select {
+	case s.updates <- Update{Net: net, Info: nm.info, ModelName: name, Done: done}:
+		if err := <-done; err != nil {
+			s.log.Error().Err(err).Msg("the trained model was refused")
+			return
+		}
+	case <-ctx.Done():
+		return
+	}
+	s.model.Store(nm)
+	s.setModelName(name)
+	s.dirty.Store(true)
+}
+
+// yield is the learner's pause after each chunk of examples. While frames
+// come steadily, training takes at most duty of the gap after each frame
+// and then waits for the next frame to be done, so that a frame seldom
+// finds the CPU busy with training; without steady frames it sleeps
+// (1/duty - 1) times the chunk's time.
+func (l *learning) yield(ctx context.Context, chunk time.Duration, duty float64) {
+	gap := time.Duration(l.frameGap.Load())
+	since := time.Since(time.Unix(0, l.lastFrame.Load()))
+	if gap <= 0 || since > 2*gap {
+		if duty < 1 {
+			sleep(ctx, time.Duration(float64(chunk)*(1/duty-1)))
+		}
+		return
+	}
+	if since+chunk <= time.Duration(duty*float64(gap)) {
+		return // room for another chunk before the next frame
+	}
+	select { // a signal from before this check is stale
+	case <-l.frameDone:
+	default:
+	}
+	t := time.NewTimer(2 * gap)
+	defer t.Stop()
+	select {
+	case <-l.frameDone:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// baseName strips what a previous round added to a model name.
+func baseName(n string) string {
+	if i := bytes.Index([]byte(n), []byte(", fine-tuned ")); i >= 0 {
+		return n[:i]
+	}
+	return n
+}
+
+// status adds the learning figures to status.json.
+func (l *learning) status(st *Status) {
+	tc, tn, vc, vn := l.replay.Counts()
+	st.LabelsCat, st.LabelsNonCat, st.LabelsHeldOut = tc+vc, tn+vn, vc+vn
+	st.Rounds = l.rounds.Load()
+	st.ReplayBytes = l.replay.Bytes()
+	st.OptimizerStateBytes = int(l.optBytes.Load())
+	st.TrainWorkspaceBytes = int(l.workBytes.Load())
+	st.LastRound = *l.last.Load()
+	if n, _ := l.reviewDir.Load().Stats(); n >= 0 {
+		st.ReviewFrames = n
+	}
+	switch {
+	case !l.enabled.Load():
+		st.Learning = "off"
+	default:
+		st.Learning = "on"
+	}
+}

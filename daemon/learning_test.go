@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeLabel writes an 8x8 PNG of brightness v (with noise) into dir.
+func writeLabel(t *testing.T, dir string, name string, v int, r *rand.Rand) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for y := range 8 {
+		for x := range 8 {
+			c := uint8(min(255, max(0, v+r.IntN(30)-15)))
+			img.Set(x, y, color.RGBA{c, c, c, 255})
+		}
+	}
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServiceLearnsFromLabels: a model that sees cats in the dark watches
+// dark frames and reports a cat; the user labels dark images noncat and
+// bright ones cat; catd trains, swaps the model in, the cat is gone, and a
+// restart resumes from the checkpoint written at shutdown.
+func TestServiceLearnsFromLabels(t *testing.T) {
+	r := newRig(t)
+	inv, info := brightnessNet(t)
+	copy(inv.Params, []float32{-4, -4, -4, 0})
+	if err := inv.WriteFile(r.model, info); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nreview:\n  min_interval: 0s\n"+
+		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n", r.model)
+	r.start(cfg)
+	r.event("cat_present")
+	labelDir := filepath.Join(r.dir, "state", "labels")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 24 {
+		writeLabel(t, filepath.Join(labelDir, "noncat"), fmt.Sprintf("dark%02d.png", i), 30, rng)
+		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
+	}
+	for {
+		ev := r.event("trained")
+		if strings.Contains(ev.Msg, "accepted=true") {
+			break
+		}
+		t.Logf("round: %s", ev.Msg)
+	}
+	r.event("cat_gone")
+	st := r.status(func(s *Status) bool {
+		return s.LabelsCat == 24 && s.LabelsNonCat == 24 && strings.Contains(s.Model, "fine-tuned")
+	})
+	if st.LabelsCat != 24 || st.LabelsNonCat != 24 || st.Learning != "on" || !strings.Contains(st.Model, "fine-tuned") {
+		t.Errorf("status: %d cat and %d noncat labels, learning %q, model %q", st.LabelsCat, st.LabelsNonCat, st.Learning, st.Model)
+	}
+	if st.ReviewFrames == 0 {
+		t.Error("no review frame saved around cat_present / cat_gone")
+	}
+	done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*.png"))
+	if len(done) != 48 {
+		t.Errorf("%d label files in done/, want 48", len(done))
+	}
+
+	// Shutdown writes a checkpoint of the learnt model; a restart resumes it.
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ckpts, _ := filepath.Glob(filepath.Join(r.dir, "state", "checkpoints", "checkpoint-*.safetensors"))
+	if len(ckpts) != 1 {
+		t.Fatalf("checkpoints after shutdown: %v\n%s", ckpts, r.logs.String())
+	}
+	r2 := &serviceRig{t: t, dir: r.dir, cfgPath: r.cfgPath, model: r.model, ctl: &Control{}, events: make(chan Event, 1000),
+		logs: &syncBuffer{}, done: make(chan error, 1), reload: make(chan os.Signal, 1)}
+	r2.start(cfg)
+	r2.frames(5)
+	if r2.ctl.Snapshot().Present {
+		t.Error("after a restart the cat is back: the learnt model was not resumed")
+	}
+	if !strings.Contains(r2.logs.String(), "resuming from checkpoint") {
+		t.Errorf("no resume in the log:\n%s", r2.logs.String())
+	}
+	if st := r2.status(func(s *Status) bool { return s.LabelsCat > 0 }); st.LabelsCat != 24 {
+		t.Errorf("%d cat labels after a restart, want the 24 kept", st.LabelsCat)
+	}
+}
