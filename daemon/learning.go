@@ -27,10 +27,13 @@ import (
 // label folders and the serial console into the replay buffer; a goroutine
 // trains rounds on it and swaps each accepted model into the pipeline.
 type learning struct {
-	s       *service
-	replay  *learn.Replay
-	inbox   *labels.Inbox
-	learner *learn.Learner // owned by run's goroutine
+	s      *service
+	replay *learn.Replay
+	inbox  *labels.Inbox
+	// learner is made for the first round (its training memory is not
+	// needed before), on model; both are owned by trainLoop's goroutine.
+	learner *learn.Learner
+	model   *loaded
 
 	wake    chan struct{}     // a label came
 	cfgs    chan config.Learn // a new learn section
@@ -106,14 +109,14 @@ func (s *service) startLearning() error {
 		return err
 	}
 	l.inbox = in
-	if l.learner, err = newLearner(m, r, c); err != nil {
+	l.model = m
+	if _, _, err := learnOptim(c); err != nil {
 		r.Close()
 		return err
 	}
-	l.publishMemory()
 	tc, tn, vc, vn := r.Counts()
 	s.log.Info().Int("cat", tc+vc).Int("noncat", tn+vn).Int("held_out", vc+vn).Bool("enabled", c.Enabled).
-		Int("trained_params", l.learner.TrainedParams()).Msg("on-device learning ready")
+		Msg("on-device learning ready")
 	s.learning = l
 	return nil
 }
@@ -291,7 +294,10 @@ func (l *learning) Label(class, frame string) error {
 
 // publishMemory makes the learner's memory visible to status.json.
 func (l *learning) publishMemory() {
-	o, w := l.learner.Memory()
+	var o, w int
+	if l.learner != nil {
+		o, w = l.learner.Memory()
+	}
 	l.optBytes.Store(int64(o))
 	l.workBytes.Store(int64(w))
 }
@@ -310,12 +316,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 			l.reconfigure(c, nc)
 			c = nc
 		case m := <-l.models:
-			nl, err := newLearner(m, l.replay, c)
-			if err != nil {
-				l.s.log.Error().Err(err).Msg("no learning on the new model")
-				continue
-			}
-			l.learner = nl
+			l.model, l.learner = m, nil // made again for the next round
 			l.publishMemory()
 			l.ckpt.Store(nil)
 			l.fresh.Store(1) // train the new model on the labels kept
@@ -329,6 +330,16 @@ func (l *learning) trainLoop(ctx context.Context) {
 		if wait := time.Duration(c.Every) - time.Since(lastRound); !lastRound.IsZero() && wait > 0 {
 			timer.Reset(wait)
 			continue
+		}
+		if l.learner == nil {
+			nl, err := newLearner(l.model, l.replay, c)
+			if err != nil {
+				l.s.log.Error().Err(err).Msg("no learning on this model")
+				l.fresh.Store(0)
+				continue
+			}
+			l.learner = nl
+			l.s.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
 		}
 		l.fresh.Store(0)
 		lastRound = time.Now()
@@ -344,6 +355,9 @@ func (l *learning) trainLoop(ctx context.Context) {
 // reconfigure applies a changed learn section to the learner.
 func (l *learning) reconfigure(old, c config.Learn) {
 	l.enabled.Store(c.Enabled)
+	if l.learner == nil {
+		return // made with c for the first round
+	}
 	oc, sch, err := learnOptim(c)
 	if err != nil {
 		return // validated before

@@ -150,7 +150,9 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 	if r.w != net.Arch.W || r.h != net.Arch.H || net.Arch.C != 3 {
 		return nil, fmt.Errorf("learn: replay of %dx%d images for a %dx%dx%d model", r.w, r.h, net.Arch.C, net.Arch.H, net.Arch.W)
 	}
-	tn, err := model.New(net.Arch, model.Options{MaxBatch: cfg.Batch, Training: true})
+	// Gradients are computed Chunk examples at a time: the network needs
+	// activations for a chunk, not for a whole batch.
+	tn, err := model.New(net.Arch, model.Options{MaxBatch: min(cfg.Chunk, cfg.Batch), Training: true})
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +422,7 @@ func (l *Learner) rollback() {
 // scores returns p(cat) for each validation example.
 func (l *Learner) scores(val []*entry) (p []float32, labels []bool) {
 	in := l.net.InputLen()
-	b := l.cfg.Batch
+	b := l.net.MaxBatch()
 	p = make([]float32, len(val))
 	labels = make([]bool, len(val))
 	for i := 0; i < len(val); i += b {
