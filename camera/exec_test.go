@@ -321,11 +321,17 @@ func TestExecSourceRestarts(t *testing.T) {
 func TestExecSourceBackoff(t *testing.T) {
 	var logs syncBuffer
 	src := openFake(t, "", "-n 0 -code 1", zerolog.New(&logs))
-	time.Sleep(400 * time.Millisecond)
+	// Wait for the third delay, however slow the machine (qemu, load):
+	// the delays are 20, 40, 80 ms, so by then about 3 starts were made;
+	// without backoff there would be many more in that time.
+	start := time.Now()
+	for !strings.Contains(logs.String(), `"restart_in":80`) && time.Since(start) < 20*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	n, took := src.restarts.Load(), time.Since(start)
 	src.Close()
-	// Delays 20, 40, 80, 80... ms: about 5 starts in 400 ms, not 20.
-	if n := src.restarts.Load(); n < 2 || n > 8 {
-		t.Errorf("%d restarts in 400 ms with backoff 20 ms doubling to 80 ms", n)
+	if n < 2 || n > 5 {
+		t.Errorf("%d restarts by the third delay (after %v), with backoff 20 ms doubling to 80 ms", n, took)
 	}
 	for _, want := range []string{`"restart_in":20`, `"restart_in":40`, `"restart_in":80`} {
 		if !strings.Contains(logs.String(), want) {
