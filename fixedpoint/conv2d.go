@@ -7,9 +7,14 @@ import (
 	"catd/conv"
 )
 
-// maxPatch bounds KH*KW*InC so that a patch's Σ x*w (at most 2^14 per
-// term) fits in the int32 lanes of the packed accumulators.
+// maxPatch bounds KH*KW*InC (and a dense layer's inputs) so that a
+// patch's Σ x*w, at most 2^14 per term, stays below 2^30 in magnitude: the
+// portable kernel carries two such sums in one int64.
 const maxPatch = 1 << 16
+
+// padSlack is the number of int8s after the padded image in the
+// workspace: the kernels read up to three int8s past a patch row.
+const padSlack = 8
 
 // Conv2D is an int8 2-D convolution over NHWC images: package conv's
 // geometry (built with conv.NewConv2D) with quantized parameters. It
@@ -23,10 +28,7 @@ type Conv2D struct {
 	g    conv.Conv2D
 	InZP int32 // input zero point
 
-	out    requant
-	k      int     // patch length KH*KW*InC
-	bias   []int32 // bias[oc] - InZP*Σw[oc], wrapping as TFLite's int32 does
-	packed []int64 // [(OutC+1)/2][k]: w[2j][t] + w[2j+1][t]<<32
+	mm *igemm
 }
 
 // NewConv2D returns an int8 convolution of geometry g with OHWI weights w
@@ -35,6 +37,11 @@ type Conv2D struct {
 // what it needs, so the caller may reuse the slices. It returns an error
 // naming the first bad parameter.
 func NewConv2D(g conv.Conv2D, w []int8, bias []int32, inZP int32, out Requant) (*Conv2D, error) {
+	return newConv2D(defaultISA, g, w, bias, inZP, out)
+}
+
+// newConv2D is NewConv2D with the kernels of s.
+func newConv2D(s *isa, g conv.Conv2D, w []int8, bias []int32, inZP int32, out Requant) (*Conv2D, error) {
 	c, err := conv.NewConv2D(g.InH, g.InW, g.InC, g.OutC, g.KH, g.Stride, g.Pad)
 	if err != nil {
 		return nil, fmt.Errorf("fixedpoint: %w", err)
@@ -57,10 +64,9 @@ func NewConv2D(g conv.Conv2D, w []int8, bias []int32, inZP int32, out Requant) (
 	if err != nil {
 		return nil, err
 	}
-	l := &Conv2D{g: g, InZP: inZP, out: q, k: k, bias: make([]int32, g.OutC), packed: make([]int64, (g.OutC+1)/2*k)}
-	l.bias = foldBias(l.bias, w, bias, k, inZP)
-	packPairs(l.packed, w, g.OutC, k)
-	return l, nil
+	// One patch row is KH segments of KW*InC int8s, one per kernel row.
+	mm := newIgemm(s, g.OutC, g.KH, g.KW*g.InC, w, bias, inZP, q)
+	return &Conv2D{g: g, InZP: inZP, mm: mm}, nil
 }
 
 // foldBias writes bias[o] - zp*Σ_t w[o*k+t] into dst, in wrapping int32
@@ -106,22 +112,31 @@ func (c *Conv2D) OutLen() int { return c.g.OutLen() }
 // MACs is the number of multiply-adds of the forward pass for one image.
 func (c *Conv2D) MACs() int { return c.g.MACs() }
 
-// WorkLen is the number of int8s of workspace Forward needs: the patch
-// matrix of one image (0 for a 1×1 kernel with stride 1 and no padding).
+// WorkLen is the number of int8s of workspace Forward needs: a copy of one
+// image with its zero-point padding (0 without padding, when Forward reads
+// the input in place).
 func (c *Conv2D) WorkLen() int {
-	if c.pointwise() {
+	if c.g.Pad == 0 {
 		return 0
 	}
-	return c.g.OutH * c.g.OutW * c.k
+	h, w := c.padded()
+	return h*w*c.g.InC + padSlack
 }
 
-func (c *Conv2D) pointwise() bool {
-	return c.g.KH == 1 && c.g.KW == 1 && c.g.Stride == 1 && c.g.Pad == 0
+// padded returns the rows and columns of the padded image: the rows the
+// windows reach and the whole padded width.
+func (c *Conv2D) padded() (h, w int) {
+	return (c.g.OutH-1)*c.g.Stride + c.g.KH, c.g.InW + 2*c.g.Pad
 }
 
 // Forward computes the convolution of a batch of int8 NHWC images: src
 // holds n whole images, dst n*OutLen int8s (overwritten) and work at least
 // WorkLen int8s of scratch. dst must not alias src or work.
+//
+// There is no im2col: each output pixel's patch is read straight from the
+// image (KH runs of KW*InC int8s), padded first into work if the
+// convolution pads, and multiplied by the packed weights into an int32
+// tile on the stack, which is then requantized.
 func (c *Conv2D) Forward(dst, src, work []int8) {
 	in, out := c.g.InLen(), c.g.OutLen()
 	if len(src) == 0 || len(src)%in != 0 {
@@ -131,98 +146,57 @@ func (c *Conv2D) Forward(dst, src, work []int8) {
 	if len(dst) != n*out {
 		panic(fmt.Sprintf("fixedpoint: conv output has length %d, want %d (%d images)", len(dst), n*out, n))
 	}
-	if len(work) < c.WorkLen() {
-		panic(fmt.Sprintf("fixedpoint: conv workspace has length %d, want at least %d", len(work), c.WorkLen()))
+	wl := c.WorkLen()
+	if len(work) < wl {
+		panic(fmt.Sprintf("fixedpoint: conv workspace has length %d, want at least %d", len(work), wl))
 	}
-	p := c.g.OutH * c.g.OutW
+	var tile [tileLen]int32
+	g := &c.g
+	ic, s := g.InC, g.Stride
 	for i := range n {
-		x := src[i*in : (i+1)*in]
-		patches := x
-		if !c.pointwise() {
-			patches = work[:p*c.k]
-			conv.Im2Col(&c.g, patches, x, int8(c.InZP))
+		buf, w := src[i*in:], g.InW // the image (and those after it)
+		if g.Pad > 0 {
+			buf = work[:wl]
+			c.pad(buf, src[i*in:(i+1)*in])
+			_, w = c.padded()
 		}
-		c.gemm(dst[i*out:(i+1)*out], patches, p)
-	}
-}
-
-// gemm computes the p output pixels y (p×OutC) from the patch matrix a
-// (p×k): four pixels by two packed channel pairs at a time, eight int64
-// accumulators that each carry two exact int32 sums.
-func (c *Conv2D) gemm(y, a []int8, p int) {
-	k, oc := c.k, c.g.OutC
-	np := (oc + 1) / 2
-	pk := c.packed
-	i := 0
-	for ; i+4 <= p; i += 4 {
-		a0, a1, a2, a3 := a[i*k:(i+1)*k], a[(i+1)*k:(i+2)*k], a[(i+2)*k:(i+3)*k], a[(i+3)*k:(i+4)*k]
-		y0, y1, y2, y3 := y[i*oc:(i+1)*oc], y[(i+1)*oc:(i+2)*oc], y[(i+2)*oc:(i+3)*oc], y[(i+3)*oc:(i+4)*oc]
-		j := 0
-		for ; j+2 <= np; j += 2 {
-			w0, w1 := pk[j*k:(j+1)*k], pk[(j+1)*k:(j+2)*k]
-			a0, a1, a2, a3 := a0[:len(w0)], a1[:len(w0)], a2[:len(w0)], a3[:len(w0)]
-			w1 = w1[:len(w0)]
-			var s00, s01, s10, s11, s20, s21, s30, s31 int64
-			for t, u0 := range w0 {
-				u1 := w1[t]
-				x0, x1, x2, x3 := int64(a0[t]), int64(a1[t]), int64(a2[t]), int64(a3[t])
-				s00 += x0 * u0
-				s01 += x0 * u1
-				s10 += x1 * u0
-				s11 += x1 * u1
-				s20 += x2 * u0
-				s21 += x2 * u1
-				s30 += x3 * u0
-				s31 += x3 * u1
-			}
-			c.put(y0, j, s00)
-			c.put(y0, j+1, s01)
-			c.put(y1, j, s10)
-			c.put(y1, j+1, s11)
-			c.put(y2, j, s20)
-			c.put(y2, j+1, s21)
-			c.put(y3, j, s30)
-			c.put(y3, j+1, s31)
+		y := dst[i*out : (i+1)*out]
+		lds := w * ic
+		if w == g.OutW {
+			// 1×1, stride 1, no padding: all pixels are one run.
+			c.mm.run(y, buf, 0, s*ic, lds, g.OutH*g.OutW, &tile)
+			continue
 		}
-		for ; j < np; j++ {
-			w0 := pk[j*k : (j+1)*k]
-			a0, a1, a2, a3 := a0[:len(w0)], a1[:len(w0)], a2[:len(w0)], a3[:len(w0)]
-			var s0, s1, s2, s3 int64
-			for t, u := range w0 {
-				s0 += int64(a0[t]) * u
-				s1 += int64(a1[t]) * u
-				s2 += int64(a2[t]) * u
-				s3 += int64(a3[t]) * u
-			}
-			c.put(y0, j, s0)
-			c.put(y1, j, s1)
-			c.put(y2, j, s2)
-			c.put(y3, j, s3)
-		}
-	}
-	for ; i < p; i++ {
-		a0 := a[i*k : (i+1)*k]
-		y0 := y[i*oc : (i+1)*oc]
-		for j := range np {
-			w0 := pk[j*k : (j+1)*k]
-			a0 := a0[:len(w0)]
-			var s int64
-			for t, u := range w0 {
-				s += int64(a0[t]) * u
-			}
-			c.put(y0, j, s)
+		for oy := range g.OutH {
+			c.mm.run(y[oy*g.OutW*g.OutC:], buf, oy*s*lds, s*ic, lds, g.OutW, &tile)
 		}
 	}
 }
 
-// put splits the packed accumulator s of channel pair j into its two int32
-// sums and stores the requantized outputs of one pixel's row y.
-func (c *Conv2D) put(y []int8, j int, s int64) {
-	lo := int32(s)
-	ch := 2 * j
-	y[ch] = c.out.apply(lo+c.bias[ch], ch)
-	if ch+1 < len(y) {
-		hi := int32((s - int64(lo)) >> 32)
-		y[ch+1] = c.out.apply(hi+c.bias[ch+1], ch+1)
+// pad writes the image x, surrounded by Pad pixels of InZP, into buf (the
+// rows the windows reach, then padSlack int8s of InZP).
+func (c *Conv2D) pad(buf, x []int8) {
+	g := &c.g
+	h, w := c.padded()
+	row, p, ic := w*g.InC, g.Pad, g.InC
+	zp := int8(c.InZP)
+	for py := range h {
+		r := buf[py*row : (py+1)*row]
+		iy := py - p
+		if iy < 0 || iy >= g.InH {
+			fill(r, zp)
+			continue
+		}
+		fill(r[:p*ic], zp)
+		copy(r[p*ic:], x[iy*g.InW*ic:(iy+1)*g.InW*ic])
+		fill(r[(p+g.InW)*ic:], zp)
+	}
+	fill(buf[h*row:], zp)
+}
+
+// fill sets every element of s to v.
+func fill(s []int8, v int8) {
+	for i := range s {
+		s[i] = v
 	}
 }

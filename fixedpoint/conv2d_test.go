@@ -17,6 +17,10 @@ func (cc convCase) String() string {
 // catnet64 is the convolution stack of catnet64, the shapes the benchmarks step through.
 var catnet64 = []convCase{{1, 64, 64, 3, 8, 3, 1, 1}, {1, 32, 32, 8, 16, 3, 1, 1}, {1, 16, 16, 16, 32, 3, 1, 1}, {1, 8, 8, 32, 64, 3, 1, 1}}
 
+// catsep64 is catsep64's first convolution and one 1×1 convolution of each
+// resolution.
+var catsep64 = []convCase{{1, 64, 64, 3, 24, 3, 1, 1}, {1, 32, 32, 24, 48, 1, 1, 0}, {1, 16, 16, 48, 96, 1, 1, 0}, {1, 8, 8, 96, 192, 1, 1, 0}, {1, 4, 4, 192, 384, 1, 1, 0}}
+
 func randInt8s(r *rand.Rand, n int, lo, hi int) []int8 {
 	s := make([]int8, n)
 	for i := range s {
@@ -48,7 +52,7 @@ func benchConv(tb testing.TB, r *rand.Rand, cc convCase) (*Conv2D, []int8, []int
 }
 
 func BenchmarkConv2D(b *testing.B) {
-	for _, cc := range catnet64 {
+	for _, cc := range append(append([]convCase{}, catnet64...), catsep64...) {
 		b.Run("int8/"+cc.String(), func(b *testing.B) {
 			l, x, y, work := benchConv(b, rand.New(rand.NewPCG(1, 2)), cc)
 			b.ReportAllocs()
@@ -73,10 +77,14 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 }
 
+// BenchmarkDepthwiseConv2D steps through catsep64's depthwise layers (and
+// a narrow one), int8 against package conv's float32 kernel.
 func BenchmarkDepthwiseConv2D(b *testing.B) {
-	for _, cc := range catnet64[1:] {
-		b.Run(fmt.Sprintf("%dx%dx%d_k3", cc.h, cc.w, cc.c), func(b *testing.B) {
-			g, _ := conv.NewDepthwiseConv2D(cc.h, cc.w, cc.c, 3, 1, 1)
+	for _, cc := range []convCase{{1, 32, 32, 8, 8, 3, 1, 1}, {1, 64, 64, 24, 24, 3, 2, 1}, {1, 32, 32, 48, 48, 3, 1, 1},
+		{1, 16, 16, 96, 96, 3, 1, 1}, {1, 8, 8, 192, 192, 3, 1, 1}, {1, 8, 8, 192, 192, 3, 2, 1}, {1, 4, 4, 384, 384, 3, 1, 1}} {
+		name := fmt.Sprintf("%dx%dx%d_k3_s%d", cc.h, cc.w, cc.c, cc.s)
+		g, _ := conv.NewDepthwiseConv2D(cc.h, cc.w, cc.c, 3, cc.s, 1)
+		b.Run("int8/"+name, func(b *testing.B) {
 			r := rand.New(rand.NewPCG(3, 4))
 			l, err := NewDepthwiseConv2D(g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3,
 				Requant{Mult: []int32{1 << 30}, Shift: []int{-6}, ZP: -128, Min: -128, Max: 127})
@@ -87,6 +95,15 @@ func BenchmarkDepthwiseConv2D(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				l.Forward(y, x, work)
+			}
+			b.ReportMetric(float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+		b.Run("float32/"+name, func(b *testing.B) {
+			x, y := make([]float32, g.InLen()), make([]float32, g.OutLen())
+			w, bias := make([]float32, g.WeightLen()), make([]float32, g.C)
+			b.ReportAllocs()
+			for b.Loop() {
+				g.Forward(y, x, w, bias)
 			}
 			b.ReportMetric(float64(g.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 		})

@@ -20,16 +20,30 @@ type DepthwiseConv2D struct {
 	g    conv.DepthwiseConv2D
 	InZP int32 // input zero point
 
-	out  requant
-	w    []int16 // the weights, widened
-	bias []int32
+	cp   int     // channels padded to a multiple of 8
+	rq   outKind // requantisation kernel; assembly depthwise kernels unless outGo
+	w32  []int32 // [K*K][cp] weights, widened
+	w16  []int16 // the same as int16s, for the arm64 kernel
+	bias []int32 // [cp]
+	out  outStage
 }
+
+// maxDWTaps is the most taps (K*K) one kernel call takes: the tap list
+// lives on the stack. Larger kernels run in the portable loop, in batches.
+const maxDWTaps = 64
 
 // NewDepthwiseConv2D returns an int8 depthwise convolution of geometry g
 // with [K][K][C] weights w, biases bias (C entries, or nil), input zero
 // point inZP and output stage out, copying what it needs, or an error naming
 // the first bad parameter.
 func NewDepthwiseConv2D(g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out Requant) (*DepthwiseConv2D, error) {
+	return newDepthwiseConv2D(defaultISA, g, w, bias, inZP, out)
+}
+
+// newDepthwiseConv2D is NewDepthwiseConv2D with s's kernels (the assembly
+// depthwise kernels go with an instruction set that requantizes in
+// assembly).
+func newDepthwiseConv2D(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out Requant) (*DepthwiseConv2D, error) {
 	d, err := conv.NewDepthwiseConv2D(g.InH, g.InW, g.C, g.K, g.Stride, g.Pad)
 	if err != nil {
 		return nil, fmt.Errorf("fixedpoint: %w", err)
@@ -48,13 +62,21 @@ func NewDepthwiseConv2D(g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int
 	if err != nil {
 		return nil, err
 	}
-	l := &DepthwiseConv2D{g: g, InZP: inZP, out: q, w: make([]int16, len(w)), bias: make([]int32, g.C)}
-	for i, v := range w {
-		l.w[i] = int16(v)
+	cp := (g.C + 7) / 8 * 8
+	taps := g.K * g.K
+	l := &DepthwiseConv2D{g: g, InZP: inZP, cp: cp, rq: s.rq, w32: make([]int32, taps*cp), bias: make([]int32, cp), out: newOutStage(q, g.C, s.rq)}
+	for t := range taps {
+		for c := range g.C {
+			l.w32[t*cp+c] = int32(w[t*g.C+c])
+		}
 	}
-	if bias != nil {
-		copy(l.bias, bias)
+	if l.rq != outGo && dwInt16 {
+		l.w16 = make([]int16, len(l.w32))
+		for i, v := range l.w32 {
+			l.w16[i] = int16(v)
+		}
 	}
+	copy(l.bias, bias)
 	return l, nil
 }
 
@@ -70,13 +92,20 @@ func (d *DepthwiseConv2D) OutLen() int { return d.g.OutLen() }
 // MACs is the number of multiply-adds of the forward pass for one image.
 func (d *DepthwiseConv2D) MACs() int { return d.g.MACs() }
 
-// WorkLen is the number of int32s of workspace Forward needs: one
-// accumulator per channel.
+// WorkLen is the number of int32s of workspace Forward takes: C, one per
+// channel. (Forward now keeps its accumulators in a tile on the stack and
+// does not touch work; the length stays what it was so that callers'
+// workspaces, which other layers may share, keep their size.)
 func (d *DepthwiseConv2D) WorkLen() int { return d.g.C }
 
 // Forward computes the depthwise convolution of a batch of int8 NHWC
 // images: src holds n whole images, dst n*OutLen int8s (overwritten) and
 // work at least WorkLen int32s. dst must not alias src.
+//
+// An output row is computed in runs of pixels whose windows hang over the
+// image edge alike (the interior is one run), each run from the list of
+// its taps inside the image, a block of channels at a time, into an int32
+// tile on the stack that is then requantized.
 func (d *DepthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	in, out := d.g.InLen(), d.g.OutLen()
 	if len(src) == 0 || len(src)%in != 0 {
@@ -89,41 +118,112 @@ func (d *DepthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	if len(work) < d.WorkLen() {
 		panic(fmt.Sprintf("fixedpoint: depthwise workspace has length %d, want at least %d", len(work), d.WorkLen()))
 	}
-	acc := work[:d.g.C]
-	c, k := d.g.C, d.g.K
-	zp := int16(d.InZP)
+	var tile [tileLen]int32
+	var taps [2 * maxDWTaps]int
+	rowLen := d.g.OutW * d.g.C
 	for i := range n {
 		x := src[i*in : (i+1)*in]
-		y := dst[i*out : (i+1)*out]
-		o := 0
 		for oy := range d.g.OutH {
-			y0 := oy*d.g.Stride - d.g.Pad
-			for ox := range d.g.OutW {
-				x0 := ox*d.g.Stride - d.g.Pad
-				copy(acc, d.bias)
-				for ky := range k {
-					iy := y0 + ky
-					if iy < 0 || iy >= d.g.InH {
-						continue
+			d.row(dst[i*out+oy*rowLen:][:rowLen], x, oy, &tile, &taps)
+		}
+	}
+}
+
+// row computes output row oy of the image x into y.
+func (d *DepthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[2 * maxDWTaps]int) {
+	g := &d.g
+	c, k, s := g.C, g.K, g.Stride
+	iy0 := oy*s - g.Pad
+	ky0, ky1 := max(0, -iy0), min(k, g.InH-iy0)
+	kxRange := func(ox int) (int, int) {
+		ix0 := ox*s - g.Pad
+		return max(0, -ix0), min(k, g.InW-ix0)
+	}
+	cw := min(d.cp, maxTileCols)
+	tr := tileLen / cw
+	for c0 := 0; c0 < c; c0 += cw {
+		cc := min(cw, c-c0)
+		for p0 := 0; p0 < g.OutW; p0 += tr {
+			p1 := min(p0+tr, g.OutW)
+			for ox := p0; ox < p1; {
+				kx0, kx1 := kxRange(ox)
+				end := ox + 1
+				for end < p1 {
+					if a, b := kxRange(end); a != kx0 || b != kx1 {
+						break
 					}
-					for kx := range k {
-						ix := x0 + kx
-						if ix < 0 || ix >= d.g.InW {
-							continue
-						}
-						xs := x[(iy*d.g.InW+ix)*c:][:len(acc)]
-						ws := d.w[(ky*k+kx)*c:][:len(acc)]
-						for ch := range acc {
-							// (x - zp) fits in int16, the product in int32.
-							acc[ch] += int32(int16(xs[ch])-zp) * int32(ws[ch])
+					end++
+				}
+				ix0 := ox*s - g.Pad
+				acc := tile[(ox-p0)*cw:]
+				nt, first := 0, true
+				for ky := ky0; ky < ky1; ky++ {
+					for kx := kx0; kx < kx1; kx++ {
+						taps[2*nt] = ((iy0+ky)*g.InW + ix0 + kx) * c
+						taps[2*nt+1] = (ky*k + kx) * d.cp
+						if nt++; nt == maxDWTaps {
+							d.pixels(end-ox, x, c0, cc, s*c, taps[:2*nt], first, acc, cw)
+							nt, first = 0, false
 						}
 					}
 				}
-				yp := y[o : o+c]
-				o += c
-				for ch, a := range acc {
-					yp[ch] = d.out.apply(a, ch)
+				if nt > 0 {
+					d.pixels(end-ox, x, c0, cc, s*c, taps[:2*nt], first, acc, cw)
 				}
+				ox = end
+			}
+			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+		}
+	}
+}
+
+// pixels computes channels c0..c0+cc of n pixels sharing a tap list
+// (pairs of input offset and weight offset; the pixels are xs int8s
+// apart) into acc (row stride ldc, column 0 is channel c0): the first
+// batch of taps starts from the bias, later ones add to acc.
+func (d *DepthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, first bool, acc []int32, ldc int) {
+	full := 0
+	if d.rq != outGo && d.g.K*d.g.K <= maxDWTaps {
+		full = cc / 8
+		if full > 0 {
+			// The kernel's last reads: the last pixel's taps, up to channel c0+8*full.
+			_ = x[(n-1)*xs+maxTapOffset(taps)+c0+8*full-1]
+			_ = acc[(n-1)*ldc+8*full-1]
+			dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
+		}
+	}
+	if 8*full < cc {
+		d.dwGo(n, x, c0+8*full, c0+cc, xs, taps, first, acc[8*full:], ldc)
+	}
+}
+
+// maxTapOffset returns the largest input offset of a tap list.
+func maxTapOffset(taps []int) int {
+	m := 0
+	for t := 0; t < len(taps); t += 2 {
+		m = max(m, taps[t])
+	}
+	return m
+}
+
+// dwGo is the portable twin of the depthwise kernels: for pixels p < n and
+// channels c0 <= c < c1,
+//
+//	acc[p*ldc + c-c0] = bias[c] + Σ_t (int32(x[tap[2t] + p*xs + c]) - InZP) * w32[tap[2t+1] + c]
+//
+// (acc[...] + Σ_t ... unless first), wrapping in int32.
+func (d *DepthwiseConv2D) dwGo(n int, x []int8, c0, c1, xs int, taps []int, first bool, acc []int32, ldc int) {
+	zp := d.InZP
+	for p := range n {
+		a := acc[p*ldc:][:c1-c0]
+		if first {
+			copy(a, d.bias[c0:c1])
+		}
+		for t := 0; t < len(taps); t += 2 {
+			xs := x[taps[t]+p*xs+c0:][:len(a)]
+			ws := d.w32[taps[t+1]+c0:][:len(a)]
+			for ch := range a {
+				a[ch] += (int32(xs[ch]) - zp) * ws[ch]
 			}
 		}
 	}

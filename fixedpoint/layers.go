@@ -1,8 +1,10 @@
 package fixedpoint
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // MaxPool2 is 2×2 max pooling with stride 2 over int8 NHWC images of
@@ -30,18 +32,17 @@ func (p MaxPool2) Forward(dst, src []int8) {
 	}
 	oh, ow, c := p.H/2, p.W/2, p.C
 	row := p.W * c
-	o := 0
 	for i := range n {
-		img := src[i*in:]
+		img := src[i*in : (i+1)*in]
+		out := dst[i*p.OutLen() : (i+1)*p.OutLen()]
 		for oy := range oh {
-			r0 := img[2*oy*row : 2*oy*row+row]
-			r1 := img[(2*oy+1)*row : (2*oy+1)*row+row]
-			for ox := range ow {
-				a := r0[2*ox*c : 2*ox*c+2*c]
-				b := r1[2*ox*c : 2*ox*c+2*c]
-				d := dst[o : o+c]
-				o += c
-				a0, a1, b0, b1 := a[:len(d)], a[c:][:len(d)], b[:len(d)], b[c:][:len(d)]
+			r0 := img[2*oy*row : (2*oy+1)*row]
+			r1 := img[(2*oy+1)*row : (2*oy+2)*row]
+			y := out[oy*ow*c : (oy+1)*ow*c]
+			for ox := poolRow(ow, c, r0, r1, y); ox < ow; ox++ {
+				a0, a1 := r0[2*ox*c:][:c], r0[(2*ox+1)*c:][:c]
+				b0, b1 := r1[2*ox*c:][:c], r1[(2*ox+1)*c:][:c]
+				d := y[ox*c:][:c]
 				for ch := range d {
 					d[ch] = max(max(a0[ch], a1[ch]), max(b0[ch], b1[ch]))
 				}
@@ -106,14 +107,7 @@ func (g GlobalAvgPool) Forward(dst, src []int8, work []int32) {
 	acc := work[:c]
 	half := int32(hw / 2)
 	for i := range n {
-		clear(acc)
-		img := src[i*hw*c : (i+1)*hw*c]
-		for px := 0; px < len(img); px += c {
-			xs := img[px:][:len(acc)]
-			for ch := range acc {
-				acc[ch] += int32(xs[ch])
-			}
-		}
+		channelSums(acc, src[i*hw*c:(i+1)*hw*c])
 		d := dst[i*c : (i+1)*c]
 		for ch, s := range acc {
 			v := mbqm(s-int32(hw)*g.InZP, g.Mult, g.Shift)
@@ -127,6 +121,47 @@ func (g GlobalAvgPool) Forward(dst, src []int8, work []int32) {
 	}
 }
 
+// channelSums writes into acc (C entries) the sum over the pixels of img
+// (NHWC, C channels) of each channel. Eight channels at a time it adds the
+// codes as bytes biased to x+128 in 16-bit lanes of two uint64s (even and
+// odd channels), flushing them to acc every 256 pixels, before they could
+// carry (256·255 < 2^16); the bias comes off at the end.
+func channelSums(acc []int32, img []int8) {
+	c := len(acc)
+	hw := len(img) / c
+	clear(acc)
+	ch := 0
+	for ; ch+8 <= c; ch += 8 {
+		a := acc[ch : ch+8 : ch+8]
+		for p0 := 0; p0 < hw; p0 += 256 {
+			var even, odd uint64
+			for px := p0; px < min(p0+256, hw); px++ {
+				b := binary.LittleEndian.Uint64(unsafeBytes(img[px*c+ch:][:8])) ^ 0x8080808080808080
+				even += b & 0x00ff00ff00ff00ff
+				odd += b >> 8 & 0x00ff00ff00ff00ff
+			}
+			for k := range 4 {
+				a[2*k] += int32(uint16(even >> (16 * k)))
+				a[2*k+1] += int32(uint16(odd >> (16 * k)))
+			}
+		}
+		for k := range a {
+			a[k] -= int32(128 * hw)
+		}
+	}
+	for px := range hw {
+		xs := img[px*c+ch : (px+1)*c]
+		for k, v := range xs {
+			acc[ch+k] += int32(v)
+		}
+	}
+}
+
+// unsafeBytes views int8s as bytes.
+func unsafeBytes(s []int8) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
 // Dense is an int8 fully connected layer from In to Out features,
 // TFLite's FullyConnected: for each row and output o,
 //
@@ -138,15 +173,18 @@ type Dense struct {
 	In, Out int
 	InZP    int32
 
-	out  requant
-	w    []int8
-	bias []int32 // bias[o] - InZP*Σw[o]
+	mm *igemm
 }
 
 // NewDense returns an int8 dense layer with [out][in] weights w, biases
 // bias (out entries, or nil), input zero point inZP and output stage rq,
 // copying what it needs, or an error naming the first bad parameter.
 func NewDense(in, out int, w []int8, bias []int32, inZP int32, rq Requant) (*Dense, error) {
+	return newDense(defaultISA, in, out, w, bias, inZP, rq)
+}
+
+// newDense is NewDense with the kernels of s.
+func newDense(s *isa, in, out int, w []int8, bias []int32, inZP int32, rq Requant) (*Dense, error) {
 	switch {
 	case in < 1 || out < 1 || in > maxPatch:
 		return nil, fmt.Errorf("fixedpoint: dense %d->%d, want 1..%d inputs and at least 1 output", in, out, maxPatch)
@@ -161,9 +199,7 @@ func NewDense(in, out int, w []int8, bias []int32, inZP int32, rq Requant) (*Den
 	if err != nil {
 		return nil, err
 	}
-	d := &Dense{In: in, Out: out, InZP: inZP, out: q, w: append([]int8(nil), w...), bias: make([]int32, out)}
-	foldBias(d.bias, w, bias, in, inZP)
-	return d, nil
+	return &Dense{In: in, Out: out, InZP: inZP, mm: newIgemm(s, out, 1, in, w, bias, inZP, q)}, nil
 }
 
 // Forward computes dst = requant(src·wᵀ + b) for N rows of In int8
@@ -176,22 +212,8 @@ func (d *Dense) Forward(dst, src []int8) {
 	if len(dst) != n*d.Out {
 		panic(fmt.Sprintf("fixedpoint: dense output has length %d, want %d", len(dst), n*d.Out))
 	}
-	for r := range n {
-		x := src[r*d.In : (r+1)*d.In]
-		for o := range d.Out {
-			w := d.w[o*d.In:][:len(x)]
-			var s0, s1 int32
-			i := 0
-			for ; i+2 <= len(x); i += 2 {
-				s0 += int32(x[i]) * int32(w[i])
-				s1 += int32(x[i+1]) * int32(w[i+1])
-			}
-			if i < len(x) {
-				s0 += int32(x[i]) * int32(w[i])
-			}
-			dst[r*d.Out+o] = d.out.apply(s0+s1+d.bias[o], o)
-		}
-	}
+	var tile [tileLen]int32
+	d.mm.run(dst, src, 0, d.In, 0, n, &tile)
 }
 
 // FillInputLUT fills lut so that QuantizeInput turns 8-bit RGB pixels
