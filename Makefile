@@ -15,7 +15,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 bench bench-torch cross fmt vet golden clean default-model pretrain
+.PHONY: all build run test test-short test-arm64 bench bench-torch cross fmt vet golden clean default-model default-int8 pretrain
 
 # The default model (model/default.safetensors, built into catd): catsep64
 # pretrained as a 200-class classifier on Tiny ImageNet's train split, then
@@ -78,6 +78,13 @@ default-model: build $(PRETRAIN)
 	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) \
 		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --seed 1 \
 		--out model/default.safetensors --plot build/default-model.png --log-json
+
+# The built-in int8 model (model/default-int8.safetensors, also built into
+# catd): the default model quantized on 500 images of the train split
+# (250 cats, 250 non-cats), its decisions compared with float32's on val.
+default-int8: build
+	./bin/catd quantize --model model/default.safetensors --calib $(DATA)/train --calib-limit 500 \
+		--val $(DATA)/val --out model/default-int8.safetensors
 
 golden:
 	/usr/bin/python3 scripts/torch_golden.py

@@ -32,6 +32,8 @@ type benchResult struct {
 	TrainSGDMB16        float64      `json:"train_sgdm_b16_us"`
 	TrainAdamB1         float64      `json:"train_adam_b1_us"`
 	InferAllocs         float64      `json:"infer_allocs_per_op"`
+	InferInt8B1         *float64     `json:"infer_int8_b1_us,omitempty"`
+	InferInt8Allocs     *float64     `json:"infer_int8_allocs_per_op,omitempty"`
 	TrainAllocs         float64      `json:"train_allocs_per_op"`
 	ParamsBytes         int          `json:"params_bytes"`
 	OptimizerStateBytes int          `json:"optimizer_state_bytes"`
@@ -55,9 +57,13 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	pipeline := fs.Bool("pipeline", false, "run the daemon's whole pipeline on one core instead (default model: the built-in one)")
 	source := fs.String("source", "", "with --pipeline: frame source URI (default: a synthetic 640x480 MJPEG file)")
 	duration := fs.Duration("duration", 10*time.Second, "with --pipeline: how long to run after a 1 s warm-up")
+	int8 := fs.Bool("int8", false, "also time int8 inference (infer_int8_b1_us): the net quantized on random images")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("bench takes no arguments: %w", errUsage)
+		}
+		if *int8 && *pipeline {
+			return fmt.Errorf("--int8 does not apply to --pipeline: %w", errUsage)
 		}
 		if *pipeline {
 			if fs.Changed("rounds") {
@@ -85,7 +91,7 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		if *rounds < 1 {
 			return fmt.Errorf("--rounds %d: want at least 1: %w", *rounds, errUsage)
 		}
-		res, err := bench(ctx, *name, *rounds)
+		res, err := bench(ctx, *name, *rounds, *int8)
 		if err != nil {
 			return err
 		}
@@ -123,7 +129,7 @@ func loadNet(name string, opt model.Options) (*model.Net, string, error) {
 	return n, name, nil
 }
 
-func bench(ctx context.Context, name string, rounds int) (*benchResult, error) {
+func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResult, error) {
 	n1, label, err := loadNet(name, model.Options{MaxBatch: 1, Training: true})
 	if err != nil {
 		return nil, err
@@ -153,6 +159,11 @@ func bench(ctx context.Context, name string, rounds int) (*benchResult, error) {
 	}
 	res.InferB1 = medianUS(warm, rounds, func() { inf.Predict(p, x1) })
 	res.InferAllocs = allocsPerOp(rounds, func() { inf.Predict(p, x1) })
+	if int8 {
+		if err := benchInt8(res, n1, warm, rounds); err != nil {
+			return nil, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -242,6 +253,9 @@ func printBench(e *env, r *benchResult) error {
 		fmt.Sprintf("Adam step, batch 1:          %9.1f µs", r.TrainAdamB1),
 		fmt.Sprintf("memory: parameters %d B, momentum state %d B, Adam state %d B, workspace %d B",
 			r.ParamsBytes, r.OptimizerStateBytes, r.AdamStateBytes, r.WorkspaceBytes),
+	}
+	if r.InferInt8B1 != nil {
+		lines = slices.Insert(lines, 1, int8Line(r))
 	}
 	_, err := fmt.Fprintln(e.stdout, "\n"+strings.Join(lines, "\n"))
 	return err

@@ -12,6 +12,7 @@
 //	train    train a model on labelled photos
 //	eval     measure a model on labelled photos
 //	predict  print p(cat) for image files
+//	quantize make an int8 model from a float one
 //	bench    time inference and training steps
 //	version  print version, commit and architecture
 //
@@ -54,6 +55,7 @@ var commands = []command{
 	{"train", "train a model on labelled photos", setupTrain},
 	{"eval", "measure a model on labelled photos", setupEval},
 	{"predict", "print p(cat) for image files", setupPredict},
+	{"quantize", "make an int8 model from a float one", setupQuantize},
 	{"bench", "time inference and training steps", setupBench},
 	{"version", "print version, commit and architecture", setupVersion},
 }
