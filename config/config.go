@@ -76,6 +76,11 @@ type Detect struct {
 	// Max exclusive, written [x0, y0, x1, y1] in the file; the zero
 	// Rectangle (written []) is the whole frame.
 	ROI image.Rectangle `yaml:"roi"`
+	// Int8 runs the model in 8-bit integers (package fixedpoint): the
+	// built-in model's int8 version is built in; any other model is
+	// quantized on the camera's frames (and the labels) after start, and
+	// again after each accepted learning round.
+	Int8 bool `yaml:"int8"`
 }
 
 // Snapshots are JPEG frames saved while a cat is present. The oldest are

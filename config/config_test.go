@@ -74,6 +74,7 @@ detect:
   off_frames: 10
   fit: letterbox
   roi: [120, 300, 520, 480]
+  int8: true
 stats_every: 1m30s
 snapshots:
   enabled: false
@@ -127,6 +128,7 @@ func fullConfig() config.Config {
 			OffFrames: 10,
 			Fit:       "letterbox",
 			ROI:       image.Rect(120, 300, 520, 480),
+			Int8:      true,
 		},
 		StatsEvery: config.Duration(90 * time.Second),
 		Snapshots: config.Snapshots{
@@ -631,7 +633,7 @@ func TestDiffEqualCommands(t *testing.T) {
 func TestKeys(t *testing.T) {
 	want := []string{
 		"source", "model",
-		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi",
+		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi", "detect.int8",
 		"stats_every",
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",
 		"on_detect.command", "on_detect.timeout", "on_detect.min_interval",

@@ -28,6 +28,7 @@ import (
 
 	"catd/camera"
 	"catd/dataset"
+	"catd/fixedpoint"
 	"catd/model"
 	"catd/preprocess"
 )
@@ -68,6 +69,8 @@ type PipelineConfig struct {
 	// Status, if set, adds to each status.json written (state directory
 	// figures, learning state); it is called from the inference goroutine.
 	Status func(*Status)
+	// Int8, if set, is Net's int8 version, run instead of Net.
+	Int8 *fixedpoint.Net
 	// Updates, if set, carries changes applied while the pipeline runs.
 	Updates <-chan Update
 	// OnDetect, if set, is called on each cat_present event with the frame
@@ -102,7 +105,10 @@ type Update struct {
 	Net       *model.Net
 	Info      model.Info
 	ModelName string
-	Detect    *Detect
+	// Int8, if set with Net, runs Net's int8 version instead of Net
+	// (quantized from it; package fixedpoint).
+	Int8   *fixedpoint.Net
+	Detect *Detect
 	// StatsEvery changes the period of the stats event (negative: off).
 	StatsEvery time.Duration
 	// Done, if set, is told nil once the update applies, or why it could
@@ -284,9 +290,11 @@ func readFrames(ctx context.Context, src camera.Source, sl *slot, free chan *cam
 }
 
 // stage turns frames into p(cat) with buffers sized once; a new model or a
-// new fit makes a new stage.
+// new fit makes a new stage. With q set, the int8 network runs on the
+// pixels directly.
 type stage struct {
 	net       *model.Net
+	q         *fixedpoint.Net
 	info      model.Info
 	rz        *preprocess.Resizer
 	pix       []uint8
@@ -309,6 +317,10 @@ func (p *stage) process(f *camera.Frame) (float32, error) {
 	if err := toInput(p.rz, p.pix, f, &p.reader, p.maxPixels); err != nil {
 		return 0, err
 	}
+	if p.q != nil {
+		p.q.Predict(p.p, p.pix)
+		return p.p[0], nil
+	}
 	p.info.NormalizePixels(p.x, p.pix)
 	p.net.Predict(p.p, p.x)
 	return p.p[0], nil
@@ -319,6 +331,9 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 	det := Detect{Threshold: cfg.Threshold, OnFrames: cfg.OnFrames, OffFrames: cfg.OffFrames, Fit: cfg.Fit, ROI: cfg.ROI}
 	det.defaults()
 	pl := newStage(cfg.Net, cfg.Info, det, cfg.MaxPixels)
+	if cfg.Int8 != nil && cfg.Int8.InputLen() == cfg.Net.InputLen() {
+		pl.q = cfg.Int8
+	}
 	ctl := cfg.Control
 	if ctl == nil {
 		ctl = &Control{}
@@ -400,6 +415,9 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 						det.defaults()
 					}
 					pl = newStage(u.Net, u.Info, det, cfg.MaxPixels)
+					if u.Int8 != nil && u.Int8.InputLen() == u.Net.InputLen() {
+						pl.q = u.Int8
+					}
 					status.Model = u.ModelName
 					above, below = 0, 0 // the new model's scores start afresh; the state stays
 				}
@@ -407,7 +425,9 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 				nd := *u.Detect
 				nd.defaults()
 				if nd.Fit != det.Fit || nd.ROI != det.ROI {
+					q := pl.q
 					pl = newStage(pl.net, pl.info, nd, cfg.MaxPixels)
+					pl.q = q
 				}
 				det = nd
 			}

@@ -465,6 +465,9 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	s.model.Store(nm)
 	s.setModelName(name)
 	s.dirty.Store(true)
+	if s.quant.on.Load() {
+		s.quant.quantize(nm) // re-quantized on the new weights
+	}
 }
 
 // yield is the learner's pause after each chunk of examples. While frames

@@ -102,6 +102,7 @@ type service struct {
 	modelName atomic.Pointer[string]
 
 	learning   *learning
+	quant      *quantizer
 	watcher    *fswatch.Watcher
 	started    time.Time
 	dirty      atomic.Bool // the weights changed since the last checkpoint
@@ -143,6 +144,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	s.learning.cfgs <- s.cfg.Learn
+	s.quant = newQuantizer(s, s.cfg.Detect.Int8)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -153,6 +155,8 @@ func Run(ctx context.Context, opt Options) error {
 	go func() { defer wg.Done(); s.snapshotLoop(ctx) }()
 	go func() { defer wg.Done(); s.checkpointLoop(ctx) }()
 	s.learning.run(ctx, &wg)
+	wg.Add(1)
+	go func() { defer wg.Done(); s.quant.run(ctx) }()
 	if opt.ConfigPath != "" {
 		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
 		if err != nil {
@@ -369,8 +373,19 @@ func (s *service) pipelineConfig() PipelineConfig {
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
 		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
-	if s.learning != nil {
-		p.OnFrame = s.learning.onFrame
+	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind string) {
+		s.quant.sample(pix)
+		if s.learning != nil {
+			s.learning.onFrame(f, pix, pc, thr, kind)
+		}
+	}
+	if s.cfg.Detect.Int8 {
+		if q := builtin(m); q != nil {
+			p.Int8, p.ModelName = q, int8Name(m.name)
+			s.setModelName(p.ModelName)
+		} else {
+			s.quant.quantize(m)
+		}
 	}
 	dir := s.opt.RuntimeDir
 	if dir == "" {
@@ -576,6 +591,24 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 			default:
 			}
 			l.models <- m
+		}
+	}
+	if has("detect.int8") || (m != nil && nc.Detect.Int8) {
+		s.quant.on.Store(nc.Detect.Int8)
+		cur := s.model.Load()
+		switch {
+		case !nc.Detect.Int8: // back to float32
+			done := make(chan error, 1)
+			s.updates <- Update{Net: cur.infer, Info: cur.info, ModelName: cur.name, Done: done}
+			<-done
+			s.setModelName(cur.name)
+		case builtin(cur) != nil:
+			done := make(chan error, 1)
+			s.updates <- Update{Net: cur.infer, Info: cur.info, ModelName: int8Name(cur.name), Int8: builtin(cur), Done: done}
+			<-done
+			s.setModelName(int8Name(cur.name))
+		default:
+			s.quant.quantize(cur)
 		}
 	}
 	if has("log") && s.opt.SetLogLevel != nil {

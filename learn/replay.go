@@ -165,6 +165,20 @@ func (r *Replay) Bytes() int {
 	return len(r.entries) * r.w * r.h * 3
 }
 
+// Images returns copies of up to n examples' pixels (for calibrating an
+// int8 model), newest first.
+func (r *Replay) Images(n int) [][]uint8 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	es := slices.Clone(r.entries)
+	slices.SortFunc(es, func(a, b *entry) int { return int(b.seq - a.seq) })
+	var out [][]uint8
+	for _, e := range es[:min(n, len(es))] {
+		out = append(out, slices.Clone(e.Pixels))
+	}
+	return out
+}
+
 // Counts returns the training and validation examples of each class.
 func (r *Replay) Counts() (trainCat, trainNon, valCat, valNon int) {
 	r.mu.Lock()

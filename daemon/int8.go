@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"catd/fixedpoint"
+	"catd/model"
+)
+
+// quantizer gives the pipeline int8 versions of the models it runs
+// (detect.int8): the built-in one for the built-in model, otherwise one
+// quantized on a pool of recent frames' model inputs and the labels kept.
+type quantizer struct {
+	s  *service
+	on atomic.Bool
+
+	mu      sync.Mutex
+	pool    [][]uint8 // model inputs of frames, one every sampleEvery
+	next    int
+	lastAdd int64
+	size    int // bytes of one model input
+
+	req chan *loaded // quantize this model (the newest wins)
+}
+
+const (
+	poolSize = 128 // frames kept for calibration
+	poolMin  = 32  // fewest images to calibrate on
+)
+
+// sampleEvery is the least time between two frames kept for calibration
+// (tests shorten it).
+var sampleEvery = 250 * time.Millisecond
+
+// defaultBase is the base id of the built-in model.
+var defaultBase = func() string {
+	sum := sha256.Sum256(model.DefaultBytes())
+	return "sha256:" + hex.EncodeToString(sum[:])
+}()
+
+func newQuantizer(s *service, on bool) *quantizer {
+	q := &quantizer{s: s, req: make(chan *loaded, 1)}
+	q.on.Store(on)
+	return q
+}
+
+// builtin returns the built-in int8 model if m is the built-in model as
+// shipped (not fine-tuned).
+func builtin(m *loaded) *fixedpoint.Net {
+	if m.base != defaultBase || m.train != nil || m.name != "built-in default model" {
+		return nil
+	}
+	q, _, err := fixedpoint.Default(fixedpoint.Options{MaxBatch: 1})
+	if err != nil {
+		return nil
+	}
+	return q
+}
+
+// sample keeps a copy of pix now and then (called for every frame; it
+// allocates only while the pool fills).
+func (q *quantizer) sample(pix []uint8) {
+	if !q.on.Load() {
+		return
+	}
+	now := time.Now().UnixNano()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if now-q.lastAdd < int64(sampleEvery) {
+		return
+	}
+	q.lastAdd = now
+	if len(pix) != q.size {
+		q.pool, q.next, q.size = nil, 0, len(pix) // a new input size: start again
+	}
+	if len(q.pool) < poolSize {
+		q.pool = append(q.pool, slices.Clone(pix))
+		return
+	}
+	copy(q.pool[q.next], pix)
+	q.next = (q.next + 1) % poolSize
+}
+
+// images returns the calibration images: the frames kept and the labels.
+func (q *quantizer) images(inLen int) [][]uint8 {
+	q.mu.Lock()
+	var imgs [][]uint8
+	for _, p := range q.pool {
+		if len(p) == inLen {
+			imgs = append(imgs, slices.Clone(p))
+		}
+	}
+	q.mu.Unlock()
+	if l := q.s.learning; l != nil {
+		imgs = append(imgs, l.replay.Images(poolSize)...)
+	}
+	return imgs
+}
+
+// quantize asks for an int8 version of m.
+func (q *quantizer) quantize(m *loaded) {
+	select { // the newest model wins
+	case <-q.req:
+	default:
+	}
+	q.req <- m
+}
+
+// run quantizes the models asked for and hands them to the pipeline.
+func (q *quantizer) run(ctx context.Context) {
+	for {
+		var m *loaded
+		select {
+		case <-ctx.Done():
+			return
+		case m = <-q.req:
+		}
+		if !q.on.Load() {
+			continue
+		}
+		in := m.infer.InputLen()
+		var imgs [][]uint8
+		for {
+			if imgs = q.images(in); len(imgs) >= poolMin {
+				break
+			}
+			select { // wait for frames
+			case <-ctx.Done():
+				return
+			case <-time.After(sampleEvery):
+			case newer := <-q.req:
+				m = newer
+				in = m.infer.InputLen()
+			}
+		}
+		start := time.Now()
+		net, _, err := fixedpoint.QuantizeNet(m.infer, m.info, imgs, fixedpoint.DefaultCalibrateOptions, fixedpoint.Options{MaxBatch: 1})
+		if err != nil {
+			q.s.log.Error().Err(err).Str("model", m.name).Msg("int8: not quantized; the model runs in float32")
+			continue
+		}
+		q.s.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
+		q.swap(ctx, m, net)
+	}
+}
+
+// swap runs net, m's int8 version, if m is still the model in use.
+func (q *quantizer) swap(ctx context.Context, m *loaded, net *fixedpoint.Net) {
+	if q.s.model.Load() != m || !q.on.Load() {
+		return // overtaken by a newer model, or int8 turned off
+	}
+	done := make(chan error, 1)
+	select {
+	case q.s.updates <- Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net, Done: done}:
+		if err := <-done; err != nil {
+			q.s.log.Error().Err(err).Msg("int8: model refused")
+			return
+		}
+		q.s.setModelName(int8Name(m.name))
+	case <-ctx.Done():
+	}
+}
+
+func int8Name(n string) string { return fmt.Sprintf("%s, int8", n) }
