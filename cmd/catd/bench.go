@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"catd/config"
+	"catd/learn"
 	"catd/model"
 	"catd/optim"
 )
@@ -38,6 +40,14 @@ type benchResult struct {
 	ParamsBytes         int          `json:"params_bytes"`
 	OptimizerStateBytes int          `json:"optimizer_state_bytes"`
 	AdamStateBytes      int          `json:"adam_state_bytes"`
+	// On-device learning as catd run does it (learn section defaults):
+	// the replay buffer full, the optimizer state with its rollback copy,
+	// the learner's workspace, and one learning step (batch 16, folded net,
+	// gradients two examples at a time).
+	LearnReplayBytes         int     `json:"learn_replay_bytes"`
+	LearnOptimizerStateBytes int     `json:"learn_optimizer_state_bytes"`
+	LearnWorkspaceBytes      int     `json:"learn_workspace_bytes"`
+	LearnStepB16             float64 `json:"learn_step_b16_us"`
 	WorkspaceBytes      int          `json:"workspace_bytes"`
 	GOARCH              string       `json:"goarch"`
 	Layers              []layerBench `json:"layers"`
@@ -203,7 +213,52 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 	}
 	// Re-measure the net's workspace: the batch-1 training net's buffers.
 	res.WorkspaceBytes = n1.WorkspaceBytes()
+	if err := benchLearning(ctx, res, inf, max(1, rounds/30)); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// benchLearning fills in the learning figures for the folded net inf with
+// the config's learn defaults.
+func benchLearning(ctx context.Context, res *benchResult, inf *model.Net, rounds int) error {
+	if inf.Arch.Outputs() != 1 || inf.Arch.C != 3 {
+		return nil // a classifier: not a detector the daemon would fine-tune
+	}
+	c := config.Default().Learn
+	a := inf.Arch
+	res.LearnReplayBytes = 2 * c.ReplayPerClass * a.H * a.W * 3
+	r, _, err := learn.OpenReplay(learn.ReplayOptions{W: a.W, H: a.H})
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 40 {
+		ex := learn.Example{Cat: i%2 == 0, Pixels: make([]uint8, a.H*a.W*3)}
+		for j := range ex.Pixels {
+			ex.Pixels[j] = uint8(rng.IntN(256))
+		}
+		ex.Hash[0], ex.Hash[31] = byte(i), byte(i*53)
+		r.Add(ex)
+	}
+	info := model.DefaultInfo(a, "")
+	l, err := learn.NewLearner(inf, info, r, learn.Config{LR: c.LR, Batch: c.Batch, Steps: 1, Margin: 1e9})
+	if err != nil {
+		return err
+	}
+	res.LearnOptimizerStateBytes, res.LearnWorkspaceBytes = l.Memory()
+	times := make([]float64, 0, rounds)
+	for range rounds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		l.Round(ctx) // one step, plus listing and validating 40 examples
+		times = append(times, us(time.Since(start)))
+	}
+	slices.Sort(times)
+	res.LearnStepB16 = times[len(times)/2]
+	return nil
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -253,6 +308,12 @@ func printBench(e *env, r *benchResult) error {
 		fmt.Sprintf("Adam step, batch 1:          %9.1f µs", r.TrainAdamB1),
 		fmt.Sprintf("memory: parameters %d B, momentum state %d B, Adam state %d B, workspace %d B",
 			r.ParamsBytes, r.OptimizerStateBytes, r.AdamStateBytes, r.WorkspaceBytes),
+	}
+	if r.LearnReplayBytes > 0 {
+		lines = append(lines,
+			fmt.Sprintf("on-device learning step, batch 16: %9.1f µs (with a round's bookkeeping)", r.LearnStepB16),
+			fmt.Sprintf("on-device learning memory: replay %d B (full), optimizer state %d B (with rollback copy), workspace %d B",
+				r.LearnReplayBytes, r.LearnOptimizerStateBytes, r.LearnWorkspaceBytes))
 	}
 	if r.InferInt8B1 != nil {
 		lines = slices.Insert(lines, 1, int8Line(r))
