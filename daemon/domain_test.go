@@ -1,0 +1,175 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"catd/camera"
+	"catd/config"
+	"catd/dataset"
+	"catd/metrics"
+	"catd/model"
+)
+
+// nightVision turns a 64x64 RGB image into the domain of a cheap night
+// camera: grey, dark (gamma 2) and green, which the default model, trained
+// on daylight colour photos, handles poorly.
+func nightVision(px []uint8) []uint8 {
+	out := make([]uint8, len(px))
+	for i := 0; i < len(px); i += 3 {
+		g := (0.299*float64(px[i]) + 0.587*float64(px[i+1]) + 0.114*float64(px[i+2])) / 255
+		g = g * g
+		out[i], out[i+1], out[i+2] = uint8(40*g), uint8(230*g), uint8(70*g)
+	}
+	return out
+}
+
+func writePNG(t *testing.T, path string, px []uint8, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		copy(img.Pix[4*i:], px[3*i:3*i+3])
+		img.Pix[4*i+3] = 255
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	f, err := os.Create(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// balancedAccuracy of a model file on a set, at the model's threshold.
+func balancedAccuracy(t *testing.T, n *model.Net, info model.Info, set *dataset.Set) (bal, auc float64) {
+	t.Helper()
+	x := make([]float32, n.InputLen())
+	p := make([]float32, set.Len())
+	for i := range set.Len() {
+		info.NormalizePixels(x, set.Image(i))
+		n.Predict(p[i:i+1], x)
+	}
+	c := metrics.NewConfusion(p, set.Labels, info.Threshold)
+	auc, _ = metrics.ROCAUC(p, set.Labels)
+	return c.BalancedAccuracy(), auc
+}
+
+// TestDaemonLearnsANewDomain is the on-device learning proof: the running
+// daemon, on the built-in model, is given labelled night-vision images
+// (from Tiny ImageNet's train split) in its label folders; after its
+// accepted rounds, the model it checkpointed classifies held-out
+// night-vision images (from the val split) better than the built-in model.
+func TestDaemonLearnsANewDomain(t *testing.T) {
+	tarPath := filepath.Join("..", "..", "shared", "data", "tinyimagenet-cat64.tar")
+	if _, err := os.Stat(tarPath); err != nil {
+		t.Skip("../shared/data not present")
+	}
+	if testing.Short() {
+		t.Skip("trains the default model for a minute")
+	}
+	train, _, err := dataset.Load(tarPath+"/train", dataset.Options{W: 64, H: 64, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, _, err := dataset.Load(tarPath+"/val", dataset.Options{W: 64, H: 64, Limit: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range val.Len() {
+		copy(val.Image(i), nightVision(val.Image(i)))
+	}
+	base, info, err := model.Default(model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal0, auc0 := balancedAccuracy(t, base, info, val)
+
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Source = "test:?w=64&h=64&fps=5"
+	cfg.Learn.Every = config.Duration(time.Second)
+	cfg.Learn.Steps = 60
+	cfg.Learn.Duty = 1
+	cfg.StatsEvery = 0
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan Event, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, StateDir: dir, Log: zerolog.New(logs).Level(zerolog.InfoLevel), OnEvent: func(ev Event) {
+			if ev.Kind == "trained" {
+				events <- ev
+			}
+		}, OpenSource: func(uri string, log zerolog.Logger) (camera.Source, error) {
+			return camera.Open(uri, camera.Options{Log: log})
+		}})
+	}()
+	labelDir := filepath.Join(dir, "labels")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(labelDir, "cat")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no label folders\n%s", logs.String())
+		}
+	}
+	for i := range train.Len() {
+		class := "noncat"
+		if train.Labels[i] {
+			class = "cat"
+		}
+		writePNG(t, filepath.Join(labelDir, class, fmt.Sprintf("night%04d.png", i)), nightVision(train.Image(i)), 64, 64)
+	}
+	// Rounds go on while they improve; stop at the first rolled back, or
+	// after 8 accepted.
+	accepted := 0
+	timeout := time.After(12 * time.Minute)
+	for stop := false; !stop && accepted < 8; {
+		select {
+		case ev := <-events:
+			t.Logf("round: %s", ev.Msg)
+			if strings.Contains(ev.Msg, "accepted=true") {
+				accepted++
+			} else {
+				stop = accepted > 0
+			}
+		case err := <-done:
+			t.Fatalf("Run returned %v\n%s", err, logs.String())
+		case <-timeout:
+			t.Fatalf("only %d accepted rounds\n%s", accepted, logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ckpts, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "checkpoint-*.safetensors"))
+	if len(ckpts) == 0 {
+		t.Fatalf("no checkpoint\n%s", logs.String())
+	}
+	tuned, tinfo, err := model.ReadFile(ckpts[len(ckpts)-1], model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal1, auc1 := balancedAccuracy(t, tuned, tinfo, val)
+	t.Logf("night-vision val (%d cats, %d non-cats): balanced accuracy %.3f -> %.3f, ROC AUC %.3f -> %.3f after %d accepted rounds on %d labels",
+		val.NumCat(), val.Len()-val.NumCat(), bal0, bal1, auc0, auc1, accepted, train.Len())
+	if bal1 < bal0+0.05 {
+		t.Errorf("balanced accuracy on the new domain went from %.3f to %.3f", bal0, bal1)
+	}
+}
