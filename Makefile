@@ -36,12 +36,22 @@ test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -tags purego ./internal/... ./conv/...
+	$(GO) test -count=1 -short -tags purego ./fixedpoint/
 	$(MAKE) cross
 
 # The whole suite as arm64 binaries under user-mode qemu (no binfmt needed);
 # -short skips only the tests that decode the whole shared data set.
 test-arm64:
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -short -count=1 -timeout 30m -exec $(QEMU_AARCH64) $(PKGS)
+
+# The "virtual Pi": the arm64 binary as "catd run --source v4l2:/dev/video0"
+# in qemu-system-aarch64 on Debian's arm64 kernel with the vivid virtual
+# camera; checks frames, a checkpoint and a clean exit on SIGTERM. Installs
+# qemu-system-arm, cpio and kmod if missing (root or sudo); caches the arm64
+# kernel and busybox in build/vm/. See scripts/vm-smoke.sh.
+.PHONY: test-vm
+test-vm:
+	GO=$(GO) ./scripts/vm-smoke.sh
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
