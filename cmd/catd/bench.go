@@ -26,31 +26,31 @@ import (
 // of one batch-1 inference, one SGD-momentum training step (forward,
 // backward, update) at batch 1 and 16, and one Adam step at batch 1.
 type benchResult struct {
-	Model               string       `json:"model"`
-	Params              int          `json:"params"`
-	MACs                int          `json:"macs"`
-	InferB1             float64      `json:"infer_b1_us"`
-	TrainSGDMB1         float64      `json:"train_sgdm_b1_us"`
-	TrainSGDMB16        float64      `json:"train_sgdm_b16_us"`
-	TrainAdamB1         float64      `json:"train_adam_b1_us"`
-	InferAllocs         float64      `json:"infer_allocs_per_op"`
-	InferInt8B1         *float64     `json:"infer_int8_b1_us,omitempty"`
-	InferInt8Allocs     *float64     `json:"infer_int8_allocs_per_op,omitempty"`
-	TrainAllocs         float64      `json:"train_allocs_per_op"`
-	ParamsBytes         int          `json:"params_bytes"`
-	OptimizerStateBytes int          `json:"optimizer_state_bytes"`
-	AdamStateBytes      int          `json:"adam_state_bytes"`
+	Model               string   `json:"model"`
+	Params              int      `json:"params"`
+	MACs                int      `json:"macs"`
+	InferB1             float64  `json:"infer_b1_us"`
+	TrainSGDMB1         float64  `json:"train_sgdm_b1_us"`
+	TrainSGDMB16        float64  `json:"train_sgdm_b16_us"`
+	TrainAdamB1         float64  `json:"train_adam_b1_us"`
+	InferAllocs         float64  `json:"infer_allocs_per_op"`
+	InferInt8B1         *float64 `json:"infer_int8_b1_us,omitempty"`
+	InferInt8Allocs     *float64 `json:"infer_int8_allocs_per_op,omitempty"`
+	TrainAllocs         float64  `json:"train_allocs_per_op"`
+	ParamsBytes         int      `json:"params_bytes"`
+	OptimizerStateBytes int      `json:"optimizer_state_bytes"`
+	AdamStateBytes      int      `json:"adam_state_bytes"`
 	// On-device learning as catd run does it (learn section defaults):
 	// the replay buffer full, the optimizer state with its rollback copy,
 	// the learner's workspace, and one learning step (batch 16, folded net,
 	// gradients two examples at a time).
-	LearnReplayBytes         int     `json:"learn_replay_bytes"`
-	LearnOptimizerStateBytes int     `json:"learn_optimizer_state_bytes"`
-	LearnWorkspaceBytes      int     `json:"learn_workspace_bytes"`
-	LearnStepB16             float64 `json:"learn_step_b16_us"`
-	WorkspaceBytes      int          `json:"workspace_bytes"`
-	GOARCH              string       `json:"goarch"`
-	Layers              []layerBench `json:"layers"`
+	LearnReplayBytes         int          `json:"learn_replay_bytes"`
+	LearnOptimizerStateBytes int          `json:"learn_optimizer_state_bytes"`
+	LearnWorkspaceBytes      int          `json:"learn_workspace_bytes"`
+	LearnStepB16             float64      `json:"learn_step_b16_us"`
+	WorkspaceBytes           int          `json:"workspace_bytes"`
+	GOARCH                   string       `json:"goarch"`
+	Layers                   []layerBench `json:"layers"`
 }
 
 type layerBench struct {
