@@ -48,10 +48,22 @@ test-arm64:
 # in qemu-system-aarch64 on Debian's arm64 kernel with the vivid virtual
 # camera; checks frames, a checkpoint and a clean exit on SIGTERM. Installs
 # qemu-system-arm, cpio and kmod if missing (root or sudo); caches the arm64
-# kernel and busybox in build/vm/. See scripts/vm-smoke.sh.
+# kernel and busybox in build/vm/arm64/. See scripts/vm-smoke.sh.
 .PHONY: test-vm
 test-vm:
 	GO=$(GO) ./scripts/vm-smoke.sh
+
+# catd's v4l2: source against the real vivid driver, in the same kind of VM
+# on arm64 (qemu-system-aarch64) and on amd64 (qemu-system-x86_64, Debian's
+# amd64 kernel): camera/internal/v4l2/vividcheck captures 30 frames in each
+# of YUYV, I420, NV12, RGB24 and GREY, and at sizes vivid adjusts, and checks
+# size, stride, frame length, sequence numbers and vivid's 75% colour bars
+# after catd's preprocessing. Installs qemu-system-arm, qemu-system-x86, cpio
+# and kmod if missing; caches kernels and busybox in build/vm/<arch>/. See
+# scripts/vm-v4l2.sh.
+.PHONY: test-v4l2
+test-v4l2:
+	GO=$(GO) ./scripts/vm-v4l2.sh arm64 amd64
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
