@@ -80,6 +80,7 @@ func TestDirSource(t *testing.T) {
 		want        [][]byte          // frames, in order
 		wantCorrupt uint64
 		wantLogs    int
+		query       string // the source's options (default settle=50ms&timeout=100ms)
 	}{
 		{
 			name:  "written whole",
@@ -95,6 +96,9 @@ func TestDirSource(t *testing.T) {
 			name:  "pause longer than settle mid-file",
 			steps: []step{slow("slow.png", b, 2, 150*time.Millisecond)},
 			want:  [][]byte{b},
+			// A timeout well above the pause, so that a loaded machine
+			// does not turn the slow writer into a corrupt frame.
+			query: "settle=50ms&timeout=1s",
 		},
 		{
 			name: "thumbnail EOI is not the end",
@@ -165,7 +169,11 @@ func TestDirSource(t *testing.T) {
 				writeFile(t, filepath.Join(dir, name), data)
 			}
 			var logs syncBuffer
-			src := mustOpen(t, "dir:"+dir+"?settle=50ms&timeout=100ms", Options{Log: zerolog.New(&logs)})
+			query := "settle=50ms&timeout=100ms"
+			if tc.query != "" {
+				query = tc.query
+			}
+			src := mustOpen(t, "dir:"+dir+"?"+query, Options{Log: zerolog.New(&logs)})
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
