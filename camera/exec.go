@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/procgroup"
 )
 
 // execSource is the exec: source: frames read from the standard output of a
@@ -221,7 +223,7 @@ func (s *execSource) startProc() (*execProc, error) {
 	}
 	cmd := exec.Command(s.cfg.args[0], s.cfg.args[1:]...)
 	cmd.Stdout, cmd.Stderr = outW, errW
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
@@ -255,17 +257,17 @@ func (s *execSource) stopProc(p *execProc) string {
 	select {
 	case <-p.exited:
 	default:
-		terminateGroup(p.cmd)
+		procgroup.Terminate(p.cmd)
 		t := time.NewTimer(s.cfg.killWait)
 		select {
 		case <-p.exited:
 		case <-t.C:
-			killGroup(p.cmd)
+			procgroup.Kill(p.cmd)
 			<-p.exited
 		}
 		t.Stop()
 	}
-	killGroup(p.cmd)
+	procgroup.Kill(p.cmd)
 	p.stderr.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	<-p.logged
 	s.mu.Lock()

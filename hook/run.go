@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"catd/internal/procgroup"
 )
 
 const (
@@ -74,7 +76,7 @@ func (r *Runner) start(ev Event) (*proc, error) {
 		Stdout: outW,
 		Stderr: errW,
 	}
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
@@ -121,19 +123,19 @@ func (p *proc) wait(timeout, killWait time.Duration) (expired bool) {
 	case <-p.finished:
 	case <-t.C:
 		expired = true
-		terminateGroup(p.cmd)
+		procgroup.Terminate(p.cmd)
 		t.Reset(killWait)
 		select {
 		case <-p.finished:
 		case <-t.C:
-			killGroup(p.cmd)
+			procgroup.Kill(p.cmd)
 			deadline := time.Now().Add(drainWait)
 			p.stdout.SetReadDeadline(deadline)
 			p.stderr.SetReadDeadline(deadline)
 			<-p.finished
 		}
 	}
-	killGroup(p.cmd) // members that closed their output and stayed
+	procgroup.Kill(p.cmd) // members that closed their output and stayed
 	p.stdout.Close()
 	p.stderr.Close()
 	return expired

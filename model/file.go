@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -371,26 +370,10 @@ func (n *Net) tensorsOf(grads bool) []safetensors.Tensor {
 
 // Metadata returns the model file metadata for n and info.
 func (n *Net) Metadata(info Info) map[string]string {
-	md := maps.Clone(info.Extra)
-	if md == nil {
-		md = map[string]string{}
-	}
-	join := func(v []float32) string {
-		s := make([]string, len(v))
-		for i, x := range v {
-			s[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
-		}
-		return strings.Join(s, ",")
-	}
+	md := InfoMetadata(info)
 	md["format"] = FormatModel
 	md["version"] = FileVersion
 	md["arch"] = n.Arch.String()
-	if info.Name != "" {
-		md["arch_name"] = info.Name
-	}
-	md["mean"] = join(info.Mean)
-	md["std"] = join(info.Std)
-	md["threshold"] = strconv.FormatFloat(float64(info.Threshold), 'g', -1, 32)
 	return md
 }
 
