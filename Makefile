@@ -93,12 +93,12 @@ $(PRETRAIN):
 	$(MAKE) build
 	mkdir -p $(dir $(PRETRAIN))
 	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --pretrain \
-		--epochs 20 --batch 64 --optimizer momentum --lr 0.1 --schedule exp:0.00059 --seed 1 \
+		--epochs 30 --batch 64 --optimizer momentum --lr 0.1 --schedule exp:0.000394 --weight-decay 5e-4 --seed 1 \
 		--out $(PRETRAIN) --plot build/pretrain.png --log-json
 
 default-model: build $(PRETRAIN)
 	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) \
-		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --seed 1 \
+		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --weight-decay 5e-4 --seed 1 \
 		--out model/default.safetensors --plot build/default-model.png --log-json
 
 # The built-in int8 model (model/default-int8.safetensors, also built into
