@@ -729,6 +729,9 @@ func (s *service) checkpointLoop(ctx context.Context) {
 	s.mu.Lock()
 	every := time.Duration(s.cfg.Checkpoint.Every)
 	s.mu.Unlock()
+	if crashTestEvery > 0 {
+		every = crashTestEvery
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -738,12 +741,16 @@ func (s *service) checkpointLoop(ctx context.Context) {
 		case d := <-s.ckptNow:
 			t.Reset(d)
 		case <-t.C:
-			if s.dirty.Load() {
+			if s.dirty.Load() || crashTestEvery > 0 {
 				s.save("periodic")
 			}
 		}
 	}
 }
+
+// crashTestEvery, set only by the crash test, makes the checkpoint loop
+// write a checkpoint that often, changed weights or not.
+var crashTestEvery time.Duration
 
 // Console commands (serialctl.Handler).
 
