@@ -15,7 +15,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 bench bench-torch cross fmt vet golden clean default-model default-int8 pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench bench-torch cross fmt vet golden clean default-model default-int8 pretrain
 
 # The default model (model/default.safetensors, built into catd): catsep64
 # pretrained as a 200-class classifier on Tiny ImageNet's train split, then
@@ -64,6 +64,12 @@ test-vm:
 .PHONY: test-v4l2
 test-v4l2:
 	GO=$(GO) ./scripts/vm-v4l2.sh arm64 amd64
+
+# The on-device learning proof: the running daemon learns a new domain
+# (night-vision images from the shared data) from its label folders; the
+# held-out balanced accuracy must rise. A few minutes; needs ../shared.
+test-learning:
+	CATD_PROOF=1 $(GO) test -count=1 -run TestDaemonLearnsANewDomain -v -timeout 20m ./daemon/
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
