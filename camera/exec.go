@@ -41,27 +41,17 @@ type execSource struct {
 	name string // base name of the command, for logs
 	log  zerolog.Logger
 
+	handoff // the frames; its mu also guards stdout
+
 	// Owned by the supervisor goroutine.
 	sp      *MJPEGSplitter
-	back    []byte // the frame being read
-	scratch []byte // MJPEG frame without DHT, before the tables are inserted
-	seq     uint64
-	corrupt rateLog
+	scratch []byte      // MJPEG frame without DHT, before the tables are inserted
 	lines   lineLimiter // stderr lines; used by one logStderr at a time
 
-	mu         sync.Mutex
-	latest     []byte // the newest complete frame
-	latestSeq  uint64 // its Seq; 0 before the first frame
-	latestTime time.Time
-	sent       uint64   // Seq of the last frame Next delivered
-	stdout     *os.File // the running command's stdout, for Close to interrupt
-	closed     bool
-
-	ready          chan struct{} // a frame was published (capacity 1)
-	frames, nbad   atomic.Uint64
-	restarts       atomic.Uint64 // start attempts after the first, for tests
-	done, finished chan struct{}
-	closeOnce      sync.Once
+	stdout    *os.File      // the running command's stdout, for Close to interrupt
+	restarts  atomic.Uint64 // start attempts after the first, for tests
+	finished  chan struct{}
+	closeOnce sync.Once
 }
 
 // execProc is one run of the command.
@@ -85,10 +75,8 @@ func openExec(uri string, c execConfig, log zerolog.Logger) (*execSource, error)
 		cfg:      c,
 		name:     filepath.Base(c.args[0]),
 		log:      log,
-		corrupt:  rateLog{log: log, every: corruptLogEvery, now: time.Now},
+		handoff:  newHandoff(uri, log),
 		lines:    lineLimiter{burst: stderrBurst, every: stderrEvery},
-		ready:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
 		finished: make(chan struct{}),
 	}
 	if c.format == JPEG {
@@ -104,9 +92,7 @@ func openExec(uri string, c execConfig, log zerolog.Logger) (*execSource, error)
 
 func (s *execSource) String() string { return s.uri }
 
-func (s *execSource) Stats() Stats {
-	return Stats{Frames: s.frames.Load(), Corrupt: s.nbad.Load()}
-}
+func (s *execSource) Stats() Stats { return s.stats() }
 
 // Close stops the command's process group and waits for it to exit, which
 // takes up to killWait (2 s) for a command that ignores SIGTERM.
@@ -125,33 +111,9 @@ func (s *execSource) Close() error {
 }
 
 func (s *execSource) Next(ctx context.Context, f *Frame) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return ErrClosed
-		}
-		if s.latestSeq > s.sent {
-			f.Data = append(f.Data[:0], s.latest...)
-			f.Seq, f.Time, f.Format = s.latestSeq, s.latestTime, s.cfg.format
-			f.W, f.H, f.Stride = s.cfg.w, s.cfg.h, s.cfg.stride
-			s.sent = s.latestSeq
-			s.mu.Unlock()
-			s.frames.Add(1)
-			return nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return ErrClosed
-		case <-s.ready:
-		}
-	}
+	return s.next(ctx, f, func(f *Frame) {
+		f.Format, f.W, f.H, f.Stride = s.cfg.format, s.cfg.w, s.cfg.h, s.cfg.stride
+	})
 }
 
 // run is the supervisor: it reads p's frames, and restarts the command
@@ -336,27 +298,6 @@ func (s *execSource) readRaw(r io.Reader) error {
 	s.back = resize(s.back, s.cfg.size)
 	_, err := io.ReadFull(r, s.back)
 	return err
-}
-
-// publish makes s.back the latest frame and wakes Next.
-func (s *execSource) publish() time.Time {
-	s.seq++
-	now := time.Now()
-	s.mu.Lock()
-	s.back, s.latest = s.latest, s.back
-	s.latestSeq, s.latestTime = s.seq, now
-	s.mu.Unlock()
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
-	return now
-}
-
-// skip counts and logs one corrupt frame.
-func (s *execSource) skip(err error) {
-	s.seq++
-	s.corrupt.corrupt(&s.nbad, s.uri, s.seq, err)
 }
 
 // logStderr logs p's stderr a line at a time (a line ends at \n or \r, as

@@ -45,28 +45,18 @@ type httpSource struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 
+	handoff // the frames
+
 	// Owned by the reader goroutine.
 	mr      *multipartReader
 	body    stallReader
-	back    []byte // the frame being read
 	scratch []byte // frame without DHT, before the tables are inserted
-	seq     uint64
-	corrupt rateLog
 	out     outage
 
-	mu         sync.Mutex
-	latest     []byte
-	latestSeq  uint64
-	latestTime time.Time
-	sent       uint64
-	closed     bool
-
-	ready          chan struct{} // a frame was published (capacity 1)
-	frames, nbad   atomic.Uint64
-	conns          atomic.Uint64 // connection attempts, for tests
-	stalled        atomic.Bool   // the watchdog cut the current connection
-	done, finished chan struct{}
-	closeOnce      sync.Once
+	conns     atomic.Uint64 // connection attempts, for tests
+	stalled   atomic.Bool   // the watchdog cut the current connection
+	finished  chan struct{}
+	closeOnce sync.Once
 }
 
 // outage is the reader goroutine's record of a lost stream, for logging.
@@ -118,9 +108,7 @@ func openHTTP(uri string, c httpConfig, log zerolog.Logger) *httpSource {
 		ctx:      ctx,
 		cancel:   cancel,
 		mr:       newMultipartReader(c.maxFrame, mjpegBufSize),
-		corrupt:  rateLog{log: log, every: corruptLogEvery, now: time.Now},
-		ready:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		handoff:  newHandoff(Redact(uri), log),
 		finished: make(chan struct{}),
 	}
 	go s.run()
@@ -130,9 +118,7 @@ func openHTTP(uri string, c httpConfig, log zerolog.Logger) *httpSource {
 // String returns the URI with the password, if any, replaced by xxxxx.
 func (s *httpSource) String() string { return s.uri }
 
-func (s *httpSource) Stats() Stats {
-	return Stats{Frames: s.frames.Load(), Corrupt: s.nbad.Load()}
-}
+func (s *httpSource) Stats() Stats { return s.stats() }
 
 // Close cancels the connection and waits for the reader goroutine.
 func (s *httpSource) Close() error {
@@ -149,33 +135,7 @@ func (s *httpSource) Close() error {
 }
 
 func (s *httpSource) Next(ctx context.Context, f *Frame) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return ErrClosed
-		}
-		if s.latestSeq > s.sent {
-			f.Data = append(f.Data[:0], s.latest...)
-			f.Seq, f.Time, f.Format = s.latestSeq, s.latestTime, JPEG
-			f.W, f.H, f.Stride = 0, 0, 0
-			s.sent = s.latestSeq
-			s.mu.Unlock()
-			s.frames.Add(1)
-			return nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return ErrClosed
-		case <-s.ready:
-		}
-	}
+	return s.next(ctx, f, func(f *Frame) { f.Format, f.W, f.H, f.Stride = JPEG, 0, 0, 0 })
 }
 
 func (s *httpSource) isClosed() bool {
@@ -274,27 +234,6 @@ func (s *httpSource) serve() (n uint64, err error) {
 			return n, err
 		}
 	}
-}
-
-// publish makes s.back the latest frame and wakes Next.
-func (s *httpSource) publish() time.Time {
-	s.seq++
-	now := time.Now()
-	s.mu.Lock()
-	s.back, s.latest = s.latest, s.back
-	s.latestSeq, s.latestTime = s.seq, now
-	s.mu.Unlock()
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
-	return now
-}
-
-// skip counts and logs one corrupt or oversized frame.
-func (s *httpSource) skip(err error) {
-	s.seq++
-	s.corrupt.corrupt(&s.nbad, s.uri, s.seq, err)
 }
 
 // lost records a failed or ended connection; the first of an outage is
