@@ -102,6 +102,10 @@ func TestDirSource(t *testing.T) {
 		},
 		{
 			name: "thumbnail EOI is not the end",
+			// A generous timeout: the test appends the rest 150 ms after the
+			// thumbnail's EOI, which must not be taken for a truncated
+			// file however slowly the machine (or qemu) runs.
+			query: "settle=50ms&timeout=5s",
 			steps: []step{
 				write("exif.jpg", thumbJPEG[:thumbEnd]),
 				func(t *testing.T, dir string) { time.Sleep(150 * time.Millisecond) },
