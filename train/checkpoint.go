@@ -15,7 +15,9 @@ import (
 // A checkpoint is a model file (see package model) with the training state
 // added, so that training resumes where it stopped: the optimizer's state
 // vectors as tensors named "optim.<name>" (e.g. "optim.momentum.V",
-// "optim.adam.v", "optim.adam.s"), and in the metadata
+// "optim.adam.v", "optim.adam.s"; "optim.ema" is the moving average of the
+// weights and batch-norm statistics when training keeps one), and in the
+// metadata
 //
 //	format      "catd-checkpoint"
 //	optimizer   sgd, momentum or adam, with momentum, beta1, beta2, eps
@@ -36,7 +38,13 @@ type CheckpointState struct {
 	Schedule string
 	LR       float64
 	Vectors  []optim.NamedVector
+	// EMA is the moving average of the weights then the batch-norm
+	// statistics (nil: none kept).
+	EMA []float32
 }
+
+// emaTensor names the weight average's tensor in a checkpoint.
+const emaTensor = "optim.ema"
 
 var checkpointKeys = []string{"optimizer", "momentum", "beta1", "beta2", "eps", "optim_t", "step", "epoch", "schedule", "lr"}
 
@@ -45,6 +53,10 @@ var checkpointKeys = []string{"optimizer", "momentum", "beta1", "beta2", "eps", 
 func (t *Trainer) SaveCheckpoint(path string, info model.Info) error {
 	md, ts := checkpointParts(t.Net(), info, t.opt, CheckpointState{Step: t.step, Epoch: t.epoch,
 		Schedule: t.cfg.Schedule.String(), LR: t.cfg.LR})
+	if t.ema != nil {
+		avg := append(append(make([]float32, 0, len(t.ema.Params)+len(t.ema.Buffers)), t.ema.Params...), t.ema.Buffers...)
+		ts = append(ts, safetensors.FromFloat32(emaTensor, []int{len(avg)}, avg))
+	}
 	return safetensors.WriteFile(path, md, ts)
 }
 
@@ -162,6 +174,10 @@ func parseState(f *safetensors.File) (*CheckpointState, error) {
 		v, err := ts.Float32s()
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)
+		}
+		if ts.Name == emaTensor {
+			st.EMA = v
+			continue
 		}
 		st.Vectors = append(st.Vectors, optim.NamedVector{Name: name, Data: v})
 	}

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -132,46 +133,118 @@ func TestTrainingIsDeterministic(t *testing.T) {
 }
 
 // TestResumeContinuesExactly trains 3 epochs in one go, and 1 epoch, a
-// checkpoint and 2 more epochs from it: the weights must be identical.
+// checkpoint and 2 more epochs from it: the weights (and the weights'
+// moving average, when one is kept) must be identical.
 func TestResumeContinuesExactly(t *testing.T) {
-	train := toySet(40, 10, 4)
-	straight := newToyTrainer(t, toyConfig())
-	if err := straight.Run(context.Background(), train, nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	for _, ema := range []float64{0, 0.9} {
+		t.Run(fmt.Sprintf("ema=%v", ema), func(t *testing.T) {
+			train := toySet(40, 10, 4)
+			cfg := toyConfig()
+			cfg.EMA = ema
+			straight := newToyTrainer(t, cfg)
+			if err := straight.Run(context.Background(), train, nil, nil); err != nil {
+				t.Fatal(err)
+			}
 
-	cfg := toyConfig()
-	cfg.Epochs = 1
-	first := newToyTrainer(t, cfg)
-	if err := first.Run(context.Background(), train, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "run.ckpt.safetensors")
-	info := model.DefaultInfo(first.Net().Arch, "")
-	if err := first.SaveCheckpoint(path, info); err != nil {
-		t.Fatal(err)
-	}
-	net, _, st, err := ReadCheckpoint(path, model.Options{MaxBatch: 32, Training: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st == nil || st.Epoch != 1 || st.Step != 5 || st.Optim.Kind != optim.KindMomentum {
-		t.Fatalf("checkpoint state %+v", st)
-	}
-	resumed, err := New(net, info, toyConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.Resume(st); err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.Run(context.Background(), train, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(straight.Net().Params, resumed.Net().Params) {
-		t.Fatal("resuming from the checkpoint gave different weights than training straight through")
+			one := cfg
+			one.Epochs = 1
+			first := newToyTrainer(t, one)
+			if err := first.Run(context.Background(), train, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "run.ckpt.safetensors")
+			info := model.DefaultInfo(first.Net().Arch, "")
+			if err := first.SaveCheckpoint(path, info); err != nil {
+				t.Fatal(err)
+			}
+			net, _, st, err := ReadCheckpoint(path, model.Options{MaxBatch: 32, Training: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == nil || st.Epoch != 1 || st.Step != 5 || st.Optim.Kind != optim.KindMomentum || (st.EMA != nil) != (ema > 0) {
+				t.Fatalf("checkpoint state %+v", st)
+			}
+			resumed, err := New(net, info, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := resumed.Resume(st); err != nil {
+				t.Fatal(err)
+			}
+			if err := resumed.Run(context.Background(), train, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(straight.Net().Params, resumed.Net().Params) {
+				t.Fatal("resuming from the checkpoint gave different weights than training straight through")
+			}
+			if !slices.Equal(straight.EvalNet().Params, resumed.EvalNet().Params) || !slices.Equal(straight.EvalNet().Buffers, resumed.EvalNet().Buffers) {
+				t.Fatal("resuming gave a different weight average than training straight through")
+			}
+		})
 	}
 }
+
+// TestEMA follows the weights step by step and checks the trainer's
+// average against avg <- avg + (1-d_t)*(theta - avg) with
+// d_t = min(d, (1+t)/(10+t)), batch-norm statistics included; validation
+// must score the average, not the raw weights.
+func TestEMA(t *testing.T) {
+	const d = 0.8
+	cfg := toyConfig()
+	cfg.EMA = d
+	tr := newToyTrainer(t, cfg)
+	if tr.EvalNet() == tr.Net() {
+		t.Fatal("EvalNet is the trained network with EMA on")
+	}
+	set := toySet(40, 10, 6)
+	ys, _ := tr.targets(set)
+	for _, r := range tr.reps[1:] {
+		go r.serve(tr)
+		defer close(r.work)
+	}
+	net := tr.Net()
+	avgP, avgB := slices.Clone(net.Params), slices.Clone(net.Buffers)
+	r := rand.New(rand.NewPCG(1, 2))
+	for step := range 30 {
+		idx := r.Perm(40)[:8]
+		tr.trainStep(set, ys, idx, tr.classWeights(set))
+		dt := min(d, float64(1+step)/float64(10+step))
+		for i, v := range net.Params {
+			avgP[i] += float32(1-dt) * (v - avgP[i])
+		}
+		for i, v := range net.Buffers {
+			avgB[i] += float32(1-dt) * (v - avgB[i])
+		}
+	}
+	near := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s %d: %v, want %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	near("average weight", tr.EvalNet().Params, avgP)
+	near("average running statistic", tr.EvalNet().Buffers, avgB)
+	if slices.Equal(tr.EvalNet().Params, net.Params) {
+		t.Fatal("the average equals the weights after 30 steps")
+	}
+	got, _ := tr.Predict(set)
+	want, _ := PredictSet(tr.EvalNet(), &tr.info, set, make([]float32, 8*net.InputLen()))
+	raw, _ := PredictSet(net, &tr.info, set, make([]float32, 8*net.InputLen()))
+	if !slices.Equal(got, want) || slices.Equal(got, raw) {
+		t.Fatal("Predict does not score the weight average")
+	}
+	if a := testing.AllocsPerRun(10, func() { tr.trainStep(set, ys, idx8, tr.classWeights(set)) }); a != 0 {
+		t.Errorf("a training step with EMA allocates %v times", a)
+	}
+	cfg.EMA = 1
+	if err := cfg.Validate(); err == nil {
+		t.Error("EMA decay 1 accepted")
+	}
+}
+
+var idx8 = []int{0, 5, 11, 12, 20, 30, 31, 39}
 
 func TestCancelStopsBetweenSteps(t *testing.T) {
 	tr := newToyTrainer(t, toyConfig())

@@ -40,7 +40,15 @@ type Config struct {
 	// optimizer step (0: none).
 	WeightDecay float64
 	Augment     Augment
-	Seed        uint64
+	// EMA, if above 0, is the decay d of an exponential moving average of
+	// the weights (and batch-norm statistics) kept beside the trained
+	// ones, avg <- d*avg + (1-d)*theta after every step (with d ramped up
+	// as min(d, (1+t)/(10+t)) so the start does not linger). Validation,
+	// best-epoch selection and the saved model use the average, which
+	// smooths out the last steps' noise; training continues from the raw
+	// weights. 0: off.
+	EMA  float64
+	Seed uint64
 	Workers     int // replicas computing gradients in parallel; 0: one per core, at most 4
 	// Classes, for a classifier network (Outputs() > 1, used to pretrain
 	// on many classes), names its outputs: example i's target is the index
@@ -60,6 +68,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train: learning rate %v, want a positive number", c.LR)
 	case !(c.WeightDecay >= 0 && c.WeightDecay < 1):
 		return fmt.Errorf("train: weight decay %v, want [0, 1)", c.WeightDecay)
+	case !(c.EMA >= 0 && c.EMA < 1):
+		return fmt.Errorf("train: EMA decay %v, want [0, 1)", c.EMA)
 	case c.Workers < 0 || c.Workers > 64:
 		return fmt.Errorf("train: %d workers, want 0..64", c.Workers)
 	}
@@ -104,6 +114,7 @@ type Trainer struct {
 	step  int64    // steps taken (the schedule's t)
 	decay [][2]int // Params ranges weight decay applies to
 	epoch int      // epochs completed
+	ema   *model.Net // the moving average of the weights (nil: Config.EMA is 0)
 
 	// OnProgress, if set, is called after every step.
 	OnProgress func(Progress)
@@ -203,7 +214,39 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 		}
 		t.reps = append(t.reps, r)
 	}
+	if cfg.EMA > 0 {
+		if t.ema, err = model.New(net.Arch, model.Options{MaxBatch: per}); err != nil {
+			return nil, err
+		}
+		copy(t.ema.Params, net.Params)
+		copy(t.ema.Buffers, net.Buffers)
+	}
 	return t, nil
+}
+
+// EvalNet is the network that is validated and saved: the moving average
+// of the weights if Config.EMA is on, else the trained network itself.
+func (t *Trainer) EvalNet() *model.Net {
+	if t.ema != nil {
+		return t.ema
+	}
+	return t.Net()
+}
+
+// updateEMA moves the average towards the weights after step t.step.
+func (t *Trainer) updateEMA() {
+	if t.ema == nil {
+		return
+	}
+	d := min(t.cfg.EMA, float64(1+t.step)/float64(10+t.step))
+	a := float32(1 - d)
+	net := t.Net()
+	for _, pair := range [2][2][]float32{{t.ema.Params, net.Params}, {t.ema.Buffers, net.Buffers}} {
+		avg, cur := pair[0], pair[1][:len(pair[0])]
+		for i, v := range cur {
+			avg[i] += a * (v - avg[i])
+		}
+	}
 }
 
 // Net is the network being trained.
@@ -227,6 +270,14 @@ func (t *Trainer) Resume(st *CheckpointState) error {
 		return err
 	}
 	t.step, t.epoch = st.Step, st.Epoch
+	if t.ema != nil && st.EMA != nil {
+		np, nb := len(t.ema.Params), len(t.ema.Buffers)
+		if len(st.EMA) != np+nb {
+			return fmt.Errorf("train: the checkpoint's weight average has %d values, the network %d", len(st.EMA), np+nb)
+		}
+		copy(t.ema.Params, st.EMA[:np])
+		copy(t.ema.Buffers, st.EMA[np:])
+	}
 	return nil
 }
 
@@ -378,6 +429,7 @@ func (t *Trainer) trainStep(set *dataset.Set, ys []float32, idx []int, wts [2]fl
 	for _, r := range t.reps[1:] {
 		copy(r.net.Params, master.Params)
 	}
+	t.updateEMA()
 	t.step++
 	return loss
 }
@@ -427,7 +479,7 @@ func (r *replica) compute(t *Trainer, sh shard) {
 // classify returns a classifier's top-1 accuracy and mean cross-entropy on
 // s, whose targets are ys.
 func (t *Trainer) classify(s *dataset.Set, ys []float32) (acc, loss float64) {
-	net, buf := t.Net(), t.reps[0].x
+	net, buf := t.EvalNet(), t.reps[0].x
 	in, k := net.InputLen(), net.Arch.Outputs()
 	per := min(net.MaxBatch(), len(buf)/in)
 	right := 0
@@ -460,10 +512,11 @@ func (t *Trainer) classify(s *dataset.Set, ys []float32) (acc, loss float64) {
 	return float64(right) / n, loss / n
 }
 
-// Predict returns p(cat) for every image of s with the current weights, and
-// the mean binary cross-entropy against its labels.
+// Predict returns p(cat) for every image of s with the current weights
+// (their moving average if Config.EMA is on), and the mean binary
+// cross-entropy against its labels.
 func (t *Trainer) Predict(s *dataset.Set) ([]float32, float64) {
-	return PredictSet(t.Net(), &t.info, s, t.reps[0].x)
+	return PredictSet(t.EvalNet(), &t.info, s, t.reps[0].x)
 }
 
 // PredictSet runs net over every image of s in batches, using buf (at least

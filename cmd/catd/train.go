@@ -37,6 +37,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	beta1 := fs.Float64("beta1", 0.9, "Adam beta1")
 	beta2 := fs.Float64("beta2", 0.999, "Adam beta2")
 	wd := fs.Float64("weight-decay", 0, "L2 weight decay lambda on convolution and dense weights (e.g. 5e-4; 0: none)")
+	ema := fs.Float64("ema", 0, "validate and save a moving average of the weights with this decay per step (e.g. 0.999; 0: the weights themselves)")
 	schedule := fs.String("schedule", "constant", "learning-rate schedule over steps: constant, piecewise:STEP=LR,... or exp:LAMBDA")
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
@@ -80,7 +81,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		if *noAug {
 			aug = train.NoAugment
 		}
-		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd,
+		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd, EMA: *ema,
 			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers}
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -195,7 +196,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				}
 				best.Extra["trained_epochs"] = strconv.Itoa(st.Epoch)
 				best.Extra["train_command"] = strings.Join(os.Args, " ")
-				if err := tr.Net().WriteFile(*out, best); err != nil {
+				if err := tr.EvalNet().WriteFile(*out, best); err != nil {
 					return fmt.Errorf("saving the model: %w", err)
 				}
 				e.log.Info().Str("path", *out).Int("epoch", st.Epoch).Msg("best model saved")
@@ -217,7 +218,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				return fmt.Errorf("interrupted, and saving the checkpoint failed: %w", serr)
 			}
 			if _, serr := os.Stat(*out); serr != nil {
-				if serr := tr.Net().WriteFile(*out, info); serr != nil {
+				if serr := tr.EvalNet().WriteFile(*out, info); serr != nil {
 					return fmt.Errorf("interrupted, and saving the model failed: %w", serr)
 				}
 			}
