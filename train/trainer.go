@@ -47,9 +47,9 @@ type Config struct {
 	// best-epoch selection and the saved model use the average, which
 	// smooths out the last steps' noise; training continues from the raw
 	// weights. 0: off.
-	EMA  float64
-	Seed uint64
-	Workers     int // replicas computing gradients in parallel; 0: one per core, at most 4
+	EMA     float64
+	Seed    uint64
+	Workers int // replicas computing gradients in parallel; 0: one per core, at most 4
 	// Classes, for a classifier network (Outputs() > 1, used to pretrain
 	// on many classes), names its outputs: example i's target is the index
 	// of the set's Classes[i]. Empty for a cat detector, whose targets are
@@ -111,9 +111,9 @@ type Trainer struct {
 	info  model.Info
 	opt   *optim.Optimizer
 	reps  []*replica
-	step  int64    // steps taken (the schedule's t)
-	decay [][2]int // Params ranges weight decay applies to
-	epoch int      // epochs completed
+	step  int64      // steps taken (the schedule's t)
+	decay [][2]int   // Params ranges weight decay applies to
+	epoch int        // epochs completed
 	ema   *model.Net // the moving average of the weights (nil: Config.EMA is 0)
 
 	// OnProgress, if set, is called after every step.
