@@ -139,9 +139,15 @@ type Learn struct {
 	// Steps is the training steps per round, 1..10000.
 	Steps int `yaml:"steps"`
 	// Every is the least time from one round to the next (at least 1s).
-	// Rounds run when labels came since the last round, and go on while
-	// each lowers the held-out loss by more than 1%.
+	// Rounds run when labels came since the last round, and go on until
+	// Patience rounds in a row have not lowered the held-out loss by more
+	// than 1%.
 	Every Duration `yaml:"every"`
+	// Patience is how many rounds in a row may fail to lower the held-out
+	// loss by 1% (rolled back or too small a gain) before learning waits
+	// for new labels, 1..1000. Rounds are random draws: one that fails is
+	// often followed by one that gains.
+	Patience int `yaml:"patience"`
 	// TrainLast, if positive, trains only the last TrainLast layers with
 	// weights (less memory and compute); 0 trains all.
 	TrainLast int `yaml:"train_last"`
@@ -229,6 +235,7 @@ func Default() Config {
 			Batch:          16,
 			Steps:          40,
 			Every:          Duration(time.Minute),
+			Patience:       5,
 			ValShare:       0.2,
 			Margin:         0.02,
 			ReplayPerClass: 500,
@@ -403,6 +410,7 @@ func (c *Config) check() []*Error {
 	intIn("learn.batch", c.Learn.Batch, 1, 256)
 	intIn("learn.steps", c.Learn.Steps, 1, 10000)
 	atLeast("learn.every", c.Learn.Every, Duration(time.Second))
+	intIn("learn.patience", c.Learn.Patience, 1, 1000)
 	intIn("learn.train_last", c.Learn.TrainLast, 0, 100)
 	numIn("learn.val_share", c.Learn.ValShare, 0, 0.9, true)
 	numIn("learn.margin", c.Learn.Margin, 0, 1, false)

@@ -99,6 +99,7 @@ learn:
   batch: 8
   steps: 100
   every: 10m
+  patience: 8
   train_last: 2
   val_share: 0.25
   margin: 0.05
@@ -144,7 +145,7 @@ func fullConfig() config.Config {
 		},
 		Checkpoint: config.Checkpoint{Every: config.Duration(time.Hour), Keep: 5},
 		Learn: config.Learn{Enabled: false, Optimizer: "adam", LR: 0.001, Momentum: 0.8, Schedule: "exp:0.001",
-			Batch: 8, Steps: 100, Every: config.Duration(10 * time.Minute), TrainLast: 2, ValShare: 0.25,
+			Batch: 8, Steps: 100, Every: config.Duration(10 * time.Minute), Patience: 8, TrainLast: 2, ValShare: 0.25,
 			Margin: 0.05, ReplayPerClass: 200, Duty: 0.25},
 		Review: config.Review{Enabled: false, Band: 0.1, MinInterval: config.Duration(time.Minute), MaxCount: 50,
 			MaxBytes: 8 * config.MiB},
@@ -639,7 +640,7 @@ func TestKeys(t *testing.T) {
 		"on_detect.command", "on_detect.timeout", "on_detect.min_interval",
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
-		"learn.steps", "learn.every", "learn.train_last", "learn.val_share", "learn.margin",
+		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin",
 		"learn.replay_per_class", "learn.duty",
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"serial.port", "serial.baud", "serial.format",

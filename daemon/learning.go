@@ -40,12 +40,13 @@ type learning struct {
 	models  chan *loaded      // a new model from the config
 	enabled atomic.Bool
 	fresh   atomic.Int64 // labels since the last round
-	// improving: the last round was accepted and lowered the held-out
-	// loss by more than 1%: keep training without new labels.
-	improving bool
-	last      atomic.Pointer[string]
-	rounds    atomic.Int64
-	taken     atomic.Int64
+	// patience is how many more rounds may go without lowering the
+	// held-out loss by 1% before learning waits for new labels (reset
+	// by labels and by each round that gains).
+	patience int
+	last     atomic.Pointer[string]
+	rounds   atomic.Int64
+	taken    atomic.Int64
 	// the learner's memory, published by its goroutine
 	optBytes, workBytes atomic.Int64
 	// ckpt is the latest accepted state as checkpoint bytes, written by
@@ -314,6 +315,9 @@ func (l *learning) trainLoop(ctx context.Context) {
 			return
 		case nc := <-l.cfgs:
 			l.reconfigure(c, nc)
+			if nc != c {
+				l.patience = nc.Patience // new settings: try the labels kept again
+			}
 			c = nc
 		case m := <-l.models:
 			l.model, l.learner = m, nil // made again for the next round
@@ -323,7 +327,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 		case <-l.wake:
 		case <-timer.C:
 		}
-		if !l.enabled.Load() || (l.fresh.Load() == 0 && !l.improving) {
+		if !l.enabled.Load() || (l.fresh.Load() == 0 && l.patience <= 0) {
 			timer.Reset(time.Duration(c.Every))
 			continue
 		}
@@ -336,12 +340,15 @@ func (l *learning) trainLoop(ctx context.Context) {
 			if err != nil {
 				l.s.log.Error().Err(err).Msg("no learning on this model")
 				l.fresh.Store(0)
+				l.patience = 0
 				continue
 			}
 			l.learner = nl
 			l.s.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
 		}
-		l.fresh.Store(0)
+		if l.fresh.Swap(0) > 0 {
+			l.patience = c.Patience
+		}
 		lastRound = time.Now()
 		l.round(ctx, c)
 		l.publishMemory()
@@ -400,12 +407,18 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	duty := c.Duty
 	l.learner.Yield = func(chunk time.Duration) { l.yield(ctx, chunk, duty) }
 	res, err := l.learner.Round(ctx)
-	l.improving = false
+	if err != nil || res.Skipped {
+		l.patience = 0 // wait for labels (or a new config or model)
+	} else if res.Accepted && res.ValLoss < 0.99*res.ValBefore-1e-3 {
+		// A gain of 1% (and more than rounding noise near a loss of 0).
+		l.patience = c.Patience
+	} else {
+		l.patience--
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("training round failed")
 		return
 	}
-	l.improving = res.Accepted && res.ValLoss < 0.99*res.ValBefore
 	l.rounds.Add(1)
 	if res.Skipped {
 		msg := "waiting for labels: " + res.Reason

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeLabel writes an 8x8 PNG of brightness v (with noise) into dir.
@@ -99,5 +100,57 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 	}
 	if st := r2.status(func(s *Status) bool { return s.LabelsCat > 0 }); st.LabelsCat != 24 {
 		t.Errorf("%d cat labels after a restart, want the 24 kept", st.LabelsCat)
+	}
+}
+
+// TestLearningPatience: rounds that do not lower the held-out loss by 1%
+// (here a learning rate too small to move the weights) go on for
+// learn.patience rounds after the labels came, then learning waits; a new
+// label starts it again.
+func TestLearningPatience(t *testing.T) {
+	r := newRig(t)
+	inv, info := brightnessNet(t)
+	copy(inv.Params, []float32{-4, -4, -4, 0}) // wrong on every label
+	if err := inv.WriteFile(r.model, info); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nlearn:\n  lr: 1e-12\n  steps: 2\n  batch: 4\n  every: 1s\n  patience: 3\n", r.model)
+	r.start(base + "  enabled: false\n")
+	labelDir := filepath.Join(r.dir, "state", "labels")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 12 {
+		writeLabel(t, filepath.Join(labelDir, "noncat"), fmt.Sprintf("dark%02d.png", i), 30, rng)
+		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
+	}
+	if st := r.status(func(s *Status) bool { return s.LabelsCat == 12 && s.LabelsNonCat == 12 }); st.LabelsCat != 12 || st.LabelsNonCat != 12 {
+		t.Fatalf("%d cat and %d noncat labels taken, want 12 and 12", st.LabelsCat, st.LabelsNonCat)
+	}
+	// rounds counts "trained" events until none comes for quiet.
+	rounds := func(quiet time.Duration) (n int) {
+		t.Helper()
+		for {
+			select {
+			case ev := <-r.events:
+				if ev.Kind == "trained" {
+					if !strings.Contains(ev.Msg, "accepted=true") {
+						t.Errorf("a round that cannot move the weights was rolled back: %s", ev.Msg)
+					}
+					n++
+				}
+			case <-time.After(quiet):
+				return n
+			}
+		}
+	}
+	if n := rounds(2500 * time.Millisecond); n != 0 {
+		t.Fatalf("%d rounds with learning off", n)
+	}
+	r.write(base + "  enabled: true\n")
+	if n := rounds(3500 * time.Millisecond); n != 3 {
+		t.Errorf("%d rounds after learning was turned on, want learn.patience = 3\n%s", n, r.logs.String())
+	}
+	writeLabel(t, filepath.Join(labelDir, "cat"), "late.png", 210, rng)
+	if n := rounds(3500 * time.Millisecond); n != 3 {
+		t.Errorf("%d rounds after a new label, want 3\n%s", n, r.logs.String())
 	}
 }
