@@ -69,7 +69,7 @@ test-v4l2:
 # (night-vision images from the shared data) from its label folders; the
 # held-out balanced accuracy must rise. A few minutes; needs ../shared.
 test-learning:
-	CATD_PROOF=1 $(GO) test -count=1 -run TestDaemonLearnsANewDomain -v -timeout 20m ./daemon/
+	CATD_PROOF=1 $(GO) test -count=1 -run TestDaemonLearnsANewDomain -v -timeout 30m ./daemon/
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)

@@ -69,22 +69,24 @@ func balancedAccuracy(t *testing.T, n *model.Net, info model.Info, set *dataset.
 }
 
 // TestDaemonLearnsANewDomain is the on-device learning proof: the running
-// daemon, on the built-in model, is given labelled night-vision images
-// (from Tiny ImageNet's train split) in its label folders; after its
-// accepted rounds, the model it checkpointed classifies held-out
-// night-vision images (from the val split) better than the built-in model.
+// daemon, on the built-in model, is given 1,000 labelled night-vision
+// images (500 cats, 500 non-cats from Tiny ImageNet's train split, in
+// the order a user might label them) in its label folders; it trains until
+// its rounds stop gaining (learn.patience), and the model it checkpointed
+// classifies held-out night-vision images (150 cats, 150 non-cats from the
+// val split) clearly better than the built-in model: ROC AUC and balanced
+// accuracy at its re-calibrated threshold each up by at least 0.1.
 func TestDaemonLearnsANewDomain(t *testing.T) {
 	tarPath := filepath.Join("..", "..", "shared", "data", "tinyimagenet-cat64.tar")
 	if _, err := os.Stat(tarPath); err != nil {
 		t.Skip("../shared/data not present")
 	}
 	if os.Getenv("CATD_PROOF") == "" {
-		// Rounds are random (the learner's draws, when labels arrive) and
-		// the held-out share is small, so the gain varies from run to run:
-		// run it on purpose (make test-learning), not in every test run.
+		// A few minutes of training on 2 cores: run it on purpose (make
+		// test-learning), not in every test run.
 		t.Skip("the learning proof: set CATD_PROOF=1 (make test-learning)")
 	}
-	train, _, err := dataset.Load(tarPath+"/train", dataset.Options{W: 64, H: 64, Limit: 200})
+	train, _, err := dataset.Load(tarPath+"/train", dataset.Options{W: 64, H: 64, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,6 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 	cfg := config.Default()
 	cfg.Source = "test:?w=64&h=64&fps=5"
 	cfg.Learn.Every = config.Duration(time.Second)
-	cfg.Learn.Steps = 60
 	cfg.Learn.Duty = 1
 	cfg.StatsEvery = 0
 	logs := &syncBuffer{}
@@ -131,30 +132,45 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 			t.Fatalf("no label folders\n%s", logs.String())
 		}
 	}
+	// Cats and non-cats interleaved, in batches of ten, as a user
+	// might sort a camera's frames.
+	var cats, non []int
 	for i := range train.Len() {
-		class := "noncat"
 		if train.Labels[i] {
-			class = "cat"
+			cats = append(cats, i)
+		} else {
+			non = append(non, i)
 		}
-		writePNG(t, filepath.Join(labelDir, class, fmt.Sprintf("night%04d.png", i)), nightVision(train.Image(i)), 64, 64)
 	}
-	// Rounds go on while they improve; stop at the first rolled back, or
-	// after 8 accepted.
-	accepted := 0
-	timeout := time.After(12 * time.Minute)
-	for stop := false; !stop && accepted < 8; {
+	for k := 0; k < max(len(cats), len(non)); k += 10 {
+		for _, group := range [][]int{cats, non} {
+			class := "noncat"
+			if len(group) > 0 && train.Labels[group[0]] {
+				class = "cat"
+			}
+			for _, i := range group[min(k, len(group)):min(k+10, len(group))] {
+				writePNG(t, filepath.Join(labelDir, class, fmt.Sprintf("night%04d.png", i)), nightVision(train.Image(i)), 64, 64)
+			}
+		}
+	}
+	// Rounds go on until learn.patience rounds in a row gained nothing
+	// (then none comes for a while), or 30 rounds.
+	accepted, rounds := 0, 0
+	timeout := time.After(20 * time.Minute)
+	for idle := false; !idle && rounds < 30; {
 		select {
 		case ev := <-events:
-			t.Logf("round: %s", ev.Msg)
+			rounds++
+			t.Logf("round %d: %s", rounds, ev.Msg)
 			if strings.Contains(ev.Msg, "accepted=true") {
 				accepted++
-			} else {
-				stop = accepted > 0
 			}
+		case <-time.After(30 * time.Second):
+			idle = rounds > 0
 		case err := <-done:
 			t.Fatalf("Run returned %v\n%s", err, logs.String())
 		case <-timeout:
-			t.Fatalf("only %d accepted rounds\n%s", accepted, logs.String())
+			t.Fatalf("%d rounds in 20 minutes\n%s", rounds, logs.String())
 		}
 	}
 	cancel()
@@ -170,9 +186,9 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	bal1, auc1 := balancedAccuracy(t, tuned, tinfo, val)
-	t.Logf("night-vision val (%d cats, %d non-cats): balanced accuracy %.3f -> %.3f, ROC AUC %.3f -> %.3f after %d accepted rounds on %d labels",
-		val.NumCat(), val.Len()-val.NumCat(), bal0, bal1, auc0, auc1, accepted, train.Len())
-	if bal1 < bal0+0.03 {
-		t.Errorf("balanced accuracy on the new domain went from %.3f to %.3f", bal0, bal1)
+	t.Logf("night-vision val (%d cats, %d non-cats): balanced accuracy %.3f -> %.3f, ROC AUC %.3f -> %.3f after %d rounds (%d accepted) on %d labels",
+		val.NumCat(), val.Len()-val.NumCat(), bal0, bal1, auc0, auc1, rounds, accepted, train.Len())
+	if bal1 < bal0+0.1 || auc1 < auc0+0.1 {
+		t.Errorf("on the new domain balanced accuracy went from %.3f to %.3f and ROC AUC from %.3f to %.3f, want each up by 0.1", bal0, bal1, auc0, auc1)
 	}
 }
