@@ -7,7 +7,7 @@
 // caller; an [Optimizer] owns only its state vectors.
 //
 // With θ the parameters, g the gradient of the loss, η the learning rate and
-// all operations element-wise, the rules are (names as in the lecture):
+// all operations element-wise, the rules are (with their usual names):
 //
 // SGD ([KindSGD]):
 //

@@ -42,7 +42,7 @@ type Config struct {
 	Beta1, Beta2, Eps float64
 }
 
-// DefaultConfig returns the configuration for kind k with the lecture's
+// DefaultConfig returns the configuration for kind k with the usual
 // defaults: Momentum 0.9, Beta1 0.9, Beta2 0.999, Eps 1e-8. All fields are
 // filled whatever k is, so that changing only Kind gives a valid Config.
 func DefaultConfig(k Kind) Config {

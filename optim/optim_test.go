@@ -153,7 +153,7 @@ func TestHandComputed(t *testing.T) {
 }
 
 // ref64 is a float64 implementation of each rule, written straight from
-// the lecture's formulas.
+// the textbook formulas.
 type ref64 struct {
 	cfg  Config
 	t    int

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 )
 
-// Mode is how a step picks its examples — the lecture's three flavours of
+// Mode is how a step picks its examples — the three classic flavours of
 // gradient descent.
 type Mode int
 

@@ -1,4 +1,4 @@
-// Package train fits catd's network to labelled images: the lecture's
+// Package train fits catd's network to labelled images: the classic
 // sampling modes (batch gradient descent, SGD on uniformly sampled examples,
 // minibatch SGD), class balancing, augmentation, learning-rate schedules,
 // per-epoch validation with ROC AUC, best-model selection and resumable
