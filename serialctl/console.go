@@ -111,6 +111,7 @@ type Console struct {
 	log     zerolog.Logger
 	events  chan []byte
 	dropped atomic.Uint64 // event lines lost: queue full, or a write failed
+	handled atomic.Uint64 // command lines read (answered, refused or dropped)
 	running atomic.Bool
 
 	// tests shorten these
@@ -354,6 +355,7 @@ func (c *Console) input(r io.Reader, out chan<- []byte, done <-chan struct{}) er
 		}
 	}
 	handle := func(line []byte, tooLong bool) {
+		defer c.handled.Add(1)
 		allowed, notify := lim.allow(c.now())
 		if !allowed {
 			if notify {

@@ -106,6 +106,7 @@ func TestPTY(t *testing.T) {
 	}
 	t.Run("flood", func(t *testing.T) {
 		clk.Add(time.Minute)
+		base := c.handled.Load()
 		p.send(t, strings.Repeat("version\r", 100))
 		for i := range Burst {
 			if l := reply(t); l != "OK catd v1.2.3 model=tiny" {
@@ -114,6 +115,14 @@ func TestPTY(t *testing.T) {
 		}
 		if l := reply(t); l != "ERR rate limited" {
 			t.Fatalf("after the burst: %q", l)
+		}
+		// The rest of the flood is dropped: wait until all of it has been
+		// read, before the next subtest refills the bucket (a slow machine
+		// may still be reading it).
+		for deadline := time.Now().Add(10 * time.Second); c.handled.Load() < base+100; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the 100 flood lines read in 10 s", c.handled.Load()-base)
+			}
 		}
 	})
 	t.Run("long line", func(t *testing.T) {
