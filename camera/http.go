@@ -359,16 +359,72 @@ func parseHTTPConfig(u sourceURI) (httpConfig, error) {
 	return c, nil
 }
 
-// Redact returns uri with the password of an http: or https: URI replaced
-// by "xxxxx" (http://admin:xxxxx@192.168.1.50/stream), for logs and error
-// messages; other URIs are returned as they are.
+// Redact returns uri with passwords replaced by "xxxxx", for logs and
+// error messages: the password of an http: or https: URI
+// (http://admin:xxxxx@192.168.1.50/stream), and that of every URL in an
+// exec: command line (exec:ffmpeg -i rtsp://admin:xxxxx@cam/live ...).
+// Other URIs are returned as they are.
 func Redact(uri string) string {
 	scheme, rest, ok := strings.Cut(uri, ":")
-	if !ok || !(strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
+	switch {
+	case !ok:
+		return uri
+	case strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https"):
+		return redactURL(uri)
+	case strings.EqualFold(scheme, "exec"):
+		return scheme + ":" + redactCommand(rest)
+	}
+	return uri
+}
+
+// redactCommand redacts each word of a command line that holds a URL;
+// words end at white space, quotes and '=' (--input=rtsp://...).
+func redactCommand(cmd string) string {
+	if !strings.Contains(cmd, "://") {
+		return cmd
+	}
+	sep := func(c byte) bool {
+		return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' || c == '='
+	}
+	var b strings.Builder
+	for i := 0; i < len(cmd); {
+		j := i
+		for j < len(cmd) && !sep(cmd[j]) {
+			j++
+		}
+		word := cmd[i:j]
+		if strings.Contains(word, "://") {
+			word = redactURL(word)
+		}
+		b.WriteString(word)
+		k := j
+		for k < len(cmd) && sep(cmd[k]) {
+			k++
+		}
+		b.WriteString(cmd[j:k])
+		i = k
+	}
+	return b.String()
+}
+
+// redactURL replaces the password in scheme://user:password@host/...
+func redactURL(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, ":")
+	if !ok {
 		return uri
 	}
 	auth, ok := strings.CutPrefix(rest, "//")
 	if !ok {
+		// A word with a URL inside (x,rtsp://u:p@cam): redact from there.
+		if i := strings.Index(uri, "://"); i > 0 {
+			k := i
+			for k > 0 && isSchemeChar(uri[k-1]) {
+				k--
+			}
+			if k < i {
+				return uri[:k] + redactURL(uri[k:])
+			}
+		}
 		return uri
 	}
 	// As url.Parse reads it: the authority ends at the first / ? or #, and
@@ -393,4 +449,8 @@ func Redact(uri string) string {
 		return uri
 	}
 	return scheme + "://" + user + ":xxxxx@" + auth[at+1:]
+}
+
+func isSchemeChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'
 }

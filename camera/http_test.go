@@ -603,7 +603,15 @@ func TestRedact(t *testing.T) {
 		{"http://admin@cam/", "http://admin@cam/"},
 		{"http://cam:81/a@b", "http://cam:81/a@b"},
 		{"http://cam/", "http://cam/"},
-		{"exec:curl http://u:p@cam/", "exec:curl http://u:p@cam/"},
+		{"exec:curl http://u:p@cam/", "exec:curl http://u:xxxxx@cam/"},
+		{"exec:ffmpeg -rtsp_transport tcp -i rtsp://admin:hunter2@192.168.1.9:554/live -f mjpeg -",
+			"exec:ffmpeg -rtsp_transport tcp -i rtsp://admin:xxxxx@192.168.1.9:554/live -f mjpeg -"},
+		{"exec:sh -c 'gst-launch-1.0 rtspsrc location=\"rtsp://u:p@cam/1\" ! fdsink'",
+			"exec:sh -c 'gst-launch-1.0 rtspsrc location=\"rtsp://u:xxxxx@cam/1\" ! fdsink'"},
+		{"exec:tool --url=rtmp://u:p@h/app --x", "exec:tool --url=rtmp://u:xxxxx@h/app --x"},
+		{"exec:tool -i x,rtsp://u:p@h/", "exec:tool -i x,rtsp://u:xxxxx@h/"},
+		{"exec:rpicam-vid -t 0 -n --codec mjpeg -o -", "exec:rpicam-vid -t 0 -n --codec mjpeg -o -"},
+		{"file:/x/a:b@c.jpg", "file:/x/a:b@c.jpg"},
 		{"test:", "test:"},
 		{"", ""},
 	} {
@@ -613,12 +621,19 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// FuzzRedact checks that a URL's password never survives Redact.
+// FuzzRedact checks that a URL's password never survives Redact, alone or
+// as a word of an exec: command line.
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{"http://admin:secret@cam/stream", "https://a:b@c@d:81/x?y=z@w#max=1", "http://u:p/q@h/", "http://h/a@b", "exec:x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, uri string) {
+		if w := Redact("exec:cmd -i " + uri + " -o -"); strings.Contains(w, "://") {
+			word := strings.TrimSuffix(strings.TrimPrefix(w, "exec:cmd -i "), " -o -")
+			if !strings.ContainsAny(uri, " \t\n\r'\"=") && word != Redact(uri) && (strings.HasPrefix(uri, "http:") || strings.HasPrefix(uri, "https:")) {
+				t.Fatalf("in a command line %q became %q, alone %q", uri, word, Redact(uri))
+			}
+		}
 		r := Redact(uri)
 		u, err := url.Parse(uri)
 		if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
