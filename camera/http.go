@@ -2,7 +2,9 @@ package camera
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +112,9 @@ func openHTTP(uri string, c httpConfig, log zerolog.Logger) *httpSource {
 		mr:       newMultipartReader(c.maxFrame, mjpegBufSize),
 		handoff:  newHandoff(Redact(uri), log),
 		finished: make(chan struct{}),
+	}
+	if c.insecure {
+		log.Warn().Str("source", s.uri).Msg("camera: https certificate not checked (insecure=true); cert=sha256:... trusts only the camera's own")
 	}
 	go s.run()
 	return s
@@ -287,6 +292,7 @@ type httpConfig struct {
 	backoffMin, backoffMax time.Duration
 	logEvery               time.Duration
 	tls                    *tls.Config // nil: the system's roots; tests trust their server
+	insecure               bool        // https: certificate not checked at all (option insecure)
 }
 
 // defaultHTTPMaxFrame is the largest frame an http: source reads, in bytes
@@ -352,11 +358,60 @@ func parseHTTPConfig(u sourceURI) (httpConfig, error) {
 	if c.maxFrame, err = u.int("max", defaultHTTPMaxFrame, 1024, 1<<30); err != nil {
 		return c, err
 	}
+	pin, hasPin := u.take("cert")
+	if c.insecure, err = u.bool("insecure", false); err != nil {
+		return c, err
+	}
+	if (hasPin || c.insecure) && !strings.EqualFold(u.scheme, "https") {
+		return c, errors.New("options cert and insecure are for https: cameras")
+	}
+	switch {
+	case hasPin && c.insecure:
+		return c, errors.New("give cert (trust this certificate) or insecure (trust any), not both")
+	case hasPin:
+		want, err := parseCertPin(pin)
+		if err != nil {
+			return c, err
+		}
+		c.tls = pinnedTLS(want)
+	case c.insecure:
+		c.tls = &tls.Config{InsecureSkipVerify: true}
+	}
 	if len(u.q) > 0 {
 		keys := slices.Sorted(maps.Keys(u.q))
-		return c, fmt.Errorf("unknown option %q after '#' (want timeout, connect or max; the camera's own query goes before '#')", keys[0])
+		return c, fmt.Errorf("unknown option %q after '#' (want timeout, connect, max, cert or insecure; the camera's own query goes before '#')", keys[0])
 	}
 	return c, nil
+}
+
+// parseCertPin reads a certificate fingerprint, sha256:HEX with the 64
+// hex digits optionally in colon-separated pairs as openssl prints them.
+func parseCertPin(s string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h, ok := strings.CutPrefix(strings.ToLower(s), "sha256:")
+	b, err := hex.DecodeString(strings.ReplaceAll(h, ":", ""))
+	if !ok || err != nil || len(b) != sha256.Size {
+		return sum, fmt.Errorf("cert=%q: want sha256: and the certificate's 64 hex digits (openssl x509 -noout -fingerprint -sha256)", s)
+	}
+	copy(sum[:], b)
+	return sum, nil
+}
+
+// pinnedTLS trusts exactly the certificate with this SHA-256 fingerprint,
+// as cameras with self-signed certificates need.
+func pinnedTLS(want [sha256.Size]byte) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify: true, // replaced by the pin check below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the camera sent no certificate")
+			}
+			if got := sha256.Sum256(cs.PeerCertificates[0].Raw); got != want {
+				return fmt.Errorf("the camera's certificate is sha256:%x, not the one given in cert=", got)
+			}
+			return nil
+		},
+	}
 }
 
 // Redact returns uri with passwords replaced by "xxxxx", for logs and

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -518,6 +519,42 @@ func TestHTTPS(t *testing.T) {
 	if err := nextTimeout(s, &f, 2*time.Second); err != nil || !bytes.Equal(f.Data, frame) {
 		t.Fatalf("Next: %v", err)
 	}
+	// A self-signed camera: its certificate pinned by fingerprint (as
+	// openssl prints it), or not checked at all.
+	sum := sha256.Sum256(srv.Certificate().Raw)
+	var pairs []string
+	for _, b := range sum {
+		pairs = append(pairs, fmt.Sprintf("%02X", b))
+	}
+	for _, opts := range []string{"#cert=sha256:" + strings.Join(pairs, ":"), "#insecure=true"} {
+		u, err := parseURI(srv.URL + "/stream" + opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := parseHTTPConfig(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := openTestHTTP(t, srv.URL+"/stream", func(tc *httpConfig) { tc.tls = c.tls })
+		if err := nextTimeout(s, &f, 2*time.Second); err != nil || !bytes.Equal(f.Data, frame) {
+			t.Fatalf("%s: Next: %v", opts, err)
+		}
+	}
+	u, _ := parseURI(srv.URL + "/stream#cert=sha256:" + strings.Repeat("ab", 32))
+	c, err := parseHTTPConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, logs3 := openTestHTTP(t, srv.URL+"/stream", func(tc *httpConfig) { tc.tls = c.tls })
+	if err := nextTimeout(s3, &f, 200*time.Millisecond); err != context.DeadlineExceeded {
+		t.Fatalf("Next with the wrong pin = %v", err)
+	}
+	for start := time.Now(); !strings.Contains(logs3.String(), fmt.Sprintf("sha256:%x, not the one given", sum)); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("log does not say the fingerprint differs:\n%s", logs3)
+		}
+	}
+
 	// Without trusting the server's certificate, the error says why.
 	s2, logs := openTestHTTP(t, srv.URL+"/stream", nil)
 	if err := nextTimeout(s2, &f, 200*time.Millisecond); err != context.DeadlineExceeded {
@@ -558,6 +595,13 @@ func TestHTTPURI(t *testing.T) {
 		{uri: "http://cam/#max=10", wantErr: `max="10"`},
 		{uri: "http://cam/#max=1&max=2", wantErr: "given 2 times"},
 		{uri: "http://cam/#a=%zz", wantErr: "options after '#'"},
+		{uri: "http://cam/#insecure=true", wantErr: "for https: cameras"},
+		{uri: "https://cam/#insecure=yes", wantErr: `insecure="yes"`},
+		{uri: "https://cam/#cert=sha256:abcd", wantErr: "64 hex digits"},
+		{uri: "https://cam/#cert=md5:" + strings.Repeat("ab", 32), wantErr: "want sha256:"},
+		{uri: "https://cam/#insecure=true&cert=sha256:" + strings.Repeat("ab", 32), wantErr: "not both"},
+		{uri: "https://cam/#insecure=true", url: "https://cam/", timeout: 10 * time.Second, connect: 10 * time.Second, maxFrame: 8 << 20},
+		{uri: "https://cam/#cert=SHA256:" + strings.Repeat("AB:", 31) + "AB", url: "https://cam/", timeout: 10 * time.Second, connect: 10 * time.Second, maxFrame: 8 << 20},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {
 			u, err := parseURI(tc.uri)
