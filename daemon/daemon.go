@@ -353,8 +353,7 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 		statusTick  <-chan time.Time
 		status      = Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}
 		statusErr   bool
-		statusAt    = time.Now()
-		statusCount uint64
+		fpsWin      fpsWindow
 		corrupt     uint64
 	)
 	if cfg.StatusPath != "" {
@@ -460,15 +459,18 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 				log.Warn().Err(err).Msg("watchdog ping")
 			}
 			continue
-		case now := <-statusTick:
+		case <-statusTick:
+			// The time read now, with the count: a tick handled late
+			// (a slow board) would otherwise count frames over a longer
+			// time than it divides by.
+			now := time.Now()
 			snap := ctl.Snapshot()
 			sl.mu.Lock()
 			status.Dropped = sl.dropped
 			sl.mu.Unlock()
 			status.Cat, status.PCat, status.Threshold, status.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
-			status.FPS = math.Round(float64(snap.Frames-statusCount)/now.Sub(statusAt).Seconds()*100) / 100
+			status.FPS = math.Round(fpsWin.add(now, snap.Frames)*100) / 100
 			status.Corrupt, status.Updated = corrupt, now
-			statusAt, statusCount = now, snap.Frames
 			if cfg.Status != nil {
 				cfg.Status(&status)
 			}
@@ -605,4 +607,32 @@ func percentile(d []time.Duration, q float64) time.Duration {
 	}
 	slices.Sort(d)
 	return d[min(len(d)-1, int(q*float64(len(d))))]
+}
+
+// fpsWindow is the frame rate over the last few seconds of status updates
+// (a one-second window counts 2 or 3 frames at 2.5 frames/s).
+type fpsWindow struct {
+	at     [6]time.Time
+	frames [6]uint64
+	n      int // samples added
+}
+
+// add records the frame count at t and returns the rate since the oldest
+// sample kept (0 before the second sample).
+func (w *fpsWindow) add(t time.Time, frames uint64) float64 {
+	i := w.n % len(w.at)
+	w.at[i], w.frames[i] = t, frames
+	w.n++
+	if w.n < 2 {
+		return 0
+	}
+	old := w.n % len(w.at) // the oldest kept sample
+	if w.n < len(w.at) {
+		old = 0
+	}
+	dt := t.Sub(w.at[old]).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(frames-w.frames[old]) / dt
 }

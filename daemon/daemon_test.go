@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -416,5 +417,29 @@ func TestStatusWriteFailureKeepsRunning(t *testing.T) {
 		func(evs []Event) bool { return len(kinds(evs)) > 0 })
 	if kinds(evs)[0] != "cat_present" {
 		t.Errorf("events %v", kinds(evs))
+	}
+}
+
+// TestFPSWindow: the status rate covers the last five updates, so that a
+// slow camera's rate does not jump between 2 and 3 frames a second.
+func TestFPSWindow(t *testing.T) {
+	var w fpsWindow
+	t0 := time.Unix(1000, 0)
+	if got := w.add(t0, 0); got != 0 {
+		t.Fatalf("first sample: %v", got)
+	}
+	// 2.5 frames/s, counted once a second: 2, 3, 2, 3, ...
+	frames := uint64(0)
+	var got float64
+	for i := 1; i <= 20; i++ {
+		frames += uint64(2 + i%2)
+		got = w.add(t0.Add(time.Duration(i)*time.Second), frames)
+		if i >= 5 && (got < 2.39 || got > 2.61) {
+			t.Fatalf("after %d s: %.2f frames/s, want 2.4..2.6", i, got)
+		}
+	}
+	// Ten seconds without a frame: 10 frames (those after 16 s) in 14 s.
+	if got := w.add(t0.Add(30*time.Second), frames); math.Abs(got-10.0/14) > 1e-9 {
+		t.Fatalf("after a stall: %.3f frames/s, want %.3f", got, 10.0/14)
 	}
 }
