@@ -71,11 +71,11 @@ func openExec(uri string, c execConfig, log zerolog.Logger) (*execSource, error)
 		return nil, err
 	}
 	s := &execSource{
-		uri:      uri,
+		uri:      Redact(uri),
 		cfg:      c,
 		name:     filepath.Base(c.args[0]),
 		log:      log,
-		handoff:  newHandoff(uri, log),
+		handoff:  newHandoff(Redact(uri), log),
 		lines:    lineLimiter{burst: stderrBurst, every: stderrEvery},
 		finished: make(chan struct{}),
 	}
@@ -345,6 +345,10 @@ func (s *execSource) logLine(p *execProc, line []byte) {
 	ev := s.log.Info()
 	if lineLooksBad(line) {
 		ev = s.log.Warn()
+	}
+	if bytes.Contains(line, []byte("://")) {
+		// Tools print their input URL in errors (ffmpeg: "rtsp://user:pass@cam/live: ...").
+		line = []byte(redactCommand(string(line)))
 	}
 	ev = ev.Str("source", s.uri).Str("command", s.name).Int("pid", p.cmd.Process.Pid).Bytes("line", line)
 	if suppressed > 0 {

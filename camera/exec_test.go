@@ -519,3 +519,28 @@ func TestParseExecURI(t *testing.T) {
 		})
 	}
 }
+
+// TestExecSourceRedacts: a password in a URL of the command line appears
+// neither in the source's name nor in its logs.
+func TestExecSourceRedacts(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip(err)
+	}
+	var logs syncBuffer
+	src, err := Open("exec:sh -c 'echo no stream at $0 >&2; sleep 2' rtsp://admin:hunter2@cam/live", Options{Log: zerolog.New(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); !strings.Contains(logs.String(), "command stderr"); time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no stderr line logged:\n%s", logs.String())
+		}
+	}
+	src.Close()
+	if name := fmt.Sprint(src); strings.Contains(name, "hunter2") || !strings.Contains(name, "rtsp://admin:xxxxx@cam/live") {
+		t.Errorf("source named %q", name)
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the password is in the log:\n%s", logs.String())
+	}
+}

@@ -235,7 +235,7 @@ func (s *service) start() error {
 	if err := s.setHook(s.cfg.OnDetect); err != nil {
 		return err
 	}
-	src, err := s.opt.OpenSource(s.cfg.Source, s.log.With().Str("source", camera.Redact(s.cfg.Source)).Logger())
+	src, err := s.opt.OpenSource(s.cfg.Source, s.log) // the source names itself in its logs
 	if err != nil {
 		return err
 	}
@@ -512,7 +512,7 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		}
 	}
 	if has("source") {
-		if src, err = s.opt.OpenSource(nc.Source, s.log.With().Str("source", camera.Redact(nc.Source)).Logger()); err != nil {
+		if src, err = s.opt.OpenSource(nc.Source, s.log); err != nil {
 			return err
 		}
 	}
