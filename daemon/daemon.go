@@ -350,11 +350,11 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 		lastPCat     float32
 	)
 	var (
-		statusTick  <-chan time.Time
-		status      = Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}
-		statusErr   bool
-		fpsWin      fpsWindow
-		corrupt     uint64
+		statusTick <-chan time.Time
+		status     = Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}
+		statusErr  bool
+		fpsWin     fpsWindow
+		corrupt    uint64
 	)
 	if cfg.StatusPath != "" {
 		every := cfg.StatusWrite
