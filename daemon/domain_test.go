@@ -173,6 +173,11 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 			t.Fatalf("%d rounds in 20 minutes\n%s", rounds, logs.String())
 		}
 	}
+	if st, err := ReadStatus(filepath.Join(dir, "status.json")); err == nil {
+		t.Logf("learning memory: replay %.1f MB, optimizer state %.1f MB, training workspace %.1f MB; %d labels (%d held out)",
+			float64(st.ReplayBytes)/1e6, float64(st.OptimizerStateBytes)/1e6, float64(st.TrainWorkspaceBytes)/1e6,
+			st.LabelsCat+st.LabelsNonCat, st.LabelsHeldOut)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
