@@ -2,9 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,25 +13,12 @@ import (
 // writeLabel writes an 8x8 PNG of brightness v (with noise) into dir.
 func writeLabel(t *testing.T, dir string, name string, v int, r *rand.Rand) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-	for y := range 8 {
-		for x := range 8 {
-			c := uint8(min(255, max(0, v+r.IntN(30)-15)))
-			img.Set(x, y, color.RGBA{c, c, c, 255})
-		}
+	px := make([]uint8, 8*8*3)
+	for i := 0; i < len(px); i += 3 {
+		c := uint8(min(255, max(0, v+r.IntN(30)-15)))
+		px[i], px[i+1], px[i+2] = c, c, c
 	}
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		t.Fatal(err)
-	}
+	writePNG(t, filepath.Join(dir, name), px, 8, 8)
 }
 
 // TestServiceLearnsFromLabels: a model that sees cats in the dark watches
