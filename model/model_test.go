@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -492,5 +493,135 @@ func TestFoldedMatchesUnfolded(t *testing.T) {
 		if math.Abs(float64(got[i]-want[i])) > 1e-4*max(1, math.Abs(float64(want[i]))) {
 			t.Errorf("logit %d: folded %v, unfolded %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestBCEWithAux checks the multi-task loss against its two parts computed
+// by BCEWithLogits and SoftmaxCrossEntropy, its gradient by central
+// differences in float64, and that chunks of a batch, each normalised by the
+// whole batch, add up to the batch.
+func TestBCEWithAux(t *testing.T) {
+	const k, n, lambda = 4, 6, 0.7
+	r := rand.New(rand.NewPCG(3, 4))
+	z := make([]float32, n*(1+k))
+	for i := range z {
+		z[i] = float32(r.NormFloat64() * 2)
+	}
+	y := []float32{1, 0, 0, 1, 0, 0}
+	w := []float32{3, 1, 1, 3, 1, 1}
+	cls := []float32{0, 3, 2, 0, 1, 3}
+	wSum := 10.0
+	dz := make([]float32, len(z))
+	loss := BCEWithAux(dz, z, y, w, cls, k, lambda, wSum, n)
+
+	// The parts, from the single-task losses.
+	z0, zc := make([]float32, n), make([]float32, n*k)
+	for i := range n {
+		z0[i] = z[i*(1+k)]
+		copy(zc[i*k:(i+1)*k], z[i*(1+k)+1:(i+1)*(1+k)])
+	}
+	d0, dc := make([]float32, n), make([]float32, n*k)
+	want := float64(BCEWithLogits(d0, z0, y, w)) + lambda*float64(SoftmaxCrossEntropy(dc, zc, cls, nil, k))
+	if math.Abs(float64(loss)-want) > 1e-5 {
+		t.Errorf("loss %v, want BCE + %v CE = %v", loss, lambda, want)
+	}
+	for i := range n {
+		if g := dz[i*(1+k)]; math.Abs(float64(g-d0[i])) > 1e-7 {
+			t.Errorf("example %d: dL/dcat %v, want %v", i, g, d0[i])
+		}
+		for j := range k {
+			if g, wantG := dz[i*(1+k)+1+j], lambda*dc[i*k+j]; math.Abs(float64(g-wantG)) > 1e-7 {
+				t.Errorf("example %d: dL/dclass%d %v, want %v", i, j, g, wantG)
+			}
+		}
+	}
+
+	// Central differences.
+	scratch := make([]float32, len(z))
+	for i := range z {
+		const h = 1e-2
+		zz := slices.Clone(z)
+		zz[i] = z[i] + h
+		up := float64(BCEWithAux(scratch, zz, y, w, cls, k, lambda, wSum, n))
+		zz[i] = z[i] - h
+		down := float64(BCEWithAux(scratch, zz, y, w, cls, k, lambda, wSum, n))
+		if fd := (up - down) / (2 * h); math.Abs(fd-float64(dz[i])) > 2e-4 {
+			t.Errorf("logit %d: dL/dz %v, finite difference %v", i, dz[i], fd)
+		}
+	}
+
+	// Two chunks normalised by the whole batch add up to it.
+	s := 1 + k
+	a := BCEWithAux(scratch[:3*s], z[:3*s], y[:3], w[:3], cls[:3], k, lambda, wSum, n)
+	b := BCEWithAux(scratch[3*s:], z[3*s:], y[3:], w[3:], cls[3:], k, lambda, wSum, n)
+	if math.Abs(float64(a+b-loss)) > 1e-6 {
+		t.Errorf("chunks sum to %v, the batch is %v", a+b, loss)
+	}
+	if !slices.Equal(scratch, dz) {
+		t.Error("chunks' gradients differ from the batch's")
+	}
+}
+
+// TestCopyOutputs checks that a one-output network made from a multi-output
+// one's backbone and first output computes exactly that output, and that
+// outputs can be copied into place from another network.
+func TestCopyOutputs(t *testing.T) {
+	const spec = "input 3x8x8; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 5"
+	big, err := ArchByName(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := big.WithOutputs(1)
+	src, _ := New(big, Options{MaxBatch: 2})
+	src.Init(rand.New(rand.NewPCG(1, 2)))
+	for i := range src.Buffers {
+		src.Buffers[i] += 0.5 // running statistics that are not the defaults
+	}
+	dst, _ := New(one, Options{MaxBatch: 2})
+	if err := dst.CopyBackbone(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.CopyOutputs(0, src, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*src.InputLen())
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	zs := slices.Clone(src.Forward(x))
+	zd := dst.Forward(x)
+	for i := range 2 {
+		if zd[i] != zs[i*5] {
+			t.Errorf("image %d: one-output net %v, first output of the five %v", i, zd[i], zs[i*5])
+		}
+	}
+
+	// Outputs 1..4 of another five-output net from src's outputs 0..3.
+	other, _ := New(big, Options{MaxBatch: 2})
+	if err := other.CopyBackbone(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.CopyOutputs(1, src, 0, 4); err != nil {
+		t.Fatal(err)
+	}
+	zo := other.Forward(x)
+	for i := range 2 {
+		for j := range 4 {
+			if zo[i*5+1+j] != zs[i*5+j] {
+				t.Errorf("image %d output %d: %v, want src's output %d %v", i, 1+j, zo[i*5+1+j], j, zs[i*5+j])
+			}
+		}
+	}
+
+	for _, c := range [][3]int{{0, 0, 2}, {1, 0, 1}, {0, 4, 2}, {0, -1, 1}} {
+		if err := dst.CopyOutputs(c[0], src, c[1], c[2]); err == nil {
+			t.Errorf("CopyOutputs(%d, src, %d, %d) into one output: no error", c[0], c[1], c[2])
+		}
+	}
+	otherArch, _ := ArchByName("input 3x8x8; conv 6 k3 s1 p1; bn; relu; gap; flatten; dense 5")
+	o, _ := New(otherArch, Options{MaxBatch: 1})
+	if err := dst.CopyOutputs(0, o, 0, 1); err == nil {
+		t.Error("CopyOutputs from a different backbone: no error")
 	}
 }

@@ -161,6 +161,33 @@ func (n *Net) CopyBackbone(src *Net) error {
 	return nil
 }
 
+// CopyOutputs copies count outputs of src's final dense layer, starting at
+// its output src0, into n's final dense layer from output dst0 on: their
+// weights and biases. src's architecture must be n's but for the number of
+// outputs. It is how a detector trained with auxiliary class outputs
+// becomes a one-output detector, and how those outputs start from a
+// pretrained classifier's.
+func (n *Net) CopyOutputs(dst0 int, src *Net, src0, count int) error {
+	a, err := src.Arch.WithOutputs(n.Arch.Outputs())
+	if err != nil {
+		return err
+	}
+	if a.String() != n.Arch.String() {
+		return fmt.Errorf("model: %q does not match %q but for its outputs", src.Arch, n.Arch)
+	}
+	dOut, sOut := n.Arch.Outputs(), src.Arch.Outputs()
+	if count < 0 || dst0 < 0 || src0 < 0 || dst0+count > dOut || src0+count > sOut {
+		return fmt.Errorf("model: cannot copy %d outputs from %d of %d to %d of %d", count, src0, sOut, dst0, dOut)
+	}
+	d, s := &n.layers[len(n.layers)-1], &src.layers[len(src.layers)-1]
+	in := d.dense.In
+	for i := range in { // W is stored [In][Out]
+		copy(d.w[i*dOut+dst0:i*dOut+dst0+count], s.w[i*sOut+src0:i*sOut+src0+count])
+	}
+	copy(d.b[dst0:dst0+count], s.b[src0:src0+count])
+	return nil
+}
+
 // WeightRanges returns the [start, end) offsets in Params of the
 // convolution, depthwise and dense weights: the parameters weight decay
 // applies to (biases and batch-norm scales and shifts are left alone, as
@@ -395,6 +422,75 @@ func (n *Net) AddGradients(x, y, w []float32, scale float32) float32 {
 	}
 	n.Backward(dz)
 	return loss
+}
+
+// AddGradientsWith adds the gradient of a loss of the caller's own to
+// Grads: loss gets the batch's logits z (Outputs per example) and writes
+// dL/dz into dz; its result is returned. Batch norms run in training mode.
+func (n *Net) AddGradientsWith(x []float32, loss func(dz, z []float32) float32) float32 {
+	if n.Grads == nil {
+		panic("model: AddGradientsWith on a net built without Training")
+	}
+	z := n.forward(x, true)
+	dz := n.dlogits[:len(z)]
+	l := loss(dz, z)
+	n.Backward(dz)
+	return l
+}
+
+// BCEWithAux is the loss of a cat detector trained with auxiliary class
+// outputs: each example has 1+k logits, the cat logit first, then one per
+// image class (such as the 200 ImageNet classes its photos come from). It
+// is the weighted binary cross-entropy of the cat logit (BCEWithLogits)
+// plus lambda times the softmax cross-entropy of the class logits against
+// class indices cls:
+//
+//	L = Σ w_i bce_i / wSum + lambda Σ ce_i / count
+//
+// wSum and count normalise the sums: the whole step's total weight and
+// number of examples, so that chunks of a step add up to the step's loss.
+// It writes dL/dz into dz and returns this chunk's part of L.
+func BCEWithAux(dz, z, y, w, cls []float32, k int, lambda float32, wSum float64, count int) float32 {
+	n, s := len(y), 1+k
+	if k < 2 || len(z) != n*s || len(dz) != len(z) || len(cls) != n || (w != nil && len(w) != n) || !(wSum > 0) || count < 1 {
+		panic(fmt.Sprintf("model: BCEWithAux lengths dz %d, z %d, y %d, w %d, cls %d for %d classes (weight %v, count %d)",
+			len(dz), len(z), len(y), len(w), len(cls), k, wSum, count))
+	}
+	lam := float64(lambda)
+	sum := 0.0
+	for i := range n {
+		wi := 1.0
+		if w != nil {
+			wi = float64(w[i])
+		}
+		zi, di := z[i*s:(i+1)*s], dz[i*s:(i+1)*s]
+		z0, y0 := float64(zi[0]), float64(y[i])
+		sum += wi * (max(z0, 0) - z0*y0 + math.Log1p(math.Exp(-math.Abs(z0)))) / wSum
+		di[0] = float32(wi * (float64(Sigmoid(zi[0])) - y0) / wSum)
+
+		c := int(cls[i])
+		if c < 0 || c >= k || float32(c) != cls[i] {
+			panic(fmt.Sprintf("model: class label %v is not an index below %d", cls[i], k))
+		}
+		zc, dc := zi[1:], di[1:]
+		m := zc[0]
+		for _, v := range zc {
+			m = max(m, v)
+		}
+		e := 0.0
+		for j, v := range zc {
+			ej := math.Exp(float64(v - m))
+			dc[j] = float32(ej)
+			e += ej
+		}
+		sum += lam * (math.Log(e) + float64(m-zc[c])) / float64(count)
+		g := lam / (e * float64(count))
+		for j := range dc {
+			dc[j] = float32(float64(dc[j]) * g)
+		}
+		dc[c] -= float32(lam / float64(count))
+	}
+	return float32(sum)
 }
 
 // SoftmaxCrossEntropy returns the cross-entropy of k-class logits z (k per

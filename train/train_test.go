@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"catd/dataset"
@@ -207,7 +208,7 @@ func TestEMA(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for step := range 30 {
 		idx := r.Perm(40)[:8]
-		tr.trainStep(set, ys, idx, tr.classWeights(set))
+		tr.trainStep(set, ys, nil, idx, tr.classWeights(set))
 		dt := min(d, float64(1+step)/float64(10+step))
 		for i, v := range net.Params {
 			avgP[i] += float32(1-dt) * (v - avgP[i])
@@ -235,7 +236,7 @@ func TestEMA(t *testing.T) {
 	if !slices.Equal(got, want) || slices.Equal(got, raw) {
 		t.Fatal("Predict does not score the weight average")
 	}
-	if a := testing.AllocsPerRun(10, func() { tr.trainStep(set, ys, idx8, tr.classWeights(set)) }); a != 0 {
+	if a := testing.AllocsPerRun(10, func() { tr.trainStep(set, ys, nil, idx8, tr.classWeights(set)) }); a != 0 {
 		t.Errorf("a training step with EMA allocates %v times", a)
 	}
 	cfg.EMA = 1
@@ -388,8 +389,8 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 	}
 	idx := []int{0, 5, 11, 12, 20, 30, 31, 39}
 	wts := tr.classWeights(train)
-	tr.trainStep(train, ys, idx, wts)
-	if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, idx, wts) }); a != 0 {
+	tr.trainStep(train, ys, nil, idx, wts)
+	if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, nil, idx, wts) }); a != 0 {
 		t.Errorf("a training step allocates %v times", a)
 	}
 }
@@ -410,7 +411,7 @@ func TestWeightDecay(t *testing.T) {
 		tr = newToyTrainer(t, c)
 		ys, _ := tr.targets(set)
 		before = slices.Clone(tr.Net().Params)
-		tr.trainStep(set, ys, idx, tr.classWeights(set))
+		tr.trainStep(set, ys, nil, idx, tr.classWeights(set))
 		return before, tr.Net().Params, tr
 	}
 	p0, plain, _ := step(0)
@@ -438,5 +439,135 @@ func TestWeightDecay(t *testing.T) {
 		if d := math.Abs(float64(decayed[i] - want)); d > 1e-6 {
 			t.Fatalf("param %d (decayed: %v): got %v, want %v", i, inRange[i], decayed[i], want)
 		}
+	}
+}
+
+// newAuxTrainer makes a toy detector of architecture spec with auxiliary
+// outputs for toySet's classes n0, n1, n2.
+func newAuxTrainer(t *testing.T, spec string, cfg Config) *Trainer {
+	t.Helper()
+	a, _ := model.ParseArch(spec)
+	a, _ = a.WithOutputs(4)
+	net, err := model.New(a, model.Options{MaxBatch: max(cfg.Batch, 32), Training: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Init(rand.New(rand.NewPCG(cfg.Seed, 1)))
+	cfg.AuxClasses, cfg.AuxWeight = []string{"n0", "n1", "n2"}, 0.5
+	tr, err := New(net, model.DefaultInfo(a, ""), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestAuxClasses trains a detector with auxiliary class outputs: the loss
+// (cat and classes) falls, the cat output learns, the one-output Detector
+// computes exactly the trained network's first output, a step is the same
+// on one replica as on two (the loss is normalised by the whole step), and
+// a step allocates nothing.
+func TestAuxClasses(t *testing.T) {
+	cfg := toyConfig()
+	cfg.Epochs = 6
+	tr := newAuxTrainer(t, toyArch, cfg)
+	train, val := toySet(96, 24, 1), toySet(64, 16, 2)
+	var stats []EpochStats
+	if err := tr.Run(context.Background(), train, val, func(st EpochStats) error {
+		stats = append(stats, st)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, last := stats[0], stats[len(stats)-1]
+	if !(last.TrainLoss < 0.8*first.TrainLoss) {
+		t.Errorf("training loss went from %.4f to %.4f", first.TrainLoss, last.TrainLoss)
+	}
+	if last.Val.ROCAUC < 0.9 {
+		t.Errorf("validation ROC AUC %.3f after training, want >= 0.9", last.Val.ROCAUC)
+	}
+
+	det := tr.Detector()
+	if det.Arch.Outputs() != 1 {
+		t.Fatalf("the detector has %d outputs", det.Arch.Outputs())
+	}
+	in := det.InputLen()
+	x := make([]float32, 4*in)
+	for i := range 4 {
+		tr.info.NormalizePixels(x[i*in:(i+1)*in], val.Image(i*15))
+	}
+	full := slices.Clone(tr.Net().Forward(x))
+	got := det.Forward(x)
+	for i := range 4 {
+		if got[i] != full[i*4] {
+			t.Errorf("image %d: detector %v, trained network's cat output %v", i, got[i], full[i*4])
+		}
+	}
+
+	// One replica or two: the same step (without batch norm, whose
+	// statistics are each replica's own).
+	idx := []int{0, 5, 11, 12, 20, 30, 31, 39}
+	step := func(workers int) ([]float32, float64) {
+		c := toyConfig()
+		c.Workers = workers
+		tr := newAuxTrainer(t, "input 3x16x16; conv 4 k3 s1 p1; relu; maxpool 2; conv 8 k3 s2 p1; relu; gap; flatten; dense 1", c)
+		for _, r := range tr.reps[1:] {
+			go r.serve(tr)
+			defer close(r.work)
+		}
+		ys, _ := tr.targets(train)
+		cls, err := classIndices(train, tr.cfg.AuxClasses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss := tr.trainStep(train, ys, cls, idx, tr.classWeights(train))
+		params := slices.Clone(tr.Net().Params)
+		if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, cls, idx, tr.classWeights(train)) }); a != 0 {
+			t.Errorf("a training step with auxiliary outputs on %d replicas allocates %v times", workers, a)
+		}
+		return params, loss
+	}
+	p1, l1 := step(1)
+	p2, l2 := step(2)
+	if math.Abs(l1-l2) > 1e-5*math.Abs(l1) {
+		t.Errorf("step loss %v on one replica, %v on two", l1, l2)
+	}
+	for i := range p1 {
+		if math.Abs(float64(p1[i]-p2[i])) > 1e-5 {
+			t.Fatalf("param %d after a step: %v on one replica, %v on two", i, p1[i], p2[i])
+		}
+	}
+}
+
+func TestAuxClassesChecks(t *testing.T) {
+	a, _ := model.ParseArch(toyArch)
+	net, _ := model.New(a, model.Options{MaxBatch: 8, Training: true})
+	cfg := toyConfig()
+	cfg.AuxClasses, cfg.AuxWeight = []string{"n0", "n1", "n2"}, 0.5
+	if _, err := New(net, model.DefaultInfo(a, ""), cfg); err == nil {
+		t.Error("a one-output net accepted 3 auxiliary classes")
+	}
+	cfg.AuxClasses = []string{"n0"}
+	if _, err := New(net, model.DefaultInfo(a, ""), cfg); err == nil {
+		t.Error("one auxiliary class accepted")
+	}
+	cfg.AuxClasses, cfg.Classes = []string{"n0", "n1"}, []string{"n0", "n1"}
+	if err := cfg.Validate(); err == nil {
+		t.Error("auxiliary outputs on a classifier accepted")
+	}
+	cfg.Classes, cfg.AuxWeight = nil, math.NaN()
+	if err := cfg.Validate(); err == nil {
+		t.Error("a NaN auxiliary weight accepted")
+	}
+	// An image of a class the outputs do not have is named.
+	a4, _ := a.WithOutputs(3)
+	net4, _ := model.New(a4, model.Options{MaxBatch: 8, Training: true})
+	cfg.AuxWeight = 0.5
+	tr, err := New(net4, model.DefaultInfo(a4, ""), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(context.Background(), toySet(16, 4, 1), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), `"n2"`) {
+		t.Errorf("an image of an unknown class: %v", err)
 	}
 }

@@ -55,6 +55,17 @@ type Config struct {
 	// of the set's Classes[i]. Empty for a cat detector, whose targets are
 	// the cat/noncat labels.
 	Classes []string
+	// AuxClasses and AuxWeight train a cat detector with auxiliary class
+	// outputs (multi-task fine-tuning): the network's outputs are the cat
+	// logit, then one per class of AuxClasses (the image classes, as for
+	// Classes), and the loss adds AuxWeight times the softmax cross-entropy
+	// of those outputs against each image's class to the cat loss (see
+	// model.BCEWithAux). Telling a tabby from a lynx and a chair from a
+	// sofa keeps the features a pretrained classifier learned that the
+	// cat/no-cat labels alone would let go. Detector is the one-output
+	// network that is validated and saved. 0: off.
+	AuxClasses []string
+	AuxWeight  float64
 }
 
 // Validate checks the settings.
@@ -72,6 +83,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train: EMA decay %v, want [0, 1)", c.EMA)
 	case c.Workers < 0 || c.Workers > 64:
 		return fmt.Errorf("train: %d workers, want 0..64", c.Workers)
+	case !(c.AuxWeight >= 0 && c.AuxWeight <= 100):
+		return fmt.Errorf("train: auxiliary class loss weight %v, want 0..100", c.AuxWeight)
+	case c.AuxWeight > 0 && len(c.Classes) > 0:
+		return errors.New("train: auxiliary class outputs are for a cat detector, not a classifier")
 	}
 	if err := c.Optim.Validate(); err != nil {
 		return err
@@ -115,6 +130,7 @@ type Trainer struct {
 	decay [][2]int   // Params ranges weight decay applies to
 	epoch int        // epochs completed
 	ema   *model.Net // the moving average of the weights (nil: Config.EMA is 0)
+	det   *model.Net // the one-output detector (nil: no auxiliary outputs)
 
 	// OnProgress, if set, is called after every step.
 	OnProgress func(Progress)
@@ -131,12 +147,23 @@ type replica struct {
 	loss float64
 	work chan shard
 	done chan struct{}
+
+	// With auxiliary class outputs: each example's class, and the loss
+	// function (made once, so that a step allocates nothing) with the
+	// chunk size and normalisers it reads.
+	cls     []float32
+	auxLoss func(dz, z []float32) float32
+	n       int
+	wSum    float64
+	count   int
 }
 
 // shard is a replica's part of a step.
 type shard struct {
 	set    *dataset.Set
 	ys     []float32 // every example's target
+	cls    []float32 // every example's class index (auxiliary outputs only)
+	count  int       // examples in the whole step
 	idx    []int
 	pos    int // index of idx[0] within the step, for per-example seeds
 	step   int64
@@ -147,15 +174,21 @@ type shard struct {
 // targets returns each example's training target: 1 or 0 for cat or not,
 // or for a classifier the index of its class in cfg.Classes.
 func (t *Trainer) targets(s *dataset.Set) ([]float32, error) {
-	ys := make([]float32, s.Len())
 	if len(t.cfg.Classes) == 0 {
+		ys := make([]float32, s.Len())
 		for i, l := range s.Labels {
 			ys[i] = float32(b2i(l))
 		}
 		return ys, nil
 	}
-	index := make(map[string]int, len(t.cfg.Classes))
-	for i, c := range t.cfg.Classes {
+	return classIndices(s, t.cfg.Classes)
+}
+
+// classIndices returns the index in classes of each example's class.
+func classIndices(s *dataset.Set, classes []string) ([]float32, error) {
+	ys := make([]float32, s.Len())
+	index := make(map[string]int, len(classes))
+	for i, c := range classes {
 		index[c] = i
 	}
 	for i, c := range s.Classes {
@@ -183,7 +216,13 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 	if cfg.Schedule == nil {
 		cfg.Schedule = optim.Constant{Eta: cfg.LR}
 	}
-	if k := net.Arch.Outputs(); k > 1 && len(cfg.Classes) != k || k == 1 && len(cfg.Classes) > 0 {
+	k := net.Arch.Outputs()
+	switch {
+	case cfg.AuxWeight > 0 && len(cfg.AuxClasses) < 2:
+		return nil, fmt.Errorf("train: auxiliary class loss with %d classes, want at least 2", len(cfg.AuxClasses))
+	case cfg.AuxWeight > 0 && k != 1+len(cfg.AuxClasses):
+		return nil, fmt.Errorf("train: the network has %d outputs for a cat detector with %d auxiliary classes (want %d)", k, len(cfg.AuxClasses), 1+len(cfg.AuxClasses))
+	case cfg.AuxWeight == 0 && (k > 1 && len(cfg.Classes) != k || k == 1 && len(cfg.Classes) > 0):
 		return nil, fmt.Errorf("train: the network has %d outputs for %d classes", k, len(cfg.Classes))
 	}
 	opt, err := optim.New(cfg.Optim, len(net.Params))
@@ -209,6 +248,13 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 		}
 		r := &replica{net: n, x: make([]float32, per*n.InputLen()), y: make([]float32, per), w: make([]float32, per)}
 		r.rng = rand.New(&r.pcg)
+		if cfg.AuxWeight > 0 {
+			r.cls = make([]float32, per)
+			lambda, k := float32(cfg.AuxWeight), len(cfg.AuxClasses)
+			r.auxLoss = func(dz, z []float32) float32 {
+				return model.BCEWithAux(dz, z, r.y[:r.n], r.w[:r.n], r.cls[:r.n], k, lambda, r.wSum, r.count)
+			}
+		}
 		if i > 0 {
 			r.work, r.done = make(chan shard), make(chan struct{})
 		}
@@ -221,7 +267,33 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 		copy(t.ema.Params, net.Params)
 		copy(t.ema.Buffers, net.Buffers)
 	}
+	if cfg.AuxWeight > 0 {
+		a, err := net.Arch.WithOutputs(1)
+		if err != nil {
+			return nil, err
+		}
+		if t.det, err = model.New(a, model.Options{MaxBatch: per}); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// Detector is the cat detector that is validated and saved: EvalNet, or
+// with auxiliary class outputs EvalNet without them (its first output
+// only).
+func (t *Trainer) Detector() *model.Net {
+	net := t.EvalNet()
+	if t.det == nil {
+		return net
+	}
+	if err := t.det.CopyBackbone(net); err != nil {
+		panic(err) // New built det from net's architecture
+	}
+	if err := t.det.CopyOutputs(0, net, 0, 1); err != nil {
+		panic(err)
+	}
+	return t.det
 }
 
 // EvalNet is the network that is validated and saved: the moving average
@@ -317,6 +389,12 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 		return err
 	}
 	classifier := len(t.cfg.Classes) > 0
+	var cls []float32
+	if t.cfg.AuxWeight > 0 {
+		if cls, err = classIndices(train, t.cfg.AuxClasses); err != nil {
+			return err
+		}
+	}
 	var valYs []float32
 	if val != nil && classifier {
 		if valYs, err = t.targets(val); err != nil {
@@ -343,7 +421,7 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 				return err
 			}
 			idx := smp.next(r)
-			loss := t.trainStep(train, ys, idx, wts)
+			loss := t.trainStep(train, ys, cls, idx, wts)
 			lossSum += loss * float64(len(idx))
 			seen += len(idx)
 			if t.OnProgress != nil {
@@ -390,7 +468,7 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 
 // trainStep computes the gradient of the examples idx across the replicas
 // and takes one optimizer step; it returns the (weighted) mean loss.
-func (t *Trainer) trainStep(set *dataset.Set, ys []float32, idx []int, wts [2]float32) float64 {
+func (t *Trainer) trainStep(set *dataset.Set, ys, cls []float32, idx []int, wts [2]float32) float64 {
 	totalW := 0.0
 	for _, i := range idx {
 		totalW += float64(wts[b2i(set.Labels[i])])
@@ -399,13 +477,13 @@ func (t *Trainer) trainStep(set *dataset.Set, ys []float32, idx []int, wts [2]fl
 	per := (len(idx) + k - 1) / k
 	for j, r := range t.reps {
 		lo, hi := min(j*per, len(idx)), min((j+1)*per, len(idx))
-		sh := shard{set: set, ys: ys, idx: idx[lo:hi], pos: lo, step: t.step, wts: wts, totalW: totalW}
+		sh := shard{set: set, ys: ys, cls: cls, count: len(idx), idx: idx[lo:hi], pos: lo, step: t.step, wts: wts, totalW: totalW}
 		if j == 0 {
 			continue // the primary replica works in this goroutine, below
 		}
 		r.work <- sh
 	}
-	t.reps[0].compute(t, shard{set: set, ys: ys, idx: idx[:min(per, len(idx))], pos: 0, step: t.step, wts: wts, totalW: totalW})
+	t.reps[0].compute(t, shard{set: set, ys: ys, cls: cls, count: len(idx), idx: idx[:min(per, len(idx))], pos: 0, step: t.step, wts: wts, totalW: totalW})
 	master := t.reps[0].net
 	loss := t.reps[0].loss
 	for _, r := range t.reps[1:] {
@@ -468,8 +546,17 @@ func (r *replica) compute(t *Trainer, sh shard) {
 			r.y[j] = sh.ys[i]
 			r.w[j] = sh.wts[b2i(sh.set.Labels[i])]
 			chunkW += float64(r.w[j])
+			if r.cls != nil {
+				r.cls[j] = sh.cls[i]
+			}
 		}
 		n := len(chunk)
+		if r.auxLoss != nil {
+			// The loss is normalised by the whole step's weight and count.
+			r.n, r.wSum, r.count = n, sh.totalW, sh.count
+			r.loss += float64(r.net.AddGradientsWith(r.x[:n*in], r.auxLoss))
+			continue
+		}
 		share := chunkW / sh.totalW
 		loss := r.net.AddGradients(r.x[:n*in], r.y[:n], r.w[:n], float32(share))
 		r.loss += float64(loss) * share
@@ -516,7 +603,7 @@ func (t *Trainer) classify(s *dataset.Set, ys []float32) (acc, loss float64) {
 // (their moving average if Config.EMA is on), and the mean binary
 // cross-entropy against its labels.
 func (t *Trainer) Predict(s *dataset.Set) ([]float32, float64) {
-	return PredictSet(t.EvalNet(), &t.info, s, t.reps[0].x)
+	return PredictSet(t.Detector(), &t.info, s, t.reps[0].x)
 }
 
 // PredictSet runs net over every image of s in batches, using buf (at least

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,6 +108,59 @@ func TestTrainEvalPredict(t *testing.T) {
 	text, _, err := runCatd(t, "eval", "--model", out, "--data", data, "--log-level", "error")
 	if err != nil || !strings.Contains(text, "ROC AUC") {
 		t.Errorf("eval printed %q, %v", text, err)
+	}
+}
+
+// TestAuxClassesTraining pretrains a classifier, then fine-tunes a detector
+// from it with auxiliary class outputs: the class outputs start from the
+// classifier's, the saved model is a plain one-output detector, and the
+// run resumes from its (multi-output) checkpoint.
+func TestAuxClassesTraining(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeImages(t, filepath.Join(data, "cat"), 12, true)
+	writeImages(t, filepath.Join(data, "noncat"), 12, false)
+	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
+	pre := filepath.Join(dir, "pre.safetensors")
+	if _, _, err := runCatd(t, "train", "--data", data, "--arch", arch, "--pretrain", "--epochs", "2", "--batch", "4",
+		"--out", pre, "--log-level", "error"); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.safetensors")
+	args := []string{"train", "--data", data, "--val", data, "--arch", arch, "--init-backbone", pre, "--aux-classes", "0.5",
+		"--epochs", "3", "--batch", "4", "--lr", "0.05", "--out", out, "--log-json"}
+	_, logs, err := runCatd(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs, "backbone and class outputs loaded") {
+		t.Errorf("the class outputs did not start from the classifier's:\n%s", logs)
+	}
+	n, _, err := model.ReadFile(out, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := n.Arch.Outputs(); k != 1 {
+		t.Errorf("the saved detector has %d outputs, want 1", k)
+	}
+	js, _, err := runCatd(t, "eval", "--model", out, "--data", data, "--json", "--log-level", "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep["roc_auc"].(float64) < 0.9 {
+		t.Errorf("a detector trained with auxiliary outputs has ROC AUC %v on its training data", rep["roc_auc"])
+	}
+	resumed := append(slices.Clone(args), "--resume", filepath.Join(dir, "m.ckpt.safetensors"), "--epochs", "4")
+	if _, logs, err := runCatd(t, resumed...); err != nil || !strings.Contains(logs, `"epoch":4`) {
+		t.Errorf("resuming the run: %v\n%s", err, logs)
+	}
+	if _, _, err := runCatd(t, "train", "--data", data, "--arch", arch, "--pretrain", "--aux-classes", "0.5",
+		"--out", filepath.Join(dir, "x.safetensors")); err == nil || !strings.Contains(err.Error(), "--aux-classes") {
+		t.Errorf("--aux-classes with --pretrain: %v", err)
 	}
 }
 

@@ -46,6 +46,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
 	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
 	pretrain := fs.Bool("pretrain", false, "train a classifier over the image classes (file-name prefixes such as n02123045, else folder names) instead of cat/noncat, to use with --init-backbone")
+	aux := fs.Float64("aux-classes", 0, "also train outputs for the image classes (as --pretrain names them) on the same features, their loss weighted by this (e.g. 0.5; 0: off); the saved model keeps the cat output only")
 	resume := fs.String("resume", "", "continue a run from its checkpoint (weights, optimizer state, step, epoch)")
 	out := fs.String("out", "", "where to write the best model (required); the checkpoint goes next to it as NAME.ckpt.safetensors")
 	plotPath := fs.String("plot", "", "draw loss and validation metrics per epoch into this PNG")
@@ -82,7 +83,10 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			aug = train.NoAugment
 		}
 		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd, EMA: *ema,
-			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers}
+			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers, AuxWeight: *aux}
+		if *aux != 0 && *pretrain {
+			return fmt.Errorf("--aux-classes is for training a cat detector, not with --pretrain: %w", errUsage)
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -112,6 +116,13 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				valSet = onlyClasses(valSet, cfg.Classes)
 			}
 			e.log.Info().Int("classes", len(cfg.Classes)).Msg("pretraining a classifier")
+		}
+		if *aux > 0 {
+			cfg.AuxClasses = classNames(trainSet)
+			if a, err = a.WithOutputs(1 + len(cfg.AuxClasses)); err != nil {
+				return err
+			}
+			e.log.Info().Int("classes", len(cfg.AuxClasses)).Float64("weight", *aux).Msg("training auxiliary class outputs")
 		}
 
 		// The network: fresh, from --init or --init-backbone, or from --resume.
@@ -148,14 +159,23 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			}
 			info = model.DefaultInfo(a, name)
 			if *initBackbone != "" {
-				src, _, _, err := train.ReadCheckpoint(*initBackbone, model.Options{MaxBatch: 1})
+				src, srcInfo, _, err := train.ReadCheckpoint(*initBackbone, model.Options{MaxBatch: 1})
 				if err != nil {
 					return err
 				}
 				if err := net.CopyBackbone(src); err != nil {
 					return fmt.Errorf("--init-backbone %s: %w", *initBackbone, err)
 				}
-				e.log.Info().Str("from", *initBackbone).Msg("backbone weights loaded; the last layer starts fresh")
+				// Auxiliary class outputs start from the classifier's own
+				// when it was pretrained on the same classes.
+				if k := len(cfg.AuxClasses); k > 0 && srcInfo.Extra["classes"] == strings.Join(cfg.AuxClasses, ",") {
+					if err := net.CopyOutputs(1, src, 0, k); err != nil {
+						return fmt.Errorf("--init-backbone %s: %w", *initBackbone, err)
+					}
+					e.log.Info().Str("from", *initBackbone).Msg("backbone and class outputs loaded; the cat output starts fresh")
+				} else {
+					e.log.Info().Str("from", *initBackbone).Msg("backbone weights loaded; the last layer starts fresh")
+				}
 			}
 		}
 		if net.Arch.W != a.W || net.Arch.H != a.H {
@@ -196,7 +216,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				}
 				best.Extra["trained_epochs"] = strconv.Itoa(st.Epoch)
 				best.Extra["train_command"] = strings.Join(os.Args, " ")
-				if err := tr.EvalNet().WriteFile(*out, best); err != nil {
+				if err := tr.Detector().WriteFile(*out, best); err != nil {
 					return fmt.Errorf("saving the model: %w", err)
 				}
 				e.log.Info().Str("path", *out).Int("epoch", st.Epoch).Msg("best model saved")
@@ -218,7 +238,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				return fmt.Errorf("interrupted, and saving the checkpoint failed: %w", serr)
 			}
 			if _, serr := os.Stat(*out); serr != nil {
-				if serr := tr.EvalNet().WriteFile(*out, info); serr != nil {
+				if serr := tr.Detector().WriteFile(*out, info); serr != nil {
 					return fmt.Errorf("interrupted, and saving the model failed: %w", serr)
 				}
 			}
