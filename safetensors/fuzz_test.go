@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -24,7 +25,8 @@ func fuzzSeeds(f testing.TB) [][]byte {
 
 // FuzzParse checks that Parse never panics, and that whatever it accepts
 // Encode writes back and Parse reads again to the same tensors and metadata.
-// Read must accept exactly what Parse accepts.
+// Read and ReadIndex must accept exactly what Parse accepts, and ReadIndex
+// must place every tensor where Parse found it.
 func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -35,11 +37,25 @@ func FuzzParse(f *testing.F) {
 		if (err == nil) != (serr == nil) {
 			t.Fatalf("Parse error %v, Read error %v", err, serr)
 		}
+		idx, ierr := ReadIndex(bytes.NewReader(data), int64(len(data)))
+		if (err == nil) != (ierr == nil) {
+			t.Fatalf("Parse error %v, ReadIndex error %v", err, ierr)
+		}
 		if err != nil {
 			return
 		}
 		if d := sameTensors(sf.Tensors, file.Tensors); d != "" {
 			t.Fatalf("Read and Parse differ: %s", d)
+		}
+		if len(idx.Tensors) != len(file.Tensors) || !maps.Equal(idx.Metadata, file.Metadata) {
+			t.Fatalf("ReadIndex found %d tensors and metadata %v, Parse %d and %v", len(idx.Tensors), idx.Metadata, len(file.Tensors), file.Metadata)
+		}
+		for i, x := range idx.Tensors {
+			p := &file.Tensors[i]
+			if x.Name != p.Name || x.DType != p.DType || !slices.Equal(x.Shape, p.Shape) ||
+				!bytes.Equal(data[x.Offset:x.Offset+x.Size], p.Data) {
+				t.Fatalf("ReadIndex tensor %d: %q %s %v at %d+%d, Parse %q %s %v", i, x.Name, x.DType, x.Shape, x.Offset, x.Size, p.Name, p.DType, p.Shape)
+			}
 		}
 		for i := range file.Tensors {
 			x := &file.Tensors[i]

@@ -173,6 +173,80 @@ func read(r io.Reader, maxBytes, avail int64) (*File, error) {
 	return assemble(meta, entries, buf), nil
 }
 
+// Index is a safetensors file's header: where each tensor's bytes are,
+// for reading parts of a file without loading all of it.
+type Index struct {
+	Metadata map[string]string
+	Tensors  []TensorInfo // in the order of their data
+}
+
+// TensorInfo is one tensor of an Index.
+type TensorInfo struct {
+	Name   string
+	DType  DType
+	Shape  []int
+	Offset int64 // of its first byte, from the start of the file
+	Size   int64 // bytes
+}
+
+// Tensor returns the tensor called name, and whether there is one.
+func (x *Index) Tensor(name string) (TensorInfo, bool) {
+	for _, t := range x.Tensors {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TensorInfo{}, false
+}
+
+// ReadIndex reads and checks the header of the safetensors file r of size
+// bytes (an *os.File, say): everything Read checks but the tensors' data,
+// which it does not read. The tensors must cover the rest of the file
+// exactly.
+func ReadIndex(r io.ReaderAt, size int64) (*Index, error) {
+	x, err := readIndex(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return x, nil
+}
+
+func readIndex(r io.ReaderAt, size int64) (*Index, error) {
+	var prefix [8]byte
+	if size < 8 {
+		return nil, errShort(int(max(size, 0)))
+	}
+	if _, err := r.ReadAt(prefix[:], 0); err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(prefix[:])
+	if err := checkHeaderLen(n); err != nil {
+		return nil, err
+	}
+	if n > uint64(size-8) {
+		return nil, errHeaderBeyondFile(n, uint64(size-8))
+	}
+	hdr := make([]byte, n)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	meta, entries, total, err := decodeHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	switch have := uint64(size) - 8 - n; {
+	case have < total:
+		return nil, errBeyond(entries, have)
+	case have > total:
+		return nil, errUncovered(have - total)
+	}
+	x := &Index{Metadata: meta, Tensors: make([]TensorInfo, len(entries))}
+	for i, e := range entries {
+		x.Tensors[i] = TensorInfo{Name: e.name, DType: e.dtype, Shape: e.shape, Offset: int64(8 + n + e.begin), Size: int64(e.end - e.begin)}
+	}
+	return x, nil
+}
+
 func assemble(meta map[string]string, entries []entry, buf []byte) *File {
 	f := &File{Metadata: meta, Tensors: make([]Tensor, len(entries))}
 	for i, e := range entries {

@@ -28,6 +28,14 @@ import (
 // and header in one Write and then one Write per tensor; wrap w in a
 // bufio.Writer if small writes are costly.
 func Encode(w io.Writer, metadata map[string]string, tensors []Tensor) error {
+	for i := range tensors {
+		t := &tensors[i]
+		if size := t.DType.Size(); t.Data == nil && size > 0 {
+			if n, err := byteLen(t.Shape, size); err == nil && n > 0 {
+				return fmt.Errorf("safetensors: tensor %q: data is 0 bytes, but %s %s needs %d", t.Name, t.DType, formatShape(t.Shape), n)
+			}
+		}
+	}
 	hdr, err := encodeHeader(metadata, tensors)
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
@@ -43,8 +51,24 @@ func Encode(w io.Writer, metadata map[string]string, tensors []Tensor) error {
 	return nil
 }
 
+// Header returns what Encode writes before the tensors' data (the length
+// prefix and the padded JSON header) for tensors whose Data may be absent:
+// each one's size comes from its dtype and shape. Writing the header and
+// then each tensor's bytes in the order of tensors gives the file Encode
+// would, for files too large to hold in memory at once. Encode's checks
+// apply, but for the length of Data, which is checked only when Data is
+// not nil.
+func Header(metadata map[string]string, tensors []Tensor) ([]byte, error) {
+	hdr, err := encodeHeader(metadata, tensors)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return hdr, nil
+}
+
 // encodeHeader validates the input and returns the 8-byte length prefix
-// followed by the padded JSON header.
+// followed by the padded JSON header. A tensor with nil Data takes its
+// size from its shape (Header); Encode checks Data is there first.
 func encodeHeader(metadata map[string]string, tensors []Tensor) ([]byte, error) {
 	type placed struct {
 		t          *Tensor
@@ -73,7 +97,7 @@ func encodeHeader(metadata map[string]string, tensors []Tensor) ([]byte, error) 
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: %v", t.Name, err)
 		}
-		if len(t.Data) != n {
+		if t.Data != nil && len(t.Data) != n {
 			return nil, fmt.Errorf("tensor %q: data is %d bytes, but %s %s needs %d",
 				t.Name, len(t.Data), t.DType, formatShape(t.Shape), n)
 		}

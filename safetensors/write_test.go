@@ -2,8 +2,10 @@ package safetensors
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,56 @@ func TestWriteFileRelative(t *testing.T) {
 	}
 	if _, err := ReadFile("m.safetensors", 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHeaderStreams checks that Header then the tensors' bytes written one
+// by one is the file Encode writes, that ReadIndex finds each tensor there,
+// and that Encode refuses a tensor without its data.
+func TestHeaderStreams(t *testing.T) {
+	ts := sampleTensors()
+	var whole bytes.Buffer
+	if err := Encode(&whole, map[string]string{"k": "v"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	bare := slices.Clone(ts)
+	for i := range bare {
+		bare[i].Data = nil
+	}
+	hdr, err := Header(map[string]string{"k": "v"}, bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed := slices.Clone(hdr)
+	for _, x := range ts {
+		streamed = append(streamed, x.Data...)
+	}
+	if !bytes.Equal(streamed, whole.Bytes()) {
+		t.Fatal("Header and the data written after it differ from Encode's file")
+	}
+	idx, err := ReadIndex(bytes.NewReader(streamed), int64(len(streamed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx.Metadata["k"] != "v" || len(idx.Tensors) != len(ts) {
+		t.Fatalf("index %+v", idx)
+	}
+	for _, x := range ts {
+		ti, ok := idx.Tensor(x.Name)
+		if !ok || !bytes.Equal(streamed[ti.Offset:ti.Offset+ti.Size], x.Data) {
+			t.Errorf("tensor %q: index %+v does not point at its data", x.Name, ti)
+		}
+	}
+	for _, cut := range []int{len(streamed) - 1, len(hdr), 7} {
+		if _, err := ReadIndex(bytes.NewReader(streamed[:cut]), int64(cut)); err == nil {
+			t.Errorf("ReadIndex of the first %d bytes: no error", cut)
+		}
+	}
+	long := append(slices.Clone(streamed), 0)
+	if _, err := ReadIndex(bytes.NewReader(long), int64(len(long))); err == nil || !strings.Contains(err.Error(), "not covered") {
+		t.Errorf("ReadIndex with a byte too many: %v", err)
+	}
+	if err := Encode(io.Discard, nil, bare); err == nil || !strings.Contains(err.Error(), "data is 0 bytes") {
+		t.Errorf("Encode of tensors without data: %v", err)
 	}
 }

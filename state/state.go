@@ -17,8 +17,10 @@
 package state
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,6 +70,39 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode, m *Meter) error
 // took path's place, which is so if err is nil or comes from the directory
 // sync.
 func writeFileAtomic(path string, data []byte, perm os.FileMode, m *Meter) (renamed bool, err error) {
+	return writeAtomic(path, perm, m, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic is WriteFileAtomic for contents too large to hold in memory:
+// write streams them into the temporary file (buffered), which takes
+// path's place only if write returns nil.
+func WriteAtomic(path string, perm os.FileMode, m *Meter, write func(io.Writer) error) error {
+	_, err := writeAtomic(path, perm, m, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	return err
+}
+
+// meterWriter counts the bytes written through it into a Meter.
+type meterWriter struct {
+	w io.Writer
+	m *Meter
+}
+
+func (mw meterWriter) Write(p []byte) (int, error) {
+	n, err := mw.w.Write(p)
+	mw.m.add(n)
+	return n, err
+}
+
+func writeAtomic(path string, perm os.FileMode, m *Meter, write func(io.Writer) error) (renamed bool, err error) {
 	dir, base := filepath.Split(path)
 	if base == "" {
 		return false, fmt.Errorf("state: write %s: not a file name", path)
@@ -92,9 +127,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, m *Meter) (rena
 			os.Remove(tmp)
 		}
 	}()
-	n, err := f.Write(data)
-	m.add(n)
-	if err != nil {
+	if err := write(meterWriter{f, m}); err != nil {
 		return false, fmt.Errorf("state: write %s: %w", path, err)
 	}
 	if err := f.Chmod(perm); err != nil {

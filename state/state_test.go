@@ -2,6 +2,8 @@ package state
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,5 +158,45 @@ func TestMeterConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := m.Total(); got != 8*1000*3 {
 		t.Errorf("Total %d, want %d", got, 8*1000*3)
+	}
+}
+
+// TestWriteAtomic streams a file in many small writes; a write that fails
+// leaves the old file and no temporary file behind.
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stream.bin")
+	mustWrite(t, path, []byte("old"))
+	var m Meter
+	want := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 000 bytes in 16-byte writes
+	if err := WriteAtomic(path, 0o640, &m, func(w io.Writer) error {
+		for i := 0; i < len(want); i += 16 {
+			if _, err := w.Write(want[i : i+16]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file holds %d bytes (%v), want the %d streamed", len(got), err, len(want))
+	}
+	if m.Total() != int64(len(want)) {
+		t.Errorf("meter counted %d bytes, want %d", m.Total(), len(want))
+	}
+	boom := errors.New("boom")
+	err := WriteAtomic(path, 0o640, &m, func(w io.Writer) error {
+		w.Write([]byte("partial"))
+		return boom
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), path) {
+		t.Errorf("a failing write: %v, want the write's error naming the path", err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
+		t.Error("a failed stream replaced the file")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries after a failed stream, want 1", len(ents))
 	}
 }
