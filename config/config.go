@@ -159,7 +159,7 @@ type Learn struct {
 	Margin float64 `yaml:"margin"`
 	// ReplayPerClass is how many labelled examples of each class are kept
 	// (and replayed so that new labels do not erase old knowledge),
-	// 10..100000; each costs the model input's size (12 KiB at 64x64).
+	// 10..100000; each costs the model input's size on disk (12 KiB at 64x64).
 	ReplayPerClass int `yaml:"replay_per_class"`
 	// Duty is the share of one core training may take, in (0, 1], so that
 	// it does not starve inference.

@@ -538,6 +538,7 @@ func (l *learning) status(st *Status) {
 	st.LabelsCat, st.LabelsNonCat, st.LabelsHeldOut = tc+vc, tn+vn, vc+vn
 	st.Rounds = l.rounds.Load()
 	st.ReplayBytes = l.replay.Bytes()
+	st.ReplayDiskBytes = l.replay.DiskBytes()
 	st.OptimizerStateBytes = int(l.optBytes.Load())
 	st.TrainWorkspaceBytes = int(l.workBytes.Load())
 	st.LastRound = *l.last.Load()

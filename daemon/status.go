@@ -44,11 +44,13 @@ type Status struct {
 	Rounds        int64  `json:"rounds"`
 	LastRound     string `json:"last_round,omitempty"`
 	ReviewFrames  int    `json:"review_frames"`
-	// Memory of learning, in bytes: the replay buffer's examples, the
+	// Memory of learning, in bytes: the replay buffer's examples (their
+	// labels and places: the pixels stay on disk, ReplayDiskBytes), the
 	// optimizer state (with its rollback copy), the training workspace.
-	ReplayBytes         int `json:"replay_bytes"`
-	OptimizerStateBytes int `json:"optimizer_state_bytes"`
-	TrainWorkspaceBytes int `json:"train_workspace_bytes"`
+	ReplayBytes         int   `json:"replay_bytes"`
+	ReplayDiskBytes     int64 `json:"replay_disk_bytes"`
+	OptimizerStateBytes int   `json:"optimizer_state_bytes"`
+	TrainWorkspaceBytes int   `json:"train_workspace_bytes"`
 }
 
 // WriteStatus writes s to path atomically (a temporary file in the same

@@ -4,16 +4,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"catd/model"
 	"catd/optim"
+	"catd/safetensors"
 	"catd/train"
 )
 
@@ -182,6 +186,13 @@ const arch = "input 3x8x8; conv 6 k3 s1 p1; relu; maxpool 2; conv 8 k3 s1 p1; re
 
 func newLearner(t *testing.T, cfg Config, n int) (*Learner, *Replay) {
 	t.Helper()
+	return newLearnerIn(t, cfg, n, "")
+}
+
+// newLearnerIn is newLearner with the replay buffer kept in dir (on disk),
+// or in memory if dir is "".
+func newLearnerIn(t *testing.T, cfg Config, n int, dir string) (*Learner, *Replay) {
+	t.Helper()
 	a, err := model.ParseArch(arch)
 	if err != nil {
 		t.Fatal(err)
@@ -192,10 +203,11 @@ func newLearner(t *testing.T, cfg Config, n int) (*Learner, *Replay) {
 	}
 	net.Init(rand.New(rand.NewPCG(5, 6)))
 	info := model.DefaultInfo(a, "")
-	r, _, err := OpenReplay(ReplayOptions{W: side, H: side, ValShare: 0.3})
+	r, _, err := OpenReplay(ReplayOptions{W: side, H: side, ValShare: 0.3, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() })
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := range n {
 		r.Add(example(i%2 == 0, i, rng))
@@ -330,14 +342,20 @@ func TestCheckpointRestoresTrainingState(t *testing.T) {
 // TestTrainingStepsAllocateNothing: a round's allocations (listing the
 // buffer, validation) do not grow with its number of steps.
 func TestTrainingStepsAllocateNothing(t *testing.T) {
-	allocs := func(steps int) float64 {
-		l, _ := newLearner(t, Config{Steps: steps, Batch: 8, Margin: math.Inf(1)}, 40)
-		l.Round(context.Background())
-		return testing.AllocsPerRun(3, func() { l.Round(context.Background()) })
-	}
-	a10, a50 := allocs(10), allocs(50)
-	if a50 != a10 {
-		t.Errorf("a round of 10 steps allocates %v times, of 50 steps %v", a10, a50)
+	for _, disk := range []bool{false, true} {
+		allocs := func(steps int) float64 {
+			dir := ""
+			if disk {
+				dir = t.TempDir()
+			}
+			l, _ := newLearnerIn(t, Config{Steps: steps, Batch: 8, Margin: math.Inf(1)}, 40, dir)
+			l.Round(context.Background())
+			return testing.AllocsPerRun(3, func() { l.Round(context.Background()) })
+		}
+		a10, a50 := allocs(10), allocs(50)
+		if a50 != a10 {
+			t.Errorf("buffer on disk %v: a round of 10 steps allocates %v times, of 50 steps %v", disk, a10, a50)
+		}
 	}
 }
 
@@ -361,5 +379,284 @@ func TestChunksGiveTheBatchGradient(t *testing.T) {
 		if d := math.Max(math.Abs(float64(whole[i]-one[i])), math.Abs(float64(whole[i]-three[i]))); d > 1e-5 {
 			t.Fatalf("param %d: %v whole, %v one at a time, %v three at a time", i, whole[i], one[i], three[i])
 		}
+	}
+}
+
+// pixelsOf reads every example of the buffer, by hash.
+func pixelsOf(t *testing.T, r *Replay) map[[32]byte][]uint8 {
+	t.Helper()
+	r.mu.Lock()
+	es := slices.Clone(r.entries)
+	r.mu.Unlock()
+	m := map[[32]byte][]uint8{}
+	for _, e := range es {
+		px := make([]uint8, side*side*3)
+		if err := r.readPixels(e, px); err != nil {
+			t.Fatalf("example %x: %v", e.Hash[:4], err)
+		}
+		m[e.Hash] = px
+	}
+	return m
+}
+
+// TestReplayKeepsPixelsOnDisk: a buffer on disk holds no pixels in memory,
+// and reads each example's own pixels back from the journal, after a
+// reopening, after a compaction and from the snapshot after another.
+func TestReplayKeepsPixelsOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	opts := ReplayOptions{W: side, H: side, PerClass: 20, Recent: 5, Dir: dir}
+	r, _, err := OpenReplay(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	want := map[[32]byte][]uint8{}
+	for i := range 30 {
+		ex := example(i%2 == 0, i, rng)
+		want[ex.Hash] = ex.Pixels
+		if err := r.Add(ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(stage string, r *Replay) {
+		t.Helper()
+		got := pixelsOf(t, r)
+		if len(got) != 30 {
+			t.Fatalf("%s: %d examples, want 30", stage, len(got))
+		}
+		for h, px := range got {
+			if !slices.Equal(px, want[h]) {
+				t.Fatalf("%s: example %x reads other pixels than it was given", stage, h[:4])
+			}
+		}
+		if b := r.Bytes(); b > 30*300 {
+			t.Errorf("%s: %d bytes in memory for 30 examples on disk", stage, b)
+		}
+	}
+	check("journal", r)
+	if err := r.Compact(true); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted", r)
+	// More after the compaction: in the journal again.
+	for i := 30; i < 34; i++ {
+		ex := example(i%2 == 0, i, rng)
+		want[ex.Hash] = ex.Pixels
+		r.Add(ex)
+	}
+	r.Close()
+	r2, problems, err := OpenReplay(opts)
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	got := pixelsOf(t, r2)
+	for h, px := range got {
+		if !slices.Equal(px, want[h]) {
+			t.Fatalf("reopened: example %x reads other pixels than it was given", h[:4])
+		}
+	}
+	if len(got) != 34 {
+		t.Fatalf("reopened: %d examples, want 34", len(got))
+	}
+	if err := r2.Compact(true); err != nil {
+		t.Fatal(err)
+	}
+	for h, px := range pixelsOf(t, r2) {
+		if !slices.Equal(px, want[h]) {
+			t.Fatalf("compacted twice: example %x reads other pixels", h[:4])
+		}
+	}
+	if imgs := r2.Images(3); len(imgs) != 3 {
+		t.Errorf("Images(3) gave %d", len(imgs))
+	}
+	r2.Close()
+
+	// The same buffer in memory takes its pixels' worth.
+	m, _, _ := OpenReplay(ReplayOptions{W: side, H: side})
+	m.Add(example(true, 1, rng))
+	if b := m.Bytes(); b < side*side*3 {
+		t.Errorf("a buffer in memory reports %d bytes for one %d-byte example", b, side*side*3)
+	}
+}
+
+// TestReplayReadsAnOldSnapshot: a snapshot written whole by
+// safetensors.WriteFile, as catd did before streaming it, still loads.
+func TestReplayReadsAnOldSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(13, 14))
+	var exs []Example
+	var px, labels, hashes []uint8
+	var times []int64
+	for i := range 6 {
+		ex := example(i%3 == 0, i, rng)
+		exs = append(exs, ex)
+		px = append(px, ex.Pixels...)
+		labels = append(labels, map[bool]uint8{true: 1}[ex.Cat])
+		hashes = append(hashes, ex.Hash[:]...)
+		times = append(times, ex.Time.UnixNano())
+	}
+	md := map[string]string{"format": snapFormat, "version": "1", "width": "8", "height": "8"}
+	if err := safetensors.WriteFile(filepath.Join(dir, snapshotName), md, []safetensors.Tensor{
+		safetensors.FromUint8("pixels", []int{6, side, side, 3}, px),
+		safetensors.FromUint8("labels", []int{6}, labels),
+		safetensors.FromUint8("hashes", []int{6, 32}, hashes),
+		safetensors.FromInt64("times", []int{6}, times),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, problems, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	defer r.Close()
+	got := pixelsOf(t, r)
+	for _, ex := range exs {
+		if !slices.Equal(got[ex.Hash], ex.Pixels) || !r.Has(ex.Hash, ex.Cat) {
+			t.Errorf("example %d not loaded as written", ex.Time.Unix())
+		}
+	}
+	// A damaged snapshot is named and the buffer starts without it.
+	os.WriteFile(filepath.Join(dir, snapshotName), []byte("garbage, not a snapshot"), 0o640)
+	r.Close()
+	r2, problems, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: dir})
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Error(), snapshotName) {
+		t.Fatalf("damaged snapshot: %v, problems %v", err, problems)
+	}
+	r2.Close()
+}
+
+// TestReplayExampleLeavesDuringARound: examples listed for a round that a
+// newer label pushes out stay readable until a compaction drops them, then
+// read as gone; the examples kept read their own pixels from the new
+// snapshot. A learner meanwhile draws others and its rounds go on.
+func TestReplayExampleLeavesDuringARound(t *testing.T) {
+	dir := t.TempDir()
+	r, _, err := OpenReplay(ReplayOptions{W: side, H: side, PerClass: 10, Recent: 2, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rng := rand.New(rand.NewPCG(15, 16))
+	want := map[[32]byte][]uint8{}
+	for i := range 20 {
+		ex := example(i%2 == 0, i, rng)
+		want[ex.Hash] = ex.Pixels
+		r.Add(ex)
+	}
+	train, val := r.split()
+	listed := append(train, val...)
+	for i := 20; i < 30; i++ { // five of each class push five of each out
+		r.Add(example(i%2 == 0, i, rng))
+	}
+	px := make([]uint8, side*side*3)
+	for _, e := range listed {
+		if err := r.readPixels(e, px); err != nil || !slices.Equal(px, want[e.Hash]) {
+			t.Fatalf("before the compaction, listed example %x: %v", e.Hash[:4], err)
+		}
+	}
+	if err := r.Compact(true); err != nil {
+		t.Fatal(err)
+	}
+	in := map[*entry]bool{}
+	for _, e := range r.entries {
+		in[e] = true
+	}
+	gone := 0
+	for _, e := range listed {
+		err := r.readPixels(e, px)
+		switch {
+		case errors.Is(err, errGone):
+			gone++
+			if in[e] {
+				t.Errorf("example %x still in the buffer reads as gone", e.Hash[:4])
+			}
+		case err != nil:
+			t.Fatal(err)
+		case !in[e]:
+			t.Errorf("example %x pushed out still reads after the compaction", e.Hash[:4])
+		case !slices.Equal(px, want[e.Hash]):
+			t.Fatalf("kept example %x reads other pixels after the compaction", e.Hash[:4])
+		}
+	}
+	if gone == 0 {
+		t.Error("no listed example was pushed out: the test tests nothing")
+	}
+}
+
+// TestLearnerWithCompactionsUnderway runs rounds on a buffer on disk while
+// labels arrive and the buffer compacts (go test -race checks the locking).
+func TestLearnerWithCompactionsUnderway(t *testing.T) {
+	dir := t.TempDir()
+	l, r := newLearnerIn(t, Config{Steps: 20, Batch: 8, Margin: math.Inf(1), Seed: 3}, 40, dir)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rng := rand.New(rand.NewPCG(17, 18))
+		for i := 100; i < 400; i++ {
+			if err := r.Add(example(i%2 == 0, i, rng)); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%25 == 0 {
+				if err := r.Compact(true); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	rounds := 0
+	for running := true; running; rounds++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		res, err := l.Round(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Skipped && !res.Accepted && res.Steps < 20 {
+			t.Fatalf("round %d stopped: %s", rounds, res.Reason)
+		}
+	}
+	if rounds < 2 {
+		t.Errorf("only %d rounds ran", rounds)
+	}
+}
+
+// TestDiskAndMemoryBuffersTrainAlike: the same labels in a buffer on disk
+// (and compacted half-way) and in memory give the same rounds, bit for bit.
+func TestDiskAndMemoryBuffersTrainAlike(t *testing.T) {
+	run := func(dir string) ([]float32, []Result) {
+		l, r := newLearnerIn(t, Config{Steps: 15, Batch: 8, Seed: 21}, 60, dir)
+		var rs []Result
+		for i := range 4 {
+			if i == 2 {
+				if err := r.Compact(true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := l.Round(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Duration = 0
+			rs = append(rs, res)
+		}
+		return slices.Clone(l.Net().Params), rs
+	}
+	pm, rm := run("")
+	pd, rd := run(t.TempDir())
+	if !slices.Equal(pm, pd) {
+		t.Error("the weights differ after four rounds")
+	}
+	for i := range rm {
+		if fmt.Sprint(rm[i]) != fmt.Sprint(rd[i]) {
+			t.Errorf("round %d: in memory %+v, on disk %+v", i+1, rm[i], rd[i])
+		}
+	}
+	if !rm[0].Accepted && !rm[1].Accepted {
+		t.Log("no round accepted: the comparison covers rollbacks only")
 	}
 }

@@ -296,7 +296,12 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	// Class weights as catd train's: N/(2 N_class), on training and validation.
 	wCat, wNon := float32(nc+nn)/float32(2*nc), float32(nc+nn)/float32(2*nn)
 	if math.IsNaN(l.valLoss) {
-		l.valLoss, _, _ = l.validate(valSet, wCat, wNon)
+		v, err := l.validate(valSet, wCat, wNon)
+		if err != nil {
+			res.Skipped, res.Reason = true, err.Error()
+			return res, nil
+		}
+		l.valLoss = v.loss
 	}
 	res.ValBefore = l.valLoss
 
@@ -304,24 +309,29 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	b := l.cfg.Batch
 	nRecent := int(math.Round(l.cfg.RecentShare * float64(b)))
 	var (
-		sum   float64
-		first = math.NaN()
-		fail  string
+		sum    float64
+		first  = math.NaN()
+		fail   string
+		blowUp bool // fail is a loss that blew up, not a stop or a read error
 	)
+steps:
 	for s := range l.cfg.Steps {
 		if ctx.Err() != nil {
 			fail = "stopped"
 			break
 		}
 		for i := range b {
-			var e *entry
+			from := trainSet
 			if i < nRecent {
-				e = recent[l.r.IntN(len(recent))]
-			} else {
-				e = trainSet[l.r.IntN(len(trainSet))]
+				from = recent
+			}
+			e, err := l.draw(from)
+			if err != nil {
+				fail = err.Error()
+				break steps
 			}
 			in := l.net.InputLen()
-			l.cfg.Augment.Apply(l.x[i*in:(i+1)*in], e.Pixels, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
+			l.cfg.Augment.Apply(l.x[i*in:(i+1)*in], l.px, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
 			if e.Cat {
 				l.y[i], l.w[i] = 1, wCat/float32(b)
 			} else {
@@ -333,7 +343,7 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 			first = loss
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > l.cfg.Explode*max(first, math.Ln2) {
-			fail = fmt.Sprintf("loss %v at step %d", loss, s+1)
+			fail, blowUp = fmt.Sprintf("loss %v at step %d", loss, s+1), true
 			break
 		}
 		lr := l.cfg.Schedule.Rate(l.step+int64(s)) * l.lrScale
@@ -346,10 +356,14 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 		res.Loss = sum / float64(res.Steps)
 	}
 	if fail == "" {
-		vl, auc, bal := l.validate(valSet, wCat, wNon)
+		v, err := l.validate(valSet, wCat, wNon)
+		vl := v.loss
 		res.ValLoss = vl
 		switch {
+		case err != nil:
+			fail = err.Error()
 		case math.IsNaN(vl) || math.IsInf(vl, 0):
+			blowUp = true
 			fail = fmt.Sprintf("validation loss %v", vl)
 		case vl > l.valLoss*(1+l.cfg.Margin)+l.cfg.MarginAbs:
 			fail = fmt.Sprintf("validation loss rose from %.4f to %.4f (margin %.0f%%)", l.valLoss, vl, 100*l.cfg.Margin)
@@ -359,14 +373,14 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 			res.Duration = time.Since(start)
 			return res, nil
 		default:
-			res.ValAUC = auc
+			res.ValAUC = v.auc
 			res.Accepted = true
 			l.valLoss = vl
 			l.step += int64(res.Steps)
-			if thr, b, err := l.threshold(valSet); err == nil {
+			if thr, b, err := metrics.BestThreshold(v.p, v.labels); err == nil {
 				l.info.Threshold, res.ValBalAcc = thr, b
 			} else {
-				res.ValBalAcc = bal
+				res.ValBalAcc = v.bal
 			}
 			res.Threshold = l.info.Threshold
 			copy(l.goodParams, l.net.Params)
@@ -375,9 +389,10 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 			return res, nil
 		}
 	}
-	// A blow-up or a stop: roll back; a blow-up also halves the rate.
+	// A blow-up, a stop or a read error: roll back; a blow-up also halves
+	// the rate.
 	res.Reason = fail
-	if fail != "stopped" {
+	if blowUp {
 		l.lrScale /= 2
 		res.Reason += fmt.Sprintf(": rolled back, learning rate now x%g", l.lrScale)
 	}
@@ -419,29 +434,69 @@ func (l *Learner) rollback() {
 	l.opt.CopyFrom(l.goodOpt)
 }
 
-// scores returns p(cat) for each validation example.
-func (l *Learner) scores(val []*entry) (p []float32, labels []bool) {
+// draw picks a training example from from, uniformly, and reads its
+// pixels into l.px. An example that has left the buffer since the round
+// listed it is drawn again.
+func (l *Learner) draw(from []*entry) (*entry, error) {
+	for range 16 {
+		e := from[l.r.IntN(len(from))]
+		err := l.replay.readPixels(e, l.px)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, errGone) {
+			return nil, err
+		}
+	}
+	return nil, errors.New("learn: the labels changed under the round")
+}
+
+// scores returns p(cat) for each validation example, and its label;
+// examples that have left the buffer since the round listed them are left
+// out.
+func (l *Learner) scores(val []*entry) (p []float32, labels []bool, err error) {
 	in := l.net.InputLen()
 	b := l.net.MaxBatch()
 	p = make([]float32, len(val))
 	labels = make([]bool, len(val))
-	for i := 0; i < len(val); i += b {
-		n := min(b, len(val)-i)
-		for j := range n {
-			e := val[i+j]
-			l.info.NormalizePixels(l.x[j*in:(j+1)*in], e.Pixels)
-			labels[i+j] = e.Cat
+	n := 0
+	for i := 0; i < len(val); {
+		k := 0
+		for ; k < b && i < len(val); i++ {
+			e := val[i]
+			err := l.replay.readPixels(e, l.px)
+			if errors.Is(err, errGone) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			l.info.NormalizePixels(l.x[k*in:(k+1)*in], l.px)
+			labels[n+k] = e.Cat
+			k++
 		}
-		l.net.Predict(p[i:i+n], l.x[:n*in])
+		l.net.Predict(p[n:n+k], l.x[:k*in])
+		n += k
 	}
-	return p, labels
+	return p[:n], labels[:n], nil
+}
+
+// validation is how the model does on the held-out labels.
+type validation struct {
+	loss, auc, bal float64
+	p              []float32 // p(cat) of each example that could be read
+	labels         []bool
 }
 
 // validate returns the class-weighted mean BCE on val, its ROC AUC (NaN
-// without both classes) and balanced accuracy at the current threshold.
-func (l *Learner) validate(val []*entry, wCat, wNon float32) (loss, auc, bal float64) {
-	p, labels := l.scores(val)
-	var sw float64
+// without both classes) and balanced accuracy at the current threshold,
+// with the scores and labels they come from.
+func (l *Learner) validate(val []*entry, wCat, wNon float32) (validation, error) {
+	p, labels, err := l.scores(val)
+	if err != nil {
+		return validation{}, err
+	}
+	var loss, sw float64
 	for i, pc := range p {
 		q := math.Min(math.Max(float64(pc), 1e-7), 1-1e-7)
 		if labels[i] {
@@ -452,18 +507,14 @@ func (l *Learner) validate(val []*entry, wCat, wNon float32) (loss, auc, bal flo
 			sw += float64(wNon)
 		}
 	}
-	loss /= sw
-	auc = math.NaN()
+	if sw == 0 {
+		return validation{}, errors.New("learn: no held-out label could be read")
+	}
+	v := validation{loss: loss / sw, auc: math.NaN(), p: p, labels: labels}
 	if a, err := metrics.ROCAUC(p, labels); err == nil {
-		auc = a
+		v.auc = a
 	}
 	c := metrics.NewConfusion(p, labels, l.info.Threshold)
-	bal = c.BalancedAccuracy()
-	return loss, auc, bal
-}
-
-// threshold picks the threshold with the best balanced accuracy on val.
-func (l *Learner) threshold(val []*entry) (float32, float64, error) {
-	p, labels := l.scores(val)
-	return metrics.BestThreshold(p, labels)
+	v.bal = c.BalancedAccuracy()
+	return v, nil
 }

@@ -5,8 +5,12 @@
 // get worse.
 //
 // Examples are model inputs (H×W×3 RGB bytes, HWC), preprocessed exactly
-// like camera frames, so the buffer costs H·W·3 bytes per example (12 KiB
-// for a 64×64 model) and training needs no image decoding.
+// like camera frames, so training needs no image decoding. A buffer on disk
+// keeps only each example's label, hash and place in memory (about 150
+// bytes); the pixels (12 KiB for a 64×64 model) stay in the files that make
+// it durable and are read when a batch is drawn, from the page cache as a
+// rule, so that a full buffer of 1,000 labels does not cost the daemon
+// 12 MB of resident memory.
 package learn
 
 import (
@@ -22,6 +26,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"catd/safetensors"
 	"catd/state"
@@ -42,12 +47,23 @@ func Val(hash [32]byte, share float64) bool {
 	return float64(binary.LittleEndian.Uint16(hash[30:]))/65536 < share
 }
 
-// entry is an example in the buffer.
+// entry is an example in the buffer. In a buffer on disk its Pixels are
+// nil: they are the W×H×3 bytes at off in src (the journal or the
+// snapshot), valid while gen is the buffer's generation (a compaction moves
+// the examples it keeps into the new snapshot and starts a new generation;
+// one that left the buffer before is then gone).
 type entry struct {
 	Example
 	val bool
 	seq uint64 // order of arrival
+	src *os.File
+	off int64
+	gen uint64
 }
+
+// errGone is reading an example that has left the buffer since it was
+// listed, and whose pixels were dropped by a compaction.
+var errGone = errors.New("learn: the example has left the replay buffer")
 
 // Replay is a bounded, class-balanced buffer of labelled examples: at most
 // PerClass of each class. When a class is full, a new example replaces an
@@ -66,9 +82,13 @@ type Replay struct {
 	seq     uint64
 
 	dir     string
-	journal *os.File
-	jBytes  int64
-	meter   *state.Meter
+	journal *os.File // read and appended
+	jBytes  int64    // its length
+	snap    *os.File // the snapshot examples are read from (nil: none)
+	// appendErr, if set, is why the journal takes no more examples.
+	appendErr error
+	gen       uint64
+	meter     *state.Meter
 }
 
 // ReplayOptions configure a Replay.
@@ -79,7 +99,8 @@ type ReplayOptions struct {
 	ValShare float64 // share of examples held out for validation (default 0.2)
 	// Dir, if set, keeps the buffer on disk: replay.safetensors (a
 	// compacted copy) and replay.journal (examples appended since, each
-	// fsynced before Add returns).
+	// fsynced before Add returns); examples' pixels are read from there.
+	// Without it the buffer is in memory.
 	Dir   string
 	Meter *state.Meter
 }
@@ -121,6 +142,11 @@ func OpenReplay(o ReplayOptions) (*Replay, []error, error) {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("learn: replay: %w", err)
 	}
+	f, err := os.OpenFile(filepath.Join(o.Dir, journalName), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("learn: replay journal: %w", err)
+	}
+	r.journal = f
 	var problems []error
 	if err := r.loadSnapshot(); err != nil {
 		problems = append(problems, err)
@@ -128,24 +154,46 @@ func OpenReplay(o ReplayOptions) (*Replay, []error, error) {
 	if err := r.loadJournal(); err != nil {
 		problems = append(problems, err)
 	}
-	f, err := os.OpenFile(filepath.Join(o.Dir, journalName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, problems, fmt.Errorf("learn: replay journal: %w", err)
-	}
-	r.journal = f
 	return r, problems, nil
 }
 
-// Close closes the journal.
+// Close closes the buffer's files; its examples can no longer be read.
 func (r *Replay) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.journal == nil {
+	var errs []error
+	for _, f := range []**os.File{&r.journal, &r.snap} {
+		if *f != nil {
+			errs = append(errs, (*f).Close())
+			*f = nil
+		}
+	}
+	r.gen++ // nothing points into closed files
+	return errors.Join(errs...)
+}
+
+// readPixels copies the pixels of e into dst (W×H×3 bytes). It fails
+// with errGone if e left the buffer and a compaction dropped its pixels,
+// and with an error naming the file if reading fails.
+func (r *Replay) readPixels(e *entry, dst []uint8) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readLocked(e, dst)
+}
+
+// readLocked is readPixels with r.mu held.
+func (r *Replay) readLocked(e *entry, dst []uint8) error {
+	if e.Pixels != nil {
+		copy(dst, e.Pixels)
 		return nil
 	}
-	err := r.journal.Close()
-	r.journal = nil
-	return err
+	if e.gen != r.gen || e.src == nil {
+		return errGone
+	}
+	if _, err := e.src.ReadAt(dst[:r.w*r.h*3], e.off); err != nil {
+		return fmt.Errorf("learn: replay: reading an example at byte %d of %s: %w", e.off, e.src.Name(), err)
+	}
+	return nil
 }
 
 // Has reports whether an example with this hash was taken before with
@@ -158,15 +206,38 @@ func (r *Replay) Has(hash [32]byte, cat bool) bool {
 	return ok && c == cat
 }
 
-// Bytes returns the memory the examples take.
+// EntryBytes is the memory an example takes besides its pixels: the entry
+// and its hash in the map of known examples.
+const EntryBytes = int(unsafe.Sizeof(entry{})) + 8 + 32 + 1 + 16
+
+// Bytes returns the memory the examples take: their labels, hashes and
+// places, and for a buffer in memory their pixels.
 func (r *Replay) Bytes() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.entries) * r.w * r.h * 3
+	n := len(r.entries) * EntryBytes
+	for _, e := range r.entries {
+		n += len(e.Pixels)
+	}
+	return n
+}
+
+// DiskBytes returns the size of the buffer's files: what a compaction
+// has written and the journal since.
+func (r *Replay) DiskBytes() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.jBytes
+	if r.snap != nil {
+		if st, err := r.snap.Stat(); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
 }
 
 // Images returns copies of up to n examples' pixels (for calibrating an
-// int8 model), newest first.
+// int8 model), newest first. Examples that cannot be read are left out.
 func (r *Replay) Images(n int) [][]uint8 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -174,7 +245,10 @@ func (r *Replay) Images(n int) [][]uint8 {
 	slices.SortFunc(es, func(a, b *entry) int { return int(b.seq - a.seq) })
 	var out [][]uint8
 	for _, e := range es[:min(n, len(es))] {
-		out = append(out, slices.Clone(e.Pixels))
+		px := make([]uint8, r.w*r.h*3)
+		if r.readLocked(e, px) == nil {
+			out = append(out, px)
+		}
 	}
 	return out
 }
@@ -211,45 +285,64 @@ func (r *Replay) Add(ex Example) error {
 	if c, ok := r.known[ex.Hash]; ok && c == ex.Cat {
 		return nil
 	}
-	if r.journal != nil {
-		rec := encodeRecord(ex, r.w, r.h)
-		if _, err := r.journal.Write(rec); err != nil {
-			return fmt.Errorf("learn: replay journal: %w", err)
+	if r.journal == nil {
+		if r.dir != "" {
+			return errors.New("learn: replay: the buffer is closed")
 		}
-		if err := r.journal.Sync(); err != nil {
-			return fmt.Errorf("learn: replay journal: %w", err)
-		}
-		r.jBytes += int64(len(rec))
-		if r.meter != nil {
-			r.meter.Add(int64(len(rec)))
-		}
+		r.apply(ex, nil, 0)
+		return nil
 	}
-	r.apply(ex)
+	if r.appendErr != nil {
+		return r.appendErr
+	}
+	rec := encodeRecord(ex, r.w, r.h)
+	at := r.jBytes
+	n, err := r.journal.Write(rec)
+	if r.meter != nil {
+		r.meter.Add(int64(n))
+	}
+	if err == nil {
+		err = r.journal.Sync()
+	}
+	if err != nil {
+		// Cut a partial record off, so that the next one follows the last
+		// good one (on reopening, a bad record drops all after it).
+		if terr := r.journal.Truncate(at); terr != nil {
+			err = fmt.Errorf("%w, and cutting the partial record off failed: %v", err, terr)
+		}
+		return fmt.Errorf("learn: replay journal: %w", err)
+	}
+	r.jBytes += int64(len(rec))
+	r.apply(ex, r.journal, at+recHeader+recPixels)
 	return nil
 }
 
-// apply adds ex, or corrects the class of the example with its hash;
-// r.mu is held.
-func (r *Replay) apply(ex Example) {
+// apply adds ex, or corrects the class of the example with its hash; its
+// pixels are at off in src, or with src nil in ex.Pixels (copied). r.mu
+// is held.
+func (r *Replay) apply(ex Example, src *os.File, off int64) {
 	c, ok := r.known[ex.Hash]
 	switch {
 	case !ok:
-		r.insert(ex)
+		r.insert(ex, src, off)
 	case c != ex.Cat:
 		// A correction is a new arrival of its class (it may push out
 		// another); the old entry goes.
 		r.entries = slices.DeleteFunc(r.entries, func(e *entry) bool { return e.Hash == ex.Hash })
-		r.insert(ex)
+		r.insert(ex, src, off)
 	}
 }
 
 // insert puts ex in the buffer, replacing an old example of its class if
 // the class is full; r.mu is held.
-func (r *Replay) insert(ex Example) {
+func (r *Replay) insert(ex Example, src *os.File, off int64) {
 	r.known[ex.Hash] = ex.Cat
 	r.seq++
-	e := &entry{Example: Example{Cat: ex.Cat, Pixels: slices.Clone(ex.Pixels), Hash: ex.Hash, Time: ex.Time},
-		val: Val(ex.Hash, r.valShare), seq: r.seq}
+	e := &entry{Example: Example{Cat: ex.Cat, Hash: ex.Hash, Time: ex.Time},
+		val: Val(ex.Hash, r.valShare), seq: r.seq, src: src, off: off, gen: r.gen}
+	if src == nil {
+		e.Pixels = slices.Clone(ex.Pixels)
+	}
 	var same []int
 	for i, o := range r.entries {
 		if o.Cat == ex.Cat {
@@ -280,7 +373,7 @@ func (r *Replay) insert(ex Example) {
 func (r *Replay) Compact(force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.dir == "" || r.journal == nil {
+	if r.dir == "" || r.journal == nil || r.appendErr != nil {
 		return nil
 	}
 	capBytes := int64(2*r.perClass) * int64(r.w*r.h*3)
@@ -290,22 +383,46 @@ func (r *Replay) Compact(force bool) error {
 	if r.jBytes == 0 && !force {
 		return nil
 	}
-	data, err := r.encodeSnapshot()
+	path := filepath.Join(r.dir, snapshotName)
+	pixelsAt, err := r.writeSnapshot(path)
 	if err != nil {
 		return err
 	}
-	if err := state.WriteFileAtomic(filepath.Join(r.dir, snapshotName), data, 0o640, r.meter); err != nil {
+	// The examples now come from the new snapshot. The old one stays
+	// readable through its open file until it is closed here, whatever
+	// took its name.
+	f, err := os.Open(path)
+	if err != nil {
 		return fmt.Errorf("learn: replay: %w", err)
 	}
+	r.gen++
+	sz := int64(r.w * r.h * 3)
+	for i, e := range r.entries {
+		e.src, e.off, e.gen = f, pixelsAt+int64(i)*sz, r.gen
+	}
+	if r.snap != nil {
+		r.snap.Close()
+	}
+	r.snap = f
 	if err := r.journal.Truncate(0); err != nil {
 		return fmt.Errorf("learn: replay journal: %w", err)
 	}
+	r.jBytes = 0
 	if err := r.journal.Sync(); err != nil {
 		return fmt.Errorf("learn: replay journal: %w", err)
 	}
-	r.jBytes = 0
 	return nil
 }
+
+// RecordBytes is the size of a journal record (and about what an example
+// takes in the snapshot) for w×h images.
+func RecordBytes(w, h int) int { return recHeader + recPixels + w*h*3 + 4 }
+
+// A journal record's pixels start recHeader+recPixels bytes into it.
+const (
+	recHeader = 4 + 4              // magic, payload length
+	recPixels = 1 + 8 + 32 + 2 + 2 // flags, time, hash, w, h
+)
 
 // encodeRecord is one journal record: magic, payload length, payload
 // (flags, time, hash, w, h, pixels), CRC-32C of the payload.
@@ -331,8 +448,9 @@ func encodeRecord(ex Example, w, h int) []byte {
 // errTorn is a record cut short by a crash.
 var errTorn = errors.New("torn record")
 
-// decodeRecord reads one record from br.
-func decodeRecord(br *bufio.Reader, w, h int) (Example, error) {
+// decodeRecord reads one record from br into buf (grown as needed); the
+// example's Pixels alias buf.
+func decodeRecord(br *bufio.Reader, w, h int, buf *[]byte) (Example, error) {
 	var hdr [8]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		if err == io.EOF {
@@ -347,7 +465,10 @@ func decodeRecord(br *bufio.Reader, w, h int) (Example, error) {
 	if want := 1 + 8 + 32 + 4 + w*h*3; n != want {
 		return Example{}, fmt.Errorf("record of %d bytes, want %d for %dx%d images", n, want, w, h)
 	}
-	p := make([]byte, n+4)
+	if cap(*buf) < n+4 {
+		*buf = make([]byte, n+4)
+	}
+	p := (*buf)[:n+4]
 	if _, err := io.ReadFull(br, p); err != nil {
 		return Example{}, errTorn
 	}
@@ -362,50 +483,53 @@ func decodeRecord(br *bufio.Reader, w, h int) (Example, error) {
 	return ex, nil
 }
 
-// loadJournal replays the journal; a torn tail is cut off.
+// loadJournal replays the journal (r.journal); a torn tail is cut off.
 func (r *Replay) loadJournal() error {
-	path := filepath.Join(r.dir, journalName)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	path := r.journal.Name()
+	st, err := r.journal.Stat()
 	if err != nil {
 		return fmt.Errorf("learn: %w", err)
 	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var good int64
+	br := bufio.NewReaderSize(io.NewSectionReader(r.journal, 0, st.Size()), 64<<10)
+	var (
+		good int64
+		buf  []byte
+	)
 	for {
-		ex, err := decodeRecord(br, r.w, r.h)
+		ex, err := decodeRecord(br, r.w, r.h, &buf)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			// Keep what was read; cut the rest so that appends follow good records.
-			if terr := os.Truncate(path, good); terr != nil {
-				return fmt.Errorf("learn: %s: %v after %d bytes, and cannot cut it there: %w", path, err, good, terr)
+			r.jBytes = good
+			if terr := r.journal.Truncate(good); terr != nil {
+				// Appending after the damage would lose what follows.
+				r.jBytes = st.Size()
+				r.appendErr = fmt.Errorf("learn: replay journal %s is damaged at byte %d and cannot be cut there: %w", path, good, terr)
+				return fmt.Errorf("learn: %s: %v after %d bytes, and cannot cut it there (no labels are taken): %w", path, err, good, terr)
 			}
 			if errors.Is(err, errTorn) {
 				return nil // a crash mid-append: expected, nothing lost that Add had confirmed
 			}
 			return fmt.Errorf("learn: %s: %v after %d bytes: the rest is dropped", path, err, good)
 		}
-		good += int64(8 + 1 + 8 + 32 + 4 + len(ex.Pixels) + 4)
-		r.apply(ex)
+		r.apply(ex, r.journal, good+recHeader+recPixels)
+		good += int64(recHeader + recPixels + len(ex.Pixels) + 4)
 	}
 	r.jBytes = good
 	return nil
 }
 
-// encodeSnapshot is the buffer as a safetensors file; r.mu is held.
-func (r *Replay) encodeSnapshot() ([]byte, error) {
+// writeSnapshot writes the buffer to path as a safetensors file (pixels,
+// labels, hashes, times), streaming the pixels from where they are, and
+// returns the offset of the pixels in it. r.mu is held.
+func (r *Replay) writeSnapshot(path string) (int64, error) {
 	n := len(r.entries)
-	px := make([]uint8, 0, n*r.w*r.h*3)
 	labels := make([]uint8, n)
 	hashes := make([]uint8, 0, n*32)
 	times := make([]int64, n)
 	for i, e := range r.entries {
-		px = append(px, e.Pixels...)
 		if e.Cat {
 			labels[i] = 1
 		}
@@ -414,66 +538,101 @@ func (r *Replay) encodeSnapshot() ([]byte, error) {
 	}
 	md := map[string]string{"format": snapFormat, "version": "1", "width": fmt.Sprint(r.w), "height": fmt.Sprint(r.h)}
 	ts := []safetensors.Tensor{
-		safetensors.FromUint8("pixels", []int{n, r.h, r.w, 3}, px),
+		{Name: "pixels", DType: safetensors.U8, Shape: []int{n, r.h, r.w, 3}}, // streamed
 		safetensors.FromUint8("labels", []int{n}, labels),
 		safetensors.FromUint8("hashes", []int{n, 32}, hashes),
 		safetensors.FromInt64("times", []int{n}, times),
 	}
-	var buf bytes.Buffer
-	if err := safetensors.Encode(&buf, md, ts); err != nil {
-		return nil, err
+	hdr, err := safetensors.Header(md, ts)
+	if err != nil {
+		return 0, err
 	}
-	return buf.Bytes(), nil
+	px := make([]uint8, r.w*r.h*3)
+	err = state.WriteAtomic(path, 0o640, r.meter, func(w io.Writer) error {
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		for _, e := range r.entries {
+			if err := r.readLocked(e, px); err != nil {
+				return err
+			}
+			if _, err := w.Write(px); err != nil {
+				return err
+			}
+		}
+		for _, t := range ts[1:] {
+			if _, err := w.Write(t.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("learn: replay: %w", err)
+	}
+	return int64(len(hdr)), nil
 }
 
-// loadSnapshot reads replay.safetensors, if any.
+// loadSnapshot reads replay.safetensors, if any: the labels, hashes and
+// times, and where each example's pixels are.
 func (r *Replay) loadSnapshot() error {
 	path := filepath.Join(r.dir, snapshotName)
-	f, err := safetensors.ReadFile(path, 1<<31)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("learn: %s: %w", path, err)
+		return fmt.Errorf("learn: %w", err)
 	}
 	bad := func(msg string, a ...any) error {
+		f.Close()
 		return fmt.Errorf("learn: %s: %s: the buffer starts without it", path, fmt.Sprintf(msg, a...))
 	}
-	if f.Metadata["format"] != snapFormat {
-		return bad("format %q, want %q", f.Metadata["format"], snapFormat)
-	}
-	if f.Metadata["width"] != fmt.Sprint(r.w) || f.Metadata["height"] != fmt.Sprint(r.h) {
-		return bad("images of %sx%s, the model takes %dx%d", f.Metadata["width"], f.Metadata["height"], r.w, r.h)
-	}
-	get := func(name string) *safetensors.Tensor {
-		for i := range f.Tensors {
-			if f.Tensors[i].Name == name {
-				return &f.Tensors[i]
-			}
-		}
-		return nil
-	}
-	tp, tl, th, tt := get("pixels"), get("labels"), get("hashes"), get("times")
-	if tp == nil || tl == nil || th == nil || tt == nil {
-		return bad("a tensor is missing")
-	}
-	px, err1 := tp.Uint8s()
-	lb, err2 := tl.Uint8s()
-	hs, err3 := th.Uint8s()
-	tm, err4 := tt.Int64s()
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		return bad("%v", err)
 	}
-	n := len(lb)
-	if len(px) != n*r.w*r.h*3 || len(hs) != n*32 || len(tm) != n {
+	idx, err := safetensors.ReadIndex(f, st.Size())
+	if err != nil {
+		return bad("%v", err)
+	}
+	if idx.Metadata["format"] != snapFormat {
+		return bad("format %q, want %q", idx.Metadata["format"], snapFormat)
+	}
+	if idx.Metadata["width"] != fmt.Sprint(r.w) || idx.Metadata["height"] != fmt.Sprint(r.h) {
+		return bad("images of %sx%s, the model takes %dx%d", idx.Metadata["width"], idx.Metadata["height"], r.w, r.h)
+	}
+	tp, ok1 := idx.Tensor("pixels")
+	tl, ok2 := idx.Tensor("labels")
+	th, ok3 := idx.Tensor("hashes")
+	tt, ok4 := idx.Tensor("times")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return bad("a tensor is missing")
+	}
+	if tp.DType != safetensors.U8 || tl.DType != safetensors.U8 || th.DType != safetensors.U8 || tt.DType != safetensors.I64 {
+		return bad("tensor types %s, %s, %s, %s, want U8, U8, U8, I64", tp.DType, tl.DType, th.DType, tt.DType)
+	}
+	sz := int64(r.w * r.h * 3)
+	n := tl.Size
+	if n > 1<<20 || tp.Size != n*sz || th.Size != n*32 || tt.Size != n*8 {
 		return bad("tensor sizes disagree")
 	}
-	sz := r.w * r.h * 3
-	for i := range n {
-		ex := Example{Cat: lb[i] == 1, Pixels: px[i*sz : (i+1)*sz], Time: time.Unix(0, tm[i])}
-		copy(ex.Hash[:], hs[i*32:])
-		r.apply(ex)
+	meta := make([]byte, n+n*32+n*8)
+	lb, hs, tm := meta[:n], meta[n:n+n*32], meta[n+n*32:]
+	for _, part := range []struct {
+		dst []byte
+		at  int64
+	}{{lb, tl.Offset}, {hs, th.Offset}, {tm, tt.Offset}} {
+		if _, err := f.ReadAt(part.dst, part.at); err != nil {
+			return bad("%v", err)
+		}
 	}
+	for i := range n {
+		ex := Example{Cat: lb[i] == 1, Time: time.Unix(0, int64(binary.LittleEndian.Uint64(tm[i*8:])))}
+		copy(ex.Hash[:], hs[i*32:])
+		r.apply(ex, f, tp.Offset+i*sz)
+	}
+	r.snap = f
 	return nil
 }
 

@@ -45,6 +45,7 @@ type benchResult struct {
 	// the learner's workspace, and one learning step (batch 16, folded net,
 	// gradients two examples at a time).
 	LearnReplayBytes         int          `json:"learn_replay_bytes"`
+	LearnReplayDiskBytes     int64        `json:"learn_replay_disk_bytes"`
 	LearnOptimizerStateBytes int          `json:"learn_optimizer_state_bytes"`
 	LearnWorkspaceBytes      int          `json:"learn_workspace_bytes"`
 	LearnStepB16             float64      `json:"learn_step_b16_us"`
@@ -227,7 +228,8 @@ func benchLearning(ctx context.Context, res *benchResult, inf *model.Net, rounds
 	}
 	c := config.Default().Learn
 	a := inf.Arch
-	res.LearnReplayBytes = 2 * c.ReplayPerClass * a.H * a.W * 3
+	res.LearnReplayBytes = 2 * c.ReplayPerClass * learn.EntryBytes
+	res.LearnReplayDiskBytes = int64(2*c.ReplayPerClass) * int64(learn.RecordBytes(a.W, a.H))
 	r, _, err := learn.OpenReplay(learn.ReplayOptions{W: a.W, H: a.H})
 	if err != nil {
 		return err
@@ -312,8 +314,8 @@ func printBench(e *env, r *benchResult) error {
 	if r.LearnReplayBytes > 0 {
 		lines = append(lines,
 			fmt.Sprintf("on-device learning step, batch 16: %9.1f µs (with a round's bookkeeping)", r.LearnStepB16),
-			fmt.Sprintf("on-device learning memory: replay %d B (full), optimizer state %d B (with rollback copy), workspace %d B",
-				r.LearnReplayBytes, r.LearnOptimizerStateBytes, r.LearnWorkspaceBytes))
+			fmt.Sprintf("on-device learning memory: replay %d B (full; its pixels are %d B on disk), optimizer state %d B (with rollback copy), workspace %d B",
+				r.LearnReplayBytes, r.LearnReplayDiskBytes, r.LearnOptimizerStateBytes, r.LearnWorkspaceBytes))
 	}
 	if r.InferInt8B1 != nil {
 		lines = slices.Insert(lines, 1, int8Line(r))
