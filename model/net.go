@@ -472,25 +472,30 @@ func BCEWithAux(dz, z, y, w, cls []float32, k int, lambda float32, wSum float64,
 		if c < 0 || c >= k || float32(c) != cls[i] {
 			panic(fmt.Sprintf("model: class label %v is not an index below %d", cls[i], k))
 		}
-		zc, dc := zi[1:], di[1:]
-		m := zc[0]
-		for _, v := range zc {
-			m = max(m, v)
-		}
-		e := 0.0
-		for j, v := range zc {
-			ej := math.Exp(float64(v - m))
-			dc[j] = float32(ej)
-			e += ej
-		}
-		sum += lam * (math.Log(e) + float64(m-zc[c])) / float64(count)
-		g := lam / (e * float64(count))
-		for j := range dc {
-			dc[j] = float32(float64(dc[j]) * g)
-		}
-		dc[c] -= float32(lam / float64(count))
+		sum += lam * softmaxCE(di[1:], zi[1:], c, lam/float64(count)) / float64(count)
 	}
 	return float32(sum)
+}
+
+// softmaxCE returns the cross-entropy -log softmax(z)[c] of one example's
+// logits, computed with the maximum subtracted, and writes
+// scale*(softmax(z) - onehot(c)) into dz.
+func softmaxCE(dz, z []float32, c int, scale float64) float64 {
+	m := z[0]
+	for _, v := range z {
+		m = max(m, v)
+	}
+	s := 0.0
+	for j, v := range z {
+		e := math.Exp(float64(v - m))
+		dz[j] = float32(e)
+		s += e
+	}
+	for j := range dz {
+		dz[j] = float32(scale * float64(dz[j]) / s)
+	}
+	dz[c] -= float32(scale)
+	return math.Log(s) + float64(m) - float64(z[c])
 }
 
 // SoftmaxCrossEntropy returns the cross-entropy of k-class logits z (k per
@@ -516,23 +521,8 @@ func SoftmaxCrossEntropy(dz, z, y, w []float32, k int) float32 {
 		if c < 0 || c >= k || float32(c) != y[i] {
 			panic(fmt.Sprintf("model: class label %v is not an index below %d", y[i], k))
 		}
-		zi, di := z[i*k:(i+1)*k], dz[i*k:(i+1)*k]
-		m := zi[0]
-		for _, v := range zi {
-			m = max(m, v)
-		}
-		s := 0.0
-		for j, v := range zi {
-			e := math.Exp(float64(v - m))
-			di[j] = float32(e)
-			s += e
-		}
-		sumL += wi * (math.Log(s) + float64(m) - float64(zi[c]))
+		sumL += wi * softmaxCE(dz[i*k:(i+1)*k], z[i*k:(i+1)*k], c, wi)
 		sumW += wi
-		for j := range di {
-			di[j] = float32(wi * float64(di[j]) / s)
-		}
-		di[c] -= float32(wi)
 	}
 	if sumW <= 0 {
 		panic("model: SoftmaxCrossEntropy weights sum to zero or less")
