@@ -37,6 +37,10 @@ type Config struct {
 	// catd. Parse makes a relative path relative to the config file's
 	// directory.
 	Model string `yaml:"model"`
+	// MemoryLimit is the soft limit of the Go runtime's memory (heap and
+	// the rest it manages): the garbage collector runs more often near it.
+	// 0 turns it off; otherwise at least 8 MiB.
+	MemoryLimit Bytes `yaml:"memory_limit"`
 	// Detect is how frames become cat_present and cat_gone events.
 	Detect Detect `yaml:"detect"`
 	// StatsEvery is the period of the stats event; 0 turns it off.
@@ -205,7 +209,8 @@ type Log struct {
 // means; systemd/catd.yaml writes it out. It is valid.
 func Default() Config {
 	return Config{
-		Source: "v4l2:/dev/video0",
+		Source:      "v4l2:/dev/video0",
+		MemoryLimit: 32 * MiB,
 		Detect: Detect{
 			OnFrames:  2,
 			OffFrames: 3,
@@ -372,6 +377,9 @@ func (c *Config) check() []*Error {
 	}
 
 	intIn("snapshots.max_count", c.Snapshots.MaxCount, 1, 1_000_000)
+	if v := c.MemoryLimit; v != 0 && v < 8*MiB {
+		bad("memory_limit", "want 0 (off) or a size of 8MiB or more, got %v", v)
+	}
 	if v := c.Snapshots.MaxBytes; v < 64*KiB {
 		bad("snapshots.max_bytes", "want a size of 64KiB or more, got %v", v)
 	}

@@ -68,6 +68,7 @@ func TestParseEmptyIsDefault(t *testing.T) {
 const fullFile = `# every key, none at its default
 source: "exec:rpicam-vid -t 0 -n --codec mjpeg -o -"
 model: /var/lib/catd/cats.safetensors
+memory_limit: 40MiB
 detect:
   threshold: 0.65
   on_frames: 4
@@ -121,8 +122,9 @@ log:
 
 func fullConfig() config.Config {
 	return config.Config{
-		Source: "exec:rpicam-vid -t 0 -n --codec mjpeg -o -",
-		Model:  "/var/lib/catd/cats.safetensors",
+		Source:      "exec:rpicam-vid -t 0 -n --codec mjpeg -o -",
+		Model:       "/var/lib/catd/cats.safetensors",
+		MemoryLimit: 40 * config.MiB,
 		Detect: config.Detect{
 			Threshold: 0.65,
 			OnFrames:  4,
@@ -365,6 +367,10 @@ func TestParseErrors(t *testing.T) {
 			[]want{{1, "detect.roi", "got 5"}}},
 		{"stats_every below 1s", "stats_every: 500ms\n",
 			[]want{{1, "stats_every", "want 0 (off) or a duration of 1s or more, got 500ms"}}},
+		{"memory_limit small", "memory_limit: 4MiB\n",
+			[]want{{1, "memory_limit", "want 0 (off) or a size of 8MiB or more, got 4MiB"}}},
+		{"memory_limit negative", "memory_limit: -1\n",
+			[]want{{1, "memory_limit", ""}}},
 		{"max_count 0", "snapshots:\n  max_count: 0\n",
 			[]want{{2, "snapshots.max_count", "want an integer in 1..1000000, got 0"}}},
 		{"max_bytes small", "snapshots:\n  max_bytes: 1KiB\n",
@@ -633,7 +639,7 @@ func TestDiffEqualCommands(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	want := []string{
-		"source", "model",
+		"source", "model", "memory_limit",
 		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi", "detect.int8",
 		"stats_every",
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",

@@ -103,6 +103,7 @@ type service struct {
 
 	learning   *learning
 	quant      *quantizer
+	memory     *memoryGuard
 	watcher    *fswatch.Watcher
 	started    time.Time
 	dirty      atomic.Bool // the weights changed since the last checkpoint
@@ -145,6 +146,8 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	s.learning.cfgs <- s.cfg.Learn
 	s.quant = newQuantizer(s, s.cfg.Detect.Int8)
+	s.memory = newMemoryGuard(s.log)
+	s.memory.set(int64(s.cfg.MemoryLimit))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -155,8 +158,9 @@ func Run(ctx context.Context, opt Options) error {
 	go func() { defer wg.Done(); s.snapshotLoop(ctx) }()
 	go func() { defer wg.Done(); s.checkpointLoop(ctx) }()
 	s.learning.run(ctx, &wg)
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); s.quant.run(ctx) }()
+	go func() { defer wg.Done(); s.memory.run(ctx, 5*time.Second) }()
 	if opt.ConfigPath != "" {
 		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
 		if err != nil {
@@ -563,6 +567,9 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 	}
 	if cp != nil {
 		s.ckpts.Store(cp)
+	}
+	if has("memory_limit") {
+		s.memory.set(int64(nc.MemoryLimit))
 	}
 	if has("checkpoint.every") {
 		select {
