@@ -103,7 +103,7 @@ $(PRETRAIN):
 		--out $(PRETRAIN) --plot build/pretrain.png --log-json
 
 default-model: build $(PRETRAIN)
-	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) \
+	./bin/catd train --data $(DATA)/train --val $(DATA)/val --arch catsep64 --init-backbone $(PRETRAIN) --aux-classes 0.5 \
 		--epochs 12 --batch 64 --optimizer momentum --lr 0.02 --schedule exp:0.00075 --balance weight --weight-decay 5e-4 --seed 1 \
 		--out model/default.safetensors --plot build/default-model.png --log-json
 

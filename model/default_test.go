@@ -59,4 +59,8 @@ func TestDefaultModelOnSharedVal(t *testing.T) {
 			t.Errorf("%s is %.4f, the model file claims %.4f", c.key, c.got, claimed)
 		}
 	}
+	// The targets the built-in model was trained to meet.
+	if rep.ROCAUC < 0.95 || rep.BalancedAccuracy < 0.88 {
+		t.Errorf("ROC AUC %.4f and balanced accuracy %.4f, want at least 0.95 and 0.88", rep.ROCAUC, rep.BalancedAccuracy)
+	}
 }
