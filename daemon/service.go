@@ -273,12 +273,13 @@ func (s *service) loadModel(path string) (*loaded, error) {
 
 // decode builds a loaded model from a model file's bytes.
 func (s *service) decode(data []byte) (*loaded, error) {
-	opt := model.Options{MaxBatch: 1}
-	master, info, st, err := train.DecodeCheckpoint(data, opt)
+	// The master copy is only saved (checkpoints, the save command); the
+	// folded copy runs.
+	master, info, st, err := train.DecodeCheckpoint(data, model.Options{MaxBatch: 1, WeightsOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	infer, err := master.Folded(opt)
+	infer, err := master.Folded(model.Options{MaxBatch: 1})
 	if err != nil {
 		return nil, err
 	}

@@ -625,3 +625,43 @@ func TestCopyOutputs(t *testing.T) {
 		t.Error("CopyOutputs from a different backbone: no error")
 	}
 }
+
+// TestWeightsOnly: a weights-only net holds the same weights and folds to
+// the same network as a full one, costs no workspace, and refuses to run.
+func TestWeightsOnly(t *testing.T) {
+	a, _ := ArchByName("catsep64")
+	full, _ := New(a, Options{MaxBatch: 1})
+	full.Init(rand.New(rand.NewPCG(1, 1)))
+	lean, err := New(a, Options{MaxBatch: 1, WeightsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(lean.Params, full.Params)
+	copy(lean.Buffers, full.Buffers)
+	if w := lean.WorkspaceBytes(); w != 0 {
+		t.Errorf("weights-only workspace %d bytes", w)
+	}
+	ff, _ := full.Folded(Options{MaxBatch: 1})
+	lf, err := lean.Folded(Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ff.Params, lf.Params) {
+		t.Error("folding a weights-only net gives other weights")
+	}
+	x := make([]float32, full.InputLen())
+	if !slices.Equal(ff.Forward(x), lf.Forward(x)) {
+		t.Error("the folded copies differ")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "weights-only") {
+				t.Errorf("Forward on a weights-only net: %v", r)
+			}
+		}()
+		lean.Forward(x)
+	}()
+	if _, err := New(a, Options{MaxBatch: 1, WeightsOnly: true, Training: true}); err == nil {
+		t.Error("a weights-only training net was built")
+	}
+}

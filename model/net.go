@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,6 +16,10 @@ type Options struct {
 	// Training allocates gradients and backward buffers; without it the
 	// net only infers.
 	Training bool
+	// WeightsOnly allocates the parameters and batch-norm statistics but
+	// no activations: the net can be loaded, saved, copied and folded, not
+	// run (Forward panics). For a copy kept only to be saved.
+	WeightsOnly bool
 }
 
 // Net is a sequential CNN built from an Arch. All parameters live in one
@@ -69,6 +74,9 @@ func New(a Arch, opt Options) (*Net, error) {
 	if opt.MaxBatch < 1 || opt.MaxBatch > 4096 {
 		return nil, fmt.Errorf("model: batch size %d, want 1..4096", opt.MaxBatch)
 	}
+	if opt.WeightsOnly && opt.Training {
+		return nil, errors.New("model: a weights-only net cannot train")
+	}
 	n := &Net{Arch: a, maxBatch: opt.MaxBatch, outputs: a.Outputs(), Params: make([]float32, a.ParamCount()), Buffers: make([]float32, a.bufferCount())}
 	if opt.Training {
 		n.Grads = make([]float32, len(n.Params))
@@ -117,18 +125,24 @@ func New(a Arch, opt Options) (*Net, error) {
 			off += pl
 		}
 		var buf []float32
-		if (l.Kind == ReLU || l.Kind == Flatten) && prev != nil {
+		switch {
+		case opt.WeightsOnly:
+		case (l.Kind == ReLU || l.Kind == Flatten) && prev != nil:
 			buf = prev // in place: ReLU's backward needs only its output
-		} else {
+		default:
 			buf = make([]float32, opt.MaxBatch*o.len())
 		}
-		n.acts = append(n.acts, buf)
+		if !opt.WeightsOnly {
+			n.acts = append(n.acts, buf)
+		}
 		n.layers = append(n.layers, ly)
 		prev = buf
 		maxAct = max(maxAct, o.len())
 		s = o
 	}
-	n.work = make([]float32, work)
+	if !opt.WeightsOnly {
+		n.work = make([]float32, work)
+	}
 	if opt.Training {
 		for i := range n.gbuf {
 			n.gbuf[i] = make([]float32, opt.MaxBatch*maxAct)
@@ -249,6 +263,9 @@ func (n *Net) Init(r *rand.Rand) {
 }
 
 func (n *Net) batch(x []float32) int {
+	if n.acts == nil {
+		panic("model: running a weights-only net (Options.WeightsOnly)")
+	}
 	in := n.InputLen()
 	if len(x) == 0 || len(x)%in != 0 || len(x)/in > n.maxBatch {
 		panic(fmt.Sprintf("model: input length %d is not 1..%d whole images of %d floats", len(x), n.maxBatch, in))
