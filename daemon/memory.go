@@ -14,16 +14,17 @@ import (
 
 // memoryGuard keeps the Go runtime's soft memory limit at the config's
 // memory_limit. Without a limit the collector lets the heap grow to twice
-// what is live before it runs, which on a board is the difference between
-// fitting the budget and not: catd's live heap is small and allocates
-// nothing per frame, so collecting more often near the limit costs little.
-// A soft limit below what is live would make the collector run without
-// end, so when the live heap passes 80 % of the limit the guard raises the
-// limit to 1.25 times the live heap (as if GOGC were 25), and says so. GOMEMLIMIT in the environment wins over the
-// config.
+// what is live before it runs; with one it collects more often as the heap
+// nears the limit, which costs little while catd allocates nothing per
+// frame. But a limit too close to what is live (a large model or replay
+// buffer, or learning) would make the collector run back to back, so the
+// guard watches the heap goal the runtime derives from the limit: when it
+// falls below 1.25 times the live heap, the guard raises the limit until
+// the goal is 1.5 times the live heap, and says so. GOMEMLIMIT in the
+// environment wins over the config.
 type memoryGuard struct {
 	log     zerolog.Logger
-	live    func() uint64 // bytes of live heap after the last collection
+	read    func() (live, goal uint64) // the live heap and the heap goal, bytes
 	setter  func(int64) int64
 	fromEnv bool
 
@@ -33,17 +34,20 @@ type memoryGuard struct {
 }
 
 func newMemoryGuard(log zerolog.Logger) *memoryGuard {
-	return &memoryGuard{log: log, live: liveHeap, setter: debug.SetMemoryLimit, fromEnv: os.Getenv("GOMEMLIMIT") != ""}
+	return &memoryGuard{log: log, read: heapStats, setter: debug.SetMemoryLimit, fromEnv: os.Getenv("GOMEMLIMIT") != ""}
 }
 
-// liveHeap reads the live heap of the last collection.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// heapStats reads the live heap after the last collection and the heap
+// size the collector aims to keep under.
+func heapStats() (live, goal uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	for _, x := range s {
+		if x.Value.Kind() != metrics.KindUint64 {
+			return 0, 0
+		}
 	}
-	return s[0].Value.Uint64()
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
 // set applies the configured limit (0: none).
@@ -60,27 +64,28 @@ func (g *memoryGuard) set(limit int64) {
 		return
 	}
 	g.setter(limit)
-	g.raiseLocked()
 }
 
-// check raises the limit if the live heap has passed 80 % of it.
+// check raises the limit if it leaves the collector too little room.
 func (g *memoryGuard) check() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.raiseLocked()
-}
-
-func (g *memoryGuard) raiseLocked() {
 	if g.fromEnv || g.effective <= 0 {
 		return
 	}
-	live := int64(g.live())
-	if 5*live <= 4*g.effective {
+	live, goal := g.read()
+	if live == 0 || 4*goal >= 5*live {
 		return
 	}
-	next := live * 5 / 4
-	g.log.Warn().Int64("live_heap", live).Int64("memory_limit", g.configured).Int64("raised_to", next).
-		Msg("the live heap is near memory_limit: limit raised so that the collector does not run without end (lower learn.replay_per_class, or raise memory_limit)")
+	next := g.effective + int64(3*live/2) - int64(goal)
+	// Learning on the built-in model takes the limit a little over the
+	// default; more than twice the setting is worth a warning.
+	ev := g.log.Info()
+	if next > 2*g.configured {
+		ev = g.log.Warn()
+	}
+	ev.Uint64("live_heap", live).Uint64("heap_goal", goal).Int64("memory_limit", g.configured).Int64("raised_to", next).
+		Msg("memory limit raised: it left the collector too little room above the live heap")
 	g.effective = next
 	g.setter(next)
 }

@@ -14,42 +14,53 @@ import (
 func TestMemoryGuard(t *testing.T) {
 	var logs bytes.Buffer
 	var limit int64
-	live := uint64(10 << 20)
-	g := &memoryGuard{log: zerolog.New(&logs), live: func() uint64 { return live },
+	const mib = 1 << 20
+	// A runtime whose heap goal is the limit less 4 MiB of other memory,
+	// or twice the live heap if that is lower (GOGC=100).
+	live := uint64(10 * mib)
+	read := func() (uint64, uint64) {
+		goal := uint64(limit) - 4*mib
+		if limit == math.MaxInt64 || goal > 2*live {
+			goal = 2 * live
+		}
+		return live, goal
+	}
+	g := &memoryGuard{log: zerolog.New(&logs), read: read,
 		setter: func(v int64) int64 { old := limit; limit = v; return old }}
 
-	g.set(28 << 20)
-	if limit != 28<<20 {
-		t.Fatalf("limit %d after set(28 MiB)", limit)
+	g.set(32 * mib)
+	if limit != 32*mib {
+		t.Fatalf("limit %d after set(32 MiB)", limit)
 	}
-	g.check() // 10 MiB live: far from it
-	if limit != 28<<20 || logs.Len() != 0 {
+	g.check() // 10 MiB live, goal 20 MiB: room enough
+	if limit != 32*mib || logs.Len() != 0 {
 		t.Errorf("limit %d, logs %q with 10 MiB live", limit, logs.String())
 	}
-	live = 22 << 20 // less than 80 % of 28 MiB
+	live = 22 * mib // goal 28 MiB: 1.27 times live, still enough
 	g.check()
-	if limit != 28<<20 || logs.Len() != 0 {
+	if limit != 32*mib || logs.Len() != 0 {
 		t.Errorf("limit %d, logs %q with 22 MiB live", limit, logs.String())
 	}
-	live = 24 << 20 // more than 80 %
+	live = 24 * mib // goal 28 MiB is 1.17 times live: raise until the goal is 36 MiB
 	g.check()
-	if limit != 30<<20 || !strings.Contains(logs.String(), "raised") {
-		t.Errorf("limit %d with 24 MiB live, want 30 MiB and a warning; logs %q", limit, logs.String())
+	if limit != 40*mib || !strings.Contains(logs.String(), "raised") || !strings.Contains(logs.String(), `"level":"info"`) {
+		t.Errorf("limit %d MiB with 24 MiB live, want 40 MiB and a warning; logs %q", limit/mib, logs.String())
 	}
-	live = 48 << 20
+	logs.Reset()
+	g.check() // no raising again while the live heap stays
 	g.check()
-	if limit != 60<<20 {
-		t.Errorf("limit %d with 48 MiB live, want 60 MiB", limit)
+	if limit != 40*mib || logs.Len() != 0 {
+		t.Errorf("limit %d MiB, logs %q: raised again without the live heap growing", limit/mib, logs.String())
 	}
-	// A new config value starts from itself again (and is raised at once
-	// if it is already too low).
-	g.set(100 << 20)
-	if limit != 100<<20 {
+	live = 60 * mib // the limit more than doubles: a warning
+	g.check()
+	if limit != 94*mib || !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Errorf("limit %d MiB with 60 MiB live, want 94 MiB (a goal of 90) and a warning; logs %q", limit/mib, logs.String())
+	}
+	// A new config value starts from itself again.
+	g.set(100 * mib)
+	if limit != 100*mib {
 		t.Errorf("limit %d after set(100 MiB)", limit)
-	}
-	g.set(32 << 20)
-	if limit != 60<<20 {
-		t.Errorf("limit %d after set(32 MiB) with 48 MiB live, want 60 MiB", limit)
 	}
 	g.set(0)
 	if limit != math.MaxInt64 {
@@ -62,9 +73,9 @@ func TestMemoryGuard(t *testing.T) {
 	}
 
 	// GOMEMLIMIT in the environment: the config is not applied.
-	env := &memoryGuard{log: zerolog.Nop(), live: func() uint64 { return 0 }, fromEnv: true,
+	env := &memoryGuard{log: zerolog.Nop(), read: func() (uint64, uint64) { return 1, 1 }, fromEnv: true,
 		setter: func(v int64) int64 { t.Errorf("SetMemoryLimit(%d) with GOMEMLIMIT set", v); return 0 }}
-	env.set(28 << 20)
+	env.set(28 * mib)
 	env.check()
 }
 
@@ -82,7 +93,7 @@ func TestMemoryGuardSetsTheRuntime(t *testing.T) {
 		t.Errorf("runtime limit %d, want %d", got, int64(1)<<40)
 	}
 	runtime.GC()
-	if liveHeap() == 0 {
-		t.Error("live heap reads 0")
+	if live, goal := heapStats(); live == 0 || goal < live {
+		t.Errorf("live heap %d, heap goal %d", live, goal)
 	}
 }

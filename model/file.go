@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -390,9 +389,7 @@ func (n *Net) WriteFile(path string, info Info) error {
 
 // Bytes returns n encoded as a model file.
 func (n *Net) Bytes(info Info) ([]byte, error) {
-	var b bytes.Buffer
-	err := n.Encode(&b, info)
-	return b.Bytes(), err
+	return safetensors.Marshal(n.Metadata(info), n.Tensors())
 }
 
 // FormatCheckpoint is the format of a fine-tuning checkpoint: a model file

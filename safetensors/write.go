@@ -51,6 +51,28 @@ func Encode(w io.Writer, metadata map[string]string, tensors []Tensor) error {
 	return nil
 }
 
+// Marshal returns the file Encode writes, in one allocation of exactly its
+// size.
+func Marshal(metadata map[string]string, tensors []Tensor) ([]byte, error) {
+	hdr, err := encodeHeader(metadata, tensors)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	n := len(hdr)
+	for i := range tensors {
+		if tensors[i].Data == nil && tensors[i].NumElements() > 0 {
+			return nil, fmt.Errorf("safetensors: tensor %q has no data", tensors[i].Name)
+		}
+		n += len(tensors[i].Data)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, hdr...)
+	for i := range tensors {
+		b = append(b, tensors[i].Data...)
+	}
+	return b, nil
+}
+
 // Header returns what Encode writes before the tensors' data (the length
 // prefix and the padded JSON header) for tensors whose Data may be absent:
 // each one's size comes from its dtype and shape. Writing the header and

@@ -190,3 +190,25 @@ func TestHeaderStreams(t *testing.T) {
 		t.Errorf("Encode of tensors without data: %v", err)
 	}
 }
+
+// TestMarshal: Marshal gives Encode's bytes in a slice of exactly their
+// size, and refuses a tensor without data.
+func TestMarshal(t *testing.T) {
+	ts := sampleTensors()
+	var whole bytes.Buffer
+	if err := Encode(&whole, map[string]string{"k": "v"}, ts); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Marshal(map[string]string{"k": "v"}, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, whole.Bytes()) || cap(b) != len(b) {
+		t.Errorf("Marshal gave %d bytes (capacity %d), Encode %d", len(b), cap(b), whole.Len())
+	}
+	bare := slices.Clone(ts)
+	bare[0].Data = nil
+	if _, err := Marshal(nil, bare); err == nil {
+		t.Error("Marshal of a tensor without data: no error")
+	}
+}

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"strconv"
@@ -66,11 +65,7 @@ func (t *Trainer) SaveCheckpoint(path string, info model.Info) error {
 // it.
 func EncodeCheckpoint(net *model.Net, info model.Info, opt *optim.Optimizer, st CheckpointState) ([]byte, error) {
 	md, ts := checkpointParts(net, info, opt, st)
-	var buf bytes.Buffer
-	if err := safetensors.Encode(&buf, md, ts); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return safetensors.Marshal(md, ts)
 }
 
 func checkpointParts(net *model.Net, info model.Info, opt *optim.Optimizer, st CheckpointState) (map[string]string, []safetensors.Tensor) {
