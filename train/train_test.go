@@ -98,24 +98,32 @@ func TestTrainingLowersTheLoss(t *testing.T) {
 			if tc.mode == Batch {
 				cfg.Epochs = 25
 			}
-			tr := newToyTrainer(t, cfg)
-			train, val := toySet(96, 24, 1), toySet(64, 16, 2)
-			var stats []EpochStats
-			if err := tr.Run(context.Background(), train, val, func(st EpochStats) error {
-				stats = append(stats, st)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			first, last := stats[0], stats[len(stats)-1]
-			if !(last.TrainLoss < 0.7*first.TrainLoss) {
-				t.Errorf("training loss went from %.4f to %.4f", first.TrainLoss, last.TrainLoss)
-			}
-			if last.Val.ROCAUC < 0.9 {
-				t.Errorf("validation ROC AUC %.3f after training, want >= 0.9", last.Val.ROCAUC)
-			}
+			checkLearnsToySet(t, newToyTrainer(t, cfg), 0.7)
 		})
 	}
+}
+
+// checkLearnsToySet trains tr on a toy set: the training loss must fall
+// below fall times its first epoch's, and the validation ROC AUC reach
+// 0.9. It returns the sets.
+func checkLearnsToySet(t *testing.T, tr *Trainer, fall float64) (train, val *dataset.Set) {
+	t.Helper()
+	train, val = toySet(96, 24, 1), toySet(64, 16, 2)
+	var stats []EpochStats
+	if err := tr.Run(context.Background(), train, val, func(st EpochStats) error {
+		stats = append(stats, st)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, last := stats[0], stats[len(stats)-1]
+	if !(last.TrainLoss < fall*first.TrainLoss) {
+		t.Errorf("training loss went from %.4f to %.4f", first.TrainLoss, last.TrainLoss)
+	}
+	if last.Val.ROCAUC < 0.9 {
+		t.Errorf("validation ROC AUC %.3f after training, want >= 0.9", last.Val.ROCAUC)
+	}
+	return train, val
 }
 
 func TestTrainingIsDeterministic(t *testing.T) {
@@ -470,21 +478,7 @@ func TestAuxClasses(t *testing.T) {
 	cfg := toyConfig()
 	cfg.Epochs = 6
 	tr := newAuxTrainer(t, toyArch, cfg)
-	train, val := toySet(96, 24, 1), toySet(64, 16, 2)
-	var stats []EpochStats
-	if err := tr.Run(context.Background(), train, val, func(st EpochStats) error {
-		stats = append(stats, st)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	first, last := stats[0], stats[len(stats)-1]
-	if !(last.TrainLoss < 0.8*first.TrainLoss) {
-		t.Errorf("training loss went from %.4f to %.4f", first.TrainLoss, last.TrainLoss)
-	}
-	if last.Val.ROCAUC < 0.9 {
-		t.Errorf("validation ROC AUC %.3f after training, want >= 0.9", last.Val.ROCAUC)
-	}
+	train, val := checkLearnsToySet(t, tr, 0.8)
 
 	det := tr.Detector()
 	if det.Arch.Outputs() != 1 {
