@@ -33,7 +33,7 @@ type learning struct {
 	// learner is made for the first round (its training memory is not
 	// needed before), on model; both are owned by trainLoop's goroutine.
 	learner *learn.Learner
-	model   *loaded
+	model   *loaded // until the learner is made from it
 
 	wake    chan struct{}     // a label came
 	cfgs    chan config.Learn // a new learn section
@@ -343,7 +343,9 @@ func (l *learning) trainLoop(ctx context.Context) {
 				l.patience = 0
 				continue
 			}
-			l.learner = nl
+			// The learner has its own copy of the weights: let the model
+			// it came from go, once the pipeline no longer runs it.
+			l.learner, l.model = nl, nil
 			l.s.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
 		}
 		if l.fresh.Swap(0) > 0 {
