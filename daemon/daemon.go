@@ -205,14 +205,17 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig, log zerolog.Logger) er
 	capErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
+	// Neither the goroutine nor this frame keeps cfg: infer's copy is the
+	// only one, and lets a swapped-out model go.
+	src, notify := cfg.Source, cfg.Notify
 	go func() {
 		defer wg.Done()
-		capErr <- capture(ctx, cfg.Source, swaps, sl, free)
+		capErr <- capture(ctx, src, swaps, sl, free)
 		cancel()
 	}()
 	err := infer(ctx, cfg, swaps, sl, free, log)
-	if cfg.Notify != nil {
-		if nerr := cfg.Notify.Stopping(); nerr != nil {
+	if notify != nil {
+		if nerr := notify.Stopping(); nerr != nil {
 			log.Warn().Err(nerr).Msg("telling the service manager we stop")
 		}
 	}
@@ -334,6 +337,7 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 	if cfg.Int8 != nil && cfg.Int8.InputLen() == cfg.Net.InputLen() {
 		pl.q = cfg.Int8
 	}
+	cfg.Net, cfg.Int8 = nil, nil // pl has them; a swap lets them go
 	ctl := cfg.Control
 	if ctl == nil {
 		ctl = &Control{}
