@@ -28,17 +28,9 @@ import (
 // and header in one Write and then one Write per tensor; wrap w in a
 // bufio.Writer if small writes are costly.
 func Encode(w io.Writer, metadata map[string]string, tensors []Tensor) error {
-	for i := range tensors {
-		t := &tensors[i]
-		if size := t.DType.Size(); t.Data == nil && size > 0 {
-			if n, err := byteLen(t.Shape, size); err == nil && n > 0 {
-				return fmt.Errorf("safetensors: tensor %q: data is 0 bytes, but %s %s needs %d", t.Name, t.DType, formatShape(t.Shape), n)
-			}
-		}
-	}
-	hdr, err := encodeHeader(metadata, tensors)
+	hdr, err := wholeHeader(metadata, tensors)
 	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
+		return err
 	}
 	if _, err := w.Write(hdr); err != nil {
 		return fmt.Errorf("safetensors: write: %w", err)
@@ -54,15 +46,12 @@ func Encode(w io.Writer, metadata map[string]string, tensors []Tensor) error {
 // Marshal returns the file Encode writes, in one allocation of exactly its
 // size.
 func Marshal(metadata map[string]string, tensors []Tensor) ([]byte, error) {
-	hdr, err := encodeHeader(metadata, tensors)
+	hdr, err := wholeHeader(metadata, tensors)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
 	n := len(hdr)
 	for i := range tensors {
-		if tensors[i].Data == nil && tensors[i].NumElements() > 0 {
-			return nil, fmt.Errorf("safetensors: tensor %q has no data", tensors[i].Name)
-		}
 		n += len(tensors[i].Data)
 	}
 	b := make([]byte, 0, n)
@@ -71,6 +60,25 @@ func Marshal(metadata map[string]string, tensors []Tensor) ([]byte, error) {
 		b = append(b, tensors[i].Data...)
 	}
 	return b, nil
+}
+
+// wholeHeader is the header of a file written with every tensor's data:
+// encodeHeader, which lets Data be nil (Header), after a check that no
+// tensor needing bytes lacks them.
+func wholeHeader(metadata map[string]string, tensors []Tensor) ([]byte, error) {
+	for i := range tensors {
+		t := &tensors[i]
+		if size := t.DType.Size(); t.Data == nil && size > 0 {
+			if n, err := byteLen(t.Shape, size); err == nil && n > 0 {
+				return nil, fmt.Errorf("safetensors: tensor %q: data is 0 bytes, but %s %s needs %d", t.Name, t.DType, formatShape(t.Shape), n)
+			}
+		}
+	}
+	hdr, err := encodeHeader(metadata, tensors)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return hdr, nil
 }
 
 // Header returns what Encode writes before the tensors' data (the length
