@@ -151,17 +151,53 @@ func (o *Optimizer) Step(params, grads []float32, eta float32) {
 		panic(fmt.Sprintf("optim: Step with %d params and %d grads, want %d", len(params), len(grads), o.n))
 	}
 	o.t++
+	o.update(0, o.n, params, grads, eta)
+}
+
+// Group is a run of parameters updated with one learning rate by
+// [Optimizer.StepGroups]: from the previous group's End (0 for the first)
+// up to End.
+type Group struct {
+	End int
+	Eta float32
+}
+
+// StepGroups is [Optimizer.Step] with a learning rate per group of
+// parameters (PyTorch's parameter groups): one step, T incremented once,
+// each group updated by the same rule with its own eta. The groups' Ends
+// must increase and the last must be Len(). It does not allocate.
+func (o *Optimizer) StepGroups(params, grads []float32, groups []Group) {
+	if len(params) != o.n || len(grads) != o.n {
+		panic(fmt.Sprintf("optim: StepGroups with %d params and %d grads, want %d", len(params), len(grads), o.n))
+	}
+	if len(groups) == 0 || groups[len(groups)-1].End != o.n {
+		panic(fmt.Sprintf("optim: StepGroups groups must end at Len() = %d", o.n))
+	}
+	o.t++
+	start := 0
+	for _, g := range groups {
+		if g.End < start {
+			panic(fmt.Sprintf("optim: StepGroups group end %d before %d", g.End, start))
+		}
+		o.update(start, g.End, params[start:g.End], grads[start:g.End], g.Eta)
+		start = g.End
+	}
+}
+
+// update applies the rule to params[lo:hi] of the whole vector (whose state
+// is v[lo:hi], s[lo:hi]) at step o.t.
+func (o *Optimizer) update(lo, hi int, params, grads []float32, eta float32) {
 	switch o.cfg.Kind {
 	case KindSGD:
 		sgd(params, grads, eta)
 	case KindMomentum:
-		momentum(params, grads, o.v, eta, float32(o.cfg.Momentum))
+		momentum(params, grads, o.v[lo:hi], eta, float32(o.cfg.Momentum))
 	case KindAdam:
 		c := o.cfg
 		t := float64(o.t)
 		bc1 := 1 - math.Pow(c.Beta1, t)
 		bc2 := 1 - math.Pow(c.Beta2, t)
-		adam(params, grads, o.v, o.s, adamCoef{
+		adam(params, grads, o.v[lo:hi], o.s[lo:hi], adamCoef{
 			b1:      float32(c.Beta1),
 			c1:      float32(1 - c.Beta1),
 			b2:      float32(c.Beta2),

@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -698,3 +699,67 @@ func assertSameVec(t *testing.T, name string, got, want []float32) {
 
 func itoa(i int) string     { return strconv.Itoa(i) }
 func ftoa(x float64) string { return formatFloat(x) }
+
+// TestStepGroups checks that a step with parameter groups is, for each
+// group, the step of an optimizer over that group alone at the group's
+// rate (bit for bit, Adam's bias correction included), that T counts one
+// step, and that it allocates nothing.
+func TestStepGroups(t *testing.T) {
+	for _, k := range []Kind{KindSGD, KindMomentum, KindAdam} {
+		t.Run(string(k), func(t *testing.T) {
+			const n = 37
+			ends := []int{5, 5, 30, n}
+			etas := []float32{0.1, 0.5, 0.01, 0.002}
+			r := rand.New(rand.NewPCG(3, uint64(len(k))))
+			p := make([]float32, n)
+			for i := range p {
+				p[i] = r.Float32()*2 - 1
+			}
+			whole, _ := New(DefaultConfig(k), n)
+			want := slices.Clone(p)
+			parts := make([]*Optimizer, len(ends))
+			groups := make([]Group, len(ends))
+			start := 0
+			for i, e := range ends {
+				parts[i], _ = New(DefaultConfig(k), e-start)
+				groups[i] = Group{End: e, Eta: etas[i]}
+				start = e
+			}
+			g := make([]float32, n)
+			for range 5 {
+				for i := range g {
+					g[i] = r.Float32()*2 - 1
+				}
+				whole.StepGroups(p, g, groups)
+				start := 0
+				for i, e := range ends {
+					parts[i].Step(want[start:e], g[start:e], etas[i])
+					start = e
+				}
+			}
+			if !slices.Equal(p, want) {
+				t.Errorf("StepGroups differs from a step per group:\n got %v\nwant %v", p, want)
+			}
+			if whole.T() != 5 {
+				t.Errorf("T = %d after 5 steps", whole.T())
+			}
+			if a := testing.AllocsPerRun(10, func() { whole.StepGroups(p, g, groups) }); a != 0 {
+				t.Errorf("%v allocations per step", a)
+			}
+		})
+	}
+	t.Run("bad groups", func(t *testing.T) {
+		o, _ := New(DefaultConfig(KindSGD), 4)
+		p, g := make([]float32, 4), make([]float32, 4)
+		for _, groups := range [][]Group{nil, {{End: 3}}, {{End: 3}, {End: 2}, {End: 4}}} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("groups %v: no panic", groups)
+					}
+				}()
+				o.StepGroups(p, g, groups)
+			}()
+		}
+	})
+}
