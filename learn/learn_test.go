@@ -143,7 +143,7 @@ func TestReplayJournalSurvivesATornRecord(t *testing.T) {
 	path := filepath.Join(dir, journalName)
 	st, _ := os.Stat(path)
 	// A crash mid-append: half a record at the end.
-	rec := encodeRecord(example(true, 99, rng), side, side)
+	rec := encodeRecord(example(true, 99, rng), placeTrain, side, side)
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(rec[:len(rec)/2])
 	f.Close()
@@ -658,5 +658,114 @@ func TestDiskAndMemoryBuffersTrainAlike(t *testing.T) {
 	}
 	if !rm[0].Accepted && !rm[1].Accepted {
 		t.Log("no round accepted: the comparison covers rollbacks only")
+	}
+}
+
+// TestReplayHeldOutIsStratified checks the held-out share: each class has
+// its own, with a minimum from its third label on, whatever order the
+// classes come in; an example never changes sides (not when more come,
+// not when the class is full and examples are replaced, not when it is
+// corrected, not across reopening and compaction); and records from before
+// sides were recorded keep the side their hash gave them.
+func TestReplayHeldOutIsStratified(t *testing.T) {
+	dir := t.TempDir()
+	opts := ReplayOptions{W: side, H: side, PerClass: 40, Recent: 5, Dir: dir}
+	r, _, err := OpenReplay(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	sides := map[[32]byte]bool{}
+	check := func(when string) {
+		t.Helper()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, e := range r.entries {
+			if v, ok := sides[e.Hash]; ok && v != e.val {
+				t.Fatalf("%s: an example moved to held-out=%v", when, e.val)
+			}
+			sides[e.Hash] = e.val
+		}
+	}
+	// A burst of one class, then the other.
+	for i := range 10 {
+		if err := r.Add(example(true, i, rng)); err != nil {
+			t.Fatal(err)
+		}
+		check("cats")
+	}
+	for i := range 10 {
+		r.Add(example(false, 100+i, rng))
+		check("non-cats")
+	}
+	tc, tn, vc, vn := r.Counts()
+	if vc != 3 || vn != 3 || tc != 7 || tn != 7 {
+		t.Fatalf("10 of each: %d+%d cats, %d+%d non-cats held out+trained, want 3+7 each", vc, tc, vn, tn)
+	}
+	// Corrections stay on their side.
+	first := example(true, 0, rand.New(rand.NewPCG(5, 6)))
+	first.Cat = false
+	r.Add(first)
+	check("correction")
+	first.Cat = true
+	r.Add(first)
+	check("correction back")
+	// Far more than a class holds: replacements keep the held-out count.
+	for i := range 200 {
+		r.Add(example(i%2 == 0, 1000+i, rng))
+		check("filling")
+	}
+	_, _, vc, vn = r.Counts()
+	if want := HeldOutWant(40, 0.2, 3); vc != want || vn != want {
+		t.Errorf("full classes hold out %d cats and %d non-cats, want %d each", vc, vn, want)
+	}
+	want := entriesOf(r)
+	if err := r.Compact(true); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		r.Add(example(i%2 == 1, 5000+i, rng))
+	}
+	want = entriesOf(r)
+	r.Close()
+	r2, problems, err := OpenReplay(opts)
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	if got := entriesOf(r2); !slices.Equal(got, want) {
+		t.Fatalf("reopened (snapshot and journal) buffer differs")
+	}
+	check("reopened")
+	r2.Close()
+
+	// A record of the first format: no side recorded, Val of its hash.
+	old := t.TempDir()
+	var recs []byte
+	var hashes [][32]byte
+	for i := range 40 {
+		ex := example(i%2 == 0, 9000+i, rng)
+		recs = append(recs, encodeRecord(ex, placeHash, side, side)...)
+		hashes = append(hashes, ex.Hash)
+	}
+	if err := os.WriteFile(filepath.Join(old, journalName), recs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r3, problems, err := OpenReplay(ReplayOptions{W: side, H: side, Dir: old})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	defer r3.Close()
+	for _, e := range r3.entries {
+		if e.val != Val(e.Hash, 0.2) {
+			t.Errorf("an example of the first format is held-out=%v, its hash says %v", e.val, !e.val)
+		}
+	}
+}
+
+func TestHeldOutWant(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{1, 0}, {2, 1}, {3, 1}, {4, 1}, {5, 2}, {8, 3}, {10, 3}, {15, 3}, {20, 4}, {500, 100}} {
+		if got := HeldOutWant(c.n, 0.2, 3); got != c.want {
+			t.Errorf("HeldOutWant(%d) = %d, want %d", c.n, got, c.want)
+		}
 	}
 }

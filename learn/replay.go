@@ -16,6 +16,7 @@ package learn
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,11 +41,18 @@ type Example struct {
 	Time   time.Time
 }
 
-// Val reports whether an example with this hash is held out for
-// validation: a fixed share of the labels, chosen by content so that an
-// example stays on its side across restarts.
+// Val reports whether an example with this hash falls in the held-out
+// share by its content: the rule for a class whose buffer is full, and for
+// examples recorded before each example's side was recorded.
 func Val(hash [32]byte, share float64) bool {
 	return float64(binary.LittleEndian.Uint16(hash[30:]))/65536 < share
+}
+
+// HeldOutWant is how many of n examples of a class are held out: the share
+// (rounded), but at least min(minPerClass, n/3) so that a few labels of a
+// class are judged by some of them from the second label on.
+func HeldOutWant(n int, share float64, minPerClass int) int {
+	return max(int(share*float64(n)+0.5), min(minPerClass, (n+1)/3))
 }
 
 // entry is an example in the buffer. In a buffer on disk its Pixels are
@@ -75,6 +83,7 @@ type Replay struct {
 	perClass int
 	recent   int
 	valShare float64
+	minVal   int
 
 	mu      sync.Mutex
 	entries []*entry
@@ -97,6 +106,9 @@ type ReplayOptions struct {
 	PerClass int     // most examples kept of each class (default 500)
 	Recent   int     // newest examples of a class never replaced (default 32)
 	ValShare float64 // share of examples held out for validation (default 0.2)
+	// MinHeldOut is the fewest examples of each class held out (default
+	// 3), as soon as a class has three times as many (see HeldOutWant).
+	MinHeldOut int
 	// Dir, if set, keeps the buffer on disk: replay.safetensors (a
 	// compacted copy) and replay.journal (examples appended since, each
 	// fsynced before Add returns); examples' pixels are read from there.
@@ -131,11 +143,14 @@ func OpenReplay(o ReplayOptions) (*Replay, []error, error) {
 	if o.ValShare == 0 {
 		o.ValShare = 0.2
 	}
+	if o.MinHeldOut <= 0 {
+		o.MinHeldOut = 3
+	}
 	if !(o.ValShare > 0 && o.ValShare < 1) {
 		return nil, nil, fmt.Errorf("learn: validation share %v, want (0, 1)", o.ValShare)
 	}
 	r := &Replay{w: o.W, h: o.H, perClass: o.PerClass, recent: min(o.Recent, o.PerClass-1), valShare: o.ValShare,
-		known: map[[32]byte]bool{}, dir: o.Dir, meter: o.Meter}
+		minVal: o.MinHeldOut, known: map[[32]byte]bool{}, dir: o.Dir, meter: o.Meter}
 	if o.Dir == "" {
 		return r, nil, nil
 	}
@@ -285,17 +300,18 @@ func (r *Replay) Add(ex Example) error {
 	if c, ok := r.known[ex.Hash]; ok && c == ex.Cat {
 		return nil
 	}
+	sd := r.placeNew(ex)
 	if r.journal == nil {
 		if r.dir != "" {
 			return errors.New("learn: replay: the buffer is closed")
 		}
-		r.apply(ex, nil, 0)
+		r.apply(ex, sd, nil, 0)
 		return nil
 	}
 	if r.appendErr != nil {
 		return r.appendErr
 	}
-	rec := encodeRecord(ex, r.w, r.h)
+	rec := encodeRecord(ex, sd, r.w, r.h)
 	at := r.jBytes
 	n, err := r.journal.Write(rec)
 	if r.meter != nil {
@@ -313,33 +329,76 @@ func (r *Replay) Add(ex Example) error {
 		return fmt.Errorf("learn: replay journal: %w", err)
 	}
 	r.jBytes += int64(len(rec))
-	r.apply(ex, r.journal, at+recHeader+recPixels)
+	r.apply(ex, sd, r.journal, at+recHeader+recPixels)
 	return nil
+}
+
+// placeNew is where a new example goes: a correction stays on the side of the
+// example it corrects (an example never moves between training and
+// held-out); otherwise the class's held-out count is brought to
+// HeldOutWant of its examples with this one, and a full class (whose
+// counts a replacement keeps) decides by the example's hash. r.mu is held.
+func (r *Replay) placeNew(ex Example) place {
+	var n, v int
+	for _, e := range r.entries {
+		if e.Hash == ex.Hash {
+			return placeOf(e.val)
+		}
+		if e.Cat == ex.Cat {
+			n++
+			if e.val {
+				v++
+			}
+		}
+	}
+	if n >= r.perClass {
+		return placeOf(Val(ex.Hash, r.valShare))
+	}
+	return placeOf(v < HeldOutWant(n+1, r.valShare, r.minVal))
+}
+
+// place is an example's side in the buffer as recorded: placeHash for
+// records from before sides were recorded (their side is Val of their
+// hash, as it was then).
+type place uint8
+
+const (
+	placeHash place = iota
+	placeTrain
+	placeVal
+)
+
+func placeOf(val bool) place {
+	if val {
+		return placeVal
+	}
+	return placeTrain
 }
 
 // apply adds ex, or corrects the class of the example with its hash; its
 // pixels are at off in src, or with src nil in ex.Pixels (copied). r.mu
 // is held.
-func (r *Replay) apply(ex Example, src *os.File, off int64) {
+func (r *Replay) apply(ex Example, sd place, src *os.File, off int64) {
 	c, ok := r.known[ex.Hash]
 	switch {
 	case !ok:
-		r.insert(ex, src, off)
+		r.insert(ex, sd, src, off)
 	case c != ex.Cat:
 		// A correction is a new arrival of its class (it may push out
 		// another); the old entry goes.
 		r.entries = slices.DeleteFunc(r.entries, func(e *entry) bool { return e.Hash == ex.Hash })
-		r.insert(ex, src, off)
+		r.insert(ex, sd, src, off)
 	}
 }
 
-// insert puts ex in the buffer, replacing an old example of its class if
-// the class is full; r.mu is held.
-func (r *Replay) insert(ex Example, src *os.File, off int64) {
+// insert puts ex in the buffer on side sd, replacing an old example of its
+// class if the class is full; r.mu is held.
+func (r *Replay) insert(ex Example, sd place, src *os.File, off int64) {
 	r.known[ex.Hash] = ex.Cat
 	r.seq++
+	val := sd == placeVal || (sd == placeHash && Val(ex.Hash, r.valShare))
 	e := &entry{Example: Example{Cat: ex.Cat, Hash: ex.Hash, Time: ex.Time},
-		val: Val(ex.Hash, r.valShare), seq: r.seq, src: src, off: off, gen: r.gen}
+		val: val, seq: r.seq, src: src, off: off, gen: r.gen}
 	if src == nil {
 		e.Pixels = slices.Clone(ex.Pixels)
 	}
@@ -354,13 +413,21 @@ func (r *Replay) insert(ex Example, src *os.File, off int64) {
 		return
 	}
 	// Replace the example with the smallest hash among all but the newest
-	// r.recent of the class: a fixed pseudo-random choice.
+	// r.recent of the class, on the new one's side (so that the held-out
+	// count stays) if there is one there: a fixed pseudo-random choice.
 	slices.SortFunc(same, func(a, b int) int { return int(r.entries[a].seq - r.entries[b].seq) })
-	victim := -1
+	victim, other := -1, -1
 	for _, i := range same[:len(same)-r.recent] {
-		if victim < 0 || bytes.Compare(r.entries[i].Hash[:], r.entries[victim].Hash[:]) < 0 {
+		o := r.entries[i]
+		if o.val == val && (victim < 0 || bytes.Compare(o.Hash[:], r.entries[victim].Hash[:]) < 0) {
 			victim = i
 		}
+		if other < 0 || bytes.Compare(o.Hash[:], r.entries[other].Hash[:]) < 0 {
+			other = i
+		}
+	}
+	if victim < 0 {
+		victim = other
 	}
 	r.entries[victim] = e
 }
@@ -383,6 +450,9 @@ func (r *Replay) Compact(force bool) error {
 	if r.jBytes == 0 && !force {
 		return nil
 	}
+	// In order of arrival, so that reopening gives the same order, and
+	// the same examples count as the newest of their class.
+	slices.SortFunc(r.entries, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
 	path := filepath.Join(r.dir, snapshotName)
 	pixelsAt, err := r.writeSnapshot(path)
 	if err != nil {
@@ -424,19 +494,46 @@ const (
 	recPixels = 1 + 8 + 32 + 2 + 2 // flags, time, hash, w, h
 )
 
+// Flag bits of a journal record and of the snapshot's labels.
+const (
+	flagCat   = 1 << 0
+	flagVal   = 1 << 1 // held out (with flagSided)
+	flagSided = 1 << 2 // the side is recorded; without it, Val of the hash
+)
+
+func flagsOf(cat bool, sd place) byte {
+	var f byte
+	if cat {
+		f |= flagCat
+	}
+	switch sd {
+	case placeVal:
+		f |= flagVal | flagSided
+	case placeTrain:
+		f |= flagSided
+	}
+	return f
+}
+
+func placeOfFlags(f byte) place {
+	switch {
+	case f&flagSided == 0:
+		return placeHash
+	case f&flagVal != 0:
+		return placeVal
+	}
+	return placeTrain
+}
+
 // encodeRecord is one journal record: magic, payload length, payload
 // (flags, time, hash, w, h, pixels), CRC-32C of the payload.
-func encodeRecord(ex Example, w, h int) []byte {
+func encodeRecord(ex Example, sd place, w, h int) []byte {
 	n := 1 + 8 + 32 + 4 + len(ex.Pixels)
 	b := make([]byte, 0, 4+4+n+4)
 	b = append(b, recMagic...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	p := len(b)
-	flags := byte(0)
-	if ex.Cat {
-		flags = 1
-	}
-	b = append(b, flags)
+	b = append(b, flagsOf(ex.Cat, sd))
 	b = binary.LittleEndian.AppendUint64(b, uint64(ex.Time.UnixNano()))
 	b = append(b, ex.Hash[:]...)
 	b = binary.LittleEndian.AppendUint16(b, uint16(w))
@@ -450,37 +547,37 @@ var errTorn = errors.New("torn record")
 
 // decodeRecord reads one record from br into buf (grown as needed); the
 // example's Pixels alias buf.
-func decodeRecord(br *bufio.Reader, w, h int, buf *[]byte) (Example, error) {
+func decodeRecord(br *bufio.Reader, w, h int, buf *[]byte) (Example, place, error) {
 	var hdr [8]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		if err == io.EOF {
-			return Example{}, io.EOF
+			return Example{}, 0, io.EOF
 		}
-		return Example{}, errTorn
+		return Example{}, 0, errTorn
 	}
 	if string(hdr[:4]) != recMagic {
-		return Example{}, fmt.Errorf("bad record magic %q", hdr[:4])
+		return Example{}, 0, fmt.Errorf("bad record magic %q", hdr[:4])
 	}
 	n := int(binary.LittleEndian.Uint32(hdr[4:]))
 	if want := 1 + 8 + 32 + 4 + w*h*3; n != want {
-		return Example{}, fmt.Errorf("record of %d bytes, want %d for %dx%d images", n, want, w, h)
+		return Example{}, 0, fmt.Errorf("record of %d bytes, want %d for %dx%d images", n, want, w, h)
 	}
 	if cap(*buf) < n+4 {
 		*buf = make([]byte, n+4)
 	}
 	p := (*buf)[:n+4]
 	if _, err := io.ReadFull(br, p); err != nil {
-		return Example{}, errTorn
+		return Example{}, 0, errTorn
 	}
 	if crc32.Checksum(p[:n], crcTable) != binary.LittleEndian.Uint32(p[n:]) {
-		return Example{}, errTorn
+		return Example{}, 0, errTorn
 	}
 	if rw, rh := int(binary.LittleEndian.Uint16(p[41:])), int(binary.LittleEndian.Uint16(p[43:])); rw != w || rh != h {
-		return Example{}, fmt.Errorf("record of %dx%d images, want %dx%d", rw, rh, w, h)
+		return Example{}, 0, fmt.Errorf("record of %dx%d images, want %dx%d", rw, rh, w, h)
 	}
-	ex := Example{Cat: p[0]&1 == 1, Time: time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:]))), Pixels: p[45:n]}
+	ex := Example{Cat: p[0]&flagCat != 0, Time: time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:]))), Pixels: p[45:n]}
 	copy(ex.Hash[:], p[9:41])
-	return ex, nil
+	return ex, placeOfFlags(p[0]), nil
 }
 
 // loadJournal replays the journal (r.journal); a torn tail is cut off.
@@ -496,7 +593,7 @@ func (r *Replay) loadJournal() error {
 		buf  []byte
 	)
 	for {
-		ex, err := decodeRecord(br, r.w, r.h, &buf)
+		ex, sd, err := decodeRecord(br, r.w, r.h, &buf)
 		if err == io.EOF {
 			break
 		}
@@ -514,7 +611,7 @@ func (r *Replay) loadJournal() error {
 			}
 			return fmt.Errorf("learn: %s: %v after %d bytes: the rest is dropped", path, err, good)
 		}
-		r.apply(ex, r.journal, good+recHeader+recPixels)
+		r.apply(ex, sd, r.journal, good+recHeader+recPixels)
 		good += int64(recHeader + recPixels + len(ex.Pixels) + 4)
 	}
 	r.jBytes = good
@@ -530,13 +627,11 @@ func (r *Replay) writeSnapshot(path string) (int64, error) {
 	hashes := make([]uint8, 0, n*32)
 	times := make([]int64, n)
 	for i, e := range r.entries {
-		if e.Cat {
-			labels[i] = 1
-		}
+		labels[i] = flagsOf(e.Cat, placeOf(e.val))
 		hashes = append(hashes, e.Hash[:]...)
 		times[i] = e.Time.UnixNano()
 	}
-	md := map[string]string{"format": snapFormat, "version": "1", "width": fmt.Sprint(r.w), "height": fmt.Sprint(r.h)}
+	md := map[string]string{"format": snapFormat, "version": "2", "width": fmt.Sprint(r.w), "height": fmt.Sprint(r.h)}
 	ts := []safetensors.Tensor{
 		{Name: "pixels", DType: safetensors.U8, Shape: []int{n, r.h, r.w, 3}}, // streamed
 		safetensors.FromUint8("labels", []int{n}, labels),
@@ -628,9 +723,9 @@ func (r *Replay) loadSnapshot() error {
 		}
 	}
 	for i := range n {
-		ex := Example{Cat: lb[i] == 1, Time: time.Unix(0, int64(binary.LittleEndian.Uint64(tm[i*8:])))}
+		ex := Example{Cat: lb[i]&flagCat != 0, Time: time.Unix(0, int64(binary.LittleEndian.Uint64(tm[i*8:])))}
 		copy(ex.Hash[:], hs[i*32:])
-		r.apply(ex, f, tp.Offset+i*sz)
+		r.apply(ex, placeOfFlags(lb[i]), f, tp.Offset+i*sz)
 	}
 	r.snap = f
 	return nil
