@@ -15,7 +15,9 @@ import (
 	"catd/train"
 )
 
-// Config is how the Learner trains. Zero values take the defaults noted.
+// Config is how the Learner trains. Zero values take the defaults noted;
+// for the stabilisers (BackboneLR, Prox, Average, HeadWarmup, Shrink) a
+// negative value turns them off.
 type Config struct {
 	Optim    optim.Config   // default: SGD with momentum 0.9
 	LR       float64        // eta, or eta0 of Schedule (default 0.002)
@@ -25,20 +27,49 @@ type Config struct {
 	// TrainLast, if positive, trains only the last TrainLast layers with
 	// parameters; the optimizer then keeps state for those alone.
 	TrainLast int
-	// Margin is how much the validation loss may rise in a round that is
+	// Margin is how much the held-out loss may rise in a round that is
 	// still accepted, as a fraction (default 0.02), plus MarginAbs (default
 	// 0.005: a loss near zero may move by noise alone).
 	Margin, MarginAbs float64
-	// Recent examples (the newest of the training share) are drawn for
-	// RecentShare of each batch (defaults 64 and 0.5), so that new labels
-	// are learnt fast while the rest of the buffer keeps old knowledge.
+	// AUCMargin is how much the held-out ROC AUC may fall in an accepted
+	// round; 0 means the default, 0.25/sqrt(n) for n held-out examples of
+	// the smaller class, at most 0.05: about half the AUC's standard error,
+	// so that a handful of held-out labels does not veto every round.
+	AUCMargin float64
+	// Each step's batch is half cats and half non-cats whatever order the
+	// labels came in; RecentShare of each half (default 0.5) is drawn from
+	// the class's Recent newest training examples (default 32), so that new
+	// labels are learnt fast while the rest of the buffer keeps old
+	// knowledge.
 	Recent      int
 	RecentShare float64
 	// MinPerClass is the fewest training examples of each class a round
-	// needs (default 4); with fewer, rounds are skipped.
+	// needs (default 4); with fewer, or without a held-out example of each
+	// class, rounds are skipped.
 	MinPerClass int
-	Augment     train.Augment // default train.DefaultAugment
-	Seed        uint64
+	// BackboneLR is the learning rate of every trained layer but the last,
+	// as a multiple of the last's (default 0.1): the pretrained features
+	// move slowly, the cat/no-cat head fast.
+	BackboneLR float64
+	// Prox pulls the weights toward the last accepted ones: lambda of an
+	// L2 term lambda/2 |theta - theta_accepted|^2 added to the loss
+	// (default 1e-3; "L2-SP").
+	Prox float64
+	// Average is the share of a round's last steps whose iterates are
+	// averaged into the candidate the held-out labels judge (default 0.5):
+	// the average is a steadier estimate than the last, noisy iterate.
+	Average float64
+	// HeadWarmup is how many accepted steps train the last layer alone at
+	// first (default 40: one round), so that a new head does not send
+	// large gradients into the backbone.
+	HeadWarmup int
+	// Shrink multiplies the learning rate after a rejected round (default
+	// 0.5, down to 1/16 of the configured rate); an accepted round doubles
+	// it back, so that a round after a rejection takes a smaller step
+	// instead of repeating the same draw.
+	Shrink  float64
+	Augment train.Augment // default train.DefaultAugment
+	Seed    uint64
 	// Explode is the factor over the round's first loss (at least ln 2,
 	// a guess's loss) that counts as blowing up (default 20).
 	Explode float64
@@ -71,13 +102,34 @@ func (c *Config) defaults() {
 		c.MarginAbs = 0.005
 	}
 	if c.Recent <= 0 {
-		c.Recent = 64
+		c.Recent = 32
 	}
 	if c.RecentShare == 0 {
 		c.RecentShare = 0.5
 	}
 	if c.MinPerClass <= 0 {
 		c.MinPerClass = 4
+	}
+	def := func(v *float64, d float64) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 0
+		}
+	}
+	def(&c.BackboneLR, 0.1)
+	if c.BackboneLR == 0 {
+		c.BackboneLR = 1 // off: the same rate everywhere
+	}
+	def(&c.Prox, 1e-3)
+	def(&c.Average, 0.5)
+	def(&c.Shrink, 0.5)
+	switch {
+	case c.HeadWarmup == 0:
+		c.HeadWarmup = 40
+	case c.HeadWarmup < 0:
+		c.HeadWarmup = 0
 	}
 	if c.Augment == (train.Augment{}) {
 		c.Augment = train.DefaultAugment
@@ -90,20 +142,31 @@ func (c *Config) defaults() {
 	}
 }
 
-// Result is what one round did.
+// Result is what one round did. The held-out labels (ValCat and
+// ValNonCat of them) judge both the accepted model before the round
+// (ValLossBefore, ValAUCBefore) and the candidate the round trained
+// (ValLoss, ValAUC); the loss is class-weighted (the mean of each class's
+// mean BCE), and an AUC is NaN when it could not be measured.
 type Result struct {
-	Steps     int
-	Loss      float64 // mean training loss of the round
-	ValLoss   float64 // validation loss after the round (before, if rolled back)
-	ValBefore float64 // validation loss before the round
-	ValAUC    float64 // NaN without both classes in the validation share
-	ValBalAcc float64
-	Threshold float32 // the recalibrated decision threshold (accepted rounds)
-	Accepted  bool
-	Reason    string  // why a round was rolled back or skipped
-	LR        float64 // the learning rate at the round's last step
-	Skipped   bool    // not enough labels yet
-	Duration  time.Duration
+	Steps         int
+	Loss          float64 // mean training loss of the round
+	ValLoss       float64 // the candidate's held-out loss
+	ValAUC        float64 // the candidate's held-out ROC AUC
+	ValLossBefore float64 // the accepted model's, before the round
+	ValAUCBefore  float64
+	ValBalAcc     float64 // the candidate's balanced accuracy at its threshold
+	ValCat        int     // held-out labels of each class
+	ValNonCat     int
+	Threshold     float32 // the recalibrated decision threshold (accepted rounds)
+	Accepted      bool
+	// Gain is an accepted round that lowered the held-out loss by 1% (and
+	// 0.001) or raised the AUC by 0.005: what keeps rounds going.
+	Gain    bool
+	Reason  string  // why the round was accepted, rolled back or skipped
+	LR      float64 // the learning rate at the round's last step
+	Skipped bool    // not enough labels yet
+	// Duration is the round's time, pauses (Yield) included.
+	Duration time.Duration
 }
 
 // Learner fine-tunes a network on a Replay. Its network has no batch norm
@@ -116,19 +179,24 @@ type Learner struct {
 	info   model.Info
 	opt    *optim.Optimizer
 	off    int // first trained parameter
+	head   int // first parameter of the last layer, at least off
 	replay *Replay
 
-	// The last accepted state, restored on a rollback.
+	// The last accepted weights, restored on a rollback and the anchor of
+	// Prox; avg is the running average of a round's iterates.
 	goodParams []float32
-	goodOpt    *optim.Optimizer
-	goodStep   int64
+	avg        []float32
+	groups     [2]optim.Group
 
 	step    int64
 	lrScale float64
 	r       *rand.Rand
 	x, y, w []float32
 	px      []uint8
-	valLoss float64 // of the accepted state; NaN until measured
+	// The accepted model on the held-out labels, while they are the ones
+	// listed in accSig (NaN loss: not measured).
+	acc    validation
+	accSig uint64
 	// Yield, if set, is called after each Chunk of examples with the time
 	// it took; the daemon waits there so that training leaves the CPU to
 	// inference.
@@ -168,12 +236,14 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 	if err != nil {
 		return nil, err
 	}
-	goodOpt, _ := optim.New(cfg.Optim, len(tn.Params)-off)
+	wr := tn.WeightRanges()
+	head := max(off, wr[len(wr)-1][0])
 	in := net.InputLen()
-	l := &Learner{cfg: cfg, net: tn, info: info, opt: opt, off: off, replay: r, goodOpt: goodOpt,
-		goodParams: slices.Clone(tn.Params), lrScale: 1, r: rand.New(rand.NewPCG(cfg.Seed, 0x1ea2)),
+	l := &Learner{cfg: cfg, net: tn, info: info, opt: opt, off: off, head: head, replay: r,
+		goodParams: slices.Clone(tn.Params), avg: make([]float32, len(tn.Params)-off),
+		lrScale: 1, r: rand.New(rand.NewPCG(cfg.Seed, 0x1ea2)),
 		x: make([]float32, cfg.Batch*in), y: make([]float32, cfg.Batch), w: make([]float32, cfg.Batch),
-		px: make([]uint8, in), valLoss: math.NaN()}
+		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	return l, nil
 }
 
@@ -191,12 +261,12 @@ func (l *Learner) Optimizer() *optim.Optimizer { return l.opt }
 func (l *Learner) Step() int64 { return l.step }
 
 // Memory returns the bytes the learner holds besides the model's
-// parameters: the optimizer state (with its copy for rollbacks) and the
-// training workspace (gradients, activations of a batch, the accepted
-// weights kept for rollbacks, the batch).
+// parameters: the optimizer state and the training workspace (gradients,
+// activations of a chunk, the accepted weights kept for rollbacks, the
+// average of a round's iterates, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
-	optimizer = 2 * l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
+	optimizer = l.opt.StateBytes()
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
 	return optimizer, workspace
 }
 
@@ -210,7 +280,6 @@ func (l *Learner) SetOptim(c optim.Config) error {
 		return err
 	}
 	l.cfg.Optim = c
-	l.goodOpt.CopyFrom(l.opt)
 	return nil
 }
 
@@ -233,7 +302,6 @@ func (l *Learner) Restore(st *train.CheckpointState) error {
 		return fmt.Errorf("learn: checkpoint optimizer state: %w", err)
 	}
 	l.step = st.Step
-	l.goodOpt.CopyFrom(l.opt)
 	return nil
 }
 
@@ -262,80 +330,133 @@ func (l *Learner) InferenceNet() (*model.Net, error) {
 	return n, nil
 }
 
-// Round trains one round of Steps minibatch steps and keeps it only if the
-// validation loss did not rise by more than Margin; otherwise, or if the
-// loss became NaN, Inf or exploded, the weights and optimizer state go
-// back to the last accepted round (and after a blow-up the learning rate
-// is halved). An accepted round recalibrates the decision threshold on the
-// validation share (for balanced accuracy).
+// Round trains one round of Steps minibatch steps, each on a batch
+// balanced by class, from the accepted weights; the candidate is the
+// average of the round's last iterates (Average). The held-out labels
+// judge it against the accepted model: it is kept if its class-weighted
+// loss did not rise by more than Margin and its ROC AUC did not fall by
+// more than AUCMargin. Otherwise, or if the loss became NaN, Inf or
+// exploded, the weights go back to the accepted ones, the optimizer's
+// state starts afresh and the learning rate shrinks (Shrink). An accepted
+// round recalibrates the decision threshold on the held-out labels (for
+// balanced accuracy).
 func (l *Learner) Round(ctx context.Context) (Result, error) {
 	start := time.Now()
 	trainSet, valSet := l.replay.split()
-	var nc, nn, vc, vn int
-	for _, e := range trainSet {
-		if e.Cat {
-			nc++
-		} else {
-			nn++
-		}
-	}
-	for _, e := range valSet {
-		if e.Cat {
-			vc++
-		} else {
-			vn++
-		}
-	}
-	res := Result{ValAUC: math.NaN(), ValBalAcc: math.NaN()}
-	if nc < l.cfg.MinPerClass || nn < l.cfg.MinPerClass || len(valSet) == 0 {
+	cats, nons := byClass(trainSet)
+	vc, vn := countCats(valSet)
+	res := Result{ValAUC: math.NaN(), ValAUCBefore: math.NaN(), ValLoss: math.NaN(), ValLossBefore: math.NaN(),
+		ValBalAcc: math.NaN(), ValCat: vc, ValNonCat: vn}
+	if len(cats) < l.cfg.MinPerClass || len(nons) < l.cfg.MinPerClass || vc == 0 || vn == 0 {
 		res.Skipped = true
-		res.Reason = fmt.Sprintf("need %d training labels of each class and one held out: have %d cat, %d noncat, %d held out",
-			l.cfg.MinPerClass, nc, nn, len(valSet))
+		res.Reason = fmt.Sprintf("need %d training labels of each class and one held out of each: have %d+%d cat, %d+%d noncat (training+held out)",
+			l.cfg.MinPerClass, len(cats), vc, len(nons), vn)
 		return res, nil
 	}
-	// Class weights as catd train's: N/(2 N_class), on training and validation.
-	wCat, wNon := float32(nc+nn)/float32(2*nc), float32(nc+nn)/float32(2*nn)
-	if math.IsNaN(l.valLoss) {
-		v, err := l.validate(valSet, wCat, wNon)
+	if sig := signature(valSet); sig != l.accSig || math.IsNaN(l.acc.loss) {
+		v, err := l.validate(valSet)
 		if err != nil {
 			res.Skipped, res.Reason = true, err.Error()
 			return res, nil
 		}
-		l.valLoss = v.loss
+		l.acc, l.accSig = v, sig
 	}
-	res.ValBefore = l.valLoss
+	res.ValLossBefore, res.ValAUCBefore = l.acc.loss, l.acc.auc
 
-	recent := trainSet[max(0, len(trainSet)-l.cfg.Recent):]
+	fail, blowUp := l.train(ctx, cats, nons, &res)
+	if fail == "" {
+		v, err := l.validate(valSet)
+		res.ValLoss, res.ValAUC = v.loss, v.auc
+		aucTol := l.aucMargin(vc, vn)
+		switch {
+		case err != nil:
+			fail = err.Error()
+		case math.IsNaN(v.loss) || math.IsInf(v.loss, 0):
+			blowUp = true
+			fail = fmt.Sprintf("held-out loss %v", v.loss)
+		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs:
+			fail = fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%%)", l.acc.loss, v.loss, 100*l.cfg.Margin)
+		case v.auc < l.acc.auc-aucTol:
+			fail = fmt.Sprintf("held-out ROC AUC fell from %.4f to %.4f (margin %.3f)", l.acc.auc, v.auc, aucTol)
+		default:
+			l.accept(v, &res)
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+	}
+	res.Reason = fail
+	if blowUp && l.cfg.Shrink == 0 {
+		l.lrScale /= 2 // a blow-up halves the rate even without Shrink
+	}
+	if l.cfg.Shrink > 0 {
+		l.lrScale = max(l.lrScale*l.cfg.Shrink, 1.0/16)
+	}
+	if l.lrScale != 1 {
+		res.Reason += fmt.Sprintf("; rolled back, learning rate now x%g", l.lrScale)
+	} else {
+		res.Reason += "; rolled back"
+	}
+	l.rollback()
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// accept keeps the candidate the held-out labels judged as v.
+func (l *Learner) accept(v validation, res *Result) {
+	res.Accepted = true
+	res.Gain = v.loss < 0.99*l.acc.loss-1e-3 || v.auc > l.acc.auc+0.005
+	res.Reason = fmt.Sprintf("held-out loss %.4f -> %.4f, ROC AUC %.4f -> %.4f", l.acc.loss, v.loss, l.acc.auc, v.auc)
+	l.step += int64(res.Steps)
+	if thr, b, err := metrics.BestThreshold(v.p, v.labels); err == nil {
+		l.info.Threshold, res.ValBalAcc = thr, b
+	} else {
+		res.ValBalAcc = v.bal
+	}
+	res.Threshold = l.info.Threshold
+	if l.cfg.Shrink > 0 {
+		l.lrScale = min(1, l.lrScale/l.cfg.Shrink)
+	}
+	l.acc = v
+	copy(l.goodParams, l.net.Params)
+}
+
+// train runs the round's steps from the accepted weights and leaves the
+// candidate in the network. It returns why it stopped early, if it did,
+// and whether that was a loss blowing up.
+func (l *Learner) train(ctx context.Context, cats, nons []*entry, res *Result) (fail string, blowUp bool) {
 	b := l.cfg.Batch
-	nRecent := int(math.Round(l.cfg.RecentShare * float64(b)))
-	var (
-		sum    float64
-		first  = math.NaN()
-		fail   string
-		blowUp bool // fail is a loss that blew up, not a stop or a read error
-	)
-steps:
+	in := l.net.InputLen()
+	params := l.net.Params[l.off:]
+	clear(l.avg)
+	avgFrom := l.cfg.Steps - max(1, int(math.Round(l.cfg.Average*float64(l.cfg.Steps))))
+	if l.cfg.Average == 0 {
+		avgFrom = l.cfg.Steps - 1
+	}
+	navg := 0
+	var sum float64
+	first := math.NaN()
 	for s := range l.cfg.Steps {
 		if ctx.Err() != nil {
-			fail = "stopped"
-			break
+			return "stopped", false
 		}
 		for i := range b {
-			from := trainSet
-			if i < nRecent {
-				from = recent
+			// Alternate classes (so an odd batch favours neither over
+			// rounds); within a class, the newest first for RecentShare.
+			from := cats
+			if (i+s)%2 == 1 {
+				from = nons
+			}
+			if float64(i/2) < l.cfg.RecentShare*float64(b/2) {
+				from = from[max(0, len(from)-l.cfg.Recent):]
 			}
 			e, err := l.draw(from)
 			if err != nil {
-				fail = err.Error()
-				break steps
+				return err.Error(), false
 			}
-			in := l.net.InputLen()
 			l.cfg.Augment.Apply(l.x[i*in:(i+1)*in], l.px, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
+			l.y[i], l.w[i] = 0, 1/float32(b)
 			if e.Cat {
-				l.y[i], l.w[i] = 1, wCat/float32(b)
-			} else {
-				l.y[i], l.w[i] = 0, wNon/float32(b)
+				l.y[i] = 1
 			}
 		}
 		loss := l.gradients(b)
@@ -343,63 +464,89 @@ steps:
 			first = loss
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > l.cfg.Explode*max(first, math.Ln2) {
-			fail, blowUp = fmt.Sprintf("loss %v at step %d", loss, s+1), true
-			break
+			return fmt.Sprintf("loss %v at step %d", loss, s+1), true
 		}
 		lr := l.cfg.Schedule.Rate(l.step+int64(s)) * l.lrScale
-		l.opt.Step(l.net.Params[l.off:], l.net.Grads[l.off:], float32(lr))
+		l.step1(lr, l.step+int64(s) < int64(l.cfg.HeadWarmup))
+		if s >= avgFrom {
+			navg++
+			for i, p := range params {
+				l.avg[i] += (p - l.avg[i]) / float32(navg)
+			}
+		}
 		sum += loss
 		res.Steps++
 		res.LR = lr
 	}
-	if res.Steps > 0 {
-		res.Loss = sum / float64(res.Steps)
-	}
-	if fail == "" {
-		v, err := l.validate(valSet, wCat, wNon)
-		vl := v.loss
-		res.ValLoss = vl
-		switch {
-		case err != nil:
-			fail = err.Error()
-		case math.IsNaN(vl) || math.IsInf(vl, 0):
-			blowUp = true
-			fail = fmt.Sprintf("validation loss %v", vl)
-		case vl > l.valLoss*(1+l.cfg.Margin)+l.cfg.MarginAbs:
-			fail = fmt.Sprintf("validation loss rose from %.4f to %.4f (margin %.0f%%)", l.valLoss, vl, 100*l.cfg.Margin)
-			res.Reason = fail
-			l.rollback()
-			res.ValLoss = l.valLoss
-			res.Duration = time.Since(start)
-			return res, nil
-		default:
-			res.ValAUC = v.auc
-			res.Accepted = true
-			l.valLoss = vl
-			l.step += int64(res.Steps)
-			if thr, b, err := metrics.BestThreshold(v.p, v.labels); err == nil {
-				l.info.Threshold, res.ValBalAcc = thr, b
-			} else {
-				res.ValBalAcc = v.bal
-			}
-			res.Threshold = l.info.Threshold
-			copy(l.goodParams, l.net.Params)
-			l.goodOpt.CopyFrom(l.opt)
-			res.Duration = time.Since(start)
-			return res, nil
+	res.Loss = sum / float64(res.Steps)
+	copy(params, l.avg)
+	return "", false
+}
+
+// step1 applies one optimizer step at rate lr to the gradients in the
+// network, with the pull toward the accepted weights (Prox) and the
+// backbone's smaller rate; headOnly leaves the backbone as it is.
+func (l *Learner) step1(lr float64, headOnly bool) {
+	params, grads := l.net.Params[l.off:], l.net.Grads[l.off:]
+	if lambda := float32(l.cfg.Prox); lambda > 0 {
+		good := l.goodParams[l.off:]
+		for i, p := range params {
+			grads[i] += lambda * (p - good[i])
 		}
 	}
-	// A blow-up, a stop or a read error: roll back; a blow-up also halves
-	// the rate.
-	res.Reason = fail
-	if blowUp {
-		l.lrScale /= 2
-		res.Reason += fmt.Sprintf(": rolled back, learning rate now x%g", l.lrScale)
+	h := l.head - l.off
+	if headOnly {
+		clear(grads[:h])
 	}
-	l.rollback()
-	res.ValLoss = l.valLoss
-	res.Duration = time.Since(start)
-	return res, nil
+	l.groups[0] = optim.Group{End: h, Eta: float32(lr * l.cfg.BackboneLR)}
+	l.groups[1] = optim.Group{End: len(params), Eta: float32(lr)}
+	l.opt.StepGroups(params, grads, l.groups[:])
+}
+
+// aucMargin is how much the held-out AUC may fall: AUCMargin, or by
+// default 0.25/sqrt(n) for n held-out examples of the smaller class, at
+// most 0.05.
+func (l *Learner) aucMargin(vc, vn int) float64 {
+	if l.cfg.AUCMargin > 0 {
+		return l.cfg.AUCMargin
+	}
+	return min(0.05, 0.25/math.Sqrt(float64(min(vc, vn))))
+}
+
+// byClass splits examples by class, keeping their order.
+func byClass(es []*entry) (cats, nons []*entry) {
+	for _, e := range es {
+		if e.Cat {
+			cats = append(cats, e)
+		} else {
+			nons = append(nons, e)
+		}
+	}
+	return cats, nons
+}
+
+func countCats(es []*entry) (cats, nons int) {
+	for _, e := range es {
+		if e.Cat {
+			cats++
+		} else {
+			nons++
+		}
+	}
+	return cats, nons
+}
+
+// signature identifies a list of examples (by their arrival numbers), so
+// that the accepted model is measured again only when the held-out labels
+// changed.
+func signature(es []*entry) uint64 {
+	h := uint64(len(es)) * 0x9e3779b97f4a7c15
+	for _, e := range es {
+		x := e.seq * 0xbf58476d1ce4e5b9
+		h ^= x ^ (x >> 31)
+		h *= 0x94d049bb133111eb
+	}
+	return h
 }
 
 // gradients computes the gradient of the batch of b examples in l.x into
@@ -429,9 +576,11 @@ func (l *Learner) gradients(b int) float64 {
 	return loss
 }
 
+// rollback restores the accepted weights; the optimizer's state, which
+// belongs to the rejected steps, starts afresh.
 func (l *Learner) rollback() {
 	copy(l.net.Params, l.goodParams)
-	l.opt.CopyFrom(l.goodOpt)
+	l.opt.Reset()
 }
 
 // draw picks a training example from from, uniformly, and reads its
@@ -488,29 +637,39 @@ type validation struct {
 	labels         []bool
 }
 
-// validate returns the class-weighted mean BCE on val, its ROC AUC (NaN
-// without both classes) and balanced accuracy at the current threshold,
-// with the scores and labels they come from.
-func (l *Learner) validate(val []*entry, wCat, wNon float32) (validation, error) {
+// validate returns the class-weighted BCE on val (the mean of each
+// class's mean), its ROC AUC (NaN without both classes) and balanced
+// accuracy at the current threshold, with the scores and labels they come
+// from.
+func (l *Learner) validate(val []*entry) (validation, error) {
 	p, labels, err := l.scores(val)
 	if err != nil {
 		return validation{}, err
 	}
-	var loss, sw float64
+	var sum [2]float64
+	var n [2]int
 	for i, pc := range p {
 		q := math.Min(math.Max(float64(pc), 1e-7), 1-1e-7)
 		if labels[i] {
-			loss -= float64(wCat) * math.Log(q)
-			sw += float64(wCat)
+			sum[1] -= math.Log(q)
+			n[1]++
 		} else {
-			loss -= float64(wNon) * math.Log(1-q)
-			sw += float64(wNon)
+			sum[0] -= math.Log(1 - q)
+			n[0]++
 		}
 	}
-	if sw == 0 {
+	if n[0]+n[1] == 0 {
 		return validation{}, errors.New("learn: no held-out label could be read")
 	}
-	v := validation{loss: loss / sw, auc: math.NaN(), p: p, labels: labels}
+	var loss float64
+	var k int
+	for c := range 2 {
+		if n[c] > 0 {
+			loss += sum[c] / float64(n[c])
+			k++
+		}
+	}
+	v := validation{loss: loss / float64(k), auc: math.NaN(), p: p, labels: labels}
 	if a, err := metrics.ROCAUC(p, labels); err == nil {
 		v.auc = a
 	}
