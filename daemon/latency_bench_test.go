@@ -73,7 +73,7 @@ func latency(b *testing.B, training bool) (p50, p99 time.Duration) {
 			ex.Hash[31] = byte(i * 37) // spread over the held-out share
 			r.Add(ex)
 		}
-		l, err := learn.NewLearner(net, info, r, learn.Config{Steps: 1000, Margin: 1e9})
+		l, err := learn.NewLearner(net, info, r, learn.Config{Steps: 1000, Margin: 1e9, AUCMargin: 1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -39,14 +39,18 @@ type learning struct {
 	cfgs    chan config.Learn // a new learn section
 	models  chan *loaded      // a new model from the config
 	enabled atomic.Bool
-	fresh   atomic.Int64 // labels since the last round
-	// patience is how many more rounds may go without lowering the
-	// held-out loss by 1% before learning waits for new labels (reset
-	// by labels and by each round that gains).
-	patience int
-	last     atomic.Pointer[string]
-	rounds   atomic.Int64
-	taken    atomic.Int64
+	fresh   atomic.Int64 // labels since trainLoop last looked
+	// pacer decides when rounds run (trainLoop's); pacerState is its
+	// State for status.json.
+	pacer      learn.Pacer
+	pacerState atomic.Pointer[string]
+	last       atomic.Pointer[string]
+	rounds     atomic.Int64 // rounds run (not those skipped for want of labels)
+	accepted   atomic.Int64
+	// heldOutAUC is the accepted model's held-out ROC AUC (float64 bits;
+	// NaN until measured).
+	heldOutAUC atomic.Uint64
+	taken      atomic.Int64
 	// the learner's memory, published by its goroutine
 	optBytes, workBytes atomic.Int64
 	// ckpt is the latest accepted state as checkpoint bytes, written by
@@ -92,6 +96,9 @@ func (s *service) startLearning() error {
 	l.enabled.Store(c.Enabled)
 	none := "no round yet"
 	l.last.Store(&none)
+	l.pacer.Patience = c.Patience
+	l.publishPacer()
+	l.heldOutAUC.Store(math.Float64bits(math.NaN()))
 	rc := s.cfg.Review
 	l.reviewCfg.Store(&rc)
 	rv, err := state.OpenSnapshots(filepath.Join(dir, "review"), rc.MaxCount, int64(rc.MaxBytes), &s.meter)
@@ -303,7 +310,7 @@ func (l *learning) publishMemory() {
 	l.workBytes.Store(int64(w))
 }
 
-// trainLoop runs a round when labels came and learn.every has passed.
+// trainLoop runs rounds at most every learn.every, when its Pacer says.
 func (l *learning) trainLoop(ctx context.Context) {
 	c := <-l.cfgs // the first config
 	var lastRound time.Time
@@ -315,19 +322,22 @@ func (l *learning) trainLoop(ctx context.Context) {
 			return
 		case nc := <-l.cfgs:
 			l.reconfigure(c, nc)
+			l.pacer.Patience = nc.Patience
 			if nc != c {
-				l.patience = nc.Patience // new settings: try the labels kept again
+				l.pacer.Retry() // new settings: try the labels kept again
 			}
 			c = nc
 		case m := <-l.models:
 			l.model, l.learner = m, nil // made again for the next round
 			l.publishMemory()
 			l.ckpt.Store(nil)
-			l.fresh.Store(1) // train the new model on the labels kept
+			l.pacer.Retry() // train the new model on the labels kept
 		case <-l.wake:
 		case <-timer.C:
 		}
-		if !l.enabled.Load() || (l.fresh.Load() == 0 && l.patience <= 0) {
+		l.pacer.Labelled(int(l.fresh.Swap(0)))
+		l.publishPacer()
+		if !l.enabled.Load() {
 			timer.Reset(time.Duration(c.Every))
 			continue
 		}
@@ -335,12 +345,16 @@ func (l *learning) trainLoop(ctx context.Context) {
 			timer.Reset(wait)
 			continue
 		}
+		if !l.pacer.Tick() {
+			timer.Reset(time.Duration(c.Every))
+			continue
+		}
 		if l.learner == nil {
 			nl, err := newLearner(l.model, l.replay, c)
 			if err != nil {
 				l.s.log.Error().Err(err).Msg("no learning on this model")
-				l.fresh.Store(0)
-				l.patience = 0
+				l.pacer.Done(learn.Result{Skipped: true})
+				l.publishPacer()
 				continue
 			}
 			// The learner has its own copy of the weights: let the model
@@ -348,17 +362,20 @@ func (l *learning) trainLoop(ctx context.Context) {
 			l.learner, l.model = nl, nil
 			l.s.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
 		}
-		if l.fresh.Swap(0) > 0 {
-			l.patience = c.Patience
-		}
 		lastRound = time.Now()
 		l.round(ctx, c)
 		l.publishMemory()
+		l.publishPacer()
 		timer.Reset(time.Duration(c.Every))
 		if err := l.replay.Compact(false); err != nil {
 			l.s.log.Warn().Err(err).Msg("replay buffer not compacted")
 		}
 	}
+}
+
+func (l *learning) publishPacer() {
+	st := l.pacer.State()
+	l.pacerState.Store(&st)
 }
 
 // reconfigure applies a changed learn section to the learner.
@@ -409,45 +426,43 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	duty := c.Duty
 	l.learner.Yield = func(chunk time.Duration) { l.yield(ctx, chunk, duty) }
 	res, err := l.learner.Round(ctx)
-	if err != nil || res.Skipped {
-		l.patience = 0 // wait for labels (or a new config or model)
-	} else if res.Accepted && res.ValLoss < 0.99*res.ValBefore-1e-3 {
-		// A gain of 1% (and more than rounding noise near a loss of 0).
-		l.patience = c.Patience
-	} else {
-		l.patience--
-	}
 	if err != nil {
+		l.pacer.Done(learn.Result{Skipped: true})
 		s.log.Error().Err(err).Msg("training round failed")
 		return
 	}
-	l.rounds.Add(1)
+	l.pacer.Done(res)
 	if res.Skipped {
 		msg := "waiting for labels: " + res.Reason
 		l.last.Store(&msg)
 		s.log.Info().Str("reason", res.Reason).Msg("training round skipped")
 		return
 	}
-	ev := s.log.Info().Str("event", "trained").Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
-		Float64("val_loss", round4(res.ValLoss)).Float64("val_loss_before", round4(res.ValBefore)).
-		Bool("accepted", res.Accepted).Float64("lr", res.LR).Dur("took", res.Duration)
-	if !math.IsNaN(res.ValAUC) {
-		ev = ev.Float64("val_auc", round4(res.ValAUC))
+	l.rounds.Add(1)
+	if res.Accepted {
+		l.accepted.Add(1)
+		l.heldOutAUC.Store(math.Float64bits(res.ValAUC))
+	} else if math.IsNaN(math.Float64frombits(l.heldOutAUC.Load())) {
+		l.heldOutAUC.Store(math.Float64bits(res.ValAUCBefore))
 	}
-	if !math.IsNaN(res.ValBalAcc) {
-		ev = ev.Float64("val_balanced_accuracy", round4(res.ValBalAcc))
+	ev := s.log.Info().Str("event", "trained").Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
+		Bool("accepted", res.Accepted).Bool("gain", res.Gain).Str("reason", res.Reason).
+		Int("held_out_cat", res.ValCat).Int("held_out_noncat", res.ValNonCat).
+		Float64("lr", res.LR).Dur("took", res.Duration)
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"val_loss", res.ValLoss}, {"val_auc", res.ValAUC}, {"val_loss_before", res.ValLossBefore}, {"val_auc_before", res.ValAUCBefore}, {"val_balanced_accuracy", res.ValBalAcc}} {
+		if !math.IsNaN(f.v) && !math.IsInf(f.v, 0) {
+			ev = ev.Float64(f.key, round4(f.v))
+		}
 	}
 	if res.Accepted {
 		ev = ev.Float32("threshold", res.Threshold)
-	} else {
-		ev = ev.Str("reason", res.Reason)
 	}
 	ev.Msg("trained")
-	msg := fmt.Sprintf("accepted=%v steps=%d loss=%.4f val_loss=%.4f val_auc=%.3f lr=%g", res.Accepted, res.Steps,
-		res.Loss, res.ValLoss, res.ValAUC, res.LR)
-	if !res.Accepted {
-		msg += " reason=" + res.Reason
-	}
+	msg := fmt.Sprintf("accepted=%v steps=%d loss=%.4f val_loss=%.4f (before %.4f) val_auc=%.3f (before %.3f) lr=%g reason=%s",
+		res.Accepted, res.Steps, res.Loss, res.ValLoss, res.ValLossBefore, res.ValAUC, res.ValAUCBefore, res.LR, res.Reason)
 	l.last.Store(&msg)
 	s.emit("trained", msg)
 	if !res.Accepted {
@@ -539,6 +554,11 @@ func (l *learning) status(st *Status) {
 	tc, tn, vc, vn := l.replay.Counts()
 	st.LabelsCat, st.LabelsNonCat, st.LabelsHeldOut = tc+vc, tn+vn, vc+vn
 	st.Rounds = l.rounds.Load()
+	st.RoundsAccepted = l.accepted.Load()
+	st.LearningState = *l.pacerState.Load()
+	if a := math.Float64frombits(l.heldOutAUC.Load()); !math.IsNaN(a) {
+		st.HeldOutAUC = &a
+	}
 	st.ReplayBytes = l.replay.Bytes()
 	st.ReplayDiskBytes = l.replay.DiskBytes()
 	st.OptimizerStateBytes = int(l.optBytes.Load())

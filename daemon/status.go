@@ -37,16 +37,22 @@ type Status struct {
 	ConfigError       string  `json:"config_error,omitempty"`
 
 	// On-device learning: labels kept (and how many of them are held
-	// out to judge rounds), rounds run, the last round, review frames.
-	LabelsCat     int    `json:"labels_cat"`
-	LabelsNonCat  int    `json:"labels_noncat"`
-	LabelsHeldOut int    `json:"labels_held_out"`
-	Rounds        int64  `json:"rounds"`
-	LastRound     string `json:"last_round,omitempty"`
-	ReviewFrames  int    `json:"review_frames"`
+	// out to judge rounds), rounds run (those skipped for want of labels
+	// not counted) and accepted, what learning is doing (learn.Pacer's
+	// State), the accepted model's ROC AUC on the held-out labels (absent
+	// until measured), the last round, review frames.
+	LabelsCat      int      `json:"labels_cat"`
+	LabelsNonCat   int      `json:"labels_noncat"`
+	LabelsHeldOut  int      `json:"labels_held_out"`
+	Rounds         int64    `json:"rounds"`
+	RoundsAccepted int64    `json:"rounds_accepted"`
+	LearningState  string   `json:"learning_state,omitempty"`
+	HeldOutAUC     *float64 `json:"held_out_auc,omitempty"`
+	LastRound      string   `json:"last_round,omitempty"`
+	ReviewFrames   int      `json:"review_frames"`
 	// Memory of learning, in bytes: the replay buffer's examples (their
 	// labels and places: the pixels stay on disk, ReplayDiskBytes), the
-	// optimizer state (with its rollback copy), the training workspace.
+	// optimizer state, the training workspace.
 	ReplayBytes         int   `json:"replay_bytes"`
 	ReplayDiskBytes     int64 `json:"replay_disk_bytes"`
 	OptimizerStateBytes int   `json:"optimizer_state_bytes"`

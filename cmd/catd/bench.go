@@ -244,7 +244,7 @@ func benchLearning(ctx context.Context, res *benchResult, inf *model.Net, rounds
 		r.Add(ex)
 	}
 	info := model.DefaultInfo(a, "")
-	l, err := learn.NewLearner(inf, info, r, learn.Config{LR: c.LR, Batch: c.Batch, Steps: 1, Margin: 1e9})
+	l, err := learn.NewLearner(inf, info, r, learn.Config{LR: c.LR, Batch: c.Batch, Steps: 1, Margin: 1e9, AUCMargin: 1})
 	if err != nil {
 		return err
 	}

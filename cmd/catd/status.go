@@ -56,8 +56,12 @@ func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error 
 			s.Started.Format("2006-01-02 15:04:05"), s.Updated.Format("15:04:05"), s.Snapshots, s.SnapshotBytes,
 			s.StateBytesWritten, s.StateBytesPerHour)
 		if err == nil {
-			_, err = fmt.Fprintf(e.stdout, "learning %s: %d cat and %d noncat labels (%d held out), %d rounds, %d review frames\nlearning memory: replay %d (pixels on disk %d), optimizer state %d, workspace %d bytes\n",
-				s.Learning, s.LabelsCat, s.LabelsNonCat, s.LabelsHeldOut, s.Rounds, s.ReviewFrames,
+			auc := "not measured"
+			if s.HeldOutAUC != nil {
+				auc = fmt.Sprintf("%.3f", *s.HeldOutAUC)
+			}
+			_, err = fmt.Fprintf(e.stdout, "learning %s (%s): %d cat and %d noncat labels (%d held out), %d rounds (%d accepted), held-out ROC AUC %s, %d review frames\nlearning memory: replay %d (pixels on disk %d), optimizer state %d, workspace %d bytes\n",
+				s.Learning, s.LearningState, s.LabelsCat, s.LabelsNonCat, s.LabelsHeldOut, s.Rounds, s.RoundsAccepted, auc, s.ReviewFrames,
 				s.ReplayBytes, s.ReplayDiskBytes, s.OptimizerStateBytes, s.TrainWorkspaceBytes)
 		}
 		if err == nil && s.LastRound != "" {
