@@ -775,3 +775,53 @@ func TestHeldOutWant(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchesAreBalancedByClass: labels given one class after the other
+// (here 40 cats, then 16 non-cats) still make every batch half cats and
+// half non-cats, with each class's newest labels drawn for RecentShare of
+// its half.
+func TestBatchesAreBalancedByClass(t *testing.T) {
+	a, _ := model.ParseArch(arch)
+	net, _ := model.New(a, model.Options{MaxBatch: 1})
+	net.Init(rand.New(rand.NewPCG(1, 1)))
+	r, _, _ := OpenReplay(ReplayOptions{W: side, H: side})
+	rng := rand.New(rand.NewPCG(2, 2))
+	for i := range 56 {
+		r.Add(example(i < 40, i, rng))
+	}
+	l, err := NewLearner(net, model.DefaultInfo(a, ""), r, Config{Batch: 8, Steps: 1, Recent: 4, RecentShare: 0.5, Margin: math.Inf(1), AUCMargin: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainSet, _ := r.split()
+	cats, _ := byClass(trainSet)
+	for range 20 {
+		if _, err := l.Round(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var n float32
+		for _, y := range l.y {
+			n += y
+		}
+		if n != 4 {
+			t.Fatalf("a batch of 8 with %v cats", n)
+		}
+	}
+	// Each class's half: 2 of its 4 draws from its newest 4 examples.
+	_, nons := byClass(trainSet)
+	for step := range 2 {
+		recent := map[bool]int{}
+		for i := range 8 {
+			p := l.pool(i, step, cats, nons)
+			if len(p) == 4 {
+				if p[3] != cats[len(cats)-1] && p[3] != nons[len(nons)-1] {
+					t.Fatal("a recent pool is not the newest examples")
+				}
+				recent[p[0].Cat]++
+			}
+		}
+		if recent[true] != 2 || recent[false] != 2 {
+			t.Errorf("step %d: recent draws %v, want 2 per class", step, recent)
+		}
+	}
+}

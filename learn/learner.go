@@ -440,16 +440,7 @@ func (l *Learner) train(ctx context.Context, cats, nons []*entry, res *Result) (
 			return "stopped", false
 		}
 		for i := range b {
-			// Alternate classes (so an odd batch favours neither over
-			// rounds); within a class, the newest first for RecentShare.
-			from := cats
-			if (i+s)%2 == 1 {
-				from = nons
-			}
-			if float64(i/2) < l.cfg.RecentShare*float64(b/2) {
-				from = from[max(0, len(from)-l.cfg.Recent):]
-			}
-			e, err := l.draw(from)
+			e, err := l.draw(l.pool(i, s, cats, nons))
 			if err != nil {
 				return err.Error(), false
 			}
@@ -481,6 +472,21 @@ func (l *Learner) train(ctx context.Context, cats, nons []*entry, res *Result) (
 	res.Loss = sum / float64(res.Steps)
 	copy(params, l.avg)
 	return "", false
+}
+
+// pool is what example i of step s's batch is drawn from: the classes
+// alternate (so an odd batch favours neither over the steps), and the
+// first RecentShare of each class's draws come from its Recent newest
+// examples (cats and nons are in order of arrival).
+func (l *Learner) pool(i, s int, cats, nons []*entry) []*entry {
+	from := cats
+	if (i+s)%2 == 1 {
+		from = nons
+	}
+	if float64(i/2) < l.cfg.RecentShare*float64(l.cfg.Batch/2) {
+		from = from[max(0, len(from)-l.cfg.Recent):]
+	}
+	return from
 }
 
 // step1 applies one optimizer step at rate lr to the gradients in the

@@ -57,6 +57,7 @@ var commands = []command{
 	{"predict", "print p(cat) for image files", setupPredict},
 	{"quantize", "make an int8 model from a float one", setupQuantize},
 	{"bench", "time inference and training steps", setupBench},
+	{"bench-learning", "measure on-device learning over data sets, label orders and seeds", setupBenchLearning},
 	{"version", "print version, commit and architecture", setupVersion},
 }
 
