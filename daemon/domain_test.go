@@ -16,22 +16,10 @@ import (
 	"catd/camera"
 	"catd/config"
 	"catd/dataset"
+	"catd/learn/learnbench"
 	"catd/metrics"
 	"catd/model"
 )
-
-// nightVision turns a 64x64 RGB image into the domain of a cheap night
-// camera: grey, dark (gamma 2) and green, which the default model, trained
-// on daylight colour photos, handles poorly.
-func nightVision(px []uint8) []uint8 {
-	out := make([]uint8, len(px))
-	for i := 0; i < len(px); i += 3 {
-		g := (0.299*float64(px[i]) + 0.587*float64(px[i+1]) + 0.114*float64(px[i+2])) / 255
-		g = g * g
-		out[i], out[i+1], out[i+2] = uint8(40*g), uint8(230*g), uint8(70*g)
-	}
-	return out
-}
 
 func writePNG(t *testing.T, path string, px []uint8, w, h int) {
 	t.Helper()
@@ -95,7 +83,7 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range val.Len() {
-		copy(val.Image(i), nightVision(val.Image(i)))
+		copy(val.Image(i), learnbench.NightVision(val.Image(i)))
 	}
 	base, info, err := model.Default(model.Options{MaxBatch: 1})
 	if err != nil {
@@ -149,7 +137,7 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 				class = "cat"
 			}
 			for _, i := range group[min(k, len(group)):min(k+10, len(group))] {
-				writePNG(t, filepath.Join(labelDir, class, fmt.Sprintf("night%04d.png", i)), nightVision(train.Image(i)), 64, 64)
+				writePNG(t, filepath.Join(labelDir, class, fmt.Sprintf("night%04d.png", i)), learnbench.NightVision(train.Image(i)), 64, 64)
 			}
 		}
 	}

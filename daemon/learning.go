@@ -132,12 +132,11 @@ func (s *service) startLearning() error {
 // newLearner builds a learner for m with the learn section c, restoring
 // the optimizer state m's checkpoint holds.
 func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, error) {
-	oc, sch, err := learnOptim(c)
+	lc, err := LearnerConfig(c, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return nil, err
 	}
-	l, err := learn.NewLearner(m.infer, m.info, r, learn.Config{Optim: oc, LR: c.LR, Schedule: sch, Batch: c.Batch,
-		Steps: c.Steps, TrainLast: c.TrainLast, Margin: c.Margin, Seed: uint64(time.Now().UnixNano())})
+	l, err := learn.NewLearner(m.infer, m.info, r, lc)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +144,17 @@ func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, err
 		return nil, err
 	}
 	return l, nil
+}
+
+// LearnerConfig is the learner's configuration for a learn section, as
+// catd run trains (the learning benchmark uses it too).
+func LearnerConfig(c config.Learn, seed uint64) (learn.Config, error) {
+	oc, sch, err := learnOptim(c)
+	if err != nil {
+		return learn.Config{}, err
+	}
+	return learn.Config{Optim: oc, LR: c.LR, Schedule: sch, Batch: c.Batch, Steps: c.Steps, TrainLast: c.TrainLast,
+		Margin: c.Margin, Seed: seed}, nil
 }
 
 // learnOptim is the optimizer and schedule of the learn section.
@@ -412,12 +422,11 @@ func (l *learning) reconfigure(old, c config.Learn) {
 
 // newLearnerFrom rebuilds a learner with new settings on old's weights.
 func newLearnerFrom(old *learn.Learner, r *learn.Replay, c config.Learn) (*learn.Learner, error) {
-	oc, sch, err := learnOptim(c)
+	lc, err := LearnerConfig(c, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return nil, err
 	}
-	return learn.NewLearner(old.Net(), old.Info(), r, learn.Config{Optim: oc, LR: c.LR, Schedule: sch,
-		Batch: c.Batch, Steps: c.Steps, TrainLast: c.TrainLast, Margin: c.Margin, Seed: uint64(time.Now().UnixNano())})
+	return learn.NewLearner(old.Net(), old.Info(), r, lc)
 }
 
 // round trains one round and, if accepted, swaps the new weights in.
