@@ -69,7 +69,8 @@ type Scenario struct {
 // Options are what every scenario shares.
 type Options struct {
 	// Net is the model labels fine-tune (batch norm folded) and Info its
-	// description; each run trains a copy.
+	// description; runs only read its parameters, so that several may run
+	// at once.
 	Net  *model.Net
 	Info model.Info
 	// Learn and Replay configure the learner and its buffer as catd's
@@ -188,9 +189,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	out.Before = score(o.Net, o.Info, sc.Test)
+	// The model is shared by runs on other goroutines: measure with
+	// this run's own copy.
+	eval, err := l.InferenceNet()
+	if err != nil {
+		return out, err
+	}
+	out.Before = score(eval, o.Info, sc.Test)
 	if o.Forget != nil {
-		out.ForgetBefore = score(o.Net, o.Info, o.Forget).BalAcc
+		out.ForgetBefore = score(eval, o.Info, o.Forget).BalAcc
 	}
 	arrival := Arrival(sc.Labels, sc.Order, sc.Seed)
 	per := max(sc.PerTick, 1)
@@ -200,10 +207,6 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 		maxTicks = arrivalTicks + 300
 	}
 	pacer := learn.Pacer{Patience: o.Patience}
-	eval, err := l.InferenceNet()
-	if err != nil {
-		return out, err
-	}
 	given, idle := 0, 0
 	for tick := 0; tick < maxTicks; tick++ {
 		if err := ctx.Err(); err != nil {
