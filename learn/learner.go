@@ -67,7 +67,11 @@ type Config struct {
 	// 0.5, down to 1/16 of the configured rate); an accepted round doubles
 	// it back, so that a round after a rejection takes a smaller step
 	// instead of repeating the same draw.
-	Shrink  float64
+	Shrink float64
+	// BestCut recalibrates the decision threshold to the held-out labels'
+	// best cut (metrics.BestThreshold) instead of a fitted calibration
+	// (metrics.CalibratedThreshold), which varies less with few labels.
+	BestCut bool
 	Augment train.Augment // default train.DefaultAugment
 	Seed    uint64
 	// Explode is the factor over the round's first loss (at least ln 2,
@@ -339,7 +343,7 @@ func (l *Learner) InferenceNet() (*model.Net, error) {
 // exploded, the weights go back to the accepted ones, the optimizer's
 // state starts afresh and the learning rate shrinks (Shrink). An accepted
 // round recalibrates the decision threshold on the held-out labels (for
-// balanced accuracy).
+// balanced accuracy; see BestCut).
 func (l *Learner) Round(ctx context.Context) (Result, error) {
 	start := time.Now()
 	trainSet, valSet := l.replay.split()
@@ -407,8 +411,9 @@ func (l *Learner) accept(v validation, res *Result) {
 	res.Gain = v.loss < 0.99*l.acc.loss-1e-3 || v.auc > l.acc.auc+0.005
 	res.Reason = fmt.Sprintf("held-out loss %.4f -> %.4f, ROC AUC %.4f -> %.4f", l.acc.loss, v.loss, l.acc.auc, v.auc)
 	l.step += int64(res.Steps)
-	if thr, b, err := metrics.BestThreshold(v.p, v.labels); err == nil {
-		l.info.Threshold, res.ValBalAcc = thr, b
+	if thr, err := l.threshold(v); err == nil {
+		l.info.Threshold = thr
+		res.ValBalAcc = metrics.NewConfusion(v.p, v.labels, thr).BalancedAccuracy()
 	} else {
 		res.ValBalAcc = v.bal
 	}
@@ -418,6 +423,19 @@ func (l *Learner) accept(v validation, res *Result) {
 	}
 	l.acc = v
 	copy(l.goodParams, l.net.Params)
+}
+
+// threshold is the decision threshold the held-out scores v call for
+// (balanced accuracy): a calibration fitted to them, or with BestCut the
+// best cut.
+func (l *Learner) threshold(v validation) (float32, error) {
+	if !l.cfg.BestCut {
+		if t, err := metrics.CalibratedThreshold(v.p, v.labels); err == nil {
+			return t, nil
+		}
+	}
+	t, _, err := metrics.BestThreshold(v.p, v.labels)
+	return t, err
 }
 
 // train runs the round's steps from the accepted weights and leaves the
