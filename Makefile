@@ -4,6 +4,7 @@
 #   make test        the test suite (what CI runs)
 #   make test-arm64  the suite again as linux/arm64 binaries under qemu-aarch64-static
 #   make bench       Go benchmarks and "catd bench"
+#   make bench-learning  on-device learning over data sets, label orders and seeds
 #   make bench-torch catd next to the PyTorch reference, with ratios
 #   make cross       static binaries for Raspberry Pi boards in dist/
 #   make golden      regenerate the PyTorch golden files (needs python3-torch)
@@ -15,7 +16,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 test-learning bench bench-torch cross fmt vet golden clean default-model default-int8 pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch cross fmt vet golden clean default-model default-int8 pretrain
 
 # The default model (model/default.safetensors, built into catd): catsep64
 # pretrained as a 200-class classifier on Tiny ImageNet's train split, then
@@ -70,6 +71,14 @@ test-v4l2:
 # held-out balanced accuracy must rise. A few minutes; needs ../shared.
 test-learning:
 	CATD_PROOF=1 $(GO) test -count=1 -run TestDaemonLearnsANewDomain -v -timeout 30m ./daemon/
+
+# The learning benchmark: catd's learner as the daemon runs it, on the
+# shared pets photos and two sets made from Tiny ImageNet, labels given
+# class by class, interleaved and as a trickle, 3 seeds each; writes
+# docs/learning-bench.{md,json,png}. About 40 minutes on 2 cores.
+PETS ?= ../shared/data/oxford-pets-sample
+bench-learning: build
+	./bin/catd bench-learning --pets $(PETS) --tinyimagenet $(DATA) --seeds 3 --out docs $(ARGS)
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
