@@ -20,8 +20,10 @@ import (
 	"catd/config"
 	"catd/fswatch"
 	"catd/hook"
+	"catd/internal/regfile"
 	"catd/model"
 	"catd/preprocess"
+	"catd/safetensors"
 	"catd/serialctl"
 	"catd/state"
 	"catd/train"
@@ -259,7 +261,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 	)
 	if path == "" {
 		data, name = model.DefaultBytes(), "built-in default model"
-	} else if data, err = readLimited(path, model.MaxFileBytes); err != nil {
+	} else if data, err = readModel(path, model.MaxFileBytes); err != nil {
 		return nil, fmt.Errorf("daemon: model: %w", err)
 	}
 	sum := sha256.Sum256(data)
@@ -331,22 +333,21 @@ func short(h string) string {
 	return h
 }
 
-// readLimited reads a file of at most max bytes.
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+// readModel reads the model file at path, of at most max bytes. It does
+// not wait on a named pipe (regfile.Open), and it checks the safetensors
+// header before reading the rest, so that a file with a huge or broken
+// header costs no more than the header's first bytes.
+func readModel(path string, max int64) ([]byte, error) {
+	f, st, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model may have", path, st.Size(), max)
+	}
+	if _, err := safetensors.ReadIndex(f, st.Size()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
