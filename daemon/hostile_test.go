@@ -3,7 +3,9 @@
 package daemon
 
 import (
+	"bufio"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // returnsWithin fails t if fn has not returned after a few seconds: the
@@ -88,6 +92,148 @@ func TestHostileModelFiles(t *testing.T) {
 				t.Errorf("refusing it allocated %d bytes, want under 1 MiB", n)
 			}
 			t.Logf("%d bytes allocated: %v", n, err)
+		})
+	}
+}
+
+// waitFor waits until cond holds, failing the test after 15 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// replaceWith puts what make makes at path, by a rename as editors save.
+func replaceWith(t *testing.T, path string, make func(tmp string) error) {
+	t.Helper()
+	tmp := path + ".new"
+	os.Remove(tmp)
+	if err := make(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hostileConfigs are what a config path can turn into: each is refused on
+// SIGHUP and the serial reload command as at start, at once, with an error
+// naming the file and saying what.
+var hostileConfigs = []struct {
+	name  string
+	place func(tmp string) error
+	says  string
+}{
+	{"named pipe", func(tmp string) error { return syscall.Mkfifo(tmp, 0o644) }, "is a named pipe (FIFO): not a regular file"},
+	{"link to /dev/zero", func(tmp string) error { return os.Symlink("/dev/zero", tmp) }, "is a character device: not a regular file"},
+	{"2 MiB", func(tmp string) error {
+		// Valid, and a change: at start it would be refused, so it must
+		// not apply live either (it used to, through the watcher).
+		head := "source: file:/fake/dark\ndetect:\n  threshold: 0.9\n#"
+		return os.WriteFile(tmp, []byte(head+strings.Repeat("x", 2<<20-len(head))), 0o644)
+	}, "file too large: more than 1048576 bytes"},
+}
+
+// TestReloadRefusesHostileConfigFiles: the config file replaced by a
+// named pipe (SIGHUP used to block for ever, and with it SIGTERM and the
+// shutdown checkpoint), a link to /dev/zero (read without end) or a 2 MiB
+// file (applied live by the watcher, then refused at the next start): the
+// watcher logs and skips it, SIGHUP refuses it at once with a
+// config_refused event and status.json's config_error naming the file,
+// frames go on, the old config stays, and catd stops cleanly.
+func TestReloadRefusesHostileConfigFiles(t *testing.T) {
+	for _, tc := range hostileConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
+			replaceWith(t, r.cfgPath, tc.place)
+			waitFor(t, "the watcher's error", func() bool {
+				return strings.Contains(r.logs.String(), tc.says)
+			})
+			r.reload <- syscall.SIGHUP
+			ev := r.event("config_refused")
+			if !strings.Contains(ev.Msg, r.cfgPath) || !strings.Contains(ev.Msg, tc.says) {
+				t.Errorf("refusal %q, want one naming %s and saying %q", ev.Msg, r.cfgPath, tc.says)
+			}
+			st := r.status(func(s *Status) bool { return s.ConfigError != "" })
+			if !strings.Contains(st.ConfigError, tc.says) {
+				t.Errorf("status config_error %q", st.ConfigError)
+			}
+			r.frames(3)
+			if strings.Contains(r.logs.String(), "config applied") {
+				t.Errorf("a config was applied:\n%s", r.logs.String())
+			}
+			if thr := r.ctl.Snapshot().Threshold; thr != 0.5 {
+				t.Errorf("threshold %v, want the model's 0.5: the old config", thr)
+			}
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestSerialReloadRefusesHostileConfigFiles: the serial console's reload
+// command answers ERR at once, naming the file, and the console goes on
+// answering (a named pipe used to leave it waiting for ever).
+func TestSerialReloadRefusesHostileConfigFiles(t *testing.T) {
+	if _, err := os.Stat("/dev/ptmx"); err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	for _, tc := range hostileConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			master, tty, err := pty.Open()
+			if err != nil {
+				t.Skipf("no pseudo-terminal: %v", err)
+			}
+			defer master.Close()
+			defer tty.Close()
+			lines := make(chan string, 1024)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(master)
+				for sc.Scan() {
+					lines <- strings.TrimRight(sc.Text(), "\r")
+				}
+			}()
+			r := newRig(t)
+			r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nserial:\n  port: %s\n", r.model, tty.Name()))
+			waitFor(t, "the serial console", func() bool { return strings.Contains(r.logs.String(), "serial console open") })
+			replaceWith(t, r.cfgPath, tc.place)
+			// reply returns the next line that answers a command.
+			reply := func() string {
+				t.Helper()
+				for {
+					select {
+					case l := <-lines:
+						if strings.HasPrefix(l, "OK") || strings.HasPrefix(l, "ERR") {
+							return l
+						}
+					case <-time.After(10 * time.Second):
+						t.Fatalf("no reply within 10 s\n%s", r.logs.String())
+					}
+				}
+			}
+			if _, err := master.Write([]byte("reload\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if l := reply(); !strings.HasPrefix(l, "ERR reload: ") || !strings.Contains(l, r.cfgPath) || !strings.Contains(l, tc.says) {
+				t.Errorf("reply %q, want ERR naming %s and saying %q", l, r.cfgPath, tc.says)
+			}
+			if _, err := master.Write([]byte("version\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if l := reply(); !strings.HasPrefix(l, "OK catd") {
+				t.Errorf("the console's next reply %q", l)
+			}
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }

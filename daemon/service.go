@@ -164,7 +164,8 @@ func Run(ctx context.Context, opt Options) error {
 	go func() { defer wg.Done(); s.quant.run(ctx) }()
 	go func() { defer wg.Done(); s.memory.run(ctx, 5*time.Second) }()
 	if opt.ConfigPath != "" {
-		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
+		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{MaxSize: config.MaxFileSize,
+			Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
 		if err != nil {
 			return fmt.Errorf("daemon: watch %s: %w", opt.ConfigPath, err)
 		}
@@ -172,7 +173,7 @@ func Run(ctx context.Context, opt Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.Run(ctx, func(data []byte, why string) { _ = s.reload(data, why) }); err != nil {
+			if err := w.Run(ctx, func(data []byte, why string) { _ = s.reload(data, nil, why) }); err != nil {
 				s.log.Error().Err(err).Msg("config file no longer watched")
 			}
 		}()
@@ -437,22 +438,24 @@ func (s *service) status(st *Status) {
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
 
 // Reload re-reads the config file now and applies it (SIGHUP, the serial
-// reload command), returning why it was refused.
+// reload command), returning why it was refused. The file is read as at
+// start (config.ReadFile): a named pipe, a device or a file over 1 MiB is
+// refused at once, like a file that does not parse.
 func (s *service) Reload() error {
 	if s.opt.ConfigPath == "" {
 		return errors.New("no config file: catd runs on its built-in defaults and flags")
 	}
-	data, err := os.ReadFile(s.opt.ConfigPath)
-	if err != nil {
-		s.log.Error().Err(err).Msg("config not reread: catd keeps running on the last good config")
-		return err
-	}
-	return s.reload(data, "reload")
+	data, err := config.ReadFile(s.opt.ConfigPath)
+	return s.reload(data, err, "reload")
 }
 
-// reload applies the config file's new contents, or refuses them.
-func (s *service) reload(data []byte, why string) error {
-	nc, err := config.Parse(s.opt.ConfigPath, data)
+// reload applies the config file's new contents, or refuses them, or the
+// error of reading them.
+func (s *service) reload(data []byte, err error, why string) error {
+	var nc config.Config
+	if err == nil {
+		nc, err = config.Parse(s.opt.ConfigPath, data)
+	}
 	if err == nil && s.opt.Override != nil {
 		s.opt.Override(&nc)
 		err = nc.Validate()
