@@ -229,6 +229,10 @@ func (s *service) start() error {
 	if stale, _ := cp.Stale(); len(stale) > 0 {
 		s.log.Warn().Strs("files", stale).Msg("removed checkpoints left half-written by a crash")
 	}
+	if ignored := cp.Ignored(); len(ignored) > 0 {
+		s.log.Warn().Strs("files", ignored).
+			Msg("ignored files named like checkpoints but with sequence numbers catd never writes; they are not resumed from")
+	}
 	if err := s.openSnapshots(s.cfg.Snapshots); err != nil {
 		return err
 	}

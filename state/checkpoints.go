@@ -27,6 +27,14 @@ const (
 	ckptPrefix = "checkpoint-"
 	ckptSuffix = ".safetensors"
 	ckptDigits = 8
+	// maxSeq is the largest sequence number taken for a generation: at
+	// one Save a second it is reached in 30,000 years, so a file with a
+	// larger number was not written by Save (a copy, a hand-made name).
+	// Such files are ignored (see Ignored): trusting one would make it the
+	// newest generation for ever, and checkpoint-18446744073709551615
+	// would wrap the next number around to 0. When the numbers do reach
+	// maxSeq, Save renumbers the generations from 1.
+	maxSeq = 999_999_999_999
 )
 
 // checkpointName returns the file name of generation seq.
@@ -66,6 +74,7 @@ type Checkpoints struct {
 
 	stale    []string
 	staleErr error
+	ignored  []string
 
 	mu   sync.Mutex
 	last uint64       // newest sequence number seen or saved
@@ -94,8 +103,19 @@ func OpenCheckpoints(dir string, keep int, m *Meter) (*Checkpoints, error) {
 	for _, g := range generations(entries) {
 		c.last = max(c.last, g)
 	}
+	for _, e := range entries {
+		if seq, ok := parseCheckpointName(e.Name()); ok && seq > maxSeq {
+			c.ignored = append(c.ignored, filepath.Join(dir, e.Name()))
+		}
+	}
 	return c, nil
 }
+
+// Ignored returns the paths of the files OpenCheckpoints found that are
+// named like checkpoints but with a sequence number no Save would give
+// (above 999,999,999,999). They are neither loaded, counted nor deleted;
+// the caller should log them.
+func (c *Checkpoints) Ignored() []string { return slices.Clone(c.ignored) }
 
 // Dir returns the checkpoint directory.
 func (c *Checkpoints) Dir() string { return c.dir }
@@ -106,11 +126,11 @@ func (c *Checkpoints) Dir() string { return c.dir }
 func (c *Checkpoints) Stale() ([]string, error) { return slices.Clone(c.stale), c.staleErr }
 
 // generations returns the sequence numbers of the checkpoint files among
-// entries, newest first.
+// entries, newest first, leaving out numbers above maxSeq.
 func generations(entries []fs.DirEntry) []uint64 {
 	var seqs []uint64
 	for _, e := range entries {
-		if seq, ok := parseCheckpointName(e.Name()); ok && e.Type().IsRegular() {
+		if seq, ok := parseCheckpointName(e.Name()); ok && seq <= maxSeq && e.Type().IsRegular() {
 			seqs = append(seqs, seq)
 		}
 	}
@@ -144,7 +164,9 @@ func (c *Checkpoints) List() ([]string, error) {
 
 // Save writes data as a new generation, atomically (see WriteFileAtomic),
 // with mode 0640 and a sequence number one above the newest ever seen, so
-// numbers keep growing across restarts and deletions. It then deletes the
+// numbers keep growing across restarts and deletions (in the unlikely
+// event they reach 999,999,999,999, the generations are renamed to 1, 2, …
+// first, in order). It then deletes the
 // oldest generations beyond the number to keep, and returns the new file's
 // path. If the error is about deleting or about the final directory sync,
 // the new generation is in place and its path is returned with the error.
@@ -177,6 +199,11 @@ func (c *Checkpoints) save(data []byte) (string, error) {
 	if len(seqs) > 0 {
 		c.last = max(c.last, seqs[0])
 	}
+	if c.last >= maxSeq {
+		if seqs, err = c.renumber(seqs); err != nil {
+			return "", err
+		}
+	}
 	seq := c.last + 1
 	path := c.path(seq)
 	renamed, err := writeFileAtomic(path, data, 0o640, c.meter)
@@ -196,6 +223,28 @@ func (c *Checkpoints) save(data []byte) (string, error) {
 		}
 	}
 	return path, errors.Join(errs...)
+}
+
+// renumber renames the generations seqs (newest first) to 1, 2, … in
+// their order, the oldest first, so that every rename goes to a smaller
+// free number and a crash half-way leaves them in order; it returns their
+// new numbers and sets c.last to the newest.
+func (c *Checkpoints) renumber(seqs []uint64) ([]uint64, error) {
+	renamed := make([]uint64, len(seqs))
+	for i := range seqs {
+		old, seq := seqs[len(seqs)-1-i], uint64(i+1)
+		if old != seq {
+			if err := os.Rename(c.path(old), c.path(seq)); err != nil {
+				return nil, fmt.Errorf("state: renumber checkpoints: %w", err)
+			}
+		}
+		renamed[len(seqs)-1-i] = seq
+	}
+	c.last = uint64(len(seqs))
+	if err := syncDir(c.dir); err != nil {
+		return nil, fmt.Errorf("state: renumber checkpoints: %w", err)
+	}
+	return renamed, nil
 }
 
 // Load tries the generations newest first. For each it reads the file and
