@@ -76,8 +76,14 @@ type Checkpoints struct {
 	staleErr error
 	ignored  []string
 
+	// write and free are writeFileAtomic and freeSpace; tests replace
+	// them to fake a full disk.
+	write func(path string, data []byte, perm os.FileMode, m *Meter) (renamed bool, err error)
+	free  func(dir string) (uint64, bool)
+
 	mu   sync.Mutex
 	last uint64       // newest sequence number seen or saved
+	good string       // the newest generation known good: saved, or accepted by Load
 	buf  bytes.Buffer // SaveFrom's, reused
 }
 
@@ -98,7 +104,7 @@ func OpenCheckpoints(dir string, keep int, m *Meter) (*Checkpoints, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: checkpoint directory: %w", err)
 	}
-	c := &Checkpoints{dir: dir, keep: keep, meter: m}
+	c := &Checkpoints{dir: dir, keep: keep, meter: m, write: writeFileAtomic, free: freeSpace}
 	c.stale, c.staleErr = removeStale(dir, entries)
 	for _, g := range generations(entries) {
 		c.last = max(c.last, g)
@@ -170,6 +176,12 @@ func (c *Checkpoints) List() ([]string, error) {
 // oldest generations beyond the number to keep, and returns the new file's
 // path. If the error is about deleting or about the final directory sync,
 // the new generation is in place and its path is returned with the error.
+//
+// On a full disk Save makes room first: if statfs says the new file will
+// not fit, or writing it fails with ENOSPC (or EDQUOT), every generation
+// but the newest known good one (the last saved, or the one Load
+// accepted; else the newest) is deleted, and a failed write is tried once
+// more. Apart from that, a failed Save leaves the generations as they were.
 // Save does not keep data.
 func (c *Checkpoints) Save(data []byte) (string, error) {
 	c.mu.Lock()
@@ -206,11 +218,20 @@ func (c *Checkpoints) save(data []byte) (string, error) {
 	}
 	seq := c.last + 1
 	path := c.path(seq)
-	renamed, err := writeFileAtomic(path, data, 0o640, c.meter)
+	if free, ok := c.free(c.dir); ok && free < uint64(len(data))+spaceMargin {
+		seqs = c.makeRoom(seqs)
+	}
+	renamed, err := c.write(path, data, 0o640, c.meter)
+	if !renamed && isNoSpace(err) {
+		if left := c.makeRoom(seqs); len(left) < len(seqs) {
+			seqs = left
+			renamed, err = c.write(path, data, 0o640, c.meter)
+		}
+	}
 	if !renamed {
 		return "", err
 	}
-	c.last = seq
+	c.last, c.good = seq, path
 	if err != nil {
 		return path, err
 	}
@@ -247,6 +268,35 @@ func (c *Checkpoints) renumber(seqs []uint64) ([]uint64, error) {
 	return renamed, nil
 }
 
+// spaceMargin is the room, in bytes, left for the file system's own
+// needs (an inode, a directory block) when Save checks the free space.
+const spaceMargin = 64 << 10
+
+// makeRoom deletes every generation among seqs (newest first) but the
+// newest known good one (or, with none known, the newest), for a new one
+// to fit on a full disk, and returns those left. A failed deletion is
+// left to the deletions after the next successful Save.
+func (c *Checkpoints) makeRoom(seqs []uint64) []uint64 {
+	if len(seqs) <= 1 {
+		return seqs
+	}
+	keep := seqs[0]
+	for _, seq := range seqs {
+		if c.path(seq) == c.good {
+			keep = seq
+		}
+	}
+	left := []uint64{keep}
+	for _, seq := range seqs {
+		if seq != keep && os.Remove(c.path(seq)) != nil {
+			left = append(left, seq)
+		}
+	}
+	slices.Sort(left)
+	slices.Reverse(left)
+	return left
+}
+
 // Load tries the generations newest first. For each it reads the file and
 // calls valid(path, data), which owns data from then on; the first for which
 // valid returns nil wins, and Load returns its path with the reasons the
@@ -266,6 +316,7 @@ func (c *Checkpoints) Load(valid func(path string, data []byte) error) (path str
 		if err == nil {
 			err = valid(p, data)
 			if err == nil {
+				c.good = p
 				return p, skipped, nil
 			}
 			err = fmt.Errorf("state: checkpoint %s: %w", p, err)

@@ -524,7 +524,7 @@ func TestAbsurdSequenceNumbers(t *testing.T) {
 	}{
 		{"max uint64", math.MaxUint64, true, 1, 3},
 		{"one above the bound", maxSeq + 1, true, 1, 3},
-		{"at the bound", maxSeq, false, 2, 4}, // renumbered to 1
+		{"at the bound", maxSeq, false, 2, 4},             // renumbered to 1
 		{"below the bound", maxSeq - 1, false, maxSeq, 4}, // renumbered at the second
 	} {
 		t.Run(tc.name, func(t *testing.T) {
