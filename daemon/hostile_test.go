@@ -5,6 +5,7 @@ package daemon
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/rs/zerolog"
+
+	"catd/state"
 )
 
 // returnsWithin fails t if fn has not returned after a few seconds: the
@@ -233,6 +237,75 @@ func TestSerialReloadRefusesHostileConfigFiles(t *testing.T) {
 			}
 			if err := r.stop(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestShutdownCheckpoint: a shutdown checkpoint that cannot be written
+// (here the checkpoint directory has turned into a file) used to be one
+// log line before a clean "stopped" and exit status 0. Now Run fails with
+// an error that says the learnt weights are lost (catd exits 1, systemd
+// marks the unit failed), and the summary line is logged at error level.
+func TestShutdownCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		dirty       bool
+		broken      bool
+		runErr      error
+		wantErr     string // "" for nil
+		wantSummary string // the summary line's level and message
+	}{
+		{"nothing to save", false, false, nil, "", `"level":"info","state_bytes_written":0`},
+		{"saved", true, false, nil, "", `"level":"info","state_bytes_written":`},
+		{"not saved", true, true, nil, "daemon: shutdown checkpoint not written, the weights learnt since the last checkpoint are lost: state: checkpoint directory:",
+			`"level":"error"`},
+		{"not saved after a source failure", true, true, errors.New("daemon: source gone"), "daemon: source gone\ndaemon: shutdown checkpoint not written", `"level":"error"`},
+		{"nothing to save after a source failure", false, true, errors.New("daemon: source gone"), "daemon: source gone", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "checkpoints")
+			logs := &syncBuffer{}
+			s := &service{log: zerolog.New(logs), started: time.Now()}
+			cp, err := state.OpenCheckpoints(dir, 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.ckpts.Store(cp)
+			m, err := s.loadModel("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.model.Store(m)
+			empty := ""
+			s.checkpoint.Store(&empty)
+			s.dirty.Store(tc.dirty)
+			if tc.broken {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(dir, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = s.shutdown(tc.runErr)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
+				t.Fatalf("shutdown: %v; want %q", err, tc.wantErr)
+			}
+			if tc.runErr != nil && !errors.Is(err, tc.runErr) {
+				t.Errorf("shutdown: %v does not wrap the run's error", err)
+			}
+			var summary string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, `"message":"stopped`) {
+					summary = l
+				}
+			}
+			if tc.wantSummary == "" && summary != "" || !strings.Contains(summary, tc.wantSummary) {
+				t.Errorf("summary line %q, want one with %q\n%s", summary, tc.wantSummary, logs.String())
+			}
+			if files, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*")); tc.dirty && !tc.broken && len(files) != 1 {
+				t.Errorf("checkpoints %q, want the shutdown one", files)
 			}
 		})
 	}

@@ -204,15 +204,33 @@ func Run(ctx context.Context, opt Options) error {
 	err := RunPipeline(ctx, pcfg, s.log)
 	cancel()
 	wg.Wait()
+	return s.shutdown(err)
+}
+
+// shutdown writes the shutdown checkpoint if the weights changed since the
+// last one, logs the summary line and returns what Run returns: runErr,
+// joined with the checkpoint's failure. A checkpoint that could not be
+// written makes Run fail, so that catd exits with status 1 and systemd
+// marks the unit failed: the weights learnt since the last checkpoint are
+// lost, and the journal's last line from catd says why.
+func (s *service) shutdown(runErr error) error {
+	var saveErr error
 	if s.dirty.Load() {
-		if _, serr := s.save("shutdown"); serr != nil {
-			s.log.Error().Err(serr).Msg("checkpoint at shutdown")
+		if _, err := s.save("shutdown"); err != nil {
+			saveErr = fmt.Errorf("daemon: shutdown checkpoint not written, the weights learnt since the last checkpoint are lost: %w", err)
 		}
 	}
-	if err == nil {
+	switch {
+	case saveErr != nil:
+		s.log.Error().Err(saveErr).AnErr("run_error", runErr).Int64("state_bytes_written", s.meter.Total()).
+			Dur("uptime", time.Since(s.started)).Msg("stopped without the shutdown checkpoint")
+	case runErr == nil:
 		s.log.Info().Int64("state_bytes_written", s.meter.Total()).Dur("uptime", time.Since(s.started)).Msg("stopped")
 	}
-	return err
+	if saveErr == nil {
+		return runErr
+	}
+	return errors.Join(runErr, saveErr)
 }
 
 // start makes the state directory, loads the model and opens the source.
