@@ -4,12 +4,14 @@ package daemon
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +20,8 @@ import (
 	"github.com/creack/pty"
 	"github.com/rs/zerolog"
 
+	"catd/camera"
+	"catd/config"
 	"catd/state"
 )
 
@@ -308,5 +312,54 @@ func TestShutdownCheckpoint(t *testing.T) {
 				t.Errorf("checkpoints %q, want the shutdown one", files)
 			}
 		})
+	}
+}
+
+// TestOneCatdPerStateDirectory: a second Run on a state directory in use
+// fails at once, naming the directory and the first one's PID, and leaves
+// the first running; two used to share it (both taking labels, both
+// training, their checkpoint generations interleaved). Once the first has
+// returned, a new Run starts on it.
+func TestOneCatdPerStateDirectory(t *testing.T) {
+	r := newRig(t)
+	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
+	stateDir := filepath.Join(r.dir, "state")
+	opt := func(logs *syncBuffer, ctl *Control) Options {
+		cfg, _, err := config.Load(r.cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Options{Config: cfg, StateDir: stateDir, Log: zerolog.New(logs), Control: ctl,
+			OpenSource: func(uri string, _ zerolog.Logger) (camera.Source, error) {
+				return &steadySource{name: uri, pix: 20}, nil
+			}}
+	}
+
+	var err error
+	returnsWithin(t, "the second Run", func() { err = Run(context.Background(), opt(&syncBuffer{}, &Control{})) })
+	want := stateDir + " is locked by another catd (pid " + strconv.Itoa(os.Getpid()) + ")"
+	if !errors.Is(err, state.ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Run: %v; want an error saying %q", err, want)
+	}
+	r.frames(3) // the first goes on
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctl, logs, done := &Control{}, &syncBuffer{}, make(chan error, 1)
+	go func() { done <- Run(ctx, opt(logs, ctl)) }()
+	waitFor(t, "frames from the third Run", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("third Run: %v\n%s", err, logs.String())
+		default:
+		}
+		return ctl.Snapshot().Frames > 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("third Run: %v", err)
 	}
 }

@@ -112,6 +112,7 @@ type service struct {
 	checkpoint atomic.Pointer[string]
 	cfgErr     atomic.Pointer[string]
 	hooks      sync.WaitGroup // closing replaced hook runners
+	lock       *state.DirLock // on the state directory, from start until closeAll
 }
 
 // Run runs catd until ctx is cancelled: it loads the model (the newest
@@ -239,6 +240,13 @@ func (s *service) start() error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("daemon: state directory: %w", err)
 	}
+	// Before anything in it is touched: OpenCheckpoints removes temporary
+	// files, which may be another catd's checkpoint being written.
+	lock, err := state.LockDir(dir)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	s.lock = lock
 	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
 	if err != nil {
 		return err
@@ -723,6 +731,11 @@ func (s *service) closeAll() {
 	}
 	if s.learning != nil {
 		s.learning.replay.Close()
+	}
+	// Last: Run has saved its shutdown checkpoint and every goroutine
+	// that writes into the state directory has returned.
+	if err := s.lock.Unlock(); err != nil {
+		s.log.Warn().Err(err).Msg("state directory lock")
 	}
 }
 
