@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"catd/camera"
+	"catd/internal/regfile"
 	"catd/optim"
 	"catd/preprocess"
 	"catd/serialctl"
@@ -290,27 +289,36 @@ func Parse(name string, data []byte) (Config, error) {
 	return c, nil
 }
 
-// maxFileSize is the largest config file Load reads, in bytes.
-const maxFileSize = 1 << 20
+// MaxFileSize is the largest config file catd reads, in bytes (1 MiB): at
+// start (Load, ReadFile), on SIGHUP and the serial reload command
+// (ReadFile), and when the watched file changes (the daemon's watcher is
+// given this limit). Parse refuses larger data too. A complete config
+// with every comment, systemd/catd.yaml, is about 8 KB.
+const MaxFileSize = 1 << 20
 
-// Load reads the config file at path and parses it (Parse). It returns
-// the file's bytes too, also when they do not parse, so that a caller
-// watching the file can tell unchanged content. Errors name path.
+// Load reads the config file at path (ReadFile) and parses it (Parse). It
+// returns the file's bytes too, also when they do not parse, so that a
+// caller watching the file can tell unchanged content. Errors name path.
 func Load(path string) (Config, []byte, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return Config{}, nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return Config{}, nil, fmt.Errorf("config: read %s: %w", path, err)
-	}
-	if len(data) > maxFileSize {
-		return Config{}, nil, fmt.Errorf("config: %s: larger than %d bytes", path, maxFileSize)
+		return Config{}, nil, err
 	}
 	c, err := Parse(path, data)
 	return c, data, err
+}
+
+// ReadFile reads the config file at path, which must be a regular file
+// (or a link to one) of at most MaxFileSize bytes. It does not wait on a
+// named pipe or read a device: those are refused at once, as is a larger
+// file, after reading no more than MaxFileSize+1 bytes of it. Errors name
+// path; they wrap fs.ErrNotExist for a missing file.
+func ReadFile(path string) ([]byte, error) {
+	data, err := regfile.Read(path, MaxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return data, nil
 }
 
 // Validate reports every value of c out of its range or not among its

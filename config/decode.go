@@ -39,8 +39,25 @@ func (d *decoder) fail(at place, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: at.line, Key: at.key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// maxItems is the most line ends and YAML indicators that can start or
+// separate values (: - , [ { ?) a config file may hold; the full example,
+// systemd/catd.yaml, with all its comments, has about 400. The YAML parser
+// makes a node tree of a whole document before the decoder sees it, about
+// 250 bytes per node, and a file of MaxFileSize bytes can hold half a
+// million nodes ("[0,0,0,…]"): 140 MB. Nodes cannot outnumber twice the
+// items plus two, so this bounds the tree to about 5 MB.
+const maxItems = 10_000
+
 // decode overlays the keys that data sets on c.
 func (d *decoder) decode(data []byte, c *Config) {
+	if len(data) > MaxFileSize {
+		d.fail(place{}, "%d bytes, more than the %d (1 MiB) a config file may hold", len(data), MaxFileSize)
+		return
+	}
+	if n := items(data); n > maxItems {
+		d.fail(place{}, "more than %d lines and YAML separators (: - , [ { ?), too many for a catd config (the full example has about 400)", maxItems)
+		return
+	}
 	doc, second, err := parseYAML(data)
 	if err != nil {
 		line, msg := syntaxProblem(data, err)
@@ -63,6 +80,20 @@ func (d *decoder) decode(data []byte, c *Config) {
 		return
 	}
 	d.section(top, reflect.ValueOf(c).Elem(), "")
+}
+
+// items counts the bytes of data that end a line or are YAML indicators
+// able to start or separate a value, wherever they are (in comments and
+// quoted strings too, which only overestimates).
+func items(data []byte) int {
+	n := 0
+	for _, b := range data {
+		switch b {
+		case '\n', ':', '-', ',', '[', '{', '?':
+			n++
+		}
+	}
+	return n
 }
 
 // parseYAML parses data into the node of its first document, nil if data

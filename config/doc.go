@@ -31,6 +31,16 @@
 // MiB, GiB (powers of 1024): 64MiB. Unknown keys, duplicate keys, anchors
 // and aliases, merge keys and more than one YAML document are errors.
 //
+// # Limits
+//
+// A config file is a regular file (or a link to one) of at most
+// MaxFileSize bytes (1 MiB); a named pipe, a device or a larger file is
+// refused at once, without waiting and without reading more than 1 MiB
+// (ReadFile). A file may also hold at most 10,000 line ends and YAML
+// separators (: - , [ { ?), so that the YAML parser's node tree stays
+// within a few MB; the full example has about 400. Anchors and aliases are
+// refused, so nothing is expanded.
+//
 // # Errors
 //
 // Parse reports every problem it finds, not just the first, as one

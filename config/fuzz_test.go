@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"catd/config"
@@ -27,6 +28,7 @@ func FuzzConfig(f *testing.F) {
 		"? [a, b]\n: 1\n<<: {}\n",
 		"model: cats.safetensors\n",
 		"- a\n- b\n",
+		"x: [" + strings.Repeat("0,", 5001) + "0]\n", // just over the item limit
 	} {
 		f.Add([]byte(s))
 	}

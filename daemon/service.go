@@ -20,8 +20,10 @@ import (
 	"catd/config"
 	"catd/fswatch"
 	"catd/hook"
+	"catd/internal/regfile"
 	"catd/model"
 	"catd/preprocess"
+	"catd/safetensors"
 	"catd/serialctl"
 	"catd/state"
 	"catd/train"
@@ -110,6 +112,7 @@ type service struct {
 	checkpoint atomic.Pointer[string]
 	cfgErr     atomic.Pointer[string]
 	hooks      sync.WaitGroup // closing replaced hook runners
+	lock       *state.DirLock // on the state directory, from start until closeAll
 }
 
 // Run runs catd until ctx is cancelled: it loads the model (the newest
@@ -162,7 +165,8 @@ func Run(ctx context.Context, opt Options) error {
 	go func() { defer wg.Done(); s.quant.run(ctx) }()
 	go func() { defer wg.Done(); s.memory.run(ctx, 5*time.Second) }()
 	if opt.ConfigPath != "" {
-		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
+		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{MaxSize: config.MaxFileSize,
+			Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
 		if err != nil {
 			return fmt.Errorf("daemon: watch %s: %w", opt.ConfigPath, err)
 		}
@@ -170,7 +174,7 @@ func Run(ctx context.Context, opt Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.Run(ctx, func(data []byte, why string) { _ = s.reload(data, why) }); err != nil {
+			if err := w.Run(ctx, func(data []byte, why string) { _ = s.reload(data, nil, why) }); err != nil {
 				s.log.Error().Err(err).Msg("config file no longer watched")
 			}
 		}()
@@ -201,15 +205,33 @@ func Run(ctx context.Context, opt Options) error {
 	err := RunPipeline(ctx, pcfg, s.log)
 	cancel()
 	wg.Wait()
+	return s.shutdown(err)
+}
+
+// shutdown writes the shutdown checkpoint if the weights changed since the
+// last one, logs the summary line and returns what Run returns: runErr,
+// joined with the checkpoint's failure. A checkpoint that could not be
+// written makes Run fail, so that catd exits with status 1 and systemd
+// marks the unit failed: the weights learnt since the last checkpoint are
+// lost, and the journal's last line from catd says why.
+func (s *service) shutdown(runErr error) error {
+	var saveErr error
 	if s.dirty.Load() {
-		if _, serr := s.save("shutdown"); serr != nil {
-			s.log.Error().Err(serr).Msg("checkpoint at shutdown")
+		if _, err := s.save("shutdown"); err != nil {
+			saveErr = fmt.Errorf("daemon: shutdown checkpoint not written, the weights learnt since the last checkpoint are lost: %w", err)
 		}
 	}
-	if err == nil {
+	switch {
+	case saveErr != nil:
+		s.log.Error().Err(saveErr).AnErr("run_error", runErr).Int64("state_bytes_written", s.meter.Total()).
+			Dur("uptime", time.Since(s.started)).Msg("stopped without the shutdown checkpoint")
+	case runErr == nil:
 		s.log.Info().Int64("state_bytes_written", s.meter.Total()).Dur("uptime", time.Since(s.started)).Msg("stopped")
 	}
-	return err
+	if saveErr == nil {
+		return runErr
+	}
+	return errors.Join(runErr, saveErr)
 }
 
 // start makes the state directory, loads the model and opens the source.
@@ -218,6 +240,13 @@ func (s *service) start() error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("daemon: state directory: %w", err)
 	}
+	// Before anything in it is touched: OpenCheckpoints removes temporary
+	// files, which may be another catd's checkpoint being written.
+	lock, err := state.LockDir(dir)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	s.lock = lock
 	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
 	if err != nil {
 		return err
@@ -225,6 +254,10 @@ func (s *service) start() error {
 	s.ckpts.Store(cp)
 	if stale, _ := cp.Stale(); len(stale) > 0 {
 		s.log.Warn().Strs("files", stale).Msg("removed checkpoints left half-written by a crash")
+	}
+	if ignored := cp.Ignored(); len(ignored) > 0 {
+		s.log.Warn().Strs("files", ignored).
+			Msg("ignored files named like checkpoints but with sequence numbers catd never writes; they are not resumed from")
 	}
 	if err := s.openSnapshots(s.cfg.Snapshots); err != nil {
 		return err
@@ -259,7 +292,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 	)
 	if path == "" {
 		data, name = model.DefaultBytes(), "built-in default model"
-	} else if data, err = readLimited(path, model.MaxFileBytes); err != nil {
+	} else if data, err = readModel(path, model.MaxFileBytes); err != nil {
 		return nil, fmt.Errorf("daemon: model: %w", err)
 	}
 	sum := sha256.Sum256(data)
@@ -331,22 +364,21 @@ func short(h string) string {
 	return h
 }
 
-// readLimited reads a file of at most max bytes.
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+// readModel reads the model file at path, of at most max bytes. It does
+// not wait on a named pipe (regfile.Open), and it checks the safetensors
+// header before reading the rest, so that a file with a huge or broken
+// header costs no more than the header's first bytes.
+func readModel(path string, max int64) ([]byte, error) {
+	f, st, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model may have", path, st.Size(), max)
+	}
+	if _, err := safetensors.ReadIndex(f, st.Size()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
@@ -436,22 +468,24 @@ func (s *service) status(st *Status) {
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
 
 // Reload re-reads the config file now and applies it (SIGHUP, the serial
-// reload command), returning why it was refused.
+// reload command), returning why it was refused. The file is read as at
+// start (config.ReadFile): a named pipe, a device or a file over 1 MiB is
+// refused at once, like a file that does not parse.
 func (s *service) Reload() error {
 	if s.opt.ConfigPath == "" {
 		return errors.New("no config file: catd runs on its built-in defaults and flags")
 	}
-	data, err := os.ReadFile(s.opt.ConfigPath)
-	if err != nil {
-		s.log.Error().Err(err).Msg("config not reread: catd keeps running on the last good config")
-		return err
-	}
-	return s.reload(data, "reload")
+	data, err := config.ReadFile(s.opt.ConfigPath)
+	return s.reload(data, err, "reload")
 }
 
-// reload applies the config file's new contents, or refuses them.
-func (s *service) reload(data []byte, why string) error {
-	nc, err := config.Parse(s.opt.ConfigPath, data)
+// reload applies the config file's new contents, or refuses them, or the
+// error of reading them.
+func (s *service) reload(data []byte, err error, why string) error {
+	var nc config.Config
+	if err == nil {
+		nc, err = config.Parse(s.opt.ConfigPath, data)
+	}
 	if err == nil && s.opt.Override != nil {
 		s.opt.Override(&nc)
 		err = nc.Validate()
@@ -697,6 +731,11 @@ func (s *service) closeAll() {
 	}
 	if s.learning != nil {
 		s.learning.replay.Close()
+	}
+	// Last: Run has saved its shutdown checkpoint and every goroutine
+	// that writes into the state directory has returned.
+	if err := s.lock.Unlock(); err != nil {
+		s.log.Warn().Err(err).Msg("state directory lock")
 	}
 }
 

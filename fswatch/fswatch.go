@@ -34,8 +34,10 @@
 //     unless the read was asked for with Reload;
 //   - the file is gone (removed and not yet back, or a dangling link): logged
 //     once at warn level, and delivered again when it comes back;
-//   - it cannot be read (permissions, not a regular file, larger than 16 MiB):
-//     logged at error level with the path, once per distinct error.
+//   - it cannot be read (permissions, not a regular file, larger than
+//     Options.MaxSize): logged at error level with the path, once per
+//     distinct error. A named pipe or a device is never read (and a named
+//     pipe never waited on): see package catd/internal/regfile.
 //
 // The contents present at New are not delivered (the caller loaded the file
 // itself), but their hash is kept, so rewriting the same bytes delivers
@@ -56,7 +58,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,6 +66,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"catd/internal/regfile"
 )
 
 // Reasons passed to the callback of Run.
@@ -92,9 +95,10 @@ const (
 	// maxWaitDebounces bounds how long a stream of events can put a read
 	// off, in Debounce periods.
 	maxWaitDebounces = 10
-	// maxSize is the largest file read, in bytes: a config file is a few
-	// KiB, and a path pointing at something huge must not eat the memory.
-	maxSize = 16 << 20
+	// DefaultMaxSize is the largest file read when Options.MaxSize is
+	// zero, in bytes: a config file is a few KiB, and a path pointing at
+	// something huge must not eat the memory.
+	DefaultMaxSize = 16 << 20
 )
 
 // Options configure a Watcher. The zero value is usable.
@@ -110,6 +114,10 @@ type Options struct {
 	// without debouncing (empty contents are still skipped); pick a period
 	// of seconds, a config file is small.
 	Poll time.Duration
+	// MaxSize is the largest file read, in bytes; a larger one is not
+	// delivered (logged at error level). Zero or less means
+	// DefaultMaxSize (16 MiB).
+	MaxSize int64
 	// Log receives what the Watcher has to say; every line carries the
 	// field "path". The zero Logger discards everything.
 	Log zerolog.Logger
@@ -122,6 +130,7 @@ type Watcher struct {
 	realDir  string // dir with its symbolic links resolved
 	debounce time.Duration
 	poll     time.Duration
+	maxSize  int64
 	log      zerolog.Logger
 	reload   chan struct{} // capacity 1: Reload requests coalesce
 	running  atomic.Bool
@@ -183,6 +192,7 @@ func New(path string, opt Options) (*Watcher, error) {
 		realDir:  realDir,
 		debounce: opt.Debounce,
 		poll:     max(opt.Poll, 0),
+		maxSize:  opt.MaxSize,
 		log:      opt.Log.With().Str("path", abs).Logger(),
 		reload:   make(chan struct{}, 1),
 		newFS:    fsnotify.NewWatcher,
@@ -190,8 +200,11 @@ func New(path string, opt Options) (*Watcher, error) {
 	if w.debounce <= 0 {
 		w.debounce = DefaultDebounce
 	}
+	if w.maxSize <= 0 {
+		w.maxSize = DefaultMaxSize
+	}
 	w.setTarget(resolve(abs))
-	data, err := readFile(abs)
+	data, err := regfile.Read(abs, w.maxSize)
 	switch {
 	case err == nil:
 		if len(data) > 0 {
@@ -468,7 +481,7 @@ func (w *Watcher) check(fn func([]byte, string), force bool) {
 	}
 	w.watchTarget()
 
-	data, err := readFile(w.path)
+	data, err := regfile.Read(w.path, w.maxSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		w.lastErr = ""
@@ -507,32 +520,4 @@ func (w *Watcher) check(fn func([]byte, string), force bool) {
 	w.sum, w.haveSum = sum, true
 	w.log.Info().Str("reason", reason).Int("bytes", len(data)).Msg("fswatch: new contents")
 	fn(data, reason)
-}
-
-// readFile reads a regular file of at most maxSize bytes. Anything else
-// (a FIFO would block, a device could be endless) is an error.
-func readFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("fswatch: %s is not a regular file (%v)", path, st.Mode().Type())
-	}
-	if st.Size() > maxSize {
-		return nil, fmt.Errorf("fswatch: %s is larger than %d bytes", path, maxSize)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fswatch: read %s: %w", path, err)
-	}
-	if len(data) > maxSize {
-		return nil, fmt.Errorf("fswatch: %s is larger than %d bytes", path, maxSize)
-	}
-	return data, nil
 }

@@ -822,3 +822,34 @@ func TestNewRelative(t *testing.T) {
 		t.Errorf("Path() = %s, want %s", w.Path(), path)
 	}
 }
+
+// TestMaxSize: a file larger than Options.MaxSize is not delivered (and
+// not read past MaxSize+1 bytes); the error is logged and the next file
+// of a good size is delivered.
+func TestMaxSize(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		size      int
+		delivered bool
+	}{
+		{"at the limit", 100, true},
+		{"one byte over", 101, false},
+		{"a MiB over", 100 + 1<<20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := plainFile(t, dir)
+			h := start(t, dir, path, Options{MaxSize: 100}, nil)
+			big := strings.Repeat("x", tc.size)
+			h.write("catd.yaml", big)
+			if tc.delivered {
+				h.expect(big, ReasonChanged)
+				return
+			}
+			h.waitLog(`"level":"error"`, `"path":"`+h.path+`"`, "file too large: more than 100 bytes")
+			h.none()
+			h.write("catd.yaml", "v: 2\n")
+			h.expect("v: 2\n", ReasonChanged)
+		})
+	}
+}

@@ -266,7 +266,7 @@ func errShort(n int) error {
 
 func checkHeaderLen(n uint64) error {
 	if n > MaxHeaderSize {
-		return fmt.Errorf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+		return fmt.Errorf("header length %d exceeds the limit of %d bytes (4 MiB; a catd model's header is about 10 KB)", n, MaxHeaderSize)
 	}
 	return nil
 }

@@ -242,7 +242,7 @@ func malformedFiles() []malformed {
 	return []malformed{
 		{"empty file", nil, "file is 0 bytes, shorter than the 8-byte header length"},
 		{"short file", []byte{1, 2, 3}, "file is 3 bytes, shorter than the 8-byte header length"},
-		{"header over limit", withLen(MaxHeaderSize+1, "{}"), "header length 100000001 exceeds the limit of 100000000 bytes"},
+		{"header over limit", withLen(MaxHeaderSize+1, "{}"), "header length 4194305 exceeds the limit of 4194304 bytes (4 MiB"},
 		{"header length max uint64", withLen(math.MaxUint64, "{}"), "exceeds the limit"},
 		{"header beyond file", withLen(100, "{}      "), "header length 100 exceeds the 8 bytes after the length prefix"},
 		{"header not UTF-8", withHeader("{\"\xff\":1}", nil), "header is not valid UTF-8"},

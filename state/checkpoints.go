@@ -27,6 +27,14 @@ const (
 	ckptPrefix = "checkpoint-"
 	ckptSuffix = ".safetensors"
 	ckptDigits = 8
+	// maxSeq is the largest sequence number taken for a generation: at
+	// one Save a second it is reached in 30,000 years, so a file with a
+	// larger number was not written by Save (a copy, a hand-made name).
+	// Such files are ignored (see Ignored): trusting one would make it the
+	// newest generation for ever, and checkpoint-18446744073709551615
+	// would wrap the next number around to 0. When the numbers do reach
+	// maxSeq, Save renumbers the generations from 1.
+	maxSeq = 999_999_999_999
 )
 
 // checkpointName returns the file name of generation seq.
@@ -66,9 +74,16 @@ type Checkpoints struct {
 
 	stale    []string
 	staleErr error
+	ignored  []string
+
+	// write and free are writeFileAtomic and freeSpace; tests replace
+	// them to fake a full disk.
+	write func(path string, data []byte, perm os.FileMode, m *Meter) (renamed bool, err error)
+	free  func(dir string) (uint64, bool)
 
 	mu   sync.Mutex
 	last uint64       // newest sequence number seen or saved
+	good string       // the newest generation known good: saved, or accepted by Load
 	buf  bytes.Buffer // SaveFrom's, reused
 }
 
@@ -89,13 +104,24 @@ func OpenCheckpoints(dir string, keep int, m *Meter) (*Checkpoints, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: checkpoint directory: %w", err)
 	}
-	c := &Checkpoints{dir: dir, keep: keep, meter: m}
+	c := &Checkpoints{dir: dir, keep: keep, meter: m, write: writeFileAtomic, free: freeSpace}
 	c.stale, c.staleErr = removeStale(dir, entries)
 	for _, g := range generations(entries) {
 		c.last = max(c.last, g)
 	}
+	for _, e := range entries {
+		if seq, ok := parseCheckpointName(e.Name()); ok && seq > maxSeq {
+			c.ignored = append(c.ignored, filepath.Join(dir, e.Name()))
+		}
+	}
 	return c, nil
 }
+
+// Ignored returns the paths of the files OpenCheckpoints found that are
+// named like checkpoints but with a sequence number no Save would give
+// (above 999,999,999,999). They are neither loaded, counted nor deleted;
+// the caller should log them.
+func (c *Checkpoints) Ignored() []string { return slices.Clone(c.ignored) }
 
 // Dir returns the checkpoint directory.
 func (c *Checkpoints) Dir() string { return c.dir }
@@ -106,11 +132,11 @@ func (c *Checkpoints) Dir() string { return c.dir }
 func (c *Checkpoints) Stale() ([]string, error) { return slices.Clone(c.stale), c.staleErr }
 
 // generations returns the sequence numbers of the checkpoint files among
-// entries, newest first.
+// entries, newest first, leaving out numbers above maxSeq.
 func generations(entries []fs.DirEntry) []uint64 {
 	var seqs []uint64
 	for _, e := range entries {
-		if seq, ok := parseCheckpointName(e.Name()); ok && e.Type().IsRegular() {
+		if seq, ok := parseCheckpointName(e.Name()); ok && seq <= maxSeq && e.Type().IsRegular() {
 			seqs = append(seqs, seq)
 		}
 	}
@@ -144,10 +170,18 @@ func (c *Checkpoints) List() ([]string, error) {
 
 // Save writes data as a new generation, atomically (see WriteFileAtomic),
 // with mode 0640 and a sequence number one above the newest ever seen, so
-// numbers keep growing across restarts and deletions. It then deletes the
+// numbers keep growing across restarts and deletions (in the unlikely
+// event they reach 999,999,999,999, the generations are renamed to 1, 2, …
+// first, in order). It then deletes the
 // oldest generations beyond the number to keep, and returns the new file's
 // path. If the error is about deleting or about the final directory sync,
 // the new generation is in place and its path is returned with the error.
+//
+// On a full disk Save makes room first: if statfs says the new file will
+// not fit, or writing it fails with ENOSPC (or EDQUOT), every generation
+// but the newest known good one (the last saved, or the one Load
+// accepted; else the newest) is deleted, and a failed write is tried once
+// more. Apart from that, a failed Save leaves the generations as they were.
 // Save does not keep data.
 func (c *Checkpoints) Save(data []byte) (string, error) {
 	c.mu.Lock()
@@ -177,13 +211,27 @@ func (c *Checkpoints) save(data []byte) (string, error) {
 	if len(seqs) > 0 {
 		c.last = max(c.last, seqs[0])
 	}
+	if c.last >= maxSeq {
+		if seqs, err = c.renumber(seqs); err != nil {
+			return "", err
+		}
+	}
 	seq := c.last + 1
 	path := c.path(seq)
-	renamed, err := writeFileAtomic(path, data, 0o640, c.meter)
+	if free, ok := c.free(c.dir); ok && free < uint64(len(data))+spaceMargin {
+		seqs = c.makeRoom(seqs)
+	}
+	renamed, err := c.write(path, data, 0o640, c.meter)
+	if !renamed && isNoSpace(err) {
+		if left := c.makeRoom(seqs); len(left) < len(seqs) {
+			seqs = left
+			renamed, err = c.write(path, data, 0o640, c.meter)
+		}
+	}
 	if !renamed {
 		return "", err
 	}
-	c.last = seq
+	c.last, c.good = seq, path
 	if err != nil {
 		return path, err
 	}
@@ -196,6 +244,57 @@ func (c *Checkpoints) save(data []byte) (string, error) {
 		}
 	}
 	return path, errors.Join(errs...)
+}
+
+// renumber renames the generations seqs (newest first) to 1, 2, … in
+// their order, the oldest first, so that every rename goes to a smaller
+// free number and a crash half-way leaves them in order; it returns their
+// new numbers and sets c.last to the newest.
+func (c *Checkpoints) renumber(seqs []uint64) ([]uint64, error) {
+	renamed := make([]uint64, len(seqs))
+	for i := range seqs {
+		old, seq := seqs[len(seqs)-1-i], uint64(i+1)
+		if old != seq {
+			if err := os.Rename(c.path(old), c.path(seq)); err != nil {
+				return nil, fmt.Errorf("state: renumber checkpoints: %w", err)
+			}
+		}
+		renamed[len(seqs)-1-i] = seq
+	}
+	c.last = uint64(len(seqs))
+	if err := syncDir(c.dir); err != nil {
+		return nil, fmt.Errorf("state: renumber checkpoints: %w", err)
+	}
+	return renamed, nil
+}
+
+// spaceMargin is the room, in bytes, left for the file system's own
+// needs (an inode, a directory block) when Save checks the free space.
+const spaceMargin = 64 << 10
+
+// makeRoom deletes every generation among seqs (newest first) but the
+// newest known good one (or, with none known, the newest), for a new one
+// to fit on a full disk, and returns those left. A failed deletion is
+// left to the deletions after the next successful Save.
+func (c *Checkpoints) makeRoom(seqs []uint64) []uint64 {
+	if len(seqs) <= 1 {
+		return seqs
+	}
+	keep := seqs[0]
+	for _, seq := range seqs {
+		if c.path(seq) == c.good {
+			keep = seq
+		}
+	}
+	left := []uint64{keep}
+	for _, seq := range seqs {
+		if seq != keep && os.Remove(c.path(seq)) != nil {
+			left = append(left, seq)
+		}
+	}
+	slices.Sort(left)
+	slices.Reverse(left)
+	return left
 }
 
 // Load tries the generations newest first. For each it reads the file and
@@ -217,6 +316,7 @@ func (c *Checkpoints) Load(valid func(path string, data []byte) error) (path str
 		if err == nil {
 			err = valid(p, data)
 			if err == nil {
+				c.good = p
 				return p, skipped, nil
 			}
 			err = fmt.Errorf("state: checkpoint %s: %w", p, err)

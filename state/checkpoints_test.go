@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -505,5 +506,69 @@ func BenchmarkCheckpointSaveFrom(b *testing.B) {
 		if _, err := c.SaveFrom(write); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAbsurdSequenceNumbers: a file named with a sequence number no Save
+// gives (checkpoint-18446744073709551615 used to wrap the next number to
+// checkpoint-00000000, which the next Save deleted as the oldest, and to
+// be resumed from for ever) is ignored, reported and left alone; the
+// newest generation saved is the one loaded, in this process and the
+// next. Numbers that do reach the bound are renumbered from 1, in order.
+func TestAbsurdSequenceNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		planted     uint64 // the sequence number of a file put in first
+		ignored     bool   // whether Ignored reports it
+		first, last uint64 // the numbers of the first and third Save
+	}{
+		{"max uint64", math.MaxUint64, true, 1, 3},
+		{"one above the bound", maxSeq + 1, true, 1, 3},
+		{"at the bound", maxSeq, false, 2, 4},             // renumbered to 1
+		{"below the bound", maxSeq - 1, false, maxSeq, 4}, // renumbered at the second
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			planted := filepath.Join(dir, checkpointName(tc.planted))
+			mustWrite(t, planted, []byte("stale"))
+			c, err := OpenCheckpoints(dir, 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Ignored(); tc.ignored != (len(got) == 1 && got[0] == planted) {
+				t.Errorf("Ignored() = %q", got)
+			}
+			var paths []string
+			for i := range 3 {
+				p, err := c.Save(fmt.Appendf(nil, "save %d", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+			if want := filepath.Join(dir, checkpointName(tc.first)); paths[0] != want {
+				t.Errorf("first save %s, want %s", paths[0], want)
+			}
+			if want := filepath.Join(dir, checkpointName(tc.last)); paths[2] != want {
+				t.Errorf("third save %s, want %s", paths[2], want)
+			}
+			// The next start resumes from the newest save.
+			c, err = OpenCheckpoints(dir, 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var loaded []byte
+			path, _, err := c.Load(func(_ string, data []byte) error { loaded = data; return nil })
+			if err != nil || path != paths[2] || string(loaded) != "save 2" {
+				t.Errorf("Load: %s %q %v, want %s \"save 2\"", path, loaded, err, paths[2])
+			}
+			if _, err := os.Stat(planted); tc.ignored && err != nil {
+				t.Errorf("the ignored file was touched: %v", err)
+			}
+			list, _ := c.List()
+			if len(list) != 2 {
+				t.Errorf("List %q, want the 2 kept", list)
+			}
+		})
 	}
 }

@@ -10,6 +10,10 @@
 // temporary file behind; OpenCheckpoints and OpenSnapshots remove those and
 // report their names (see Stale) so that the caller can log them.
 //
+// One catd at a time: LockDir takes an exclusive flock(2) on the file
+// "lock" in the state directory, held for as long as catd runs, and a
+// second catd on the same directory is refused with the holder's PID.
+//
 // A SIGKILL is survived by the rename alone; a power cut also needs the
 // fsyncs, which is why every fsync error is returned. Both hold only on file
 // systems that honour fsync and rename (ext4, the Raspberry Pi OS default,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,5 +53,52 @@ func TestWriteFileAtomicFailsMidway(t *testing.T) {
 	}
 	if got := m.Total(); got != 64<<10 {
 		t.Errorf("meter %d, want the %d bytes written before the failure", got, 64<<10)
+	}
+}
+
+// TestSaveOnAFullTmpfs is TestSaveOnAFullDisk on a real full file system:
+// a 3 MiB tmpfs holds two 1.2 MB generations but not a third beside them.
+// Both ways of noticing are tried: statfs before the write, and ENOSPC
+// from it. It needs root (or CAP_SYS_ADMIN) to mount, and is skipped
+// otherwise.
+func TestSaveOnAFullTmpfs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		statfs bool
+	}{
+		{"statfs", true},
+		{"ENOSPC", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=3m"); err != nil {
+				t.Skipf("cannot mount a tmpfs here: %v", err)
+			}
+			t.Cleanup(func() {
+				if err := syscall.Unmount(dir, 0); err != nil {
+					t.Errorf("unmount %s: %v", dir, err)
+				}
+			})
+			c, err := OpenCheckpoints(dir, 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.statfs {
+				c.free = func(string) (uint64, bool) { return 0, false }
+			}
+			for i := range 4 {
+				data := bytes.Repeat([]byte{byte(i)}, 1_200_000)
+				if _, err := c.Save(data); err != nil {
+					t.Fatalf("save %d: %v", i+1, err)
+				}
+			}
+			var want []string
+			for _, seq := range []uint64{3, 4} {
+				want = append(want, checkpointName(seq))
+			}
+			if got := dirNames(t, dir); !slices.Equal(got, want) {
+				t.Errorf("directory holds %q, want %q", got, want)
+			}
+		})
 	}
 }
