@@ -825,3 +825,40 @@ func TestBatchesAreBalancedByClass(t *testing.T) {
 		}
 	}
 }
+
+// TestPairedSE checks the standard error of the held-out loss's change
+// against its definition: per class, the sample variance of the
+// example-by-example differences over the class's count, the classes
+// weighing half each.
+func TestPairedSE(t *testing.T) {
+	labels := []bool{true, true, true, false, false, false, false}
+	a := validation{p: []float32{0.9, 0.6, 0.7, 0.2, 0.1, 0.3, 0.4}, labels: labels}
+	if se := pairedSE(a, a); se != 0 {
+		t.Errorf("the same scores: standard error %v", se)
+	}
+	b := validation{p: []float32{0.8, 0.7, 0.5, 0.1, 0.3, 0.3, 0.2}, labels: labels}
+	var want float64
+	for _, cat := range []bool{true, false} {
+		var d []float64
+		for i := range labels {
+			if labels[i] == cat {
+				d = append(d, exampleLoss(b.p[i], cat)-exampleLoss(a.p[i], cat))
+			}
+		}
+		var m, v float64
+		for _, x := range d {
+			m += x / float64(len(d))
+		}
+		for _, x := range d {
+			v += (x - m) * (x - m) / float64(len(d)-1)
+		}
+		want += 0.25 * v / float64(len(d))
+	}
+	want = math.Sqrt(want)
+	if got := pairedSE(a, b); math.Abs(got-want) > 1e-12 {
+		t.Errorf("standard error %v, want %v", got, want)
+	}
+	if got := pairedSE(a, validation{p: b.p[:3], labels: labels[:3]}); got != 0 {
+		t.Errorf("different examples: %v, want 0", got)
+	}
+}

@@ -31,6 +31,14 @@ type Config struct {
 	// still accepted, as a fraction (default 0.02), plus MarginAbs (default
 	// 0.005: a loss near zero may move by noise alone).
 	Margin, MarginAbs float64
+	// Noise is how many standard errors of the held-out loss's change the
+	// loss may also rise in an accepted round (default 1). The change is
+	// measured example by example (the candidate's loss minus the accepted
+	// model's on the same held-out labels), so its standard error is that
+	// of the paired differences: with a few dozen held-out labels a
+	// candidate no worse than the accepted model is then rarely refused
+	// for the luck of the draw that made the accepted one look good.
+	Noise float64
 	// AUCMargin is how much the held-out ROC AUC may fall in an accepted
 	// round; 0 means the default, 0.25/sqrt(n) for n held-out examples of
 	// the smaller class, at most 0.05: about half the AUC's standard error,
@@ -129,6 +137,7 @@ func (c *Config) defaults() {
 	def(&c.Prox, 1e-3)
 	def(&c.Average, 0.5)
 	def(&c.Shrink, 0.5)
+	def(&c.Noise, 1)
 	switch {
 	case c.HeadWarmup == 0:
 		c.HeadWarmup = 40
@@ -378,8 +387,9 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 		case math.IsNaN(v.loss) || math.IsInf(v.loss, 0):
 			blowUp = true
 			fail = fmt.Sprintf("held-out loss %v", v.loss)
-		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs:
-			fail = fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%%)", l.acc.loss, v.loss, 100*l.cfg.Margin)
+		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs+l.cfg.Noise*pairedSE(l.acc, v):
+			fail = fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%% + %g standard errors of %.4f)",
+				l.acc.loss, v.loss, 100*l.cfg.Margin, l.cfg.Noise, pairedSE(l.acc, v))
 		case v.auc < l.acc.auc-aucTol:
 			fail = fmt.Sprintf("held-out ROC AUC fell from %.4f to %.4f (margin %.3f)", l.acc.auc, v.auc, aucTol)
 		default:
@@ -525,6 +535,49 @@ func (l *Learner) step1(lr float64, headOnly bool) {
 	l.groups[0] = optim.Group{End: h, Eta: float32(lr * l.cfg.BackboneLR)}
 	l.groups[1] = optim.Group{End: len(params), Eta: float32(lr)}
 	l.opt.StepGroups(params, grads, l.groups[:])
+}
+
+// pairedSE is the standard error of the change of the class-weighted
+// held-out loss from a to b, from the example-by-example differences (0 if
+// a and b were not measured on the same examples).
+func pairedSE(a, b validation) float64 {
+	if len(a.p) != len(b.p) {
+		return 0
+	}
+	var n [2]int
+	var sum, sq [2]float64
+	for i, pa := range a.p {
+		if a.labels[i] != b.labels[i] {
+			return 0
+		}
+		c := 0
+		if a.labels[i] {
+			c = 1
+		}
+		d := exampleLoss(b.p[i], b.labels[i]) - exampleLoss(pa, a.labels[i])
+		n[c]++
+		sum[c] += d
+		sq[c] += d * d
+	}
+	var v float64
+	for c := range 2 {
+		if n[c] < 2 {
+			continue
+		}
+		m := sum[c] / float64(n[c])
+		variance := (sq[c] - float64(n[c])*m*m) / float64(n[c]-1)
+		v += 0.25 * max(variance, 0) / float64(n[c])
+	}
+	return math.Sqrt(v)
+}
+
+// exampleLoss is the BCE of score p for a cat (or not).
+func exampleLoss(p float32, cat bool) float64 {
+	q := math.Min(math.Max(float64(p), 1e-7), 1-1e-7)
+	if cat {
+		return -math.Log(q)
+	}
+	return -math.Log(1 - q)
 }
 
 // aucMargin is how much the held-out AUC may fall: AUCMargin, or by
@@ -673,14 +726,12 @@ func (l *Learner) validate(val []*entry) (validation, error) {
 	var sum [2]float64
 	var n [2]int
 	for i, pc := range p {
-		q := math.Min(math.Max(float64(pc), 1e-7), 1-1e-7)
+		c := 0
 		if labels[i] {
-			sum[1] -= math.Log(q)
-			n[1]++
-		} else {
-			sum[0] -= math.Log(1 - q)
-			n[0]++
+			c = 1
 		}
+		sum[c] += exampleLoss(pc, labels[i])
+		n[c]++
 	}
 	if n[0]+n[1] == 0 {
 		return validation{}, errors.New("learn: no held-out label could be read")

@@ -44,6 +44,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	fs.IntVar(&ab.HeadWarmup, "head-warmup", 0, "ablation: steps training the head alone at first")
 	fs.Float64Var(&ab.Shrink, "shrink", 0, "ablation: learning-rate factor after a rejected round")
 	fs.Float64Var(&ab.RecentShare, "recent-share", 0, "ablation: share of each class's draws from its newest labels")
+	fs.Float64Var(&ab.Noise, "noise", 0, "ablation: standard errors of the paired held-out loss change an accepted round may rise by")
 	fs.BoolVar(&ab.BestCut, "best-cut", false, "ablation: recalibrate the threshold to the held-out labels' best cut instead of a fitted calibration")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
@@ -83,7 +84,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 			return err
 		}
 		lc.BackboneLR, lc.Prox, lc.Average, lc.HeadWarmup, lc.Shrink, lc.RecentShare = ab.BackboneLR, ab.Prox, ab.Average, ab.HeadWarmup, ab.Shrink, ab.RecentShare
-		lc.BestCut = ab.BestCut
+		lc.BestCut, lc.Noise = ab.BestCut, ab.Noise
 		opts := learnbench.Options{Net: net, Info: info, Learn: lc, Patience: cfg.Learn.Patience,
 			Replay: learn.ReplayOptions{PerClass: cfg.Learn.ReplayPerClass, ValShare: cfg.Learn.ValShare}}
 		w, h := net.Arch.W, net.Arch.H
