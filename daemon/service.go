@@ -85,8 +85,11 @@ type service struct {
 	mu      sync.Mutex
 	cfg     config.Config
 	src     camera.Source
-	console *consoleRun
-	ckptNow chan time.Duration // new checkpoint period (the newest wins)
+	console *consoleRun // the running console, or nil
+	// lastConsole is the console started last, running or stopping: its
+	// end is every console's end (see consoleRun.done).
+	lastConsole *consoleRun
+	ckptNow     chan time.Duration // new checkpoint period (the newest wins)
 	// ctx is Run's, set before any goroutine starts: consoles started by
 	// apply run under it, and it is done once the pipeline has stopped
 	// taking updates (see update).
@@ -713,11 +716,11 @@ func (s *service) openSnapshots(c config.Snapshots) error {
 	return nil
 }
 
-// closeAll releases what Run holds.
+// closeAll releases what Run holds; Run's context is done, if it was made.
 func (s *service) closeAll() {
+	s.waitConsoles()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopConsole()
 	if r := s.hook.Swap(nil); r != nil {
 		r.Close()
 	}

@@ -42,6 +42,8 @@ type serviceRig struct {
 	opening chan string
 	gate    chan struct{}
 	gated   []*steadySource
+	// override, if set, is Options.Override.
+	override func(*config.Config)
 }
 
 type syncBuffer struct {
@@ -95,7 +97,7 @@ func (r *serviceRig) start(yaml string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	r.cancel = cancel
 	opt := Options{Config: cfg, ConfigPath: r.cfgPath, StateDir: filepath.Join(r.dir, "state"), Version: "test",
-		Log: zerolog.New(r.logs), Control: r.ctl, Reload: r.reload,
+		Log: zerolog.New(r.logs), Control: r.ctl, Reload: r.reload, Override: r.override,
 		OnEvent: func(ev Event) {
 			select {
 			case r.events <- ev:
