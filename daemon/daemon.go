@@ -438,7 +438,7 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 			}
 			if err == nil {
 				base = det.threshold(pl.info)
-				thr = ctl.decisionThreshold(base)
+				ctl.decisionThreshold(base) // status shows the new threshold before the next frame
 				if u.StatsEvery < 0 {
 					statsTicker.Stop()
 					statsOn = false
