@@ -222,10 +222,12 @@ func (s *httpSource) serve() (n uint64, err error) {
 				s.scratch = append(s.scratch[:0], data...)
 				s.back = InsertHuffmanTables(s.back, s.scratch)
 			}
-			now := s.publish()
 			if n++; n == 1 {
-				s.up(now, ct)
+				// Said before the frame is out: whoever has the frame
+				// finds the log saying the stream is up.
+				s.up(time.Now(), ct)
 			}
+			s.publish()
 		case errors.Is(err, ErrBadFrame):
 			s.skip(err)
 		case err == io.EOF:

@@ -72,16 +72,14 @@ func (s *MJPEGSplitter) Reset(r io.Reader) {
 // errors other than io.EOF are returned as they are and are sticky.
 func (s *MJPEGSplitter) Next(dst []byte) ([]byte, error) {
 	dst = dst[:0]
-	for {
-		if err := s.findSOI(); err != nil {
-			return dst, err
-		}
-		frame, err := s.frame(dst)
-		if err == errRestart {
-			return dst, fmt.Errorf("camera: mjpeg: frame cut short by a new SOI at offset %d: %w", s.off+int64(s.rp), ErrBadFrame)
-		}
-		return frame, err
+	if err := s.findSOI(); err != nil {
+		return dst, err
 	}
+	frame, err := s.frame(dst)
+	if err == errRestart {
+		return dst, fmt.Errorf("camera: mjpeg: frame cut short by a new SOI at offset %d: %w", s.off+int64(s.rp), ErrBadFrame)
+	}
+	return frame, err
 }
 
 // errRestart reports an SOI inside a frame; s.rp is left at that SOI.

@@ -261,7 +261,7 @@ func FuzzMJPEG(f *testing.F) {
 // chunkReader returns at most n bytes per Read, and sometimes none.
 type chunkReader struct {
 	data  []byte
-	n, i  int
+	n     int
 	calls int
 }
 

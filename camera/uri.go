@@ -93,7 +93,7 @@ func (u *sourceURI) leftover() error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return fmt.Errorf("unknown query parameter %q for %s:", keys[0], u.scheme)
+	return fmt.Errorf("unknown query parameter %q for a %s: source", keys[0], u.scheme)
 }
 
 func (u *sourceURI) float(k string, def, lo, hi float64) (float64, error) {

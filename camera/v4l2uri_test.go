@@ -35,7 +35,7 @@ func TestParseV4L2Config(t *testing.T) {
 		{"v4l2:/dev/video0?fps=NaN", v4l2Config{}, `fps="NaN"`},
 		{"v4l2:/dev/video0?buffers=1", v4l2Config{}, `buffers="1"`},
 		{"v4l2:/dev/video0?buffers=33", v4l2Config{}, `buffers="33"`},
-		{"v4l2:/dev/video0?loop=true", v4l2Config{}, `unknown query parameter "loop" for v4l2:`},
+		{"v4l2:/dev/video0?loop=true", v4l2Config{}, `unknown query parameter "loop" for a v4l2: source`},
 		{"v4l2:/dev/video0?fps=5&fps=6", v4l2Config{}, "given 2 times"},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {

@@ -12,14 +12,17 @@ import (
 type consoleRun struct {
 	con    *serialctl.Console
 	cancel context.CancelFunc
-	done   chan error
-	port   string
+	// done is closed once this console's Run has returned, and with it the
+	// Run of every console started before it.
+	done chan struct{}
+	port string
 }
 
 // startConsole starts the serial console c describes (none when c.Port is
-// empty); s.mu is held.
+// empty, or once ctx is done); s.mu is held. It runs once the console it
+// replaces has let go of the port.
 func (s *service) startConsole(ctx context.Context, c config.Serial) error {
-	if c.Port == "" {
+	if c.Port == "" || ctx.Err() != nil {
 		return nil
 	}
 	format, err := serialctl.ParseFormat(c.Format)
@@ -32,14 +35,29 @@ func (s *service) startConsole(ctx context.Context, c config.Serial) error {
 		return fmt.Errorf("daemon: serial console: %w", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	r := &consoleRun{con: con, cancel: cancel, done: make(chan error, 1), port: c.Port}
-	go func() { r.done <- con.Run(cctx) }()
-	s.console = r
+	r := &consoleRun{con: con, cancel: cancel, done: make(chan struct{}), port: c.Port}
+	var prev <-chan struct{}
+	if s.lastConsole != nil {
+		prev = s.lastConsole.done
+	}
+	go func() {
+		defer close(r.done)
+		if prev != nil {
+			<-prev // one console owns the port at a time
+		}
+		if err := con.Run(cctx); err != nil {
+			s.log.Warn().Err(err).Str("serial", r.port).Msg("serial console")
+		}
+	}()
+	s.console, s.lastConsole = r, r
 	s.consoleAt.Store(con)
 	return nil
 }
 
-// stopConsole stops the running console, if any; s.mu is held.
+// stopConsole tells the running console, if any, to stop, without waiting
+// for it: the caller may be that console's own command (a reload that
+// changes the serial section). The next console waits for it to end, and
+// so does waitConsoles; s.mu is held.
 func (s *service) stopConsole() {
 	r := s.console
 	if r == nil {
@@ -48,8 +66,18 @@ func (s *service) stopConsole() {
 	s.console = nil
 	s.consoleAt.Store(nil)
 	r.cancel()
-	if err := <-r.done; err != nil {
-		s.log.Warn().Err(err).Str("serial", r.port).Msg("serial console")
+}
+
+// waitConsoles waits until every console started has stopped; s.mu must
+// not be held, since a console's command may be waiting for it (a reload).
+// Run's context must be done, so that no console starts any more.
+func (s *service) waitConsoles() {
+	s.mu.Lock()
+	s.stopConsole()
+	last := s.lastConsole
+	s.mu.Unlock()
+	if last != nil {
+		<-last.done
 	}
 }
 

@@ -112,7 +112,9 @@ type Update struct {
 	// StatsEvery changes the period of the stats event (negative: off).
 	StatsEvery time.Duration
 	// Done, if set, is told nil once the update applies, or why it could
-	// not; it must have room for one value.
+	// not; it must have room for one value. An update the pipeline has
+	// taken from Updates is always answered, even when the pipeline stops:
+	// a sender need watch for the stop only until its update is taken.
 	Done chan<- error
 }
 
@@ -436,7 +438,7 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 			}
 			if err == nil {
 				base = det.threshold(pl.info)
-				thr = ctl.decisionThreshold(base)
+				ctl.decisionThreshold(base) // status shows the new threshold before the next frame
 				if u.StatsEvery < 0 {
 					statsTicker.Stop()
 					statsOn = false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -104,14 +105,10 @@ func (q *quantizer) images(inLen int) [][]uint8 {
 	return imgs
 }
 
-// quantize asks for an int8 version of m.
-func (q *quantizer) quantize(m *loaded) {
-	select { // the newest model wins
-	case <-q.req:
-	default:
-	}
-	q.req <- m
-}
+// quantize asks for an int8 version of m (the newest model asked for
+// wins). It never blocks: apply and the learner both ask, and run may have
+// stopped.
+func (q *quantizer) quantize(m *loaded) { putNewest(q.req, m) }
 
 // run quantizes the models asked for and hands them to the pipeline.
 func (q *quantizer) run(ctx context.Context) {
@@ -147,24 +144,21 @@ func (q *quantizer) run(ctx context.Context) {
 			continue
 		}
 		q.s.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
-		q.swap(ctx, m, net)
+		q.swap(m, net)
 	}
 }
 
 // swap runs net, m's int8 version, if m is still the model in use.
-func (q *quantizer) swap(ctx context.Context, m *loaded, net *fixedpoint.Net) {
+func (q *quantizer) swap(m *loaded, net *fixedpoint.Net) {
 	if q.s.model.Load() != m || !q.on.Load() {
 		return // overtaken by a newer model, or int8 turned off
 	}
-	done := make(chan error, 1)
-	select {
-	case q.s.updates <- Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net, Done: done}:
-		if err := <-done; err != nil {
-			q.s.log.Error().Err(err).Msg("int8: model refused")
-			return
-		}
+	switch err := q.s.update(Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net}); {
+	case errors.Is(err, errStopped):
+	case err != nil:
+		q.s.log.Error().Err(err).Msg("int8: model refused")
+	default:
 		q.s.setModelName(int8Name(m.name))
-	case <-ctx.Done():
 	}
 }
 

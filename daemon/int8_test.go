@@ -3,9 +3,39 @@ package daemon
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// apply (under the service's lock) and the learner (without it) both ask
+// for int8 models, and the quantizer may have stopped: asking never blocks,
+// and the newest request is the one waiting.
+func TestQuantizeNeverBlocks(t *testing.T) {
+	q := newQuantizer(&service{}, true) // not running: nobody takes requests
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				q.quantize(&loaded{})
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("quantize blocked with nobody taking requests")
+	}
+	last := &loaded{name: "last"}
+	q.quantize(last)
+	if got := <-q.req; got != last {
+		t.Errorf("waiting request %q, want the newest", got.name)
+	}
+}
 
 func TestServiceRunsInt8(t *testing.T) {
 	defer func(d time.Duration) { sampleEvery = d }(sampleEvery)

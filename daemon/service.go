@@ -87,10 +87,15 @@ type service struct {
 	mu      sync.Mutex
 	cfg     config.Config
 	src     camera.Source
-	console *consoleRun
-	ckptNow chan time.Duration // new checkpoint period
-	// consoleCtx is Run's context, for consoles started by apply.
-	consoleCtx context.Context
+	console *consoleRun // the running console, or nil
+	// lastConsole is the console started last, running or stopping: its
+	// end is every console's end (see consoleRun.done).
+	lastConsole *consoleRun
+	ckptNow     chan time.Duration // new checkpoint period (the newest wins)
+	// ctx is Run's, set before any goroutine starts: consoles started by
+	// apply run under it, and it is done once the pipeline has stopped
+	// taking updates (see update).
+	ctx context.Context
 
 	// Read without mu (the console's save must not wait for apply, which
 	// may be stopping the console).
@@ -154,6 +159,7 @@ func Run(ctx context.Context, opt Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.ctx = ctx
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -194,7 +200,6 @@ func Run(ctx context.Context, opt Options) error {
 		}()
 	}
 	s.mu.Lock()
-	s.consoleCtx = ctx
 	if err := s.startConsole(ctx, s.cfg.Serial); err != nil {
 		s.mu.Unlock()
 		return err
@@ -203,7 +208,7 @@ func Run(ctx context.Context, opt Options) error {
 	s.mu.Unlock()
 
 	err := RunPipeline(ctx, pcfg, s.log)
-	cancel()
+	cancel() // updates sent from now on find ctx done (see update)
 	wg.Wait()
 	return s.shutdown(err)
 }
@@ -493,6 +498,10 @@ func (s *service) reload(data []byte, err error, why string) error {
 	if err == nil {
 		err = s.apply(nc, why)
 	}
+	if errors.Is(err, errStopped) {
+		s.log.Info().Str("reason", why).Msg("config not applied: catd is stopping")
+		return err
+	}
 	if err != nil {
 		msg := err.Error()
 		s.cfgErr.Store(&msg)
@@ -568,10 +577,7 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		u.StatsEvery = statsEvery(nc)
 	}
 	if u.Source != nil || u.Net != nil || u.Detect != nil || u.StatsEvery != 0 {
-		done := make(chan error, 1)
-		u.Done = done
-		s.updates <- u
-		if err = <-done; err != nil {
+		if err = s.update(u); err != nil {
 			return err
 		}
 	}
@@ -607,18 +613,11 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		s.memory.set(int64(nc.MemoryLimit))
 	}
 	if has("checkpoint.every") {
-		select {
-		case s.ckptNow <- time.Duration(nc.Checkpoint.Every):
-		default:
-		}
+		putNewest(s.ckptNow, time.Duration(nc.Checkpoint.Every))
 	}
 	if l := s.learning; l != nil {
 		if has("learn") {
-			select { // the newest section wins
-			case <-l.cfgs:
-			default:
-			}
-			l.cfgs <- nc.Learn
+			putNewest(l.cfgs, nc.Learn)
 		}
 		if has("review") {
 			rc := nc.Review
@@ -628,11 +627,7 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 			}
 		}
 		if m != nil {
-			select { // the newest model wins
-			case <-l.models:
-			default:
-			}
-			l.models <- m
+			putNewest(l.models, m)
 		}
 	}
 	if has("detect.int8") || (m != nil && nc.Detect.Int8) {
@@ -640,15 +635,18 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 		cur := s.model.Load()
 		switch {
 		case !nc.Detect.Int8: // back to float32
-			done := make(chan error, 1)
-			s.updates <- Update{Net: cur.infer, Info: cur.info, ModelName: cur.name, Done: done}
-			<-done
-			s.setModelName(cur.name)
+			if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: cur.name}); err != nil {
+				s.log.Warn().Err(err).Msg("int8 off: the pipeline runs on as it was")
+			} else {
+				s.setModelName(cur.name)
+			}
 		case builtin(cur) != nil:
-			done := make(chan error, 1)
-			s.updates <- Update{Net: cur.infer, Info: cur.info, ModelName: int8Name(cur.name), Int8: builtin(cur), Done: done}
-			<-done
-			s.setModelName(int8Name(cur.name))
+			q := builtin(cur)
+			if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: int8Name(cur.name), Int8: q}); err != nil {
+				s.log.Warn().Err(err).Msg("int8 on: the pipeline runs on as it was")
+			} else {
+				s.setModelName(int8Name(cur.name))
+			}
 		default:
 			s.quant.quantize(cur)
 		}
@@ -660,7 +658,7 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 	}
 	if has("serial") {
 		s.stopConsole()
-		if err := s.startConsole(s.consoleCtx, nc.Serial); err != nil {
+		if err := s.startConsole(s.ctx, nc.Serial); err != nil {
 			s.log.Error().Err(err).Msg("serial console not restarted")
 		}
 	}
@@ -668,6 +666,41 @@ func (s *service) apply(nc config.Config, why string) (err error) {
 	s.log.Info().Strs("changed", changed).Str("reason", why).Msg("config applied")
 	s.emit("config_reloaded", strings.Join(changed, ","))
 	return nil
+}
+
+// errStopped is why a change did not reach the pipeline.
+var errStopped = errors.New("daemon: stopping: the pipeline takes no more changes")
+
+// update hands u to the pipeline and returns once it applies, with the
+// pipeline's answer; or errStopped, without waiting, once the pipeline has
+// stopped (Run's context is done). u.Done is set here. A pipeline that
+// took u always answers it, so only the send needs to watch for the stop.
+func (s *service) update(u Update) error {
+	done := make(chan error, 1)
+	u.Done = done
+	select {
+	case s.updates <- u:
+		return <-done
+	case <-s.ctx.Done():
+		return errStopped
+	}
+}
+
+// putNewest puts v in ch, a channel with room for one value, replacing the
+// value waiting there if any: the newest wins. It never blocks, whether or
+// not the receiver still runs and however many senders race it.
+func putNewest[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
 }
 
 // newRunner makes the on_detect runner of c.
@@ -717,11 +750,11 @@ func (s *service) openSnapshots(c config.Snapshots) error {
 	return nil
 }
 
-// closeAll releases what Run holds.
+// closeAll releases what Run holds; Run's context is done, if it was made.
 func (s *service) closeAll() {
+	s.waitConsoles()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopConsole()
 	if r := s.hook.Swap(nil); r != nil {
 		r.Close()
 	}

@@ -37,6 +37,13 @@ type serviceRig struct {
 	sourcesM sync.Mutex
 	opened   []string
 	stopped  bool
+	// "file:/fake/gated" opens as "file:/fake/bright" once gate is
+	// closed, having said on opening that it started.
+	opening chan string
+	gate    chan struct{}
+	gated   []*steadySource
+	// override, if set, is Options.Override.
+	override func(*config.Config)
 }
 
 type syncBuffer struct {
@@ -62,7 +69,7 @@ func newRig(t *testing.T) *serviceRig {
 	net, info := brightnessNet(t)
 	r := &serviceRig{t: t, dir: dir, cfgPath: filepath.Join(dir, "catd.yaml"), model: filepath.Join(dir, "bright.safetensors"),
 		ctl: &Control{}, events: make(chan Event, 1000), logs: &syncBuffer{}, done: make(chan error, 1),
-		reload: make(chan os.Signal, 1)}
+		reload: make(chan os.Signal, 1), opening: make(chan string, 1), gate: make(chan struct{})}
 	if err := net.WriteFile(r.model, info); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +97,7 @@ func (r *serviceRig) start(yaml string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	r.cancel = cancel
 	opt := Options{Config: cfg, ConfigPath: r.cfgPath, StateDir: filepath.Join(r.dir, "state"), Version: "test",
-		Log: zerolog.New(r.logs), Control: r.ctl, Reload: r.reload,
+		Log: zerolog.New(r.logs), Control: r.ctl, Reload: r.reload, Override: r.override,
 		OnEvent: func(ev Event) {
 			select {
 			case r.events <- ev:
@@ -106,6 +113,14 @@ func (r *serviceRig) start(yaml string) {
 				return &steadySource{name: uri, pix: 20}, nil
 			case "file:/fake/bright":
 				return &steadySource{name: uri, pix: 140}, nil
+			case "file:/fake/gated":
+				r.opening <- uri
+				<-r.gate
+				src := &steadySource{name: uri, pix: 140}
+				r.sourcesM.Lock()
+				r.gated = append(r.gated, src)
+				r.sourcesM.Unlock()
+				return src, nil
 			}
 			return camera.Open(uri, camera.Options{Log: log})
 		}}
@@ -244,6 +259,45 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 	defer r.sourcesM.Unlock()
 	if got := strings.Join(r.opened, " "); got != "file:/fake/dark file:/fake/bright dir:/nonexistent/folder file:/fake/dark" {
 		t.Errorf("sources opened: %s", got)
+	}
+}
+
+// A reload still opening its new source when Run is cancelled finds the
+// pipeline gone: it must give up, close what it opened, and let Run return.
+func TestReloadRacingShutdown(t *testing.T) {
+	r := newRig(t)
+	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
+	r.write(fmt.Sprintf("source: file:/fake/gated\nmodel: %s\n", r.model))
+	select {
+	case <-r.opening:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the reload did not open the new source\n%s", r.logs.String())
+	}
+	r.cancel()
+	status := filepath.Join(r.dir, "state", "status.json")
+	waitFor(t, "the pipeline to stop (status.json removed)", func() bool {
+		_, err := os.Stat(status)
+		return errors.Is(err, os.ErrNotExist)
+	})
+	close(r.gate) // the reload goes on, with no pipeline to take its source
+	r.stopped = true
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatalf("Run did not return within 1 s of the reload going on\n%s", r.logs.String())
+	}
+	r.sourcesM.Lock()
+	defer r.sourcesM.Unlock()
+	for _, src := range r.gated {
+		src.mu.Lock()
+		closed := src.closed
+		src.mu.Unlock()
+		if !closed {
+			t.Errorf("the source the reload opened, %s, was not closed", src.name)
+		}
 	}
 }
 

@@ -176,8 +176,8 @@ func TestGemmTwin(t *testing.T) {
 					for p := 0; p < g.np; p += k.nr {
 						b, init := g.b[p/k.nr*pl:][:pl], g.init[p:][:k.nr]
 						got, want := make([]int32, m*k.nr), make([]int32, m*k.nr)
-						asmBlock(k.id, rows, m, &buf[0], rsa, segs, lds, g.groups, &b[0], &init[0], &got[0], 4*k.nr)
 						g.blockGo(m, buf, 0, rsa, lds, b, init, want, k.nr)
+						asmBlock(k.id, rows, m, &buf[0], rsa, segs, lds, g.groups, &b[0], &init[0], &got[0], 4*k.nr)
 						for i := range got {
 							if got[i] != want[i] {
 								t.Fatalf("%s r=%d m=%d segs=%d l=%d n=%d: C[%d] = %d, twin %d", k.name, rows, m, segs, l, n, i, got[i], want[i])

@@ -70,21 +70,16 @@ func newOutStage(q requant, n int, kind outKind) outStage {
 	return o
 }
 
-// one requantises channel ch's accumulator acc. It is requant.apply with
-// the shifts and masks looked up rather than computed: for a multiplier m
-// in [0, 2^31) (Requant's range), SaturatingRoundingDoublingHighMul never
-// saturates and is floor((x*m + 2^30) / 2^31); RoundingDivideByPOT is the
-// arithmetic shift plus one when the remainder exceeds half the divisor
-// (half minus one for negative x, so ties go away from zero). The vector
-// kernels compute exactly these steps lane by lane.
-func (o *outStage) one(acc int32, ch int) int8 {
-	r := o.p[ch/8*rqStride+ch%8:]
-	return o.lane(acc, r[0], r[8], r[16], r[24], r[32])
-}
-
-// lane is one's arithmetic, given channel's parameters; the rounding
-// increment is computed without a branch (thr - rem < 0 exactly when rem >
-// thr, and the difference cannot overflow: both are in [0, 2^31)).
+// lane requantises one accumulator acc, given its channel's parameters
+// (one column of a chunk of p). It is requant.apply with the shifts and
+// masks looked up rather than computed: for a multiplier m in [0, 2^31)
+// (Requant's range), SaturatingRoundingDoublingHighMul never saturates and
+// is floor((x*m + 2^30) / 2^31); RoundingDivideByPOT is the arithmetic
+// shift plus one when the remainder exceeds half the divisor (half minus
+// one for negative x, so ties go away from zero). The vector kernels
+// compute exactly these steps lane by lane. The rounding increment is
+// computed without a branch (thr - rem < 0 exactly when rem > thr, and the
+// difference cannot overflow: both are in [0, 2^31)).
 func (o *outStage) lane(acc, left, mult, right, mask, half int32) int8 {
 	x := acc << uint32(left&31)
 	h := int32((int64(x)*int64(mult) + 1<<30) >> 31)

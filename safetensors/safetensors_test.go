@@ -21,7 +21,7 @@ import (
 // odd sizes).
 func sampleTensors() []Tensor {
 	return []Tensor{
-		FromFloat64("f64", []int{2, 2}, []float64{1.5, -0.0, math.MaxFloat64, math.SmallestNonzeroFloat64}),
+		FromFloat64("f64", []int{2, 2}, []float64{1.5, math.Copysign(0, -1), math.MaxFloat64, math.SmallestNonzeroFloat64}),
 		FromFloat32("f32", []int{3}, []float32{float32(math.NaN()), float32(math.Inf(-1)), 0.1}),
 		{Name: "f16", DType: F16, Shape: []int{2, 1}, Data: []byte{0x00, 0x3c, 0x01, 0x80}},
 		{Name: "bf16", DType: BF16, Shape: []int{}, Data: []byte{0x80, 0x3f}},

@@ -7,9 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"catd/dataset"
 	"catd/model"
@@ -207,10 +209,7 @@ func TestEMA(t *testing.T) {
 	}
 	set := toySet(40, 10, 6)
 	ys, _ := tr.targets(set)
-	for _, r := range tr.reps[1:] {
-		go r.serve(tr)
-		defer close(r.work)
-	}
+	defer tr.startWorkers()()
 	net := tr.Net()
 	avgP, avgB := slices.Clone(net.Params), slices.Clone(net.Buffers)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -273,6 +272,38 @@ func TestCancelStopsBetweenSteps(t *testing.T) {
 		if math.IsNaN(float64(v)) {
 			t.Fatal("weights hold NaN after cancelling")
 		}
+	}
+}
+
+// Run may be called again after a cancelled Run, and continues to the
+// configured epochs; neither leaves a worker goroutine behind.
+func TestRunAgainAfterCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+	tr := newToyTrainer(t, toyConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.OnProgress = func(p Progress) {
+		if p.Step == 2 {
+			cancel()
+		}
+	}
+	set := toySet(40, 10, 5)
+	if err := tr.Run(ctx, set, nil, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first Run: %v, want context.Canceled", err)
+	}
+	tr.OnProgress = nil
+	if err := tr.Run(context.Background(), set, nil, nil); err != nil {
+		t.Fatalf("Run after a cancelled Run: %v", err)
+	}
+	if tr.Epoch() != toyConfig().Epochs {
+		t.Errorf("%d epochs done, want %d", tr.Epoch(), toyConfig().Epochs)
+	}
+	// A goroutine counted out by a WaitGroup still exits a moment later.
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -391,10 +422,7 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 	tr := newToyTrainer(t, toyConfig())
 	train := toySet(40, 10, 9)
 	ys, _ := tr.targets(train)
-	for _, r := range tr.reps[1:] {
-		go r.serve(tr)
-		defer close(r.work)
-	}
+	defer tr.startWorkers()()
 	idx := []int{0, 5, 11, 12, 20, 30, 31, 39}
 	wts := tr.classWeights(train)
 	tr.trainStep(train, ys, nil, idx, wts)
@@ -506,10 +534,7 @@ func TestAuxClasses(t *testing.T) {
 		c := toyConfig()
 		c.Workers = workers
 		tr := newAuxTrainer(t, "input 3x16x16; conv 4 k3 s1 p1; relu; maxpool 2; conv 8 k3 s2 p1; relu; gap; flatten; dense 1", c)
-		for _, r := range tr.reps[1:] {
-			go r.serve(tr)
-			defer close(r.work)
-		}
+		defer tr.startWorkers()()
 		ys, _ := tr.targets(train)
 		cls, err := classIndices(train, tr.cfg.AuxClasses)
 		if err != nil {

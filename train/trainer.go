@@ -18,6 +18,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"time"
 
 	"catd/dataset"
@@ -145,6 +146,8 @@ type replica struct {
 	pcg  rand.PCG
 	rng  *rand.Rand
 	loss float64
+	// work and done carry a non-primary replica's shards and its answers
+	// while startWorkers' goroutines run (nil otherwise).
 	work chan shard
 	done chan struct{}
 
@@ -254,9 +257,6 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 			r.auxLoss = func(dz, z []float32) float32 {
 				return model.BCEWithAux(dz, z, r.y[:r.n], r.w[:r.n], r.cls[:r.n], k, lambda, r.wSum, r.count)
 			}
-		}
-		if i > 0 {
-			r.work, r.done = make(chan shard), make(chan struct{})
 		}
 		t.reps = append(t.reps, r)
 	}
@@ -368,7 +368,9 @@ func (t *Trainer) classWeights(s *dataset.Set) [2]float32 {
 // Run trains for the configured epochs (continuing from Epoch()), calling
 // onEpoch after each with its statistics. val may be nil. It returns
 // ctx.Err() if cancelled between steps; the weights are then those after
-// the last whole step.
+// the last whole step, and Run may be called again to go on. Every
+// goroutine Run starts has ended when it returns. Run may not be called
+// twice at once.
 func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func(EpochStats) error) error {
 	if train.Len() == 0 {
 		return errors.New("train: no training examples")
@@ -376,14 +378,7 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 	if train.W != t.Net().Arch.W || train.H != t.Net().Arch.H || t.Net().Arch.C != 3 {
 		return fmt.Errorf("train: images are %dx%d, the network takes %dx%dx%d", train.W, train.H, t.Net().Arch.C, t.Net().Arch.H, t.Net().Arch.W)
 	}
-	for _, r := range t.reps[1:] {
-		go r.serve(t)
-	}
-	defer func() {
-		for _, r := range t.reps[1:] {
-			close(r.work)
-		}
-	}()
+	defer t.startWorkers()()
 	ys, err := t.targets(train)
 	if err != nil {
 		return err
@@ -519,11 +514,31 @@ func b2i(b bool) int {
 	return 0
 }
 
-// serve runs a non-primary replica's steps until its work channel closes.
-func (r *replica) serve(t *Trainer) {
-	for sh := range r.work {
+// startWorkers starts a goroutine for each non-primary replica, which
+// trainStep hands its shards; stop ends them and returns once they have
+// returned.
+func (t *Trainer) startWorkers() (stop func()) {
+	var wg sync.WaitGroup
+	for _, r := range t.reps[1:] {
+		work, done := make(chan shard), make(chan struct{})
+		r.work, r.done = work, done
+		wg.Go(func() { r.serve(t, work, done) })
+	}
+	return func() {
+		for _, r := range t.reps[1:] {
+			close(r.work)
+			r.work, r.done = nil, nil
+		}
+		wg.Wait()
+	}
+}
+
+// serve runs a non-primary replica's steps until work closes, telling done
+// after each.
+func (r *replica) serve(t *Trainer, work <-chan shard, done chan<- struct{}) {
+	for sh := range work {
 		r.compute(t, sh)
-		r.done <- struct{}{}
+		done <- struct{}{}
 	}
 }
 

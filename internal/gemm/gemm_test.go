@@ -20,11 +20,10 @@ const guard = 19 // NaN elements before and after every matrix
 // matrix is a rows×cols matrix with row stride ld inside a buffer that has
 // NaN guard bands before and after it and NaN in the gaps between rows.
 type matrix struct {
-	buf              []float32
-	rows, cols, ld   int
-	data             []float32 // the slice handed to the kernels
-	orig             []float32 // copy of data as filled
-	first, lastPlus1 int
+	buf            []float32
+	rows, cols, ld int
+	data           []float32 // the slice handed to the kernels
+	orig           []float32 // copy of data as filled
 }
 
 func newMatrix(rng *rand.Rand, rows, cols, ld int) *matrix {

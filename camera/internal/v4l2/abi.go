@@ -18,6 +18,8 @@
 // architecture's kernel headers.
 package v4l2
 
+//lint:file-ignore ST1003 the names are the kernel's (see above)
+
 import "unsafe"
 
 // Buffer types, memory types and fields (enum v4l2_buf_type, v4l2_memory,
@@ -235,6 +237,7 @@ const (
 
 // Ioctl request numbers.
 const (
+	//lint:ignore SA4016 the | 0 is the ioctl number, spelled out as in _IOR('V', 0, …)
 	VIDIOC_QUERYCAP  = iocRead | sizeCapability | iocType | 0                // _IOR('V', 0, struct v4l2_capability)
 	VIDIOC_ENUM_FMT  = iocRead | iocWrite | sizeFmtDesc | iocType | 2        // _IOWR('V', 2, struct v4l2_fmtdesc)
 	VIDIOC_G_FMT     = iocRead | iocWrite | sizeFormat | iocType | 4         // _IOWR('V', 4, struct v4l2_format)
