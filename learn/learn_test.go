@@ -725,14 +725,13 @@ func TestReplayHeldOutIsStratified(t *testing.T) {
 	if want := HeldOutWant(40, 0.2, 3); vc != want || vn != want {
 		t.Errorf("full classes hold out %d cats and %d non-cats, want %d each", vc, vn, want)
 	}
-	want := entriesOf(r)
 	if err := r.Compact(true); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 7 {
 		r.Add(example(i%2 == 1, 5000+i, rng))
 	}
-	want = entriesOf(r)
+	want := entriesOf(r)
 	r.Close()
 	r2, problems, err := OpenReplay(opts)
 	if err != nil || len(problems) > 0 {
@@ -747,11 +746,9 @@ func TestReplayHeldOutIsStratified(t *testing.T) {
 	// A record of the first format: no side recorded, Val of its hash.
 	old := t.TempDir()
 	var recs []byte
-	var hashes [][32]byte
 	for i := range 40 {
 		ex := example(i%2 == 0, 9000+i, rng)
 		recs = append(recs, encodeRecord(ex, placeHash, side, side)...)
-		hashes = append(hashes, ex.Hash)
 	}
 	if err := os.WriteFile(filepath.Join(old, journalName), recs, 0o600); err != nil {
 		t.Fatal(err)
@@ -761,6 +758,9 @@ func TestReplayHeldOutIsStratified(t *testing.T) {
 		t.Fatal(err, problems)
 	}
 	defer r3.Close()
+	if len(r3.entries) != 40 {
+		t.Fatalf("%d examples of the first format read, want 40", len(r3.entries))
+	}
 	for _, e := range r3.entries {
 		if e.val != Val(e.Hash, 0.2) {
 			t.Errorf("an example of the first format is held-out=%v, its hash says %v", e.val, !e.val)
