@@ -862,3 +862,36 @@ func TestPairedSE(t *testing.T) {
 		t.Errorf("different examples: %v, want 0", got)
 	}
 }
+
+// TestTenLabelsPerClass: ten labels of each class, given one class after
+// the other, are enough for rounds to run and be judged on both classes.
+func TestTenLabelsPerClass(t *testing.T) {
+	a, _ := model.ParseArch(arch)
+	net, _ := model.New(a, model.Options{MaxBatch: 1})
+	net.Init(rand.New(rand.NewPCG(1, 3)))
+	r, _, _ := OpenReplay(ReplayOptions{W: side, H: side})
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := range 20 {
+		r.Add(example(i < 10, i, rng))
+	}
+	l, err := NewLearner(net, model.DefaultInfo(a, ""), r, Config{LR: 0.05, Batch: 8, Steps: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for range 5 {
+		res, err := l.Round(context.Background())
+		if err != nil || res.Skipped {
+			t.Fatalf("round with 10 labels per class: %+v, %v", res, err)
+		}
+		if res.ValCat != 3 || res.ValNonCat != 3 {
+			t.Errorf("held out %d cats and %d non-cats, want 3 and 3", res.ValCat, res.ValNonCat)
+		}
+		if res.Accepted {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		t.Error("no round accepted")
+	}
+}
