@@ -143,6 +143,11 @@ func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, err
 	if err := l.Restore(m.train); err != nil {
 		return nil, err
 	}
+	if m.anchor != nil {
+		if err := l.SetAnchor(m.anchor); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 

@@ -70,6 +70,10 @@ type loaded struct {
 	infer  *model.Net
 	name   string                 // for logs and status: the file, or "built-in default model"
 	base   string                 // "sha256:…" of the model file the weights started from
+	// anchor is the folded weights of that model file, for a checkpoint
+	// (learning pulls toward them: learn.Config.Anchor); nil for the model
+	// itself, whose own weights are the anchor.
+	anchor []float32
 	train  *train.CheckpointState // the learning state a checkpoint holds, or nil
 }
 
@@ -356,7 +360,7 @@ func (s *service) resume(m *loaded) *loaded {
 		s.log.Info().Str("model", m.name).Msg("no checkpoint of this model: starting from the model itself")
 		return m
 	}
-	got.name, got.base = filepath.Base(path)+" (from "+m.name+")", m.base
+	got.name, got.base, got.anchor = filepath.Base(path)+" (from "+m.name+")", m.base, m.infer.Params
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
 	return got

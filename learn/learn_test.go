@@ -895,3 +895,43 @@ func TestTenLabelsPerClass(t *testing.T) {
 		t.Error("no round accepted")
 	}
 }
+
+// TestAnchorBoundsDrift: the pull toward the starting weights (L2-SP)
+// keeps rounds closer to them than training without it, and SetAnchor
+// moves what they are pulled toward.
+func TestAnchorBoundsDrift(t *testing.T) {
+	drift := func(anchor float64, set bool) float64 {
+		l, _ := newLearner(t, Config{LR: 0.05, Steps: 30, Batch: 8, Margin: math.Inf(1), AUCMargin: 1, Anchor: anchor, Prox: -1, Seed: 3}, 60)
+		start := slices.Clone(l.Net().Params)
+		if set {
+			shifted := slices.Clone(start)
+			for i := range shifted {
+				shifted[i] += 0.5
+			}
+			if err := l.SetAnchor(shifted); err != nil {
+				t.Fatal(err)
+			}
+			start = shifted
+		}
+		for range 6 {
+			l.Round(context.Background())
+		}
+		var d float64
+		for i, p := range l.Net().Params {
+			d += float64(p-start[i]) * float64(p-start[i])
+		}
+		return math.Sqrt(d)
+	}
+	free, pulled := drift(-1, false), drift(3, false)
+	t.Logf("distance from the start: %.3f free, %.3f pulled", free, pulled)
+	if pulled >= 0.7*free {
+		t.Errorf("anchored weights moved %.3f from the start, free ones %.3f", pulled, free)
+	}
+	if d := drift(3, true); d >= drift(-1, true) {
+		t.Errorf("a set anchor does not pull: %.3f from it", d)
+	}
+	l, _ := newLearner(t, Config{}, 20)
+	if err := l.SetAnchor(make([]float32, 3)); err == nil {
+		t.Error("an anchor of the wrong length was taken")
+	}
+}

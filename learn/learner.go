@@ -63,6 +63,11 @@ type Config struct {
 	// L2 term lambda/2 |theta - theta_accepted|^2 added to the loss
 	// (default 1e-3; "L2-SP").
 	Prox float64
+	// Anchor pulls the weights toward the ones learning started from (the
+	// built-in model, or the model file): lambda of an L2 term, as in
+	// L2-SP (default 0.01). It bounds how far rounds drift from what the
+	// model knew, so that learning a household does not forget the rest.
+	Anchor float64
 	// Average is the share of a round's last steps whose iterates are
 	// averaged into the candidate the held-out labels judge (default 0.5):
 	// the average is a steadier estimate than the last, noisy iterate.
@@ -135,6 +140,7 @@ func (c *Config) defaults() {
 		c.BackboneLR = 1 // off: the same rate everywhere
 	}
 	def(&c.Prox, 1e-3)
+	def(&c.Anchor, 0.01)
 	def(&c.Average, 0.5)
 	def(&c.Shrink, 0.5)
 	def(&c.Noise, 1)
@@ -199,6 +205,7 @@ type Learner struct {
 	// Prox; avg is the running average of a round's iterates.
 	goodParams []float32
 	avg        []float32
+	anchor     []float32 // the trained parameters' starting point (Anchor)
 	groups     [2]optim.Group
 
 	step    int64
@@ -254,10 +261,22 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 	in := net.InputLen()
 	l := &Learner{cfg: cfg, net: tn, info: info, opt: opt, off: off, head: head, replay: r,
 		goodParams: slices.Clone(tn.Params), avg: make([]float32, len(tn.Params)-off),
+		anchor:  slices.Clone(tn.Params[off:]),
 		lrScale: 1, r: rand.New(rand.NewPCG(cfg.Seed, 0x1ea2)),
 		x: make([]float32, cfg.Batch*in), y: make([]float32, cfg.Batch), w: make([]float32, cfg.Batch),
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	return l, nil
+}
+
+// SetAnchor sets the weights Anchor pulls toward (the network's parameters,
+// all of them, as in Net().Params): those of the model a checkpoint was
+// fine-tuned from, when the learner starts from the checkpoint.
+func (l *Learner) SetAnchor(params []float32) error {
+	if len(params) != len(l.net.Params) {
+		return fmt.Errorf("learn: anchor of %d parameters for a network of %d", len(params), len(l.net.Params))
+	}
+	copy(l.anchor, params[l.off:])
+	return nil
 }
 
 // Net returns the network being trained (the accepted state between rounds).
@@ -276,10 +295,10 @@ func (l *Learner) Step() int64 { return l.step }
 // Memory returns the bytes the learner holds besides the model's
 // parameters: the optimizer state and the training workspace (gradients,
 // activations of a chunk, the accepted weights kept for rollbacks, the
-// average of a round's iterates, the batch).
+// average of a round's iterates, the anchor weights, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
 	optimizer = l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.anchor)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
 	return optimizer, workspace
 }
 
@@ -522,10 +541,12 @@ func (l *Learner) pool(i, s int, cats, nons []*entry) []*entry {
 // backbone's smaller rate; headOnly leaves the backbone as it is.
 func (l *Learner) step1(lr float64, headOnly bool) {
 	params, grads := l.net.Params[l.off:], l.net.Grads[l.off:]
-	if lambda := float32(l.cfg.Prox); lambda > 0 {
+	if lambda, mu := float32(l.cfg.Prox), float32(l.cfg.Anchor); lambda > 0 || mu > 0 {
 		good := l.goodParams[l.off:]
+		anchor := l.anchor[:len(params)]
+		good = good[:len(params)]
 		for i, p := range params {
-			grads[i] += lambda * (p - good[i])
+			grads[i] += lambda*(p-good[i]) + mu*(p-anchor[i])
 		}
 	}
 	h := l.head - l.off

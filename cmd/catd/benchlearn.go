@@ -15,6 +15,7 @@ import (
 
 	"catd/config"
 	"catd/daemon"
+	"catd/dataset"
 	"catd/learn"
 	"catd/learn/learnbench"
 	"catd/model"
@@ -28,6 +29,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	pets := fs.String("pets", "", "a folder with train/ and test/ (each with cat/ and noncat/): adds the pets set")
 	labelsDir := fs.String("labels", "", "your own labels (cat/ and noncat/ folders, or a tar); needs --test")
 	testDir := fs.String("test", "", "test images of the same domain as --labels")
+	forgetPath := fs.String("forget", "", "a folder or tar of cat/ and noncat/ whose balanced accuracy measures forgetting (default with --tinyimagenet: its val/)")
 	orders := fs.String("orders", "class-by-class,interleaved,trickle", "label orders, comma-separated")
 	seeds := fs.Int("seeds", 3, "seeds per set and order")
 	burst := fs.Int("burst-ticks", 4, "class-by-class and interleaved: the labels arrive over this many rounds' time")
@@ -40,6 +42,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	var ab learn.Config
 	fs.Float64Var(&ab.BackboneLR, "backbone-lr", 0, "ablation: the backbone's learning rate as a multiple of the head's")
 	fs.Float64Var(&ab.Prox, "prox", 0, "ablation: L2 pull toward the accepted weights")
+	fs.Float64Var(&ab.Anchor, "anchor", 0, "ablation: L2 pull toward the starting weights (L2-SP)")
 	fs.Float64Var(&ab.Average, "average", 0, "ablation: share of a round's last iterates averaged")
 	fs.IntVar(&ab.HeadWarmup, "head-warmup", 0, "ablation: steps training the head alone at first")
 	fs.Float64Var(&ab.Shrink, "shrink", 0, "ablation: learning-rate factor after a rejected round")
@@ -84,7 +87,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 			return err
 		}
 		lc.BackboneLR, lc.Prox, lc.Average, lc.HeadWarmup, lc.Shrink, lc.RecentShare = ab.BackboneLR, ab.Prox, ab.Average, ab.HeadWarmup, ab.Shrink, ab.RecentShare
-		lc.BestCut, lc.Noise = ab.BestCut, ab.Noise
+		lc.BestCut, lc.Noise, lc.Anchor = ab.BestCut, ab.Noise, ab.Anchor
 		opts := learnbench.Options{Net: net, Info: info, Learn: lc, Patience: cfg.Learn.Patience,
 			Replay: learn.ReplayOptions{PerClass: cfg.Learn.ReplayPerClass, ValShare: cfg.Learn.ValShare}}
 		w, h := net.Arch.W, net.Arch.H
@@ -104,6 +107,13 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 			}
 			sets = append(sets, night, catdog)
 			opts.Forget = forget
+		}
+		if *forgetPath != "" {
+			f, _, err := dataset.Load(*forgetPath, dataset.Options{W: w, H: h, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			opts.Forget = f
 		}
 		if *labelsDir != "" {
 			s, err := learnbench.Folder("yours", *labelsDir, *testDir, w, h)

@@ -55,7 +55,8 @@ func Folder(name, labels, test string, w, h int) (Set, error) {
 //     and 150 non-cats of val/ made the same way (catd's learning proof);
 //   - cat-vs-dog: 300 cats of train/ and its 600 dogs (DogClasses), tested
 //     on val/'s 150 cats and 300 dogs;
-//   - forget: val/'s 150 cats and 1,000 of its non-cats, in daylight.
+//   - forget: val/'s 150 cats and 1,000 of its non-cats (dataset.Load's
+//     Limit sample), in daylight.
 func TinyImageNet(tar string, w, h int) (night, catdog Set, forget *dataset.Set, err error) {
 	load := func(split string, limit int) (*dataset.Set, error) {
 		s, _, err := dataset.Load(filepath.Join(tar, split), dataset.Options{W: w, H: h, Limit: limit})
@@ -108,17 +109,8 @@ func TinyImageNet(tar string, w, h int) (night, catdog Set, forget *dataset.Set,
 		return night, catdog, nil, err
 	}
 	catdog = Set{Name: "cat-vs-dog", Labels: cl, Test: ct}
-	var fi []int
-	var nons []int
-	for i, c := range val.Labels {
-		if c {
-			fi = append(fi, i)
-		} else {
-			nons = append(nons, i)
-		}
-	}
-	forget = val.Subset(append(fi, spread(nons, 1000)...))
-	return night, catdog, forget, nil
+	forget, err = load("val", 1000)
+	return night, catdog, forget, err
 }
 
 // spread picks n of idx evenly spaced (idx is in file order, so this
