@@ -68,8 +68,8 @@ type loaded struct {
 	master *model.Net
 	info   model.Info
 	infer  *model.Net
-	name   string                 // for logs and status: the file, or "built-in default model"
-	base   string                 // "sha256:…" of the model file the weights started from
+	name   string // for logs and status: the file, or "built-in default model"
+	base   string // "sha256:…" of the model file the weights started from
 	// anchor is the folded weights of that model file, for a checkpoint
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
