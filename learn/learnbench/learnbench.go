@@ -104,20 +104,26 @@ type Point struct {
 
 // Outcome is what a run measured.
 type Outcome struct {
-	Scenario     string        `json:"scenario"`
-	Order        Order         `json:"order"`
-	Seed         uint64        `json:"seed"`
-	Labels       int           `json:"labels"`
-	Before       Score         `json:"before"`
-	After        Score         `json:"after"`
-	ForgetBefore float64       `json:"forget_balanced_accuracy_before"`
-	ForgetAfter  float64       `json:"forget_balanced_accuracy_after"`
-	Rounds       int           `json:"rounds"`
-	Accepted     int           `json:"accepted"`
-	Ticks        int           `json:"ticks"`
-	Curve        []Point       `json:"curve"`
-	Trace        []Round       `json:"rounds_trace"`
-	Took         time.Duration `json:"took_ns"`
+	Scenario     string  `json:"scenario"`
+	Order        Order   `json:"order"`
+	Seed         uint64  `json:"seed"`
+	Labels       int     `json:"labels"`
+	Before       Score   `json:"before"`
+	After        Score   `json:"after"`
+	ForgetBefore float64 `json:"forget_balanced_accuracy_before"`
+	ForgetAfter  float64 `json:"forget_balanced_accuracy_after"`
+	// ForgetAUC is the forgetting set's ROC AUC before and after (no
+	// threshold in it: what the weights forgot, apart from the threshold
+	// the household's labels set).
+	ForgetAUCBefore float64       `json:"forget_roc_auc_before"`
+	ForgetAUCAfter  float64       `json:"forget_roc_auc_after"`
+	Threshold       float32       `json:"threshold"` // the decision threshold after
+	Rounds          int           `json:"rounds"`
+	Accepted        int           `json:"accepted"`
+	Ticks           int           `json:"ticks"`
+	Curve           []Point       `json:"curve"`
+	Trace           []Round       `json:"rounds_trace"`
+	Took            time.Duration `json:"took_ns"`
 }
 
 // Round is one round of a run, as its trained event reports it.
@@ -197,7 +203,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	}
 	out.Before = score(eval, o.Info, sc.Test)
 	if o.Forget != nil {
-		out.ForgetBefore = score(eval, o.Info, o.Forget).BalAcc
+		f := score(eval, o.Info, o.Forget)
+		out.ForgetBefore, out.ForgetAUCBefore = f.BalAcc, f.AUC
 	}
 	arrival := Arrival(sc.Labels, sc.Order, sc.Seed)
 	per := max(sc.PerTick, 1)
@@ -257,8 +264,10 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	copy(eval.Params, l.Net().Params)
 	out.After = score(eval, l.Info(), sc.Test)
 	if o.Forget != nil {
-		out.ForgetAfter = score(eval, l.Info(), o.Forget).BalAcc
+		f := score(eval, l.Info(), o.Forget)
+		out.ForgetAfter, out.ForgetAUCAfter = f.BalAcc, f.AUC
 	}
+	out.Threshold = l.Info().Threshold
 	out.Took = time.Since(start)
 	return out, nil
 }
