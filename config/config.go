@@ -143,22 +143,23 @@ type Learn struct {
 	Steps int `yaml:"steps"`
 	// Every is the least time from one round to the next (at least 1s).
 	// Rounds run when labels came since the last round, and go on until
-	// Patience rounds in a row have not lowered the held-out loss by more
-	// than 1%.
+	// Patience rounds in a row brought no gain; then, while labels wait
+	// that no accepted round has used, they are retried at doubling
+	// intervals (learn.Pacer).
 	Every Duration `yaml:"every"`
-	// Patience is how many rounds in a row may fail to lower the held-out
-	// loss by 1% (rolled back or too small a gain) before learning waits
-	// for new labels, 1..1000. Rounds are random draws: one that fails is
-	// often followed by one that gains.
+	// Patience is how many rounds in a row may bring no gain (1% of
+	// held-out loss or 0.005 of held-out ROC AUC) before rounds back off,
+	// 1..1000. Rounds are random draws: one that fails is often followed
+	// by one that gains.
 	Patience int `yaml:"patience"`
 	// TrainLast, if positive, trains only the last TrainLast layers with
 	// weights (less memory and compute); 0 trains all.
 	TrainLast int `yaml:"train_last"`
-	// ValShare is the share of labels held out to judge each round, in
-	// (0, 0.9].
+	// ValShare is the share of each class's labels held out to judge each
+	// round, in (0, 0.9] (at least 3 of a class once it has 9).
 	ValShare float64 `yaml:"val_share"`
 	// Margin is how much the held-out loss may rise in an accepted round,
-	// as a fraction in [0, 1].
+	// as a fraction in [0, 1], besides one standard error of its change.
 	Margin float64 `yaml:"margin"`
 	// ReplayPerClass is how many labelled examples of each class are kept
 	// (and replayed so that new labels do not erase old knowledge),

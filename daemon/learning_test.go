@@ -137,4 +137,11 @@ func TestLearningPatience(t *testing.T) {
 	if n := rounds(3500 * time.Millisecond); n != 3 {
 		t.Errorf("%d rounds after a new label, want 3\n%s", n, r.logs.String())
 	}
+	// status.json counts the six rounds (all accepted, none gaining: every
+	// label has been learnt from), and has the held-out AUC.
+	st := r.status(func(s *Status) bool { return s.Rounds == 6 })
+	if st.Rounds != 6 || st.RoundsAccepted != 6 || !strings.HasPrefix(st.LearningState, "idle") || st.HeldOutAUC == nil {
+		t.Errorf("status: %d rounds, %d accepted, learning %q, held-out AUC %v; want 6, 6, idle, a number",
+			st.Rounds, st.RoundsAccepted, st.LearningState, st.HeldOutAUC)
+	}
 }

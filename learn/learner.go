@@ -56,7 +56,7 @@ type Config struct {
 	// class, rounds are skipped.
 	MinPerClass int
 	// BackboneLR is the learning rate of every trained layer but the last,
-	// as a multiple of the last's (default 0.1): the pretrained features
+	// as a multiple of the last's (default 0.3): the pretrained features
 	// move slowly, the cat/no-cat head fast.
 	BackboneLR float64
 	// Prox pulls the weights toward the last accepted ones: lambda of an
@@ -65,8 +65,8 @@ type Config struct {
 	Prox float64
 	// Anchor pulls the weights toward the ones learning started from (the
 	// built-in model, or the model file): lambda of an L2 term, as in
-	// L2-SP (default 0.01). It bounds how far rounds drift from what the
-	// model knew, so that learning a household does not forget the rest.
+	// L2-SP (default 0.5). It bounds how far rounds drift from what the
+	// model knew, so that learning a household forgets less of the rest.
 	Anchor float64
 	// Average is the share of a round's last steps whose iterates are
 	// averaged into the candidate the held-out labels judge (default 0.5):
@@ -135,12 +135,12 @@ func (c *Config) defaults() {
 			*v = 0
 		}
 	}
-	def(&c.BackboneLR, 0.1)
+	def(&c.BackboneLR, 0.3)
 	if c.BackboneLR == 0 {
 		c.BackboneLR = 1 // off: the same rate everywhere
 	}
 	def(&c.Prox, 1e-3)
-	def(&c.Anchor, 0.01)
+	def(&c.Anchor, 0.5)
 	def(&c.Average, 0.5)
 	def(&c.Shrink, 0.5)
 	def(&c.Noise, 1)
