@@ -794,21 +794,22 @@ func TestBatchesAreBalancedByClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	trainSet, _ := r.split()
-	cats, _ := byClass(trainSet)
+	cats, nons := byClass(trainSet)
 	for range 20 {
 		if _, err := l.Round(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		var n float32
-		for _, y := range l.y {
-			n += y
+		n := 0
+		for i := range 8 {
+			if l.pool(i, 0, cats, nons)[0].Cat {
+				n++
+			}
 		}
 		if n != 4 {
 			t.Fatalf("a batch of 8 with %v cats", n)
 		}
 	}
 	// Each class's half: 2 of its 4 draws from its newest 4 examples.
-	_, nons := byClass(trainSet)
 	for step := range 2 {
 		recent := map[bool]int{}
 		for i := range 8 {
@@ -933,5 +934,31 @@ func TestAnchorBoundsDrift(t *testing.T) {
 	l, _ := newLearner(t, Config{}, 20)
 	if err := l.SetAnchor(make([]float32, 3)); err == nil {
 		t.Error("an anchor of the wrong length was taken")
+	}
+}
+
+func TestBfloat16(t *testing.T) {
+	for _, c := range []struct {
+		in, want float32
+	}{
+		{1, 1}, {0, 0}, {-2.5, -2.5},
+		{1 + 1.0/256, 1},                      // halfway (a bfloat16 ulp at 1 is 2^-7): to even, down
+		{1 + 3.0/256, 1 + 4.0/256},            // halfway: to even, up
+		{1 + 1.0/256 + 1.0/4096, 1 + 2.0/256}, // above halfway: up
+	} {
+		var h [1]uint16
+		toBfloat16(h[:], []float32{c.in})
+		if got := fromBfloat16(h[0]); got != c.want {
+			t.Errorf("bfloat16(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 10000 {
+		v := float32(r.NormFloat64())
+		var h [1]uint16
+		toBfloat16(h[:], []float32{v})
+		if d := math.Abs(float64(fromBfloat16(h[0]) - v)); d > math.Abs(float64(v))/256 {
+			t.Fatalf("bfloat16(%v) = %v: off by more than 2^-8", v, fromBfloat16(h[0]))
+		}
 	}
 }

@@ -205,8 +205,11 @@ type Learner struct {
 	// Prox; avg is the running average of a round's iterates.
 	goodParams []float32
 	avg        []float32
-	anchor     []float32 // the trained parameters' starting point (Anchor)
-	groups     [2]optim.Group
+	// anchor is the trained parameters' starting point (Anchor) in
+	// bfloat16: a pull toward it needs no more precision, and it takes
+	// half the memory.
+	anchor []uint16
+	groups [2]optim.Group
 
 	step    int64
 	lrScale float64
@@ -261,10 +264,11 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 	in := net.InputLen()
 	l := &Learner{cfg: cfg, net: tn, info: info, opt: opt, off: off, head: head, replay: r,
 		goodParams: slices.Clone(tn.Params), avg: make([]float32, len(tn.Params)-off),
-		anchor:  slices.Clone(tn.Params[off:]),
+		anchor:  make([]uint16, len(tn.Params)-off),
 		lrScale: 1, r: rand.New(rand.NewPCG(cfg.Seed, 0x1ea2)),
-		x: make([]float32, cfg.Batch*in), y: make([]float32, cfg.Batch), w: make([]float32, cfg.Batch),
+		x: make([]float32, min(cfg.Chunk, cfg.Batch)*in), y: make([]float32, cfg.Chunk), w: make([]float32, cfg.Chunk),
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
+	toBfloat16(l.anchor, tn.Params[off:])
 	return l, nil
 }
 
@@ -275,9 +279,20 @@ func (l *Learner) SetAnchor(params []float32) error {
 	if len(params) != len(l.net.Params) {
 		return fmt.Errorf("learn: anchor of %d parameters for a network of %d", len(params), len(l.net.Params))
 	}
-	copy(l.anchor, params[l.off:])
+	toBfloat16(l.anchor, params[l.off:])
 	return nil
 }
+
+// toBfloat16 rounds src to bfloat16 (the high half of a float32, rounded
+// to nearest even) in dst.
+func toBfloat16(dst []uint16, src []float32) {
+	for i, v := range src[:len(dst)] {
+		b := math.Float32bits(v)
+		dst[i] = uint16((b + 0x7fff + (b>>16)&1) >> 16)
+	}
+}
+
+func fromBfloat16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // Net returns the network being trained (the accepted state between rounds).
 func (l *Learner) Net() *model.Net { return l.net }
@@ -298,7 +313,7 @@ func (l *Learner) Step() int64 { return l.step }
 // average of a round's iterates, the anchor weights, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
 	optimizer = l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.anchor)+len(l.x)+len(l.y)+len(l.w)) + len(l.px)
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*len(l.anchor) + len(l.px)
 	return optimizer, workspace
 }
 
@@ -471,8 +486,6 @@ func (l *Learner) threshold(v validation) (float32, error) {
 // candidate in the network. It returns why it stopped early, if it did,
 // and whether that was a loss blowing up.
 func (l *Learner) train(ctx context.Context, cats, nons []*entry, res *Result) (fail string, blowUp bool) {
-	b := l.cfg.Batch
-	in := l.net.InputLen()
 	params := l.net.Params[l.off:]
 	clear(l.avg)
 	avgFrom := l.cfg.Steps - max(1, int(math.Round(l.cfg.Average*float64(l.cfg.Steps))))
@@ -486,18 +499,10 @@ func (l *Learner) train(ctx context.Context, cats, nons []*entry, res *Result) (
 		if ctx.Err() != nil {
 			return "stopped", false
 		}
-		for i := range b {
-			e, err := l.draw(l.pool(i, s, cats, nons))
-			if err != nil {
-				return err.Error(), false
-			}
-			l.cfg.Augment.Apply(l.x[i*in:(i+1)*in], l.px, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
-			l.y[i], l.w[i] = 0, 1/float32(b)
-			if e.Cat {
-				l.y[i] = 1
-			}
+		loss, err := l.gradients(s, cats, nons)
+		if err != nil {
+			return err.Error(), false
 		}
-		loss := l.gradients(b)
 		if s == 0 {
 			first = loss
 		}
@@ -546,7 +551,7 @@ func (l *Learner) step1(lr float64, headOnly bool) {
 		anchor := l.anchor[:len(params)]
 		good = good[:len(params)]
 		for i, p := range params {
-			grads[i] += lambda*(p-good[i]) + mu*(p-anchor[i])
+			grads[i] += lambda*(p-good[i]) + mu*(p-fromBfloat16(anchor[i]))
 		}
 	}
 	h := l.head - l.off
@@ -647,31 +652,36 @@ func signature(es []*entry) uint64 {
 	return h
 }
 
-// gradients computes the gradient of the batch of b examples in l.x into
-// the net's Grads, Chunk examples at a time with Yield between, and returns
-// the batch's loss.
-func (l *Learner) gradients(b int) float64 {
+// gradients draws step s's batch (Batch examples, see pool) and computes
+// its gradient into the net's Grads, Chunk examples at a time with Yield
+// between: only a chunk's inputs are held at once. It returns the batch's
+// mean loss.
+func (l *Learner) gradients(s int, cats, nons []*entry) (float64, error) {
 	clear(l.net.Grads)
-	var total float64
-	for _, w := range l.w[:b] {
-		total += float64(w)
-	}
-	in := l.net.InputLen()
+	b, in := l.cfg.Batch, l.net.InputLen()
 	var loss float64
 	for i := 0; i < b; i += l.cfg.Chunk {
 		t0 := time.Now()
 		j := min(i+l.cfg.Chunk, b)
-		var part float64
-		for _, w := range l.w[i:j] {
-			part += float64(w)
+		for k := i; k < j; k++ {
+			e, err := l.draw(l.pool(k, s, cats, nons))
+			if err != nil {
+				return 0, err
+			}
+			l.cfg.Augment.Apply(l.x[(k-i)*in:(k-i+1)*in], l.px, l.net.Arch.W, l.net.Arch.H, &l.info, l.r)
+			l.y[k-i], l.w[k-i] = 0, 1
+			if e.Cat {
+				l.y[k-i] = 1
+			}
 		}
-		scale := part / total
-		loss += scale * float64(l.net.AddGradients(l.x[i*in:j*in], l.y[i:j], l.w[i:j], float32(scale)))
+		n := j - i
+		scale := float64(n) / float64(b)
+		loss += scale * float64(l.net.AddGradients(l.x[:n*in], l.y[:n], l.w[:n], float32(scale)))
 		if l.Yield != nil {
 			l.Yield(time.Since(t0))
 		}
 	}
-	return loss
+	return loss, nil
 }
 
 // rollback restores the accepted weights; the optimizer's state, which
