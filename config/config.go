@@ -161,6 +161,11 @@ type Learn struct {
 	// Margin is how much the held-out loss may rise in an accepted round,
 	// as a fraction in [0, 1], besides one standard error of its change.
 	Margin float64 `yaml:"margin"`
+	// Anchor is how strongly learning holds the weights near the model it
+	// started from (lambda of an L2 pull, "L2-SP"), in [0, 10]: higher
+	// forgets less of what the model knew and learns a very different
+	// household more slowly; 0 turns it off.
+	Anchor float64 `yaml:"anchor"`
 	// ReplayPerClass is how many labelled examples of each class are kept
 	// (and replayed so that new labels do not erase old knowledge),
 	// 10..100000; each costs the model input's size on disk (12 KiB at 64x64).
@@ -243,6 +248,7 @@ func Default() Config {
 			Patience:       5,
 			ValShare:       0.2,
 			Margin:         0.02,
+			Anchor:         0.5,
 			ReplayPerClass: 500,
 			Duty:           0.5,
 		},
@@ -431,6 +437,7 @@ func (c *Config) check() []*Error {
 	intIn("learn.train_last", c.Learn.TrainLast, 0, 100)
 	numIn("learn.val_share", c.Learn.ValShare, 0, 0.9, true)
 	numIn("learn.margin", c.Learn.Margin, 0, 1, false)
+	numIn("learn.anchor", c.Learn.Anchor, 0, 10, false)
 	intIn("learn.replay_per_class", c.Learn.ReplayPerClass, 10, 100000)
 	numIn("learn.duty", c.Learn.Duty, 0, 1, true)
 

@@ -104,6 +104,7 @@ learn:
   train_last: 2
   val_share: 0.25
   margin: 0.05
+  anchor: 0.1
   replay_per_class: 200
   duty: 0.25
 review:
@@ -148,7 +149,7 @@ func fullConfig() config.Config {
 		Checkpoint: config.Checkpoint{Every: config.Duration(time.Hour), Keep: 5},
 		Learn: config.Learn{Enabled: false, Optimizer: "adam", LR: 0.001, Momentum: 0.8, Schedule: "exp:0.001",
 			Batch: 8, Steps: 100, Every: config.Duration(10 * time.Minute), Patience: 8, TrainLast: 2, ValShare: 0.25,
-			Margin: 0.05, ReplayPerClass: 200, Duty: 0.25},
+			Margin: 0.05, Anchor: 0.1, ReplayPerClass: 200, Duty: 0.25},
 		Review: config.Review{Enabled: false, Band: 0.1, MinInterval: config.Duration(time.Minute), MaxCount: 50,
 			MaxBytes: 8 * config.MiB},
 		Serial: config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
@@ -646,7 +647,7 @@ func TestKeys(t *testing.T) {
 		"on_detect.command", "on_detect.timeout", "on_detect.min_interval",
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
-		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin",
+		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",
 		"learn.replay_per_class", "learn.duty",
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"serial.port", "serial.baud", "serial.format",

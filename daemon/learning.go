@@ -159,7 +159,16 @@ func LearnerConfig(c config.Learn, seed uint64) (learn.Config, error) {
 		return learn.Config{}, err
 	}
 	return learn.Config{Optim: oc, LR: c.LR, Schedule: sch, Batch: c.Batch, Steps: c.Steps, TrainLast: c.TrainLast,
-		Margin: c.Margin, Seed: seed}, nil
+		Margin: c.Margin, Anchor: anchor(c.Anchor), Seed: seed}, nil
+}
+
+// anchor is learn.anchor as learn.Config takes it (0 there is the
+// default, negative is off).
+func anchor(a float64) float64 {
+	if a == 0 {
+		return -1
+	}
+	return a
 }
 
 // learnOptim is the optimizer and schedule of the learn section.
@@ -411,7 +420,7 @@ func (l *learning) reconfigure(old, c config.Learn) {
 	if old.LR != c.LR || old.Schedule != c.Schedule {
 		l.learner.SetSchedule(c.LR, sch)
 	}
-	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin {
+	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin || old.Anchor != c.Anchor {
 		nl, err := newLearnerFrom(l.learner, l.replay, c)
 		if err != nil {
 			l.s.log.Error().Err(err).Msg("learning settings not applied")

@@ -33,7 +33,7 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nreview:\n  min_interval: 0s\n"+
-		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n", r.model)
+		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n  anchor: 0\n", r.model)
 	r.start(cfg)
 	r.event("cat_present")
 	labelDir := filepath.Join(r.dir, "state", "labels")

@@ -359,7 +359,11 @@ func TestTrainingStepsAllocateNothing(t *testing.T) {
 			return testing.AllocsPerRun(3, func() { l.Round(context.Background()) })
 		}
 		a10, a50 := allocs(10), allocs(50)
-		if a50 != a10 {
+		slack := 0.0
+		if raceEnabled {
+			slack = 2
+		}
+		if math.Abs(a50-a10) > slack {
 			t.Errorf("buffer on disk %v: a round of 10 steps allocates %v times, of 50 steps %v", disk, a10, a50)
 		}
 	}

@@ -86,8 +86,12 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 		if err != nil {
 			return err
 		}
+		// The ablation flags given replace the learn section's settings.
 		lc.BackboneLR, lc.Prox, lc.Average, lc.HeadWarmup, lc.Shrink, lc.RecentShare = ab.BackboneLR, ab.Prox, ab.Average, ab.HeadWarmup, ab.Shrink, ab.RecentShare
-		lc.BestCut, lc.Noise, lc.Anchor = ab.BestCut, ab.Noise, ab.Anchor
+		lc.BestCut, lc.Noise = ab.BestCut, ab.Noise
+		if fs.Changed("anchor") {
+			lc.Anchor = ab.Anchor
+		}
 		opts := learnbench.Options{Net: net, Info: info, Learn: lc, Patience: cfg.Learn.Patience,
 			Replay: learn.ReplayOptions{PerClass: cfg.Learn.ReplayPerClass, ValShare: cfg.Learn.ValShare}}
 		w, h := net.Arch.W, net.Arch.H
