@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"catd/fixedpoint"
 	"catd/model"
 )
@@ -19,8 +21,9 @@ import (
 // (detect.int8): the built-in one for the built-in model, otherwise one
 // quantized on a pool of recent frames' model inputs and the labels kept.
 type quantizer struct {
-	s  *service
-	on atomic.Bool
+	host quantizerHost
+	log  zerolog.Logger
+	on   atomic.Bool
 
 	mu      sync.Mutex
 	pool    [][]uint8 // model inputs of frames, one every sampleEvery
@@ -46,8 +49,19 @@ var defaultBase = func() string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }()
 
-func newQuantizer(s *service, on bool) *quantizer {
-	q := &quantizer{s: s, req: make(chan *loaded, 1)}
+// quantizerHost is what the quantizer needs of the service.
+type quantizerHost interface {
+	// inUse is the model in use.
+	inUse() *loaded
+	// update hands u to the pipeline and returns its answer (service.update).
+	update(u Update) error
+	setModelName(name string)
+	// labelImages returns up to n model inputs of the labels kept.
+	labelImages(n int) [][]uint8
+}
+
+func newQuantizer(host quantizerHost, log zerolog.Logger, on bool) *quantizer {
+	q := &quantizer{host: host, log: log, req: make(chan *loaded, 1)}
 	q.on.Store(on)
 	return q
 }
@@ -99,9 +113,7 @@ func (q *quantizer) images(inLen int) [][]uint8 {
 		}
 	}
 	q.mu.Unlock()
-	if l := q.s.learning; l != nil {
-		imgs = append(imgs, l.replay.Images(poolSize)...)
-	}
+	imgs = append(imgs, q.host.labelImages(poolSize)...)
 	return imgs
 }
 
@@ -140,25 +152,25 @@ func (q *quantizer) run(ctx context.Context) {
 		start := time.Now()
 		net, _, err := fixedpoint.QuantizeNet(m.infer, m.info, imgs, fixedpoint.DefaultCalibrateOptions, fixedpoint.Options{MaxBatch: 1})
 		if err != nil {
-			q.s.log.Error().Err(err).Str("model", m.name).Msg("int8: not quantized; the model runs in float32")
+			q.log.Error().Err(err).Str("model", m.name).Msg("int8: not quantized; the model runs in float32")
 			continue
 		}
-		q.s.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
+		q.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
 		q.swap(m, net)
 	}
 }
 
 // swap runs net, m's int8 version, if m is still the model in use.
 func (q *quantizer) swap(m *loaded, net *fixedpoint.Net) {
-	if q.s.model.Load() != m || !q.on.Load() {
+	if q.host.inUse() != m || !q.on.Load() {
 		return // overtaken by a newer model, or int8 turned off
 	}
-	switch err := q.s.update(Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net}); {
+	switch err := q.host.update(Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net}); {
 	case errors.Is(err, errStopped):
 	case err != nil:
-		q.s.log.Error().Err(err).Msg("int8: model refused")
+		q.log.Error().Err(err).Msg("int8: model refused")
 	default:
-		q.s.setModelName(int8Name(m.name))
+		q.host.setModelName(int8Name(m.name))
 	}
 }
 

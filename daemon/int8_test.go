@@ -6,13 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // apply (under the service's lock) and the learner (without it) both ask
 // for int8 models, and the quantizer may have stopped: asking never blocks,
 // and the newest request is the one waiting.
 func TestQuantizeNeverBlocks(t *testing.T) {
-	q := newQuantizer(&service{}, true) // not running: nobody takes requests
+	q := newQuantizer(&service{}, zerolog.Nop(), true) // not running: nobody takes requests
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)

@@ -157,7 +157,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	s.learning.cfgs <- s.cfg.Learn
-	s.quant = newQuantizer(s, s.cfg.Detect.Int8)
+	s.quant = newQuantizer(s, s.log, s.cfg.Detect.Int8)
 	s.memory = newMemoryGuard(s.log)
 	s.memory.set(int64(s.cfg.MemoryLimit))
 
@@ -485,6 +485,36 @@ func (s *service) status(st *Status) {
 }
 
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
+
+// The service's side of learning (learningHost) and of the quantizer
+// (quantizerHost).
+
+func (s *service) inUse() *loaded { return s.model.Load() }
+
+func (s *service) pipeline() chan<- Update { return s.updates }
+
+// learnt puts m, a model learning made, in use: checkpoints save it, and
+// in int8 it is quantized again on the new weights.
+func (s *service) learnt(m *loaded) {
+	s.model.Store(m)
+	s.setModelName(m.name)
+	s.dirty.Store(true)
+	if s.quant.on.Load() {
+		s.quant.quantize(m) // re-quantized on the new weights
+	}
+}
+
+func (s *service) labelImages(n int) [][]uint8 {
+	if s.learning == nil {
+		return nil
+	}
+	return s.learning.replay.Images(n)
+}
+
+var (
+	_ learningHost  = (*service)(nil)
+	_ quantizerHost = (*service)(nil)
+)
 
 // Reload re-reads the config file now and applies it (SIGHUP, the serial
 // reload command), returning why it was refused. The file is read as at
