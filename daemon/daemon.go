@@ -82,7 +82,7 @@ type PipelineConfig struct {
 	// and the event it raised ("" for none). It runs on the inference
 	// goroutine before the buffers are reused: it must copy what it keeps,
 	// must not block, and should not allocate.
-	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event string)
+	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event EventKind)
 }
 
 // Detect is how frames become decisions: the threshold (0: the model's
@@ -129,16 +129,33 @@ type Notifier interface {
 
 // Event is a change of state or a statistics report.
 type Event struct {
-	// Kind is "cat_present", "cat_gone" or "stats" from the pipeline; the
-	// service adds "config_reloaded", "config_refused", "model_loaded",
-	// "checkpoint" and "error".
-	Kind  string
+	Kind  EventKind
 	Time  time.Time
 	Frame uint64  // frame sequence number
 	PCat  float32 // p(cat) of that frame
-	Stats *Stats  // for "stats"
+	Stats *Stats  // for EventStats
 	Msg   string  // what changed, or what went wrong
 }
+
+// EventKind is what an Event reports; its value is the name logs, the
+// serial console and on_detect (CATD_EVENT) show.
+type EventKind string
+
+// The pipeline's events.
+const (
+	EventCatPresent EventKind = "cat_present" // OnFrames frames at or above the threshold
+	EventCatGone    EventKind = "cat_gone"    // OffFrames frames below it
+	EventStats      EventKind = "stats"       // every StatsEvery, with Stats
+)
+
+// The service's events, with Msg.
+const (
+	EventConfigReloaded EventKind = "config_reloaded" // Msg: the keys that changed
+	EventConfigRefused  EventKind = "config_refused"  // Msg: why
+	EventTrained        EventKind = "trained"         // a learning round ran; Msg: its figures
+	EventCheckpoint     EventKind = "checkpoint"      // Msg: the file written
+	EventError          EventKind = "error"           // Msg: what failed
+)
 
 // Stats summarises the frames since the previous stats event.
 type Stats struct {
@@ -542,10 +559,10 @@ func (l *frameLoop) stats(now time.Time) {
 	st.LatencyP50, st.LatencyP99 = percentile(l.lat, 0.5), percentile(l.lat, 0.99)
 	st.Present = l.present
 	s := *st
-	ev := Event{Kind: "stats", Time: now, Stats: &s}
-	l.log.Info().Str("event", "stats").Uint64("frames", s.Frames).Float64("fps", math.Round(s.FPS*100)/100).
+	ev := Event{Kind: EventStats, Time: now, Stats: &s}
+	l.log.Info().Str("event", string(EventStats)).Uint64("frames", s.Frames).Float64("fps", math.Round(s.FPS*100)/100).
 		Dur("latency_p50", s.LatencyP50).Dur("latency_p99", s.LatencyP99).Uint64("dropped", s.Dropped).
-		Uint64("corrupt", s.Corrupt).Bool("cat", l.present).Msg("stats")
+		Uint64("corrupt", s.Corrupt).Bool("cat", l.present).Msg(string(EventStats))
 	l.notifyStatus()
 	if l.cfg.OnEvent != nil {
 		l.cfg.OnEvent(ev)
@@ -585,8 +602,8 @@ func (l *frameLoop) frame() {
 		return
 	}
 	ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}
-	l.log.Info().Str("event", kind).Uint64("frame", seq).Float32("p_cat", pc).Msg(kind)
-	if kind == "cat_present" && l.cfg.OnDetect != nil {
+	l.log.Info().Str("event", string(kind)).Uint64("frame", seq).Float32("p_cat", pc).Msg(string(kind))
+	if kind == EventCatPresent && l.cfg.OnDetect != nil {
 		l.cfg.OnDetect(ev, f)
 	}
 	l.free <- f
@@ -598,7 +615,7 @@ func (l *frameLoop) frame() {
 
 // decide counts p(cat) against the threshold with hysteresis and returns
 // the event the frame raises ("" for none).
-func (l *frameLoop) decide(pc, thr float32) string {
+func (l *frameLoop) decide(pc, thr float32) EventKind {
 	if pc >= thr {
 		l.above, l.below = l.above+1, 0
 	} else {
@@ -607,10 +624,10 @@ func (l *frameLoop) decide(pc, thr float32) string {
 	switch {
 	case !l.present && l.above >= l.det.OnFrames:
 		l.present = true
-		return "cat_present"
+		return EventCatPresent
 	case l.present && l.below >= l.det.OffFrames:
 		l.present = false
-		return "cat_gone"
+		return EventCatGone
 	}
 	return ""
 }

@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"catd/fixedpoint"
-	"catd/model"
 )
 
 // quantizer gives the pipeline int8 versions of the models it runs
@@ -43,12 +40,6 @@ const (
 // (tests shorten it).
 var sampleEvery = 250 * time.Millisecond
 
-// defaultBase is the base id of the built-in model.
-var defaultBase = func() string {
-	sum := sha256.Sum256(model.DefaultBytes())
-	return "sha256:" + hex.EncodeToString(sum[:])
-}()
-
 // quantizerHost is what the quantizer needs of the service.
 type quantizerHost interface {
 	// inUse is the model in use.
@@ -69,7 +60,7 @@ func newQuantizer(host quantizerHost, log zerolog.Logger, on bool) *quantizer {
 // builtin returns the built-in int8 model if m is the built-in model as
 // shipped (not fine-tuned).
 func builtin(m *loaded) *fixedpoint.Net {
-	if m.base != defaultBase || m.train != nil || m.name != "built-in default model" {
+	if !m.builtin || m.train != nil {
 		return nil
 	}
 	q, _, err := fixedpoint.Default(fixedpoint.Options{MaxBatch: 1})

@@ -65,7 +65,7 @@ func TestServiceRunsInt8(t *testing.T) {
 	}
 	// Turned off live: back to float32.
 	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\n", r.model))
-	r.event("config_reloaded")
+	r.event(EventConfigReloaded)
 	if st := r.status(func(s *Status) bool { return !strings.Contains(s.Model, "int8") }); strings.Contains(st.Model, "int8") {
 		t.Errorf("model %q after int8 was turned off", st.Model)
 	}

@@ -87,7 +87,7 @@ type learningHost interface {
 	pipeline() chan<- Update
 	// learnt puts m in use: a round's model, which the pipeline runs now.
 	learnt(m *loaded)
-	emit(kind, msg string)
+	emit(kind EventKind, msg string)
 }
 
 // startLearning opens the replay buffer and the label inbox and builds
@@ -224,7 +224,7 @@ func (l *learning) labelled() {
 }
 
 // onFrame keeps the newest model input and picks frames for review.
-func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind string) {
+func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind EventKind) {
 	now := l.pace()
 	l.latestMu.Lock()
 	copy(l.latest, pix)
@@ -472,7 +472,7 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	} else if math.IsNaN(math.Float64frombits(l.heldOutAUC.Load())) {
 		l.heldOutAUC.Store(math.Float64bits(res.ValAUCBefore))
 	}
-	ev := l.log.Info().Str("event", "trained").Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
+	ev := l.log.Info().Str("event", string(EventTrained)).Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
 		Bool("accepted", res.Accepted).Bool("gain", res.Gain).Str("reason", res.Reason).
 		Int("held_out_cat", res.ValCat).Int("held_out_noncat", res.ValNonCat).
 		Float64("lr", res.LR).Dur("took", res.Duration)
@@ -487,11 +487,11 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	if res.Accepted {
 		ev = ev.Float32("threshold", res.Threshold)
 	}
-	ev.Msg("trained")
+	ev.Msg(string(EventTrained))
 	msg := fmt.Sprintf("accepted=%v steps=%d loss=%.4f val_loss=%.4f (before %.4f) val_auc=%.3f (before %.3f) lr=%g reason=%s",
 		res.Accepted, res.Steps, res.Loss, res.ValLoss, res.ValLossBefore, res.ValAUC, res.ValAUCBefore, res.LR, res.Reason)
 	l.last.Store(&msg)
-	l.host.emit("trained", msg)
+	l.host.emit(EventTrained, msg)
 	if !res.Accepted {
 		return
 	}

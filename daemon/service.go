@@ -69,7 +69,10 @@ type loaded struct {
 	info   model.Info
 	infer  *model.Net
 	name   string // for logs and status: the file, or "built-in default model"
-	base   string // "sha256:…" of the model file the weights started from
+	// builtin is set for the model built into catd, loaded as shipped
+	// (not a checkpoint of it, not fine-tuned).
+	builtin bool
+	base    string // "sha256:…" of the model file the weights started from
 	// anchor is the folded weights of that model file, for a checkpoint
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
@@ -319,7 +322,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: model %s: %w", name, err)
 	}
-	m.name, m.base = name, "sha256:"+hex.EncodeToString(sum[:])
+	m.name, m.base, m.builtin = name, "sha256:"+hex.EncodeToString(sum[:]), path == ""
 	return m, nil
 }
 
@@ -429,7 +432,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
 		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
-	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind string) {
+	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind EventKind) {
 		s.quant.sample(pix)
 		if s.learning != nil {
 			s.learning.onFrame(f, pix, pc, thr, kind)
@@ -462,7 +465,7 @@ func (s *service) event(ev Event) {
 }
 
 // emit logs a service event and passes it on.
-func (s *service) emit(kind, msg string) {
+func (s *service) emit(kind EventKind, msg string) {
 	s.event(Event{Kind: kind, Time: time.Now(), Msg: msg})
 }
 
@@ -550,7 +553,7 @@ func (s *service) reload(data []byte, err error, why string) error {
 		msg := err.Error()
 		s.cfgErr.Store(&msg)
 		s.log.Error().Err(err).Str("reason", why).Msg("config refused: catd keeps running on the last good config")
-		s.emit("config_refused", strings.ReplaceAll(msg, "\n", "; "))
+		s.emit(EventConfigRefused, strings.ReplaceAll(msg, "\n", "; "))
 		return err
 	}
 	empty := ""
@@ -587,7 +590,7 @@ func (s *service) apply(nc config.Config, why string) error {
 	s.swapLogAndConsole(c)
 	s.cfg = nc
 	s.log.Info().Strs("changed", c.keys).Str("reason", why).Msg("config applied")
-	s.emit("config_reloaded", strings.Join(c.keys, ","))
+	s.emit(EventConfigReloaded, strings.Join(c.keys, ","))
 	return nil
 }
 
@@ -899,13 +902,13 @@ func (s *service) save(why string) (string, error) {
 	path, err := cp.Save(data)
 	if err != nil {
 		s.log.Error().Err(err).Msg("checkpoint not written")
-		s.emit("error", "checkpoint: "+err.Error())
+		s.emit(EventError, "checkpoint: "+err.Error())
 		return "", err
 	}
 	s.dirty.Store(false)
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Int("bytes", len(data)).Str("reason", why).Msg("checkpoint written")
-	s.emit("checkpoint", path)
+	s.emit(EventCheckpoint, path)
 	return path, nil
 }
 
