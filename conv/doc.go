@@ -26,8 +26,9 @@
 // between steps; input gradients are overwritten. Wrong lengths are
 // programmer errors and panic with a message starting "conv: ".
 //
-// Each kernel has a plain reference twin (ConvForwardRef and friends) generic
-// over float32 and float64: the tests compare the fast kernels against them and
-// check the references against finite differences in float64 and against
-// PyTorch golden files in testdata/.
+// Each kernel has a plain reference twin (ConvForwardRef and friends, in
+// reference_test.go) generic over float32 and float64: the tests compare the
+// fast kernels against them and check the references against finite
+// differences in float64 and against PyTorch golden files in testdata/
+// (in PyTorch's layouts; package convtest converts them).
 package conv

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"catd/conv/convtest"
 	"catd/safetensors"
 )
 
@@ -39,7 +40,7 @@ func get(t *testing.T, f *safetensors.File, name string) ([]float32, []int) {
 func getNHWC(t *testing.T, f *safetensors.File, name string) ([]float32, [4]int) {
 	v, s := get(t, f, name)
 	out := make([]float32, len(v))
-	NCHWToNHWC(out, v, s[0], s[1], s[2], s[3])
+	convtest.NCHWToNHWC(out, v, s[0], s[1], s[2], s[3])
 	return out, [4]int{s[0], s[1], s[2], s[3]}
 }
 

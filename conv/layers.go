@@ -298,35 +298,3 @@ func HWIOToOIHW(dst, src []float32, o, i, kh, kw int) {
 		}
 	}
 }
-
-// NCHWToNHWC copies n images of c×h×w from PyTorch's layout into catd's.
-func NCHWToNHWC(dst, src []float32, n, c, h, w int) {
-	if len(dst) != n*c*h*w || len(src) != len(dst) {
-		panic(fmt.Sprintf("conv: NCHWToNHWC lengths %d and %d, want %d", len(dst), len(src), n*c*h*w))
-	}
-	for b := range n {
-		for ch := range c {
-			for y := range h {
-				for x := range w {
-					dst[((b*h+y)*w+x)*c+ch] = src[((b*c+ch)*h+y)*w+x]
-				}
-			}
-		}
-	}
-}
-
-// NHWCToNCHW is the inverse of NCHWToNHWC.
-func NHWCToNCHW(dst, src []float32, n, c, h, w int) {
-	if len(dst) != n*c*h*w || len(src) != len(dst) {
-		panic(fmt.Sprintf("conv: NHWCToNCHW lengths %d and %d, want %d", len(dst), len(src), n*c*h*w))
-	}
-	for b := range n {
-		for ch := range c {
-			for y := range h {
-				for x := range w {
-					dst[((b*c+ch)*h+y)*w+x] = src[((b*h+y)*w+x)*c+ch]
-				}
-			}
-		}
-	}
-}

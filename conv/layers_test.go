@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"catd/conv/convtest"
 )
 
 func TestReLU(t *testing.T) {
@@ -198,11 +200,11 @@ func TestLayoutConversionsRoundTrip(t *testing.T) {
 		}
 	}
 	nhwc := make([]float32, len(src))
-	NCHWToNHWC(nhwc, src, 2, 3, 4, 5)
+	convtest.NCHWToNHWC(nhwc, src, 2, 3, 4, 5)
 	if got, want := nhwc[((1*4+2)*5+3)*3+1], src[((1*3+1)*4+2)*5+3]; got != want {
 		t.Fatalf("NCHWToNHWC moved %v, want %v", got, want)
 	}
-	NHWCToNCHW(back, nhwc, 2, 3, 4, 5)
+	convtest.NHWCToNCHW(back, nhwc, 2, 3, 4, 5)
 	for j := range src {
 		if back[j] != src[j] {
 			t.Fatalf("NCHW round trip differs at %d", j)

@@ -89,12 +89,12 @@ func forward(con *serialctl.Console, ev Event) {
 	switch {
 	case ev.Stats != nil:
 		st := ev.Stats
-		con.Event(ev.Kind, serialctl.F("fps", st.FPS), serialctl.F("frames", st.Frames), serialctl.F("dropped", st.Dropped),
+		con.Event(string(ev.Kind), serialctl.F("fps", st.FPS), serialctl.F("frames", st.Frames), serialctl.F("dropped", st.Dropped),
 			serialctl.F("corrupt", st.Corrupt), serialctl.F("p50_ms", float64(st.LatencyP50.Microseconds())/1e3),
 			serialctl.F("p99_ms", float64(st.LatencyP99.Microseconds())/1e3), serialctl.F("cat", st.Present))
 	case ev.Msg != "":
-		con.Event(ev.Kind, serialctl.F("msg", ev.Msg))
+		con.Event(string(ev.Kind), serialctl.F("msg", ev.Msg))
 	default:
-		con.Event(ev.Kind, serialctl.F("p", ev.PCat), serialctl.F("frame", ev.Frame))
+		con.Event(string(ev.Kind), serialctl.F("p", ev.PCat), serialctl.F("frame", ev.Frame))
 	}
 }

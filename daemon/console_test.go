@@ -54,7 +54,7 @@ func TestConsoleReloadRestartsConsole(t *testing.T) {
 	if _, err := master.Write([]byte("reload\n")); err != nil {
 		t.Fatal(err)
 	}
-	if ev := r.event("config_reloaded"); ev.Msg != "serial.format" {
+	if ev := r.event(EventConfigReloaded); ev.Msg != "serial.format" {
 		t.Errorf("changed %q, want serial.format", ev.Msg)
 	}
 	waitFor(t, "the console to open again", func() bool { return strings.Count(r.logs.String(), "serial console open") == 2 })

@@ -82,7 +82,7 @@ type PipelineConfig struct {
 	// and the event it raised ("" for none). It runs on the inference
 	// goroutine before the buffers are reused: it must copy what it keeps,
 	// must not block, and should not allocate.
-	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event string)
+	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event EventKind)
 }
 
 // Detect is how frames become decisions: the threshold (0: the model's
@@ -129,16 +129,33 @@ type Notifier interface {
 
 // Event is a change of state or a statistics report.
 type Event struct {
-	// Kind is "cat_present", "cat_gone" or "stats" from the pipeline; the
-	// service adds "config_reloaded", "config_refused", "model_loaded",
-	// "checkpoint" and "error".
-	Kind  string
+	Kind  EventKind
 	Time  time.Time
 	Frame uint64  // frame sequence number
 	PCat  float32 // p(cat) of that frame
-	Stats *Stats  // for "stats"
+	Stats *Stats  // for EventStats
 	Msg   string  // what changed, or what went wrong
 }
+
+// EventKind is what an Event reports; its value is the name logs, the
+// serial console and on_detect (CATD_EVENT) show.
+type EventKind string
+
+// The pipeline's events.
+const (
+	EventCatPresent EventKind = "cat_present" // OnFrames frames at or above the threshold
+	EventCatGone    EventKind = "cat_gone"    // OffFrames frames below it
+	EventStats      EventKind = "stats"       // every StatsEvery, with Stats
+)
+
+// The service's events, with Msg.
+const (
+	EventConfigReloaded EventKind = "config_reloaded" // Msg: the keys that changed
+	EventConfigRefused  EventKind = "config_refused"  // Msg: why
+	EventTrained        EventKind = "trained"         // a learning round ran; Msg: its figures
+	EventCheckpoint     EventKind = "checkpoint"      // Msg: the file written
+	EventError          EventKind = "error"           // Msg: what failed
+)
 
 // Stats summarises the frames since the previous stats event.
 type Stats struct {
@@ -331,37 +348,70 @@ func (p *stage) process(f *camera.Frame) (float32, error) {
 	return p.p[0], nil
 }
 
-// infer takes frames from the slot and runs the model on them.
+// infer takes frames from the slot and runs the model on them until ctx
+// ends.
 func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) error {
-	det := Detect{Threshold: cfg.Threshold, OnFrames: cfg.OnFrames, OffFrames: cfg.OffFrames, Fit: cfg.Fit, ROI: cfg.ROI}
-	det.defaults()
-	pl := newStage(cfg.Net, cfg.Info, det, cfg.MaxPixels)
+	return newFrameLoop(cfg, swaps, sl, free, log).run(ctx)
+}
+
+// frameLoop is the inference goroutine: run waits for whatever comes first
+// (a frame, an update, a tick) and hands it to the method for it. Its
+// fields are that goroutine's alone.
+type frameLoop struct {
+	cfg   PipelineConfig // without Net and Int8: stage has them, and a swap lets them go
+	log   zerolog.Logger
+	swaps chan<- sourceSwap
+	sl    *slot
+	free  chan *camera.Frame
+	ctl   *Control
+
+	det  Detect
+	pl   *stage
+	base float32 // the threshold before the runtime override
+
+	// The decision: consecutive frames above and below the threshold.
+	present      bool
+	above, below int
+	lastPCat     float32
+
+	// The stats period.
+	st          Stats
+	lat         []time.Duration // capture to decision, of the period's frames
+	periodStart time.Time
+	lastDropped uint64
+	statsTicker *time.Ticker
+	statsOn     bool
+
+	// status.json
+	status    Status
+	statusErr bool // its last write failed (said once)
+	fpsWin    fpsWindow
+	corrupt   uint64
+}
+
+func newFrameLoop(cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) *frameLoop {
+	l := &frameLoop{cfg: cfg, log: log, swaps: swaps, sl: sl, free: free, ctl: cfg.Control,
+		det: Detect{Threshold: cfg.Threshold, OnFrames: cfg.OnFrames, OffFrames: cfg.OffFrames, Fit: cfg.Fit, ROI: cfg.ROI},
+		lat: make([]time.Duration, 0, 4096), periodStart: time.Now(),
+		status: Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}}
+	l.det.defaults()
+	l.pl = newStage(cfg.Net, cfg.Info, l.det, cfg.MaxPixels)
 	if cfg.Int8 != nil && cfg.Int8.InputLen() == cfg.Net.InputLen() {
-		pl.q = cfg.Int8
+		l.pl.q = cfg.Int8
 	}
-	cfg.Net, cfg.Int8 = nil, nil // pl has them; a swap lets them go
-	ctl := cfg.Control
-	if ctl == nil {
-		ctl = &Control{}
+	l.cfg.Net, l.cfg.Int8 = nil, nil
+	if l.ctl == nil {
+		l.ctl = &Control{}
 	}
-	base := det.threshold(pl.info)
-	thr := ctl.decisionThreshold(base) // status shows the threshold before the first frame
-	var (
-		present      bool
-		above, below int
-		st           Stats
-		lat          = make([]time.Duration, 0, 4096)
-		periodStart  = time.Now()
-		lastDropped  uint64
-		lastPCat     float32
-	)
-	var (
-		statusTick <-chan time.Time
-		status     = Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}
-		statusErr  bool
-		fpsWin     fpsWindow
-		corrupt    uint64
-	)
+	l.base = l.det.threshold(l.pl.info)
+	return l
+}
+
+// run turns the loop until ctx ends.
+func (l *frameLoop) run(ctx context.Context) error {
+	cfg := &l.cfg
+	thr := l.ctl.decisionThreshold(l.base) // status shows the threshold before the first frame
+	var statusTick <-chan time.Time
 	if cfg.StatusPath != "" {
 		every := cfg.StatusWrite
 		if every <= 0 {
@@ -372,18 +422,18 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 		statusTick = t.C
 		defer os.Remove(cfg.StatusPath) // a stopped daemon has no status
 	}
-	statsTicker := time.NewTicker(time.Hour)
-	defer statsTicker.Stop()
-	statsOn := cfg.StatsEvery > 0
-	if statsOn {
-		statsTicker.Reset(cfg.StatsEvery)
+	l.statsTicker = time.NewTicker(time.Hour)
+	defer l.statsTicker.Stop()
+	l.statsOn = cfg.StatsEvery > 0
+	if l.statsOn {
+		l.statsTicker.Reset(cfg.StatsEvery)
 	} else {
-		statsTicker.Stop()
+		l.statsTicker.Stop()
 	}
 	var dog <-chan time.Time
 	if cfg.Notify != nil {
 		if err := cfg.Notify.Ready(); err != nil {
-			log.Warn().Err(err).Msg("telling the service manager we are ready")
+			l.log.Warn().Err(err).Msg("telling the service manager we are ready")
 		}
 		if cfg.Watchdog > 0 {
 			t := time.NewTicker(cfg.Watchdog)
@@ -391,176 +441,209 @@ func infer(ctx context.Context, cfg PipelineConfig, swaps chan<- sourceSwap, sl 
 			dog = t.C
 		}
 	}
-	notifyStatus := func() {
-		if cfg.Notify == nil {
-			return
-		}
-		cat := "no cat"
-		if present {
-			cat = "cat present"
-		}
-		msg := fmt.Sprintf("%s, p(cat) %.2f, %.1f frames/s, %d frames", cat, lastPCat, st.FPS, ctl.frames.Load())
-		if err := cfg.Notify.Status(msg); err != nil {
-			log.Debug().Err(err).Msg("STATUS= not sent")
-		}
-	}
-	log.Info().Str("source", cfg.Source.String()).Float32("threshold", thr).Int("on_frames", det.OnFrames).
-		Int("off_frames", det.OffFrames).Msg("watching")
+	l.log.Info().Str("source", cfg.Source.String()).Float32("threshold", thr).Int("on_frames", l.det.OnFrames).
+		Int("off_frames", l.det.OffFrames).Msg("watching")
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case u := <-cfg.Updates:
-			var err error
-			switch {
-			case u.Net != nil:
-				if err = checkDetector(u.Net); err == nil {
-					if u.Detect != nil {
-						det = *u.Detect
-						det.defaults()
-					}
-					pl = newStage(u.Net, u.Info, det, cfg.MaxPixels)
-					if u.Int8 != nil && u.Int8.InputLen() == u.Net.InputLen() {
-						pl.q = u.Int8
-					}
-					status.Model = u.ModelName
-					above, below = 0, 0 // the new model's scores start afresh; the state stays
-				}
-			case u.Detect != nil:
-				nd := *u.Detect
-				nd.defaults()
-				if nd.Fit != det.Fit || nd.ROI != det.ROI {
-					q := pl.q
-					pl = newStage(pl.net, pl.info, nd, cfg.MaxPixels)
-					pl.q = q
-				}
-				det = nd
-			}
-			if err == nil {
-				base = det.threshold(pl.info)
-				ctl.decisionThreshold(base) // status shows the new threshold before the next frame
-				if u.StatsEvery < 0 {
-					statsTicker.Stop()
-					statsOn = false
-				} else if u.StatsEvery > 0 {
-					statsTicker.Reset(u.StatsEvery)
-					statsOn = true
-				}
-			}
-			if u.Source != nil && err == nil {
-				status.Source = u.Source.String()
-				select {
-				case swaps <- sourceSwap{src: u.Source, done: u.Done}:
-					continue // capture tells Done
-				case <-ctx.Done():
-					err = ctx.Err()
-				}
-			}
-			if u.Done != nil {
-				u.Done <- err
-			}
-			continue
+			l.update(ctx, u)
 		case <-dog:
 			if err := cfg.Notify.Watchdog(); err != nil {
-				log.Warn().Err(err).Msg("watchdog ping")
+				l.log.Warn().Err(err).Msg("watchdog ping")
 			}
-			continue
 		case <-statusTick:
-			// The time read now, with the count: a tick handled late
-			// (a slow board) would otherwise count frames over a longer
-			// time than it divides by.
-			now := time.Now()
-			snap := ctl.Snapshot()
-			sl.mu.Lock()
-			status.Dropped = sl.dropped
-			sl.mu.Unlock()
-			status.Cat, status.PCat, status.Threshold, status.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
-			status.FPS = math.Round(fpsWin.add(now, snap.Frames)*100) / 100
-			status.Corrupt, status.Updated = corrupt, now
-			if cfg.Status != nil {
-				cfg.Status(&status)
+			l.writeStatus()
+		case now := <-l.statsTicker.C:
+			if l.statsOn {
+				l.stats(now)
 			}
-			if err := WriteStatus(cfg.StatusPath, &status); err != nil && !statusErr {
-				statusErr = true // said once; catd keeps running without it
-				log.Warn().Err(err).Msg("status.json not written")
-			} else if err == nil {
-				statusErr = false
-			}
-			continue
-		case now := <-statsTicker.C:
-			if !statsOn {
-				continue
-			}
-			sl.mu.Lock()
-			st.Dropped = sl.dropped - lastDropped
-			lastDropped = sl.dropped
-			sl.mu.Unlock()
-			st.FPS = float64(st.Frames) / now.Sub(periodStart).Seconds()
-			st.LatencyP50, st.LatencyP99 = percentile(lat, 0.5), percentile(lat, 0.99)
-			st.Present = present
-			s := st
-			ev := Event{Kind: "stats", Time: now, Stats: &s}
-			log.Info().Str("event", "stats").Uint64("frames", s.Frames).Float64("fps", math.Round(s.FPS*100)/100).
-				Dur("latency_p50", s.LatencyP50).Dur("latency_p99", s.LatencyP99).Uint64("dropped", s.Dropped).
-				Uint64("corrupt", s.Corrupt).Bool("cat", present).Msg("stats")
-			notifyStatus()
-			if cfg.OnEvent != nil {
-				cfg.OnEvent(ev)
-			}
-			st, lat, periodStart = Stats{}, lat[:0], now
-			continue
-		case <-sl.ready:
+		case <-l.sl.ready:
+			l.frame()
 		}
-		f := sl.take()
-		if f == nil {
-			continue
+	}
+}
+
+// update applies u and answers u.Done, or has capture answer it once the
+// new source is in.
+func (l *frameLoop) update(ctx context.Context, u Update) {
+	err := l.reconfigure(u)
+	if u.Source != nil && err == nil {
+		l.status.Source = u.Source.String()
+		select {
+		case l.swaps <- sourceSwap{src: u.Source, done: u.Done}:
+			return // capture tells Done
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
-		pc, err := pl.process(f)
-		seq, captured := f.Seq, f.Time
-		if err != nil {
-			free <- f
-			st.Corrupt++
-			corrupt++
-			log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
-			continue
+	}
+	if u.Done != nil {
+		u.Done <- err
+	}
+}
+
+// reconfigure applies u's model, detection settings and stats period, or
+// none of them if u's model cannot be used.
+func (l *frameLoop) reconfigure(u Update) error {
+	switch {
+	case u.Net != nil:
+		if err := checkDetector(u.Net); err != nil {
+			return err
 		}
-		st.Frames++
-		lastPCat = pc
-		if len(lat) < cap(lat) {
-			lat = append(lat, time.Since(captured))
+		if u.Detect != nil {
+			l.det = *u.Detect
+			l.det.defaults()
 		}
-		thr = ctl.decisionThreshold(base)
-		if pc >= thr {
-			above, below = above+1, 0
-		} else {
-			above, below = 0, below+1
+		l.pl = newStage(u.Net, u.Info, l.det, l.cfg.MaxPixels)
+		if u.Int8 != nil && u.Int8.InputLen() == u.Net.InputLen() {
+			l.pl.q = u.Int8
 		}
-		kind := ""
-		switch {
-		case !present && above >= det.OnFrames:
-			present, kind = true, "cat_present"
-		case present && below >= det.OffFrames:
-			present, kind = false, "cat_gone"
+		l.status.Model = u.ModelName
+		l.above, l.below = 0, 0 // the new model's scores start afresh; the state stays
+	case u.Detect != nil:
+		nd := *u.Detect
+		nd.defaults()
+		if nd.Fit != l.det.Fit || nd.ROI != l.det.ROI {
+			q := l.pl.q
+			l.pl = newStage(l.pl.net, l.pl.info, nd, l.cfg.MaxPixels)
+			l.pl.q = q
 		}
-		ctl.record(pc, present)
-		log.Debug().Uint64("frame", seq).Float32("p_cat", pc).Msg("frame")
-		if cfg.OnFrame != nil {
-			cfg.OnFrame(f, pl.pix, pc, thr, kind)
-		}
-		if kind == "" {
-			free <- f
-			continue
-		}
-		ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}
-		log.Info().Str("event", kind).Uint64("frame", seq).Float32("p_cat", pc).Msg(kind)
-		if kind == "cat_present" && cfg.OnDetect != nil {
-			cfg.OnDetect(ev, f)
-		}
-		free <- f
-		notifyStatus()
-		if cfg.OnEvent != nil {
-			cfg.OnEvent(ev)
-		}
+		l.det = nd
+	}
+	l.base = l.det.threshold(l.pl.info)
+	l.ctl.decisionThreshold(l.base) // status shows the new threshold before the next frame
+	if u.StatsEvery < 0 {
+		l.statsTicker.Stop()
+		l.statsOn = false
+	} else if u.StatsEvery > 0 {
+		l.statsTicker.Reset(u.StatsEvery)
+		l.statsOn = true
+	}
+	return nil
+}
+
+// writeStatus rewrites status.json.
+func (l *frameLoop) writeStatus() {
+	// The time read now, with the count: a tick handled late (a slow
+	// board) would otherwise count frames over a longer time than it
+	// divides by.
+	now := time.Now()
+	snap := l.ctl.Snapshot()
+	st := &l.status
+	l.sl.mu.Lock()
+	st.Dropped = l.sl.dropped
+	l.sl.mu.Unlock()
+	st.Cat, st.PCat, st.Threshold, st.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
+	st.FPS = math.Round(l.fpsWin.add(now, snap.Frames)*100) / 100
+	st.Corrupt, st.Updated = l.corrupt, now
+	if l.cfg.Status != nil {
+		l.cfg.Status(st)
+	}
+	if err := WriteStatus(l.cfg.StatusPath, st); err != nil && !l.statusErr {
+		l.statusErr = true // said once; catd keeps running without it
+		l.log.Warn().Err(err).Msg("status.json not written")
+	} else if err == nil {
+		l.statusErr = false
+	}
+}
+
+// stats reports the period that ends now and starts the next.
+func (l *frameLoop) stats(now time.Time) {
+	st := &l.st
+	l.sl.mu.Lock()
+	st.Dropped = l.sl.dropped - l.lastDropped
+	l.lastDropped = l.sl.dropped
+	l.sl.mu.Unlock()
+	st.FPS = float64(st.Frames) / now.Sub(l.periodStart).Seconds()
+	st.LatencyP50, st.LatencyP99 = percentile(l.lat, 0.5), percentile(l.lat, 0.99)
+	st.Present = l.present
+	s := *st
+	ev := Event{Kind: EventStats, Time: now, Stats: &s}
+	l.log.Info().Str("event", string(EventStats)).Uint64("frames", s.Frames).Float64("fps", math.Round(s.FPS*100)/100).
+		Dur("latency_p50", s.LatencyP50).Dur("latency_p99", s.LatencyP99).Uint64("dropped", s.Dropped).
+		Uint64("corrupt", s.Corrupt).Bool("cat", l.present).Msg(string(EventStats))
+	l.notifyStatus()
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev)
+	}
+	l.st, l.lat, l.periodStart = Stats{}, l.lat[:0], now
+}
+
+// frame judges the frame in the slot, if it is still there.
+func (l *frameLoop) frame() {
+	f := l.sl.take()
+	if f == nil {
+		return
+	}
+	pc, err := l.pl.process(f)
+	seq, captured := f.Seq, f.Time
+	if err != nil {
+		l.free <- f
+		l.st.Corrupt++
+		l.corrupt++
+		l.log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
+		return
+	}
+	l.st.Frames++
+	l.lastPCat = pc
+	if len(l.lat) < cap(l.lat) {
+		l.lat = append(l.lat, time.Since(captured))
+	}
+	thr := l.ctl.decisionThreshold(l.base)
+	kind := l.decide(pc, thr)
+	l.ctl.record(pc, l.present)
+	l.log.Debug().Uint64("frame", seq).Float32("p_cat", pc).Msg("frame")
+	if l.cfg.OnFrame != nil {
+		l.cfg.OnFrame(f, l.pl.pix, pc, thr, kind)
+	}
+	if kind == "" {
+		l.free <- f
+		return
+	}
+	ev := Event{Kind: kind, Time: time.Now(), Frame: seq, PCat: pc}
+	l.log.Info().Str("event", string(kind)).Uint64("frame", seq).Float32("p_cat", pc).Msg(string(kind))
+	if kind == EventCatPresent && l.cfg.OnDetect != nil {
+		l.cfg.OnDetect(ev, f)
+	}
+	l.free <- f
+	l.notifyStatus()
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev)
+	}
+}
+
+// decide counts p(cat) against the threshold with hysteresis and returns
+// the event the frame raises ("" for none).
+func (l *frameLoop) decide(pc, thr float32) EventKind {
+	if pc >= thr {
+		l.above, l.below = l.above+1, 0
+	} else {
+		l.above, l.below = 0, l.below+1
+	}
+	switch {
+	case !l.present && l.above >= l.det.OnFrames:
+		l.present = true
+		return EventCatPresent
+	case l.present && l.below >= l.det.OffFrames:
+		l.present = false
+		return EventCatGone
+	}
+	return ""
+}
+
+// notifyStatus tells the service manager the state in a line.
+func (l *frameLoop) notifyStatus() {
+	if l.cfg.Notify == nil {
+		return
+	}
+	cat := "no cat"
+	if l.present {
+		cat = "cat present"
+	}
+	msg := fmt.Sprintf("%s, p(cat) %.2f, %.1f frames/s, %d frames", cat, l.lastPCat, l.st.FPS, l.ctl.frames.Load())
+	if err := l.cfg.Notify.Status(msg); err != nil {
+		l.log.Debug().Err(err).Msg("STATUS= not sent")
 	}
 }
 

@@ -111,10 +111,10 @@ func collect(t *testing.T, src camera.Source, cfg PipelineConfig, until func([]E
 	return events
 }
 
-func kinds(evs []Event) []string {
-	var k []string
+func kinds(evs []Event) []EventKind {
+	var k []EventKind
 	for _, e := range evs {
-		if e.Kind != "stats" {
+		if e.Kind != EventStats {
 			k = append(k, e.Kind)
 		}
 	}
@@ -136,7 +136,7 @@ func TestHysteresis(t *testing.T) {
 	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, OffFrames: 3, StatsEvery: -1},
 		func(evs []Event) bool { return len(kinds(evs)) == 2 })
 	got := kinds(evs)
-	if len(got) != 2 || got[0] != "cat_present" || got[1] != "cat_gone" {
+	if len(got) != 2 || got[0] != EventCatPresent || got[1] != EventCatGone {
 		t.Fatalf("events %v, want cat_present then cat_gone", got)
 	}
 	if evs[0].Frame != 4 || evs[1].Frame != 10 {
@@ -160,7 +160,7 @@ func TestCorruptFramesAreSkipped(t *testing.T) {
 	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, StatsEvery: 300 * time.Millisecond},
 		func(evs []Event) bool {
 			for _, e := range evs {
-				if e.Kind == "stats" && e.Stats.Corrupt > 0 {
+				if e.Kind == EventStats && e.Stats.Corrupt > 0 {
 					return true
 				}
 			}
@@ -168,10 +168,10 @@ func TestCorruptFramesAreSkipped(t *testing.T) {
 		})
 	var present bool
 	for _, e := range evs {
-		if e.Kind == "cat_present" {
+		if e.Kind == EventCatPresent {
 			present = true
 		}
-		if e.Kind == "stats" && e.Stats.Corrupt > 0 && e.Stats.Corrupt != 2 {
+		if e.Kind == EventStats && e.Stats.Corrupt > 0 && e.Stats.Corrupt != 2 {
 			t.Errorf("stats count %d corrupt frames, want 2", e.Stats.Corrupt)
 		}
 	}
@@ -187,7 +187,7 @@ func TestLatestFrameWins(t *testing.T) {
 	frames := make([]int, 3000)
 	src := &scriptSource{frames: frames}
 	evs := collect(t, src, PipelineConfig{Net: net, Info: info, StatsEvery: 200 * time.Millisecond},
-		func(evs []Event) bool { return len(evs) >= 1 && evs[len(evs)-1].Kind == "stats" })
+		func(evs []Event) bool { return len(evs) >= 1 && evs[len(evs)-1].Kind == EventStats })
 	st := evs[len(evs)-1].Stats
 	if st.Frames == 0 || st.Frames+st.Dropped < 100 {
 		t.Errorf("stats %+v: want frames inferred and the backlog dropped", st)
@@ -208,14 +208,14 @@ func TestJPEGFramesAndThreshold(t *testing.T) {
 	// With the threshold above p(cat) the frames are no cat; at 0.5 they are.
 	evs := collect(t, src, PipelineConfig{Net: net, Info: info, Threshold: 0.95, StatsEvery: 200 * time.Millisecond},
 		func(evs []Event) bool {
-			return len(evs) > 0 && evs[len(evs)-1].Kind == "stats" && evs[len(evs)-1].Stats.Frames > 0
+			return len(evs) > 0 && evs[len(evs)-1].Kind == EventStats && evs[len(evs)-1].Stats.Frames > 0
 		})
 	if k := kinds(evs); len(k) != 0 {
 		t.Errorf("events %v with a threshold above every p(cat)", k)
 	}
 	evs = collect(t, &jpegSource{data: buf.Bytes()}, PipelineConfig{Net: net, Info: info, StatsEvery: -1},
 		func(evs []Event) bool { return len(kinds(evs)) > 0 })
-	if k := kinds(evs); k[0] != "cat_present" {
+	if k := kinds(evs); k[0] != EventCatPresent {
 		t.Errorf("events %v for bright JPEG frames, want cat_present", k)
 	}
 }
@@ -346,7 +346,7 @@ func TestControlOverridesThreshold(t *testing.T) {
 			}
 			return len(kinds(evs)) > 0
 		})
-	if k := kinds(evs); k[0] != "cat_present" {
+	if k := kinds(evs); k[0] != EventCatPresent {
 		t.Fatalf("events %v", k)
 	}
 	s := ctl.Snapshot()
@@ -415,7 +415,7 @@ func TestStatusWriteFailureKeepsRunning(t *testing.T) {
 	evs := collect(t, gated(ctx, []int{1, 1, 1}), PipelineConfig{Net: net, Info: info, StatsEvery: -1,
 		StatusPath: "/nonexistent/dir/status.json", StatusWrite: 10 * time.Millisecond},
 		func(evs []Event) bool { return len(kinds(evs)) > 0 })
-	if kinds(evs)[0] != "cat_present" {
+	if kinds(evs)[0] != EventCatPresent {
 		t.Errorf("events %v", kinds(evs))
 	}
 }

@@ -104,7 +104,7 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Config: cfg, StateDir: dir, Log: zerolog.New(logs).Level(zerolog.InfoLevel), OnEvent: func(ev Event) {
-			if ev.Kind == "trained" {
+			if ev.Kind == EventTrained {
 				events <- ev
 			}
 		}, OpenSource: func(uri string, log zerolog.Logger) (camera.Source, error) {

@@ -164,7 +164,7 @@ func TestReloadRefusesHostileConfigFiles(t *testing.T) {
 				return strings.Contains(r.logs.String(), tc.says)
 			})
 			r.reload <- syscall.SIGHUP
-			ev := r.event("config_refused")
+			ev := r.event(EventConfigRefused)
 			if !strings.Contains(ev.Msg, r.cfgPath) || !strings.Contains(ev.Msg, tc.says) {
 				t.Errorf("refusal %q, want one naming %s and saying %q", ev.Msg, r.cfgPath, tc.says)
 			}

@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,16 +9,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"catd/fixedpoint"
-	"catd/model"
 )
 
 // quantizer gives the pipeline int8 versions of the models it runs
 // (detect.int8): the built-in one for the built-in model, otherwise one
 // quantized on a pool of recent frames' model inputs and the labels kept.
 type quantizer struct {
-	s  *service
-	on atomic.Bool
+	host quantizerHost
+	log  zerolog.Logger
+	on   atomic.Bool
 
 	mu      sync.Mutex
 	pool    [][]uint8 // model inputs of frames, one every sampleEvery
@@ -40,14 +40,19 @@ const (
 // (tests shorten it).
 var sampleEvery = 250 * time.Millisecond
 
-// defaultBase is the base id of the built-in model.
-var defaultBase = func() string {
-	sum := sha256.Sum256(model.DefaultBytes())
-	return "sha256:" + hex.EncodeToString(sum[:])
-}()
+// quantizerHost is what the quantizer needs of the service.
+type quantizerHost interface {
+	// inUse is the model in use.
+	inUse() *loaded
+	// update hands u to the pipeline and returns its answer (service.update).
+	update(u Update) error
+	setModelName(name string)
+	// labelImages returns up to n model inputs of the labels kept.
+	labelImages(n int) [][]uint8
+}
 
-func newQuantizer(s *service, on bool) *quantizer {
-	q := &quantizer{s: s, req: make(chan *loaded, 1)}
+func newQuantizer(host quantizerHost, log zerolog.Logger, on bool) *quantizer {
+	q := &quantizer{host: host, log: log, req: make(chan *loaded, 1)}
 	q.on.Store(on)
 	return q
 }
@@ -55,7 +60,7 @@ func newQuantizer(s *service, on bool) *quantizer {
 // builtin returns the built-in int8 model if m is the built-in model as
 // shipped (not fine-tuned).
 func builtin(m *loaded) *fixedpoint.Net {
-	if m.base != defaultBase || m.train != nil || m.name != "built-in default model" {
+	if !m.builtin || m.train != nil {
 		return nil
 	}
 	q, _, err := fixedpoint.Default(fixedpoint.Options{MaxBatch: 1})
@@ -99,9 +104,7 @@ func (q *quantizer) images(inLen int) [][]uint8 {
 		}
 	}
 	q.mu.Unlock()
-	if l := q.s.learning; l != nil {
-		imgs = append(imgs, l.replay.Images(poolSize)...)
-	}
+	imgs = append(imgs, q.host.labelImages(poolSize)...)
 	return imgs
 }
 
@@ -140,25 +143,25 @@ func (q *quantizer) run(ctx context.Context) {
 		start := time.Now()
 		net, _, err := fixedpoint.QuantizeNet(m.infer, m.info, imgs, fixedpoint.DefaultCalibrateOptions, fixedpoint.Options{MaxBatch: 1})
 		if err != nil {
-			q.s.log.Error().Err(err).Str("model", m.name).Msg("int8: not quantized; the model runs in float32")
+			q.log.Error().Err(err).Str("model", m.name).Msg("int8: not quantized; the model runs in float32")
 			continue
 		}
-		q.s.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
+		q.log.Info().Str("model", m.name).Int("images", len(imgs)).Dur("took", time.Since(start)).Msg("int8: model quantized")
 		q.swap(m, net)
 	}
 }
 
 // swap runs net, m's int8 version, if m is still the model in use.
 func (q *quantizer) swap(m *loaded, net *fixedpoint.Net) {
-	if q.s.model.Load() != m || !q.on.Load() {
+	if q.host.inUse() != m || !q.on.Load() {
 		return // overtaken by a newer model, or int8 turned off
 	}
-	switch err := q.s.update(Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net}); {
+	switch err := q.host.update(Update{Net: m.infer, Info: m.info, ModelName: int8Name(m.name), Int8: net}); {
 	case errors.Is(err, errStopped):
 	case err != nil:
-		q.s.log.Error().Err(err).Msg("int8: model refused")
+		q.log.Error().Err(err).Msg("int8: model refused")
 	default:
-		q.s.setModelName(int8Name(m.name))
+		q.host.setModelName(int8Name(m.name))
 	}
 }
 

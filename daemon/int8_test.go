@@ -6,13 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // apply (under the service's lock) and the learner (without it) both ask
 // for int8 models, and the quantizer may have stopped: asking never blocks,
 // and the newest request is the one waiting.
 func TestQuantizeNeverBlocks(t *testing.T) {
-	q := newQuantizer(&service{}, true) // not running: nobody takes requests
+	q := newQuantizer(&service{}, zerolog.Nop(), true) // not running: nobody takes requests
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -63,7 +65,7 @@ func TestServiceRunsInt8(t *testing.T) {
 	}
 	// Turned off live: back to float32.
 	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\n", r.model))
-	r.event("config_reloaded")
+	r.event(EventConfigReloaded)
 	if st := r.status(func(s *Status) bool { return !strings.Contains(s.Model, "int8") }); strings.Contains(st.Model, "int8") {
 		t.Errorf("model %q after int8 was turned off", st.Model)
 	}

@@ -88,7 +88,7 @@ func latency(b *testing.B, training bool) (p50, p99 time.Duration) {
 	}
 	stats := make(chan *Stats, 2)
 	go RunPipeline(ctx, PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: 8 * time.Second,
-		OnFrame: func(*camera.Frame, []uint8, float32, float32, string) { onFrame() },
+		OnFrame: func(*camera.Frame, []uint8, float32, float32, EventKind) { onFrame() },
 		OnEvent: func(ev Event) {
 			if ev.Stats != nil {
 				select {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"catd/camera"
 	"catd/config"
 	"catd/labels"
@@ -27,7 +29,8 @@ import (
 // label folders and the serial console into the replay buffer; a goroutine
 // trains rounds on it and swaps each accepted model into the pipeline.
 type learning struct {
-	s      *service
+	host   learningHost
+	log    zerolog.Logger
 	replay *learn.Replay
 	inbox  *labels.Inbox
 	// learner is made for the first round (its training memory is not
@@ -76,6 +79,17 @@ type learning struct {
 	lastReview atomic.Int64 // unix nanoseconds
 }
 
+// learningHost is what on-device learning needs of the service.
+type learningHost interface {
+	// inUse is the model in use.
+	inUse() *loaded
+	// pipeline takes the pipeline's updates (PipelineConfig.Updates).
+	pipeline() chan<- Update
+	// learnt puts m in use: a round's model, which the pipeline runs now.
+	learnt(m *loaded)
+	emit(kind EventKind, msg string)
+}
+
 // startLearning opens the replay buffer and the label inbox and builds
 // the learner on the model in use.
 func (s *service) startLearning() error {
@@ -91,7 +105,7 @@ func (s *service) startLearning() error {
 	for _, p := range problems {
 		s.log.Warn().Err(p).Msg("replay buffer: damage skipped")
 	}
-	l := &learning{s: s, replay: r, wake: make(chan struct{}, 1), cfgs: make(chan config.Learn, 1), models: make(chan *loaded, 1), frameDone: make(chan struct{}, 1),
+	l := &learning{host: s, log: s.log, replay: r, wake: make(chan struct{}, 1), cfgs: make(chan config.Learn, 1), models: make(chan *loaded, 1), frameDone: make(chan struct{}, 1),
 		latest: make([]uint8, a.W*a.H*3), reviews: make(chan detection, 1)}
 	l.enabled.Store(c.Enabled)
 	none := "no round yet"
@@ -191,7 +205,7 @@ func (l *learning) run(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		if err := l.inbox.Run(ctx, l.take); err != nil {
-			l.s.log.Error().Err(err).Msg("label folders no longer watched")
+			l.log.Error().Err(err).Msg("label folders no longer watched")
 		}
 	}()
 	go func() { defer wg.Done(); l.reviewLoop(ctx) }()
@@ -204,7 +218,7 @@ func (l *learning) take(ex labels.Example) error {
 	if err != nil {
 		return err
 	}
-	l.s.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
+	l.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
 	l.labelled()
 	return nil
 }
@@ -219,7 +233,7 @@ func (l *learning) labelled() {
 }
 
 // onFrame keeps the newest model input and picks frames for review.
-func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind string) {
+func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind EventKind) {
 	now := l.pace()
 	l.latestMu.Lock()
 	copy(l.latest, pix)
@@ -275,7 +289,7 @@ func (l *learning) reviewLoop(ctx context.Context) {
 			_, err = l.reviewDir.Load().Save(state.SnapshotName(d.ev.Time, d.ev.Frame, d.ev.PCat), data)
 		}
 		if err != nil {
-			l.s.log.Warn().Err(err).Uint64("frame", d.ev.Frame).Msg("review frame not saved")
+			l.log.Warn().Err(err).Uint64("frame", d.ev.Frame).Msg("review frame not saved")
 		}
 	}
 }
@@ -319,7 +333,7 @@ func (l *learning) Label(class, frame string) error {
 	if err := l.replay.Add(ex); err != nil {
 		return err
 	}
-	l.s.log.Info().Str("label", class).Uint64("frame", seq).Msg("latest frame labelled")
+	l.log.Info().Str("label", class).Uint64("frame", seq).Msg("latest frame labelled")
 	l.labelled()
 	return nil
 }
@@ -376,7 +390,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 		if l.learner == nil {
 			nl, err := newLearner(l.model, l.replay, c)
 			if err != nil {
-				l.s.log.Error().Err(err).Msg("no learning on this model")
+				l.log.Error().Err(err).Msg("no learning on this model")
 				l.pacer.Done(learn.Result{Skipped: true})
 				l.publishPacer()
 				continue
@@ -384,7 +398,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 			// The learner has its own copy of the weights: let the model
 			// it came from go, once the pipeline no longer runs it.
 			l.learner, l.model = nl, nil
-			l.s.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
+			l.log.Info().Int("trained_params", nl.TrainedParams()).Msg("learner ready")
 		}
 		lastRound = time.Now()
 		l.round(ctx, c)
@@ -392,7 +406,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 		l.publishPacer()
 		timer.Reset(time.Duration(c.Every))
 		if err := l.replay.Compact(false); err != nil {
-			l.s.log.Warn().Err(err).Msg("replay buffer not compacted")
+			l.log.Warn().Err(err).Msg("replay buffer not compacted")
 		}
 	}
 }
@@ -414,7 +428,7 @@ func (l *learning) reconfigure(old, c config.Learn) {
 	}
 	if old.Optimizer != c.Optimizer || old.Momentum != c.Momentum {
 		if err := l.learner.SetOptim(oc); err != nil {
-			l.s.log.Error().Err(err).Msg("optimizer not switched")
+			l.log.Error().Err(err).Msg("optimizer not switched")
 		}
 	}
 	if old.LR != c.LR || old.Schedule != c.Schedule {
@@ -423,14 +437,14 @@ func (l *learning) reconfigure(old, c config.Learn) {
 	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin || old.Anchor != c.Anchor {
 		nl, err := newLearnerFrom(l.learner, l.replay, c)
 		if err != nil {
-			l.s.log.Error().Err(err).Msg("learning settings not applied")
+			l.log.Error().Err(err).Msg("learning settings not applied")
 			return
 		}
 		l.learner = nl
 	}
 	l.publishMemory()
 	if old.ReplayPerClass != c.ReplayPerClass || old.ValShare != c.ValShare {
-		l.s.log.Warn().Msg("learn.replay_per_class and learn.val_share apply when catd restarts")
+		l.log.Warn().Msg("learn.replay_per_class and learn.val_share apply when catd restarts")
 	}
 }
 
@@ -445,20 +459,19 @@ func newLearnerFrom(old *learn.Learner, r *learn.Replay, c config.Learn) (*learn
 
 // round trains one round and, if accepted, swaps the new weights in.
 func (l *learning) round(ctx context.Context, c config.Learn) {
-	s := l.s
 	duty := c.Duty
 	l.learner.Yield = func(chunk time.Duration) { l.yield(ctx, chunk, duty) }
 	res, err := l.learner.Round(ctx)
 	if err != nil {
 		l.pacer.Done(learn.Result{Skipped: true})
-		s.log.Error().Err(err).Msg("training round failed")
+		l.log.Error().Err(err).Msg("training round failed")
 		return
 	}
 	l.pacer.Done(res)
 	if res.Skipped {
 		msg := "waiting for labels: " + res.Reason
 		l.last.Store(&msg)
-		s.log.Info().Str("reason", res.Reason).Msg("training round skipped")
+		l.log.Info().Str("reason", res.Reason).Msg("training round skipped")
 		return
 	}
 	l.rounds.Add(1)
@@ -468,7 +481,7 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	} else if math.IsNaN(math.Float64frombits(l.heldOutAUC.Load())) {
 		l.heldOutAUC.Store(math.Float64bits(res.ValAUCBefore))
 	}
-	ev := s.log.Info().Str("event", "trained").Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
+	ev := l.log.Info().Str("event", string(EventTrained)).Int("steps", res.Steps).Float64("loss", round4(res.Loss)).
 		Bool("accepted", res.Accepted).Bool("gain", res.Gain).Str("reason", res.Reason).
 		Int("held_out_cat", res.ValCat).Int("held_out_noncat", res.ValNonCat).
 		Float64("lr", res.LR).Dur("took", res.Duration)
@@ -483,44 +496,39 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	if res.Accepted {
 		ev = ev.Float32("threshold", res.Threshold)
 	}
-	ev.Msg("trained")
+	ev.Msg(string(EventTrained))
 	msg := fmt.Sprintf("accepted=%v steps=%d loss=%.4f val_loss=%.4f (before %.4f) val_auc=%.3f (before %.3f) lr=%g reason=%s",
 		res.Accepted, res.Steps, res.Loss, res.ValLoss, res.ValLossBefore, res.ValAUC, res.ValAUCBefore, res.LR, res.Reason)
 	l.last.Store(&msg)
-	s.emit("trained", msg)
+	l.host.emit(EventTrained, msg)
 	if !res.Accepted {
 		return
 	}
 	net, err := l.learner.InferenceNet()
 	if err != nil {
-		s.log.Error().Err(err).Msg("the trained model could not be built")
+		l.log.Error().Err(err).Msg("the trained model could not be built")
 		return
 	}
-	m := s.model.Load()
+	m := l.host.inUse()
 	name := fmt.Sprintf("%s, fine-tuned %d steps", baseName(m.name), l.learner.Step())
 	data, err := l.learner.Checkpoint(map[string]string{baseKey: m.base})
 	if err != nil {
-		s.log.Error().Err(err).Msg("checkpoint not encoded")
+		l.log.Error().Err(err).Msg("checkpoint not encoded")
 	} else {
 		l.ckpt.Store(&data)
 	}
 	nm := &loaded{master: l.learner.Net(), info: l.learner.Info(), infer: net, name: name, base: m.base}
 	done := make(chan error, 1)
 	select {
-	case s.updates <- Update{Net: net, Info: nm.info, ModelName: name, Done: done}:
+	case l.host.pipeline() <- Update{Net: net, Info: nm.info, ModelName: name, Done: done}:
 		if err := <-done; err != nil {
-			s.log.Error().Err(err).Msg("the trained model was refused")
+			l.log.Error().Err(err).Msg("the trained model was refused")
 			return
 		}
 	case <-ctx.Done():
 		return
 	}
-	s.model.Store(nm)
-	s.setModelName(name)
-	s.dirty.Store(true)
-	if s.quant.on.Load() {
-		s.quant.quantize(nm) // re-quantized on the new weights
-	}
+	l.host.learnt(nm)
 }
 
 // yield is the learner's pause after each chunk of examples. While frames

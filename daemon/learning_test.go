@@ -35,7 +35,7 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 	cfg := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nreview:\n  min_interval: 0s\n"+
 		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n  anchor: 0\n", r.model)
 	r.start(cfg)
-	r.event("cat_present")
+	r.event(EventCatPresent)
 	labelDir := filepath.Join(r.dir, "state", "labels")
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 24 {
@@ -43,13 +43,13 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
 	}
 	for {
-		ev := r.event("trained")
+		ev := r.event(EventTrained)
 		if strings.Contains(ev.Msg, "accepted=true") {
 			break
 		}
 		t.Logf("round: %s", ev.Msg)
 	}
-	r.event("cat_gone")
+	r.event(EventCatGone)
 	st := r.status(func(s *Status) bool {
 		return s.LabelsCat == 24 && s.LabelsNonCat == 24 && strings.Contains(s.Model, "fine-tuned")
 	})
@@ -115,7 +115,7 @@ func TestLearningPatience(t *testing.T) {
 		for {
 			select {
 			case ev := <-r.events:
-				if ev.Kind == "trained" {
+				if ev.Kind == EventTrained {
 					if !strings.Contains(ev.Msg, "accepted=true") {
 						t.Errorf("a round that cannot move the weights was rolled back: %s", ev.Msg)
 					}

@@ -69,7 +69,10 @@ type loaded struct {
 	info   model.Info
 	infer  *model.Net
 	name   string // for logs and status: the file, or "built-in default model"
-	base   string // "sha256:…" of the model file the weights started from
+	// builtin is set for the model built into catd, loaded as shipped
+	// (not a checkpoint of it, not fine-tuned).
+	builtin bool
+	base    string // "sha256:…" of the model file the weights started from
 	// anchor is the folded weights of that model file, for a checkpoint
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
@@ -157,7 +160,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	s.learning.cfgs <- s.cfg.Learn
-	s.quant = newQuantizer(s, s.cfg.Detect.Int8)
+	s.quant = newQuantizer(s, s.log, s.cfg.Detect.Int8)
 	s.memory = newMemoryGuard(s.log)
 	s.memory.set(int64(s.cfg.MemoryLimit))
 
@@ -174,6 +177,27 @@ func Run(ctx context.Context, opt Options) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); s.quant.run(ctx) }()
 	go func() { defer wg.Done(); s.memory.run(ctx, 5*time.Second) }()
+	if err := s.watchConfig(ctx, &wg); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if err := s.startConsole(ctx, s.cfg.Serial); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	pcfg := s.pipelineConfig()
+	s.mu.Unlock()
+
+	err := RunPipeline(ctx, pcfg, s.log)
+	cancel() // updates sent from now on find ctx done (see update)
+	wg.Wait()
+	return s.shutdown(err)
+}
+
+// watchConfig starts the goroutines that re-read the config file: when
+// it changes, and when Options.Reload says (SIGHUP). They end with ctx.
+func (s *service) watchConfig(ctx context.Context, wg *sync.WaitGroup) error {
+	opt := s.opt
 	if opt.ConfigPath != "" {
 		w, err := fswatch.New(opt.ConfigPath, fswatch.Options{MaxSize: config.MaxFileSize,
 			Log: s.log.With().Str("config", opt.ConfigPath).Logger()})
@@ -203,18 +227,7 @@ func Run(ctx context.Context, opt Options) error {
 			}
 		}()
 	}
-	s.mu.Lock()
-	if err := s.startConsole(ctx, s.cfg.Serial); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	pcfg := s.pipelineConfig()
-	s.mu.Unlock()
-
-	err := RunPipeline(ctx, pcfg, s.log)
-	cancel() // updates sent from now on find ctx done (see update)
-	wg.Wait()
-	return s.shutdown(err)
+	return nil
 }
 
 // shutdown writes the shutdown checkpoint if the weights changed since the
@@ -309,7 +322,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: model %s: %w", name, err)
 	}
-	m.name, m.base = name, "sha256:"+hex.EncodeToString(sum[:])
+	m.name, m.base, m.builtin = name, "sha256:"+hex.EncodeToString(sum[:]), path == ""
 	return m, nil
 }
 
@@ -419,7 +432,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
 		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
-	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind string) {
+	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind EventKind) {
 		s.quant.sample(pix)
 		if s.learning != nil {
 			s.learning.onFrame(f, pix, pc, thr, kind)
@@ -452,7 +465,7 @@ func (s *service) event(ev Event) {
 }
 
 // emit logs a service event and passes it on.
-func (s *service) emit(kind, msg string) {
+func (s *service) emit(kind EventKind, msg string) {
 	s.event(Event{Kind: kind, Time: time.Now(), Msg: msg})
 }
 
@@ -475,6 +488,36 @@ func (s *service) status(st *Status) {
 }
 
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
+
+// The service's side of learning (learningHost) and of the quantizer
+// (quantizerHost).
+
+func (s *service) inUse() *loaded { return s.model.Load() }
+
+func (s *service) pipeline() chan<- Update { return s.updates }
+
+// learnt puts m, a model learning made, in use: checkpoints save it, and
+// in int8 it is quantized again on the new weights.
+func (s *service) learnt(m *loaded) {
+	s.model.Store(m)
+	s.setModelName(m.name)
+	s.dirty.Store(true)
+	if s.quant.on.Load() {
+		s.quant.quantize(m) // re-quantized on the new weights
+	}
+}
+
+func (s *service) labelImages(n int) [][]uint8 {
+	if s.learning == nil {
+		return nil
+	}
+	return s.learning.replay.Images(n)
+}
+
+var (
+	_ learningHost  = (*service)(nil)
+	_ quantizerHost = (*service)(nil)
+)
 
 // Reload re-reads the config file now and applies it (SIGHUP, the serial
 // reload command), returning why it was refused. The file is read as at
@@ -510,7 +553,7 @@ func (s *service) reload(data []byte, err error, why string) error {
 		msg := err.Error()
 		s.cfgErr.Store(&msg)
 		s.log.Error().Err(err).Str("reason", why).Msg("config refused: catd keeps running on the last good config")
-		s.emit("config_refused", strings.ReplaceAll(msg, "\n", "; "))
+		s.emit(EventConfigRefused, strings.ReplaceAll(msg, "\n", "; "))
 		return err
 	}
 	empty := ""
@@ -522,154 +565,216 @@ func (s *service) reload(data []byte, err error, why string) error {
 // first (a new source opened, a new model loaded and checked); if any fails
 // nothing changes. Then the pipeline takes its changes between two frames
 // and the other parts are swapped.
-func (s *service) apply(nc config.Config, why string) (err error) {
+func (s *service) apply(nc config.Config, why string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := config.Diff(s.cfg, nc)
-	if len(changed) == 0 {
+	c := &change{cfg: nc, keys: config.Diff(s.cfg, nc)}
+	if len(c.keys) == 0 {
 		s.log.Info().Str("reason", why).Msg("config unchanged")
 		return nil
 	}
-	has := func(prefix string) bool {
-		for _, k := range changed {
-			if k == prefix || strings.HasPrefix(k, prefix+".") {
-				return true
-			}
-		}
-		return false
+	if err := s.prepare(c); err != nil {
+		return err
 	}
-	var (
-		src camera.Source
-		m   *loaded
-		cp  *state.Checkpoints
-	)
-	defer func() {
-		if err != nil && src != nil {
-			src.Close()
+	if err := s.updatePipeline(c); err != nil {
+		if c.src != nil {
+			c.src.Close()
 		}
-	}()
-	if has("model") {
-		if m, err = s.loadModel(nc.Model); err != nil {
-			return err
-		}
+		return err
 	}
-	if has("on_detect") && !nc.OnDetect.Command.IsZero() {
-		if _, err = newRunner(nc.OnDetect, s.log); err != nil { // checked now, made again below
-			return err
-		}
-	}
-	if has("checkpoint.keep") {
-		if cp, err = state.OpenCheckpoints(s.ckpts.Load().Dir(), nc.Checkpoint.Keep, &s.meter); err != nil {
-			return err
-		}
-	}
-	if has("source") {
-		if src, err = s.opt.OpenSource(nc.Source, s.log); err != nil {
-			return err
-		}
-	}
+	s.swapSource(c)
+	s.swapModel(c)
+	s.swapOutputs(c)
+	s.reconfigureLearning(c)
+	s.switchInt8(c)
+	s.swapLogAndConsole(c)
+	s.cfg = nc
+	s.log.Info().Strs("changed", c.keys).Str("reason", why).Msg("config applied")
+	s.emit(EventConfigReloaded, strings.Join(c.keys, ","))
+	return nil
+}
 
-	// The pipeline's part, all at once.
-	u := Update{Source: src}
-	if m != nil {
-		u.Net, u.Info, u.ModelName = m.infer, m.info, m.name
+// change is a config change on its way in: the new config, the keys that
+// changed (config.Diff), and what prepare made ready for it.
+type change struct {
+	cfg  config.Config
+	keys []string
+
+	src camera.Source      // the new source, if source changed
+	m   *loaded            // the new model, if model changed
+	cp  *state.Checkpoints // checkpoints kept anew, if checkpoint.keep changed
+}
+
+// has reports whether the key prefix, or a key under it, changed.
+func (c *change) has(prefix string) bool {
+	for _, k := range c.keys {
+		if k == prefix || strings.HasPrefix(k, prefix+".") {
+			return true
+		}
 	}
-	if has("detect") || m != nil {
-		u.Detect = detectOf(nc)
-	}
-	if has("stats_every") {
-		u.StatsEvery = statsEvery(nc)
-	}
-	if u.Source != nil || u.Net != nil || u.Detect != nil || u.StatsEvery != 0 {
-		if err = s.update(u); err != nil {
+	return false
+}
+
+// prepare opens, loads and checks what c needs, changing nothing in use;
+// on failure it has kept nothing open.
+func (s *service) prepare(c *change) error {
+	nc := c.cfg
+	var err error
+	if c.has("model") {
+		if c.m, err = s.loadModel(nc.Model); err != nil {
 			return err
 		}
 	}
-	if src != nil {
-		if cerr := s.src.Close(); cerr != nil {
-			s.log.Warn().Err(cerr).Msg("closing the old source")
+	if c.has("on_detect") && !nc.OnDetect.Command.IsZero() {
+		if _, err = newRunner(nc.OnDetect, s.log); err != nil { // checked now, made again by swapOutputs
+			return err
 		}
-		s.src = src
 	}
-	if has("detect") {
+	if c.has("checkpoint.keep") {
+		if c.cp, err = state.OpenCheckpoints(s.ckpts.Load().Dir(), nc.Checkpoint.Keep, &s.meter); err != nil {
+			return err
+		}
+	}
+	if c.has("source") {
+		if c.src, err = s.opt.OpenSource(nc.Source, s.log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updatePipeline hands the pipeline its part of c, all at once.
+func (s *service) updatePipeline(c *change) error {
+	u := Update{Source: c.src}
+	if c.m != nil {
+		u.Net, u.Info, u.ModelName = c.m.infer, c.m.info, c.m.name
+	}
+	if c.has("detect") || c.m != nil {
+		u.Detect = detectOf(c.cfg)
+	}
+	if c.has("stats_every") {
+		u.StatsEvery = statsEvery(c.cfg)
+	}
+	if u.Source == nil && u.Net == nil && u.Detect == nil && u.StatsEvery == 0 {
+		return nil
+	}
+	return s.update(u)
+}
+
+// swapSource closes the old source once the pipeline reads the new one.
+func (s *service) swapSource(c *change) {
+	if c.src == nil {
+		return
+	}
+	if err := s.src.Close(); err != nil {
+		s.log.Warn().Err(err).Msg("closing the old source")
+	}
+	s.src = c.src
+}
+
+// swapModel puts the new model, if any, in use, and ends a runtime
+// threshold override when the detect section changed.
+func (s *service) swapModel(c *change) {
+	if c.has("detect") {
 		s.ctl.SetThreshold(0) // a runtime override lasts until the next config change
 	}
-	if m != nil {
+	if m := c.m; m != nil {
 		s.model.Store(m)
 		s.setModelName(m.name)
 		s.dirty.Store(false)
 		s.log.Info().Str("model", m.name).Msg("model loaded")
 	}
-	if has("on_detect") {
+}
+
+// swapOutputs applies what changed of on_detect, snapshots, checkpoints
+// and the memory limit.
+func (s *service) swapOutputs(c *change) {
+	nc := c.cfg
+	if c.has("on_detect") {
 		if err := s.setHook(nc.OnDetect); err != nil {
-			s.log.Error().Err(err).Msg("on_detect") // checked above; a race with the file system
+			s.log.Error().Err(err).Msg("on_detect") // checked by prepare; a race with the file system
 		}
 	}
-	if has("snapshots") {
+	if c.has("snapshots") {
 		if err := s.openSnapshots(nc.Snapshots); err != nil {
 			s.log.Error().Err(err).Msg("snapshots: keeping the old settings")
 		}
 	}
-	if cp != nil {
-		s.ckpts.Store(cp)
+	if c.cp != nil {
+		s.ckpts.Store(c.cp)
 	}
-	if has("memory_limit") {
+	if c.has("memory_limit") {
 		s.memory.set(int64(nc.MemoryLimit))
 	}
-	if has("checkpoint.every") {
+	if c.has("checkpoint.every") {
 		putNewest(s.ckptNow, time.Duration(nc.Checkpoint.Every))
 	}
-	if l := s.learning; l != nil {
-		if has("learn") {
-			putNewest(l.cfgs, nc.Learn)
-		}
-		if has("review") {
-			rc := nc.Review
-			l.reviewCfg.Store(&rc)
-			if sn, err := state.OpenSnapshots(l.reviewDir.Load().Dir(), rc.MaxCount, int64(rc.MaxBytes), &s.meter); err == nil {
-				l.reviewDir.Store(sn)
-			}
-		}
-		if m != nil {
-			putNewest(l.models, m)
+}
+
+// reconfigureLearning hands on-device learning its new settings and
+// model.
+func (s *service) reconfigureLearning(c *change) {
+	l := s.learning
+	if l == nil {
+		return
+	}
+	if c.has("learn") {
+		putNewest(l.cfgs, c.cfg.Learn)
+	}
+	if c.has("review") {
+		rc := c.cfg.Review
+		l.reviewCfg.Store(&rc)
+		if sn, err := state.OpenSnapshots(l.reviewDir.Load().Dir(), rc.MaxCount, int64(rc.MaxBytes), &s.meter); err == nil {
+			l.reviewDir.Store(sn)
 		}
 	}
-	if has("detect.int8") || (m != nil && nc.Detect.Int8) {
-		s.quant.on.Store(nc.Detect.Int8)
-		cur := s.model.Load()
-		switch {
-		case !nc.Detect.Int8: // back to float32
-			if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: cur.name}); err != nil {
-				s.log.Warn().Err(err).Msg("int8 off: the pipeline runs on as it was")
-			} else {
-				s.setModelName(cur.name)
-			}
-		case builtin(cur) != nil:
-			q := builtin(cur)
-			if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: int8Name(cur.name), Int8: q}); err != nil {
-				s.log.Warn().Err(err).Msg("int8 on: the pipeline runs on as it was")
-			} else {
-				s.setModelName(int8Name(cur.name))
-			}
-		default:
-			s.quant.quantize(cur)
-		}
+	if c.m != nil {
+		putNewest(l.models, c.m)
 	}
-	if has("log") && s.opt.SetLogLevel != nil {
-		if lvl, err := zerolog.ParseLevel(nc.Log.Level); err == nil {
+}
+
+// switchInt8 runs the model in use in int8 or back in float32 when
+// detect.int8 changed, and has a new model quantized when int8 is on.
+func (s *service) switchInt8(c *change) {
+	on := c.cfg.Detect.Int8
+	if !c.has("detect.int8") && (c.m == nil || !on) {
+		return
+	}
+	s.quant.on.Store(on)
+	cur := s.model.Load()
+	switch {
+	case !on: // back to float32
+		if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: cur.name}); err != nil {
+			s.log.Warn().Err(err).Msg("int8 off: the pipeline runs on as it was")
+		} else {
+			s.setModelName(cur.name)
+		}
+	case builtin(cur) != nil:
+		q := builtin(cur)
+		if err := s.update(Update{Net: cur.infer, Info: cur.info, ModelName: int8Name(cur.name), Int8: q}); err != nil {
+			s.log.Warn().Err(err).Msg("int8 on: the pipeline runs on as it was")
+		} else {
+			s.setModelName(int8Name(cur.name))
+		}
+	default:
+		s.quant.quantize(cur)
+	}
+}
+
+// swapLogAndConsole applies the log level and restarts the serial console
+// on its new settings.
+func (s *service) swapLogAndConsole(c *change) {
+	if c.has("log") && s.opt.SetLogLevel != nil {
+		if lvl, err := zerolog.ParseLevel(c.cfg.Log.Level); err == nil {
 			s.opt.SetLogLevel(lvl)
 		}
 	}
-	if has("serial") {
+	if c.has("serial") {
 		s.stopConsole()
-		if err := s.startConsole(s.ctx, nc.Serial); err != nil {
+		if err := s.startConsole(s.ctx, c.cfg.Serial); err != nil {
 			s.log.Error().Err(err).Msg("serial console not restarted")
 		}
 	}
-	s.cfg = nc
-	s.log.Info().Strs("changed", changed).Str("reason", why).Msg("config applied")
-	s.emit("config_reloaded", strings.Join(changed, ","))
-	return nil
 }
 
 // errStopped is why a change did not reach the pipeline.
@@ -797,13 +902,13 @@ func (s *service) save(why string) (string, error) {
 	path, err := cp.Save(data)
 	if err != nil {
 		s.log.Error().Err(err).Msg("checkpoint not written")
-		s.emit("error", "checkpoint: "+err.Error())
+		s.emit(EventError, "checkpoint: "+err.Error())
 		return "", err
 	}
 	s.dirty.Store(false)
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Int("bytes", len(data)).Str("reason", why).Msg("checkpoint written")
-	s.emit("checkpoint", path)
+	s.emit(EventCheckpoint, path)
 	return path, nil
 }
 

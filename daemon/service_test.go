@@ -167,7 +167,7 @@ func (r *serviceRig) frames(n uint64) {
 }
 
 // event waits for an event of kind and returns it.
-func (r *serviceRig) event(kind string) Event {
+func (r *serviceRig) event(kind EventKind) Event {
 	r.t.Helper()
 	timeout := time.After(15 * time.Second)
 	for {
@@ -210,7 +210,7 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 
 	// A broken edit is refused with file, line and key; frames go on.
 	r.write(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\ndetect:\n  threshold: 7\n", r.model))
-	ev := r.event("config_refused")
+	ev := r.event(EventConfigRefused)
 	if want := r.cfgPath + ":4: detect.threshold"; !strings.Contains(ev.Msg, want) {
 		t.Errorf("refusal %q does not say %q", ev.Msg, want)
 	}
@@ -218,27 +218,27 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 
 	// A valid edit: the source changes (a cat appears), then the threshold.
 	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\n", r.model))
-	if ev := r.event("config_reloaded"); ev.Msg != "source" {
+	if ev := r.event(EventConfigReloaded); ev.Msg != "source" {
 		t.Errorf("changed %q, want source", ev.Msg)
 	}
-	r.event("cat_present")
+	r.event(EventCatPresent)
 	r.write(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\ndetect:\n  threshold: 0.95\n  off_frames: 2\n", r.model))
-	if ev := r.event("config_reloaded"); ev.Msg != "detect.threshold,detect.off_frames" {
+	if ev := r.event(EventConfigReloaded); ev.Msg != "detect.threshold,detect.off_frames" {
 		t.Errorf("changed %q", ev.Msg)
 	}
-	r.event("cat_gone")
+	r.event(EventCatGone)
 	if thr := r.ctl.Snapshot().Threshold; thr != 0.95 {
 		t.Errorf("threshold %v", thr)
 	}
 
 	// A model that cannot be loaded is refused; the old one keeps running.
 	r.write("source: file:/fake/bright\nmodel: /nonexistent/model.safetensors\n")
-	if ev := r.event("config_refused"); !strings.Contains(ev.Msg, "/nonexistent/model.safetensors") {
+	if ev := r.event(EventConfigRefused); !strings.Contains(ev.Msg, "/nonexistent/model.safetensors") {
 		t.Errorf("refusal %q does not name the model", ev.Msg)
 	}
 	// A source that cannot be opened likewise.
 	r.write(fmt.Sprintf("source: dir:/nonexistent/folder\nmodel: %s\n", r.model))
-	r.event("config_refused")
+	r.event(EventConfigRefused)
 	r.frames(3)
 	st := r.status(func(s *Status) bool { return strings.Contains(s.ConfigError, "/nonexistent/folder") })
 	if st.Source != "file:/fake/bright" || !strings.Contains(st.ConfigError, "/nonexistent/folder") {
@@ -250,7 +250,7 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.reload <- os.Interrupt // any signal value: the channel is SIGHUP's
-	r.event("config_reloaded")
+	r.event(EventConfigReloaded)
 	r.frames(3)
 	if ctlThr := r.ctl.Snapshot().Threshold; ctlThr != 0.5 {
 		t.Errorf("threshold %v after the detect section went back to defaults, want the model's 0.5", ctlThr)
@@ -305,7 +305,7 @@ func TestSnapshotAndOnDetect(t *testing.T) {
 	r := newRig(t)
 	envFile := filepath.Join(r.dir, "env.txt")
 	r.start(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\non_detect:\n  command: 'env | grep ^CATD_ | sort > %s'\n", r.model, envFile))
-	ev := r.event("cat_present")
+	ev := r.event(EventCatPresent)
 	var env string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if b, err := os.ReadFile(envFile); err == nil && bytes.Contains(b, []byte("CATD_TIME")) {
@@ -382,7 +382,7 @@ func TestServiceResumesFromCheckpoint(t *testing.T) {
 	newest, _ := cp.Save(modelBytes[:len(modelBytes)/2])
 
 	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
-	r.event("cat_present") // the inverted checkpoint is in use
+	r.event(EventCatPresent) // the inverted checkpoint is in use
 	logs := r.logs.String()
 	for _, want := range []string{filepath.Base(newest), "made from another model", "resuming from checkpoint"} {
 		if !strings.Contains(logs, want) {

@@ -60,7 +60,7 @@ func (s *service) snapshotLoop(ctx context.Context) {
 			}
 		}
 		if r := s.hook.Load(); r != nil {
-			r.Fire(hook.Event{Kind: d.ev.Kind, Time: d.ev.Time, Frame: d.ev.Frame, PCat: d.ev.PCat, Snapshot: path,
+			r.Fire(hook.Event{Kind: string(d.ev.Kind), Time: d.ev.Time, Frame: d.ev.Frame, PCat: d.ev.PCat, Snapshot: path,
 				Model: *s.modelName.Load()})
 		}
 	}

@@ -77,7 +77,7 @@ func TestUpdatesApplyLive(t *testing.T) {
 			t.Fatalf("update refused: %v", err)
 		}
 	}
-	want := func(kind string) {
+	want := func(kind EventKind) {
 		t.Helper()
 		for {
 			select {
@@ -109,7 +109,7 @@ func TestUpdatesApplyLive(t *testing.T) {
 	bright := &steadySource{name: "bright", pix: 140}
 	apply(Update{Source: bright})
 	dark.Close()
-	want("cat_present")
+	want(EventCatPresent)
 	waitFrames(5)
 	dark.mu.Lock()
 	if dark.afterStop != 0 {
@@ -119,7 +119,7 @@ func TestUpdatesApplyLive(t *testing.T) {
 
 	// A stricter threshold than these frames reach (p = 0.91) clears the cat.
 	apply(Update{Detect: &Detect{Threshold: 0.95, OffFrames: 2}})
-	want("cat_gone")
+	want(EventCatGone)
 	if got := ctl.Snapshot().Threshold; got != 0.95 {
 		t.Errorf("threshold in force %v", got)
 	}
@@ -135,7 +135,7 @@ func TestUpdatesApplyLive(t *testing.T) {
 	}
 	dark2 := &steadySource{name: "dark2", pix: 20}
 	apply(Update{Source: dark2})
-	want("cat_present")
+	want(EventCatPresent)
 
 	// A classifier is refused and the running model stays.
 	cls, _ := brightnessNet(t)

@@ -10,7 +10,7 @@ import (
 
 var long = flag.Bool("long", false, "run the long random sweeps (10^8 cases)")
 
-// bigSRDHM is SaturatingRoundingDoublingHighMul in math/big: the high word
+// bigSRDHM is saturatingRoundingDoublingHighMul in math/big: the high word
 // of 2ab rounded half up, floor((2ab + 2^31) / 2^32), saturated.
 func bigSRDHM(a, b int32) int32 {
 	if a == math.MinInt32 && b == math.MinInt32 {
@@ -23,7 +23,7 @@ func bigSRDHM(a, b int32) int32 {
 	return int32(p.Int64())
 }
 
-// bigRDPOT is RoundingDivideByPOT in math/big: x/2^e as an exact rational
+// bigRDPOT is roundingDivideByPOT in math/big: x/2^e as an exact rational
 // rounded to nearest, ties away from zero.
 func bigRDPOT(x int32, e int) int32 {
 	r := new(big.Rat).SetFrac(big.NewInt(int64(x)), new(big.Int).Lsh(big.NewInt(1), uint(e)))
@@ -36,7 +36,7 @@ func bigRDPOT(x int32, e int) int32 {
 	return int32(q.Int64())
 }
 
-// bigMBQM is MultiplyByQuantizedMultiplier from the two above.
+// bigMBQM is multiplyByQuantizedMultiplier from the two above.
 func bigMBQM(x, m int32, shift int) int32 {
 	return bigRDPOT(bigSRDHM(x<<uint(max(shift, 0)), m), max(-shift, 0))
 }
@@ -62,7 +62,7 @@ func TestArithmeticEdgeCases(t *testing.T) {
 		{"-1 times min", -1, minI, 1},
 	} {
 		t.Run("SRDHM/"+tc.name, func(t *testing.T) {
-			if got := SaturatingRoundingDoublingHighMul(tc.a, tc.b); got != tc.want {
+			if got := saturatingRoundingDoublingHighMul(tc.a, tc.b); got != tc.want {
 				t.Errorf("SRDHM(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
 			}
 			if got := bigSRDHM(tc.a, tc.b); got != tc.want {
@@ -91,7 +91,7 @@ func TestArithmeticEdgeCases(t *testing.T) {
 		{"min exponent 1", minI, 1, -(1 << 30)},
 	} {
 		t.Run("RDPOT/"+tc.name, func(t *testing.T) {
-			if got := RoundingDivideByPOT(tc.x, tc.e); got != tc.want {
+			if got := roundingDivideByPOT(tc.x, tc.e); got != tc.want {
 				t.Errorf("RoundingDivideByPOT(%d, %d) = %d, want %d", tc.x, tc.e, got, tc.want)
 			}
 			if got := bigRDPOT(tc.x, tc.e); got != tc.want {
@@ -116,7 +116,7 @@ func TestArithmeticEdgeCases(t *testing.T) {
 		{"zero multiplier", maxI, 0, -5, 0},
 	} {
 		t.Run("MBQM/"+tc.name, func(t *testing.T) {
-			got := MultiplyByQuantizedMultiplier(tc.x, tc.m, tc.shift)
+			got := multiplyByQuantizedMultiplier(tc.x, tc.m, tc.shift)
 			if got != tc.want {
 				t.Errorf("MBQM(%d, %d, %d) = %d, want %d", tc.x, tc.m, tc.shift, got, tc.want)
 			}
@@ -151,25 +151,25 @@ func randInt32(r *rand.Rand) int32 {
 // checkArith compares the fast functions with the references on one case.
 func checkArith(t *testing.T, a, b int32, e, shift int, useBig bool) {
 	t.Helper()
-	if got, want := SaturatingRoundingDoublingHighMul(a, b), multiplyRef(int64(a), b, 0); got != want {
+	if got, want := saturatingRoundingDoublingHighMul(a, b), multiplyRef(int64(a), b, 0); got != want {
 		t.Fatalf("SRDHM(%d, %d) = %d, int64 reference %d", a, b, got, want)
 	}
-	if got, want := RoundingDivideByPOT(a, e), rdpotRef(a, e); got != want {
+	if got, want := roundingDivideByPOT(a, e), rdpotRef(a, e); got != want {
 		t.Fatalf("RoundingDivideByPOT(%d, %d) = %d, int64 reference %d", a, e, got, want)
 	}
-	if got, want := MultiplyByQuantizedMultiplier(a, b, shift), multiplyRef(int64(a), b, shift); got != want {
+	if got, want := multiplyByQuantizedMultiplier(a, b, shift), multiplyRef(int64(a), b, shift); got != want {
 		t.Fatalf("MBQM(%d, %d, %d) = %d, int64 reference %d", a, b, shift, got, want)
 	}
 	if !useBig {
 		return
 	}
-	if got, want := SaturatingRoundingDoublingHighMul(a, b), bigSRDHM(a, b); got != want {
+	if got, want := saturatingRoundingDoublingHighMul(a, b), bigSRDHM(a, b); got != want {
 		t.Fatalf("SRDHM(%d, %d) = %d, big reference %d", a, b, got, want)
 	}
-	if got, want := RoundingDivideByPOT(a, e), bigRDPOT(a, e); got != want {
+	if got, want := roundingDivideByPOT(a, e), bigRDPOT(a, e); got != want {
 		t.Fatalf("RoundingDivideByPOT(%d, %d) = %d, big reference %d", a, e, got, want)
 	}
-	if got, want := MultiplyByQuantizedMultiplier(a, b, shift), bigMBQM(a, b, shift); got != want {
+	if got, want := multiplyByQuantizedMultiplier(a, b, shift), bigMBQM(a, b, shift); got != want {
 		t.Fatalf("MBQM(%d, %d, %d) = %d, big reference %d", a, b, shift, got, want)
 	}
 }
@@ -234,7 +234,7 @@ func TestQuantizeMultiplier(t *testing.T) {
 		{"subnormal", 5e-324, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, s := QuantizeMultiplier(tc.m)
+			m, s := quantizeMultiplier(tc.m)
 			if m != tc.wantMult || s != tc.wantShift {
 				t.Errorf("QuantizeMultiplier(%v) = (%d, %d), want (%d, %d)", tc.m, m, s, tc.wantMult, tc.wantShift)
 			}
@@ -247,7 +247,7 @@ func TestQuantizeMultiplier(t *testing.T) {
 					t.Errorf("QuantizeMultiplier(%v) panicked with %q, want a fixedpoint: panic", bad, msg)
 				}
 			}()
-			QuantizeMultiplier(bad)
+			quantizeMultiplier(bad)
 		}()
 	}
 	// Every positive multiplier is within half a unit of the mantissa's
@@ -255,7 +255,7 @@ func TestQuantizeMultiplier(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20000 {
 		m := math.Ldexp(1+r.Float64(), r.IntN(50)-32) // [2^-32, 2^18): no flush to zero
-		mult, shift := QuantizeMultiplier(m)
+		mult, shift := quantizeMultiplier(m)
 		if mult < 1<<30 {
 			t.Fatalf("QuantizeMultiplier(%v) = (%d, %d): mantissa below 2^30", m, mult, shift)
 		}
@@ -281,18 +281,18 @@ func TestQFormats(t *testing.T) {
 		{"-1*max", math.MinInt16, math.MaxInt16, -math.MaxInt16},
 	} {
 		t.Run("MulQ15/"+tc.name, func(t *testing.T) {
-			if got := MulQ15(tc.a, tc.b); got != tc.want {
+			if got := mulQ15(tc.a, tc.b); got != tc.want {
 				t.Errorf("MulQ15(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
 			}
 		})
 	}
-	// MulQ15 against the Q31 product of the same numbers: exhaustively on
+	// mulQ15 against the Q31 product of the same numbers: exhaustively on
 	// a grid, since a Q15 product is the Q31 product with 16 fewer bits.
 	for a := math.MinInt16; a <= math.MaxInt16; a += 97 {
 		for b := math.MinInt16; b <= math.MaxInt16; b += 89 {
 			p := int64(a) * int64(b)
 			want := int16(min((p+1<<14)>>15, math.MaxInt16))
-			if got := MulQ15(int16(a), int16(b)); got != want {
+			if got := mulQ15(int16(a), int16(b)); got != want {
 				t.Fatalf("MulQ15(%d, %d) = %d, want %d", a, b, got, want)
 			}
 		}
@@ -314,22 +314,22 @@ func TestQFormats(t *testing.T) {
 		{"+Inf", math.Inf(1), 0, math.MaxInt32},
 	} {
 		t.Run("FloatToQ/"+tc.name, func(t *testing.T) {
-			if got := FloatToQ(tc.f, tc.frac); got != tc.want {
+			if got := floatToQ(tc.f, tc.frac); got != tc.want {
 				t.Errorf("FloatToQ(%v, %d) = %d, want %d", tc.f, tc.frac, got, tc.want)
 			}
 		})
 	}
-	if FloatToQ15(1) != math.MaxInt16 || FloatToQ15(-1) != math.MinInt16 || FloatToQ15(0.25) != 1<<13 || Q15ToFloat(1<<13) != 0.25 {
+	if floatToQ15(1) != math.MaxInt16 || floatToQ15(-1) != math.MinInt16 || floatToQ15(0.25) != 1<<13 || q15ToFloat(1<<13) != 0.25 {
 		t.Error("Q15 conversions wrong at 1, -1 or 0.25")
 	}
-	if FloatToQ31(0.25) != 1<<29 || Q31ToFloat(math.MinInt32) != -1 || QToFloat(5<<14, 16) != 1.25 {
+	if floatToQ31(0.25) != 1<<29 || q31ToFloat(math.MinInt32) != -1 || qToFloat(5<<14, 16) != 1.25 {
 		t.Error("Q31 conversions wrong")
 	}
 	for _, tc := range []struct{ x, want8, want16 int32 }{
 		{0, 0, 0}, {127, 127, 127}, {128, 127, 128}, {-129, -128, -129}, {1 << 20, 127, 32767}, {-1 << 20, -128, -32768},
 		{math.MinInt32, -128, -32768}, {math.MaxInt32, 127, 32767},
 	} {
-		if g8, g16 := SaturateInt8(tc.x), SaturateInt16(tc.x); int32(g8) != tc.want8 || int32(g16) != tc.want16 {
+		if g8, g16 := saturateInt8(tc.x), saturateInt16(tc.x); int32(g8) != tc.want8 || int32(g16) != tc.want16 {
 			t.Errorf("Saturate(%d) = %d, %d, want %d, %d", tc.x, g8, g16, tc.want8, tc.want16)
 		}
 	}
@@ -351,19 +351,19 @@ func TestQuantizeValue(t *testing.T) {
 		{"+Inf", float32(math.Inf(1)), 1, 0, 127},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := QuantizeValue(tc.x, tc.s, tc.zp); got != tc.want {
+			if got := quantizeValue(tc.x, tc.s, tc.zp); got != tc.want {
 				t.Errorf("QuantizeValue(%v, %v, %d) = %d, want %d", tc.x, tc.s, tc.zp, got, tc.want)
 			}
 		})
 	}
-	if QuantizeValue(-2.5, 1, 0) != -3 || QuantizeValue(2.5, 1, 0) != 3 {
+	if quantizeValue(-2.5, 1, 0) != -3 || quantizeValue(2.5, 1, 0) != 3 {
 		t.Error("QuantizeValue does not round ties away from zero")
 	}
 	x := []float32{-1, 0, 0.5, 1}
 	q := make([]int8, 4)
-	Quantize(q, x, 1.0/127, 0)
+	quantize(q, x, 1.0/127, 0)
 	back := make([]float32, 4)
-	Dequantize(back, q, 1.0/127, 0)
+	dequantize(back, q, 1.0/127, 0)
 	for i := range x {
 		if math.Abs(float64(back[i]-x[i])) > 0.5/127+1e-7 {
 			t.Errorf("round trip of %v gave %v", x[i], back[i])

@@ -1,4 +1,4 @@
-package fixedpoint_test
+package fixedpoint
 
 import (
 	"math/rand/v2"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"catd/conv"
-	"catd/fixedpoint"
 	"catd/model"
 )
 
@@ -25,7 +24,7 @@ type int8Stack struct {
 
 func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 	s := &int8Stack{in: make([]int8, a.C*a.H*a.W)}
-	fixedpoint.FillInputLUT(&s.lut, [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}, 2.65/127, -3)
+	fillInputLUT(&s.lut, [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}, 2.65/127, -3)
 	h, w, c := a.H, a.W, a.C
 	zp := int32(-3)
 	randW := func(n int) []int8 {
@@ -35,10 +34,10 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 		}
 		return v
 	}
-	requant := func(n, k int, relu bool) fixedpoint.Requant {
-		q := fixedpoint.Requant{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(64) - 128), Min: -128, Max: 127}
+	requant := func(n, k int, relu bool) requantParams {
+		q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(64) - 128), Min: -128, Max: 127}
 		for i := range n {
-			q.Mult[i], q.Shift[i] = fixedpoint.QuantizeMultiplier(0.5 / float64(k) / (1 + r.Float64()))
+			q.Mult[i], q.Shift[i] = quantizeMultiplier(0.5 / float64(k) / (1 + r.Float64()))
 		}
 		if relu {
 			q.Min = int8(q.ZP)
@@ -59,7 +58,7 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 			}
 			k := g.KH * g.KW * g.InC
 			q := requant(g.OutC, k, relu)
-			cv, err := fixedpoint.NewConv2D(g, randW(g.WeightLen()), make([]int32, g.OutC), zp, q)
+			cv, err := newConv2D(g, randW(g.WeightLen()), make([]int32, g.OutC), zp, q)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -72,7 +71,7 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 				tb.Fatal(err)
 			}
 			q := requant(c, l.K*l.K, relu)
-			d, err := fixedpoint.NewDepthwiseConv2D(g, randW(g.WeightLen()), make([]int32, c), zp, q)
+			d, err := newDepthwiseConv2D(g, randW(g.WeightLen()), make([]int32, c), zp, q)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -80,11 +79,11 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 			add(g.OutLen(), func(dst, src []int8) { d.Forward(dst, src, s.work32) })
 			h, w, zp = g.OutH, g.OutW, q.ZP
 		case model.MaxPool:
-			p := fixedpoint.MaxPool2{H: h, W: w, C: c}
+			p := maxPool2{H: h, W: w, C: c}
 			add(p.OutLen(), p.Forward)
 			h, w = h/2, w/2
 		case model.GlobalAvgPool:
-			g, err := fixedpoint.NewGlobalAvgPool(h, w, c, 0.05, zp, 0.02, -128)
+			g, err := newGlobalAvgPool(h, w, c, 0.05, zp, 0.02, -128)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -93,7 +92,7 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 			h, w, zp = 1, 1, -128
 		case model.Dense:
 			in := h * w * c
-			d, err := fixedpoint.NewDense(in, l.Out, randW(in*l.Out), make([]int32, l.Out), zp, requant(l.Out, in, false))
+			d, err := newDense(in, l.Out, randW(in*l.Out), make([]int32, l.Out), zp, requant(l.Out, in, false))
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -110,7 +109,7 @@ func newInt8Stack(tb testing.TB, a model.Arch, r *rand.Rand) *int8Stack {
 
 // forward runs the stack on 8-bit RGB pixels and returns its int8 output.
 func (s *int8Stack) forward(px []uint8) []int8 {
-	fixedpoint.QuantizeInput(s.in, px, &s.lut)
+	quantizeInput(s.in, px, &s.lut)
 	cur := s.in
 	for i, f := range s.steps {
 		f(s.bufs[i], cur)

@@ -16,32 +16,32 @@ const maxPatch = 1 << 16
 // workspace: the kernels read up to three int8s past a patch row.
 const padSlack = 8
 
-// Conv2D is an int8 2-D convolution over NHWC images: package conv's
+// conv2D is an int8 2-D convolution over NHWC images: package conv's
 // geometry (built with conv.NewConv2D) with quantized parameters. It
 // computes, for each output pixel and channel oc,
 //
 //	acc = bias[oc] + Σ_{ky,kx,ic} (x[iy,ix,ic] - InZP) * w[oc,ky,kx,ic]
 //
 // in int32, with pixels outside the image counting as InZP (a real 0), and
-// requantizes acc with the layer's Requant. Build it with NewConv2D.
-type Conv2D struct {
+// requantizes acc with the layer's requantParams. Build it with newConv2D.
+type conv2D struct {
 	g    conv.Conv2D
 	InZP int32 // input zero point
 
 	mm *igemm
 }
 
-// NewConv2D returns an int8 convolution of geometry g with OHWI weights w
+// newConv2D returns an int8 convolution of geometry g with OHWI weights w
 // ([OutC][KH][KW][InC], symmetric int8), int32 biases bias (OutC entries, or
 // nil for none), input zero point inZP and output stage out. It copies
 // what it needs, so the caller may reuse the slices. It returns an error
 // naming the first bad parameter.
-func NewConv2D(g conv.Conv2D, w []int8, bias []int32, inZP int32, out Requant) (*Conv2D, error) {
-	return newConv2D(defaultISA, g, w, bias, inZP, out)
+func newConv2D(g conv.Conv2D, w []int8, bias []int32, inZP int32, out requantParams) (*conv2D, error) {
+	return newConv2DISA(defaultISA, g, w, bias, inZP, out)
 }
 
-// newConv2D is NewConv2D with the kernels of s.
-func newConv2D(s *isa, g conv.Conv2D, w []int8, bias []int32, inZP int32, out Requant) (*Conv2D, error) {
+// newConv2DISA is newConv2D with the kernels of s.
+func newConv2DISA(s *isa, g conv.Conv2D, w []int8, bias []int32, inZP int32, out requantParams) (*conv2D, error) {
 	c, err := conv.NewConv2D(g.InH, g.InW, g.InC, g.OutC, g.KH, g.Stride, g.Pad)
 	if err != nil {
 		return nil, fmt.Errorf("fixedpoint: %w", err)
@@ -66,7 +66,7 @@ func newConv2D(s *isa, g conv.Conv2D, w []int8, bias []int32, inZP int32, out Re
 	}
 	// One patch row is KH segments of KW*InC int8s, one per kernel row.
 	mm := newIgemm(s, g.OutC, g.KH, g.KW*g.InC, w, bias, inZP, q)
-	return &Conv2D{g: g, InZP: inZP, mm: mm}, nil
+	return &conv2D{g: g, InZP: inZP, mm: mm}, nil
 }
 
 // foldBias writes bias[o] - zp*Σ_t w[o*k+t] into dst, in wrapping int32
@@ -101,21 +101,21 @@ func packPairs(dst []int64, w []int8, n, k int) {
 }
 
 // Geometry returns the convolution's geometry.
-func (c *Conv2D) Geometry() conv.Conv2D { return c.g }
+func (c *conv2D) Geometry() conv.Conv2D { return c.g }
 
 // InLen is the number of int8s in one input image.
-func (c *Conv2D) InLen() int { return c.g.InLen() }
+func (c *conv2D) InLen() int { return c.g.InLen() }
 
 // OutLen is the number of int8s in one output image.
-func (c *Conv2D) OutLen() int { return c.g.OutLen() }
+func (c *conv2D) OutLen() int { return c.g.OutLen() }
 
 // MACs is the number of multiply-adds of the forward pass for one image.
-func (c *Conv2D) MACs() int { return c.g.MACs() }
+func (c *conv2D) MACs() int { return c.g.MACs() }
 
 // WorkLen is the number of int8s of workspace Forward needs: a copy of one
 // image with its zero-point padding (0 without padding, when Forward reads
 // the input in place).
-func (c *Conv2D) WorkLen() int {
+func (c *conv2D) WorkLen() int {
 	if c.g.Pad == 0 {
 		return 0
 	}
@@ -125,7 +125,7 @@ func (c *Conv2D) WorkLen() int {
 
 // padded returns the rows and columns of the padded image: the rows the
 // windows reach and the whole padded width.
-func (c *Conv2D) padded() (h, w int) {
+func (c *conv2D) padded() (h, w int) {
 	return (c.g.OutH-1)*c.g.Stride + c.g.KH, c.g.InW + 2*c.g.Pad
 }
 
@@ -137,7 +137,7 @@ func (c *Conv2D) padded() (h, w int) {
 // image (KH runs of KW*InC int8s), padded first into work if the
 // convolution pads, and multiplied by the packed weights into an int32
 // tile on the stack, which is then requantized.
-func (c *Conv2D) Forward(dst, src, work []int8) {
+func (c *conv2D) Forward(dst, src, work []int8) {
 	in, out := c.g.InLen(), c.g.OutLen()
 	if len(src) == 0 || len(src)%in != 0 {
 		panic(fmt.Sprintf("fixedpoint: conv input length %d is not a whole number of %dx%dx%d images", len(src), c.g.InH, c.g.InW, c.g.InC))
@@ -175,7 +175,7 @@ func (c *Conv2D) Forward(dst, src, work []int8) {
 
 // pad writes the image x, surrounded by Pad pixels of InZP, into buf (the
 // rows the windows reach, then padSlack int8s of InZP).
-func (c *Conv2D) pad(buf, x []int8) {
+func (c *conv2D) pad(buf, x []int8) {
 	g := &c.g
 	h, w := c.padded()
 	row, p, ic := w*g.InC, g.Pad, g.InC

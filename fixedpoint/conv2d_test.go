@@ -31,7 +31,7 @@ func randInt8s(r *rand.Rand, n int, lo, hi int) []int8 {
 
 // benchConv builds an int8 convolution of cc's shape with random weights
 // and a typical requantization.
-func benchConv(tb testing.TB, r *rand.Rand, cc convCase) (*Conv2D, []int8, []int8, []int8) {
+func benchConv(tb testing.TB, r *rand.Rand, cc convCase) (*conv2D, []int8, []int8, []int8) {
 	g, err := conv.NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
 	if err != nil {
 		tb.Fatal(err)
@@ -41,9 +41,9 @@ func benchConv(tb testing.TB, r *rand.Rand, cc convCase) (*Conv2D, []int8, []int
 	mult, shift := make([]int32, g.OutC), make([]int, g.OutC)
 	for i := range b {
 		b[i] = int32(r.IntN(2001) - 1000)
-		mult[i], shift[i] = QuantizeMultiplier(0.5 / float64(g.KH*g.KW*g.InC) / (1 + r.Float64()))
+		mult[i], shift[i] = quantizeMultiplier(0.5 / float64(g.KH*g.KW*g.InC) / (1 + r.Float64()))
 	}
-	l, err := NewConv2D(g, w, b, -3, Requant{Mult: mult, Shift: shift, ZP: -128, Min: -128, Max: 127})
+	l, err := newConv2D(g, w, b, -3, requantParams{Mult: mult, Shift: shift, ZP: -128, Min: -128, Max: 127})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -86,8 +86,8 @@ func BenchmarkDepthwiseConv2D(b *testing.B) {
 		g, _ := conv.NewDepthwiseConv2D(cc.h, cc.w, cc.c, 3, cc.s, 1)
 		b.Run("int8/"+name, func(b *testing.B) {
 			r := rand.New(rand.NewPCG(3, 4))
-			l, err := NewDepthwiseConv2D(g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3,
-				Requant{Mult: []int32{1 << 30}, Shift: []int{-6}, ZP: -128, Min: -128, Max: 127})
+			l, err := newDepthwiseConv2D(g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3,
+				requantParams{Mult: []int32{1 << 30}, Shift: []int{-6}, ZP: -128, Min: -128, Max: 127})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func BenchmarkPoolsAndDense(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	x := randInt8s(r, 64*64*8, -128, 127)
 	b.Run("maxpool_64x64x8", func(b *testing.B) {
-		p := MaxPool2{H: 64, W: 64, C: 8}
+		p := maxPool2{H: 64, W: 64, C: 8}
 		y := make([]int8, p.OutLen())
 		b.ReportAllocs()
 		for b.Loop() {
@@ -122,7 +122,7 @@ func BenchmarkPoolsAndDense(b *testing.B) {
 		}
 	})
 	b.Run("gap_8x8x64", func(b *testing.B) {
-		g, _ := NewGlobalAvgPool(8, 8, 64, 0.05, -10, 0.02, 3)
+		g, _ := newGlobalAvgPool(8, 8, 64, 0.05, -10, 0.02, 3)
 		y, work := make([]int8, 64), make([]int32, 64)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -130,7 +130,7 @@ func BenchmarkPoolsAndDense(b *testing.B) {
 		}
 	})
 	b.Run("dense_64x1", func(b *testing.B) {
-		d, _ := NewDense(64, 1, randInt8s(r, 64, -127, 127), []int32{7}, 5, Requant{Mult: []int32{1 << 30}, Shift: []int{-3}, Min: -128, Max: 127})
+		d, _ := newDense(64, 1, randInt8s(r, 64, -127, 127), []int32{7}, 5, requantParams{Mult: []int32{1 << 30}, Shift: []int{-3}, Min: -128, Max: 127})
 		y := make([]int8, 1)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -139,12 +139,12 @@ func BenchmarkPoolsAndDense(b *testing.B) {
 	})
 	b.Run("quantize_input_64x64x3", func(b *testing.B) {
 		var lut [3][256]int8
-		FillInputLUT(&lut, [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}, 1.0/48, 0)
+		fillInputLUT(&lut, [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}, 1.0/48, 0)
 		px := make([]uint8, 64*64*3)
 		y := make([]int8, len(px))
 		b.ReportAllocs()
 		for b.Loop() {
-			QuantizeInput(y, px, &lut)
+			quantizeInput(y, px, &lut)
 		}
 	})
 }

@@ -10,7 +10,7 @@ import (
 // (model/default-int8.safetensors, made by "make default-int8"), in a new
 // Net built with opt.
 func Default(opt Options) (*Net, model.Info, error) {
-	n, info, err := Decode(model.DefaultInt8Bytes(), opt)
+	n, info, err := decode(model.DefaultInt8Bytes(), opt)
 	if err != nil {
 		return nil, model.Info{}, fmt.Errorf("fixedpoint: the built-in int8 model: %w", err)
 	}

@@ -7,16 +7,16 @@ import (
 	"catd/conv"
 )
 
-// DepthwiseConv2D is an int8 depthwise convolution over NHWC images:
+// depthwiseConv2D is an int8 depthwise convolution over NHWC images:
 // package conv's geometry (conv.NewDepthwiseConv2D) with quantized
 // parameters. For each output pixel and channel c it computes
 //
 //	acc = bias[c] + Σ_{ky,kx inside the image} (x[iy,ix,c] - InZP) * w[ky,kx,c]
 //
-// in int32 and requantizes acc with the layer's Requant (one multiplier per
+// in int32 and requantizes acc with the layer's requantParams (one multiplier per
 // channel or per tensor). Weights are [K][K][C], TFLite's depthwise layout
-// with channel multiplier 1. Build it with NewDepthwiseConv2D.
-type DepthwiseConv2D struct {
+// with channel multiplier 1. Build it with newDepthwiseConv2D.
+type depthwiseConv2D struct {
 	g    conv.DepthwiseConv2D
 	InZP int32 // input zero point
 
@@ -32,18 +32,18 @@ type DepthwiseConv2D struct {
 // lives on the stack. Larger kernels run in the portable loop, in batches.
 const maxDWTaps = 64
 
-// NewDepthwiseConv2D returns an int8 depthwise convolution of geometry g
+// newDepthwiseConv2D returns an int8 depthwise convolution of geometry g
 // with [K][K][C] weights w, biases bias (C entries, or nil), input zero
 // point inZP and output stage out, copying what it needs, or an error naming
 // the first bad parameter.
-func NewDepthwiseConv2D(g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out Requant) (*DepthwiseConv2D, error) {
-	return newDepthwiseConv2D(defaultISA, g, w, bias, inZP, out)
+func newDepthwiseConv2D(g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out requantParams) (*depthwiseConv2D, error) {
+	return newDepthwiseConv2DISA(defaultISA, g, w, bias, inZP, out)
 }
 
-// newDepthwiseConv2D is NewDepthwiseConv2D with s's kernels (the assembly
+// newDepthwiseConv2DISA is newDepthwiseConv2D with s's kernels (the assembly
 // depthwise kernels go with an instruction set that requantizes in
 // assembly).
-func newDepthwiseConv2D(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out Requant) (*DepthwiseConv2D, error) {
+func newDepthwiseConv2DISA(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int32, inZP int32, out requantParams) (*depthwiseConv2D, error) {
 	d, err := conv.NewDepthwiseConv2D(g.InH, g.InW, g.C, g.K, g.Stride, g.Pad)
 	if err != nil {
 		return nil, fmt.Errorf("fixedpoint: %w", err)
@@ -64,7 +64,7 @@ func newDepthwiseConv2D(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int32, 
 	}
 	cp := (g.C + 7) / 8 * 8
 	taps := g.K * g.K
-	l := &DepthwiseConv2D{g: g, InZP: inZP, cp: cp, rq: s.rq, w32: make([]int32, taps*cp), bias: make([]int32, cp), out: newOutStage(q, g.C, s.rq)}
+	l := &depthwiseConv2D{g: g, InZP: inZP, cp: cp, rq: s.rq, w32: make([]int32, taps*cp), bias: make([]int32, cp), out: newOutStage(q, g.C, s.rq)}
 	for t := range taps {
 		for c := range g.C {
 			l.w32[t*cp+c] = int32(w[t*g.C+c])
@@ -81,22 +81,22 @@ func newDepthwiseConv2D(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int32, 
 }
 
 // Geometry returns the convolution's geometry.
-func (d *DepthwiseConv2D) Geometry() conv.DepthwiseConv2D { return d.g }
+func (d *depthwiseConv2D) Geometry() conv.DepthwiseConv2D { return d.g }
 
 // InLen is the number of int8s in one input image.
-func (d *DepthwiseConv2D) InLen() int { return d.g.InLen() }
+func (d *depthwiseConv2D) InLen() int { return d.g.InLen() }
 
 // OutLen is the number of int8s in one output image.
-func (d *DepthwiseConv2D) OutLen() int { return d.g.OutLen() }
+func (d *depthwiseConv2D) OutLen() int { return d.g.OutLen() }
 
 // MACs is the number of multiply-adds of the forward pass for one image.
-func (d *DepthwiseConv2D) MACs() int { return d.g.MACs() }
+func (d *depthwiseConv2D) MACs() int { return d.g.MACs() }
 
 // WorkLen is the number of int32s of workspace Forward takes: C, one per
 // channel. (Forward now keeps its accumulators in a tile on the stack and
 // does not touch work; the length stays what it was so that callers'
 // workspaces, which other layers may share, keep their size.)
-func (d *DepthwiseConv2D) WorkLen() int { return d.g.C }
+func (d *depthwiseConv2D) WorkLen() int { return d.g.C }
 
 // Forward computes the depthwise convolution of a batch of int8 NHWC
 // images: src holds n whole images, dst n*OutLen int8s (overwritten) and
@@ -106,7 +106,7 @@ func (d *DepthwiseConv2D) WorkLen() int { return d.g.C }
 // image edge alike (the interior is one run), each run from the list of
 // its taps inside the image, a block of channels at a time, into an int32
 // tile on the stack that is then requantized.
-func (d *DepthwiseConv2D) Forward(dst, src []int8, work []int32) {
+func (d *depthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	in, out := d.g.InLen(), d.g.OutLen()
 	if len(src) == 0 || len(src)%in != 0 {
 		panic(fmt.Sprintf("fixedpoint: depthwise input length %d is not a whole number of %dx%dx%d images", len(src), d.g.InH, d.g.InW, d.g.C))
@@ -130,7 +130,7 @@ func (d *DepthwiseConv2D) Forward(dst, src []int8, work []int32) {
 }
 
 // row computes output row oy of the image x into y.
-func (d *DepthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[2 * maxDWTaps]int) {
+func (d *depthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[2 * maxDWTaps]int) {
 	g := &d.g
 	c, k, s := g.C, g.K, g.Stride
 	iy0 := oy*s - g.Pad
@@ -181,7 +181,7 @@ func (d *DepthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[
 // (pairs of input offset and weight offset; the pixels are xs int8s
 // apart) into acc (row stride ldc, column 0 is channel c0): the first
 // batch of taps starts from the bias, later ones add to acc.
-func (d *DepthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, first bool, acc []int32, ldc int) {
+func (d *depthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, first bool, acc []int32, ldc int) {
 	full := 0
 	if d.rq != outGo && d.g.K*d.g.K <= maxDWTaps {
 		full = cc / 8
@@ -212,7 +212,7 @@ func maxTapOffset(taps []int) int {
 //	acc[p*ldc + c-c0] = bias[c] + Σ_t (int32(x[tap[2t] + p*xs + c]) - InZP) * w32[tap[2t+1] + c]
 //
 // (acc[...] + Σ_t ... unless first), wrapping in int32.
-func (d *DepthwiseConv2D) dwGo(n int, x []int8, c0, c1, xs int, taps []int, first bool, acc []int32, ldc int) {
+func (d *depthwiseConv2D) dwGo(n int, x []int8, c0, c1, xs int, taps []int, first bool, acc []int32, ldc int) {
 	zp := d.InZP
 	for p := range n {
 		a := acc[p*ldc:][:c1-c0]

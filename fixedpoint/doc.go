@@ -14,14 +14,14 @@
 //   - convolution, depthwise and dense weights are int8, symmetric (zero
 //     point 0, values in -127..127 as TFLite's int8 spec asks; the kernels
 //     are exact for -128 too), with one scale per output channel (or one per
-//     tensor for Dense);
+//     tensor for dense);
 //   - biases are int32 with scale s_in * s_w[channel] and zero point 0.
 //
 // A layer accumulates Σ (q_in - zp_in) * q_w + bias in int32, then scales
 // the accumulator by the real multiplier M = s_in * s_w / s_out, held as a
-// Q31 mantissa and a power-of-two exponent (QuantizeMultiplier), with
-// MultiplyByQuantizedMultiplier, adds the output zero point and clamps to
-// [Requant.Min, Requant.Max]; a following ReLU is fused as the clamp
+// Q31 mantissa and a power-of-two exponent (quantizeMultiplier), with
+// multiplyByQuantizedMultiplier, adds the output zero point and clamps to
+// [requantParams.Min, requantParams.Max]; a following ReLU is fused as the clamp
 // (Min = zp_out). Padding contributes as if the input were zp_in, that is a
 // real 0.
 //
@@ -29,8 +29,8 @@
 //
 // The arithmetic mirrors gemmlowp's fixedpoint.h and TFLite's
 // kernels/internal/common.h and quantization_util.cc (non-single-rounding
-// build, the default): SaturatingRoundingDoublingHighMul rounds x*m/2^31
-// half up and saturates only INT32_MIN*INT32_MIN; RoundingDivideByPOT
+// build, the default): saturatingRoundingDoublingHighMul rounds x*m/2^31
+// half up and saturates only INT32_MIN*INT32_MIN; roundingDivideByPOT
 // rounds half away from zero; so a requantization rounds twice, exactly as
 // TFLite does. The kernels follow TFLite's reference integer kernels
 // (reference_integer_ops) operation for operation, including int32
@@ -38,7 +38,7 @@
 // bit-exact with TFLite's; the tests hold them bit for bit to independent
 // int64 and math/big restatements of those rules (there are no golden
 // files from TFLite itself yet). Float
-// conversions (QuantizeMultiplier, Quantize, FloatToQ, the input lookup
+// conversions (quantizeMultiplier, quantize, floatToQ, the input lookup
 // table) round half away from zero (TfLiteRound, math.Round) and saturate.
 //
 // # Layout
@@ -52,7 +52,7 @@
 //
 // # Buffers
 //
-// Layers are built once (NewConv2D and friends copy and pre-process their
+// Layers are built once (newConv2D and friends copy and pre-process their
 // parameters: per-channel weight sums folded into the bias, weights packed
 // for the inner loop). Forward methods write into caller-provided
 // destinations and take a caller-provided workspace (WorkLen); nothing on a
@@ -61,7 +61,8 @@
 // parameters that come from outside (a model file) are checked by the
 // constructors, which return errors.
 //
-// Each kernel has a plain reference twin (Conv2DRef and friends) that
+// Each kernel has a plain reference twin (Conv2DRef and friends, in
+// reference_test.go) that
 // accumulates in int64 and requantizes with RequantizeRef, a restatement of
 // the rounding rules in exact int64 arithmetic rather than gemmlowp's bit
 // tricks; the tests hold the fast kernels to them bit for bit.

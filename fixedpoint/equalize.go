@@ -9,7 +9,7 @@ import (
 	"catd/safetensors"
 )
 
-// Equalize returns a copy of folded, a float network with its batch norms
+// equalize returns a copy of folded, a float network with its batch norms
 // folded, that computes the same function but whose activation channels
 // have more even ranges, so that one int8 scale per tensor serves them
 // better (a form of cross-layer equalization, Nagel et al. 2019). For
@@ -26,7 +26,7 @@ import (
 // widest; alpha = 0.5 goes half way (in log scale), which leaves C's
 // per-row weight scales less lopsided. The float function is unchanged up
 // to rounding.
-func Equalize(folded *model.Net, info model.Info, images [][]uint8, alpha float64) (*model.Net, error) {
+func equalize(folded *model.Net, info model.Info, images [][]uint8, alpha float64) (*model.Net, error) {
 	a := folded.Arch
 	if err := checkArch(a); err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func Equalize(folded *model.Net, info model.Info, images [][]uint8, alpha float6
 }
 
 // passesScale reports whether a layer kind commutes with a positive scale
-// per channel, so that Equalize can look through it.
+// per channel, so that equalize can look through it.
 func passesScale(k model.Kind) bool {
 	return k == model.ReLU || k == model.MaxPool || k == model.GlobalAvgPool || k == model.Flatten
 }

@@ -33,17 +33,17 @@ import (
 //	                                       conv, dwconv, gap and a dense layer that is not the last
 //
 // Multipliers are not stored: loading recomputes them from the scales
-// (QuantizeMultiplier), so a file loads into exactly the net that was
+// (quantizeMultiplier), so a file loads into exactly the net that was
 // saved.
 const (
 	FormatInt8Model = "catd-int8-model"
-	Int8FileVersion = "1"
+	int8FileVersion = "1"
 )
 
-// ErrNotInt8Model is returned (wrapped) by FromFile, ReadFile and Decode
+// errNotInt8Model is returned (wrapped) by FromFile, ReadFile and decode
 // for a safetensors file whose format is not FormatInt8Model, such as a
 // float model file.
-var ErrNotInt8Model = errors.New("not a catd int8 model file")
+var errNotInt8Model = errors.New("not a catd int8 model file")
 
 // tensorName names a layer's tensor, e.g. "3.weight_scale".
 func tensorName(i int, what string) string { return strconv.Itoa(i) + "." + what }
@@ -149,7 +149,7 @@ func densePermute[T any](dst, src []T, in dims, out int, toTorch bool) {
 func (n *Net) Metadata(info model.Info) map[string]string {
 	md := model.InfoMetadata(info)
 	md["format"] = FormatInt8Model
-	md["version"] = Int8FileVersion
+	md["version"] = int8FileVersion
 	md["arch"] = n.Arch.String()
 	return md
 }
@@ -184,8 +184,8 @@ func ReadFile(path string, opt Options) (*Net, model.Info, error) {
 	return n, info, nil
 }
 
-// Decode loads an int8 model file held in memory.
-func Decode(b []byte, opt Options) (*Net, model.Info, error) {
+// decode loads an int8 model file held in memory.
+func decode(b []byte, opt Options) (*Net, model.Info, error) {
 	f, err := safetensors.Parse(b)
 	if err != nil {
 		return nil, model.Info{}, fmt.Errorf("fixedpoint: %w", err)
@@ -196,14 +196,15 @@ func Decode(b []byte, opt Options) (*Net, model.Info, error) {
 // FromFile builds a Net from a parsed int8 model file, checking its
 // metadata and every tensor's name, dtype, shape and values: weights in
 // -127..127, scales finite and above 0, zero points in -128..127,
-// multipliers in range. A file of another format gives ErrNotInt8Model.
+// multipliers in range. A file of another format (a float model file) is
+// refused with an error naming its format.
 func FromFile(f *safetensors.File, opt Options) (*Net, model.Info, error) {
 	md := f.Metadata
 	if format := md["format"]; format != FormatInt8Model {
-		return nil, model.Info{}, fmt.Errorf("fixedpoint: format %q, want %q: %w", format, FormatInt8Model, ErrNotInt8Model)
+		return nil, model.Info{}, fmt.Errorf("fixedpoint: format %q, want %q: %w", format, FormatInt8Model, errNotInt8Model)
 	}
-	if v := md["version"]; v != Int8FileVersion {
-		return nil, model.Info{}, fmt.Errorf("fixedpoint: int8 model file version %q, this catd reads version %s", v, Int8FileVersion)
+	if v := md["version"]; v != int8FileVersion {
+		return nil, model.Info{}, fmt.Errorf("fixedpoint: int8 model file version %q, this catd reads version %s", v, int8FileVersion)
 	}
 	spec, ok := md["arch"]
 	if !ok {

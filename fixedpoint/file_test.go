@@ -137,11 +137,11 @@ func TestFileRejectsCorruption(t *testing.T) {
 			if err := safetensors.Encode(&b, f.Metadata, f.Tensors); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := Decode(b.Bytes(), Options{MaxBatch: 1})
+			_, _, err := decode(b.Bytes(), Options{MaxBatch: 1})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
-			if notInt8 := errors.Is(err, ErrNotInt8Model); notInt8 != strings.Contains(tc.want, "not a catd int8") {
+			if notInt8 := errors.Is(err, errNotInt8Model); notInt8 != strings.Contains(tc.want, "not a catd int8") {
 				t.Errorf("errors.Is(err, ErrNotInt8Model) = %v", notInt8)
 			}
 		})
@@ -156,7 +156,7 @@ func TestReadFileNamesThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := ReadFile(path, Options{MaxBatch: 1})
-	if !errors.Is(err, ErrNotInt8Model) || !strings.Contains(err.Error(), path) {
+	if !errors.Is(err, errNotInt8Model) || !strings.Contains(err.Error(), path) {
 		t.Errorf("reading a float model file: %v", err)
 	}
 	if _, _, err := ReadFile(filepath.Join(dir, "absent"), Options{MaxBatch: 1}); err == nil {
@@ -182,7 +182,7 @@ func FuzzInt8File(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		n, _, err := Decode(data, Options{MaxBatch: 1})
+		n, _, err := decode(data, Options{MaxBatch: 1})
 		if err != nil {
 			return
 		}

@@ -2,7 +2,7 @@ package fixedpoint
 
 //go:generate go run gen.go
 
-// The int8 matrix product behind Conv2D and Dense.
+// The int8 matrix product behind conv2D and dense.
 //
 // A layer's accumulators are the product of an M×K int8 matrix A (one row
 // per output pixel or input row) and the layer's K×N weights (N output

@@ -81,7 +81,7 @@ func poolRow(ow, c int, r0, r1, y []int8) int {
 const dwInt16 = false
 
 // dwBlocks runs the depthwise kernel on cb blocks of 8 channels of n
-// pixels (see DepthwiseConv2D.dwGo); w32 starts at the first channel (w16
+// pixels (see depthwiseConv2D.dwGo); w32 starts at the first channel (w16
 // and c0 are for the arm64 kernel).
 func dwBlocks(n, cb int, x *int8, xs int, taps []int, w32 []int32, w16 []int16, c0 int, bias *int32, zp int32, acc *int32, ldc int) {
 	dwAVX2(n, cb, x, xs, len(taps)/2, &taps[0], &w32[0], bias, zp, acc, 4*ldc)

@@ -69,7 +69,7 @@ func poolRow(ow, c int, r0, r1, y []int8) int {
 const dwInt16 = true
 
 // dwBlocks runs the depthwise kernel on cb blocks of 8 channels of n
-// pixels (see DepthwiseConv2D.dwGo); w16 is the whole weight array and c0
+// pixels (see depthwiseConv2D.dwGo); w16 is the whole weight array and c0
 // the first channel.
 func dwBlocks(n, cb int, x *int8, xs int, taps []int, w32 []int32, w16 []int16, c0 int, bias *int32, zp int32, acc *int32, ldc int) {
 	dwNEON(n, cb, x, xs, len(taps)/2, &taps[0], &w16[c0], bias, zp, acc, 4*ldc)

@@ -109,7 +109,7 @@ func testGemm(t *testing.T, s *isa, gc gemmCase, r *rand.Rand) {
 	case 1:
 		zp = 127
 	}
-	q, _ := (&Requant{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}).expand(gc.n)
+	q, _ := (&requantParams{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}).expand(gc.n)
 	g := newIgemm(s, gc.n, gc.segs, gc.l, w, bias, zp, q)
 	buf := extremeInt8s(r, gc.a0+(gc.m-1)*gc.rsa+(gc.segs-1)*gc.lds+gc.l+gc.extra, -128)
 	if r.IntN(3) == 0 {
@@ -166,7 +166,7 @@ func TestGemmTwin(t *testing.T) {
 				lds := l + r.IntN(9)
 				n := 1 + r.IntN(2*k.nr)
 				w := extremeInt8s(r, n*segs*l, -128)
-				q, _ := (&Requant{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}).expand(n)
+				q, _ := (&requantParams{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}).expand(n)
 				g := newIgemm(withKernel(ks.s, k), n, segs, l, w, nil, int32(r.IntN(256)-128), q)
 				for rows := 1; rows <= k.mr; rows++ {
 					m := rows * (1 + r.IntN(3))
@@ -192,7 +192,7 @@ func TestGemmTwin(t *testing.T) {
 
 // TestOutStage checks the requantisation (the scalar lookup version and
 // each vector kernel) against requant.apply, i.e. TFLite's
-// MultiplyByQuantizedMultiplier, over random and extreme accumulators,
+// multiplyByQuantizedMultiplier, over random and extreme accumulators,
 // multipliers and shifts.
 func TestOutStage(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
@@ -208,7 +208,7 @@ func TestOutStage(t *testing.T) {
 	}
 	for trial := range 200 {
 		n := 1 + r.IntN(40)
-		q := Requant{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(256) - 128), Min: -128, Max: 127}
+		q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(256) - 128), Min: -128, Max: 127}
 		if trial%3 == 0 {
 			q.Min, q.Max = int8(q.ZP), 127
 		}
@@ -301,7 +301,7 @@ func TestLayersEveryKernel(t *testing.T) {
 				}
 				inZP := []int32{-128, 127, int32(r.IntN(256) - 128)}[r.IntN(3)]
 				out := randRequant(r, g.OutC, k)
-				l, err := newConv2D(s, g, w, b, inZP, out)
+				l, err := newConv2DISA(s, g, w, b, inZP, out)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -334,7 +334,7 @@ func TestLayersEveryKernel(t *testing.T) {
 				randBias(r, b)
 				inZP := []int32{-128, 127, int32(r.IntN(256) - 128)}[r.IntN(3)]
 				out := randRequant(r, g.C, g.K*g.K)
-				l, err := newDepthwiseConv2D(s, g, w, b, inZP, out)
+				l, err := newDepthwiseConv2DISA(s, g, w, b, inZP, out)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -356,7 +356,7 @@ func TestLayersEveryKernel(t *testing.T) {
 				randBias(r, b)
 				inZP := []int32{-128, 127, int32(r.IntN(256) - 128)}[r.IntN(3)]
 				out := randRequant(r, tc.out, tc.in)
-				d, err := newDense(s, tc.in, tc.out, w, b, inZP, out)
+				d, err := newDenseISA(s, tc.in, tc.out, w, b, inZP, out)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -379,7 +379,7 @@ func TestLayersZeroAllocsEveryKernel(t *testing.T) {
 	for _, s := range isas() {
 		for _, cc := range []convCase{{1, 16, 16, 8, 16, 3, 1, 1}, {2, 8, 8, 24, 48, 1, 1, 0}, {1, 9, 9, 5, 3, 3, 2, 0}} {
 			g, _ := conv.NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
-			l, err := newConv2D(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3, randRequant(r, g.OutC, g.KH*g.KW*g.InC))
+			l, err := newConv2DISA(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3, randRequant(r, g.OutC, g.KH*g.KW*g.InC))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -390,7 +390,7 @@ func TestLayersZeroAllocsEveryKernel(t *testing.T) {
 		}
 		for _, dc := range [][3]int{{16, 48, 1}, {8, 13, 2}, {5, 384, 1}} {
 			g, _ := conv.NewDepthwiseConv2D(dc[0], dc[0], dc[1], 3, dc[2], 1)
-			l, err := newDepthwiseConv2D(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3, randRequant(r, g.C, 9))
+			l, err := newDepthwiseConv2DISA(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, 3, randRequant(r, g.C, 9))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -399,7 +399,7 @@ func TestLayersZeroAllocsEveryKernel(t *testing.T) {
 				t.Errorf("%s %v: DepthwiseConv2D.Forward allocates %v times per call", s.name, dc, a)
 			}
 		}
-		d, _ := newDense(s, 64, 10, randInt8s(r, 640, -127, 127), nil, 0, Requant{Mult: []int32{1 << 30}, Shift: []int{-4}, Min: -128, Max: 127})
+		d, _ := newDenseISA(s, 64, 10, randInt8s(r, 640, -127, 127), nil, 0, requantParams{Mult: []int32{1 << 30}, Shift: []int{-4}, Min: -128, Max: 127})
 		x, y := randInt8s(r, 3*64, -128, 127), make([]int8, 3*10)
 		if a := testing.AllocsPerRun(10, func() { d.Forward(y, x) }); a != 0 {
 			t.Errorf("%s: Dense.Forward allocates %v times per call", s.name, a)
@@ -415,7 +415,7 @@ func TestMaxPool2Channels(t *testing.T) {
 	for _, c := range []int{1, 3, 8, 16, 24, 32, 48, 64, 96, 8} {
 		for _, hw := range [][2]int{{2, 2}, {2, 3}, {5, 7}, {64, 64}, {9, 4}, {3, 2}} {
 			n := 1 + r.IntN(2)
-			p := MaxPool2{H: hw[0], W: hw[1], C: c}
+			p := maxPool2{H: hw[0], W: hw[1], C: c}
 			x := extremeInt8s(r, n*p.InLen(), -128)
 			y := newGuarded[int8](n * p.OutLen())
 			p.Forward(y.s(), x)
@@ -472,7 +472,7 @@ func BenchmarkConv2DKernels(b *testing.B) {
 			b.Run(s.name+"/"+cc.String(), func(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, 2))
 				g, _ := conv.NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
-				l, err := newConv2D(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, -3, randRequant(r, g.OutC, g.KH*g.KW*g.InC))
+				l, err := newConv2DISA(s, g, randInt8s(r, g.WeightLen(), -127, 127), nil, -3, randRequant(r, g.OutC, g.KH*g.KW*g.InC))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -501,7 +501,7 @@ func TestGlobalAvgPoolLarge(t *testing.T) {
 					x[i] = int8(fill)
 				}
 			}
-			g, err := NewGlobalAvgPool(tc.h, tc.w, tc.c, 0.1, int32(r.IntN(256)-128), 0.003, int32(r.IntN(256)-128))
+			g, err := newGlobalAvgPool(tc.h, tc.w, tc.c, 0.1, int32(r.IntN(256)-128), 0.003, int32(r.IntN(256)-128))
 			if err != nil {
 				t.Fatal(err)
 			}

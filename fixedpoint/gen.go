@@ -535,9 +535,9 @@ const rq512Args = "m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *
 // (16 dwords each), then in qwords for the even and for the odd lanes the
 // multiplier, C = 2^30 + [e>0]·2^(30+e), F = [e>0]·2^31 and s = 31+e,
 // where e is the right shift. With P = (acc << left) * m, exact in int64,
-// the two roundings of MultiplyByQuantizedMultiplier are one:
+// the two roundings of multiplyByQuantizedMultiplier are one:
 //
-//	RoundingDivideByPOT(floor((P + 2^30) / 2^31), e)
+//	roundingDivideByPOT(floor((P + 2^30) / 2^31), e)
 //	  = floor((P + 2^30 + 2^(30+e) - [h<0]·2^31) / 2^(31+e))   (e > 0)
 //
 // since floor(floor(A/b)/d + c) = floor((A + c·b)/(b·d)) and the rounding
@@ -861,7 +861,7 @@ func (f armFamily) asm(s *buf, mr int) {
 // lanes (outStage.one, lane by lane):
 //
 //	x = acc << left                          SSHL (left >= 0; wraps)
-//	h = SaturatingRoundingDoublingHighMul    SQRDMULH: (2·x·m + 2^31) >> 32,
+//	h = saturatingRoundingDoublingHighMul    SQRDMULH: (2·x·m + 2^31) >> 32,
 //	                                         saturating, which is gemmlowp's
 //	                                         (x·m + 2^30) >> 31 bit for bit
 //	v = h >> right, plus 1 if (h & mask) > thr + (h < 0)

@@ -52,15 +52,15 @@ func sameInt8(t *testing.T, name string, got, want []int8) {
 // randRequant draws an output stage for ch channels: per channel or per
 // tensor, multipliers from tiny to above 1 (so outputs saturate), random
 // zero point and clamp.
-func randRequant(r *rand.Rand, ch, k int) Requant {
+func randRequant(r *rand.Rand, ch, k int) requantParams {
 	n := ch
 	if r.IntN(4) == 0 {
 		n = 1
 	}
-	q := Requant{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(256) - 128), Min: -128, Max: 127}
+	q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: int32(r.IntN(256) - 128), Min: -128, Max: 127}
 	for i := range n {
 		// Around 1/(64k) of the accumulator range, times 2^[-4, 8).
-		q.Mult[i], q.Shift[i] = QuantizeMultiplier(math.Ldexp(1+r.Float64(), r.IntN(12)-4) / float64(64*k))
+		q.Mult[i], q.Shift[i] = quantizeMultiplier(math.Ldexp(1+r.Float64(), r.IntN(12)-4) / float64(64*k))
 	}
 	switch r.IntN(3) {
 	case 0: // fused ReLU
@@ -114,7 +114,7 @@ func TestConv2DAgainstReference(t *testing.T) {
 			}
 			inZP := int32(r.IntN(256) - 128)
 			out := randRequant(r, g.OutC, k)
-			l, err := NewConv2D(g, w, b, inZP, out)
+			l, err := newConv2D(g, w, b, inZP, out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,8 +138,8 @@ func TestConv2DAccumulatorWraps(t *testing.T) {
 	g, _ := conv.NewConv2D(2, 2, 4, 3, 1, 1, 0)
 	w := []int8{127, 127, 127, 127, -127, -127, -127, -127, 1, -1, 1, -1}
 	b := []int32{math.MaxInt32 - 100, math.MinInt32 + 100, math.MaxInt32}
-	out := Requant{Mult: []int32{1 << 30}, Shift: []int{-20}, Min: -128, Max: 127}
-	l, err := NewConv2D(g, w, b, -128, out)
+	out := requantParams{Mult: []int32{1 << 30}, Shift: []int{-20}, Min: -128, Max: 127}
+	l, err := newConv2D(g, w, b, -128, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestDepthwiseAgainstReference(t *testing.T) {
 			}
 			inZP := int32(r.IntN(256) - 128)
 			out := randRequant(r, g.C, g.K*g.K)
-			l, err := NewDepthwiseConv2D(g, w, b, inZP, out)
+			l, err := newDepthwiseConv2D(g, w, b, inZP, out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +195,7 @@ func TestMaxPool2AndGlobalAvgPool(t *testing.T) {
 		t.Run(convCase{n: tc.n, h: tc.h, w: tc.w, c: tc.c}.String(), func(t *testing.T) {
 			x := extremeInt8s(r, tc.n*tc.h*tc.w*tc.c, -128)
 			if tc.h >= 2 && tc.w >= 2 {
-				p := MaxPool2{H: tc.h, W: tc.w, C: tc.c}
+				p := maxPool2{H: tc.h, W: tc.w, C: tc.c}
 				y := newGuarded[int8](tc.n * p.OutLen())
 				p.Forward(y.s(), x)
 				y.intact(t, "max pool")
@@ -204,7 +204,7 @@ func TestMaxPool2AndGlobalAvgPool(t *testing.T) {
 				sameInt8(t, "max pool", y.s(), want)
 			}
 			for _, sc := range []struct{ in, out float64 }{{0.1, 0.1}, {0.1, 0.05}, {0.02, 0.1}, {1, 0.003}} {
-				g, err := NewGlobalAvgPool(tc.h, tc.w, tc.c, sc.in, int32(r.IntN(256)-128), sc.out, int32(r.IntN(256)-128))
+				g, err := newGlobalAvgPool(tc.h, tc.w, tc.c, sc.in, int32(r.IntN(256)-128), sc.out, int32(r.IntN(256)-128))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -219,7 +219,7 @@ func TestMaxPool2AndGlobalAvgPool(t *testing.T) {
 		})
 	}
 	// Equal scales: the average of the codes, rounded half away from zero.
-	g, _ := NewGlobalAvgPool(1, 2, 1, 0.5, 0, 0.5, 0)
+	g, _ := newGlobalAvgPool(1, 2, 1, 0.5, 0, 0.5, 0)
 	y := make([]int8, 1)
 	for _, tc := range []struct{ a, b, want int8 }{{1, 2, 2}, {-1, -2, -2}, {-1, 2, 1}, {127, 127, 127}, {-128, -127, -128}} {
 		g.Forward(y, []int8{tc.a, tc.b}, make([]int32, 1))
@@ -240,7 +240,7 @@ func TestDenseAgainstReference(t *testing.T) {
 			}
 			inZP := int32(r.IntN(256) - 128)
 			out := randRequant(r, tc.out, tc.in)
-			d, err := NewDense(tc.in, tc.out, w, b, inZP, out)
+			d, err := newDense(tc.in, tc.out, w, b, inZP, out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +261,7 @@ func TestDenseAgainstReference(t *testing.T) {
 // conv run on the dequantized input and weights and quantized to the
 // output's scale: the only differences are the bias rounding (1/2 of an
 // accumulator unit), the multiplier's 2^-31 relative error and the double
-// rounding of MultiplyByQuantizedMultiplier, together below one output LSB.
+// rounding of multiplyByQuantizedMultiplier, together below one output LSB.
 func TestConv2DMatchesFloat(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, cc := range append(catnet64, convCase{2, 9, 7, 5, 6, 3, 2, 1}, convCase{1, 6, 6, 4, 4, 5, 1, 2}) {
@@ -275,7 +275,7 @@ func TestConv2DMatchesFloat(t *testing.T) {
 				xf[i] = float32(r.Float64()*4 - 1)
 			}
 			xq := make([]int8, len(xf))
-			Quantize(xq, xf, inScale, inZP)
+			quantize(xq, xf, inScale, inZP)
 			wOHWI := make([]int8, g.WeightLen())
 			wScale := make([]float64, g.OutC)
 			wf := make([]float32, g.WeightLen()) // dequantized, HWIO for package conv
@@ -298,7 +298,7 @@ func TestConv2DMatchesFloat(t *testing.T) {
 				bf[o] = float32(float64(bq[o]) * inScale * wScale[o])
 			}
 			xd := make([]float32, len(xq))
-			Dequantize(xd, xq, inScale, inZP)
+			dequantize(xd, xq, inScale, inZP)
 			yf := make([]float32, cc.n*g.OutLen())
 			g.Forward(yf, xd, wf, bf, make([]float32, g.WorkLen()))
 			lo, hi := float32(0), float32(0)
@@ -307,11 +307,11 @@ func TestConv2DMatchesFloat(t *testing.T) {
 			}
 			outScale := float64(hi-lo) / 255
 			outZP := int32(-128 - math.Round(float64(lo)/outScale))
-			rq := Requant{Mult: make([]int32, g.OutC), Shift: make([]int, g.OutC), ZP: outZP, Min: -128, Max: 127}
+			rq := requantParams{Mult: make([]int32, g.OutC), Shift: make([]int, g.OutC), ZP: outZP, Min: -128, Max: 127}
 			for o := range g.OutC {
-				rq.Mult[o], rq.Shift[o] = QuantizeMultiplier(inScale * wScale[o] / outScale)
+				rq.Mult[o], rq.Shift[o] = quantizeMultiplier(inScale * wScale[o] / outScale)
 			}
-			l, err := NewConv2D(g, wOHWI, bq, inZP, rq)
+			l, err := newConv2D(g, wOHWI, bq, inZP, rq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -337,21 +337,21 @@ func TestInputLUT(t *testing.T) {
 	// A scale that covers the normalised range [-2.12, 2.64] with zp 0.
 	const scale, zp = float32(2.65 / 127), int32(-3)
 	var lut [3][256]int8
-	FillInputLUT(&lut, mean, std, scale, zp)
+	fillInputLUT(&lut, mean, std, scale, zp)
 	px := make([]uint8, 3*256)
 	for i := range px {
 		px[i] = uint8(i / 3)
 	}
 	got := make([]int8, len(px))
-	QuantizeInput(got, px, &lut)
+	quantizeInput(got, px, &lut)
 	for i, v := range px {
 		c := i % 3
 		f := float32(v)*(1/(255*std[c])) + (-mean[c] / std[c]) // model.Info.NormalizePixels
-		if want := QuantizeValue(f, scale, zp); got[i] != want {
+		if want := quantizeValue(f, scale, zp); got[i] != want {
 			t.Fatalf("pixel %d channel %d: %d, want %d", v, c, got[i], want)
 		}
 	}
-	if a := testing.AllocsPerRun(10, func() { QuantizeInput(got, px, &lut) }); a != 0 {
+	if a := testing.AllocsPerRun(10, func() { quantizeInput(got, px, &lut) }); a != 0 {
 		t.Errorf("QuantizeInput allocates %v times per call", a)
 	}
 }
@@ -363,22 +363,22 @@ func TestKernelsZeroAllocs(t *testing.T) {
 		t.Errorf("Conv2D.Forward allocates %v times per call", a)
 	}
 	dg, _ := conv.NewDepthwiseConv2D(8, 8, 16, 3, 1, 1)
-	d, _ := NewDepthwiseConv2D(dg, make([]int8, dg.WeightLen()), nil, 0, Requant{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127})
+	d, _ := newDepthwiseConv2D(dg, make([]int8, dg.WeightLen()), nil, 0, requantParams{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127})
 	dy, dx, dw := make([]int8, dg.OutLen()), make([]int8, dg.InLen()), make([]int32, d.WorkLen())
 	if a := testing.AllocsPerRun(10, func() { d.Forward(dy, dx, dw) }); a != 0 {
 		t.Errorf("DepthwiseConv2D.Forward allocates %v times per call", a)
 	}
-	p := MaxPool2{H: 8, W: 8, C: 16}
+	p := maxPool2{H: 8, W: 8, C: 16}
 	py := make([]int8, p.OutLen())
 	if a := testing.AllocsPerRun(10, func() { p.Forward(py, dx) }); a != 0 {
 		t.Errorf("MaxPool2.Forward allocates %v times per call", a)
 	}
-	g, _ := NewGlobalAvgPool(8, 8, 16, 0.1, 0, 0.1, 0)
+	g, _ := newGlobalAvgPool(8, 8, 16, 0.1, 0, 0.1, 0)
 	gy := make([]int8, 16)
 	if a := testing.AllocsPerRun(10, func() { g.Forward(gy, dx, dw) }); a != 0 {
 		t.Errorf("GlobalAvgPool.Forward allocates %v times per call", a)
 	}
-	dn, _ := NewDense(16, 4, make([]int8, 64), nil, 0, Requant{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127})
+	dn, _ := newDense(16, 4, make([]int8, 64), nil, 0, requantParams{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127})
 	ny := make([]int8, 4*4)
 	if a := testing.AllocsPerRun(10, func() { dn.Forward(ny, dx[:64]) }); a != 0 {
 		t.Errorf("Dense.Forward allocates %v times per call", a)
@@ -388,39 +388,39 @@ func TestKernelsZeroAllocs(t *testing.T) {
 func TestConstructorErrors(t *testing.T) {
 	g, _ := conv.NewConv2D(4, 4, 2, 3, 3, 1, 1)
 	w := make([]int8, g.WeightLen())
-	ok := Requant{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}
+	ok := requantParams{Mult: []int32{1 << 30}, Shift: []int{0}, Min: -128, Max: 127}
 	bad := g
 	bad.OutH = 5
 	for _, tc := range []struct {
 		name string
 		err  func() error
 	}{
-		{"geometry not from conv.NewConv2D", func() error { _, err := NewConv2D(bad, w, nil, 0, ok); return err }},
-		{"short weights", func() error { _, err := NewConv2D(g, w[1:], nil, 0, ok); return err }},
-		{"short bias", func() error { _, err := NewConv2D(g, w, make([]int32, 2), 0, ok); return err }},
-		{"input zero point", func() error { _, err := NewConv2D(g, w, nil, 128, ok); return err }},
+		{"geometry not from conv.NewConv2D", func() error { _, err := newConv2D(bad, w, nil, 0, ok); return err }},
+		{"short weights", func() error { _, err := newConv2D(g, w[1:], nil, 0, ok); return err }},
+		{"short bias", func() error { _, err := newConv2D(g, w, make([]int32, 2), 0, ok); return err }},
+		{"input zero point", func() error { _, err := newConv2D(g, w, nil, 128, ok); return err }},
 		{"output zero point", func() error {
-			_, err := NewConv2D(g, w, nil, 0, Requant{Mult: []int32{1}, Shift: []int{0}, ZP: -129, Max: 1})
+			_, err := newConv2D(g, w, nil, 0, requantParams{Mult: []int32{1}, Shift: []int{0}, ZP: -129, Max: 1})
 			return err
 		}},
 		{"two multipliers for three channels", func() error {
-			_, err := NewConv2D(g, w, nil, 0, Requant{Mult: []int32{1, 1}, Shift: []int{0, 0}})
+			_, err := newConv2D(g, w, nil, 0, requantParams{Mult: []int32{1, 1}, Shift: []int{0, 0}})
 			return err
 		}},
 		{"shift out of range", func() error {
-			_, err := NewConv2D(g, w, nil, 0, Requant{Mult: []int32{1}, Shift: []int{32}})
+			_, err := newConv2D(g, w, nil, 0, requantParams{Mult: []int32{1}, Shift: []int{32}})
 			return err
 		}},
 		{"negative multiplier", func() error {
-			_, err := NewConv2D(g, w, nil, 0, Requant{Mult: []int32{-1}, Shift: []int{0}})
+			_, err := newConv2D(g, w, nil, 0, requantParams{Mult: []int32{-1}, Shift: []int{0}})
 			return err
 		}},
 		{"empty clamp", func() error {
-			_, err := NewConv2D(g, w, nil, 0, Requant{Mult: []int32{1}, Shift: []int{0}, Min: 5, Max: 4})
+			_, err := newConv2D(g, w, nil, 0, requantParams{Mult: []int32{1}, Shift: []int{0}, Min: 5, Max: 4})
 			return err
 		}},
-		{"dense weights", func() error { _, err := NewDense(4, 2, make([]int8, 7), nil, 0, ok); return err }},
-		{"average pool scale", func() error { _, err := NewGlobalAvgPool(2, 2, 1, 0, 0, 1, 0); return err }},
+		{"dense weights", func() error { _, err := newDense(4, 2, make([]int8, 7), nil, 0, ok); return err }},
+		{"average pool scale", func() error { _, err := newGlobalAvgPool(2, 2, 1, 0, 0, 1, 0); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err()
@@ -441,10 +441,10 @@ func TestPanicsOnWrongLengths(t *testing.T) {
 		{"partial image", func() { l.Forward(y, x[1:], work) }},
 		{"short output", func() { l.Forward(y[1:], x, work) }},
 		{"short workspace", func() { l.Forward(y, x, work[1:]) }},
-		{"max pool output", func() { MaxPool2{H: 4, W: 4, C: 2}.Forward(y, x) }},
-		{"rdpot exponent", func() { RoundingDivideByPOT(1, 32) }},
-		{"mbqm shift", func() { MultiplyByQuantizedMultiplier(1, 1, -32) }},
-		{"input lut lengths", func() { QuantizeInput(make([]int8, 3), make([]uint8, 4), new([3][256]int8)) }},
+		{"max pool output", func() { maxPool2{H: 4, W: 4, C: 2}.Forward(y, x) }},
+		{"rdpot exponent", func() { roundingDivideByPOT(1, 32) }},
+		{"mbqm shift", func() { multiplyByQuantizedMultiplier(1, 1, -32) }},
+		{"input lut lengths", func() { quantizeInput(make([]int8, 3), make([]uint8, 4), new([3][256]int8)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {

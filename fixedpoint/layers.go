@@ -7,21 +7,21 @@ import (
 	"unsafe"
 )
 
-// MaxPool2 is 2×2 max pooling with stride 2 over int8 NHWC images of
+// maxPool2 is 2×2 max pooling with stride 2 over int8 NHWC images of
 // H×W×C; an odd last row or column is dropped, as in conv.MaxPool2. The
 // output has the input's scale and zero point (TFLite's MaxPool2D), so
 // pooling the codes pools the real values.
-type MaxPool2 struct{ H, W, C int }
+type maxPool2 struct{ H, W, C int }
 
 // InLen is the number of int8s in one input image.
-func (p MaxPool2) InLen() int { return p.H * p.W * p.C }
+func (p maxPool2) InLen() int { return p.H * p.W * p.C }
 
 // OutLen is the number of int8s in one output image.
-func (p MaxPool2) OutLen() int { return (p.H / 2) * (p.W / 2) * p.C }
+func (p maxPool2) OutLen() int { return (p.H / 2) * (p.W / 2) * p.C }
 
 // Forward writes the maximum of each 2×2 window of the n images in src
 // into dst (n*OutLen int8s). dst must not alias src.
-func (p MaxPool2) Forward(dst, src []int8) {
+func (p maxPool2) Forward(dst, src []int8) {
 	in := p.InLen()
 	if p.H < 2 || p.W < 2 || p.C < 1 || len(src) == 0 || len(src)%in != 0 {
 		panic(fmt.Sprintf("fixedpoint: max pool input length %d is not a whole number of %dx%dx%d images (at least 2x2)", len(src), p.H, p.W, p.C))
@@ -51,48 +51,48 @@ func (p MaxPool2) Forward(dst, src []int8) {
 	}
 }
 
-// GlobalAvgPool averages each channel of int8 NHWC images of H×W×C over
+// globalAvgPool averages each channel of int8 NHWC images of H×W×C over
 // all pixels, giving N×C, as TFLite's reference_integer_ops::Mean does:
 //
 //	acc = Σ_{y,x} (q[y,x,c] - InZP)                        // int32
-//	acc = MultiplyByQuantizedMultiplier(acc, Mult, Shift)  // s_in/s_out
+//	acc = multiplyByQuantizedMultiplier(acc, Mult, Shift)  // s_in/s_out
 //	acc = acc / (H*W), rounded half away from zero          // (acc ± H*W/2) / (H*W)
 //	out = clamp(acc + OutZP, -128, 127)
 //
-// With equal input and output scales (Mult, Shift) = QuantizeMultiplier(1)
+// With equal input and output scales (Mult, Shift) = quantizeMultiplier(1)
 // = (2^30, 1) is exactly the identity. H*W must be at most 2^22 so that the
-// sums fit. Build it with NewGlobalAvgPool or fill it in.
-type GlobalAvgPool struct {
+// sums fit. Build it with newGlobalAvgPool or fill it in.
+type globalAvgPool struct {
 	H, W, C     int
 	InZP, OutZP int32
 	Mult        int32
 	Shift       int
 }
 
-// NewGlobalAvgPool returns the average pool of H×W×C images whose input
+// newGlobalAvgPool returns the average pool of H×W×C images whose input
 // has scale inScale and zero point inZP and whose output has outScale and
 // outZP, or an error naming the first bad parameter.
-func NewGlobalAvgPool(h, w, c int, inScale float64, inZP int32, outScale float64, outZP int32) (GlobalAvgPool, error) {
+func newGlobalAvgPool(h, w, c int, inScale float64, inZP int32, outScale float64, outZP int32) (globalAvgPool, error) {
 	switch {
 	case h < 1 || w < 1 || c < 1 || h*w > 1<<22:
-		return GlobalAvgPool{}, fmt.Errorf("fixedpoint: average pool over %dx%dx%d, want at least 1x1x1 and at most 2^22 pixels", h, w, c)
+		return globalAvgPool{}, fmt.Errorf("fixedpoint: average pool over %dx%dx%d, want at least 1x1x1 and at most 2^22 pixels", h, w, c)
 	case !(inScale > 0) || !(outScale > 0) || math.IsInf(inScale, 0) || math.IsInf(outScale, 0):
-		return GlobalAvgPool{}, fmt.Errorf("fixedpoint: average pool scales %v and %v, want positive", inScale, outScale)
+		return globalAvgPool{}, fmt.Errorf("fixedpoint: average pool scales %v and %v, want positive", inScale, outScale)
 	case inZP < math.MinInt8 || inZP > math.MaxInt8 || outZP < math.MinInt8 || outZP > math.MaxInt8:
-		return GlobalAvgPool{}, fmt.Errorf("fixedpoint: average pool zero points %d and %d outside -128..127", inZP, outZP)
+		return globalAvgPool{}, fmt.Errorf("fixedpoint: average pool zero points %d and %d outside -128..127", inZP, outZP)
 	}
 	m := inScale / outScale
 	if m >= 1<<20 {
-		return GlobalAvgPool{}, fmt.Errorf("fixedpoint: average pool scale ratio %v too large", m)
+		return globalAvgPool{}, fmt.Errorf("fixedpoint: average pool scale ratio %v too large", m)
 	}
-	mult, shift := QuantizeMultiplier(m)
-	return GlobalAvgPool{H: h, W: w, C: c, InZP: inZP, OutZP: outZP, Mult: mult, Shift: shift}, nil
+	mult, shift := quantizeMultiplier(m)
+	return globalAvgPool{H: h, W: w, C: c, InZP: inZP, OutZP: outZP, Mult: mult, Shift: shift}, nil
 }
 
 // Forward writes the per-channel averages of the n images of src into
 // dst (n*C int8s). work is at least C int32s of scratch. dst must not alias
 // src.
-func (g GlobalAvgPool) Forward(dst, src []int8, work []int32) {
+func (g globalAvgPool) Forward(dst, src []int8, work []int32) {
 	hw, c := g.H*g.W, g.C
 	if hw < 1 || c < 1 || len(src) == 0 || len(src)%(hw*c) != 0 {
 		panic(fmt.Sprintf("fixedpoint: average pool input length %d is not a whole number of %dx%dx%d images", len(src), g.H, g.W, g.C))
@@ -162,29 +162,29 @@ func unsafeBytes(s []int8) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
 
-// Dense is an int8 fully connected layer from In to Out features,
+// dense is an int8 fully connected layer from In to Out features,
 // TFLite's FullyConnected: for each row and output o,
 //
 //	acc = bias[o] + Σ_i (x[i] - InZP) * w[o,i]
 //
-// in int32, requantized with the layer's Requant (one multiplier per output
-// or per tensor). Weights are [Out][In]. Build it with NewDense.
-type Dense struct {
+// in int32, requantized with the layer's requantParams (one multiplier per output
+// or per tensor). Weights are [Out][In]. Build it with newDense.
+type dense struct {
 	In, Out int
 	InZP    int32
 
 	mm *igemm
 }
 
-// NewDense returns an int8 dense layer with [out][in] weights w, biases
+// newDense returns an int8 dense layer with [out][in] weights w, biases
 // bias (out entries, or nil), input zero point inZP and output stage rq,
 // copying what it needs, or an error naming the first bad parameter.
-func NewDense(in, out int, w []int8, bias []int32, inZP int32, rq Requant) (*Dense, error) {
-	return newDense(defaultISA, in, out, w, bias, inZP, rq)
+func newDense(in, out int, w []int8, bias []int32, inZP int32, rq requantParams) (*dense, error) {
+	return newDenseISA(defaultISA, in, out, w, bias, inZP, rq)
 }
 
-// newDense is NewDense with the kernels of s.
-func newDense(s *isa, in, out int, w []int8, bias []int32, inZP int32, rq Requant) (*Dense, error) {
+// newDenseISA is newDense with the kernels of s.
+func newDenseISA(s *isa, in, out int, w []int8, bias []int32, inZP int32, rq requantParams) (*dense, error) {
 	switch {
 	case in < 1 || out < 1 || in > maxPatch:
 		return nil, fmt.Errorf("fixedpoint: dense %d->%d, want 1..%d inputs and at least 1 output", in, out, maxPatch)
@@ -199,12 +199,12 @@ func newDense(s *isa, in, out int, w []int8, bias []int32, inZP int32, rq Requan
 	if err != nil {
 		return nil, err
 	}
-	return &Dense{In: in, Out: out, InZP: inZP, mm: newIgemm(s, out, 1, in, w, bias, inZP, q)}, nil
+	return &dense{In: in, Out: out, InZP: inZP, mm: newIgemm(s, out, 1, in, w, bias, inZP, q)}, nil
 }
 
 // Forward computes dst = requant(src·wᵀ + b) for N rows of In int8
 // features; dst holds N*Out int8s. dst must not alias src.
-func (d *Dense) Forward(dst, src []int8) {
+func (d *dense) Forward(dst, src []int8) {
 	if len(src) == 0 || len(src)%d.In != 0 {
 		panic(fmt.Sprintf("fixedpoint: dense input length %d is not a whole number of %d features", len(src), d.In))
 	}
@@ -216,16 +216,16 @@ func (d *Dense) Forward(dst, src []int8) {
 	d.mm.run(dst, src, 0, d.In, 0, n, &tile)
 }
 
-// FillInputLUT fills lut so that QuantizeInput turns 8-bit RGB pixels
+// fillInputLUT fills lut so that quantizeInput turns 8-bit RGB pixels
 // straight into the model's int8 input: lut[c][v] is the int8 code, in a
 // tensor of the given scale and zero point, of the normalised value
 //
 //	x = v/255*(1/std[c]) - mean[c]/std[c]
 //
 // computed in float32 exactly as model.Info.NormalizePixels computes it,
-// then quantized with QuantizeValue (round half away from zero, saturate).
+// then quantized with quantizeValue (round half away from zero, saturate).
 // Building the table costs 768 quantizations; using it, none.
-func FillInputLUT(lut *[3][256]int8, mean, std [3]float32, scale float32, zp int32) {
+func fillInputLUT(lut *[3][256]int8, mean, std [3]float32, scale float32, zp int32) {
 	if !(scale > 0) || zp < math.MinInt8 || zp > math.MaxInt8 {
 		panic(fmt.Sprintf("fixedpoint: FillInputLUT scale %v zero point %d", scale, zp))
 	}
@@ -233,15 +233,15 @@ func FillInputLUT(lut *[3][256]int8, mean, std [3]float32, scale float32, zp int
 		s := 1 / (255 * std[c])
 		off := -mean[c] / std[c]
 		for v := range 256 {
-			lut[c][v] = QuantizeValue(float32(v)*s+off, scale, zp)
+			lut[c][v] = quantizeValue(float32(v)*s+off, scale, zp)
 		}
 	}
 }
 
-// QuantizeInput writes the int8 model input for interleaved RGB pixels px
+// quantizeInput writes the int8 model input for interleaved RGB pixels px
 // (H×W×3) into dst: dst[i] = lut[i%3][px[i]]. The lengths must match and
 // be a multiple of 3.
-func QuantizeInput(dst []int8, px []uint8, lut *[3][256]int8) {
+func quantizeInput(dst []int8, px []uint8, lut *[3][256]int8) {
 	if len(dst) != len(px) || len(px)%3 != 0 {
 		panic(fmt.Sprintf("fixedpoint: QuantizeInput lengths %d and %d, want equal multiples of 3", len(dst), len(px)))
 	}

@@ -15,12 +15,12 @@ type QParams struct {
 	ZP    int32
 }
 
-// minScale is the smallest activation scale QParamsFor gives: a tensor
+// minScale is the smallest activation scale qParamsFor gives: a tensor
 // whose calibrated range is narrower than 255*minScale (say, all zeros)
 // still gets multipliers in range downstream.
 const minScale = 1e-6
 
-// QParamsFor returns the parameters that spread the real range [lo, hi],
+// qParamsFor returns the parameters that spread the real range [lo, hi],
 // first widened to hold 0 (so that 0, ReLU's floor and the padding value,
 // is exact), over the 256 int8 codes, as TFLite's converter does:
 //
@@ -28,7 +28,7 @@ const minScale = 1e-6
 //	zp    = round(-128 - lo/scale), clamped to -128..127
 //
 // A ReLU output, lo = 0, gets zero point -128.
-func QParamsFor(lo, hi float32) QParams {
+func qParamsFor(lo, hi float32) QParams {
 	l, h := min(float64(lo), 0), max(float64(hi), 0)
 	s := float32((h - l) / 255)
 	if !(s >= minScale) || math.IsInf(float64(s), 0) {
@@ -69,7 +69,7 @@ type Options struct {
 //
 // Activations are int8 with one scale and zero point per tensor (QParams).
 // The input is made from 8-bit RGB pixels by a lookup table that folds in
-// the model's normalisation (FillInputLUT), so no float touches a frame. A
+// the model's normalisation (fillInputLUT), so no float touches a frame. A
 // final dense layer does not requantize: its int32 accumulators are scaled
 // to float32 logits (s_in * s_w[o] * acc), which keeps the scores as finely
 // graded as the accumulators, where an int8 logit would leave 256 distinct
@@ -77,8 +77,8 @@ type Options struct {
 // package's kernels, so the int8 path is bit-exact with TFLite's
 // arithmetic.
 //
-// Build a Net with QuantizeNet (or Calibrate and NewNet) from a float model,
-// or load one with ReadFile or Decode. Every buffer is allocated then:
+// Build a Net with QuantizeNet from a float model, or load one with
+// ReadFile, FromFile or Default. Every buffer is allocated then:
 // Predict and Logits allocate nothing. A Net is not safe for concurrent
 // use.
 type Net struct {
@@ -120,11 +120,11 @@ type qlayer struct {
 	fused       bool // a ReLU fused into the layer before it: nothing to do
 	head        bool // the final dense layer, dequantized from int32
 	headScale   []float64
-	conv        *Conv2D
-	dw          *DepthwiseConv2D
-	dense       *Dense
-	pool        MaxPool2
-	gap         GlobalAvgPool
+	conv        *conv2D
+	dw          *depthwiseConv2D
+	dense       *dense
+	pool        maxPool2
+	gap         globalAvgPool
 }
 
 // hasOut reports whether layer i of a makes a new int8 tensor, with its
@@ -170,7 +170,7 @@ func checkArch(a model.Arch) error {
 
 // inputQParams returns the input tensor's parameters for normalisation
 // mean, std: the exact range of (v/255 - mean)/std over v in 0..255 and
-// the channels, computed as FillInputLUT computes it.
+// the channels, computed as fillInputLUT computes it.
 func inputQParams(info model.Info) QParams {
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for c := range 3 {
@@ -179,7 +179,7 @@ func inputQParams(info model.Info) QParams {
 		lo = min(lo, off, float32(255)*s+off)
 		hi = max(hi, off, float32(255)*s+off)
 	}
-	return QParamsFor(lo, hi)
+	return qParamsFor(lo, hi)
 }
 
 // build assembles a Net from architecture a (checked), input parameters
@@ -205,7 +205,7 @@ func build(a model.Arch, info model.Info, input QParams, ps []layerParams, opt O
 		return nil, err
 	}
 	n := &Net{Arch: a, Input: input, maxBatch: opt.MaxBatch, inLen: a.C * a.H * a.W, outputs: a.Outputs()}
-	FillInputLUT(&n.lut, [3]float32(info.Mean), [3]float32(info.Std), input.Scale, input.ZP)
+	fillInputLUT(&n.lut, [3]float32(info.Mean), [3]float32(info.Std), input.Scale, input.ZP)
 	cur, q := dims{a.H, a.W, a.C}, input
 	maxAct, work8, work32 := 0, 0, 0
 	for i, l := range a.Layers {
@@ -226,10 +226,10 @@ func build(a model.Arch, info model.Info, input QParams, ps []layerParams, opt O
 			ql.head = i == len(a.Layers)-1
 			err = ql.buildDense(i, reluNext(a, i))
 		case model.MaxPool:
-			ql.pool = MaxPool2{H: cur.h, W: cur.w, C: cur.c}
+			ql.pool = maxPool2{H: cur.h, W: cur.w, C: cur.c}
 			ql.outDims = dims{cur.h / 2, cur.w / 2, cur.c}
 		case model.GlobalAvgPool:
-			ql.gap, err = NewGlobalAvgPool(cur.h, cur.w, cur.c, float64(q.Scale), q.ZP, float64(ql.out.Scale), ql.out.ZP)
+			ql.gap, err = newGlobalAvgPool(cur.h, cur.w, cur.c, float64(q.Scale), q.ZP, float64(ql.out.Scale), ql.out.ZP)
 			if err != nil {
 				err = fmt.Errorf("layer %d (gap): %w", i, err)
 			}
@@ -290,17 +290,17 @@ func reluNext(a model.Arch, i int) bool {
 // requant returns the output stage of a layer with per-channel weight
 // scales: multipliers s_in*s_w[c]/s_out, the output zero point, and the
 // clamp (ReLU: from the zero point).
-func (l *qlayer) requant(i int, relu bool) (Requant, error) {
-	rq := Requant{Mult: make([]int32, len(l.wScale)), Shift: make([]int, len(l.wScale)), ZP: l.out.ZP, Min: math.MinInt8, Max: math.MaxInt8}
+func (l *qlayer) requant(i int, relu bool) (requantParams, error) {
+	rq := requantParams{Mult: make([]int32, len(l.wScale)), Shift: make([]int, len(l.wScale)), ZP: l.out.ZP, Min: math.MinInt8, Max: math.MaxInt8}
 	if relu {
 		rq.Min = int8(l.out.ZP)
 	}
 	for c, sw := range l.wScale {
 		m := float64(l.inQ.Scale) * float64(sw) / float64(l.out.Scale)
 		if !(m >= 0) || m >= 1<<31 {
-			return Requant{}, fmt.Errorf("fixedpoint: layer %d (%s) channel %d: multiplier %v = %v*%v/%v out of range", i, l.Kind, c, m, l.inQ.Scale, sw, l.out.Scale)
+			return requantParams{}, fmt.Errorf("fixedpoint: layer %d (%s) channel %d: multiplier %v = %v*%v/%v out of range", i, l.Kind, c, m, l.inQ.Scale, sw, l.out.Scale)
 		}
-		rq.Mult[c], rq.Shift[c] = QuantizeMultiplier(m)
+		rq.Mult[c], rq.Shift[c] = quantizeMultiplier(m)
 	}
 	return rq, nil
 }
@@ -339,7 +339,7 @@ func (l *qlayer) buildConv(i int, relu bool) error {
 	if err != nil {
 		return err
 	}
-	if l.conv, err = NewConv2D(g, l.w, l.bias, l.inQ.ZP, rq); err != nil {
+	if l.conv, err = newConv2D(g, l.w, l.bias, l.inQ.ZP, rq); err != nil {
 		return fmt.Errorf("layer %d (conv): %w", i, err)
 	}
 	l.outDims = dims{g.OutH, g.OutW, g.OutC}
@@ -358,7 +358,7 @@ func (l *qlayer) buildDW(i int, relu bool) error {
 	if err != nil {
 		return err
 	}
-	if l.dw, err = NewDepthwiseConv2D(g, l.w, l.bias, l.inQ.ZP, rq); err != nil {
+	if l.dw, err = newDepthwiseConv2D(g, l.w, l.bias, l.inQ.ZP, rq); err != nil {
 		return fmt.Errorf("layer %d (dwconv): %w", i, err)
 	}
 	l.outDims = dims{g.OutH, g.OutW, g.C}
@@ -385,7 +385,7 @@ func (l *qlayer) buildDense(i int, relu bool) error {
 	if err != nil {
 		return err
 	}
-	if l.dense, err = NewDense(in, l.Out, l.w, l.bias, l.inQ.ZP, rq); err != nil {
+	if l.dense, err = newDense(in, l.Out, l.w, l.bias, l.inQ.ZP, rq); err != nil {
 		return fmt.Errorf("layer %d (dense): %w", i, err)
 	}
 	return nil
@@ -445,10 +445,10 @@ func (n *Net) Logits(dst []float32, px []uint8) {
 		panic(fmt.Sprintf("fixedpoint: Logits destination has length %d, want %d", len(dst), b*n.outputs))
 	}
 	x := n.x[:b*n.inLen]
-	QuantizeInput(x, px, &n.lut)
+	quantizeInput(x, px, &n.lut)
 	cur := n.forward(b, x, len(n.layers), dst)
 	if cur != nil {
-		Dequantize(dst, cur, n.out.Scale, n.out.ZP)
+		dequantize(dst, cur, n.out.Scale, n.out.ZP)
 	}
 }
 
@@ -514,14 +514,14 @@ func (l *qlayer) headForward(dst []float32, src []int8) {
 	}
 }
 
-// NewNet quantizes folded, a float network whose batch norms are folded
-// (model.Net.Folded), with the activation ranges of cal (from Calibrate on
+// newNet quantizes folded, a float network whose batch norms are folded
+// (model.Net.Folded), with the activation ranges of cal (from calibrate on
 // the same network): weights to int8 per output channel (scale max|w|/127),
-// biases to int32 at scale s_in*s_w, activations to int8 with QParamsFor
+// biases to int32 at scale s_in*s_w, activations to int8 with qParamsFor
 // their calibrated range, and the input to int8 over the exact range of
 // info's normalisation. The result computes what folded computes, up to
 // quantization error.
-func NewNet(folded *model.Net, info model.Info, cal *Calibration, opt Options) (*Net, error) {
+func newNet(folded *model.Net, info model.Info, cal *Calibration, opt Options) (*Net, error) {
 	a := folded.Arch
 	if err := checkArch(a); err != nil {
 		return nil, err
@@ -550,7 +550,7 @@ func NewNet(folded *model.Net, info model.Info, cal *Calibration, opt Options) (
 			if math.IsNaN(float64(r.Min)) || math.IsNaN(float64(r.Max)) || math.IsInf(float64(r.Min), 0) || math.IsInf(float64(r.Max), 0) {
 				return nil, fmt.Errorf("fixedpoint: layer %d (%s) calibrated range [%v, %v] is not finite", i, l.Kind, r.Min, r.Max)
 			}
-			p.out = QParamsFor(r.Min, r.Max)
+			p.out = qParamsFor(r.Min, r.Max)
 		}
 		if hasWeights(l.Kind) {
 			w, b := floats[fmt.Sprint(i, ".weight")], floats[fmt.Sprint(i, ".bias")]

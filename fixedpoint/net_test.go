@@ -97,7 +97,7 @@ func quantizeTest(t testing.TB, spec string, seed uint64, maxBatch int) (*Net, *
 // returns every layer's int8 output (nil for the dense head).
 func refLogits(n *Net, b int, px []uint8) ([]float32, [][]int8) {
 	x := make([]int8, len(px))
-	QuantizeInput(x, px, &n.lut)
+	quantizeInput(x, px, &n.lut)
 	cur := x
 	outs := make([][]int8, len(n.layers))
 	logits := make([]float32, b*n.outputs)
@@ -146,7 +146,7 @@ func refLogits(n *Net, b int, px []uint8) ([]float32, [][]int8) {
 		cur = out
 	}
 	for j, v := range cur {
-		logits[j] = DequantizeValue(v, n.out.Scale, n.out.ZP)
+		logits[j] = dequantizeValue(v, n.out.Scale, n.out.ZP)
 	}
 	return logits, outs
 }
@@ -185,7 +185,7 @@ func TestNetLayersWithinOneLSB(t *testing.T) {
 			px := flatten(imgs[:b])
 			_, outs := refLogits(q, b, px)
 			x := make([]int8, len(px))
-			QuantizeInput(x, px, &q.lut)
+			quantizeInput(x, px, &q.lut)
 			cur := x
 			for i := range q.layers {
 				l := &q.layers[i]
@@ -364,12 +364,12 @@ func TestQParamsFor(t *testing.T) {
 		{"empty", 0, 0, QParams{minScale, -128}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := QParamsFor(tc.lo, tc.hi)
+			got := qParamsFor(tc.lo, tc.hi)
 			if math.Abs(float64(got.Scale-tc.want.Scale)) > 1e-7 || got.ZP != tc.want.ZP {
 				t.Errorf("QParamsFor(%v, %v) = %+v, want %+v", tc.lo, tc.hi, got, tc.want)
 			}
 			// 0 is exact and the range's ends are within half a step.
-			if v := DequantizeValue(int8(got.ZP), got.Scale, got.ZP); v != 0 {
+			if v := dequantizeValue(int8(got.ZP), got.Scale, got.ZP); v != 0 {
 				t.Errorf("0 quantizes to %v", v)
 			}
 		})
@@ -392,11 +392,11 @@ func TestCalibratePercentile(t *testing.T) {
 		}
 	}
 	imgs[3][0] = 255 // one outlier in 640 pixels
-	full, err := Calibrate(n, info, imgs, CalibrateOptions{})
+	full, err := calibrate(n, info, imgs, CalibrateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clipped, err := Calibrate(n, info, imgs, CalibrateOptions{Percentile: 99.5})
+	clipped, err := calibrate(n, info, imgs, CalibrateOptions{Percentile: 99.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,10 +406,10 @@ func TestCalibratePercentile(t *testing.T) {
 	if m := clipped.Layers[0].Max; m > 0.51 || m < 0.49 {
 		t.Errorf("99.5th percentile calibration: conv range %v, want max about 127/255", clipped.Layers[0])
 	}
-	if _, err := Calibrate(n, info, imgs, CalibrateOptions{Percentile: 30}); err == nil {
+	if _, err := calibrate(n, info, imgs, CalibrateOptions{Percentile: 30}); err == nil {
 		t.Error("percentile 30 accepted")
 	}
-	if _, err := Calibrate(n, info, [][]uint8{make([]uint8, 5)}, CalibrateOptions{}); err == nil {
+	if _, err := calibrate(n, info, [][]uint8{make([]uint8, 5)}, CalibrateOptions{}); err == nil {
 		t.Error("a short image accepted")
 	}
 }
@@ -426,7 +426,7 @@ func TestEqualizeKeepsTheFunction(t *testing.T) {
 				t.Fatal(err)
 			}
 			imgs := randomImages(8, f.Arch.H, f.Arch.W, 12)
-			e, err := Equalize(f, info, imgs, 1)
+			e, err := equalize(f, info, imgs, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +445,7 @@ func TestEqualizeKeepsTheFunction(t *testing.T) {
 	fn, info := randomNet(t, testArchs[1].spec, 13)
 	f, _ := fn.Folded(model.Options{MaxBatch: 8})
 	imgs := randomImages(8, 16, 16, 13)
-	e, _ := Equalize(f, info, imgs, 1)
+	e, _ := equalize(f, info, imgs, 1)
 	spread := func(n *model.Net) float32 { // max/min of layer 0's channel maxima
 		px := flatten(imgs)
 		x := make([]float32, len(px))
@@ -468,7 +468,7 @@ func TestEqualizeKeepsTheFunction(t *testing.T) {
 
 func TestNewNetRefusesUnfolded(t *testing.T) {
 	fn, info := randomNet(t, testArchs[0].spec, 6)
-	if _, err := Calibrate(fn, info, randomImages(2, 13, 11, 1), CalibrateOptions{}); err == nil {
+	if _, err := calibrate(fn, info, randomImages(2, 13, 11, 1), CalibrateOptions{}); err == nil {
 		t.Error("Calibrate took a net with batch norms")
 	}
 }

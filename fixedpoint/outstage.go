@@ -73,8 +73,8 @@ func newOutStage(q requant, n int, kind outKind) outStage {
 // lane requantises one accumulator acc, given its channel's parameters
 // (one column of a chunk of p). It is requant.apply with the shifts and
 // masks looked up rather than computed: for a multiplier m in [0, 2^31)
-// (Requant's range), SaturatingRoundingDoublingHighMul never saturates and
-// is floor((x*m + 2^30) / 2^31); RoundingDivideByPOT is the arithmetic
+// (requantParams's range), saturatingRoundingDoublingHighMul never saturates and
+// is floor((x*m + 2^30) / 2^31); roundingDivideByPOT is the arithmetic
 // shift plus one when the remainder exceeds half the divisor (half minus
 // one for negative x, so ties go away from zero). The vector kernels
 // compute exactly these steps lane by lane. The rounding increment is

@@ -11,7 +11,7 @@ import (
 type Range struct{ Min, Max float32 }
 
 // Calibration holds the activation ranges of a float network, measured by
-// running it over calibration images: what NewNet needs to choose each
+// running it over calibration images: what newNet needs to choose each
 // int8 tensor's scale and zero point.
 type Calibration struct {
 	// Layers[i] is the range of layer i's output (after a ReLU that
@@ -26,7 +26,7 @@ type Calibration struct {
 	MSE bool
 }
 
-// CalibrateOptions configure Calibrate.
+// CalibrateOptions configure how QuantizeNet calibrates.
 type CalibrateOptions struct {
 	// Percentile, if in (50, 100), clips each tensor's range to the
 	// Percentile-th percentile of its values (and the (100-Percentile)-th
@@ -39,8 +39,8 @@ type CalibrateOptions struct {
 	// rounding), found on a histogram in a second pass.
 	MSE bool
 	// Equalize, if above 0, first evens out the ranges of the channels of
-	// every activation tensor with Equalize(net, info, images, Equalize).
-	// QuantizeNet applies it; Calibrate ignores it.
+	// every activation tensor with equalize(net, info, images, Equalize).
+	// QuantizeNet applies it; calibrate ignores it.
 	Equalize float64
 	// HeadBias, in QuantizeNet, corrects the bias of the final dense layer
 	// by the mean difference between the float and the int8 logits over
@@ -60,12 +60,12 @@ var DefaultCalibrateOptions = CalibrateOptions{MSE: true, Equalize: 0.5, HeadBia
 // histBins is the resolution of the percentile histograms.
 const histBins = 4096
 
-// Calibrate runs folded, a float network with its batch norms folded
+// calibrate runs folded, a float network with its batch norms folded
 // (model.Net.Folded), over images (model-input RGB pixels, H×W×3 bytes
 // each, normalised with info as the model expects) in batches of
 // folded.MaxBatch(), and returns every layer's activation range. It
 // allocates; it is for model conversion, not the hot path.
-func Calibrate(folded *model.Net, info model.Info, images [][]uint8, opt CalibrateOptions) (*Calibration, error) {
+func calibrate(folded *model.Net, info model.Info, images [][]uint8, opt CalibrateOptions) (*Calibration, error) {
 	if err := checkArch(folded.Arch); err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func mseRange(h []int64, lo, w float32) (float32, float32) {
 }
 
 // QuantizeNet folds net's batch norms, calibrates the folded net on images
-// (see Calibrate) and returns the int8 network (NewNet) with the
+// (see calibrate) and returns the int8 network (newNet) with the
 // calibration it used.
 func QuantizeNet(net *model.Net, info model.Info, images [][]uint8, copt CalibrateOptions, opt Options) (*Net, *Calibration, error) {
 	f, err := net.Folded(model.Options{MaxBatch: min(32, max(1, len(images)))})
@@ -222,15 +222,15 @@ func QuantizeNet(net *model.Net, info model.Info, images [][]uint8, copt Calibra
 		return nil, nil, err
 	}
 	if copt.Equalize > 0 {
-		if f, err = Equalize(f, info, images, copt.Equalize); err != nil {
+		if f, err = equalize(f, info, images, copt.Equalize); err != nil {
 			return nil, nil, err
 		}
 	}
-	cal, err := Calibrate(f, info, images, copt)
+	cal, err := calibrate(f, info, images, copt)
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := NewNet(f, info, cal, opt)
+	q, err := newNet(f, info, cal, opt)
 	if err != nil {
 		return nil, nil, err
 	}

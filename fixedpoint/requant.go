@@ -5,25 +5,25 @@ import (
 	"math"
 )
 
-// Requant is the output stage of a layer: how its int32 accumulators
+// requantParams is the output stage of a layer: how its int32 accumulators
 // become int8 outputs. Channel ch's accumulator acc gives
 //
-//	clamp(MultiplyByQuantizedMultiplier(acc, Mult[ch], Shift[ch]) + ZP, Min, Max)
+//	clamp(multiplyByQuantizedMultiplier(acc, Mult[ch], Shift[ch]) + ZP, Min, Max)
 //
 // (the addition wraps in int32, as TFLite's does). Mult and Shift come from
-// QuantizeMultiplier(s_in * s_w[ch] / s_out); they hold one entry per
+// quantizeMultiplier(s_in * s_w[ch] / s_out); they hold one entry per
 // output channel, or a single entry for the whole tensor. Mult must be
 // non-negative and Shift in -31..31. ZP is the output zero point and
 // [Min, Max] the clamp: [-128, 127] for no activation, [ZP, 127] for a
 // fused ReLU.
-type Requant struct {
+type requantParams struct {
 	Mult     []int32
 	Shift    []int
 	ZP       int32
 	Min, Max int8
 }
 
-// requant is a Requant expanded to one multiplier per channel.
+// requant is a requantParams expanded to one multiplier per channel.
 type requant struct {
 	mult     []int32
 	shift    []int
@@ -33,7 +33,7 @@ type requant struct {
 
 // expand validates r for a layer of channels outputs and returns it with
 // Mult and Shift copied out to one entry per channel.
-func (r *Requant) expand(channels int) (requant, error) {
+func (r *requantParams) expand(channels int) (requant, error) {
 	n := len(r.Mult)
 	switch {
 	case n != len(r.Shift):
@@ -61,40 +61,4 @@ func (r *Requant) expand(channels int) (requant, error) {
 func (q *requant) apply(acc int32, ch int) int8 {
 	v := mbqm(acc, q.mult[ch], q.shift[ch]) + q.zp
 	return int8(min(max(v, q.min), q.max))
-}
-
-// RequantizeRef is the reference output stage, written with exact int64
-// arithmetic instead of gemmlowp's bit tricks:
-//
-//	x := int32(acc) << max(shift, 0)               // TFLite's int32 accumulator, wrapping
-//	h := floor((x*m + 2^30) / 2^31)                // MaxInt32 if x == m == MinInt32
-//	r := h / 2^max(-shift, 0), rounded half away from zero
-//	return clamp(int32(r) + zp, lo, hi)            // the addition wraps in int32
-func RequantizeRef(acc int64, mult int32, shift int, zp int32, lo, hi int8) int8 {
-	v := multiplyRef(acc, mult, shift) + zp
-	return int8(min(max(v, int32(lo)), int32(hi)))
-}
-
-// multiplyRef is MultiplyByQuantizedMultiplier restated in int64: the first
-// three lines of RequantizeRef.
-func multiplyRef(acc int64, mult int32, shift int) int32 {
-	x := int32(acc) << uint(max(shift, 0))
-	var h int64
-	if x == math.MinInt32 && mult == math.MinInt32 {
-		h = math.MaxInt32
-	} else {
-		h = (int64(x)*int64(mult) + 1<<30) >> 31 // arithmetic shift: floor
-	}
-	if right := max(-shift, 0); right > 0 {
-		a := h
-		if a < 0 {
-			a = -a
-		}
-		a = (a + 1<<(right-1)) >> right
-		if h < 0 {
-			a = -a
-		}
-		h = a
-	}
-	return int32(h)
 }

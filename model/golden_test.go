@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"catd/conv"
+	"catd/conv/convtest"
 	"catd/optim"
 	"catd/safetensors"
 )
@@ -44,7 +44,7 @@ func nhwc(t testing.TB, f *safetensors.File, name string) []float32 {
 		s = append(s, 1)
 	}
 	out := make([]float32, len(v))
-	conv.NCHWToNHWC(out, v, s[0], s[1], s[2], s[3])
+	convtest.NCHWToNHWC(out, v, s[0], s[1], s[2], s[3])
 	return out
 }
 

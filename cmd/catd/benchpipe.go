@@ -152,7 +152,7 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 	// OnEvent runs in the pipeline's inference goroutine, which is this
 	// one: RunPipeline calls it directly.
 	onEvent := func(ev daemon.Event) {
-		if ev.Kind != "stats" {
+		if ev.Kind != daemon.EventStats {
 			return
 		}
 		switch phase {

@@ -76,10 +76,11 @@ func describeCalib(opt fixedpoint.CalibrateOptions) string {
 	return fmt.Sprintf("ranges %s, equalize %g, head bias corrected %v", r, opt.Equalize, opt.HeadBias)
 }
 
-// quantizeFloat calibrates net on the images of calib (at most limit,
+// quantizeFloat calibrates net, the model read from path ("": the
+// built-in one) and called name, on the images of calib (at most limit,
 // balanced) and returns the int8 net, its Info (the float model's, with
 // the calibration recorded in Extra) and the calibration set.
-func quantizeFloat(e *env, net *model.Net, info model.Info, name string, c calibFlags, maxBatch int) (*fixedpoint.Net, model.Info, *dataset.Set, error) {
+func quantizeFloat(e *env, net *model.Net, info model.Info, path, name string, c calibFlags, maxBatch int) (*fixedpoint.Net, model.Info, *dataset.Set, error) {
 	opt, err := c.options()
 	if err != nil {
 		return nil, model.Info{}, nil, err
@@ -102,7 +103,7 @@ func quantizeFloat(e *env, net *model.Net, info model.Info, name string, c calib
 		qinfo.Extra[k] = v
 	}
 	qinfo.Extra["float_model"] = name
-	if sum, err := floatModelSum(name); err == nil {
+	if sum, err := floatModelSum(path); err == nil {
 		qinfo.Extra["float_model_sha256"] = sum
 	}
 	qinfo.Extra["calib_data"] = *c.path
@@ -111,13 +112,13 @@ func quantizeFloat(e *env, net *model.Net, info model.Info, name string, c calib
 	return q, qinfo, set, nil
 }
 
-// floatModelSum returns the SHA-256 of the float model file called name
-// (the built-in model's for readFloatModel's name of it), in hex.
-func floatModelSum(name string) (string, error) {
+// floatModelSum returns the SHA-256 of the float model file at path (the
+// built-in model's when path is empty), in hex.
+func floatModelSum(path string) (string, error) {
 	b := model.DefaultBytes()
-	if name != builtinName {
+	if path != "" {
 		var err error
-		if b, err = os.ReadFile(name); err != nil {
+		if b, err = os.ReadFile(path); err != nil {
 			return "", err
 		}
 	}
@@ -184,7 +185,7 @@ func setupQuantize(fs *pflag.FlagSet) func(context.Context, *env, []string) erro
 		if err != nil {
 			return err
 		}
-		q, qinfo, set, err := quantizeFloat(e, net, info, name, cf, 64)
+		q, qinfo, set, err := quantizeFloat(e, net, info, *modelPath, name, cf, 64)
 		if err != nil {
 			return err
 		}
@@ -277,7 +278,7 @@ func loadInt8(e *env, path string, cf calibFlags, maxBatch int) (*fixedpoint.Net
 	if err != nil {
 		return nil, model.Info{}, "", err
 	}
-	q, qinfo, _, err := quantizeFloat(e, net, info, name, cf, maxBatch)
+	q, qinfo, _, err := quantizeFloat(e, net, info, path, name, cf, maxBatch)
 	if err != nil {
 		return nil, model.Info{}, "", err
 	}

@@ -22,8 +22,8 @@
 // On amd64 with AVX2 and FMA, and on arm64 with ASIMD, the products run in
 // assembly micro-kernels that keep a block of C in vector registers; everywhere
 // else (and with the purego build tag) they run in a register-blocked Go
-// kernel. NNRef and TNRef are the plain loops the fast paths are tested
-// against, exported so that tests of other packages can use them too.
+// kernel. The tests hold every kernel to plain loops (NNRef and TNRef, in
+// reference_test.go).
 package gemm
 
 import "unsafe"
@@ -48,60 +48,6 @@ func TN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 		return
 	}
 	tn(m, n, k, a, lda, b, ldb, c, ldc)
-}
-
-// NNRef is the reference for NN. It checks its arguments like NN and then
-// runs exactly this loop:
-//
-//	for i := 0; i < m; i++ {
-//		for j := 0; j < n; j++ {
-//			var s float32
-//			for p := 0; p < k; p++ {
-//				s += a[i*lda+p] * b[p*ldb+j]
-//			}
-//			c[i*ldc+j] += s
-//		}
-//	}
-func NNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if !checkNN(m, n, k, a, lda, b, ldb, c, ldc) {
-		return
-	}
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				s += a[i*lda+p] * b[p*ldb+j]
-			}
-			c[i*ldc+j] += s
-		}
-	}
-}
-
-// TNRef is the reference for TN. It checks its arguments like TN and then
-// runs exactly this loop:
-//
-//	for i := 0; i < m; i++ {
-//		for j := 0; j < n; j++ {
-//			var s float32
-//			for p := 0; p < k; p++ {
-//				s += a[p*lda+i] * b[p*ldb+j]
-//			}
-//			c[i*ldc+j] += s
-//		}
-//	}
-func TNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if !checkTN(m, n, k, a, lda, b, ldb, c, ldc) {
-		return
-	}
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				s += a[p*lda+i] * b[p*ldb+j]
-			}
-			c[i*ldc+j] += s
-		}
-	}
 }
 
 // Transpose writes the transpose of the rows×cols matrix src (row stride

@@ -1,6 +1,13 @@
 package fixedpoint
 
-import "catd/conv"
+// The plain reference twins of the kernels and the output stage, in exact
+// int64 arithmetic: the tests hold the fast kernels to them bit for bit.
+
+import (
+	"math"
+
+	"catd/conv"
+)
 
 // Conv2DRef is the reference int8 convolution for n NHWC images of
 // geometry g with OHWI weights w, biases b (nil for none), input zero point
@@ -11,7 +18,7 @@ import "catd/conv"
 //	  dst[n,oy,ox,oc] = RequantizeRef(acc, Mult[oc], Shift[oc], out.ZP, out.Min, out.Max)
 //
 // in int64, where taps outside the image contribute nothing.
-func Conv2DRef(g conv.Conv2D, n int, dst, src, w []int8, b []int32, inZP int32, out Requant) {
+func Conv2DRef(g conv.Conv2D, n int, dst, src, w []int8, b []int32, inZP int32, out requantParams) {
 	k := g.KH * g.KW * g.InC
 	for i := range n {
 		for oy := range g.OutH {
@@ -42,7 +49,7 @@ func Conv2DRef(g conv.Conv2D, n int, dst, src, w []int8, b []int32, inZP int32, 
 }
 
 // at returns channel ch's multiplier and shift (the only one if per tensor).
-func (r *Requant) at(ch int) (int32, int) {
+func (r *requantParams) at(ch int) (int32, int) {
 	i := ch % len(r.Mult)
 	return r.Mult[i], r.Shift[i]
 }
@@ -52,7 +59,7 @@ func (r *Requant) at(ch int) (int32, int) {
 //
 //	acc = b[c] + Σ_{ky,kx inside} (src[n, oy*S-P+ky, ox*S-P+kx, c] - inZP) * w[ky,kx,c]
 //	dst[n,oy,ox,c] = RequantizeRef(acc, Mult[c], Shift[c], out.ZP, out.Min, out.Max)
-func DepthwiseConv2DRef(g conv.DepthwiseConv2D, n int, dst, src, w []int8, b []int32, inZP int32, out Requant) {
+func DepthwiseConv2DRef(g conv.DepthwiseConv2D, n int, dst, src, w []int8, b []int32, inZP int32, out requantParams) {
 	for i := range n {
 		for oy := range g.OutH {
 			for ox := range g.OutW {
@@ -81,7 +88,7 @@ func DepthwiseConv2DRef(g conv.DepthwiseConv2D, n int, dst, src, w []int8, b []i
 
 // MaxPool2Ref is the reference 2×2/2 max pooling:
 // dst[n,oy,ox,c] = max over dy,dx in {0,1} of src[n,2oy+dy,2ox+dx,c].
-func MaxPool2Ref(p MaxPool2, n int, dst, src []int8) {
+func MaxPool2Ref(p maxPool2, n int, dst, src []int8) {
 	oh, ow := p.H/2, p.W/2
 	for i := range n {
 		for oy := range oh {
@@ -107,7 +114,7 @@ func MaxPool2Ref(p MaxPool2, n int, dst, src []int8) {
 //	dst[n,c] = clamp(round(h / (H*W)) + OutZP, -128, 127)
 //
 // where round takes ties away from zero, done with exact integers.
-func GlobalAvgPoolRef(g GlobalAvgPool, n int, dst, src []int8) {
+func GlobalAvgPoolRef(g globalAvgPool, n int, dst, src []int8) {
 	hw := int64(g.H * g.W)
 	for i := range n {
 		for c := range g.C {
@@ -131,7 +138,7 @@ func GlobalAvgPoolRef(g GlobalAvgPool, n int, dst, src []int8) {
 
 // DenseRef is the reference dense layer: acc = b[o] + Σ_i (src[n,i] - inZP)
 // * w[o,i] in int64, dst[n,o] = RequantizeRef(acc, Mult[o], Shift[o], ...).
-func DenseRef(in, out int, n int, dst, src, w []int8, b []int32, inZP int32, rq Requant) {
+func DenseRef(in, out int, n int, dst, src, w []int8, b []int32, inZP int32, rq requantParams) {
 	for r := range n {
 		for o := range out {
 			var acc int64
@@ -145,4 +152,40 @@ func DenseRef(in, out int, n int, dst, src, w []int8, b []int32, inZP int32, rq 
 			dst[r*out+o] = RequantizeRef(acc, m, s, rq.ZP, rq.Min, rq.Max)
 		}
 	}
+}
+
+// RequantizeRef is the reference output stage, written with exact int64
+// arithmetic instead of gemmlowp's bit tricks:
+//
+//	x := int32(acc) << max(shift, 0)               // TFLite's int32 accumulator, wrapping
+//	h := floor((x*m + 2^30) / 2^31)                // MaxInt32 if x == m == MinInt32
+//	r := h / 2^max(-shift, 0), rounded half away from zero
+//	return clamp(int32(r) + zp, lo, hi)            // the addition wraps in int32
+func RequantizeRef(acc int64, mult int32, shift int, zp int32, lo, hi int8) int8 {
+	v := multiplyRef(acc, mult, shift) + zp
+	return int8(min(max(v, int32(lo)), int32(hi)))
+}
+
+// multiplyRef is multiplyByQuantizedMultiplier restated in int64: the first
+// three lines of RequantizeRef.
+func multiplyRef(acc int64, mult int32, shift int) int32 {
+	x := int32(acc) << uint(max(shift, 0))
+	var h int64
+	if x == math.MinInt32 && mult == math.MinInt32 {
+		h = math.MaxInt32
+	} else {
+		h = (int64(x)*int64(mult) + 1<<30) >> 31 // arithmetic shift: floor
+	}
+	if right := max(-shift, 0); right > 0 {
+		a := h
+		if a < 0 {
+			a = -a
+		}
+		a = (a + 1<<(right-1)) >> right
+		if h < 0 {
+			a = -a
+		}
+		h = a
+	}
+	return int32(h)
 }

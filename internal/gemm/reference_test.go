@@ -1,0 +1,57 @@
+package gemm
+
+// The plain loops the fast paths are tested against.
+
+// NNRef is the reference for NN. It checks its arguments like NN and then
+// runs exactly this loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*lda+p] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] += s
+//		}
+//	}
+func NNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkNN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[i*lda+p] * b[p*ldb+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
+
+// TNRef is the reference for TN. It checks its arguments like TN and then
+// runs exactly this loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[p*lda+i] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] += s
+//		}
+//	}
+func TNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if !checkTN(m, n, k, a, lda, b, ldb, c, ldc) {
+		return
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[p*lda+i] * b[p*ldb+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
