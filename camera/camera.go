@@ -206,7 +206,12 @@ func Check(uri string) error {
 // The options are format (mjpeg, the default; or i420, nv12, yuyv, rgb24,
 // gray8), w and h (required for the raw formats, in pixels; frames are read
 // as packed w×h images, so pick a width rpicam-vid does not pad: a multiple
-// of 64 for yuv420), and max (largest MJPEG frame in bytes). MJPEG frames
+// of 64 for yuv420), max (largest MJPEG frame in bytes) and env (names of
+// catd's environment variables the command gets, comma-separated:
+// env=LIBCAMERA_LOG_LEVELS,XDG_RUNTIME_DIR). The command does not inherit
+// catd's environment, which under systemd holds NOTIFY_SOCKET and may hold
+// secrets: it gets PATH (a default when catd has none), HOME, LANG, LC_*
+// and TZ, and what env names (see package internal/childenv). MJPEG frames
 // without Huffman tables get the standard ones. The command line is split
 // into words like a shell's simple command ('…', "…", backslash) but no
 // shell is run: use exec:sh -c '…' for pipes. The command is looked up in

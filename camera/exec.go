@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"catd/internal/childenv"
 	"catd/internal/procgroup"
 )
 
@@ -184,6 +185,7 @@ func (s *execSource) startProc() (*execProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(s.cfg.args[0], s.cfg.args[1:]...)
+	cmd.Env = childenv.Make(os.Environ(), s.cfg.env, nil)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	procgroup.Set(cmd)
 	err = cmd.Start()
@@ -428,6 +430,8 @@ type execConfig struct {
 	size     int    // raw formats: bytes per frame
 	maxFrame int    // MJPEG: largest frame in bytes
 
+	env []string // names of catd's environment variables the command gets too
+
 	// Restart and shutdown timing; tests shorten them.
 	backoffMin, backoffMax time.Duration
 	resetAfter             time.Duration
@@ -451,6 +455,14 @@ func parseExecConfig(u sourceURI) (execConfig, error) {
 	}
 	if c.args[0] == "" {
 		return c, errors.New("exec: the command name is empty")
+	}
+	if s, ok := u.take("env"); ok && s != "" {
+		c.env = strings.Split(s, ",")
+		for _, name := range c.env {
+			if err := childenv.CheckName(name); err != nil {
+				return c, fmt.Errorf("env=: %w", err)
+			}
+		}
 	}
 	if s, ok := u.take("format"); ok {
 		switch strings.ToLower(s) {

@@ -145,10 +145,12 @@ func openFake(t testing.TB, query, args string, log zerolog.Logger) *execSource 
 	if err != nil {
 		t.Skip(err)
 	}
-	uri := "exec:" + prefix + " " + args
+	// The fake camera is told what it is by a variable, which it gets
+	// only when named: commands do not inherit catd's environment.
 	if query != "" {
-		uri = "exec:?" + query + " -- " + prefix + " " + args
+		query += "&"
 	}
+	uri := "exec:?" + query + "env=" + fakeEnv + " -- " + prefix + " " + args
 	u, err := parseURI(uri)
 	if err != nil {
 		t.Fatal(err)
@@ -499,6 +501,8 @@ func TestParseExecURI(t *testing.T) {
 		{"exec:?format=gray8&w=3&h=2 -- x", "x", "format=gray8&h=2&w=3", Gray8, 6},
 		{"exec:?format=nv12&w=3&h=3 -- x", "x", "format=nv12&h=3&w=3", NV12, 9 + 2*2*2},
 		{"exec:? -- x -- y", "x -- y", "", JPEG, 0},
+		{"exec:?env=A,_B1 -- x", "x", "env=A%2C_B1", JPEG, 0},
+		{"exec:?env=&format=gray8&w=1&h=1 -- x", "x", "env=&format=gray8&h=1&w=1", Gray8, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.uri, func(t *testing.T) {
@@ -517,6 +521,46 @@ func TestParseExecURI(t *testing.T) {
 				t.Errorf("format %v, %d bytes; want %v, %d", c.format, c.size, tc.format, tc.size)
 			}
 		})
+	}
+}
+
+// TestExecSourceEnvironment: the command does not inherit catd's
+// environment (NOTIFY_SOCKET would let it talk to systemd for catd;
+// secrets are not its business), but gets PATH and what env= names.
+func TestExecSourceEnvironment(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("SECRET_TOKEN", "hunter2")
+	t.Setenv("LIBCAMERA_LOG_LEVELS", "*:ERROR")
+	t.Setenv("LC_ALL", "C.UTF-8")
+	out := filepath.Join(t.TempDir(), "env")
+	src, err := Open(`exec:?env=LIBCAMERA_LOG_LEVELS -- sh -c 'env > "$0.tmp" && mv "$0.tmp" "$0"; sleep 10' `+out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var b []byte
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if b, err = os.ReadFile(out); err == nil {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the command did not write its environment")
+		}
+	}
+	env := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, kv := range env {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "NOTIFY_SOCKET", "SECRET_TOKEN", fakeEnv:
+			t.Errorf("the command got %s", kv)
+		}
+	}
+	for _, kv := range []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C.UTF-8", "LIBCAMERA_LOG_LEVELS=*:ERROR"} {
+		if !slices.Contains(env, kv) {
+			t.Errorf("the command did not get %s; it got %q", kv, env)
+		}
 	}
 }
 

@@ -88,6 +88,8 @@ func TestOpenURI(t *testing.T) {
 		{"exec bad query", "exec:?w=%zz -- sleep 10", Options{}, "query"},
 		{"exec unterminated quote", "exec:sleep '10", Options{}, "unterminated '"},
 		{"exec pipe", "exec:rpicam-vid -o - | cat", Options{}, `"|" is shell syntax`},
+		{"exec bad env name", "exec:?env=A,B-C -- sleep 10", Options{}, `env=: "B-C" is not a variable name`},
+		{"exec empty env name", "exec:?env=A,,B -- sleep 10", Options{}, "env=: an empty variable name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"catd/camera"
+	"catd/internal/childenv"
 	"catd/internal/regfile"
 	"catd/optim"
 	"catd/preprocess"
@@ -25,8 +26,8 @@ import (
 // A Config holds plain values: fields that name a choice (Detect.Fit,
 // Serial.Format, Log.Level) are strings, checked by Validate, so that
 // command-line flags can be laid over a parsed file and checked the same
-// way. A Config holds a slice (OnDetect.Command.Argv), so it is not
-// comparable with ==; Diff(a, b) == nil tells whether two are equal.
+// way. A Config holds slices (OnDetect.Command.Argv, OnDetect.Env), so it
+// is not comparable with ==; Diff(a, b) == nil tells whether two are equal.
 type Config struct {
 	// Source is the frame source URI, as camera.Open reads it:
 	// "v4l2:/dev/video0", "exec:rpicam-vid -t 0 -n --codec mjpeg -o -",
@@ -110,7 +111,16 @@ type OnDetect struct {
 	// MinInterval is the shortest time between the starts of two runs;
 	// reports in between run nothing. 0 runs it on every report.
 	MinInterval Duration `yaml:"min_interval"`
+	// Env names variables of catd's environment that the command gets as
+	// well (when catd has them), at most MaxEnv: ["MQTT_HOST"]. Otherwise
+	// it gets only PATH, HOME, LANG, LC_*, TZ and the CATD_ variables, not
+	// catd's whole environment (see package hook). nil (written []) names
+	// none.
+	Env []string `yaml:"env"`
 }
+
+// MaxEnv is the most variable names OnDetect.Env may hold.
+const MaxEnv = 100
 
 // Checkpoint is how the weights learnt on the device are saved.
 type Checkpoint struct {
@@ -407,6 +417,15 @@ func (c *Config) check() []*Error {
 		bad("on_detect.timeout", "want a duration from 100ms to 1h, got %v", v)
 	}
 	atLeast("on_detect.min_interval", c.OnDetect.MinInterval, 0)
+	if len(c.OnDetect.Env) > MaxEnv {
+		bad("on_detect.env", "want at most %d variable names, got %d", MaxEnv, len(c.OnDetect.Env))
+	}
+	for _, name := range c.OnDetect.Env {
+		if childenv.CheckName(name) != nil {
+			bad("on_detect.env", "want names of environment variables (letters, digits and _, not starting with a digit), got %s", quote(name))
+			break
+		}
+	}
 
 	atLeast("checkpoint.every", c.Checkpoint.Every, Duration(10*time.Second))
 	intIn("checkpoint.keep", c.Checkpoint.Keep, 2, 100)
@@ -550,6 +569,10 @@ func Diff(old, new Config) []string {
 		a, b := o.FieldByIndex(l.index), n.FieldByIndex(l.index)
 		if c, ok := a.Interface().(Command); ok {
 			if !c.Equal(b.Interface().(Command)) {
+				keys = append(keys, l.key)
+			}
+		} else if s, ok := a.Interface().([]string); ok {
+			if !slices.Equal(s, b.Interface().([]string)) {
 				keys = append(keys, l.key)
 			}
 		} else if !a.Equal(b) {

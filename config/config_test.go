@@ -88,6 +88,7 @@ on_detect:
     - "cat at the door"
   timeout: 500ms
   min_interval: 0s
+  env: [MQTT_HOST, XDG_RUNTIME_DIR]
 checkpoint:
   every: 1h
   keep: 5
@@ -145,6 +146,7 @@ func fullConfig() config.Config {
 			Command:     config.Command{Argv: []string{"/usr/local/bin/notify", "cat at the door"}},
 			Timeout:     config.Duration(500 * time.Millisecond),
 			MinInterval: 0,
+			Env:         []string{"MQTT_HOST", "XDG_RUNTIME_DIR"},
 		},
 		Checkpoint: config.Checkpoint{Every: config.Duration(time.Hour), Keep: 5},
 		Learn: config.Learn{Enabled: false, Optimizer: "adam", LR: 0.001, Momentum: 0.8, Schedule: "exp:0.001",
@@ -202,6 +204,10 @@ func TestParseValues(t *testing.T) {
 			return c.OnDetect.Command.Equal(config.Command{Argv: []string{"logger", "-t", "catd"}})
 		}},
 		{"command off", `on_detect: {command: ""}`, func(c config.Config) bool { return c.OnDetect.Command.IsZero() }},
+		{"env empty", `on_detect: {env: []}`, func(c config.Config) bool { return c.OnDetect.Env == nil }},
+		{"env block", "on_detect:\n  env:\n    - MQTT_HOST\n    - \"_X1\"\n", func(c config.Config) bool {
+			return slices.Equal(c.OnDetect.Env, []string{"MQTT_HOST", "_X1"})
+		}},
 		{"roi empty", "detect: {roi: []}", func(c config.Config) bool { return c.Detect.ROI == image.Rectangle{} }},
 		{"roi block", "detect:\n  roi:\n    - 0\n    - 0\n    - 1\n    - 1\n", func(c config.Config) bool { return c.Detect.ROI == image.Rect(0, 0, 1, 1) }},
 		{"source test", "source: \"test:\"", func(c config.Config) bool { return c.Source == "test:" }},
@@ -288,6 +294,14 @@ func TestParseErrors(t *testing.T) {
 			[]want{{2, "learn.val_share", "want a number in (0, 0.9], got 0.95"}}},
 		{"tiny replay", "learn:\n  replay_per_class: 3\n",
 			[]want{{2, "learn.replay_per_class", "want an integer in 10..100000, got 3"}}},
+
+		// on_detect.env.
+		{"env not a list", "on_detect:\n  env: MQTT_HOST\n",
+			[]want{{2, "on_detect.env", `want a list of strings ([] or ["NAME", ...]), got "MQTT_HOST"`}}},
+		{"env with a number", "on_detect:\n  env: [A, 5]\n",
+			[]want{{2, "on_detect.env", "want a list of strings, got 5 in it (put it in quotes)"}}},
+		{"env with a bad name", "on_detect:\n  env: [A, \"B=1\"]\n",
+			[]want{{2, "on_detect.env", `want names of environment variables (letters, digits and _, not starting with a digit), got "B=1"`}}},
 		{"review band", "review:\n  band: 0.7\n",
 			[]want{{2, "review.band", "want a number in [0, 0.5], got 0.7"}}},
 
@@ -609,6 +623,7 @@ func TestDiff(t *testing.T) {
 		{"command shell", func(c *config.Config) { c.OnDetect.Command.Shell = "true" }, []string{"on_detect.command"}},
 		{"command argv", func(c *config.Config) { c.OnDetect.Command.Argv = []string{"true"} }, []string{"on_detect.command"}},
 		{"same min_interval name in two sections", func(c *config.Config) { c.OnDetect.MinInterval = 0 }, []string{"on_detect.min_interval"}},
+		{"env", func(c *config.Config) { c.OnDetect.Env = []string{"MQTT_HOST"} }, []string{"on_detect.env"}},
 		{"bytes and duration", func(c *config.Config) {
 			c.Snapshots.MaxBytes++
 			c.Checkpoint.Every++
@@ -638,13 +653,22 @@ func TestDiffEqualCommands(t *testing.T) {
 	}
 }
 
+func TestDiffEqualEnv(t *testing.T) {
+	a, b := config.Default(), config.Default()
+	a.OnDetect.Env = []string{"A", "B"}
+	b.OnDetect.Env = []string{"A", "B"}
+	if got := config.Diff(a, b); got != nil {
+		t.Errorf("Diff of equal env in different slices = %q, want nil", got)
+	}
+}
+
 func TestKeys(t *testing.T) {
 	want := []string{
 		"source", "model", "memory_limit",
 		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi", "detect.int8",
 		"stats_every",
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",
-		"on_detect.command", "on_detect.timeout", "on_detect.min_interval",
+		"on_detect.command", "on_detect.timeout", "on_detect.min_interval", "on_detect.env",
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
 		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",

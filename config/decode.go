@@ -266,6 +266,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, at place) {
 		if c, ok := d.command(n, at); ok {
 			*p = c
 		}
+	case *[]string:
+		if s, ok := d.strings(n, at); ok {
+			*p = s
+		}
 	case *image.Rectangle:
 		if r, ok := d.rect(n, at); ok {
 			*p = r
@@ -427,6 +431,30 @@ func (d *decoder) command(n *yaml.Node, at place) (Command, bool) {
 		}
 	}
 	return Command{Argv: argv}, ok
+}
+
+// strings reads a list of strings; the empty list gives nil. What the
+// strings must be is left to Validate.
+func (d *decoder) strings(n *yaml.Node, at place) ([]string, bool) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(at, `want a list of strings ([] or ["NAME", ...]), got %s`, describe(n))
+		return nil, false
+	}
+	var list []string
+	ok := true
+	for _, item := range n.Content {
+		elem := place{at.key, item.Line}
+		switch {
+		case !d.plain(item, elem):
+			ok = false
+		case !isScalar(item, "!!str"):
+			d.fail(elem, "want a list of strings, got %s in it%s", describe(item), quoteHint(item))
+			ok = false
+		default:
+			list = append(list, item.Value)
+		}
+	}
+	return list, ok
 }
 
 // quoteHint returns a hint for a number or boolean where a string is wanted.

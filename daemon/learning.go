@@ -105,6 +105,12 @@ func (s *service) startLearning() error {
 	for _, p := range problems {
 		s.log.Warn().Err(p).Msg("replay buffer: damage skipped")
 	}
+	// A journal that grew past its threshold before (labels taken while
+	// learning was off, by a catd that compacted only after rounds) is
+	// compacted now rather than at the next round, which may never come.
+	if err := r.Compact(false); err != nil {
+		s.log.Warn().Err(err).Msg("replay buffer not compacted")
+	}
 	l := &learning{host: s, log: s.log, replay: r, wake: make(chan struct{}, 1), cfgs: make(chan config.Learn, 1), models: make(chan *loaded, 1), frameDone: make(chan struct{}, 1),
 		latest: make([]uint8, a.W*a.H*3), reviews: make(chan detection, 1)}
 	l.enabled.Store(c.Enabled)
@@ -220,7 +226,18 @@ func (l *learning) take(ex labels.Example) error {
 	}
 	l.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
 	l.labelled()
+	l.compact()
 	return nil
+}
+
+// compact compacts the replay buffer once its journal has passed its
+// threshold (Replay.Compact decides, by size; below it this costs a lock).
+// It is called after each label, learning on or off, so that the journal
+// stays bounded by the buffer's size rather than by the labels ever given.
+func (l *learning) compact() {
+	if err := l.replay.Compact(false); err != nil {
+		l.log.Warn().Err(err).Msg("replay buffer not compacted")
+	}
 }
 
 func (l *learning) labelled() {
@@ -335,6 +352,7 @@ func (l *learning) Label(class, frame string) error {
 	}
 	l.log.Info().Str("label", class).Uint64("frame", seq).Msg("latest frame labelled")
 	l.labelled()
+	l.compact()
 	return nil
 }
 
@@ -405,9 +423,7 @@ func (l *learning) trainLoop(ctx context.Context) {
 		l.publishMemory()
 		l.publishPacer()
 		timer.Reset(time.Duration(c.Every))
-		if err := l.replay.Compact(false); err != nil {
-			l.log.Warn().Err(err).Msg("replay buffer not compacted")
-		}
+		l.compact()
 	}
 }
 

@@ -1,13 +1,19 @@
 package daemon
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"catd/config"
+	"catd/learn"
 )
 
 // writeLabel writes an 8x8 PNG of brightness v (with noise) into dir.
@@ -143,5 +149,107 @@ func TestLearningPatience(t *testing.T) {
 	if st.Rounds != 6 || st.RoundsAccepted != 6 || !strings.HasPrefix(st.LearningState, "idle") || st.HeldOutAUC == nil {
 		t.Errorf("status: %d rounds, %d accepted, learning %q, held-out AUC %v; want 6, 6, idle, a number",
 			st.Rounds, st.RoundsAccepted, st.LearningState, st.HeldOutAUC)
+	}
+}
+
+// TestReplayBoundedWhileLearningOff: the replay journal is compacted when
+// labels come in and at start, not only after training rounds, so that
+// with learning off it stays bounded by the buffer's size rather than by
+// the labels ever given; compacting keeps the buffer's examples.
+func TestReplayBoundedWhileLearningOff(t *testing.T) {
+	const perClass, w, h = 10, 8, 8
+	r := newRig(t)
+	replayDir := filepath.Join(r.dir, "state", "replay")
+	opt := learn.ReplayOptions{W: w, H: h, PerClass: perClass, ValShare: config.Default().Learn.ValShare, Dir: replayDir}
+	capBytes := int64(2 * perClass * w * h * 3)
+	rec := int64(learn.RecordBytes(w, h))
+	size := func(name string) int64 {
+		st, err := os.Stat(filepath.Join(replayDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	// images returns the buffer's examples' pixels on reopening, sorted.
+	images := func() [][]uint8 {
+		t.Helper()
+		rp, problems, err := learn.OpenReplay(opt)
+		if err != nil || len(problems) > 0 {
+			t.Fatal(err, problems)
+		}
+		defer rp.Close()
+		im := rp.Images(1 << 20)
+		slices.SortFunc(im, bytes.Compare)
+		return im
+	}
+
+	// A journal grown while labels came in and no round ran (as before:
+	// compaction came only after rounds): 120 labels, six times what the
+	// buffer keeps.
+	rp, _, err := learn.OpenReplay(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 120 {
+		px := make([]uint8, w*h*3)
+		for j := range px {
+			px[j] = uint8(rng.UintN(256))
+		}
+		if err := rp.Add(learn.Example{Cat: i%2 == 0, Pixels: px, Hash: sha256.Sum256(px), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept := images()
+	if n := size("replay.journal"); n != 120*rec {
+		t.Fatalf("seeded journal of %d bytes, want %d", n, 120*rec)
+	}
+
+	// A start compacts it, keeping the same examples.
+	cfg := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nlearn:\n  enabled: false\n  replay_per_class: %d\n", r.model, perClass)
+	r.start(cfg)
+	if n := size("replay.journal"); n > capBytes/4 {
+		t.Errorf("after a start the journal holds %d bytes, want at most %d (a quarter of the buffer)", n, capBytes/4)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := images(); !slices.EqualFunc(got, kept, bytes.Equal) {
+		t.Errorf("compacting at start kept %d examples, not the %d the buffer held", len(got), len(kept))
+	}
+
+	// Labels taken while learning is off keep the journal bounded.
+	r2 := &serviceRig{t: t, dir: r.dir, cfgPath: r.cfgPath, model: r.model, ctl: &Control{}, events: make(chan Event, 1000),
+		logs: &syncBuffer{}, done: make(chan error, 1), reload: make(chan os.Signal, 1)}
+	r2.start(cfg)
+	labelDir := filepath.Join(r.dir, "state", "labels")
+	for i := range 60 {
+		writeLabel(t, filepath.Join(labelDir, "noncat"), fmt.Sprintf("dark%02d.png", i), 30, rng)
+		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
+	}
+	waitFor(t, "120 labels taken", func() bool {
+		done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*.png"))
+		return len(done) == 120
+	})
+	journal, snap := size("replay.journal"), size("replay.safetensors")
+	t.Logf("after 120 labels: journal %d bytes, snapshot %d bytes; the buffer holds %d bytes of pixels", journal, snap, capBytes)
+	if journal > capBytes/4+rec {
+		t.Errorf("journal of %d bytes, want at most a quarter of the buffer and a record (%d)", journal, capBytes/4+rec)
+	}
+	if journal+snap > 2*capBytes {
+		t.Errorf("replay files of %d bytes, want under twice the buffer (%d)", journal+snap, 2*capBytes)
+	}
+	if err := r2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := images()
+	if len(got) != 2*perClass {
+		t.Errorf("reopened buffer holds %d examples, want %d", len(got), 2*perClass)
+	}
+	if slices.EqualFunc(got, kept, bytes.Equal) {
+		t.Error("the labels taken are not in the buffer")
 	}
 }

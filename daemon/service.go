@@ -814,7 +814,7 @@ func putNewest[T any](ch chan T, v T) {
 
 // newRunner makes the on_detect runner of c.
 func newRunner(c config.OnDetect, log zerolog.Logger) (*hook.Runner, error) {
-	o := hook.Options{Timeout: time.Duration(c.Timeout), MinInterval: time.Duration(c.MinInterval),
+	o := hook.Options{Timeout: time.Duration(c.Timeout), MinInterval: time.Duration(c.MinInterval), Env: c.Env,
 		Log: log.With().Str("component", "on_detect").Logger()}
 	if c.Command.Shell != "" {
 		o.Shell = c.Command.Shell

@@ -304,7 +304,11 @@ func TestReloadRacingShutdown(t *testing.T) {
 func TestSnapshotAndOnDetect(t *testing.T) {
 	r := newRig(t)
 	envFile := filepath.Join(r.dir, "env.txt")
-	r.start(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\non_detect:\n  command: 'env | grep ^CATD_ | sort > %s'\n", r.model, envFile))
+	// Of catd's environment the command gets what on_detect.env names.
+	t.Setenv("CATD_TEST_PASSED", "yes")
+	t.Setenv("CATD_TEST_SECRET", "hunter2")
+	r.start(fmt.Sprintf("source: file:/fake/bright\nmodel: %s\non_detect:\n  command: 'env | grep ^CATD_ | sort > %s'\n  env: [CATD_TEST_PASSED]\n",
+		r.model, envFile))
 	ev := r.event(EventCatPresent)
 	var env string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -324,6 +328,9 @@ func TestSnapshotAndOnDetect(t *testing.T) {
 	if vars["CATD_EVENT"] != "cat_present" || vars["CATD_FRAME"] != fmt.Sprint(ev.Frame) ||
 		vars["CATD_P_CAT"] != fmt.Sprintf("%.4f", ev.PCat) || vars["CATD_MODEL"] != r.model {
 		t.Errorf("environment %v for event %+v", vars, ev)
+	}
+	if _, ok := vars["CATD_TEST_SECRET"]; ok || vars["CATD_TEST_PASSED"] != "yes" {
+		t.Errorf("environment %v: want CATD_TEST_PASSED (named in on_detect.env) and not CATD_TEST_SECRET", vars)
 	}
 	snap := vars["CATD_SNAPSHOT"]
 	if filepath.Dir(snap) != filepath.Join(r.dir, "state", "snapshots") || !strings.HasSuffix(snap, ".jpg") {

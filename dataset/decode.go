@@ -46,7 +46,9 @@ func sniff(head []byte) (*format, error) {
 	case len(head) == 0:
 		return nil, fmt.Errorf("dataset: empty file: %w", ErrNotImage)
 	}
-	return nil, fmt.Errorf("dataset: %w (starts with %q)", ErrNotImage, head[:min(len(head), 8)])
+	// The data itself is not quoted: it may be anything (a label folder
+	// can be made to hold a file from elsewhere), and errors end up in logs.
+	return nil, fmt.Errorf("dataset: %w", ErrNotImage)
 }
 
 // precheck rejects a PNG whose IHDR declares more than maxPixels pixels

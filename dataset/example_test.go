@@ -56,5 +56,5 @@ func ExampleLoad() {
 	// 3 images, 1 cat; 36864 bytes
 	// [n02123045 n01443537 n01443537]
 	// loaded map[cat:1 noncat:2] ignored map[bigcat_excluded:1]
-	// skipped noncat/notes.jpg: not a JPEG or PNG image (starts with "not a ph")
+	// skipped noncat/notes.jpg: not a JPEG or PNG image
 }

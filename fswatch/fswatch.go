@@ -10,7 +10,8 @@
 // new one. A watch on the file itself follows the old inode and goes quiet
 // after the first such save; a watch on the directory sees the new name
 // arrive. Events are filtered on the file's name; Create, Write, Remove and
-// Rename count, Chmod is ignored.
+// Rename count, Chmod is ignored, unless the last read failed (a chmod may
+// be what makes the file readable again).
 //
 // If the path is a symbolic link (/etc/catd/catd.yaml -> ../catd-v2/catd.yaml,
 // or a Kubernetes ConfigMap whose files point through a "..data" directory
@@ -37,7 +38,11 @@
 //   - it cannot be read (permissions, not a regular file, larger than
 //     Options.MaxSize): logged at error level with the path, once per
 //     distinct error. A named pipe or a device is never read (and a named
-//     pipe never waited on): see package catd/internal/regfile.
+//     pipe never waited on): see package catd/internal/regfile. The read is
+//     tried again on the next event about the file of any kind (a chmod
+//     too) and every second until it succeeds; since a failed read does
+//     not count as a delivery, contents that changed while the file could
+//     not be read are delivered once it can be, without another change.
 //
 // The contents present at New are not delivered (the caller loaded the file
 // itself), but their hash is kept, so rewriting the same bytes delivers
@@ -90,7 +95,8 @@ const (
 const DefaultDebounce = 100 * time.Millisecond
 
 const (
-	// fallbackPoll is the re-read period once fsnotify cannot be used.
+	// fallbackPoll is the re-read period once fsnotify cannot be used,
+	// and while reads fail.
 	fallbackPoll = time.Second
 	// maxWaitDebounces bounds how long a stream of events can put a read
 	// off, in Debounce periods.
@@ -140,6 +146,11 @@ type Watcher struct {
 	// set its watches up.
 	newFS     func() (*fsnotify.Watcher, error)
 	testReady func()
+	// read reads the file (regfile.Read); tests replace it to make reads
+	// fail as root, whom permissions do not stop. retryEvery is the period
+	// of re-reads while reads fail (fallbackPoll); tests change it.
+	read       func(path string, maxSize int64) ([]byte, error)
+	retryEvery time.Duration
 
 	// The rest belongs to New, then to Run's goroutine.
 
@@ -153,6 +164,11 @@ type Watcher struct {
 	missing  bool   // the file was absent at the last look
 	swapped  bool   // target changed since the last successful read
 	lastErr  string // the last read error logged
+	// failed: the last read failed (for another reason than a missing
+	// file), so any event about the file, and the ticker, read it again.
+	failed bool
+	// retrying: the ticker runs only because the last read failed.
+	retrying bool
 
 	fs            *fsnotify.Watcher // nil while polling only
 	watchedTarget string            // the target's directory while watched, else ""
@@ -196,6 +212,9 @@ func New(path string, opt Options) (*Watcher, error) {
 		log:      opt.Log.With().Str("path", abs).Logger(),
 		reload:   make(chan struct{}, 1),
 		newFS:    fsnotify.NewWatcher,
+
+		read:       regfile.Read,
+		retryEvery: fallbackPoll,
 	}
 	if w.debounce <= 0 {
 		w.debounce = DefaultDebounce
@@ -204,7 +223,7 @@ func New(path string, opt Options) (*Watcher, error) {
 		w.maxSize = DefaultMaxSize
 	}
 	w.setTarget(resolve(abs))
-	data, err := regfile.Read(abs, w.maxSize)
+	data, err := w.read(abs, w.maxSize)
 	switch {
 	case err == nil:
 		if len(data) > 0 {
@@ -326,6 +345,7 @@ func (w *Watcher) stop() {
 		w.ticker.Stop()
 		w.ticker, w.tickEvery = nil, 0
 	}
+	w.retrying = false
 	w.closeFS()
 }
 
@@ -361,6 +381,7 @@ func (w *Watcher) fsLost(msg string) {
 	every := fallbackEvery(w.poll)
 	w.log.Warn().Dur("poll", every).Str("dir", w.dir).Msg(msg)
 	w.startPolling(every)
+	w.retrying = false // the ticker stays when reads work again
 	w.schedule()
 }
 
@@ -398,8 +419,10 @@ func (w *Watcher) schedule() {
 // the file.
 func (w *Watcher) event(ev fsnotify.Event) {
 	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) &&
-		!ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
-		return // Chmod, and anything else that does not change contents
+		!ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) && !w.failed {
+		// Chmod, and anything else that does not change contents; but
+		// after a failed read a chmod may be the fix.
+		return
 	}
 	name := filepath.Clean(ev.Name)
 	gone := ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
@@ -481,7 +504,8 @@ func (w *Watcher) check(fn func([]byte, string), force bool) {
 	}
 	w.watchTarget()
 
-	data, err := regfile.Read(w.path, w.maxSize)
+	data, err := w.read(w.path, w.maxSize)
+	w.setFailed(err != nil && !errors.Is(err, fs.ErrNotExist))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		w.lastErr = ""
@@ -520,4 +544,20 @@ func (w *Watcher) check(fn func([]byte, string), force bool) {
 	w.sum, w.haveSum = sum, true
 	w.log.Info().Str("reason", reason).Int("bytes", len(data)).Msg("fswatch: new contents")
 	fn(data, reason)
+}
+
+// setFailed notes whether the last read failed: while it does, the file is
+// re-read every retryEvery (by the poll ticker if one runs already), and
+// events that do not change contents (Chmod) count too. A missing file
+// is not a failure: its return is an event.
+func (w *Watcher) setFailed(failed bool) {
+	w.failed = failed
+	switch {
+	case failed && w.ticker == nil:
+		w.startPolling(w.retryEvery)
+		w.retrying = true
+	case !failed && w.retrying:
+		w.ticker.Stop()
+		w.ticker, w.tickEvery, w.retrying = nil, 0, false
+	}
 }

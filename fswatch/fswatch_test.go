@@ -5,17 +5,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"catd/internal/regfile"
 )
 
 const (
@@ -521,11 +525,12 @@ func TestRun(t *testing.T) {
 				}
 				h.waitLog(`"level":"error"`, `"path":"`+h.path+`"`, "permission denied")
 				h.none()
+				// Made readable, with no change of contents: the bytes
+				// that could not be read are delivered now.
 				if err := os.Chmod(h.path, 0o644); err != nil {
 					h.t.Fatal(err)
 				}
-				h.write("catd.yaml", "v: 3\n")
-				h.expect("v: 3\n", ReasonChanged)
+				h.expect("v: 2\n", ReasonChanged)
 			},
 		},
 	}
@@ -535,6 +540,53 @@ func TestRun(t *testing.T) {
 			path := tt.prepare(t, dir)
 			h := start(t, dir, path, Options{}, nil)
 			tt.act(h)
+			h.none()
+		})
+	}
+}
+
+// TestReadFailureRetried: contents that changed while the file could not
+// be read (permission denied; simulated, since the tests may run as root)
+// are delivered once it can be read again, without another change: on the
+// chmod's event, or by the retry every second when no event comes.
+func TestReadFailureRetried(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryEvery time.Duration
+		fix        func(h *harness) // after the fault is gone
+	}{
+		{"a chmod makes it readable", time.Hour, func(h *harness) {
+			if err := os.Chmod(h.path, 0o640); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+		{"no event: retried", debounce, func(*harness) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := plainFile(t, dir)
+			var denied atomic.Bool
+			h := start(t, dir, path, Options{}, func(w *Watcher) {
+				w.retryEvery = tt.retryEvery
+				w.read = func(p string, maxSize int64) ([]byte, error) {
+					if denied.Load() {
+						return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+					}
+					return regfile.Read(p, maxSize)
+				}
+			})
+			denied.Store(true)
+			h.write("catd.yaml", "v: 2\n")
+			h.waitLog(`"level":"error"`, `"path":"`+path+`"`, "permission denied")
+			h.none()
+			denied.Store(false)
+			tt.fix(h)
+			h.expect("v: 2\n", ReasonChanged)
+			// Read, and delivered: Chmod is ignored again.
+			if err := os.Chmod(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			h.none()
 		})
 	}

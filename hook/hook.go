@@ -2,7 +2,10 @@
 // a push notification, a cat flap, anything a command can do.
 //
 // The command is either a shell command line, run as /bin/sh -c LINE, or an
-// argv run directly without a shell. Its environment is catd's plus
+// argv run directly without a shell. Its environment is not catd's (which
+// under systemd holds NOTIFY_SOCKET, and may hold secrets) but a clean one:
+// PATH (catd's, or a default when it has none), HOME, LANG, LC_* and TZ when
+// catd has them, the variables Options.Env names, and
 //
 //	CATD_EVENT     the event kind, such as cat_present
 //	CATD_P_CAT     the cat probability, 4 decimals (0.9312)
@@ -41,11 +44,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/childenv"
 )
 
 // DefaultTimeout is the Timeout of Options that leave it zero.
@@ -72,6 +78,10 @@ type Options struct {
 	// Dir is the command's working directory ("": catd's). A relative
 	// Argv[0] with a slash in it is relative to Dir.
 	Dir string
+	// Env names variables of catd's environment that the command gets too
+	// (when catd has them), besides the clean environment of the package
+	// comment: ["MQTT_HOST", "XDG_RUNTIME_DIR"].
+	Env []string
 	Log zerolog.Logger
 }
 
@@ -128,6 +138,12 @@ func New(opt Options) (*Runner, error) {
 	case opt.MinInterval < 0:
 		return nil, fmt.Errorf("hook: min_interval %v is negative", opt.MinInterval)
 	}
+	for _, name := range opt.Env {
+		if err := childenv.CheckName(name); err != nil {
+			return nil, fmt.Errorf("hook: env: %w", err)
+		}
+	}
+	opt.Env = slices.Clone(opt.Env)
 	if opt.Timeout == 0 {
 		opt.Timeout = DefaultTimeout
 	}

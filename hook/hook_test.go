@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/childenv"
 )
 
 // subreaper reports whether the test binary became a child subreaper, so
@@ -164,8 +167,8 @@ func isZombie(pid int) bool {
 }
 
 func TestEnvironment(t *testing.T) {
-	t.Setenv("CATD_MODEL", "stale") // replaced by the event's
-	t.Setenv("CATD_TEST_PARENT", "kept")
+	t.Setenv("CATD_MODEL", "stale")      // replaced by the event's
+	t.Setenv("CATD_TEST_PARENT", "kept") // not passed: not named in Options.Env
 	zone := time.FixedZone("CEST", 2*60*60)
 	tests := []struct {
 		name string
@@ -177,14 +180,14 @@ func TestEnvironment(t *testing.T) {
 			Event{Kind: "cat_present", Time: time.Date(2025, 6, 1, 9, 30, 15, 123456789, zone), Frame: 4711,
 				PCat: 0.9312, Snapshot: "/var/lib/catd/snap 1.jpg", Model: "catnet-v3"},
 			[]string{"CATD_EVENT=cat_present", "CATD_FRAME=4711", "CATD_MODEL=catnet-v3", "CATD_P_CAT=0.9312",
-				"CATD_SNAPSHOT=/var/lib/catd/snap 1.jpg", "CATD_TEST_PARENT=kept", "CATD_TIME=2025-06-01T07:30:15.123456789Z"},
+				"CATD_SNAPSHOT=/var/lib/catd/snap 1.jpg", "CATD_TIME=2025-06-01T07:30:15.123456789Z"},
 		},
 		{
 			"no snapshot, rounded probability",
 			Event{Kind: "cat_present", Time: time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), Frame: 0,
 				PCat: 0.99996, Model: "m"},
 			[]string{"CATD_EVENT=cat_present", "CATD_FRAME=0", "CATD_MODEL=m", "CATD_P_CAT=1.0000",
-				"CATD_SNAPSHOT=", "CATD_TEST_PARENT=kept", "CATD_TIME=2025-12-31T23:59:59Z"},
+				"CATD_SNAPSHOT=", "CATD_TIME=2025-12-31T23:59:59Z"},
 		},
 	}
 	for _, tt := range tests {
@@ -201,6 +204,70 @@ func TestEnvironment(t *testing.T) {
 			want := append(slices.Clone(tt.want), "STDIN=/dev/null")
 			if !slices.Equal(got, want) {
 				t.Errorf("environment:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestEnvironmentIsClean: the command does not inherit catd's environment
+// (NOTIFY_SOCKET would let it talk to systemd for catd; secrets are not
+// its business), but gets PATH, the locale and time zone, the CATD_
+// variables, and what Options.Env names.
+func TestEnvironmentIsClean(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("SECRET_TOKEN", "hunter2")
+	t.Setenv("MQTT_HOST", "broker.lan")
+	t.Setenv("LC_TIME", "C.UTF-8")
+	t.Setenv("TZ", "Europe/Berlin")
+	tests := []struct {
+		name      string
+		path      string // catd's PATH; "" unsets it
+		env       []string
+		want      []string // lines of env, sorted
+		wantPaths []string // PATH=…
+	}{
+		{"nothing named", "/usr/bin:/bin", nil, nil, []string{"PATH=/usr/bin:/bin"}},
+		{"a variable named", "/usr/bin:/bin", []string{"MQTT_HOST", "NOT_SET"}, []string{"MQTT_HOST=broker.lan"}, []string{"PATH=/usr/bin:/bin"}},
+		{"no PATH", "", nil, nil, []string{"PATH=" + childenv.DefaultPath}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sh, err := exec.LookPath("sh")
+			if err != nil {
+				t.Skip(err)
+			}
+			env, err := exec.LookPath("env")
+			if err != nil {
+				t.Skip(err)
+			}
+			if tt.path == "" {
+				t.Setenv("PATH", "")
+				os.Unsetenv("PATH")
+			} else {
+				t.Setenv("PATH", tt.path)
+			}
+			out := filepath.Join(t.TempDir(), "env")
+			r, _ := newRunner(t, Options{Argv: []string{sh, "-c", `"$0" > "$1"`, env, out}, Env: tt.env})
+			runOnce(t, r, Event{Kind: "cat_present", Frame: 7, Model: "m"})
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSpace(string(b)), "\n")
+			for _, kv := range got {
+				name, _, _ := strings.Cut(kv, "=")
+				switch name {
+				case "NOTIFY_SOCKET", "SECRET_TOKEN", "CATD_TEST_PARENT":
+					t.Errorf("the command got %s", kv)
+				}
+			}
+			for _, kv := range append(append([]string{"LC_TIME=C.UTF-8", "TZ=Europe/Berlin", "CATD_EVENT=cat_present", "CATD_FRAME=7", "CATD_MODEL=m"}, tt.want...), tt.wantPaths...) {
+				if !slices.Contains(got, kv) {
+					t.Errorf("the command did not get %s; it got %q", kv, got)
+				}
+			}
+			if !slices.ContainsFunc(tt.env, func(s string) bool { return s == "MQTT_HOST" }) && slices.Contains(got, "MQTT_HOST=broker.lan") {
+				t.Error("the command got MQTT_HOST, which was not named")
 			}
 		})
 	}
@@ -559,6 +626,9 @@ func TestNew(t *testing.T) {
 		{"negative interval", Options{Shell: "true", MinInterval: -time.Second}, "min_interval"},
 		{"missing Dir", Options{Shell: "true", Dir: filepath.Join(dir, "nope")}, "nope"},
 		{"Dir is a file", Options{Shell: "true", Dir: file}, "not a directory"},
+		{"env names a variable", Options{Shell: "true", Env: []string{"MQTT_HOST", "_x1"}}, ""},
+		{"env with a bad name", Options{Shell: "true", Env: []string{"MQTT_HOST", "A=B"}}, `env: "A=B" is not a variable name`},
+		{"env with an empty name", Options{Shell: "true", Env: []string{""}}, "env: an empty variable name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"catd/internal/childenv"
 	"catd/internal/procgroup"
 )
 
@@ -71,7 +72,7 @@ func (r *Runner) start(ev Event) (*proc, error) {
 		Path:   r.path,
 		Args:   r.args,
 		Dir:    r.opt.Dir,
-		Env:    environ(ev),
+		Env:    r.environ(ev),
 		Stdin:  nil, // /dev/null
 		Stdout: outW,
 		Stderr: errW,
@@ -99,17 +100,18 @@ func (r *Runner) start(ev Event) (*proc, error) {
 	return p, nil
 }
 
-// environ returns the command's environment for ev: catd's, plus the
-// CATD_ variables (which replace any that catd was given).
-func environ(ev Event) []string {
-	return append(os.Environ(),
-		"CATD_EVENT="+ev.Kind,
-		"CATD_P_CAT="+strconv.FormatFloat(float64(ev.PCat), 'f', 4, 32),
-		"CATD_FRAME="+strconv.FormatUint(ev.Frame, 10),
-		"CATD_TIME="+ev.Time.UTC().Format(time.RFC3339Nano),
-		"CATD_SNAPSHOT="+ev.Snapshot,
-		"CATD_MODEL="+ev.Model,
-	)
+// environ returns the command's environment for ev: the clean one of
+// package childenv with the variables of Options.Env, then the CATD_
+// variables (which replace any that Options.Env passes).
+func (r *Runner) environ(ev Event) []string {
+	return childenv.Make(os.Environ(), r.opt.Env, []string{
+		"CATD_EVENT=" + ev.Kind,
+		"CATD_P_CAT=" + strconv.FormatFloat(float64(ev.PCat), 'f', 4, 32),
+		"CATD_FRAME=" + strconv.FormatUint(ev.Frame, 10),
+		"CATD_TIME=" + ev.Time.UTC().Format(time.RFC3339Nano),
+		"CATD_SNAPSHOT=" + ev.Snapshot,
+		"CATD_MODEL=" + ev.Model,
+	})
 }
 
 // wait waits for p to finish. After timeout it sends SIGTERM to p's process

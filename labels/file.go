@@ -10,14 +10,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"catd/dataset"
-	"catd/state"
 )
 
 // rejectError is a file that cannot be used, with the reason written to
@@ -34,10 +35,13 @@ func rejectf(format string, args ...any) error {
 // observe it, wait, read and take it, or reject it.
 func (in *Inbox) step(e *entry, take func(Example) error) {
 	now := time.Now()
-	path := filepath.Join(in.dir, e.rel)
-	st, err := os.Lstat(path)
+	st, err := in.tree.lstat(e.rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		in.forget(e) // moved away or deleted
+		return
+	}
+	if classGone(err) {
+		in.refuse(e, err)
 		return
 	}
 	if err != nil {
@@ -46,7 +50,7 @@ func (in *Inbox) step(e *entry, take func(Example) error) {
 	}
 	switch {
 	case st.Mode()&fs.ModeSymlink != 0:
-		in.reject(e, symlinkReason(path))
+		in.reject(e, in.symlinkReason(e.rel))
 		return
 	case st.IsDir():
 		in.forget(e) // folders inside class folders are left alone
@@ -76,12 +80,12 @@ func (in *Inbox) step(e *entry, take func(Example) error) {
 		e.due = e.retryAt
 		return
 	}
-	in.takeFile(e, path, now, take)
+	in.takeFile(e, now, take)
 }
 
 // takeFile reads, checks and decodes a settled file and hands it to take.
-func (in *Inbox) takeFile(e *entry, path string, now time.Time, take func(Example) error) {
-	data, st, err := readFile(path, in.opt.MaxBytes)
+func (in *Inbox) takeFile(e *entry, now time.Time, take func(Example) error) {
+	data, st, err := in.readFile(e.rel, in.opt.MaxBytes)
 	var rej *rejectError
 	switch {
 	case errors.As(err, &rej):
@@ -89,6 +93,9 @@ func (in *Inbox) takeFile(e *entry, path string, now time.Time, take func(Exampl
 		return
 	case errors.Is(err, fs.ErrNotExist):
 		in.forget(e)
+		return
+	case classGone(err):
+		in.refuse(e, err)
 		return
 	case errors.Is(err, fs.ErrPermission):
 		in.reject(e, fmt.Sprintf("cannot be read: %v", errors.Unwrap(err)))
@@ -135,6 +142,22 @@ func (in *Inbox) takeFile(e *entry, path string, now time.Time, take func(Exampl
 	in.moveDone(e, hash, "labels: took label")
 }
 
+// classGone reports whether err, from a look at a file in a class folder,
+// says that the class folder is no longer a real folder: a link (ELOOP,
+// since links are not followed) or a file (ENOTDIR) was put in its place.
+func classGone(err error) bool {
+	return isLinkErr(err) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// refuse drops e, whose class folder was replaced (classGone(err)): what
+// is behind the replacement is not looked at. The next look at the class
+// folders (a rescan, or the event of the swap) moves the replacement aside.
+func (in *Inbox) refuse(e *entry, err error) {
+	in.forget(e)
+	in.log.Error().Err(err).Str("file", e.rel).Str("class", e.class).
+		Msg("labels: refused a file whose class folder is not a real folder (not followed)")
+}
+
 // seen reports whether an image with this hash was taken already with
 // this class.
 func (in *Inbox) seen(hash [32]byte, class string) bool {
@@ -160,7 +183,7 @@ func (in *Inbox) fail(e *entry, now time.Time, err error, msg string) {
 func (in *Inbox) moveDone(e *entry, hash [32]byte, msg string) {
 	// take may have run long: if the file was rewritten meanwhile, what is
 	// there now was not taken.
-	st, err := os.Lstat(filepath.Join(in.dir, e.rel))
+	st, err := in.tree.lstat(e.rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		in.forget(e)
@@ -195,8 +218,7 @@ func (in *Inbox) reject(e *entry, reason string) {
 	in.log.Warn().Str("file", e.rel).Str("class", e.class).Str("to", to).Str("reason", reason).
 		Msg("labels: rejected")
 	line := now.Format(time.RFC3339) + " " + oneLine(reason) + "\n"
-	txt := filepath.Join(in.dir, to) + ".txt"
-	if err := state.WriteFileAtomic(txt, []byte(line), reasonPerm, in.opt.Meter); err != nil {
+	if err := in.tree.writeFile(to+".txt", []byte(line), reasonPerm, in.opt.Meter); err != nil {
 		in.log.Error().Err(err).Str("file", to+".txt").Msg("labels: cannot write the reason for a rejected file")
 	}
 }
@@ -205,21 +227,21 @@ func (in *Inbox) reject(e *entry, reason string) {
 // (nor, with txt, with ".txt" added), and returns its new path inside the
 // labels folder.
 func (in *Inbox) move(e *entry, sub string, txt bool) (string, error) {
-	dir := filepath.Join(in.dir, sub)
 	for try := 0; ; try++ {
-		name, err := freeName(dir, e.name, txt)
+		name, err := in.freeName(sub, e.name, txt)
 		if err == nil {
-			err = os.Rename(filepath.Join(in.dir, e.rel), filepath.Join(dir, name))
+			err = in.tree.rename(e.rel, sub+"/"+name)
 		}
 		if err == nil {
 			return sub + "/" + name, nil
 		}
-		if try > 0 || !errors.Is(err, fs.ErrNotExist) {
+		if try > 0 || !(errors.Is(err, fs.ErrNotExist) || classGone(err)) {
 			return "", err
 		}
-		// done/ or rejected/ was removed: make it again (the file itself
-		// being gone is found out by the next look).
-		if err := in.makeDir(sub); err != nil {
+		// done/ or rejected/ was removed, or replaced by a link: make it
+		// again (the file itself being gone, or its class folder being
+		// replaced, is found out by the next look).
+		if err := in.ensureDir(sub); err != nil {
 			return "", err
 		}
 	}
@@ -229,18 +251,19 @@ func (in *Inbox) move(e *entry, sub string, txt bool) (string, error) {
 const nameMax = 255
 
 // freeName returns name, or name with "-1", "-2", … before its extension,
-// whichever is the first not to exist in dir (and, with txt, whose ".txt"
-// does not exist either), shortened to fit nameMax.
-func freeName(dir, name string, txt bool) (string, error) {
+// whichever is the first not to exist in the folder sub of the labels
+// folder ("" for the labels folder itself), and, with txt, whose ".txt"
+// does not exist either, shortened to fit nameMax.
+func (in *Inbox) freeName(sub, name string, txt bool) (string, error) {
 	limit := nameMax
 	if txt {
 		limit -= len(".txt")
 	}
 	for i := 0; i < 1_000_000; i++ {
 		cand := numbered(name, i, limit)
-		free, err := absent(filepath.Join(dir, cand))
+		free, err := in.absent(path.Join(sub, cand))
 		if err == nil && free && txt {
-			free, err = absent(filepath.Join(dir, cand+".txt"))
+			free, err = in.absent(path.Join(sub, cand+".txt"))
 		}
 		if err != nil {
 			return "", err
@@ -249,12 +272,12 @@ func freeName(dir, name string, txt bool) (string, error) {
 			return cand, nil
 		}
 	}
-	return "", fmt.Errorf("labels: no free name for %s in %s", name, dir)
+	return "", fmt.Errorf("labels: no free name for %s in %s", name, filepath.Join(in.dir, sub))
 }
 
-// absent reports whether nothing exists at path (not even a dangling link).
-func absent(path string) (bool, error) {
-	_, err := os.Lstat(path)
+// absent reports whether nothing exists at rel (not even a dangling link).
+func (in *Inbox) absent(rel string) (bool, error) {
+	_, err := in.tree.lstat(rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil
 	}
@@ -281,14 +304,17 @@ func numbered(name string, i, limit int) string {
 	return stem + suffix + ext
 }
 
-// readFile reads the regular file at path, of at most maxBytes bytes,
-// without following a symbolic link and without blocking on a named pipe.
-// Files that cannot be used give a *rejectError.
-func readFile(path string, maxBytes int64) ([]byte, os.FileInfo, error) {
-	f, err := openNoFollow(path)
+// readFile reads the regular file rel, of at most maxBytes bytes, without
+// following a symbolic link and without blocking on a named pipe. Files
+// that cannot be used give a *rejectError. A link in place of the class
+// folder gives an error for which isLinkErr is true.
+func (in *Inbox) readFile(rel string, maxBytes int64) ([]byte, os.FileInfo, error) {
+	f, err := in.tree.openRead(rel)
 	if err != nil {
 		if isLinkErr(err) {
-			return nil, nil, &rejectError{symlinkReason(path)}
+			if st, lerr := in.tree.lstat(rel); lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
+				return nil, nil, &rejectError{in.symlinkReason(rel)}
+			}
 		}
 		return nil, nil, err
 	}
@@ -324,10 +350,10 @@ func readFile(path string, maxBytes int64) ([]byte, os.FileInfo, error) {
 	return data, st, nil
 }
 
-// symlinkReason says why a symbolic link is rejected.
-func symlinkReason(path string) string {
+// symlinkReason says why the symbolic link rel is rejected.
+func (in *Inbox) symlinkReason(rel string) string {
 	to := "somewhere"
-	if t, err := os.Readlink(path); err == nil {
+	if t, err := in.tree.readlink(rel); err == nil {
 		to = strconv.Quote(t)
 	}
 	return "a symbolic link (to " + to + "), not a file: labels are only taken from files in the folder itself (copy or move the image here instead)"

@@ -38,10 +38,20 @@
 // Options.MaxBytes, more pixels than Options.MaxPixels, or not a regular
 // file. Symbolic links are always rejected (unread), and so are files with
 // more than one hard link: the label folders must not become a way to make
-// catd read files elsewhere. A file that fails to decode is rejected only
-// once it has stayed unchanged for Options.RejectAfter (ten seconds by
-// default), in case its writer had only paused. To try a rejected image
-// again, fix it and move it back.
+// catd read files elsewhere. No link is followed on the way to a file
+// either: if cat/, noncat/, done/ or rejected/ is replaced, while catd
+// runs, by a link to a folder elsewhere (or by anything else than a
+// folder), nothing behind it is listed, read, moved or written; the
+// replacement is logged as refused, moved aside to "NAME.refused" in the
+// labels folder and the folder is made again. (On Linux every path inside
+// the labels folder is resolved with openat2 RESOLVE_BENEATH|
+// RESOLVE_NO_SYMLINKS, or with O_NOFOLLOW one name at a time on kernels
+// before 5.6.) No reason, and no log line, quotes a file's contents.
+//
+// A file that fails to decode is rejected only once it has stayed
+// unchanged for Options.RejectAfter (ten seconds by default), in case its
+// writer had only paused. To try a rejected image again, fix it and move
+// it back.
 //
 // Nothing is lost and nothing is learnt twice, across restarts and crashes
 // too: an image is handed to the learner, which stores it, before it is
@@ -63,6 +73,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -189,6 +200,7 @@ type Inbox struct {
 	dir     string            // Options.Dir, cleaned
 	classes [2]string         // Cat, NonCat
 	watched map[string]string // class folder path → class
+	tree    *tree             // the labels folder, for every look, read and move inside it
 	log     zerolog.Logger
 	rz      *preprocess.Resizer
 	running atomic.Bool
@@ -240,6 +252,7 @@ func New(opt Options) (*Inbox, error) {
 		dir:           filepath.Clean(opt.Dir),
 		classes:       [2]string{Cat, NonCat},
 		watched:       make(map[string]string, 2),
+		tree:          newTree(filepath.Clean(opt.Dir)),
 		log:           opt.Log,
 		rz:            preprocess.NewResizer(opt.W, opt.H, opt.Resize),
 		newWatcher:    fsnotify.NewWatcher,
@@ -264,19 +277,54 @@ func New(opt Options) (*Inbox, error) {
 // makeDir makes the folder sub of dir if it is missing and checks that it
 // is a real folder, not a link to one elsewhere.
 func (in *Inbox) makeDir(sub string) error {
-	p := filepath.Join(in.dir, sub)
-	err := os.Mkdir(p, dirPerm)
+	err := in.tree.mkdir(sub, dirPerm)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("labels: %w", err)
 	}
-	st, err := os.Lstat(p)
+	st, err := in.tree.lstat(sub)
 	if err != nil {
 		return fmt.Errorf("labels: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("labels: %s is not a folder (%v)", p, st.Mode().Type())
+		return fmt.Errorf("labels: %s is not a folder (%v)", filepath.Join(in.dir, sub), st.Mode().Type())
 	}
 	return nil
+}
+
+// ensureDir is makeDir for a folder that went missing or was replaced
+// while Run runs: anything else than a folder at its place (a symbolic
+// link to a folder elsewhere, a file) is refused, unread and unfollowed:
+// it is moved aside to "SUB.refused" (or "SUB-1.refused", …) in the labels
+// folder, and the folder is made again.
+func (in *Inbox) ensureDir(sub string) error {
+	st, err := in.tree.lstat(sub)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return in.makeDir(sub)
+	case err != nil:
+		return fmt.Errorf("labels: %w", err)
+	case st.IsDir():
+		return nil
+	}
+	what := typeName(st.Mode())
+	if st.Mode()&fs.ModeSymlink != 0 {
+		what = "symbolic link"
+		if to, err := in.tree.readlink(sub); err == nil {
+			what += " to " + strconv.Quote(to)
+		}
+	}
+	aside, err := in.freeName("", sub+".refused", false)
+	if err == nil {
+		err = in.tree.rename(sub, aside)
+	}
+	if err != nil {
+		in.log.Error().Err(err).Str("folder", sub).Str("found", what).
+			Msg("labels: refused a folder that is not a real folder, and cannot move it aside")
+		return fmt.Errorf("labels: %s is not a folder but a %s", filepath.Join(in.dir, sub), what)
+	}
+	in.log.Error().Str("folder", sub).Str("found", what).Str("to", aside).
+		Msg("labels: refused a folder that is not a real folder (not followed); moved it aside and made the folder again")
+	return in.makeDir(sub)
 }
 
 // Stats returns the counts so far. It may be called from any goroutine.

@@ -1,9 +1,8 @@
-//go:build unix
+//go:build unix && !linux
 
 package labels
 
 import (
-	"errors"
 	"os"
 	"syscall"
 )
@@ -13,15 +12,4 @@ import (
 // which makes no difference to reading a regular file).
 func openNoFollow(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-}
-
-// isLinkErr reports whether err is openNoFollow's error for a symbolic link.
-func isLinkErr(err error) bool { return errors.Is(err, syscall.ELOOP) }
-
-// hardLinks returns the number of names the file has.
-func hardLinks(st os.FileInfo) uint64 {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(s.Nlink)
-	}
-	return 1
 }

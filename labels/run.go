@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -259,34 +258,41 @@ func (in *Inbox) forget(e *entry) {
 }
 
 // scan makes every file in the class folders pending, in name order,
-// remaking (and watching again) a class folder that went missing.
+// remaking (and watching again) a class folder that went missing or was
+// replaced by a link (which is not followed: see ensureDir). Folders
+// inside a class folder are found to be folders, and left alone, by step.
 func (in *Inbox) scan(r *runner) {
 	for _, class := range in.classes {
-		dir := filepath.Join(in.dir, class)
-		ents, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
+		names, err := in.tree.readDirNames(class)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			in.log.Warn().Str("class", class).Msg("labels: class folder missing; making it again")
 			in.restore(r, class)
-			ents, err = os.ReadDir(dir)
+			names, err = in.tree.readDirNames(class)
+		case classGone(err):
+			in.restore(r, class)
+			names, err = in.tree.readDirNames(class)
 		}
 		if err != nil {
 			in.log.Error().Err(err).Str("class", class).Msg("labels: cannot list class folder")
 			continue
 		}
-		for _, d := range ents {
-			if d.IsDir() || ignored(d.Name()) {
+		slices.Sort(names)
+		for _, name := range names {
+			if ignored(name) {
 				continue
 			}
-			if in.pending[class+"/"+d.Name()] == nil {
-				in.notice(class, d.Name(), false)
+			if in.pending[class+"/"+name] == nil {
+				in.notice(class, name, false)
 			}
 		}
 	}
 }
 
-// restore makes the class folder again and watches it.
+// restore makes the class folder again, moving aside whatever took its
+// place, and watches it.
 func (in *Inbox) restore(r *runner, class string) {
-	if err := in.makeDir(class); err != nil {
+	if err := in.ensureDir(class); err != nil {
 		in.log.Error().Err(err).Str("class", class).Msg("labels: cannot make class folder")
 		return
 	}
