@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"catd/metrics"
 	"catd/model"
 	"catd/optim"
 	"catd/safetensors"
@@ -965,4 +966,46 @@ func TestBfloat16(t *testing.T) {
 			t.Fatalf("bfloat16(%v) = %v: off by more than 2^-8", v, fromBfloat16(h[0]))
 		}
 	}
+}
+
+// TestGainIsBeyondNoise: a round whose held-out loss falls by less than the
+// standard error of its change, or whose AUC rises by less than the AUC
+// margin, is no gain; a clear fall or rise is.
+func TestGainIsBeyondNoise(t *testing.T) {
+	labels := []bool{true, true, true, true, false, false, false, false}
+	a := validation{p: []float32{0.7, 0.6, 0.8, 0.55, 0.3, 0.4, 0.35, 0.5}, labels: labels}
+	a.loss = lossOf(a)
+	a.auc, _ = metrics.ROCAUC(a.p, labels)
+	// Noisy: better on some labels, worse on others, a little lower overall.
+	noisy := validation{p: []float32{0.97, 0.5, 0.95, 0.45, 0.05, 0.45, 0.4, 0.55}, labels: labels}
+	noisy.loss = lossOf(noisy)
+	noisy.auc, _ = metrics.ROCAUC(noisy.p, labels)
+	if !(noisy.loss < 0.99*a.loss-1e-3) {
+		t.Fatalf("the noisy candidate should lower the loss by 1%%: %.4f -> %.4f", a.loss, noisy.loss)
+	}
+	if gain(a, noisy, 0.1) {
+		t.Errorf("a change within its standard error (%.4f -> %.4f, SE %.4f) counts as a gain", a.loss, noisy.loss, pairedSE(a, noisy))
+	}
+	// Clear: better on every label.
+	clearer := validation{p: []float32{0.9, 0.8, 0.95, 0.75, 0.1, 0.2, 0.15, 0.3}, labels: labels}
+	clearer.loss = lossOf(clearer)
+	clearer.auc, _ = metrics.ROCAUC(clearer.p, labels)
+	if !gain(a, clearer, 0.1) {
+		t.Errorf("a clear fall of the loss (%.4f -> %.4f, SE %.4f) is no gain", a.loss, clearer.loss, pairedSE(a, clearer))
+	}
+}
+
+// lossOf is the class-weighted held-out loss of v's scores.
+func lossOf(v validation) float64 {
+	var sum [2]float64
+	var n [2]int
+	for i, p := range v.p {
+		c := 0
+		if v.labels[i] {
+			c = 1
+		}
+		sum[c] += exampleLoss(p, v.labels[i])
+		n[c]++
+	}
+	return (sum[0]/float64(n[0]) + sum[1]/float64(n[1])) / 2
 }

@@ -178,8 +178,9 @@ type Result struct {
 	ValNonCat     int
 	Threshold     float32 // the recalibrated decision threshold (accepted rounds)
 	Accepted      bool
-	// Gain is an accepted round that lowered the held-out loss by 1% (and
-	// 0.001) or raised the AUC by 0.005: what keeps rounds going.
+	// Gain is an accepted round that did clearly better on the held-out
+	// labels than the accepted model, beyond their noise (see gain): what
+	// keeps rounds going.
 	Gain    bool
 	Reason  string  // why the round was accepted, rolled back or skipped
 	LR      float64 // the learning rate at the round's last step
@@ -452,7 +453,7 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 // accept keeps the candidate the held-out labels judged as v.
 func (l *Learner) accept(v validation, res *Result) {
 	res.Accepted = true
-	res.Gain = v.loss < 0.99*l.acc.loss-1e-3 || v.auc > l.acc.auc+0.005
+	res.Gain = gain(l.acc, v, l.aucMargin(res.ValCat, res.ValNonCat))
 	res.Reason = fmt.Sprintf("held-out loss %.4f -> %.4f, ROC AUC %.4f -> %.4f", l.acc.loss, v.loss, l.acc.auc, v.auc)
 	l.step += int64(res.Steps)
 	if thr, err := l.threshold(v); err == nil {
@@ -561,6 +562,16 @@ func (l *Learner) step1(lr float64, headOnly bool) {
 	l.groups[0] = optim.Group{End: h, Eta: float32(lr * l.cfg.BackboneLR)}
 	l.groups[1] = optim.Group{End: len(params), Eta: float32(lr)}
 	l.opt.StepGroups(params, grads, l.groups[:])
+}
+
+// gain reports whether the candidate v did clearly better than the
+// accepted model a on the held-out labels: its loss lower by 1% (and
+// 0.001) and by more than the standard error of the change, or its ROC AUC
+// higher by more than aucTol and 0.005. A change within the noise of a few
+// dozen held-out labels is no gain: rounds that only redraw the noise
+// would otherwise go on without end, and drift.
+func gain(a, v validation, aucTol float64) bool {
+	return a.loss-v.loss > max(0.01*a.loss+1e-3, pairedSE(a, v)) || v.auc-a.auc > max(aucTol, 0.005)
 }
 
 // pairedSE is the standard error of the change of the class-weighted
