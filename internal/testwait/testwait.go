@@ -28,12 +28,20 @@ func For(t TB, what string, cond func() bool) {
 // Within is For with a patience of d.
 func Within(t TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Until(d, cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// Until waits up to d for cond to hold and reports whether it did, for tests
+// that say more than For does when it does not (a goroutine dump, a log).
+func Until(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-			return
+			return false
 		}
 		time.Sleep(poll)
 	}
+	return true
 }

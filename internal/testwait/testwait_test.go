@@ -42,3 +42,17 @@ func TestWithinFailsNamingWhatItWaitedFor(t *testing.T) {
 		t.Errorf("gave up after %v, before its patience of 20ms", d)
 	}
 }
+
+func TestUntil(t *testing.T) {
+	t.Parallel()
+	if !Until(time.Second, func() bool { return true }) {
+		t.Error("Until(true) = false")
+	}
+	n := 0
+	if !Until(time.Second, func() bool { n++; return n > 2 }) || n != 3 {
+		t.Errorf("Until asked the condition %d times, want 3", n)
+	}
+	if Until(10*time.Millisecond, func() bool { return false }) {
+		t.Error("Until(false) = true")
+	}
+}
