@@ -19,6 +19,8 @@ import (
 	"github.com/creack/pty"
 
 	"catd/model"
+
+	"catd/internal/testwait"
 )
 
 // writeImages writes n PNGs of 16x16 into dir, bright ones if bright.
@@ -362,19 +364,18 @@ func TestStatusCommand(t *testing.T) {
 		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
 			"--stats-every", "0", "--runtime-dir", dir, "--state-dir", dir, "--log-level", "error"}, io.Discard, io.Discard)
 	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, _, err := runCatd(t, "status", "--runtime-dir", dir)
-		if err == nil && strings.Contains(out, "watching") && !strings.Contains(out, "frames 0 ") {
-			if !strings.Contains(out, "source test:?fps=20") {
-				t.Errorf("status printed %q", out)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no status with frames: %q, %v", out, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var (
+		out string
+		err error
+	)
+	if !testwait.Until(15*time.Second, func() bool {
+		out, _, err = runCatd(t, "status", "--runtime-dir", dir)
+		return err == nil && strings.Contains(out, "watching") && !strings.Contains(out, "frames 0 ")
+	}) {
+		t.Fatalf("no status with frames: %q, %v", out, err)
+	}
+	if !strings.Contains(out, "source test:?fps=20") {
+		t.Errorf("status printed %q", out)
 	}
 	cancel()
 	if err := <-done; err != nil {
