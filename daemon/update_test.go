@@ -95,7 +95,9 @@ func TestUpdatesApplyLive(t *testing.T) {
 	waitFrames := func(n uint64) {
 		t.Helper()
 		start := ctl.Snapshot().Frames
-		if !testwait.Until(testwait.Patience, func() bool { return ctl.Snapshot().Frames >= start+n || ctx.Err() != nil }) || ctx.Err() != nil {
+		deadline, _ := ctx.Deadline()
+		testwait.Until(time.Until(deadline), func() bool { return ctl.Snapshot().Frames >= start+n || ctx.Err() != nil })
+		if ctl.Snapshot().Frames < start+n {
 			t.Fatalf("fewer than %d frames", n)
 		}
 	}
