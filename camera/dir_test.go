@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/testwait"
 )
 
 // writeSlowly writes data to name in n chunks with pause between them.
@@ -22,6 +24,7 @@ func writeSlowly(t testing.TB, name string, data []byte, n int, pause time.Durat
 	step := (len(data) + n - 1) / n
 	for i := 0; i < len(data); i += step {
 		if i > 0 {
+			// Real time: the pause between chunks is what the source must sit out.
 			time.Sleep(pause)
 		}
 		if _, err := fh.Write(data[i:min(i+step, len(data))]); err != nil {
@@ -55,19 +58,36 @@ func TestDirSource(t *testing.T) {
 	if !bytes.HasSuffix(thumbJPEG[:thumbEnd], []byte{0xFF, 0xD9}) {
 		t.Fatal("thumbEnd is not after the thumbnail's EOI")
 	}
-	type step func(t *testing.T, dir string)
+	type step func(t *testing.T, dir string, src Source)
 	write := func(name string, data []byte) step {
-		return func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, name), data) }
+		return func(t *testing.T, dir string, src Source) { writeFile(t, filepath.Join(dir, name), data) }
 	}
 	slow := func(name string, data []byte, chunks int, pause time.Duration) step {
-		return func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string, src Source) {
 			if err := writeSlowly(t, filepath.Join(dir, name), data, chunks, pause); err != nil {
 				t.Error(err)
 			}
 		}
 	}
+	// seen waits until the source has delivered frames and skipped corrupt
+	// files, so that what the test writes next comes after them.
+	seen := func(frames, corrupt uint64) step {
+		return func(t *testing.T, dir string, src Source) {
+			if !testwait.Until(testwait.Patience, func() bool {
+				s := stats(src)
+				return s.Frames >= frames && s.Corrupt >= corrupt
+			}) {
+				t.Errorf("the source never got to %d frames, %d corrupt: %+v", frames, corrupt, stats(src))
+			}
+		}
+	}
+	// pause lets real time pass: longer than settle, so that a source that
+	// took a quiet file for a finished one would show it.
+	pause := func(d time.Duration) step {
+		return func(t *testing.T, dir string, src Source) { time.Sleep(d) }
+	}
 	rename := func(from, to string) step {
-		return func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string, src Source) {
 			if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
 				t.Error(err)
 			}
@@ -108,8 +128,8 @@ func TestDirSource(t *testing.T) {
 			query: "settle=50ms&timeout=5s",
 			steps: []step{
 				write("exif.jpg", thumbJPEG[:thumbEnd]),
-				func(t *testing.T, dir string) { time.Sleep(150 * time.Millisecond) },
-				func(t *testing.T, dir string) {
+				pause(150 * time.Millisecond),
+				func(t *testing.T, dir string, src Source) {
 					fh, err := os.OpenFile(filepath.Join(dir, "exif.jpg"), os.O_WRONLY|os.O_APPEND, 0)
 					if err != nil {
 						t.Error(err)
@@ -127,7 +147,7 @@ func TestDirSource(t *testing.T) {
 			name: "renamed in",
 			steps: []step{
 				write(".tmp-c.jpg", c), write("c.jpg.part", c),
-				func(t *testing.T, dir string) { time.Sleep(150 * time.Millisecond) },
+				pause(150 * time.Millisecond),
 				rename("c.jpg.part", "c.jpg"),
 			},
 			want: [][]byte{c},
@@ -148,7 +168,7 @@ func TestDirSource(t *testing.T) {
 			steps: []step{
 				write("bad1.jpg", concat(a[:len(a)/2], []byte{0xFF, 0xD9})),
 				write("bad2.jpg", []byte("\xff\xd8 this is not a jpeg \xff\xd9")),
-				func(t *testing.T, dir string) { time.Sleep(150 * time.Millisecond) },
+				seen(0, 2),
 				write("z.jpg", c),
 			},
 			want:        [][]byte{c},
@@ -159,7 +179,7 @@ func TestDirSource(t *testing.T) {
 			name: "same bytes rewritten not delivered twice",
 			steps: []step{
 				write("a.jpg", a),
-				func(t *testing.T, dir string) { time.Sleep(150 * time.Millisecond) },
+				seen(1, 0),
 				write("a.jpg", a), write("b.jpg", c),
 			},
 			want: [][]byte{a, c},
@@ -182,7 +202,7 @@ func TestDirSource(t *testing.T) {
 			go func() {
 				defer close(done)
 				for _, s := range tc.steps {
-					s(t, dir)
+					s(t, dir, src)
 				}
 			}()
 			frames, err := dirFrames(src, len(tc.want), 2*time.Second)
@@ -234,6 +254,8 @@ func TestDirSourceFolderGone(t *testing.T) {
 			}
 			src := mustOpen(t, "dir:"+dir, Options{})
 			go func() {
+				// A head start for Next, so that the folder usually goes while
+				// it is blocked; going before it is called must work as well.
 				time.Sleep(50 * time.Millisecond)
 				tc.gone(dir)
 			}()

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/testwait"
 )
 
 // fakeEnv, set in the environment of the test binary, makes a child started
@@ -99,7 +101,7 @@ func fakeCamera(args []string) int {
 		return concat([]byte("--boundary\r\n\r\n"), makeJPEG(quietTB{}, *w, *h, i))
 	}
 	for i := 1; *n < 0 || i <= *n; i++ {
-		time.Sleep(*interval)
+		time.Sleep(*interval) // a camera's frame pacing, in a child process
 		if _, err := os.Stdout.Write(frame(i)); err != nil {
 			return 1
 		}
@@ -107,7 +109,7 @@ func fakeCamera(args []string) int {
 	switch *end {
 	case "stay":
 		for {
-			time.Sleep(time.Hour)
+			time.Sleep(time.Hour) // a command that never exits, until killed
 		}
 	case "partial":
 		b := frame(*n + 1)
@@ -172,10 +174,8 @@ func openFake(t testing.TB, query, args string, log zerolog.Logger) *execSource 
 // to n.
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
-		if runtime.NumGoroutine() <= n {
-			return
-		}
+	if testwait.Until(time.Second, func() bool { return runtime.NumGoroutine() <= n }) {
+		return
 	}
 	buf := make([]byte, 1<<16)
 	t.Errorf("%d goroutines after Close, want %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
@@ -238,10 +238,9 @@ func TestExecSourceStderr(t *testing.T) {
 	if err := nextTimeout(src, &f, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for start := time.Now(); strings.Count(logs.String(), "command stderr") < stderrBurst && time.Since(start) < time.Second; {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // lines over the burst would show up now
+	testwait.Until(time.Second, func() bool { return strings.Count(logs.String(), "command stderr") >= stderrBurst })
+	// Real time, not a condition: lines over the burst would show up now.
+	time.Sleep(20 * time.Millisecond)
 	src.Close()
 	out := logs.String()
 	// A burst of stderrBurst lines is logged, the rest only counted.
@@ -327,9 +326,7 @@ func TestExecSourceBackoff(t *testing.T) {
 	// the delays are 20, 40, 80 ms, so by then about 3 starts were made;
 	// without backoff there would be many more in that time.
 	start := time.Now()
-	for !strings.Contains(logs.String(), `"restart_in":80`) && time.Since(start) < 20*time.Second {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(20*time.Second, func() bool { return strings.Contains(logs.String(), `"restart_in":80`) })
 	n, took := src.restarts.Load(), time.Since(start)
 	src.Close()
 	if n < 2 || n > 5 {
@@ -365,12 +362,15 @@ func TestExecSourceClose(t *testing.T) {
 				t.Fatalf("Next with the command down: %v, want context.DeadlineExceeded", err)
 			}
 			var pid int
-			for start := time.Now(); pid == 0 && time.Since(start) < 5*time.Second; time.Sleep(5 * time.Millisecond) {
+			testwait.Until(5*time.Second, func() bool {
 				b, _ := os.ReadFile(pidfile)
 				pid, _ = strconv.Atoi(string(b))
-			}
+				return pid != 0
+			})
 			errc := make(chan error, 1)
 			go func() { errc <- src.Next(context.Background(), &f) }()
+			// A head start for Next, so that Close usually finds it blocked;
+			// an earlier Close must work too.
 			time.Sleep(20 * time.Millisecond)
 			start := time.Now()
 			if err := src.Close(); err != nil {
@@ -542,14 +542,10 @@ func TestExecSourceEnvironment(t *testing.T) {
 	}
 	defer src.Close()
 	var b []byte
-	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		if b, err = os.ReadFile(out); err == nil {
-			break
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("the command did not write its environment")
-		}
-	}
+	testwait.Within(t, 5*time.Second, "the command to write its environment", func() bool {
+		b, err = os.ReadFile(out)
+		return err == nil
+	})
 	env := strings.Split(strings.TrimSpace(string(b)), "\n")
 	for _, kv := range env {
 		switch name, _, _ := strings.Cut(kv, "="); name {
@@ -575,10 +571,8 @@ func TestExecSourceRedacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for start := time.Now(); !strings.Contains(logs.String(), "command stderr"); time.Sleep(5 * time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("no stderr line logged:\n%s", logs.String())
-		}
+	if !testwait.Until(5*time.Second, func() bool { return strings.Contains(logs.String(), "command stderr") }) {
+		t.Fatalf("no stderr line logged:\n%s", logs.String())
 	}
 	src.Close()
 	if name := fmt.Sprint(src); strings.Contains(name, "hunter2") || !strings.Contains(name, "rtsp://admin:xxxxx@cam/live") {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/testwait"
 )
 
 // openTestHTTP opens uri as an http: source with fast reconnection
@@ -167,7 +169,7 @@ func TestHTTPStall(t *testing.T) {
 			if writeFlush(w, mjpegPart(b)) != nil {
 				return
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // a camera's frame pacing
 		}
 	})
 	s, logs := openTestHTTP(t, srv.URL+"/stream#timeout=100ms", nil)
@@ -199,7 +201,7 @@ func TestHTTPReconnect(t *testing.T) {
 		setContentType(w, mixedReplace)
 		for _, f := range fr {
 			writeFlush(w, mjpegPart(f))
-			time.Sleep(3 * time.Millisecond)
+			time.Sleep(3 * time.Millisecond) // a camera's frame pacing
 		}
 	})
 	s, logs := openTestHTTP(t, srv.URL, func(c *httpConfig) { c.logEvery = time.Minute })
@@ -240,6 +242,7 @@ func TestHTTPBackoff(t *testing.T) {
 	s, logs := openTestHTTP(t, srv.URL, func(c *httpConfig) {
 		c.backoffMin, c.backoffMax, c.logEvery = 20*time.Millisecond, 80*time.Millisecond, time.Minute
 	})
+	// Real time: the number of attempts in a stretch of it is what is measured.
 	time.Sleep(600 * time.Millisecond)
 	// Attempts at 0, 20, 60, 140, 220, ... 540 ms: 8, give or take.
 	if n := s.conns.Load(); n < 5 || n > 10 {
@@ -360,6 +363,8 @@ func TestHTTPHugePart(t *testing.T) {
 		setContentType(w, mixedReplace)
 		for _, p := range body {
 			writeFlush(w, p)
+			// Frame pacing, so that each part is read before the next arrives
+			// and the sequence numbers below do not depend on the scheduler.
 			time.Sleep(20 * time.Millisecond)
 		}
 		<-r.Context().Done()
@@ -389,10 +394,8 @@ func TestHTTPHugePart(t *testing.T) {
 // countGoroutines waits up to a second for the goroutines to drop to n.
 func countGoroutines(t testing.TB, n int) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
-		if runtime.NumGoroutine() <= n {
-			return
-		}
+	if testwait.Until(time.Second, func() bool { return runtime.NumGoroutine() <= n }) {
+		return
 	}
 	buf := make([]byte, 1<<16)
 	t.Errorf("%d goroutines, want %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
@@ -441,6 +444,8 @@ func TestHTTPClose(t *testing.T) {
 				var f Frame
 				errc <- s.Next(context.Background(), &f)
 			}()
+			// A head start for Next, so that Close usually finds it blocked
+			// in the state the case names; an earlier Close must work too.
 			time.Sleep(50 * time.Millisecond)
 			start := time.Now()
 			s.Close()
@@ -469,10 +474,14 @@ func TestHTTPClose(t *testing.T) {
 // the source goes on delivering frames to the next call.
 func TestHTTPContextCancel(t *testing.T) {
 	frame := makeJPEG(t, 16, 16, 1)
-	start := make(chan struct{})
+	start, connected := make(chan struct{}), make(chan struct{}, 1)
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		setContentType(w, mixedReplace)
 		writeFlush(w, nil)
+		select {
+		case connected <- struct{}{}:
+		default:
+		}
 		select {
 		case <-start:
 		case <-r.Context().Done():
@@ -486,7 +495,7 @@ func TestHTTPContextCancel(t *testing.T) {
 	errc := make(chan error, 1)
 	var f Frame
 	go func() { errc <- s.Next(ctx, &f) }()
-	time.Sleep(50 * time.Millisecond)
+	<-connected // the source is now waiting for a frame
 	cancel()
 	select {
 	case err := <-errc:
@@ -549,10 +558,10 @@ func TestHTTPS(t *testing.T) {
 	if err := nextTimeout(s3, &f, 200*time.Millisecond); err != context.DeadlineExceeded {
 		t.Fatalf("Next with the wrong pin = %v", err)
 	}
-	for start := time.Now(); !strings.Contains(logs3.String(), fmt.Sprintf("sha256:%x, not the one given", sum)); time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("log does not say the fingerprint differs:\n%s", logs3)
-		}
+	if !testwait.Until(5*time.Second, func() bool {
+		return strings.Contains(logs3.String(), fmt.Sprintf("sha256:%x, not the one given", sum))
+	}) {
+		t.Fatalf("log does not say the fingerprint differs:\n%s", logs3)
 	}
 
 	// Without trusting the server's certificate, the error says why.
@@ -560,10 +569,8 @@ func TestHTTPS(t *testing.T) {
 	if err := nextTimeout(s2, &f, 200*time.Millisecond); err != context.DeadlineExceeded {
 		t.Fatalf("Next = %v", err)
 	}
-	for start := time.Now(); !strings.Contains(logs.String(), "certificate"); time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("log does not mention the certificate:\n%s", logs)
-		}
+	if !testwait.Until(5*time.Second, func() bool { return strings.Contains(logs.String(), "certificate") }) {
+		t.Fatalf("log does not mention the certificate:\n%s", logs)
 	}
 }
 

@@ -185,6 +185,8 @@ func TestCloseUnblocksNext(t *testing.T) {
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- src.Next(context.Background(), &f) }()
+			// A head start for Next, so that Close usually finds it blocked;
+			// an earlier Close must work too.
 			time.Sleep(50 * time.Millisecond)
 			if err := src.Close(); err != nil {
 				t.Fatalf("Close: %v", err)

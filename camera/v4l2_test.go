@@ -438,7 +438,7 @@ func TestV4L2UnplugLive(t *testing.T) {
 			case frames <- f.Seq:
 			default:
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // a consumer slower than the camera
 		}
 	}()
 	waitFrames := func(n int) {
@@ -457,7 +457,7 @@ func TestV4L2UnplugLive(t *testing.T) {
 	waitFrames(5)
 	for range 3 {
 		drv.Unplug()
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(30 * time.Millisecond) // real time unplugged, for the source to notice and retry
 		for len(frames) > 0 {
 			<-frames
 		}
@@ -496,6 +496,8 @@ func TestV4L2CloseWhileBlocked(t *testing.T) {
 			tc.setup(fx)
 			errc := make(chan error, 1)
 			go func() { errc <- fx.src.Next(context.Background(), &f) }()
+			// A head start for Next, so that Close usually finds it blocked
+			// in the state the case names; an earlier Close must work too.
 			time.Sleep(50 * time.Millisecond)
 			start := time.Now()
 			if err := fx.src.Close(); err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/creack/pty"
 
 	"catd/config"
+
+	"catd/internal/testwait"
 )
 
 // A reload typed on the serial console that changes the serial section
@@ -48,7 +50,7 @@ func TestConsoleReloadRestartsConsole(t *testing.T) {
 		}
 	}
 	r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nserial:\n  port: %s\n", r.model, link))
-	waitFor(t, "the console to open", func() bool { return strings.Count(r.logs.String(), "serial console open") == 1 })
+	testwait.For(t, "the console to open", func() bool { return strings.Count(r.logs.String(), "serial console open") == 1 })
 
 	json.Store(true)
 	if _, err := master.Write([]byte("reload\n")); err != nil {
@@ -57,7 +59,7 @@ func TestConsoleReloadRestartsConsole(t *testing.T) {
 	if ev := r.event(EventConfigReloaded); ev.Msg != "serial.format" {
 		t.Errorf("changed %q, want serial.format", ev.Msg)
 	}
-	waitFor(t, "the console to open again", func() bool { return strings.Count(r.logs.String(), "serial console open") == 2 })
+	testwait.For(t, "the console to open again", func() bool { return strings.Count(r.logs.String(), "serial console open") == 2 })
 	if _, err := master.Write([]byte("version\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,7 @@ func TestSIGKILLDuringCheckpoints(t *testing.T) {
 			for sc.Scan() {
 			}
 		}()
+		// Real time: the kill lands at a random moment of the child's work.
 		time.Sleep(time.Duration(r.IntN(40)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err = cmd.Wait()

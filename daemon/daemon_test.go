@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -111,6 +112,22 @@ func collect(t *testing.T, src camera.Source, cfg PipelineConfig, until func([]E
 	return events
 }
 
+// feed sends n tokens on gate, every gap, until stop is closed.
+func feed(gate chan<- struct{}, n int, gap time.Duration, stop <-chan struct{}) {
+	for range n {
+		select {
+		case gate <- struct{}{}:
+		case <-stop:
+			return
+		}
+		select {
+		case <-time.After(gap):
+		case <-stop:
+			return
+		}
+	}
+}
+
 func kinds(evs []Event) []EventKind {
 	var k []EventKind
 	for _, e := range evs {
@@ -122,19 +139,23 @@ func kinds(evs []Event) []EventKind {
 }
 
 func TestHysteresis(t *testing.T) {
+	t.Parallel()
 	net, info := brightnessNet(t)
 	// One bright frame alone is not a cat; two are. Two dark frames do not
 	// clear it; three do.
-	gate := make(chan struct{})
-	src := &scriptSource{frames: []int{1, 0, 1, 1, 0, 0, 1, 0, 0, 0}, gate: gate}
-	go func() {
-		for range 10 {
-			gate <- struct{}{}
-			time.Sleep(20 * time.Millisecond) // one frame at a time, none dropped
-		}
-	}()
-	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, OffFrames: 3, StatsEvery: -1},
-		func(evs []Event) bool { return len(kinds(evs)) == 2 })
+	// In a synctest bubble the 20 ms between frames pass only once the
+	// pipeline has taken the last one: one frame at a time, none dropped,
+	// however busy the machine.
+	var evs []Event
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		src := &scriptSource{frames: []int{1, 0, 1, 1, 0, 0, 1, 0, 0, 0}, gate: gate}
+		stop := make(chan struct{})
+		go feed(gate, 10, 20*time.Millisecond, stop)
+		evs = collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, OffFrames: 3, StatsEvery: -1},
+			func(evs []Event) bool { return len(kinds(evs)) == 2 })
+		close(stop)
+	})
 	got := kinds(evs)
 	if len(got) != 2 || got[0] != EventCatPresent || got[1] != EventCatGone {
 		t.Fatalf("events %v, want cat_present then cat_gone", got)
@@ -148,24 +169,26 @@ func TestHysteresis(t *testing.T) {
 }
 
 func TestCorruptFramesAreSkipped(t *testing.T) {
+	t.Parallel()
 	net, info := brightnessNet(t)
-	gate := make(chan struct{})
-	src := &scriptSource{frames: []int{-1, 1, -1, 1, 1}, gate: gate}
-	go func() {
-		for range 5 {
-			gate <- struct{}{}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	evs := collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, StatsEvery: 300 * time.Millisecond},
-		func(evs []Event) bool {
-			for _, e := range evs {
-				if e.Kind == EventStats && e.Stats.Corrupt > 0 {
-					return true
+	// Frames 20 ms apart and stats every 300 ms, in a synctest bubble's time.
+	var evs []Event
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		src := &scriptSource{frames: []int{-1, 1, -1, 1, 1}, gate: gate}
+		stop := make(chan struct{})
+		go feed(gate, 5, 20*time.Millisecond, stop)
+		evs = collect(t, src, PipelineConfig{Net: net, Info: info, OnFrames: 2, StatsEvery: 300 * time.Millisecond},
+			func(evs []Event) bool {
+				for _, e := range evs {
+					if e.Kind == EventStats && e.Stats.Corrupt > 0 {
+						return true
+					}
 				}
-			}
-			return false
-		})
+				return false
+			})
+		close(stop)
+	})
 	var present bool
 	for _, e := range evs {
 		if e.Kind == EventCatPresent {
@@ -366,7 +389,7 @@ func gated(ctx context.Context, frames []int) *scriptSource {
 			case <-ctx.Done():
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // a camera's frame pacing
 		}
 	}()
 	return &scriptSource{frames: frames, gate: gate}

@@ -19,6 +19,8 @@ import (
 	"catd/learn/learnbench"
 	"catd/metrics"
 	"catd/model"
+
+	"catd/internal/testwait"
 )
 
 func writePNG(t *testing.T, path string, px []uint8, w, h int) {
@@ -112,13 +114,11 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 		}})
 	}()
 	labelDir := filepath.Join(dir, "labels")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(labelDir, "cat")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no label folders\n%s", logs.String())
-		}
+	if !testwait.Until(10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(labelDir, "cat"))
+		return err == nil
+	}) {
+		t.Fatalf("no label folders\n%s", logs.String())
 	}
 	// Cats and non-cats interleaved, in batches of ten, as a user
 	// might sort a camera's frames.

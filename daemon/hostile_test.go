@@ -23,6 +23,8 @@ import (
 	"catd/camera"
 	"catd/config"
 	"catd/state"
+
+	"catd/internal/testwait"
 )
 
 // returnsWithin fails t if fn has not returned after a few seconds: the
@@ -104,18 +106,6 @@ func TestHostileModelFiles(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds, failing the test after 15 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // replaceWith puts what make makes at path, by a rename as editors save.
 func replaceWith(t *testing.T, path string, make func(tmp string) error) {
 	t.Helper()
@@ -160,7 +150,7 @@ func TestReloadRefusesHostileConfigFiles(t *testing.T) {
 			r := newRig(t)
 			r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))
 			replaceWith(t, r.cfgPath, tc.place)
-			waitFor(t, "the watcher's error", func() bool {
+			testwait.For(t, "the watcher's error", func() bool {
 				return strings.Contains(r.logs.String(), tc.says)
 			})
 			r.reload <- syscall.SIGHUP
@@ -211,7 +201,7 @@ func TestSerialReloadRefusesHostileConfigFiles(t *testing.T) {
 			}()
 			r := newRig(t)
 			r.start(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nserial:\n  port: %s\n", r.model, tty.Name()))
-			waitFor(t, "the serial console", func() bool { return strings.Contains(r.logs.String(), "serial console open") })
+			testwait.For(t, "the serial console", func() bool { return strings.Contains(r.logs.String(), "serial console open") })
 			replaceWith(t, r.cfgPath, tc.place)
 			// reply returns the next line that answers a command.
 			reply := func() string {
@@ -350,7 +340,7 @@ func TestOneCatdPerStateDirectory(t *testing.T) {
 	defer cancel()
 	ctl, logs, done := &Control{}, &syncBuffer{}, make(chan error, 1)
 	go func() { done <- Run(ctx, opt(logs, ctl)) }()
-	waitFor(t, "frames from the third Run", func() bool {
+	testwait.For(t, "frames from the third Run", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("third Run: %v\n%s", err, logs.String())

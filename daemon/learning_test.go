@@ -14,6 +14,8 @@ import (
 
 	"catd/config"
 	"catd/learn"
+
+	"catd/internal/testwait"
 )
 
 // writeLabel writes an 8x8 PNG of brightness v (with noise) into dir.
@@ -230,7 +232,7 @@ func TestReplayBoundedWhileLearningOff(t *testing.T) {
 		writeLabel(t, filepath.Join(labelDir, "noncat"), fmt.Sprintf("dark%02d.png", i), 30, rng)
 		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
 	}
-	waitFor(t, "120 labels taken", func() bool {
+	testwait.For(t, "120 labels taken", func() bool {
 		done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*.png"))
 		return len(done) == 120
 	})

@@ -18,6 +18,8 @@ import (
 	"catd/camera"
 	"catd/config"
 	"catd/state"
+
+	"catd/internal/testwait"
 )
 
 // serviceRig runs the service on a config file in a temporary folder, with
@@ -152,17 +154,15 @@ func (r *serviceRig) stop() error {
 func (r *serviceRig) frames(n uint64) {
 	r.t.Helper()
 	start := r.ctl.Snapshot().Frames
-	deadline := time.Now().Add(15 * time.Second)
-	for r.ctl.Snapshot().Frames < start+n {
+	if !testwait.Until(15*time.Second, func() bool {
 		select {
 		case err := <-r.done:
 			r.t.Fatalf("Run returned %v\n%s", err, r.logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("fewer than %d frames\n%s", n, r.logs.String())
-		}
-		time.Sleep(2 * time.Millisecond)
+		return r.ctl.Snapshot().Frames >= start+n
+	}) {
+		r.t.Fatalf("fewer than %d frames\n%s", n, r.logs.String())
 	}
 }
 
@@ -190,10 +190,11 @@ func (r *serviceRig) status(ok func(*Status) bool) *Status {
 		s   *Status
 		err error
 	)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if s, err = ReadStatus(filepath.Join(r.dir, "state", "status.json")); err == nil && ok(s) {
-			return s
-		}
+	if testwait.Until(10*time.Second, func() bool {
+		s, err = ReadStatus(filepath.Join(r.dir, "state", "status.json"))
+		return err == nil && ok(s)
+	}) {
+		return s
 	}
 	if err != nil {
 		r.t.Fatal(err)
@@ -275,7 +276,7 @@ func TestReloadRacingShutdown(t *testing.T) {
 	}
 	r.cancel()
 	status := filepath.Join(r.dir, "state", "status.json")
-	waitFor(t, "the pipeline to stop (status.json removed)", func() bool {
+	testwait.For(t, "the pipeline to stop (status.json removed)", func() bool {
 		_, err := os.Stat(status)
 		return errors.Is(err, os.ErrNotExist)
 	})
@@ -311,12 +312,13 @@ func TestSnapshotAndOnDetect(t *testing.T) {
 		r.model, envFile))
 	ev := r.event(EventCatPresent)
 	var env string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if b, err := os.ReadFile(envFile); err == nil && bytes.Contains(b, []byte("CATD_TIME")) {
+	testwait.Until(10*time.Second, func() bool {
+		b, err := os.ReadFile(envFile)
+		if err == nil && bytes.Contains(b, []byte("CATD_TIME")) {
 			env = string(b)
-			break
 		}
-	}
+		return env != ""
+	})
 	if env == "" {
 		t.Fatalf("on_detect did not run\n%s", r.logs.String())
 	}

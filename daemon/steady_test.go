@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"catd/camera"
+
+	"catd/internal/testwait"
 )
 
 // TestSteadyStateIsFlat runs 10,000 frames of the test: source through the
@@ -56,11 +58,11 @@ func steadyState(t *testing.T, writers bool, maxAllocs float64) {
 	}
 	go func() { done <- RunPipeline(ctx, cfg, zerolog.Nop()) }()
 	waitFor := func(n uint64) {
-		for ctl.Snapshot().Frames < n {
-			if ctx.Err() != nil {
-				t.Fatalf("only %d frames", ctl.Snapshot().Frames)
-			}
-			time.Sleep(2 * time.Millisecond)
+		// As long as ctx lasts: 10 000 frames under -race on a busy machine take a while.
+		deadline, _ := ctx.Deadline()
+		testwait.Until(time.Until(deadline), func() bool { return ctl.Snapshot().Frames >= n || ctx.Err() != nil })
+		if ctl.Snapshot().Frames < n {
+			t.Fatalf("only %d frames", ctl.Snapshot().Frames)
 		}
 	}
 	measure := func() (heap, mallocs uint64, goroutines int) {

@@ -9,6 +9,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"catd/camera"
+
+	"catd/internal/testwait"
 )
 
 // steadySource sends the same frame (every pixel pix) every 2 ms
@@ -93,11 +95,10 @@ func TestUpdatesApplyLive(t *testing.T) {
 	waitFrames := func(n uint64) {
 		t.Helper()
 		start := ctl.Snapshot().Frames
-		for ctl.Snapshot().Frames < start+n {
-			if ctx.Err() != nil {
-				t.Fatalf("fewer than %d frames", n)
-			}
-			time.Sleep(time.Millisecond)
+		deadline, _ := ctx.Deadline()
+		testwait.Until(time.Until(deadline), func() bool { return ctl.Snapshot().Frames >= start+n || ctx.Err() != nil })
+		if ctl.Snapshot().Frames < start+n {
+			t.Fatalf("fewer than %d frames", n)
 		}
 	}
 	waitFrames(5)

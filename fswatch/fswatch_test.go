@@ -20,6 +20,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"catd/internal/regfile"
+
+	"catd/internal/testwait"
 )
 
 const (
@@ -167,12 +169,8 @@ func (h *harness) none() {
 // waitLog waits for a log line that contains every one of subs.
 func (h *harness) waitLog(subs ...string) {
 	h.t.Helper()
-	deadline := time.Now().Add(patience)
-	for len(h.logs.lines(subs...)) == 0 {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no log line with %q within %v", subs, patience)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(patience, func() bool { return len(h.logs.lines(subs...)) > 0 }) {
+		h.t.Fatalf("no log line with %q within %v", subs, patience)
 	}
 }
 
@@ -771,10 +769,7 @@ func TestRunStops(t *testing.T) {
 			if d := time.Since(began); d > time.Second {
 				t.Errorf("Run took %v to return", d)
 			}
-			deadline := time.Now().Add(patience)
-			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testwait.Until(patience, func() bool { return runtime.NumGoroutine() <= before })
 			if n := runtime.NumGoroutine(); n > before {
 				buf := make([]byte, 1<<20)
 				t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

@@ -22,6 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"catd/internal/childenv"
+
+	"catd/internal/testwait"
 )
 
 // subreaper reports whether the test binary became a child subreaper, so
@@ -97,25 +99,19 @@ func runOnce(t *testing.T, r *Runner, ev Event) {
 // waitIdle waits up to 5 s for r to have no run in progress.
 func waitIdle(t *testing.T, r *Runner) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(2 * time.Millisecond) {
+	testwait.Within(t, 5*time.Second, "the run to end", func() bool {
 		r.mu.Lock()
-		running := r.running
-		r.mu.Unlock()
-		if !running {
-			return
-		}
-	}
-	t.Fatal("the run did not end within 5 s")
+		defer r.mu.Unlock()
+		return !r.running
+	})
 }
 
 // waitGoroutines waits up to a second for the number of goroutines to drop
 // to n.
 func waitGoroutines(t *testing.T, n int) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < time.Second; time.Sleep(5 * time.Millisecond) {
-		if runtime.NumGoroutine() <= n {
-			return
-		}
+	if testwait.Until(time.Second, func() bool { return runtime.NumGoroutine() <= n }) {
+		return
 	}
 	buf := make([]byte, 1<<16)
 	t.Errorf("%d goroutines after Close, want %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
@@ -144,15 +140,15 @@ func readPid(t *testing.T, file string) int {
 // fails with ESRCH), reaping it if it was reparented to the test binary.
 func processGone(t *testing.T, pid int) {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < 2*time.Second; time.Sleep(5 * time.Millisecond) {
+	if testwait.Until(2*time.Second, func() bool {
 		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
-			return
+			return true
 		}
 		var ws syscall.WaitStatus
 		syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		if !subreaper && isZombie(pid) {
-			return // dead, waiting for a parent that does not reap it
-		}
+		return !subreaper && isZombie(pid) // dead, waiting for a parent that does not reap it
+	}) {
+		return
 	}
 	t.Errorf("process %d is still running", pid)
 }
@@ -369,6 +365,7 @@ func TestFire(t *testing.T) {
 					waitIdle(t, r)
 				}
 				if i > 0 {
+					// Real time: MinInterval is measured against it.
 					time.Sleep(time.Until(first.Add(s.at)))
 				} else {
 					first = time.Now()

@@ -24,6 +24,8 @@ import (
 
 	"catd/dataset"
 	"catd/preprocess"
+
+	"catd/internal/testwait"
 )
 
 // patience bounds every wait for something the Inbox should do; generous,
@@ -144,18 +146,6 @@ func (r *running) stop() error {
 	return r.err
 }
 
-// waitFor waits until cond holds, failing the test after patience.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
@@ -203,6 +193,7 @@ func writeChunks(t *testing.T, path string, pause time.Duration, chunks ...[]byt
 	defer f.Close()
 	for i, c := range chunks {
 		if i > 0 {
+			// Real time: the pause between chunks is what the Inbox must sit out.
 			time.Sleep(pause)
 		}
 		if _, err := f.Write(c); err != nil {
@@ -365,10 +356,7 @@ func checkRejected(t *testing.T, dir, name, want string) string {
 // goroutinesSettle waits until no more goroutines run than before.
 func goroutinesSettle(t *testing.T, before int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

@@ -20,6 +20,8 @@ import (
 
 	"catd/preprocess"
 	"catd/state"
+
+	"catd/internal/testwait"
 )
 
 func TestNew(t *testing.T) {
@@ -73,7 +75,7 @@ func TestPresentAtStart(t *testing.T) {
 	}
 	rec := newRecorder()
 	r := start(t, opt, rec.take, nil)
-	waitFor(t, "three files taken", func() bool { return len(listDir(t, filepath.Join(dir, DoneDir))) == 3 })
+	testwait.For(t, "three files taken", func() bool { return len(listDir(t, filepath.Join(dir, DoneDir))) == 3 })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +110,9 @@ func TestOrder(t *testing.T) {
 	r := start(t, opt, rec.take, nil)
 	// Once Run has found the old file, a new one arrives, with a name
 	// that sorts first.
-	waitFor(t, "the old file found", func() bool { return r.in.Stats().Pending == 1 || rec.calls() > 0 })
+	testwait.For(t, "the old file found", func() bool { return r.in.Stats().Pending == 1 || rec.calls() > 0 })
 	writeFile(t, filepath.Join(dir, Cat, "a-new.jpg"), makeJPEG(t, 16, 16, 2))
-	waitFor(t, "both taken", func() bool { return rec.calls() == 2 })
+	testwait.For(t, "both taken", func() bool { return rec.calls() == 2 })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/z-old.jpg", "cat/a-new.jpg"}) {
 		t.Errorf("took %v, want the file present at start first", got)
 	}
@@ -151,7 +153,7 @@ func TestSlowWrite(t *testing.T) {
 			} else {
 				writeSlowly(t, filepath.Join(dir, Cat, "slow.jpg"), data, tt.chunks, tt.pause)
 			}
-			waitFor(t, "slow.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "slow.jpg")) })
+			testwait.For(t, "slow.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "slow.jpg")) })
 			// Give a wrong second take time to happen.
 			time.Sleep(3 * opt.Settle)
 			if err := r.stop(); err != nil {
@@ -188,7 +190,7 @@ func TestRenameIn(t *testing.T) {
 	if err := os.Rename(src, filepath.Join(dir, NonCat, "frame-000042-p0.51.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the frame in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "frame-000042-p0.51.jpg")) })
+	testwait.For(t, "the frame in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "frame-000042-p0.51.jpg")) })
 	got := rec.examples()
 	if len(got) != 1 {
 		t.Fatalf("took %d, want 1", len(got))
@@ -216,7 +218,8 @@ func TestIgnoredNames(t *testing.T) {
 	// A file dropped after them all: once it is taken, they were looked
 	// at too.
 	writeFile(t, filepath.Join(dir, Cat, "sentinel.png"), makePNG(t, 8, 8, 1))
-	waitFor(t, "sentinel taken", func() bool { return exists(filepath.Join(dir, DoneDir, "sentinel.png")) })
+	testwait.For(t, "sentinel taken", func() bool { return exists(filepath.Join(dir, DoneDir, "sentinel.png")) })
+	// Give a wrong take time to happen.
 	time.Sleep(3 * opt.Settle)
 	if got := rec.names(); !slices.Equal(got, []string{"cat/sentinel.png"}) {
 		t.Errorf("took %v, want only the sentinel", got)
@@ -233,7 +236,7 @@ func TestIgnoredNames(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, Cat, "x.jpg.part"), filepath.Join(dir, Cat, "x.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "x.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "x.jpg")) })
+	testwait.For(t, "x.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "x.jpg")) })
 	got := rec.examples()
 	if len(got) != 2 {
 		t.Fatalf("took %d, want 2", len(got))
@@ -401,7 +404,7 @@ func TestRejected(t *testing.T) {
 				r = start(t, opt, rec.take, nil)
 				tt.make(t, filepath.Join(dir, Cat, tt.file))
 			}
-			waitFor(t, "the reason file", func() bool { return exists(filepath.Join(dir, RejectedDir, tt.file+".txt")) })
+			testwait.For(t, "the reason file", func() bool { return exists(filepath.Join(dir, RejectedDir, tt.file+".txt")) })
 			line := checkRejected(t, dir, tt.file, tt.reason)
 			t.Logf("reason: %s", strings.TrimSpace(line))
 			if exists(filepath.Join(dir, Cat, tt.file)) {
@@ -432,7 +435,7 @@ func TestSymlinkNotFollowed(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(dir, Cat, "private.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "rejection", func() bool { return exists(filepath.Join(dir, RejectedDir, "private.jpg.txt")) })
+	testwait.For(t, "rejection", func() bool { return exists(filepath.Join(dir, RejectedDir, "private.jpg.txt")) })
 	st, err := os.Lstat(filepath.Join(dir, RejectedDir, "private.jpg"))
 	if err != nil || st.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("rejected/private.jpg is not the link itself: %v", err)
@@ -472,7 +475,7 @@ func TestPixels(t *testing.T) {
 			for name, data := range images {
 				writeFile(t, filepath.Join(dir, Cat, name), data)
 			}
-			waitFor(t, "all taken", func() bool { return rec.calls() == len(images) })
+			testwait.For(t, "all taken", func() bool { return rec.calls() == len(images) })
 			for _, ex := range rec.examples() {
 				if len(ex.Pixels) != 13*11*3 {
 					t.Errorf("%s: %d pixel bytes, want %d", ex.Name, len(ex.Pixels), 13*11*3)
@@ -493,9 +496,9 @@ func TestDuplicate(t *testing.T) {
 	r := start(t, opt, rec.take, nil)
 	data := makeJPEG(t, 40, 40, 9)
 	writeFile(t, filepath.Join(dir, Cat, "first.jpg"), data)
-	waitFor(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
+	testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
 	writeFile(t, filepath.Join(dir, Cat, "again.jpg"), data)
-	waitFor(t, "again.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "again.jpg")) })
+	testwait.For(t, "again.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "again.jpg")) })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg"}) {
 		t.Errorf("took %v, want only the first", got)
 	}
@@ -506,7 +509,7 @@ func TestDuplicate(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, DoneDir, "first.jpg"), filepath.Join(dir, NonCat, "first.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first.jpg taken again", func() bool { return len(rec.names()) == 2 })
+	testwait.For(t, "first.jpg taken again", func() bool { return len(rec.names()) == 2 })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg", "noncat/first.jpg"}) {
 		t.Errorf("took %v, want the correction too", got)
 	}
@@ -531,11 +534,11 @@ func TestTakeError(t *testing.T) {
 	r := start(t, opt, rec.take, func(in *Inbox) { in.retryMin = 40 * time.Millisecond })
 	data := makeJPEG(t, 30, 20, 4)
 	writeFile(t, path, data)
-	waitFor(t, "the first failure", func() bool { return rec.calls() >= 1 })
+	testwait.For(t, "the first failure", func() bool { return rec.calls() >= 1 })
 	if s := r.in.Stats(); s.Pending != 1 || s.Taken != 0 {
 		t.Errorf("after a failure Stats = %+v, want 1 pending", s)
 	}
-	waitFor(t, "retry.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "retry.jpg")) })
+	testwait.For(t, "retry.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "retry.jpg")) })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -573,8 +576,8 @@ func TestNameClash(t *testing.T) {
 	data := makeJPEG(t, 20, 20, 6)
 	writeFile(t, filepath.Join(dir, Cat, "a.jpg"), data)
 	writeFile(t, filepath.Join(dir, Cat, "bad.jpg"), []byte("not an image"))
-	waitFor(t, "a-2.jpg", func() bool { return exists(filepath.Join(dir, DoneDir, "a-2.jpg")) })
-	waitFor(t, "bad-1.jpg.txt", func() bool { return exists(filepath.Join(dir, RejectedDir, "bad-1.jpg.txt")) })
+	testwait.For(t, "a-2.jpg", func() bool { return exists(filepath.Join(dir, DoneDir, "a-2.jpg")) })
+	testwait.For(t, "bad-1.jpg.txt", func() bool { return exists(filepath.Join(dir, RejectedDir, "bad-1.jpg.txt")) })
 	for name, want := range map[string]string{"a.jpg": "old a", "a-1.jpg": "old a-1", "a-2.jpg": string(data)} {
 		if got, err := os.ReadFile(filepath.Join(dir, DoneDir, name)); err != nil || string(got) != want {
 			t.Errorf("done/%s: %q, %v", name, got, err)
@@ -641,7 +644,7 @@ func TestRestart(t *testing.T) {
 	r1 := start(t, opt, store.take, nil)
 	a := makeJPEG(t, 24, 24, 1)
 	writeFile(t, filepath.Join(dir, Cat, "a.jpg"), a)
-	waitFor(t, "a.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "a.jpg")) })
+	testwait.For(t, "a.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "a.jpg")) })
 	if err := r1.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -656,8 +659,8 @@ func TestRestart(t *testing.T) {
 	r2 := start(t, opt, store.take, nil)
 	b := makeJPEG(t, 24, 24, 2)
 	writeFile(t, filepath.Join(dir, Cat, "b.jpg"), b)
-	waitFor(t, "b.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "b.jpg")) })
-	waitFor(t, "c.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "c.jpg")) })
+	testwait.For(t, "b.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "b.jpg")) })
+	testwait.For(t, "c.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "c.jpg")) })
 	if err := r2.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -684,7 +687,7 @@ func TestPolling(t *testing.T) {
 	})
 	data := makePNG(t, 20, 20, 1)
 	writeSlowly(t, filepath.Join(dir, NonCat, "p.png"), data, 3, 20*time.Millisecond)
-	waitFor(t, "p.png taken", func() bool { return exists(filepath.Join(dir, DoneDir, "p.png")) })
+	testwait.For(t, "p.png taken", func() bool { return exists(filepath.Join(dir, DoneDir, "p.png")) })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -702,21 +705,22 @@ func TestClassFolderRemoved(t *testing.T) {
 	opt := testOptions(t, dir)
 	rec := newRecorder()
 	start(t, opt, rec.take, nil)
-	time.Sleep(50 * time.Millisecond) // let Run set its watches up
+	// Real time: nothing outside says when Run has set its watches up.
+	time.Sleep(50 * time.Millisecond)
 	if err := os.RemoveAll(filepath.Join(dir, Cat)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cat/ made again", func() bool { return exists(filepath.Join(dir, Cat)) })
-	time.Sleep(50 * time.Millisecond) // and watched again
+	testwait.For(t, "cat/ made again", func() bool { return exists(filepath.Join(dir, Cat)) })
+	time.Sleep(50 * time.Millisecond) // and watched again (as above, nothing says when)
 	data := makeJPEG(t, 16, 16, 1)
 	writeFile(t, filepath.Join(dir, Cat, "back.jpg"), data)
-	waitFor(t, "back.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "back.jpg")) })
+	testwait.For(t, "back.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "back.jpg")) })
 	// done/ removed: made again when needed.
 	if err := os.RemoveAll(filepath.Join(dir, DoneDir)); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, Cat, "next.jpg"), makeJPEG(t, 16, 16, 2))
-	waitFor(t, "next.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "next.jpg")) })
+	testwait.For(t, "next.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "next.jpg")) })
 }
 
 // Run returns promptly when ctx ends, leaving no goroutine behind.
@@ -731,6 +735,8 @@ func TestCancel(t *testing.T) {
 		}},
 		{"while a file waits to be rejected", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, Cat, "bad.jpg"), []byte("bad"))
+			// Real time, past the settle time, so that the file is noticed
+			// and waiting when Run is cancelled.
 			time.Sleep(150 * time.Millisecond)
 		}},
 	}
@@ -741,7 +747,7 @@ func TestCancel(t *testing.T) {
 			opt := testOptions(t, dir)
 			rec := newRecorder()
 			r := start(t, opt, rec.take, nil)
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // a head start for Run; cancelling earlier must work too
 			if tt.act != nil {
 				tt.act(t, dir)
 			}
@@ -779,7 +785,7 @@ func TestRunAgain(t *testing.T) {
 		go func() { done <- in.Run(ctx, rec.take) }()
 		name := []string{"one.jpg", "two.jpg"}[i]
 		writeFile(t, filepath.Join(dir, Cat, name), makeJPEG(t, 16, 16, i))
-		waitFor(t, name, func() bool { return exists(filepath.Join(dir, DoneDir, name)) })
+		testwait.For(t, name, func() bool { return exists(filepath.Join(dir, DoneDir, name)) })
 		if i == 0 {
 			func() {
 				defer func() {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"catd/internal/testwait"
 )
 
 // resolvers are the two ways a tree resolves paths: openat2 (Linux 5.6
@@ -136,7 +138,7 @@ func TestFolderSwappedForLink(t *testing.T) {
 				r := start(t, opt, rec.take, func(in *Inbox) { in.tree.noOpenat2 = res.noOpenat2 })
 				// A first label, taken, shows Run is watching.
 				writeFile(t, filepath.Join(dir, Cat, "first.jpg"), makeJPEG(t, 16, 16, 1))
-				waitFor(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
+				testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
 
 				opens := watchOutside(t, outside)
 				if tc.swap != "" {
@@ -158,9 +160,9 @@ func TestFolderSwappedForLink(t *testing.T) {
 				// Labels are taken again, into the real folders (noncat/ is
 				// never swapped: the test does not write through the link).
 				writeFile(t, filepath.Join(dir, NonCat, "next.jpg"), makeJPEG(t, 16, 16, 2))
-				waitFor(t, "the refusal logged", func() bool { return strings.Contains(logs.String(), tc.log) })
+				testwait.For(t, "the refusal logged", func() bool { return strings.Contains(logs.String(), tc.log) })
 				if tc.swap != "" {
-					waitFor(t, tc.swap+" made again", func() bool {
+					testwait.For(t, tc.swap+" made again", func() bool {
 						st, err := os.Lstat(filepath.Join(dir, tc.swap))
 						return err == nil && st.IsDir()
 					})
@@ -168,9 +170,9 @@ func TestFolderSwappedForLink(t *testing.T) {
 						t.Errorf("%s.refused is not the link: %v", tc.swap, err)
 					}
 				} else {
-					waitFor(t, "both links rejected", func() bool { return r.in.Stats().Rejected == 2 })
+					testwait.For(t, "both links rejected", func() bool { return r.in.Stats().Rejected == 2 })
 				}
-				waitFor(t, "next.jpg taken", func() bool {
+				testwait.For(t, "next.jpg taken", func() bool {
 					st, err := os.Lstat(filepath.Join(dir, DoneDir))
 					return err == nil && st.IsDir() && exists(filepath.Join(dir, DoneDir, "next.jpg"))
 				})

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"catd/internal/testwait"
 )
 
 // fakeHandler records what the console asked of the daemon.
@@ -176,10 +178,7 @@ func start(t *testing.T, opt Options, h Handler, tweak func(*Console)) (*Console
 			t.Fatal("Run did not return within 2 s of cancel")
 		}
 		// The fake ports' scanner goroutines end once the port is closed.
-		deadline := time.Now().Add(2 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 		if n := runtime.NumGoroutine(); n > before {
 			t.Errorf("%d goroutines left after Run, had %d", n, before)
 		}
@@ -411,6 +410,8 @@ func TestConsoleCancelClosesPort(t *testing.T) {
 			c.Event("stats", F("n", 1))
 		}
 	}()
+	// Real time for the writes to fill the pipe and block; nothing outside
+	// says when they have.
 	time.Sleep(20 * time.Millisecond)
 	t0 := time.Now()
 	cancel()

@@ -2,13 +2,17 @@ package serialctl
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+
+	"catd/internal/testwait"
 )
 
 // ptyPort is the far end of a pseudo-terminal: the test types into master,
@@ -70,17 +74,21 @@ func TestPTY(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "ttyCAT")
 	p := newPTY(t, link)
 	clk := newFakeClock()
-	c, logs := start(t, Options{Port: link, StatusEvery: 50 * time.Millisecond}, &fakeHandler{},
+	var failedOpens atomic.Int64 // the real OpenSerial, counted
+	open := func(port string, baud int) (io.ReadWriteCloser, error) {
+		f, err := OpenSerial(port, baud)
+		if err != nil {
+			failedOpens.Add(1)
+		}
+		return f, err
+	}
+	c, logs := start(t, Options{Port: link, StatusEvery: 50 * time.Millisecond, Open: open}, &fakeHandler{},
 		func(c *Console) { c.now = clk.Now })
 	defer func() { p.master.Close(); p.tty.Close() }()
 
 	// Until the console has opened the slave (raw, no echo), the terminal
 	// would echo what the test types.
-	for deadline := time.Now().Add(5 * time.Second); logs.Count("serial console open") == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the console did not open the pty within 5 s")
-		}
-	}
+	testwait.Within(t, 5*time.Second, "the console to open the pty", func() bool { return logs.Count("serial console open") > 0 })
 	t.Run("status", func(t *testing.T) {
 		p.send(t, "status\r\n")
 		var ok, status bool
@@ -119,10 +127,8 @@ func TestPTY(t *testing.T) {
 		// The rest of the flood is dropped: wait until all of it has been
 		// read, before the next subtest refills the bucket (a slow machine
 		// may still be reading it).
-		for deadline := time.Now().Add(10 * time.Second); c.handled.Load() < base+100; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of the 100 flood lines read in 10 s", c.handled.Load()-base)
-			}
+		if !testwait.Until(10*time.Second, func() bool { return c.handled.Load() >= base+100 }) {
+			t.Fatalf("%d of the 100 flood lines read in 10 s", c.handled.Load()-base)
 		}
 	})
 	t.Run("long line", func(t *testing.T) {
@@ -151,8 +157,9 @@ func TestPTY(t *testing.T) {
 		}
 	})
 	t.Run("unplug and replug", func(t *testing.T) {
+		failed := failedOpens.Load()
 		p.vanish(t, link)
-		time.Sleep(50 * time.Millisecond) // a few failed reopenings
+		testwait.For(t, "a few failed reopenings", func() bool { return failedOpens.Load() >= failed+3 })
 		c.Event("cat_gone", F("frame", 1300))
 		p = newPTY(t, link)
 		for {

@@ -181,7 +181,7 @@ func crashOnce(t *testing.T, argv []string, dir string, delay time.Duration) {
 		cmd.Wait()
 		t.Fatalf("child did not start saving within a minute; stderr:\n%s", stderr.Bytes())
 	}
-	time.Sleep(delay)
+	time.Sleep(delay) // real time: the kill lands at a chosen moment of the child's saving
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

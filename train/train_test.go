@@ -16,6 +16,8 @@ import (
 	"catd/dataset"
 	"catd/model"
 	"catd/optim"
+
+	"catd/internal/testwait"
 )
 
 // toySet makes n 16x16 images where cats are images with a bright blob in
@@ -298,9 +300,7 @@ func TestRunAgainAfterCancel(t *testing.T) {
 		t.Errorf("%d epochs done, want %d", tr.Epoch(), toyConfig().Epochs)
 	}
 	// A goroutine counted out by a WaitGroup still exits a moment later.
-	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

@@ -13,12 +13,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"catd/model"
+
+	"catd/internal/testwait"
 )
 
 // writeImages writes n PNGs of 16x16 into dir, bright ones if bright.
@@ -269,7 +272,7 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	var errOut strings.Builder
+	var errOut lockedBuilder // written by catd's goroutines while the test reads it
 	go func() {
 		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
 			"--stats-every", "1s", "--serial-port", port, "--log-json", "--state-dir", dir}, io.Discard, &errOut)
@@ -362,22 +365,39 @@ func TestStatusCommand(t *testing.T) {
 		done <- run(ctx, []string{"run", "--model", filepath.Join(dir, "m.safetensors"), "--source", "test:?fps=20",
 			"--stats-every", "0", "--runtime-dir", dir, "--state-dir", dir, "--log-level", "error"}, io.Discard, io.Discard)
 	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, _, err := runCatd(t, "status", "--runtime-dir", dir)
-		if err == nil && strings.Contains(out, "watching") && !strings.Contains(out, "frames 0 ") {
-			if !strings.Contains(out, "source test:?fps=20") {
-				t.Errorf("status printed %q", out)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no status with frames: %q, %v", out, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var (
+		out string
+		err error
+	)
+	if !testwait.Until(15*time.Second, func() bool {
+		out, _, err = runCatd(t, "status", "--runtime-dir", dir)
+		return err == nil && strings.Contains(out, "watching") && !strings.Contains(out, "frames 0 ")
+	}) {
+		t.Fatalf("no status with frames: %q, %v", out, err)
+	}
+	if !strings.Contains(out, "source test:?fps=20") {
+		t.Errorf("status printed %q", out)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockedBuilder is a strings.Builder safe for concurrent writes and reads.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -290,7 +290,7 @@ func TestFD(t *testing.T) {
 
 func TestMonotonic(t *testing.T) {
 	a := v4l2.Monotonic()
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // real time is what Monotonic measures
 	if b := v4l2.Monotonic(); a <= 0 || b-a < time.Millisecond {
 		t.Errorf("Monotonic %v then %v", a, b)
 	}
