@@ -70,7 +70,9 @@ func (r *Report) Figure() *plot.Figure {
 		p := plot.Panel{Title: k, XLabel: "rounds' time (ticks of learn.every)", YLabel: "test ROC AUC"}
 		var last int
 		for _, o := range r.Outcomes {
-			last = max(last, o.Ticks)
+			if o.Scenario == k {
+				last = max(last, o.Ticks)
+			}
 		}
 		for i, ord := range r.Orders {
 			for _, o := range r.Outcomes {
