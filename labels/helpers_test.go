@@ -28,10 +28,6 @@ import (
 	"catd/internal/testwait"
 )
 
-// patience bounds every wait for something the Inbox should do; generous,
-// for qemu and -race.
-const patience = 15 * time.Second
-
 // testOptions are Options with short times, for an Inbox in dir.
 func testOptions(t testing.TB, dir string) Options {
 	return Options{
