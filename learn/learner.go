@@ -416,15 +416,16 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 		v, err := l.validate(valSet)
 		res.ValLoss, res.ValAUC = v.loss, v.auc
 		aucTol := l.aucMargin(vc, vn)
+		se := pairedSE(l.acc, v)
 		switch {
 		case err != nil:
 			fail = err.Error()
 		case math.IsNaN(v.loss) || math.IsInf(v.loss, 0):
 			blowUp = true
 			fail = fmt.Sprintf("held-out loss %v", v.loss)
-		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs+l.cfg.Noise*pairedSE(l.acc, v):
+		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs+l.cfg.Noise*se:
 			fail = fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%% + %g standard errors of %.4f)",
-				l.acc.loss, v.loss, 100*l.cfg.Margin, l.cfg.Noise, pairedSE(l.acc, v))
+				l.acc.loss, v.loss, 100*l.cfg.Margin, l.cfg.Noise, se)
 		case v.auc < l.acc.auc-aucTol:
 			fail = fmt.Sprintf("held-out ROC AUC fell from %.4f to %.4f (margin %.3f)", l.acc.auc, v.auc, aucTol)
 		default:

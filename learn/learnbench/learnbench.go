@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"catd/dataset"
@@ -297,7 +296,6 @@ type Summary struct {
 	MeanAccepted, MeanRounds    float64
 	ForgetBefore, MaxForgetDrop float64
 	MinBalAccGain, MinAUCGain   float64
-	BalAccByRun, AUCByRun       []float64
 	sumAcc, sumRounds           float64
 	sumBal, sumAUC              float64
 }
@@ -325,14 +323,8 @@ func Summarize(outs []Outcome, key func(Outcome) string) (keys []string, by map[
 		s.MinBalAccGain = min(s.MinBalAccGain, o.After.BalAcc-o.Before.BalAcc)
 		s.MinAUCGain = min(s.MinAUCGain, o.After.AUC-o.Before.AUC)
 		s.MaxForgetDrop = max(s.MaxForgetDrop, o.ForgetBefore-o.ForgetAfter)
-		s.BalAccByRun = append(s.BalAccByRun, o.After.BalAcc)
-		s.AUCByRun = append(s.AUCByRun, o.After.AUC)
 		s.MeanBalAcc, s.MeanAUC = s.sumBal/float64(s.Runs), s.sumAUC/float64(s.Runs)
 		s.MeanAccepted, s.MeanRounds = s.sumAcc/float64(s.Runs), s.sumRounds/float64(s.Runs)
-	}
-	for _, s := range by {
-		slices.Sort(s.BalAccByRun)
-		slices.Sort(s.AUCByRun)
 	}
 	return keys, by
 }
