@@ -387,6 +387,30 @@ type frameLoop struct {
 	statusErr bool // its last write failed (said once)
 	fpsWin    fpsWindow
 	corrupt   uint64
+
+	skipWarn, nanWarn warnEvery // rate limits of the per-frame warnings
+}
+
+// skipWarnEvery is how often a warning that could come with every frame
+// is logged at most.
+const skipWarnEvery = 10 * time.Second
+
+// warnEvery rate-limits a warning to one per skipWarnEvery.
+type warnEvery struct {
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many were suppressed since the
+// last one logged.
+func (w *warnEvery) allow(now time.Time) (suppressed int, ok bool) {
+	if !w.last.IsZero() && now.Sub(w.last) < skipWarnEvery {
+		w.suppressed++
+		return 0, false
+	}
+	n := w.suppressed
+	w.last, w.suppressed = now, 0
+	return n, true
 }
 
 func newFrameLoop(cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) *frameLoop {
@@ -582,7 +606,18 @@ func (l *frameLoop) frame() {
 		l.free <- f
 		l.st.Corrupt++
 		l.corrupt++
-		l.log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
+		// Often the same cause frame after frame (a region of interest
+		// outside the frame): said once per skipWarnEvery.
+		if n, ok := l.skipWarn.allow(time.Now()); ok {
+			l.log.Warn().Err(err).Uint64("frame", seq).Int("suppressed", n).Msg("frame skipped")
+		}
+		return
+	}
+	if math.IsNaN(float64(pc)) { // a broken model never decides
+		l.free <- f
+		if n, ok := l.nanWarn.allow(time.Now()); ok {
+			l.log.Error().Uint64("frame", seq).Int("suppressed", n).Msg("the model gave no score (NaN): frame not judged")
+		}
 		return
 	}
 	l.st.Frames++
