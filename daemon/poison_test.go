@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"image"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -215,4 +216,31 @@ func cloneNet(t *testing.T, n *model.Net) *model.Net {
 	copy(c.Params, n.Params)
 	copy(c.Buffers, n.Buffers)
 	return c
+}
+
+// TestSkippedFrameWarningsAreRateLimited: a region of interest outside the
+// frame makes every frame unusable; the log says so once per
+// skipWarnEvery with the count, not once per frame, while status.json
+// counts every one.
+func TestSkippedFrameWarningsAreRateLimited(t *testing.T) {
+	net, info := brightnessNet(t)
+	path := filepath.Join(t.TempDir(), "status.json")
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := &steadySource{name: "steady", pix: 140}
+	done := make(chan error, 1)
+	go func() {
+		done <- RunPipeline(ctx, PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: -1, StatusPath: path,
+			StatusWrite: 10 * time.Millisecond, ROI: image.Rect(100, 100, 200, 200)}, zerolog.New(logs))
+	}()
+	testwait.For(t, "50 frames counted corrupt", func() bool {
+		st, err := ReadStatus(path)
+		return err == nil && st.Corrupt >= 50
+	})
+	cancel()
+	<-done
+	if n := strings.Count(logs.String(), "frame skipped"); n != 1 {
+		t.Errorf("%d warnings for 50 skipped frames, want 1:\n%s", n, logs.String())
+	}
 }
