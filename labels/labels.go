@@ -221,6 +221,7 @@ type Inbox struct {
 	// takenNotMoved holds the hashes of images take accepted whose move to
 	// done/ failed, so that they are not taken again while they wait.
 	takenNotMoved map[[32]byte]struct{}
+	intakeErr     bool // markIntake failed once (said once)
 }
 
 // New checks opt, makes the folders and returns an Inbox. It starts

@@ -277,3 +277,26 @@ func (t *tree) writeFile(rel string, data []byte, perm os.FileMode, m *state.Met
 	}
 	return nil
 }
+
+// overwrite writes data into rel in place (created 0600 if missing,
+// truncated if not), unsynced: for the intake record, which must survive
+// the process being killed, not the power being cut.
+func (t *tree) overwrite(rel string, data []byte) error {
+	d, name, err := t.parent(rel, unix.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd, err := retry(func() (int, error) {
+		return unix.Openat(int(d.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	})
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: filepath.Join(t.dir, rel), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(t.dir, rel))
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -41,3 +41,7 @@ func (t *tree) mkdir(rel string, perm os.FileMode) error { return os.Mkdir(t.pat
 func (t *tree) writeFile(rel string, data []byte, perm os.FileMode, m *state.Meter) error {
 	return state.WriteFileAtomic(t.path(rel), data, perm, m)
 }
+
+func (t *tree) overwrite(rel string, data []byte) error {
+	return os.WriteFile(t.path(rel), data, 0o600)
+}
