@@ -175,6 +175,33 @@ type slot struct {
 	frame   *camera.Frame // nil when empty
 	ready   chan struct{} // one token when frame is non-nil
 	dropped uint64
+
+	// The frames the sources skipped as corrupt before handing any over
+	// (garbage in a stream, files that are not images): those of the
+	// sources read before, and the one read now.
+	srcCorrupt uint64
+	src        camera.StatsReporter // nil if the source does not count
+}
+
+// use makes src the source whose skipped frames are counted.
+func (s *slot) use(src camera.Source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.src != nil {
+		s.srcCorrupt += s.src.Stats().Corrupt
+	}
+	s.src, _ = src.(camera.StatsReporter)
+}
+
+// sourceCorrupt is how many frames the sources have skipped as corrupt.
+func (s *slot) sourceCorrupt() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.srcCorrupt
+	if s.src != nil {
+		n += s.src.Stats().Corrupt
+	}
+	return n
 }
 
 func (s *slot) put(f *camera.Frame) (old *camera.Frame) {
@@ -271,6 +298,7 @@ type sourceSwap struct {
 // returned when done is told) and starts on the new one.
 func capture(ctx context.Context, src camera.Source, swaps <-chan sourceSwap, sl *slot, free chan *camera.Frame) error {
 	for {
+		sl.use(src)
 		sctx, stop := context.WithCancel(ctx)
 		errc := make(chan error, 1)
 		go func() { errc <- readFrames(sctx, src, sl, free) }()
@@ -375,12 +403,13 @@ type frameLoop struct {
 	lastPCat     float32
 
 	// The stats period.
-	st          Stats
-	lat         []time.Duration // capture to decision, of the period's frames
-	periodStart time.Time
-	lastDropped uint64
-	statsTicker *time.Ticker
-	statsOn     bool
+	st             Stats
+	lat            []time.Duration // capture to decision, of the period's frames
+	periodStart    time.Time
+	lastDropped    uint64
+	lastSrcCorrupt uint64 // the sources' corrupt frames at the last stats
+	statsTicker    *time.Ticker
+	statsOn        bool
 
 	// status.json
 	status    Status
@@ -560,7 +589,7 @@ func (l *frameLoop) writeStatus() {
 	l.sl.mu.Unlock()
 	st.Cat, st.PCat, st.Threshold, st.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
 	st.FPS = math.Round(l.fpsWin.add(now, snap.Frames)*100) / 100
-	st.Corrupt, st.Updated = l.corrupt, now
+	st.Corrupt, st.Updated = l.corrupt+l.sl.sourceCorrupt(), now
 	if l.cfg.Status != nil {
 		l.cfg.Status(st)
 	}
@@ -579,6 +608,9 @@ func (l *frameLoop) stats(now time.Time) {
 	st.Dropped = l.sl.dropped - l.lastDropped
 	l.lastDropped = l.sl.dropped
 	l.sl.mu.Unlock()
+	srcCorrupt := l.sl.sourceCorrupt()
+	st.Corrupt += srcCorrupt - l.lastSrcCorrupt
+	l.lastSrcCorrupt = srcCorrupt
 	st.FPS = float64(st.Frames) / now.Sub(l.periodStart).Seconds()
 	st.LatencyP50, st.LatencyP99 = percentile(l.lat, 0.5), percentile(l.lat, 0.99)
 	st.Present = l.present

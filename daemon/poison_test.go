@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"catd/camera"
 	"catd/internal/testwait"
 	"catd/learn"
 	"catd/model"
@@ -242,5 +244,50 @@ func TestSkippedFrameWarningsAreRateLimited(t *testing.T) {
 	<-done
 	if n := strings.Count(logs.String(), "frame skipped"); n != 1 {
 		t.Errorf("%d warnings for 50 skipped frames, want 1:\n%s", n, logs.String())
+	}
+}
+
+// discardingSource delivers steady frames and, like a camera skipping
+// garbage in its stream, counts two corrupt frames skipped before each.
+type discardingSource struct {
+	steadySource
+	corrupt atomic.Uint64
+}
+
+func (s *discardingSource) Next(ctx context.Context, f *camera.Frame) error {
+	s.corrupt.Add(2)
+	return s.steadySource.Next(ctx, f)
+}
+
+func (s *discardingSource) Stats() camera.Stats { return camera.Stats{Corrupt: s.corrupt.Load()} }
+
+// TestSourceCorruptIsCounted: frames a source skips as corrupt before
+// handing any over are in the stats event and status.json, not only the
+// frames the pipeline itself could not use.
+func TestSourceCorruptIsCounted(t *testing.T) {
+	net, info := brightnessNet(t)
+	path := filepath.Join(t.TempDir(), "status.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := &discardingSource{steadySource: steadySource{name: "garbage", pix: 140}}
+	var statsCorrupt atomic.Uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- RunPipeline(ctx, PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: 20 * time.Millisecond,
+			StatusPath: path, StatusWrite: 10 * time.Millisecond, OnEvent: func(ev Event) {
+				if ev.Kind == EventStats {
+					statsCorrupt.Add(ev.Stats.Corrupt)
+				}
+			}}, zerolog.Nop())
+	}()
+	testwait.For(t, "status.json counting the source's corrupt frames", func() bool {
+		st, err := ReadStatus(path)
+		return err == nil && st.Corrupt >= 20
+	})
+	testwait.For(t, "stats events counting them", func() bool { return statsCorrupt.Load() >= 20 })
+	cancel()
+	<-done
+	if st, n := src.Stats().Corrupt, statsCorrupt.Load(); n > st {
+		t.Errorf("stats events count %d corrupt frames, the source skipped %d", n, st)
 	}
 }
