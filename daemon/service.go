@@ -269,6 +269,13 @@ func (s *service) start() error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	s.lock = lock
+	if rd := s.opt.RuntimeDir; rd != "" {
+		// status.json's folder: systemd makes it (RuntimeDirectory=);
+		// by hand, --runtime-dir may name one that does not exist yet.
+		if err := os.MkdirAll(rd, 0o755); err != nil {
+			return fmt.Errorf("daemon: runtime directory: %w", err)
+		}
+	}
 	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -21,6 +23,33 @@ func runtimeDirFlag(fs *pflag.FlagSet) *string {
 		"folder for status.json (default $RUNTIME_DIRECTORY, as systemd sets it: a tmpfs; else the state directory)")
 }
 
+// serviceRuntimeDir is where catd.service's RuntimeDirectory=catd puts
+// status.json; a variable so that tests can point it elsewhere.
+var serviceRuntimeDir = "/run/catd"
+
+// statusPlaces lists the folders where "catd status" looks for status.json
+// when no flag says where, in order: this process's $RUNTIME_DIRECTORY,
+// the system service's runtime directory (/run/catd), a user service's
+// ($XDG_RUNTIME_DIR/catd), the default state directory, and the system
+// service's state directory (/var/lib/catd). Duplicates and empty names
+// are left out.
+func statusPlaces() []string {
+	var places []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(places, d) {
+			places = append(places, d)
+		}
+	}
+	add(os.Getenv("RUNTIME_DIRECTORY"))
+	add(serviceRuntimeDir)
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		add(filepath.Join(d, "catd"))
+	}
+	add(defaultStateDir())
+	add("/var/lib/catd")
+	return places
+}
+
 func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	dir := runtimeDirFlag(fs)
 	stateDir := stateDirFlag(fs)
@@ -29,17 +58,22 @@ func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error 
 		if len(args) > 0 {
 			return fmt.Errorf("status takes no arguments: %w", errUsage)
 		}
-		if *dir == "" {
-			*dir = *stateDir
+		// A flag says exactly where; without one, the places a service
+		// writes to are tried in turn.
+		var places []string
+		switch {
+		case fs.Changed("runtime-dir") && *dir != "":
+			places = []string{*dir}
+		case fs.Changed("state-dir") && *stateDir != "":
+			places = []string{*stateDir}
+		default:
+			places = statusPlaces()
 		}
-		if *dir == "" {
+		if len(places) == 0 {
 			return fmt.Errorf("no runtime or state directory: give --runtime-dir (catd run's, e.g. /run/catd): %w", errUsage)
 		}
-		s, err := daemon.ReadStatus(filepath.Join(*dir, "status.json"))
+		s, err := readStatusIn(places)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no status in %s: is catd running with --runtime-dir %s (or --state-dir)? (%w)", *dir, *dir, err)
-			}
 			return err
 		}
 		if *asJSON {
@@ -75,4 +109,21 @@ func setupStatus(fs *pflag.FlagSet) func(context.Context, *env, []string) error 
 		}
 		return err
 	}
+}
+
+// readStatusIn reads status.json from the first of places that has one. A
+// file that is there but unreadable (permissions, a half-written file) is
+// an error naming it, not a reason to look further.
+func readStatusIn(places []string) (*daemon.Status, error) {
+	for _, d := range places {
+		s, err := daemon.ReadStatus(filepath.Join(d, "status.json"))
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return s, err
+		}
+	}
+	if len(places) == 1 {
+		return nil, fmt.Errorf("no status in %s: is catd running with --runtime-dir %s (or --state-dir)?", places[0], places[0])
+	}
+	return nil, fmt.Errorf("no status.json in %s: is catd running? (\"systemctl status catd\"; or give --runtime-dir)",
+		strings.Join(places, ", "))
 }
