@@ -122,10 +122,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
 }
 
+// onTerminal reports whether w is a terminal.
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // newLogger logs human-readable lines on a terminal and JSON lines
 // otherwise (journald, pipes), with timestamps; lf decides the level.
 func newLogger(lf levelFilter, w io.Writer, forceJSON bool) zerolog.Logger {
-	if f, ok := w.(*os.File); ok && !forceJSON && term.IsTerminal(int(f.Fd())) {
+	if !forceJSON && onTerminal(w) {
 		lf.w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
 	}
 	return zerolog.New(lf).With().Timestamp().Logger()
