@@ -35,6 +35,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"catd/systemd"
 )
 
 // command is one subcommand: its flags are registered on fs, and run is
@@ -208,12 +210,52 @@ func onTerminal(w io.Writer) bool {
 }
 
 // newLogger logs human-readable lines on a terminal and JSON lines
-// otherwise (journald, pipes), with timestamps; lf decides the level.
+// otherwise (journald, pipes), with millisecond timestamps; lf decides the
+// level. When w is the journal's stream ($JOURNAL_STREAM), each line
+// starts with its syslog priority ("<4>" for a warning), so that
+// journalctl -p filters by level.
 func newLogger(lf levelFilter, w io.Writer, forceJSON bool) zerolog.Logger {
 	if !forceJSON && onTerminal(w) {
 		lf.w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	} else if f, ok := w.(*os.File); ok && systemd.JournalStream(f) {
+		lf.w = journalWriter{systemd.NewPriorityWriter(w)}
 	}
 	return zerolog.New(lf).With().Timestamp().Logger()
+}
+
+// timeFormat is the JSON logs' time: RFC 3339 with milliseconds (zerolog's
+// default has whole seconds).
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func init() {
+	zerolog.TimeFieldFormat = timeFormat
+}
+
+// journalWriter writes zerolog's lines to the journal with their
+// priority.
+type journalWriter struct{ pw *systemd.PriorityWriter }
+
+func (j journalWriter) Write(p []byte) (int, error) { return j.pw.WritePriority(systemd.PriInfo, p) }
+
+func (j journalWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	return j.pw.WritePriority(priorityOf(l), p)
+}
+
+// priorityOf maps a zerolog level to a syslog priority.
+func priorityOf(l zerolog.Level) int {
+	switch l {
+	case zerolog.TraceLevel, zerolog.DebugLevel:
+		return systemd.PriDebug
+	case zerolog.WarnLevel:
+		return systemd.PriWarning
+	case zerolog.ErrorLevel:
+		return systemd.PriErr
+	case zerolog.FatalLevel:
+		return systemd.PriCrit
+	case zerolog.PanicLevel:
+		return systemd.PriAlert
+	}
+	return systemd.PriInfo
 }
 
 // levelFilter passes on the lines at or above a level that can change
@@ -228,6 +270,9 @@ func (f levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
 func (f levelFilter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 	if l < zerolog.Level(f.level.Load()) && l != zerolog.NoLevel {
 		return len(p), nil
+	}
+	if lw, ok := f.w.(zerolog.LevelWriter); ok {
+		return lw.WriteLevel(l, p)
 	}
 	return f.w.Write(p)
 }
