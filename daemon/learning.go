@@ -224,7 +224,7 @@ func (l *learning) take(ex labels.Example) error {
 	if err != nil {
 		return err
 	}
-	l.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
+	l.log.Debug().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken") // the labels folder logged it (info)
 	l.labelled()
 	l.compact()
 	return nil

@@ -76,3 +76,54 @@ func TestStatusFindsTheServiceWithoutFlags(t *testing.T) {
 		t.Fatalf("status --runtime-dir %s (no status there) found one", runDir)
 	}
 }
+
+func TestPrintStatus(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	base := daemon.Status{State: daemon.StateWatching, Frames: 100, Threshold: 0.25, Started: t0, Updated: t0.Add(7 * time.Second),
+		StateBytesWritten: 78668, StateBytesPerHour: 40360684, SnapshotBytes: 40_360_684, Snapshots: 3, Learning: "on"}
+	for _, tc := range []struct {
+		name      string
+		edit      func(s *daemon.Status)
+		want, not []string
+	}{
+		{"units, and no rate from 7 s", func(s *daemon.Status) {},
+			[]string{"3 snapshots (40.4 MB), 78.7 kB written since start\n", "no cat (p=0.000, threshold 0.250)"}, []string{"/h", "78668"}},
+		{"rate after two hours", func(s *daemon.Status) { s.Updated = t0.Add(2 * time.Hour); s.StateBytesPerHour = 39334 },
+			[]string{"78.7 kB written since start (39.3 kB/h)"}, nil},
+		{"cat clearing", func(s *daemon.Status) { s.Cat, s.PCat = true, 0.0001 },
+			[]string{"CAT (clearing: the latest frame's p=0.000 is below the threshold 0.250)"}, []string{"CAT (p=0.000"}},
+		{"cat", func(s *daemon.Status) { s.Cat, s.PCat = true, 0.9 }, []string{"watching: CAT (p=0.900, threshold 0.250)"}, nil},
+		{"cat coming", func(s *daemon.Status) { s.PCat = 0.9 }, []string{"no cat (yet: the latest frame's p=0.900"}, nil},
+		{"waiting for camera", func(s *daemon.Status) {
+			s.State, s.CameraError, s.Frames = daemon.StateWaitingCamera, "open /dev/video0: no such file or directory", 0
+		}, []string{"waiting for camera: no frame yet", "camera: open /dev/video0: no such file or directory"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			tc.edit(&s)
+			var b strings.Builder
+			if err := printStatus(&b, &s); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("no %q in\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("%q in\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 78668: "78.7 kB", 999_960: "1.0 MB",
+		40_360_684: "40.4 MB", 3 << 30: "3.2 GB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
