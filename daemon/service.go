@@ -972,13 +972,23 @@ var crashTestEvery time.Duration
 
 // Console commands (serialctl.Handler).
 
+// Status is one line: the decision, the latest p(cat), frames, the
+// threshold in force, and learning (on or off, labels, rounds).
 func (s *service) Status() string {
 	sn := s.ctl.Snapshot()
-	return fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	line := fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	if l := s.learning; l != nil {
+		var st Status
+		l.status(&st)
+		line += fmt.Sprintf(" learning=%s labels_cat=%d labels_noncat=%d rounds=%d accepted=%d", st.Learning,
+			st.LabelsCat, st.LabelsNonCat, st.Rounds, st.RoundsAccepted)
+	}
+	return line
 }
 
+// Version is catd's version and architecture, and the model in use.
 func (s *service) Version() string {
-	return fmt.Sprintf("catd %s %s", s.opt.Version, runtime.GOARCH)
+	return fmt.Sprintf("catd %s %s model %s", s.opt.Version, runtime.GOARCH, *s.modelName.Load())
 }
 
 func (s *service) SetThreshold(x float64) error {
@@ -986,7 +996,7 @@ func (s *service) SetThreshold(x float64) error {
 	return nil
 }
 
-func (s *service) Label(class, frame string) error { return s.learning.Label(class, frame) }
+func (s *service) Label(class, frame string) (string, error) { return s.learning.Label(class, frame) }
 
 // Learn turns training on or off until the next change of the learn
 // section or restart.
