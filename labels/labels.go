@@ -5,7 +5,8 @@
 // # The folder protocol
 //
 // The labels folder (by default <state>/labels) holds four folders, made
-// with permissions 0750 if they are missing:
+// if they are missing (cat/ and noncat/ with permissions 0770, so that a
+// group can drop labels there; the others 0750; the umask applies):
 //
 //	cat/       put images of the household's cat here
 //	noncat/    put images without it here (empty flap, other animals, people)
@@ -116,6 +117,9 @@ const (
 	retryMin = time.Second
 	retryMax = 5 * time.Minute
 	dirPerm  = 0o750
+	// classPerm is the mode of cat/ and noncat/: the group may drop
+	// labels there (under the unit, the catd group; see README).
+	classPerm = 0o770
 	// reasonPerm is the mode of the rejected/NAME.txt files.
 	reasonPerm = 0o640
 )
@@ -278,7 +282,11 @@ func New(opt Options) (*Inbox, error) {
 // makeDir makes the folder sub of dir if it is missing and checks that it
 // is a real folder, not a link to one elsewhere.
 func (in *Inbox) makeDir(sub string) error {
-	err := in.tree.mkdir(sub, dirPerm)
+	perm := os.FileMode(dirPerm)
+	if sub == Cat || sub == NonCat {
+		perm = classPerm
+	}
+	err := in.tree.mkdir(sub, perm)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("labels: %w", err)
 	}

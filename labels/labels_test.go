@@ -805,3 +805,24 @@ func TestRunAgain(t *testing.T) {
 		t.Errorf("took %v", got)
 	}
 }
+
+// The class folders are group-writable (as far as the umask allows), so
+// that the users of catd's group can drop labels; the others are not.
+func TestFolderModes(t *testing.T) {
+	old := syscall.Umask(0o007)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "labels")
+	if _, err := New(testOptions(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	for sub, want := range map[string]os.FileMode{Cat: 0o770, NonCat: 0o770, DoneDir: 0o750, RejectedDir: 0o750,
+		DoneDir + "/" + Cat: 0o750} {
+		st, err := os.Stat(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", sub, got, want)
+		}
+	}
+}
