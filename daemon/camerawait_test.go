@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"catd/camera"
 	"catd/internal/testwait"
 )
 
@@ -148,5 +151,72 @@ func TestStalledCameraClearsTheCat(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWaitingSourceTellsTheServiceManager: while the camera is not there,
+// systemctl status says "waiting for camera" with the reason; once it is,
+// the usual line.
+func TestWaitingSourceTellsTheServiceManager(t *testing.T) {
+	net, info := brightnessNet(t)
+	var plugged atomic.Bool
+	open := func() (camera.Source, error) {
+		if !plugged.Load() {
+			return nil, errors.New("open /dev/video0: no such file or directory")
+		}
+		return &steadySource{name: "v4l2:/dev/video0", pix: 140}, nil
+	}
+	_, err := open()
+	src := newWaitingSource("v4l2:/dev/video0", open, err, "", zerolog.Nop())
+	defer src.Close()
+	n := &recordingNotifier{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- RunPipeline(ctx, PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: -1, Notify: n,
+			StallAfter: 100 * time.Millisecond}, zerolog.Nop())
+	}()
+	sent := func(prefix string) bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		for _, m := range n.msgs {
+			if strings.HasPrefix(m, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	testwait.For(t, "STATUS=waiting for camera", func() bool {
+		return sent("STATUS=waiting for camera: open /dev/video0: no such file or directory")
+	})
+	plugged.Store(true)
+	testwait.For(t, "STATUS= with frames", func() bool { return sent("STATUS=no cat, ") || sent("STATUS=cat present, ") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWaitingSourceClose: Close ends a Next that waits for the camera.
+func TestWaitingSourceClose(t *testing.T) {
+	open := func() (camera.Source, error) { return nil, errors.New("no camera") }
+	src := newWaitingSource("late", open, errors.New("no camera"), "", zerolog.Nop())
+	errc := make(chan error, 1)
+	go func() { errc <- src.Next(context.Background(), &camera.Frame{}) }()
+	time.Sleep(20 * time.Millisecond) // Next is waiting (or about to)
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, camera.ErrClosed) {
+			t.Errorf("Next after Close: %v, want camera.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Next still waiting after Close")
+	}
+	if src.Waiting() == "" {
+		t.Error("a source never opened says it is not waiting")
 	}
 }

@@ -407,6 +407,7 @@ type frameLoop struct {
 	lastFrame time.Time
 	lastSeq   uint64
 	stalled   bool
+	notified  string // the state the service manager was last told
 }
 
 func newFrameLoop(cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) *frameLoop {
@@ -683,7 +684,9 @@ func (l *frameLoop) notifyStatus() {
 		cat = "cat present"
 	}
 	msg := fmt.Sprintf("%s, p(cat) %.2f, %.1f frames/s, %d frames", cat, l.lastPCat, l.st.FPS, l.ctl.frames.Load())
-	if state, why := l.cameraState(); state != StateWatching {
+	state, why := l.cameraState()
+	l.notified = state
+	if state != StateWatching {
 		msg = state
 		if why != "" {
 			msg += ": " + why
@@ -798,6 +801,9 @@ func (l *frameLoop) cameraState() (state, why string) {
 // StallAfter, and clears a cat reported present: with no frames there is
 // no evidence of one.
 func (l *frameLoop) checkStall(now time.Time) {
+	if st, _ := l.cameraState(); st != l.notified {
+		l.notifyStatus() // the camera came, or went: systemctl status says so
+	}
 	if w, ok := l.src.(cameraWaiter); ok && w.Waiting() != "" {
 		l.lastFrame = now // waiting for the camera is not a stall; the wait for frames starts when it opens
 		return

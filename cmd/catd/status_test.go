@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+
 	"catd/daemon"
 	"catd/internal/testwait"
 )
@@ -125,5 +127,37 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestNoCameraOnATerminal: catd run without its camera keeps running,
+// and on a terminal its log suggests a source that needs none.
+func TestNoCameraOnATerminal(t *testing.T) {
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	var out lockedBuilder
+	go io.Copy(&out, master)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--source", "v4l2:" + filepath.Join(dir, "video0"), "--state-dir", dir,
+			"--runtime-dir", filepath.Join(dir, "run")}, io.Discard, tty)
+	}()
+	testwait.For(t, "the hint on the terminal", func() bool {
+		return strings.Contains(out.String(), "waiting for camera") && strings.Contains(out.String(), "--source test:")
+	})
+	testwait.For(t, "status.json saying waiting for camera", func() bool {
+		s, err := daemon.ReadStatus(filepath.Join(dir, "run", "status.json"))
+		return err == nil && s.State == daemon.StateWaitingCamera
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
