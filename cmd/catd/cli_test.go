@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,7 @@ func TestExitCodesAndStreams(t *testing.T) {
 		"bench":          {"bench", "extra"},
 		"bench-learning": {"bench-learning"},
 		"version":        {"version", "extra"},
+		"completion":     {"completion", "fish"},
 	}
 	for _, c := range commands {
 		n := c.name
@@ -206,5 +209,44 @@ func TestProgressLine(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the redraws have stopped: nothing more is written
 	if len(b.String()) != n {
 		t.Errorf("drawn after end: %q", b.String()[n:])
+	}
+}
+
+// TestBashCompletion runs the completion script in a real bash: commands
+// after catd and catd help, a command's own flags after a dash.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	code, script, errOut := runExit(t, "completion", "bash")
+	if code != 0 || errOut != "" {
+		t.Fatalf("completion bash: status %d, stderr %q", code, errOut)
+	}
+	path := filepath.Join(t.TempDir(), "catd.bash")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		words string
+		want  string
+	}{
+		{"catd ru", "run"},
+		{"catd b", "bench bench-learning"},
+		{"catd help st", "status"},
+		{"catd predict --js", "--json"},
+		{"catd run --runtime", "--runtime-dir"},
+		{"catd status --st", "--state-dir"},
+	} {
+		words := strings.Fields(tc.words)
+		cmd := exec.Command(bash, "--norc", "-c", `source "$1"; COMP_WORDS=(`+tc.words+`); COMP_CWORD=`+
+			strconv.Itoa(len(words)-1)+`; _catd; echo "${COMPREPLY[*]}"`, "bash", path)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != tc.want {
+			t.Errorf("completing %q: %q (%v), want %q", tc.words, out, err, tc.want)
+		}
+	}
+	if code, out, _ := runExit(t, "completion", "zsh"); code != 0 || !strings.HasPrefix(out, "autoload -U +X bashcompinit") {
+		t.Errorf("completion zsh: status %d, %q", code, out)
 	}
 }

@@ -15,6 +15,7 @@
 //	quantize make an int8 model from a float one
 //	bench    time inference and training steps
 //	version  print version, commit and architecture
+//	completion print a bash or zsh completion script
 //
 // "catd help <command>" or "catd <command> --help" lists a command's
 // flags. Help goes to stdout with exit status 0; usage errors exit 2,
@@ -111,12 +112,12 @@ func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 // argsOf is the synopsis of the arguments a command takes after its flags.
-var argsOf = map[string]string{"predict": "IMAGE|FOLDER|- ..."}
+var argsOf = map[string]string{"predict": "IMAGE|FOLDER|- ...", "completion": "bash|zsh"}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: catd <command> [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\n\"catd help <command>\" or \"catd <command> --help\" lists a command's flags.")
 }
