@@ -250,3 +250,24 @@ func TestBashCompletion(t *testing.T) {
 		t.Errorf("completion zsh: status %d, %q", code, out)
 	}
 }
+
+// TestLogAboveProgress: a log line written while the progress line shows
+// goes above it, and the line is drawn again below.
+func TestLogAboveProgress(t *testing.T) {
+	var b lockedBuilder
+	p := newProgress(&b, "catd eval", time.Hour)
+	defer p.end()
+	p.set("loading images")
+	if _, err := (aboveProgress{&b}).Write([]byte("08:00:00.000 INF images loaded\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := "\r\x1b[Kcatd eval: loading images (0 s)\r\x1b[K08:00:00.000 INF images loaded\n\r\x1b[Kcatd eval: loading images (0 s)"
+	if b.String() != want {
+		t.Errorf("terminal got %q, want %q", b.String(), want)
+	}
+	p.end()
+	var c lockedBuilder
+	if _, err := (aboveProgress{&c}).Write([]byte("x\n")); err != nil || c.String() != "x\n" {
+		t.Errorf("without a progress line: %q, %v", c.String(), err)
+	}
+}

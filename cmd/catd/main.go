@@ -217,7 +217,7 @@ func onTerminal(w io.Writer) bool {
 // journalctl -p filters by level.
 func newLogger(lf levelFilter, w io.Writer, forceJSON bool) zerolog.Logger {
 	if !forceJSON && onTerminal(w) {
-		lf.w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		lf.w = zerolog.ConsoleWriter{Out: aboveProgress{w}, TimeFormat: "15:04:05.000"}
 	} else if f, ok := w.(*os.File); ok && systemd.JournalStream(f) {
 		lf.w = journalWriter{systemd.NewPriorityWriter(w)}
 	}

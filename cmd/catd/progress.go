@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,8 +35,30 @@ func startProgress(w io.Writer, what string) *progress {
 
 func newProgress(w io.Writer, what string, period time.Duration) *progress {
 	p := &progress{w: w, what: what, stop: make(chan struct{}), done: make(chan struct{}), period: period, start: time.Now()}
+	active.Store(p)
 	go p.loop()
 	return p
+}
+
+// active is the progress line on the terminal, if any: a command shows one
+// at a time, and the log writes above it (aboveProgress).
+var active atomic.Pointer[progress]
+
+// aboveProgress writes log lines to a terminal above the progress line
+// drawn there, if any, and draws the line again below them.
+type aboveProgress struct{ w io.Writer }
+
+func (a aboveProgress) Write(b []byte) (int, error) {
+	p := active.Load()
+	if p == nil || p.w != a.w {
+		return a.w.Write(b)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, "\r\x1b[K")
+	n, err := p.w.Write(b)
+	p.drawLocked()
+	return n, err
 }
 
 func (p *progress) loop() {
@@ -66,6 +89,11 @@ func (p *progress) set(stage string) {
 func (p *progress) draw() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.drawLocked()
+}
+
+// drawLocked draws the line; p.mu is held.
+func (p *progress) drawLocked() {
 	if p.stage == "" {
 		return
 	}
@@ -78,6 +106,7 @@ func (p *progress) end() {
 		return
 	}
 	p.once.Do(func() {
+		active.CompareAndSwap(p, nil)
 		close(p.stop)
 		<-p.done
 		p.mu.Lock()
