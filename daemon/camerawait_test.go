@@ -220,3 +220,16 @@ func TestWaitingSourceClose(t *testing.T) {
 		t.Error("a source never opened says it is not waiting")
 	}
 }
+
+// FuzzReviewPCat: a review frame name never yields a p(cat) outside
+// [0, 1].
+func FuzzReviewPCat(f *testing.F) {
+	f.Add("20261127T031500.123Z-f000001234-p0.93.jpg")
+	f.Add("x-p-1.jpg")
+	f.Add("-p")
+	f.Fuzz(func(t *testing.T, name string) {
+		if p, ok := reviewPCat(name); ok && !(p >= 0 && p <= 1) {
+			t.Fatalf("reviewPCat(%q) = %v", name, p)
+		}
+	})
+}

@@ -67,3 +67,35 @@ func TestPriorityWriter(t *testing.T) {
 		t.Errorf("%v allocations per line, want 0", a)
 	}
 }
+
+// FuzzPriorityWriter: every line of any input comes out once, in order,
+// behind one prefix.
+func FuzzPriorityWriter(f *testing.F) {
+	f.Add(4, []byte("{\"level\":\"warn\"}\n"))
+	f.Add(6, []byte("a\n\nb"))
+	f.Add(99, []byte("\n"))
+	f.Fuzz(func(t *testing.T, prio int, in []byte) {
+		var b bytes.Buffer
+		n, err := NewPriorityWriter(&b).WritePriority(prio, in)
+		if err != nil || n != len(in) {
+			t.Fatalf("WritePriority = %d, %v", n, err)
+		}
+		want := min(max(prio, PriEmerg), PriDebug)
+		out := b.Bytes()
+		var back []byte
+		for len(out) > 0 {
+			if len(out) < 3 || out[0] != '<' || int(out[1]-'0') != want || out[2] != '>' {
+				t.Fatalf("a line without the prefix <%d>: %q", want, out)
+			}
+			out = out[3:]
+			i := bytes.IndexByte(out, '\n')
+			if i < 0 {
+				i = len(out) - 1
+			}
+			back, out = append(back, out[:i+1]...), out[i+1:]
+		}
+		if !bytes.Equal(back, in) {
+			t.Fatalf("lines %q, want %q", back, in)
+		}
+	})
+}
