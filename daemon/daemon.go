@@ -184,6 +184,33 @@ type slot struct {
 	frame   *camera.Frame // nil when empty
 	ready   chan struct{} // one token when frame is non-nil
 	dropped uint64
+
+	// The frames the sources skipped as corrupt before handing any over
+	// (garbage in a stream, files that are not images): those of the
+	// sources read before, and the one read now.
+	srcCorrupt uint64
+	src        camera.StatsReporter // nil if the source does not count
+}
+
+// use makes src the source whose skipped frames are counted.
+func (s *slot) use(src camera.Source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.src != nil {
+		s.srcCorrupt += s.src.Stats().Corrupt
+	}
+	s.src, _ = src.(camera.StatsReporter)
+}
+
+// sourceCorrupt is how many frames the sources have skipped as corrupt.
+func (s *slot) sourceCorrupt() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.srcCorrupt
+	if s.src != nil {
+		n += s.src.Stats().Corrupt
+	}
+	return n
 }
 
 func (s *slot) put(f *camera.Frame) (old *camera.Frame) {
@@ -283,6 +310,7 @@ type sourceSwap struct {
 // returned when done is told) and starts on the new one.
 func capture(ctx context.Context, src camera.Source, swaps <-chan sourceSwap, sl *slot, free chan *camera.Frame) error {
 	for {
+		sl.use(src)
 		sctx, stop := context.WithCancel(ctx)
 		errc := make(chan error, 1)
 		go func() { errc <- readFrames(sctx, src, sl, free) }()
@@ -387,12 +415,13 @@ type frameLoop struct {
 	lastPCat     float32
 
 	// The stats period.
-	st          Stats
-	lat         []time.Duration // capture to decision, of the period's frames
-	periodStart time.Time
-	lastDropped uint64
-	statsTicker *time.Ticker
-	statsOn     bool
+	st             Stats
+	lat            []time.Duration // capture to decision, of the period's frames
+	periodStart    time.Time
+	lastDropped    uint64
+	lastSrcCorrupt uint64 // the sources' corrupt frames at the last stats
+	statsTicker    *time.Ticker
+	statsOn        bool
 
 	// status.json
 	status    Status
@@ -408,6 +437,30 @@ type frameLoop struct {
 	lastSeq   uint64
 	stalled   bool
 	notified  string // the state the service manager was last told
+
+	skipWarn, nanWarn warnEvery // rate limits of the per-frame warnings
+}
+
+// skipWarnEvery is how often a warning that could come with every frame
+// is logged at most.
+const skipWarnEvery = 10 * time.Second
+
+// warnEvery rate-limits a warning to one per skipWarnEvery.
+type warnEvery struct {
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many were suppressed since the
+// last one logged.
+func (w *warnEvery) allow(now time.Time) (suppressed int, ok bool) {
+	if !w.last.IsZero() && now.Sub(w.last) < skipWarnEvery {
+		w.suppressed++
+		return 0, false
+	}
+	n := w.suppressed
+	w.last, w.suppressed = now, 0
+	return n, true
 }
 
 func newFrameLoop(cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free chan *camera.Frame, log zerolog.Logger) *frameLoop {
@@ -572,7 +625,7 @@ func (l *frameLoop) writeStatus() {
 	l.sl.mu.Unlock()
 	st.Cat, st.PCat, st.Threshold, st.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
 	st.FPS = math.Round(l.fpsWin.add(now, snap.Frames)*100) / 100
-	st.Corrupt, st.Updated = l.corrupt, now
+	st.Corrupt, st.Updated = l.corrupt+l.sl.sourceCorrupt(), now
 	st.State, st.CameraError = l.cameraState()
 	if l.cfg.Status != nil {
 		l.cfg.Status(st)
@@ -592,6 +645,9 @@ func (l *frameLoop) stats(now time.Time) {
 	st.Dropped = l.sl.dropped - l.lastDropped
 	l.lastDropped = l.sl.dropped
 	l.sl.mu.Unlock()
+	srcCorrupt := l.sl.sourceCorrupt()
+	st.Corrupt += srcCorrupt - l.lastSrcCorrupt
+	l.lastSrcCorrupt = srcCorrupt
 	st.FPS = float64(st.Frames) / now.Sub(l.periodStart).Seconds()
 	st.LatencyP50, st.LatencyP99 = percentile(l.lat, 0.5), percentile(l.lat, 0.99)
 	st.Present = l.present
@@ -624,7 +680,18 @@ func (l *frameLoop) frame() {
 		l.free <- f
 		l.st.Corrupt++
 		l.corrupt++
-		l.log.Warn().Err(err).Uint64("frame", seq).Msg("frame skipped")
+		// Often the same cause frame after frame (a region of interest
+		// outside the frame): said once per skipWarnEvery.
+		if n, ok := l.skipWarn.allow(time.Now()); ok {
+			l.log.Warn().Err(err).Uint64("frame", seq).Int("suppressed", n).Msg("frame skipped")
+		}
+		return
+	}
+	if math.IsNaN(float64(pc)) { // a broken model never decides
+		l.free <- f
+		if n, ok := l.nanWarn.allow(time.Now()); ok {
+			l.log.Error().Uint64("frame", seq).Int("suppressed", n).Msg("the model gave no score (NaN): frame not judged")
+		}
 		return
 	}
 	l.st.Frames++

@@ -321,15 +321,16 @@ func (l *learning) Label(class, frame string) (string, error) {
 		return "", fmt.Errorf("class %q: want cat or noncat", class)
 	}
 	if frame != "" {
-		src := filepath.Join(l.reviewDir.Load().Dir(), frame)
+		dir := l.reviewDir.Load().Dir()
 		if filepath.Base(frame) != frame || frame == "." || frame == ".." {
 			return "", fmt.Errorf("%q is not a review frame name", frame)
 		}
-		if _, err := os.Lstat(src); err != nil {
+		if _, err := os.Lstat(filepath.Join(dir, frame)); err != nil {
 			return "", fmt.Errorf("no review frame %q", frame)
 		}
-		dst := filepath.Join(l.inbox.Dir(), class, frame)
-		if err := os.Rename(src, dst); err != nil {
+		// Into the label tree as the inbox reaches it: never through a
+		// class folder swapped for a link.
+		if err := l.inbox.MoveIn(dir, frame, class); err != nil {
 			return "", fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
 		}
 		reply := "labelled review frame " + frame + " " + class

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"catd/fswatch"
 	"catd/hook"
 	"catd/internal/regfile"
+	"catd/learn"
 	"catd/model"
 	"catd/preprocess"
 	"catd/safetensors"
@@ -166,6 +169,11 @@ func Run(ctx context.Context, opt Options) error {
 	if err := s.startLearning(); err != nil {
 		return err
 	}
+	if m := s.resume(s.model.Load()); m != s.model.Load() {
+		s.model.Store(m)
+		s.setModelName(m.name)
+		s.learning.model = m
+	}
 	s.learning.cfgs <- s.cfg.Learn
 	s.quant = newQuantizer(s, s.log, s.cfg.Detect.Int8)
 	s.memory = newMemoryGuard(s.log)
@@ -302,8 +310,7 @@ func (s *service) start() error {
 	if err != nil {
 		return err
 	}
-	m = s.resume(m)
-	s.model.Store(m)
+	s.model.Store(m) // resume, once the held-out labels are open, may replace it
 	s.setModelName(m.name)
 	if err := s.setHook(s.cfg.OnDetect); err != nil {
 		return err
@@ -370,6 +377,9 @@ func (s *service) decode(data []byte) (*loaded, error) {
 	if err := checkDetector(infer); err != nil {
 		return nil, err
 	}
+	if err := probe(infer); err != nil {
+		return nil, err
+	}
 	return &loaded{master: master, info: info, infer: infer, train: st}, nil
 }
 
@@ -389,6 +399,9 @@ func (s *service) resume(m *loaded) *loaded {
 		if b := c.info.Extra[baseKey]; b != m.base {
 			return fmt.Errorf("made from another model (%s, not %s)", short(b), short(m.base))
 		}
+		if err := s.vet(c, m); err != nil {
+			return err
+		}
 		got = c
 		return nil
 	})
@@ -406,6 +419,69 @@ func (s *service) resume(m *loaded) *loaded {
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
 	return got
+}
+
+// Bounds of vet: a checkpoint's held-out loss may be at most
+// vetLossFactor times its base model's plus vetLossSlack. Rounds are only
+// accepted when they do better than the last accepted one, so an intact
+// checkpoint is far inside them; labels added since it was written may
+// move it a little.
+const (
+	vetLossFactor = 2
+	vetLossSlack  = 0.5
+	vetHeldOut    = 64  // held-out labels of each class vet reads at most
+	vetMaxLogit   = 1e4 // a detector's logit beyond this is broken weights
+)
+
+// vet checks that c, decoded from a checkpoint of base (so already
+// probed, see decode), does on the held-out labels not far worse than
+// base. A checkpoint can pass its digest and the probe and still be
+// poisoned: written from weights damaged in memory, or made elsewhere.
+func (s *service) vet(c, base *loaded) error {
+	if s.learning == nil {
+		return nil
+	}
+	r := s.learning.replay
+	lc, cats, nons, err := learn.HeldOutLoss(c.infer, c.info, r, vetHeldOut)
+	if err != nil {
+		return fmt.Errorf("held-out labels: %w", err)
+	}
+	if cats+nons == 0 {
+		return nil // nothing to judge by
+	}
+	lb, _, _, err := learn.HeldOutLoss(base.infer, base.info, r, vetHeldOut)
+	if err != nil {
+		return fmt.Errorf("held-out labels: %w", err)
+	}
+	if !(lc <= vetLossFactor*lb+vetLossSlack) { // NaN fails too
+		return fmt.Errorf("on %d held-out labels (%d cats) its loss is %.3g, against %.3g for the model it was made from: damaged or diverged",
+			cats+nons, cats, lc, lb)
+	}
+	return nil
+}
+
+// probe runs n on a fixed set of images (flat grey, black, white, a
+// gradient, noise) and returns an error if a logit is not finite or
+// beyond vetMaxLogit.
+func probe(n *model.Net) error {
+	x := make([]float32, n.InputLen())
+	r := rand.New(rand.NewPCG(7, 11))
+	for i, fill := range []func(j int) float32{
+		func(int) float32 { return 0 },
+		func(int) float32 { return -2 },
+		func(int) float32 { return 2 },
+		func(j int) float32 { return 4*float32(j)/float32(len(x)) - 2 },
+		func(int) float32 { return float32(r.NormFloat64()) },
+	} {
+		for j := range x {
+			x[j] = fill(j)
+		}
+		z := n.Forward(x)[0]
+		if math.IsNaN(float64(z)) || math.IsInf(float64(z), 0) || math.Abs(float64(z)) > vetMaxLogit {
+			return fmt.Errorf("its score on probe image %d is %g, not a detector's: damaged weights", i, z)
+		}
+	}
+	return nil
 }
 
 func short(h string) string {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -62,10 +63,26 @@ type Status struct {
 	TrainWorkspaceBytes int   `json:"train_workspace_bytes"`
 }
 
+// finite is x, or 0 if x is NaN or infinite.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
 // WriteStatus writes s to path atomically (a temporary file in the same
 // folder, renamed over the old one).
+// A number that is not finite, which JSON cannot hold, is written as 0:
+// status.json is always written.
 func WriteStatus(path string, s *Status) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+	c := *s
+	c.PCat, c.Threshold = float32(finite(float64(c.PCat))), float32(finite(float64(c.Threshold)))
+	c.FPS, c.StateBytesPerHour = finite(c.FPS), finite(c.StateBytesPerHour)
+	if c.HeldOutAUC != nil && finite(*c.HeldOutAUC) != *c.HeldOutAUC {
+		c.HeldOutAUC = nil
+	}
+	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return err
 	}

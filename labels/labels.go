@@ -226,6 +226,7 @@ type Inbox struct {
 	// takenNotMoved holds the hashes of images take accepted whose move to
 	// done/ failed, so that they are not taken again while they wait.
 	takenNotMoved map[[32]byte]struct{}
+	intakeErr     bool // markIntake failed once (said once)
 }
 
 // New checks opt, makes the folders and returns an Inbox. It starts
@@ -348,3 +349,22 @@ func (in *Inbox) Stats() Stats {
 
 // Dir returns the labels folder.
 func (in *Inbox) Dir() string { return in.dir }
+
+// MoveIn moves the file name from the folder srcDir (catd's own, such as
+// its review frames) into the class folder, as a user dropping it there
+// would: Run takes it from there. The class folder is reached without
+// following links (a class folder swapped for a link to a folder
+// elsewhere is refused, not written through), and a file of the same
+// name already there is not replaced.
+func (in *Inbox) MoveIn(srcDir, name, class string) error {
+	if class != Cat && class != NonCat {
+		return fmt.Errorf("labels: class %q: want %s or %s", class, Cat, NonCat)
+	}
+	if name == "" || name != filepath.Base(name) || name == "." || name == ".." || ignored(name) {
+		return fmt.Errorf("labels: %q is not a file name catd takes", name)
+	}
+	if err := in.tree.moveIn(srcDir, name, class+"/"+name); err != nil {
+		return fmt.Errorf("labels: %w", err)
+	}
+	return nil
+}

@@ -282,3 +282,52 @@ func inotifyMask(m uint32) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// TestMoveInRefusesLinkedClassFolder: catd's own move of a review frame
+// into a class folder does not write through a class folder swapped for a
+// link to a folder elsewhere, and does not replace a label of the same
+// name; an ordinary move lands in the class folder.
+func TestMoveInRefusesLinkedClassFolder(t *testing.T) {
+	for _, res := range resolvers {
+		t.Run(res.name, func(t *testing.T) {
+			dir, outside, review := t.TempDir(), t.TempDir(), t.TempDir()
+			in, err := New(testOptions(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.tree.noOpenat2 = res.noOpenat2
+			writeFile(t, filepath.Join(review, "f1.jpg"), []byte("frame 1"))
+			writeFile(t, filepath.Join(review, "f2.jpg"), []byte("frame 2"))
+			if err := in.MoveIn(review, "f1.jpg", Cat); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(filepath.Join(dir, Cat, "f1.jpg")) {
+				t.Fatal("f1.jpg is not in cat/")
+			}
+			writeFile(t, filepath.Join(review, "f1.jpg"), []byte("another frame 1"))
+			if err := in.MoveIn(review, "f1.jpg", Cat); err == nil {
+				t.Error("a label of the same name was replaced")
+			}
+			if err := os.Rename(filepath.Join(dir, NonCat), filepath.Join(dir, "noncat.old")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, NonCat)); err != nil {
+				t.Fatal(err)
+			}
+			if err := in.MoveIn(review, "f2.jpg", NonCat); err == nil {
+				t.Error("moved through noncat/, a link to a folder elsewhere")
+			}
+			if got := listDir(t, outside); len(got) != 0 {
+				t.Errorf("the folder behind the link holds %v", got)
+			}
+			if !exists(filepath.Join(review, "f2.jpg")) {
+				t.Error("the review frame is gone")
+			}
+			for _, bad := range []string{"", ".", "..", "../x.jpg", "a/b.jpg", ".hidden.jpg"} {
+				if err := in.MoveIn(review, bad, Cat); err == nil {
+					t.Errorf("MoveIn(%q) accepted", bad)
+				}
+			}
+		})
+	}
+}
