@@ -24,10 +24,15 @@ import (
 	"catd/train"
 )
 
+// defaultArch is the architecture of the model built into catd, what
+// catd runs by default, and so what bench times and train trains unless
+// told otherwise.
+const defaultArch = "catsep64"
+
 func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	data := fs.String("data", "", "training images: a folder (or .tar, or a folder inside a .tar) with cat/ and noncat/ subfolders (required)")
 	val := fs.String("val", "", "validation images, laid out like --data; the best epoch by ROC AUC is kept")
-	arch := fs.String("arch", "catnet64", "architecture: a built-in name ("+strings.Join(model.Names(), ", ")+") or a description")
+	arch := fs.String("arch", defaultArch, "architecture: a built-in name ("+strings.Join(model.Names(), ", ")+") or a description (default: the architecture of the model catd runs)")
 	epochs := fs.Int("epochs", 20, "passes over the training set")
 	batch := fs.Int("batch", 32, "examples per step (B)")
 	mode := fs.String("mode", "minibatch", "sampling: minibatch (shuffled epochs of B), sgd (B uniformly sampled examples per step) or batch (the whole set per step)")
