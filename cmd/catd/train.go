@@ -47,6 +47,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
 	minScale := fs.Float64("crop-scale", train.DefaultAugment.MinScale, "smallest random crop, as a fraction of the image area")
+	cameraAug := fs.Bool("camera-augment", false, "also make images look like camera frames: white balance, grey and night-vision frames, blur, sensor noise, JPEG compression at quality 30-95")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
 	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
@@ -84,7 +85,13 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		aug := train.DefaultAugment
 		aug.MinScale = *minScale
+		if *cameraAug {
+			aug.Camera = train.DefaultCamera
+		}
 		if *noAug {
+			if *cameraAug {
+				return fmt.Errorf("--no-augment and --camera-augment contradict each other: %w", errUsage)
+			}
 			aug = train.NoAugment
 		}
 		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd, EMA: *ema,
