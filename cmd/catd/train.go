@@ -47,6 +47,8 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
 	minScale := fs.Float64("crop-scale", train.DefaultAugment.MinScale, "smallest random crop, as a fraction of the image area")
+	hardNeg := fs.String("hard-negatives", "", "comma-separated image classes (file-name prefixes such as n02085620) of non-cats to weigh more: dogs and other animals a camera confuses with cats")
+	hardWeight := fs.Float64("hard-weight", 3, "with --hard-negatives, their loss weight as a multiple of the other non-cats' (the non-cats' total weight stays)")
 	cameraAug := fs.Bool("camera-augment", false, "also make images look like camera frames: white balance, grey and night-vision frames, blur, sensor noise, JPEG compression at quality 30-95")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
@@ -96,6 +98,9 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd, EMA: *ema,
 			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers, AuxWeight: *aux}
+		if *hardNeg != "" {
+			cfg.HardNegatives, cfg.HardWeight = strings.Split(*hardNeg, ","), *hardWeight
+		}
 		if *aux != 0 && *pretrain {
 			return fmt.Errorf("--aux-classes is for training a cat detector, not with --pretrain: %w", errUsage)
 		}
