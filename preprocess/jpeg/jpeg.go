@@ -82,8 +82,15 @@ type Decoder struct {
 	acc uint64 // bits, most significant first
 	n   uint   // valid bits in acc
 	pad int    // zero bytes added past the end of the entropy-coded segment
+	// Blocks whose AC coefficients are all zero still to come (an EOBn
+	// symbol, which baseline frames do not use).
+	eobRun uint16
 
 	blk [64]int32 // one block's coefficients, natural order
+
+	// inspect, when set (by tests), sees each block's dequantised
+	// coefficients before its inverse DCT.
+	inspect func(blk *[64]int32)
 
 	planes [3][]uint8
 	ycc    image.YCbCr
@@ -143,9 +150,9 @@ func (d *Decoder) DecodeHeader(data []byte) (Config, error) {
 		switch {
 		case m == mEOI:
 			return Config{}, formatErr("EOI before any scan")
-		case m == mSOI || m >= mRST0 && m <= mRST0+7 || m == 0x01:
-			// Stand-alone markers; a second SOI or an RSTn here is out of
-			// place, but image/jpeg passes over them too.
+		case m >= mRST0 && m <= mRST0+7:
+			// Stand-alone; out of place here, but image/jpeg passes over
+			// them too.
 			continue
 		}
 		if d.pos+2 > len(data) {
@@ -199,26 +206,27 @@ func (d *Decoder) DecodeHeader(data []byte) (Config, error) {
 	}
 }
 
-// marker reads the next marker code at d.pos, skipping fill bytes.
+// marker reads the next marker code at d.pos, skipping fill bytes. Like
+// image/jpeg (and libjpeg), it passes over stray bytes before a marker,
+// 0xFF00 included.
 func (d *Decoder) marker() (byte, error) {
-	if d.pos+1 >= len(d.data) {
-		return 0, formatErr("truncated before the first scan (%d bytes)", len(d.data))
+	data := d.data
+	for {
+		for d.pos < len(data) && data[d.pos] != 0xFF {
+			d.pos++
+		}
+		for d.pos+1 < len(data) && data[d.pos+1] == 0xFF {
+			d.pos++
+		}
+		if d.pos+1 >= len(data) {
+			return 0, formatErr("truncated before the first scan (%d bytes)", len(data))
+		}
+		m := data[d.pos+1]
+		d.pos += 2
+		if m != 0 {
+			return m, nil
+		}
 	}
-	if d.data[d.pos] != 0xFF {
-		return 0, formatErr("want a marker at byte %d, found 0x%02x", d.pos, d.data[d.pos])
-	}
-	for d.pos+1 < len(d.data) && d.data[d.pos+1] == 0xFF {
-		d.pos++
-	}
-	if d.pos+1 >= len(d.data) {
-		return 0, formatErr("truncated before the first scan (%d bytes)", len(d.data))
-	}
-	m := d.data[d.pos+1]
-	if m == 0 {
-		return 0, formatErr("invalid marker 0xff00 at byte %d", d.pos)
-	}
-	d.pos += 2
-	return m, nil
 }
 
 func sofName(m byte) string {
@@ -391,7 +399,11 @@ func (d *Decoder) scanHeader(seg []byte) error {
 			return formatErr("scan component %d: Huffman tables %d, %d", i, c.td, c.ta)
 		}
 		if !d.qset[c.tq] {
-			return formatErr("component %d: quantisation table %d missing", i, c.tq)
+			// image/jpeg decodes with a table of zeros (a flat grey
+			// component); so does this, rather than with the table of an
+			// earlier frame.
+			d.qt[c.tq] = [64]int32{}
+			d.qset[c.tq] = true
 		}
 		if !d.dcSet[c.td] {
 			if c.td > 1 {
@@ -408,9 +420,8 @@ func (d *Decoder) scanHeader(seg []byte) error {
 			d.acSet[c.ta] = true
 		}
 	}
-	ss, se, a := seg[1+2*ns], seg[2+2*ns], seg[3+2*ns]
-	if ss != 0 || se != 63 || a != 0 {
-		return formatErr("sequential scan with spectral selection %d-%d, approximation 0x%02x", ss, se, a)
-	}
+	// Spectral selection and approximation (the last 3 bytes) must be
+	// 0-63 and 0 in a sequential scan; like image/jpeg, the decoder takes
+	// them as that whatever they say.
 	return nil
 }

@@ -78,7 +78,7 @@ func grow(b []uint8, n int) []uint8 {
 // scan decodes the entropy-coded segment MCU by MCU, each block straight
 // into its component's plane as n×n pixels.
 func (d *Decoder) scan(n int, stride *[3]int) error {
-	d.acc, d.n, d.pad = 0, 0, 0
+	d.acc, d.n, d.pad, d.eobRun = 0, 0, 0, 0
 	kmax := keepUpTo(n)
 	rst := 0
 	for my := range d.mcusY {
@@ -97,6 +97,9 @@ func (d *Decoder) scan(n int, stride *[3]int) error {
 					for h := range c.h {
 						if err := d.block(c, q, dct, act, kmax); err != nil {
 							return fmt.Errorf("%w (MCU %d of %dx%d, component %d)", err, my*d.mcusX+mx, d.mcusX, d.mcusY, i)
+						}
+						if d.inspect != nil {
+							d.inspect(&d.blk)
 						}
 						off := ((my*c.v+v)*st + mx*c.h + h) * n
 						idct(plane[off:], st, &d.blk, n)
@@ -129,7 +132,7 @@ func (d *Decoder) restart(want int) error {
 		switch {
 		case m == mRST0+byte(want):
 			d.pos += 2
-			d.acc, d.n, d.pad = 0, 0, 0
+			d.acc, d.n, d.pad, d.eobRun = 0, 0, 0, 0
 			for i := range d.ncomp {
 				d.comp[i].pred = 0
 			}
@@ -219,6 +222,11 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 	blk[0] = c.pred * q[0]
 
 	// AC: run/size symbols until EOB or the last coefficient.
+	if d.eobRun > 0 {
+		d.eobRun--
+		d.acc, d.n = acc, n
+		return nil
+	}
 	for k := 1; k < 64; {
 		if n < 32 {
 			acc, n = d.refill(acc, n)
@@ -260,11 +268,19 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 		}
 		r, s := int(sym>>4), uint(sym&15)
 		if s == 0 {
-			if r != 15 {
-				break // EOB
+			if r == 15 {
+				k += 16 // ZRL
+				continue
 			}
-			k += 16 // ZRL
-			continue
+			if r != 0 {
+				// Not a baseline symbol: a progressive scan's run of
+				// 2^r + (r bits) - 1 more blocks without AC coefficients.
+				// image/jpeg reads it so in any scan; so does this.
+				d.eobRun = uint16(1<<r|acc>>(64-uint(r))) - 1
+				acc <<= uint(r)
+				n -= uint(r)
+			}
+			break // EOB
 		}
 		k += r
 		if k > 63 {
