@@ -5,18 +5,20 @@ import "errors"
 // lutBits is how many bits the Huffman lookahead table resolves at once.
 // Most codes of camera frames are shorter, and with the AC coefficient's
 // extra bits included the table often gives the value itself.
-const lutBits = 9
+const lutBits = 10
 
 // huffTable is one Huffman table (ITU T.81 C, F.2.2.3) in the two forms
 // decoding uses:
 //
 //   - lut, indexed by the next lutBits bits of the scan, for codes of up
-//     to lutBits bits. An entry holds the symbol (bits 0-7) and the code
-//     length (bits 8-11). In an AC table, when the code and the
-//     coefficient's extra bits fit in lutBits together, it also holds
-//     their total length (bits 12-15) and the coefficient's value (bits
-//     16-31, signed); the run of zeros is then the symbol's high nibble.
-//     0 means a longer code.
+//     to lutBits bits. An entry holds the code length (bits 8-11) and the
+//     symbol (bits 0-7), 0 for a longer code. In an AC table, when the
+//     code and the coefficient's extra bits fit in lutBits together, the
+//     entry is resolved instead: bits 12-15 hold the length of code and
+//     extra bits, bits 16-31 the coefficient (signed), and bits 0-7 the
+//     run of zeros before it. End of block and a run of 16 zeros are
+//     resolved too: a run of 64 (which ends any block) and a zero
+//     coefficient after a run of 15.
 //   - maxcode, valptr and mincode for the rest, by code length, as in
 //     F.2.2.3 but with codes left-justified to 16 bits.
 type huffTable struct {
@@ -29,10 +31,9 @@ type huffTable struct {
 
 // build makes t from the BITS and HUFFVAL lists of a DHT segment.
 func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
-	*t = huffTable{}
 	copy(t.vals[:], vals)
 	// C.2: code sizes and codes in order; a code must fit in its length.
-	code, k := 0, 0
+	code, k, fill := 0, 0, 0 // fill: lut entries set so far
 	for l := 1; l <= 16; l++ {
 		n := int(counts[l-1])
 		t.valptr[l] = int32(k)
@@ -44,29 +45,48 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 		// Exclusive bound, left-justified to 16 bits; all-ones codes are
 		// not valid (C.2), which the bound leaves out once the table is full.
 		t.maxcode[l] = uint32(code) << (16 - l)
-		for i := range n {
-			c := int(t.mincode[l]) + i
-			if l <= lutBits {
+		if l <= lutBits {
+			shift := uint(lutBits - l)
+			for i := range n {
 				sym := vals[k+i]
 				e := int32(sym) | int32(l)<<8
-				shift := lutBits - l
-				for j := range 1 << shift {
-					idx := c<<shift | j
-					ent := e
-					if s := int(sym & 15); ac && s != 0 && l+s <= lutBits {
-						// The extra bits follow the code in the index.
-						bits := idx >> (lutBits - l - s) & (1<<s - 1)
-						ent |= int32(l+s)<<12 | extend(int32(bits), uint(s))<<16
+				base := (int(t.mincode[l]) + i) << shift
+				lut := t.lut[base : base+1<<shift]
+				s := uint(sym & 15)
+				switch {
+				case ac && sym == 0x00: // EOB
+					e = eobRun | int32(l)<<8 | int32(l)<<12
+				case ac && sym == 0xF0: // ZRL
+					e = 15 | int32(l)<<8 | int32(l)<<12
+				}
+				if !ac || s == 0 || uint(l)+s > lutBits {
+					for j := range lut {
+						lut[j] = e
 					}
-					t.lut[idx] = ent
+					continue
+				}
+				// The s extra bits follow the code in the index: each of
+				// their values has its own run of entries.
+				e = int32(sym>>4) | int32(l)<<8 | int32(uint(l)+s)<<12
+				run := 1 << (shift - s)
+				for v := range 1 << s {
+					ev := e | extend(int32(v), s)<<16
+					for j := range lut[v*run : (v+1)*run] {
+						lut[v*run+j] = ev
+					}
 				}
 			}
+			fill = code << shift
 		}
 		k += n
 		code <<= 1
 	}
+	clear(t.lut[fill:]) // prefixes of longer codes, or of none
 	return nil
 }
+
+// eobRun is the run of a resolved end of block: past any coefficient.
+const eobRun = 64
 
 // extend turns s extra bits v into a coefficient value (F.2.2.1).
 func extend(v int32, s uint) int32 {

@@ -54,22 +54,31 @@ func weights(n int) [8][8]float32 {
 }
 
 // idct writes the n×n pixels of blk (natural order) to dst, rows stride
-// bytes apart, and clears the coefficients block may have stored.
-func idct(dst []uint8, stride int, blk *[64]int32, n int) {
+// bytes apart, and clears blk. last is the zigzag index of the block's
+// last nonzero coefficient (0: DC only, a flat block).
+func idct(dst []uint8, stride int, blk *[64]int32, n, last int) {
+	if last == 0 {
+		p := pixel(float32(blk[0]) * 0.125)
+		blk[0] = 0
+		for y := range n {
+			row := dst[y*stride : y*stride+n]
+			for x := range row {
+				row[x] = p
+			}
+		}
+		return
+	}
 	switch n {
 	case 8:
-		idct8(dst, stride, blk)
-		*blk = [64]int32{}
+		idct8(dst, stride, blk, int(zzRows[last&63]))
 	case 4:
-		idctBox(dst, stride, blk, &w4, 4)
-		*blk = [64]int32{}
+		idctBox(dst, stride, blk, &w4, 4, int(zzRows[last&63]))
 	case 2:
-		idctBox(dst, stride, blk, &w2, 2)
-		*blk = [64]int32{}
+		idctBox(dst, stride, blk, &w2, 2, int(zzRows[last&63]))
 	default:
 		dst[0] = pixel(float32(blk[0]) * 0.125)
-		blk[0] = 0
 	}
+	*blk = [64]int32{}
 }
 
 // pixel rounds v + 128 to the nearest level in [0, 255].
@@ -86,10 +95,10 @@ func pixel(v float32) uint8 {
 
 // idct8 is the full 8×8 inverse DCT: rows, then columns, each as an
 // even part (u = 0, 2, 4, 6) and an odd part (u = 1, 3, 5, 7).
-func idct8(dst []uint8, stride int, blk *[64]int32) {
+func idct8(dst []uint8, stride int, blk *[64]int32, rows int) {
 	var t [64]float32 // t[8v+x]: row v transformed along x
 	w := &w8
-	for v := range 8 {
+	for v := range rows {
 		in := blk[8*v : 8*v+8 : 8*v+8]
 		out := t[8*v : 8*v+8 : 8*v+8]
 		if in[1]|in[2]|in[3]|in[4]|in[5]|in[6]|in[7] == 0 {
@@ -126,10 +135,10 @@ func idct8(dst []uint8, stride int, blk *[64]int32) {
 // idctBox writes the n×n box averages (n = 4 or 2) from all 64
 // frequencies: rows, then columns, with the even and odd frequencies summed
 // apart so that each pair of mirrored outputs costs one set of products.
-func idctBox(dst []uint8, stride int, blk *[64]int32, w *[8][8]float32, n int) {
+func idctBox(dst []uint8, stride int, blk *[64]int32, w *[8][8]float32, n, rows int) {
 	var t [32]float32 // t[4v+x']: row v averaged along x
 	h := n / 2
-	for v := range 8 {
+	for v := range rows {
 		in := blk[8*v : 8*v+8 : 8*v+8]
 		if in[1]|in[2]|in[3]|in[4]|in[5]|in[6]|in[7] == 0 {
 			if in[0] != 0 {

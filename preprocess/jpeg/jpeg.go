@@ -61,22 +61,26 @@ type Decoder struct {
 	data []byte // the frame being decoded
 	pos  int    // next unread byte of data
 
-	cfg    Config
-	ncomp  int
-	comp   [3]component
-	hmax   int // largest horizontal and vertical sampling factors
-	vmax   int
-	mcusX  int
-	mcusY  int
-	ri     int // restart interval in MCUs (0: none)
-	qt     [4][64]int32
-	qset   [4]bool
-	dc, ac [4]huffTable
-	dcSet  [4]bool
-	acSet  [4]bool
-	jfif   bool
-	adobe  bool
-	ready  bool // a header was read and its scan not yet decoded
+	cfg   Config
+	ncomp int
+	comp  [3]component
+	hmax  int // largest horizontal and vertical sampling factors
+	vmax  int
+	mcusX int
+	mcusY int
+	ri    int // restart interval in MCUs (0: none)
+	qt    [4][64]int32
+	qset  [4]bool
+	// Huffman tables by class (0 DC, 1 AC) and id: those of the frame's
+	// DHT segments, or nil. A table is rebuilt only when its segment's
+	// bytes differ from the last ones (a camera sends the same each frame).
+	huff    [2][4]*huffTable
+	built   [2][4]huffTable
+	spec    [2][4][16 + 256]byte
+	specLen [2][4]int
+	jfif    bool
+	adobe   bool
+	ready   bool // a header was read and its scan not yet decoded
 
 	// The scan's bit reader (scan.go).
 	acc uint64 // bits, most significant first
@@ -137,7 +141,7 @@ func unsupported(what string) error {
 func (d *Decoder) DecodeHeader(data []byte) (Config, error) {
 	d.data, d.pos, d.ready = data, 0, false
 	d.cfg, d.ncomp, d.ri, d.jfif, d.adobe = Config{}, 0, 0, false, false
-	d.qset, d.dcSet, d.acSet = [4]bool{}, [4]bool{}, [4]bool{}
+	d.qset, d.huff = [4]bool{}, [2][4]*huffTable{}
 	if len(data) < 2 || data[0] != 0xFF || data[1] != mSOI {
 		return Config{}, formatErr("missing SOI marker")
 	}
@@ -352,14 +356,15 @@ func (d *Decoder) huffmanTables(seg []byte) error {
 		if total == 0 || total > 256 || len(seg) < 17+total {
 			return formatErr("DHT table %d/%d: %d codes in %d bytes", tc, th, total, len(seg)-17)
 		}
-		t, set := &d.dc[th], &d.dcSet[th]
-		if tc == 1 {
-			t, set = &d.ac[th], &d.acSet[th]
+		spec := seg[1 : 17+total]
+		if d.specLen[tc][th] != len(spec) || string(d.spec[tc][th][:len(spec)]) != string(spec) {
+			d.specLen[tc][th] = 0
+			if err := d.built[tc][th].build(&counts, seg[17:17+total], tc == 1); err != nil {
+				return formatErr("DHT table %d/%d: %v", tc, th, err)
+			}
+			d.specLen[tc][th] = copy(d.spec[tc][th][:], spec)
 		}
-		if err := t.build(&counts, seg[17:17+total], tc == 1); err != nil {
-			return formatErr("DHT table %d/%d: %v", tc, th, err)
-		}
-		*set = true
+		d.huff[tc][th] = &d.built[tc][th]
 		seg = seg[17+total:]
 	}
 	return nil
@@ -405,19 +410,17 @@ func (d *Decoder) scanHeader(seg []byte) error {
 			d.qt[c.tq] = [64]int32{}
 			d.qset[c.tq] = true
 		}
-		if !d.dcSet[c.td] {
+		if d.huff[0][c.td] == nil {
 			if c.td > 1 {
 				return formatErr("component %d: DC Huffman table %d missing", i, c.td)
 			}
-			d.dc[c.td] = stdTables[c.td]
-			d.dcSet[c.td] = true
+			d.huff[0][c.td] = &stdTables[c.td]
 		}
-		if !d.acSet[c.ta] {
+		if d.huff[1][c.ta] == nil {
 			if c.ta > 1 {
 				return formatErr("component %d: AC Huffman table %d missing", i, c.ta)
 			}
-			d.ac[c.ta] = stdTables[2+c.ta]
-			d.acSet[c.ta] = true
+			d.huff[1][c.ta] = &stdTables[2+c.ta]
 		}
 	}
 	// Spectral selection and approximation (the last 3 bytes) must be

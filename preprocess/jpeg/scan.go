@@ -91,18 +91,19 @@ func (d *Decoder) scan(n int, stride *[3]int) error {
 			}
 			for i := range d.ncomp {
 				c := &d.comp[i]
-				q, dct, act := &d.qt[c.tq], &d.dc[c.td], &d.ac[c.ta]
+				q, dct, act := &d.qt[c.tq], d.huff[0][c.td], d.huff[1][c.ta]
 				plane, st := d.planes[i], stride[i]
 				for v := range c.v {
 					for h := range c.h {
-						if err := d.block(c, q, dct, act, kmax); err != nil {
+						last, err := d.block(c, q, dct, act, kmax)
+						if err != nil {
 							return fmt.Errorf("%w (MCU %d of %dx%d, component %d)", err, my*d.mcusX+mx, d.mcusX, d.mcusY, i)
 						}
 						if d.inspect != nil {
 							d.inspect(&d.blk)
 						}
 						off := ((my*c.v+v)*st + mx*c.h + h) * n
-						idct(plane[off:], st, &d.blk, n)
+						idct(plane[off:], st, &d.blk, n, last)
 					}
 				}
 			}
@@ -150,19 +151,10 @@ func (d *Decoder) restart(want int) error {
 // refill adds bytes of entropy-coded data to the bit buffer acc (n valid
 // bits, most significant first) until it holds more than 56 bits. Stuffed
 // 0xFF00 is 0xFF; at a marker or the end of data it adds zero bytes
-// instead, counted in d.pad, and stays there.
+// instead, counted in d.pad, and stays there. The common case, 8 bytes
+// without 0xFF, is done inline in block (see fill8).
 func (d *Decoder) refill(acc uint64, n uint) (uint64, uint) {
 	data, pos := d.data, d.pos
-	// Fast path: 8 bytes without 0xFF.
-	if pos+8 <= len(data) {
-		v := binary.BigEndian.Uint64(data[pos:])
-		if x := ^v; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
-			k := (64 - n) >> 3 // whole bytes that fit
-			acc |= v >> (64 - 8*k) << (64 - n - 8*k)
-			d.pos = pos + int(k)
-			return acc, n + 8*k
-		}
-	}
 	for n <= 56 {
 		var b uint64
 		switch {
@@ -184,13 +176,44 @@ func (d *Decoder) refill(acc uint64, n uint) (uint64, uint) {
 	return acc, n
 }
 
+// fill8 is refill's fast path: when the next 8 bytes hold no 0xFF, it
+// loads as many whole bytes as fit in acc at once.
+func fill8(data []byte, pos int, acc uint64, n uint) (uint64, uint, int, bool) {
+	if pos+8 > len(data) {
+		return acc, n, pos, false
+	}
+	v := binary.BigEndian.Uint64(data[pos:])
+	if x := ^v; (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+		return acc, n, pos, false
+	}
+	k := (64 - n) >> 3
+	return acc | v>>(64-8*k)<<(64-n-8*k), n + 8*k, pos + int(k), true
+}
+
+// zzRows[k] is the number of coefficient rows that hold the coefficients
+// of zigzag index 0…k, and zzCols[k] the number of columns: for a block
+// whose last coefficient is k, the rows below and columns right of them
+// are zero.
+var zzRows, zzCols = func() (r, c [64]uint8) {
+	var mr, mc uint8
+	for k, z := range unzig {
+		mr, mc = max(mr, z/8+1), max(mc, z%8+1)
+		r[k], c[k] = mr, mc
+	}
+	return r, c
+}()
+
 // block decodes one block's coefficients (F.2.2) into d.blk, dequantised,
 // keeping those up to zigzag index kmax (the others are decoded and
-// dropped). d.blk must be zero on entry, and is zero again after idct.
-func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax int) error {
+// dropped), and returns the zigzag index of the last one it kept (0 when
+// only DC). d.blk must be zero on entry, and is zero again after idct.
+func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax int) (int, error) {
 	acc, n := d.acc, d.n
 	if n < 32 {
-		acc, n = d.refill(acc, n)
+		var ok bool
+		if acc, n, d.pos, ok = fill8(d.data, d.pos, acc, n); !ok {
+			acc, n = d.refill(acc, n)
+		}
 	}
 	// DC: the size category, then that many bits of difference.
 	var s uint
@@ -203,7 +226,7 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 		sym, l, ok := slowCode(dct, acc)
 		if !ok {
 			d.acc, d.n = acc, n
-			return formatErr("bad Huffman code")
+			return 0, formatErr("bad Huffman code")
 		}
 		acc <<= l
 		n -= l
@@ -211,7 +234,7 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 	}
 	if s > 16 {
 		d.acc, d.n = acc, n
-		return unsupported(fmt.Sprintf("DC difference of %d bits", s))
+		return 0, unsupported(fmt.Sprintf("DC difference of %d bits", s))
 	}
 	if s > 0 {
 		c.pred += extend(int32(acc>>(64-s)), s)
@@ -225,19 +248,24 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 	if d.eobRun > 0 {
 		d.eobRun--
 		d.acc, d.n = acc, n
-		return nil
+		return 0, nil
 	}
+	last := 0
 	for k := 1; k < 64; {
 		if n < 32 {
-			acc, n = d.refill(acc, n)
+			var ok bool
+			if acc, n, d.pos, ok = fill8(d.data, d.pos, acc, n); !ok {
+				acc, n = d.refill(acc, n)
+			}
 		}
 		e := act.lut[acc>>(64-lutBits)]
 		if tl := uint(e >> 12 & 15); tl != 0 {
-			// Code and extra bits resolved by the table.
-			k += int(e >> 4 & 15)
+			// Code and extra bits resolved by the table (or EOB, or ZRL
+			// as 15 zeros and a zero).
+			k += int(e & 255)
 			if k > 63 {
-				// image/jpeg stops the block here without reading the
-				// extra bits; so do we.
+				// EOB, or a run past the end: image/jpeg stops the block
+				// there without reading the extra bits; so does this.
 				acc <<= uint(e >> 8 & 15)
 				n -= uint(e >> 8 & 15)
 				break
@@ -245,7 +273,8 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 			acc <<= tl
 			n -= tl
 			if k <= kmax {
-				blk[unzig[k]] = (e >> 16) * q[k]
+				blk[unzig[k&63]&63] = (e >> 16) * q[k&63]
+				last = k
 			}
 			k++
 			continue
@@ -261,7 +290,7 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 			var ok bool
 			if sym, l, ok = slowCode(act, acc); !ok {
 				d.acc, d.n = acc, n
-				return formatErr("bad Huffman code")
+				return 0, formatErr("bad Huffman code")
 			}
 			acc <<= l
 			n -= l
@@ -291,11 +320,12 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 		n -= s
 		if k <= kmax {
 			blk[unzig[k]] = v * q[k]
+			last = k
 		}
 		k++
 	}
 	d.acc, d.n = acc, n
-	return nil
+	return last, nil
 }
 
 // slowCode decodes a code longer than lutBits from the top 16 bits of acc
