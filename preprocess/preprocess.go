@@ -15,6 +15,8 @@ package preprocess
 import (
 	"fmt"
 	"image"
+
+	"catd/preprocess/jpeg"
 )
 
 // Fit says how a frame whose aspect ratio differs from the output's is
@@ -76,6 +78,7 @@ type Resizer struct {
 	// Plan for the last source geometry seen, rebuilt when it changes.
 	planned    bool
 	srcW, srcH int
+	scale      int             // the frame was decoded at 1/scale of its size (JPEG)
 	src        image.Rectangle // the region that is resampled, in frame pixels
 	dst        image.Rectangle // where it lands in the output (letterbox)
 	xs, ys     axis
@@ -86,6 +89,8 @@ type Resizer struct {
 	acc        []uint32 // one output row being accumulated, 3*dst.Dx()
 
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
+
+	dec *jpeg.Decoder // JPEG frames, made by the first
 }
 
 // axis maps n source pixels onto m output pixels. Output j averages the
@@ -121,18 +126,62 @@ func (r *Resizer) OutLen() int { return r.W * r.H * 3 }
 // plan prepares the weights for a srcW×srcH frame. Sizes must be at least
 // 1 and at most maxImageSide.
 func (r *Resizer) plan(srcW, srcH int) error {
-	if r.planned && srcW == r.srcW && srcH == r.srcH {
+	return r.planScaled(srcW, srcH, 1)
+}
+
+// planScaled is plan for a frame decoded at 1/scale of its size (see
+// JPEG): the region of interest, in full-size pixels, is scaled to cover
+// the same part of it.
+func (r *Resizer) planScaled(srcW, srcH, scale int) error {
+	if r.planned && srcW == r.srcW && srcH == r.srcH && scale == r.scale {
 		return nil
 	}
+	roi := r.opt.ROI
+	if scale > 1 && !roi.Empty() {
+		// Outward: every full-size pixel of the region stays in it.
+		roi = image.Rect(floorDiv(roi.Min.X, scale), floorDiv(roi.Min.Y, scale),
+			-floorDiv(-roi.Max.X, scale), -floorDiv(-roi.Max.Y, scale))
+	}
+	src, dst, err := r.geometry(srcW, srcH, roi)
+	if err != nil {
+		return err
+	}
+	r.scale = scale
+	r.srcW, r.srcH, r.src, r.dst = srcW, srcH, src, dst
+	r.xs = areaAxis(src.Dx(), dst.Dx())
+	r.ys = areaAxis(src.Dy(), dst.Dy())
+	// Horizontal sums are at most 255*xs.den; the vertical pass multiplies
+	// by weights summing to ys.den. Keep that below 2^32, shifting the
+	// horizontal sums right (with rounding) in the rare case it is not.
+	r.shift = 0
+	for {
+		half := uint64(1) << r.shift >> 1
+		if (255*uint64(r.xs.den)+half)>>r.shift*uint64(r.ys.den) < 1<<32 {
+			break
+		}
+		r.shift++
+	}
+	r.inv = float64(uint64(1)<<r.shift) / (float64(r.xs.den) * float64(r.ys.den))
+	r.row = make([]uint8, 3*src.Dx())
+	r.hrow = make([]uint32, 3*dst.Dx())
+	r.acc = make([]uint32, 3*dst.Dx())
+	r.planned = true
+	return nil
+}
+
+// geometry returns the region of a srcW×srcH frame that is resampled
+// (roi, clipped, then fitted to the output's aspect ratio) and where it
+// lands in the output.
+func (r *Resizer) geometry(srcW, srcH int, roi image.Rectangle) (src, dst image.Rectangle, err error) {
 	frame := image.Rect(0, 0, srcW, srcH)
-	src := frame
-	if !r.opt.ROI.Empty() {
-		src = r.opt.ROI.Intersect(frame)
+	src = frame
+	if !roi.Empty() {
+		src = roi.Intersect(frame)
 		if src.Empty() {
-			return fmt.Errorf("preprocess: region of interest %v lies outside the %dx%d frame", r.opt.ROI, srcW, srcH)
+			return src, dst, fmt.Errorf("preprocess: region of interest %v lies outside the %dx%d frame", r.opt.ROI, srcW, srcH)
 		}
 	}
-	dst := image.Rect(0, 0, r.W, r.H)
+	dst = image.Rect(0, 0, r.W, r.H)
 	sw, sh := src.Dx(), src.Dy()
 	switch r.opt.Fit {
 	case CenterCrop:
@@ -157,26 +206,15 @@ func (r *Resizer) plan(srcW, srcH int) error {
 			dst.Max.X = dst.Min.X + dw
 		}
 	}
-	r.srcW, r.srcH, r.src, r.dst = srcW, srcH, src, dst
-	r.xs = areaAxis(src.Dx(), dst.Dx())
-	r.ys = areaAxis(src.Dy(), dst.Dy())
-	// Horizontal sums are at most 255*xs.den; the vertical pass multiplies
-	// by weights summing to ys.den. Keep that below 2^32, shifting the
-	// horizontal sums right (with rounding) in the rare case it is not.
-	r.shift = 0
-	for {
-		half := uint64(1) << r.shift >> 1
-		if (255*uint64(r.xs.den)+half)>>r.shift*uint64(r.ys.den) < 1<<32 {
-			break
-		}
-		r.shift++
+	return src, dst, nil
+}
+
+// floorDiv is a/b rounded down (b > 0).
+func floorDiv(a, b int) int {
+	if a < 0 {
+		return -((-a + b - 1) / b)
 	}
-	r.inv = float64(uint64(1)<<r.shift) / (float64(r.xs.den) * float64(r.ys.den))
-	r.row = make([]uint8, 3*src.Dx())
-	r.hrow = make([]uint32, 3*dst.Dx())
-	r.acc = make([]uint32, 3*dst.Dx())
-	r.planned = true
-	return nil
+	return a / b
 }
 
 // areaAxis computes the weights that average n source pixels into m output

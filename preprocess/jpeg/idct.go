@@ -74,7 +74,7 @@ func idct(dst []uint8, stride int, blk *[64]int32, n, last int) {
 	case 4:
 		idctBox(dst, stride, blk, &w4, 4, int(zzRows[last&63]))
 	case 2:
-		idctBox(dst, stride, blk, &w2, 2, int(zzRows[last&63]))
+		idct2(dst, stride, blk, int(zzRows[last&63]))
 	default:
 		dst[0] = pixel(float32(blk[0]) * 0.125)
 	}
@@ -168,5 +168,29 @@ func idctBox(dst []uint8, stride int, blk *[64]int32, w *[8][8]float32, n, rows 
 			dst[y*stride+x] = pixel(e + o)
 			dst[(n-1-y)*stride+x] = pixel(e - o)
 		}
+	}
+}
+
+// idct2 is idctBox for n = 2, where every even frequency but 0 averages to
+// 0 over half a block (cos((2x+1)uπ/16) for even u > 0 sums to 0 over
+// x = 0…3 and 4…7): only rows and columns 0, 1, 3, 5 and 7 count.
+func idct2(dst []uint8, stride int, blk *[64]int32, rows int) {
+	w := &w2[0]
+	a, b1, b3, b5, b7 := w[0], w[1], w[3], w[5], w[7]
+	var t [8][2]float32 // row v averaged to 2 columns
+	for v := 0; v < rows; v++ {
+		if v >= 2 && v&1 == 0 {
+			continue
+		}
+		in := blk[8*v : 8*v+8 : 8*v+8]
+		e := a * float32(in[0])
+		o := b1*float32(in[1]) + b3*float32(in[3]) + b5*float32(in[5]) + b7*float32(in[7])
+		t[v] = [2]float32{e + o, e - o}
+	}
+	for x := range 2 {
+		e := a * t[0][x]
+		o := b1*t[1][x] + b3*t[3][x] + b5*t[5][x] + b7*t[7][x]
+		dst[x] = pixel(e + o)
+		dst[stride+x] = pixel(e - o)
 	}
 }
