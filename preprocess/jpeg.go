@@ -71,3 +71,12 @@ func (r *Resizer) jpegScale(w, h int) (int, error) {
 	}
 	return 1, nil
 }
+
+// JPEGScale is the scale the last frame JPEG decoded was decoded at: 1, 2,
+// 4 or 8 (1/scale of its size), or 0 before any.
+func (r *Resizer) JPEGScale() int {
+	if r.dec == nil {
+		return 0
+	}
+	return r.scale
+}

@@ -39,13 +39,18 @@ func TestBenchPipelineJSON(t *testing.T) {
 		}
 	}
 	num := func(k string) float64 { v, _ := res[k].(float64); return v }
-	for _, key := range []string{"frames", "pipeline_fps", "jpeg_decode_us", "jpeg_decode_bytes", "preprocess_us", "infer_us"} {
+	for _, key := range []string{"frames", "pipeline_fps", "jpeg_decode_us", "preprocess_us", "infer_us", "jpeg_scale"} {
 		if !(num(key) > 0) {
 			t.Errorf("%s = %v, want > 0", key, res[key])
 		}
 	}
-	if num("preprocess_allocs") != 0 {
-		t.Errorf("preprocess_allocs = %v, want 0", res["preprocess_allocs"])
+	for _, key := range []string{"preprocess_allocs", "jpeg_decode_allocs"} {
+		if num(key) != 0 {
+			t.Errorf("%s = %v, want 0", key, res[key])
+		}
+	}
+	if num("jpeg_scale") != 4 {
+		t.Errorf("jpeg_scale = %v, want 4 (640x480 cropped to 64x64)", res["jpeg_scale"])
 	}
 	if num("gomaxprocs") != 1 {
 		t.Errorf("gomaxprocs = %v, want 1", res["gomaxprocs"])
