@@ -23,6 +23,7 @@ import (
 	"catd/camera"
 	"catd/daemon"
 	"catd/dataset"
+	"catd/fixedpoint"
 	"catd/model"
 	"catd/preprocess"
 	framejpeg "catd/preprocess/jpeg"
@@ -75,6 +76,7 @@ type pipeOptions struct {
 	model    string // model file or built-in architecture; "" is the built-in default model
 	duration time.Duration
 	warmup   time.Duration
+	int8     bool // run the built-in int8 model (the daemon's detect.int8)
 }
 
 // The synthetic default source: what a 640×480 MJPEG camera delivers.
@@ -98,6 +100,13 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 	net, info, modelName, err := loadPipeModel(opt.model)
 	if err != nil {
 		return nil, err
+	}
+	var q *fixedpoint.Net
+	if opt.int8 {
+		if q, _, err = fixedpoint.Default(fixedpoint.Options{MaxBatch: 1}); err != nil {
+			return nil, err
+		}
+		modelName += ", int8"
 	}
 	if uri == "" {
 		dir, err := os.MkdirTemp("", "catd-bench-")
@@ -125,14 +134,14 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	rec := &recordingSource{Source: src, keep: samplesToRecord}
 	res := &pipeResult{Source: label, Model: modelName, GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	if err := runPipelineWindow(ctx, res, rec, net, info, modelName, opt, log); err != nil {
+	if err := runPipelineWindow(ctx, res, rec, net, q, info, modelName, opt, log); err != nil {
 		return nil, err
 	}
 	f := rec.representative()
 	if f == nil {
 		return nil, fmt.Errorf("bench: no frame recorded from %s", label)
 	}
-	if err := benchStages(res, f, net, info, max(100*time.Millisecond, opt.duration/20)); err != nil {
+	if err := benchStages(res, f, net, q, info, max(100*time.Millisecond, opt.duration/20)); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -141,7 +150,7 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 // runPipelineWindow runs daemon.RunPipeline on src: a first stats event
 // after opt.warmup opens the timed window and asks for the next one
 // opt.duration later, which closes it and stops the pipeline.
-func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSource, net *model.Net, info model.Info,
+func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSource, net *model.Net, q *fixedpoint.Net, info model.Info,
 	modelName string, opt pipeOptions, log zerolog.Logger) error {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -174,7 +183,7 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 		}
 		phase++
 	}
-	cfg := daemon.PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: opt.warmup, Control: ctl,
+	cfg := daemon.PipelineConfig{Source: src, Net: net, Int8: q, Info: info, StatsEvery: opt.warmup, Control: ctl,
 		Updates: updates, OnEvent: onEvent, ModelName: modelName}
 	if err := daemon.RunPipeline(pctx, cfg, log); err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -271,8 +280,9 @@ func (s *recordingSource) representative() *camera.Frame {
 }
 
 // benchStages times decoding (JPEG or PNG frames), preprocessing and
-// inference of f as the daemon does them, each for about budget.
-func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.Info, budget time.Duration) error {
+// inference of f as the daemon does them, each for about budget. With q,
+// inference is q's on the pixels, as the daemon runs an int8 model.
+func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, q *fixedpoint.Net, info model.Info, budget time.Duration) error {
 	rz := preprocess.NewResizer(net.Arch.W, net.Arch.H, preprocess.Options{})
 	pix := make([]uint8, rz.OutLen())
 	x := make([]float32, net.InputLen())
@@ -333,13 +343,18 @@ func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.In
 	}
 	prep := func() {
 		resize()
-		info.NormalizePixels(x, pix)
+		if q == nil {
+			info.NormalizePixels(x, pix)
+		}
 	}
 	n := roundsFor(budget, prep)
 	res.PreprocessUS = medianUS(1, n, prep)
 	res.PreprocessAllocs, _ = memPerOp(n, prep)
 
 	infer := func() { net.Predict(p, x) }
+	if q != nil {
+		infer = func() { q.Predict(p, pix) }
+	}
 	res.InferUS = medianUS(1, roundsFor(budget, infer), infer)
 	return nil
 }

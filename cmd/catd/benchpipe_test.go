@@ -63,6 +63,31 @@ func TestBenchPipelineJSON(t *testing.T) {
 	}
 }
 
+// With --int8 the pipeline runs the built-in int8 model, as detect.int8
+// has the daemon do.
+func TestBenchPipelineInt8(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline for 1.3 s and times each stage: slow under qemu")
+	}
+	var out, errOut strings.Builder
+	err := run(context.Background(), []string{"bench", "--pipeline", "--int8", "--duration", "300ms", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench --pipeline --int8: %v\n%s", err, errOut.String())
+	}
+	var res struct {
+		Model   string  `json:"model"`
+		Frames  float64 `json:"frames"`
+		InferUS float64 `json:"infer_us"`
+		Allocs  float64 `json:"allocs_per_frame"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if !strings.Contains(res.Model, "int8") || !(res.Frames > 0) || !(res.InferUS > 0) {
+		t.Errorf("model %q, %v frames, inference %v µs", res.Model, res.Frames, res.InferUS)
+	}
+}
+
 func TestBenchPipelineRefusesBadInput(t *testing.T) {
 	missing := "file:" + filepath.Join(t.TempDir(), "missing.mjpeg")
 	for _, tc := range []struct {
@@ -76,6 +101,7 @@ func TestBenchPipelineRefusesBadInput(t *testing.T) {
 		{"short duration", []string{"--duration", "1ms"}, "--duration 1ms"},
 		{"rounds", []string{"--rounds", "3"}, "--rounds"},
 		{"unknown model", []string{"--model", "catnet9000"}, "catnet9000"},
+		{"int8 of another model", []string{"--int8", "--model", "catnet64"}, "--int8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"bench", "--pipeline", "--json"}, tc.args...)
