@@ -143,9 +143,10 @@ func TestJPEGMatchesImage(t *testing.T) {
 	for i, f := range frames {
 		cases = append(cases,
 			tc{fmt.Sprintf("sample%d-crop", i), f, 64, 64, Options{}, 4},
-			tc{fmt.Sprintf("sample%d-letterbox", i), f, 64, 64, Options{Fit: Letterbox}, 8},
+			tc{fmt.Sprintf("sample%d-letterbox", i), f, 64, 64, Options{Fit: Letterbox}, 4},
+			tc{fmt.Sprintf("sample%d-stretch-48x32", i), f, 48, 32, Options{Fit: Stretch}, 8},
 			tc{fmt.Sprintf("sample%d-stretch-96x72", i), f, 96, 72, Options{Fit: Stretch}, 4},
-			tc{fmt.Sprintf("sample%d-roi", i), f, 64, 64, Options{ROI: image.Rect(300, 200, 460, 360)}, 2},
+			tc{fmt.Sprintf("sample%d-roi", i), f, 64, 64, Options{ROI: image.Rect(300, 200, 500, 400)}, 2},
 			tc{fmt.Sprintf("sample%d-small-roi", i), f, 64, 64, Options{ROI: image.Rect(301, 203, 400, 290)}, 1},
 		)
 	}
@@ -203,11 +204,15 @@ func TestJPEGScale(t *testing.T) {
 		want     int
 		wantSize image.Point // the size decoded
 	}{
+		// The scaled region must stay at least 1.5 times the output.
 		{"640x480 crop to 64", 640, 480, 64, 64, Options{}, 4, image.Pt(160, 120)},
-		{"640x480 stretch to 80x60", 640, 480, 80, 60, Options{Fit: Stretch}, 8, image.Pt(80, 60)},
-		{"1280x720 crop to 64", 1280, 720, 64, 64, Options{}, 8, image.Pt(160, 90)},
-		{"640x480 crop to 224", 640, 480, 224, 224, Options{}, 2, image.Pt(320, 240)},
-		{"small roi", 640, 480, 64, 64, Options{ROI: image.Rect(0, 0, 100, 100)}, 1, image.Pt(640, 480)},
+		{"640x480 stretch to 53x40", 640, 480, 53, 40, Options{Fit: Stretch}, 8, image.Pt(80, 60)},
+		{"640x480 stretch to 54x40", 640, 480, 54, 40, Options{Fit: Stretch}, 4, image.Pt(160, 120)},
+		{"1920x1080 crop to 64", 1920, 1080, 64, 64, Options{}, 8, image.Pt(240, 135)},
+		{"640x480 crop to 160", 640, 480, 160, 160, Options{}, 2, image.Pt(320, 240)},
+		{"640x480 crop to 161", 640, 480, 161, 161, Options{}, 1, image.Pt(640, 480)},
+		{"roi 96x96", 640, 480, 64, 64, Options{ROI: image.Rect(0, 0, 96, 96)}, 1, image.Pt(640, 480)},
+		{"roi 192x192", 640, 480, 64, 64, Options{ROI: image.Rect(10, 10, 202, 202)}, 2, image.Pt(320, 240)},
 		{"odd frame", 333, 251, 64, 64, Options{}, 2, image.Pt(167, 126)},
 		{"tiny frame", 20, 20, 64, 64, Options{}, 1, image.Pt(20, 20)},
 	}

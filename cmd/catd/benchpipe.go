@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -43,6 +44,10 @@ type pipeResult struct {
 	Dropped        uint64  `json:"dropped_frames"`   // frames captured but replaced before inference took them
 	Corrupt        uint64  `json:"corrupt_frames"`   // frames the pipeline could not decode
 	DurationS      float64 `json:"duration_s"`       // length of the timed window
+	// CPU time (user and system) the process used per frame inferred in
+	// the window, µs: unlike frames/s, not inflated by other processes
+	// taking the CPU. 1e6 / CPUPerFrameUS is frames per CPU-second.
+	CPUPerFrameUS float64 `json:"cpu_per_frame_us"`
 
 	// The representative frame: the median-sized one of those captured
 	// during warm-up.
@@ -161,6 +166,7 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 		m0, m1 runtime.MemStats
 		f0, f1 uint64
 		t0, t1 time.Time
+		c0, c1 time.Duration
 		stats  daemon.Stats
 	)
 	// OnEvent runs in the pipeline's inference goroutine, which is this
@@ -173,11 +179,11 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 		case 0:
 			src.stop()
 			runtime.ReadMemStats(&m0)
-			f0, t0 = ctl.Snapshot().Frames, time.Now()
+			f0, t0, c0 = ctl.Snapshot().Frames, time.Now(), cpuTime()
 			updates <- daemon.Update{StatsEvery: opt.duration}
 		case 1:
 			runtime.ReadMemStats(&m1)
-			f1, t1 = ctl.Snapshot().Frames, time.Now()
+			f1, t1, c1 = ctl.Snapshot().Frames, time.Now(), cpuTime()
 			stats = *ev.Stats
 			cancel()
 		}
@@ -203,9 +209,20 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 	res.DurationS = dt.Seconds()
 	res.PipelineFPS = float64(res.Frames) / dt.Seconds()
 	res.LatencyP50, res.LatencyP99 = us(stats.LatencyP50), us(stats.LatencyP99)
+	res.CPUPerFrameUS = us(c1-c0) / float64(res.Frames)
 	res.AllocsPerFrame = float64(m1.Mallocs-m0.Mallocs) / float64(res.Frames)
 	res.BytesPerFrame = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(res.Frames)
 	return nil
+}
+
+// cpuTime returns the user and system CPU time of the process so far (0
+// where getrusage fails).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadPipeModel loads what the daemon would run: the built-in default
@@ -454,6 +471,7 @@ func printPipeBench(e *env, r *pipeResult) error {
 		fmt.Sprintf("source:   %s", r.Source),
 		"",
 		fmt.Sprintf("frames/s:                 %9.1f     (%d frames; %d dropped, %d corrupt)", r.PipelineFPS, r.Frames, r.Dropped, r.Corrupt),
+		fmt.Sprintf("CPU time per frame:       %9.0f µs  (%.1f frames per CPU-second)", r.CPUPerFrameUS, 1e6/r.CPUPerFrameUS),
 		fmt.Sprintf("latency p50, p99:         %9.0f µs  %.0f µs, capture to decision", r.LatencyP50, r.LatencyP99),
 		fmt.Sprintf("allocated per frame:      %9.0f B   (%.1f allocs)", r.BytesPerFrame, r.AllocsPerFrame),
 		"",
