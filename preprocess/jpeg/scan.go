@@ -191,16 +191,15 @@ func fill8(data []byte, pos int, acc uint64, n uint) (uint64, uint, int, bool) {
 }
 
 // zzRows[k] is the number of coefficient rows that hold the coefficients
-// of zigzag index 0…k, and zzCols[k] the number of columns: for a block
-// whose last coefficient is k, the rows below and columns right of them
-// are zero.
-var zzRows, zzCols = func() (r, c [64]uint8) {
-	var mr, mc uint8
+// of zigzag index 0…k: for a block whose last coefficient is k, the rows
+// below them are zero.
+var zzRows = func() (r [64]uint8) {
+	var mr uint8
 	for k, z := range unzig {
-		mr, mc = max(mr, z/8+1), max(mc, z%8+1)
-		r[k], c[k] = mr, mc
+		mr = max(mr, z/8+1)
+		r[k] = mr
 	}
-	return r, c
+	return r
 }()
 
 // block decodes one block's coefficients (F.2.2) into d.blk, dequantised,
