@@ -285,6 +285,7 @@ func BenchmarkJPEG(b *testing.B) {
 			r := NewResizer(64, 64, Options{Fit: fit})
 			out := make([]uint8, r.OutLen())
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				if err := r.JPEG(out, frame, 0); err != nil {
 					b.Fatal(err)
@@ -296,6 +297,7 @@ func BenchmarkJPEG(b *testing.B) {
 		r := NewResizer(64, 64, Options{})
 		out := make([]uint8, r.OutLen())
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			img, err := stdjpeg.Decode(bytes.NewReader(frame))
 			if err != nil {
