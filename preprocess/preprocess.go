@@ -82,6 +82,9 @@ type Resizer struct {
 	src        image.Rectangle // the region that is resampled, in frame pixels
 	dst        image.Rectangle // where it lands in the output (letterbox)
 	xs, ys     axis
+	taps       int      // source pixels per output pixel in hpass
+	hfirst     []int32  // hpass: the first of them, for each output pixel
+	hw         []uint32 // hpass: their weights, taps per output pixel
 	shift      uint     // right shift of the horizontal sums so vertical sums fit in 32 bits (0 but for huge coprime sizes)
 	inv        float64  // 2^shift / (xs.den * ys.den): turns a vertical sum into a pixel value
 	row        []uint8  // one source row as RGB, 3*src.Dx() bytes
@@ -150,6 +153,7 @@ func (r *Resizer) planScaled(srcW, srcH, scale int) error {
 	r.srcW, r.srcH, r.src, r.dst = srcW, srcH, src, dst
 	r.xs = areaAxis(src.Dx(), dst.Dx())
 	r.ys = areaAxis(src.Dy(), dst.Dy())
+	r.planTaps(src.Dx())
 	// Horizontal sums are at most 255*xs.den; the vertical pass multiplies
 	// by weights summing to ys.den. Keep that below 2^32, shifting the
 	// horizontal sums right (with rounding) in the rare case it is not.
@@ -310,25 +314,69 @@ func resample[S rowSource](r *Resizer, out []uint8, s S) {
 }
 
 // hpass resamples one RGB source row (3*src.Dx() bytes) to the output
-// width, writing 3*dst.Dx() horizontal sums into h.
+// width, writing 3*dst.Dx() horizontal sums into h. Every output pixel
+// takes r.taps source pixels (zero weights padding the shorter ones), so
+// that the inner loop runs the same number of times for each: a loop
+// whose count changes from pixel to pixel costs a mispredicted branch.
 func (r *Resizer) hpass(h []uint32, row []uint8) {
-	xs := &r.xs
 	shift := r.shift
 	half := uint32(1) << shift >> 1
-	off := xs.off[:len(xs.first)+1]
-	for j, first := range xs.first {
-		ws := xs.w[off[j]:off[j+1]]
-		p := row[3*int(first):]
-		p = p[:3*len(ws)]
-		var sr, sg, sb uint32
-		for k, w := range ws {
-			q := p[3*k : 3*k+3 : 3*k+3]
-			sr += w * uint32(q[0])
-			sg += w * uint32(q[1])
-			sb += w * uint32(q[2])
+	taps := r.taps
+	ws := r.hw[:len(r.hfirst)*taps]
+	switch taps {
+	case 2:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*int(first)+6 : 3*int(first)+6]
+			w := ws[2*j : 2*j+2 : 2*j+2]
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0] = (w[0]*uint32(p[0]) + w[1]*uint32(p[3]) + half) >> shift
+			d[1] = (w[0]*uint32(p[1]) + w[1]*uint32(p[4]) + half) >> shift
+			d[2] = (w[0]*uint32(p[2]) + w[1]*uint32(p[5]) + half) >> shift
 		}
-		d := h[3*j : 3*j+3 : 3*j+3]
-		d[0], d[1], d[2] = (sr+half)>>shift, (sg+half)>>shift, (sb+half)>>shift
+	case 3:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*int(first)+9 : 3*int(first)+9]
+			w := ws[3*j : 3*j+3 : 3*j+3]
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0] = (w[0]*uint32(p[0]) + w[1]*uint32(p[3]) + w[2]*uint32(p[6]) + half) >> shift
+			d[1] = (w[0]*uint32(p[1]) + w[1]*uint32(p[4]) + w[2]*uint32(p[7]) + half) >> shift
+			d[2] = (w[0]*uint32(p[2]) + w[1]*uint32(p[5]) + w[2]*uint32(p[8]) + half) >> shift
+		}
+	default:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*(int(first)+taps)]
+			var sr, sg, sb uint32
+			for k, w := range ws[j*taps : (j+1)*taps] {
+				q := p[3*k : 3*k+3 : 3*k+3]
+				sr += w * uint32(q[0])
+				sg += w * uint32(q[1])
+				sb += w * uint32(q[2])
+			}
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0], d[1], d[2] = (sr+half)>>shift, (sg+half)>>shift, (sb+half)>>shift
+		}
+	}
+}
+
+// planTaps lays out the horizontal weights of r.xs for hpass: r.taps per
+// output pixel, starting at source pixel r.hfirst[j], the pixel's own
+// weights where they fall in that window and 0 elsewhere. The window is
+// moved left where it would run past the last source pixel.
+func (r *Resizer) planTaps(n int) {
+	xs := &r.xs
+	m := len(xs.first)
+	taps := 0
+	for j := range m {
+		taps = max(taps, int(xs.off[j+1]-xs.off[j]))
+	}
+	r.taps = taps
+	r.hfirst = make([]int32, m)
+	r.hw = make([]uint32, m*taps)
+	for j := range m {
+		first := min(int(xs.first[j]), n-taps)
+		r.hfirst[j] = int32(first)
+		at := int(xs.first[j]) - first
+		copy(r.hw[j*taps+at:(j+1)*taps], xs.w[xs.off[j]:xs.off[j+1]])
 	}
 }
 
