@@ -309,3 +309,34 @@ func BenchmarkJPEG(b *testing.B) {
 		}
 	})
 }
+
+// FuzzJPEG: no frame makes Resizer.JPEG panic; a frame it accepts writes
+// every output byte, and a second call gives the same pixels.
+func FuzzJPEG(f *testing.F) {
+	for _, name := range []string{"s420", "s422-restart-rows", "gray", "optimized"} {
+		if data, err := os.ReadFile(filepath.Join("jpeg", "testdata", name+".jpg")); err == nil {
+			f.Add(data, uint8(8), uint8(8), uint8(0), int16(0), int16(0), int16(0), int16(0))
+			f.Add(data, uint8(3), uint8(7), uint8(1), int16(10), int16(5), int16(40), int16(30))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, ow, oh, fit uint8, rx0, ry0, rx1, ry1 int16) {
+		opt := Options{Fit: Fit(fit % 3), ROI: image.Rect(int(rx0), int(ry0), int(rx1), int(ry1))}
+		r := NewResizer(int(ow%16)+1, int(oh%16)+1, opt)
+		a, b := make([]uint8, r.OutLen()), make([]uint8, r.OutLen())
+		for i := range b {
+			b[i] = 0xff
+		}
+		const maxPixels = 1 << 18
+		errA := r.JPEG(a, data, maxPixels)
+		errB := r.JPEG(b, data, maxPixels)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("errors differ between calls: %v, %v", errA, errB)
+		}
+		if errA != nil {
+			return
+		}
+		if !bytes.Equal(a, b) {
+			t.Fatal("output not fully written, or not the same twice")
+		}
+	})
+}
