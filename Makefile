@@ -172,7 +172,9 @@ golden:
 clean:
 	rm -rf bin dist
 
-# Install the daemon, its systemd unit and (once) an example config:
+# Install the daemon, its system user and group (sysusers.d, made at once
+# by systemd-sysusers unless DESTDIR is set), its systemd unit and (once)
+# an example config:
 #   make build && sudo make install
 #   sudo systemctl daemon-reload && sudo systemctl enable --now catd
 # install does not build, so that sudo needs no Go toolchain and leaves no
@@ -184,6 +186,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 UNITDIR  := $(DESTDIR)/etc/systemd/system
 CONFDIR  := $(DESTDIR)/etc/catd
+SYSUSERS := $(DESTDIR)/etc/sysusers.d/catd.conf
 
 .PHONY: install uninstall
 
@@ -194,6 +197,10 @@ install:
 	sed 's|^ExecStart=/usr/local/bin/catd |ExecStart=$(PREFIX)/bin/catd |' systemd/catd.service > '$(UNITDIR)/catd.service.tmp'
 	chmod 0644 '$(UNITDIR)/catd.service.tmp'
 	mv -f '$(UNITDIR)/catd.service.tmp' '$(UNITDIR)/catd.service'
+	install -D -m 0644 systemd/catd.sysusers '$(SYSUSERS)'
+	@if [ -z '$(DESTDIR)' ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers '$(SYSUSERS)' && echo "user and group catd ready; add yourself: sudo usermod -aG catd \$$USER"; \
+	fi
 	@if [ -e '$(CONFDIR)/catd.yaml' ]; then \
 		echo "keeping existing $(CONFDIR)/catd.yaml"; \
 	elif [ ! -f systemd/catd.yaml ]; then \
@@ -203,5 +210,5 @@ install:
 	fi
 
 uninstall:
-	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service'
-	@echo "kept $(CONFDIR) and /var/lib/catd; run 'systemctl disable --now catd' first if catd was enabled"
+	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service' '$(SYSUSERS)'
+	@echo "kept $(CONFDIR), /var/lib/catd and the user catd; run 'systemctl disable --now catd' first if catd was enabled"

@@ -19,9 +19,10 @@ import (
 // frame. But a limit too close to what is live (a large model or replay
 // buffer, or learning) would make the collector run back to back, so the
 // guard watches the heap goal the runtime derives from the limit: when it
-// falls below 1.25 times the live heap, the guard raises the limit until
-// the goal is 1.5 times the live heap, and says so. GOMEMLIMIT in the
-// environment wins over the config.
+// falls below 1.25 times the live heap at two checks in a row, the guard
+// raises the limit until the goal is 1.5 times the live heap, and says so;
+// when the live heap falls again, it lowers the limit back toward the
+// setting. GOMEMLIMIT in the environment wins over the config.
 type memoryGuard struct {
 	log     zerolog.Logger
 	read    func() (live, goal uint64) // the live heap and the heap goal, bytes
@@ -31,6 +32,7 @@ type memoryGuard struct {
 	mu         sync.Mutex
 	configured int64 // memory_limit; 0: off
 	effective  int64 // the limit in force (configured, or raised)
+	tight      bool  // the last check found too little room
 }
 
 func newMemoryGuard(log zerolog.Logger) *memoryGuard {
@@ -58,7 +60,7 @@ func (g *memoryGuard) set(limit int64) {
 		g.log.Info().Str("GOMEMLIMIT", os.Getenv("GOMEMLIMIT")).Msg("memory limit from the environment; memory_limit ignored")
 		return
 	}
-	g.configured, g.effective = limit, limit
+	g.configured, g.effective, g.tight = limit, limit, false
 	if limit <= 0 {
 		g.setter(math.MaxInt64)
 		return
@@ -66,7 +68,10 @@ func (g *memoryGuard) set(limit int64) {
 	g.setter(limit)
 }
 
-// check raises the limit if it leaves the collector too little room.
+// check raises the limit if it leaves the collector too little room at
+// two checks in a row, and lowers it back toward the configured value
+// once the live heap has fallen: one large input (an image being decoded
+// when the guard looks) must not raise the limit for good.
 func (g *memoryGuard) check() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -74,10 +79,26 @@ func (g *memoryGuard) check() {
 		return
 	}
 	live, goal := g.read()
-	if live == 0 || 4*goal >= 5*live {
+	if live == 0 {
 		return
 	}
-	next := g.effective + int64(3*live/2) - int64(goal)
+	want := int64(3 * live / 2) // the limit that gives a goal of 1.5 times live
+	if 4*goal >= 5*live {
+		g.tight = false
+		if g.effective > g.configured && g.effective > want+want/4 {
+			next := max(g.configured, want)
+			g.log.Info().Uint64("live_heap", live).Int64("memory_limit", g.configured).Int64("lowered_to", next).
+				Msg("memory limit lowered back: the live heap has fallen")
+			g.effective = next
+			g.setter(next)
+		}
+		return
+	}
+	if !g.tight {
+		g.tight = true // once may be a passing peak
+		return
+	}
+	next := g.effective + want - int64(goal)
 	// Learning on the built-in model takes the limit a little over the
 	// default; more than twice the setting is worth a warning.
 	ev := g.log.Info()

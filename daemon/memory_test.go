@@ -43,6 +43,10 @@ func TestMemoryGuard(t *testing.T) {
 	}
 	live = 24 * mib // goal 28 MiB is 1.17 times live: raise until the goal is 36 MiB
 	g.check()
+	if limit != 32*mib || logs.Len() != 0 {
+		t.Errorf("limit %d MiB, logs %q: raised on the first tight check, which may be a passing peak", limit/mib, logs.String())
+	}
+	g.check()
 	if limit != 40*mib || !strings.Contains(logs.String(), "raised") || !strings.Contains(logs.String(), `"level":"info"`) {
 		t.Errorf("limit %d MiB with 24 MiB live, want 40 MiB and a warning; logs %q", limit/mib, logs.String())
 	}
@@ -54,9 +58,33 @@ func TestMemoryGuard(t *testing.T) {
 	}
 	live = 60 * mib // the limit more than doubles: a warning
 	g.check()
+	g.check()
 	if limit != 94*mib || !strings.Contains(logs.String(), `"level":"warn"`) {
 		t.Errorf("limit %d MiB with 60 MiB live, want 94 MiB (a goal of 90) and a warning; logs %q", limit/mib, logs.String())
 	}
+	// The live heap falls back (the input that took it is gone): the
+	// limit goes back to the setting.
+	logs.Reset()
+	live = 10 * mib
+	g.check()
+	if limit != 32*mib || !strings.Contains(logs.String(), "lowered back") {
+		t.Errorf("limit %d MiB with 10 MiB live again, want the configured 32 MiB; logs %q", limit/mib, logs.String())
+	}
+	// One peak between two quiet checks (a large image decoded while the
+	// guard looked) raises nothing.
+	logs.Reset()
+	live = 200 * mib
+	g.check()
+	live = 10 * mib
+	g.check()
+	live = 200 * mib
+	g.check()
+	live = 10 * mib
+	g.check()
+	if limit != 32*mib || logs.Len() != 0 {
+		t.Errorf("limit %d MiB, logs %q after single peaks", limit/mib, logs.String())
+	}
+
 	// A new config value starts from itself again.
 	g.set(100 * mib)
 	if limit != 100*mib {

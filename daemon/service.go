@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"catd/fswatch"
 	"catd/hook"
 	"catd/internal/regfile"
+	"catd/learn"
 	"catd/model"
 	"catd/preprocess"
 	"catd/safetensors"
@@ -59,6 +62,13 @@ type Options struct {
 	OnEvent func(Event)
 	// Control, if set, is the pipeline's control (one is made otherwise).
 	Control *Control
+	// A source that cannot be opened at start (no camera yet) is retried
+	// with backoff while catd runs ("waiting for camera"); WaitHint, if
+	// set, is logged with the first failure (catd run on a terminal
+	// suggests a source that needs no camera).
+	WaitHint string
+	// StallAfter is PipelineConfig.StallAfter (0: 30 s).
+	StallAfter time.Duration
 }
 
 // loaded is a model in use: its master weights (what checkpoints hold and
@@ -158,6 +168,11 @@ func Run(ctx context.Context, opt Options) error {
 	defer s.closeAll()
 	if err := s.startLearning(); err != nil {
 		return err
+	}
+	if m := s.resume(s.model.Load()); m != s.model.Load() {
+		s.model.Store(m)
+		s.setModelName(m.name)
+		s.learning.model = m
 	}
 	s.learning.cfgs <- s.cfg.Learn
 	s.quant = newQuantizer(s, s.log, s.cfg.Detect.Int8)
@@ -269,6 +284,13 @@ func (s *service) start() error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	s.lock = lock
+	if rd := s.opt.RuntimeDir; rd != "" {
+		// status.json's folder: systemd makes it (RuntimeDirectory=);
+		// by hand, --runtime-dir may name one that does not exist yet.
+		if err := os.MkdirAll(rd, 0o755); err != nil {
+			return fmt.Errorf("daemon: runtime directory: %w", err)
+		}
+	}
 	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
 	if err != nil {
 		return err
@@ -288,13 +310,12 @@ func (s *service) start() error {
 	if err != nil {
 		return err
 	}
-	m = s.resume(m)
-	s.model.Store(m)
+	s.model.Store(m) // resume, once the held-out labels are open, may replace it
 	s.setModelName(m.name)
 	if err := s.setHook(s.cfg.OnDetect); err != nil {
 		return err
 	}
-	src, err := s.opt.OpenSource(s.cfg.Source, s.log) // the source names itself in its logs
+	src, err := s.openOrWait(s.cfg.Source)
 	if err != nil {
 		return err
 	}
@@ -302,6 +323,21 @@ func (s *service) start() error {
 	s.log.Info().Str("model", m.name).Str("arch", m.info.Name).Str("state_dir", dir).
 		Str("config", s.opt.ConfigPath).Msg("catd starting")
 	return nil
+}
+
+// openOrWait opens the source at uri, or, if it cannot be opened now (no
+// camera plugged in yet), returns a source that keeps trying. Only a URI
+// that is wrong in itself is an error.
+func (s *service) openOrWait(uri string) (camera.Source, error) {
+	src, err := s.opt.OpenSource(uri, s.log) // the source names itself in its logs
+	if err == nil {
+		return src, nil
+	}
+	if cerr := camera.Check(uri); cerr != nil {
+		return nil, err
+	}
+	open := func() (camera.Source, error) { return s.opt.OpenSource(uri, s.log) }
+	return newWaitingSource(uri, open, err, s.opt.WaitHint, s.log), nil
 }
 
 // loadModel reads the model file at path ("": the built-in one) and checks
@@ -341,6 +377,9 @@ func (s *service) decode(data []byte) (*loaded, error) {
 	if err := checkDetector(infer); err != nil {
 		return nil, err
 	}
+	if err := probe(infer); err != nil {
+		return nil, err
+	}
 	return &loaded{master: master, info: info, infer: infer, train: st}, nil
 }
 
@@ -360,6 +399,9 @@ func (s *service) resume(m *loaded) *loaded {
 		if b := c.info.Extra[baseKey]; b != m.base {
 			return fmt.Errorf("made from another model (%s, not %s)", short(b), short(m.base))
 		}
+		if err := s.vet(c, m); err != nil {
+			return err
+		}
 		got = c
 		return nil
 	})
@@ -377,6 +419,69 @@ func (s *service) resume(m *loaded) *loaded {
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
 	return got
+}
+
+// Bounds of vet: a checkpoint's held-out loss may be at most
+// vetLossFactor times its base model's plus vetLossSlack. Rounds are only
+// accepted when they do better than the last accepted one, so an intact
+// checkpoint is far inside them; labels added since it was written may
+// move it a little.
+const (
+	vetLossFactor = 2
+	vetLossSlack  = 0.5
+	vetHeldOut    = 64  // held-out labels of each class vet reads at most
+	vetMaxLogit   = 1e4 // a detector's logit beyond this is broken weights
+)
+
+// vet checks that c, decoded from a checkpoint of base (so already
+// probed, see decode), does on the held-out labels not far worse than
+// base. A checkpoint can pass its digest and the probe and still be
+// poisoned: written from weights damaged in memory, or made elsewhere.
+func (s *service) vet(c, base *loaded) error {
+	if s.learning == nil {
+		return nil
+	}
+	r := s.learning.replay
+	lc, cats, nons, err := learn.HeldOutLoss(c.infer, c.info, r, vetHeldOut)
+	if err != nil {
+		return fmt.Errorf("held-out labels: %w", err)
+	}
+	if cats+nons == 0 {
+		return nil // nothing to judge by
+	}
+	lb, _, _, err := learn.HeldOutLoss(base.infer, base.info, r, vetHeldOut)
+	if err != nil {
+		return fmt.Errorf("held-out labels: %w", err)
+	}
+	if !(lc <= vetLossFactor*lb+vetLossSlack) { // NaN fails too
+		return fmt.Errorf("on %d held-out labels (%d cats) its loss is %.3g, against %.3g for the model it was made from: damaged or diverged",
+			cats+nons, cats, lc, lb)
+	}
+	return nil
+}
+
+// probe runs n on a fixed set of images (flat grey, black, white, a
+// gradient, noise) and returns an error if a logit is not finite or
+// beyond vetMaxLogit.
+func probe(n *model.Net) error {
+	x := make([]float32, n.InputLen())
+	r := rand.New(rand.NewPCG(7, 11))
+	for i, fill := range []func(j int) float32{
+		func(int) float32 { return 0 },
+		func(int) float32 { return -2 },
+		func(int) float32 { return 2 },
+		func(j int) float32 { return 4*float32(j)/float32(len(x)) - 2 },
+		func(int) float32 { return float32(r.NormFloat64()) },
+	} {
+		for j := range x {
+			x[j] = fill(j)
+		}
+		z := n.Forward(x)[0]
+		if math.IsNaN(float64(z)) || math.IsInf(float64(z), 0) || math.Abs(float64(z)) > vetMaxLogit {
+			return fmt.Errorf("its score on probe image %d is %g, not a detector's: damaged weights", i, z)
+		}
+	}
+	return nil
 }
 
 func short(h string) string {
@@ -431,7 +536,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 	p := PipelineConfig{Source: s.src, Net: m.infer, Info: m.info, Threshold: d.Threshold,
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
-		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
+		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected, StallAfter: s.opt.StallAfter}
 	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind EventKind) {
 		s.quant.sample(pix)
 		if s.learning != nil {
@@ -943,13 +1048,23 @@ var crashTestEvery time.Duration
 
 // Console commands (serialctl.Handler).
 
+// Status is one line: the decision, the latest p(cat), frames, the
+// threshold in force, and learning (on or off, labels, rounds).
 func (s *service) Status() string {
 	sn := s.ctl.Snapshot()
-	return fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	line := fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	if l := s.learning; l != nil {
+		var st Status
+		l.status(&st)
+		line += fmt.Sprintf(" learning=%s labels_cat=%d labels_noncat=%d rounds=%d accepted=%d", st.Learning,
+			st.LabelsCat, st.LabelsNonCat, st.Rounds, st.RoundsAccepted)
+	}
+	return line
 }
 
+// Version is catd's version and architecture, and the model in use.
 func (s *service) Version() string {
-	return fmt.Sprintf("catd %s %s", s.opt.Version, runtime.GOARCH)
+	return fmt.Sprintf("catd %s %s model %s", s.opt.Version, runtime.GOARCH, *s.modelName.Load())
 }
 
 func (s *service) SetThreshold(x float64) error {
@@ -957,7 +1072,7 @@ func (s *service) SetThreshold(x float64) error {
 	return nil
 }
 
-func (s *service) Label(class, frame string) error { return s.learning.Label(class, frame) }
+func (s *service) Label(class, frame string) (string, error) { return s.learning.Label(class, frame) }
 
 // Learn turns training on or off until the next change of the learn
 // section or restart.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,19 +13,22 @@ import (
 // once a second (atomically: readers see a whole file) in the runtime
 // directory, a tmpfs under systemd, so it costs the SD card nothing.
 type Status struct {
-	State     string    `json:"state"` // "watching"
-	Cat       bool      `json:"cat"`   // a cat is reported present
-	PCat      float32   `json:"p_cat"` // p(cat) of the latest frame
-	Threshold float32   `json:"threshold"`
-	FPS       float64   `json:"fps"` // frames inferred per second over the last interval
-	Frames    uint64    `json:"frames"`
-	Dropped   uint64    `json:"dropped"`
-	Corrupt   uint64    `json:"corrupt"`
-	Source    string    `json:"source"`
-	Model     string    `json:"model"`
-	Learning  string    `json:"learning"` // "on" or "off"
-	Started   time.Time `json:"started"`
-	Updated   time.Time `json:"updated"`
+	// State is "watching", "waiting for camera" (it could not be opened
+	// yet: CameraError says why) or "camera stalled" (no frames lately).
+	State       string    `json:"state"`
+	CameraError string    `json:"camera_error,omitempty"`
+	Cat         bool      `json:"cat"`   // a cat is reported present
+	PCat        float32   `json:"p_cat"` // p(cat) of the latest frame
+	Threshold   float32   `json:"threshold"`
+	FPS         float64   `json:"fps"` // frames inferred per second over the last interval
+	Frames      uint64    `json:"frames"`
+	Dropped     uint64    `json:"dropped"`
+	Corrupt     uint64    `json:"corrupt"`
+	Source      string    `json:"source"`
+	Model       string    `json:"model"`
+	Learning    string    `json:"learning"` // "on" or "off"
+	Started     time.Time `json:"started"`
+	Updated     time.Time `json:"updated"`
 
 	// The state directory (SD card wear): bytes written to it since start
 	// (checkpoints, snapshots; status.json lives elsewhere) and per hour.
@@ -59,10 +63,26 @@ type Status struct {
 	TrainWorkspaceBytes int   `json:"train_workspace_bytes"`
 }
 
+// finite is x, or 0 if x is NaN or infinite.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
 // WriteStatus writes s to path atomically (a temporary file in the same
 // folder, renamed over the old one).
+// A number that is not finite, which JSON cannot hold, is written as 0:
+// status.json is always written.
 func WriteStatus(path string, s *Status) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+	c := *s
+	c.PCat, c.Threshold = float32(finite(float64(c.PCat))), float32(finite(float64(c.Threshold)))
+	c.FPS, c.StateBytesPerHour = finite(c.FPS), finite(c.StateBytesPerHour)
+	if c.HeldOutAUC != nil && finite(*c.HeldOutAUC) != *c.HeldOutAUC {
+		c.HeldOutAUC = nil
+	}
+	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"strings"
 )
 
 // ErrNotImage is wrapped by the errors of DecodeImage for data that is
@@ -83,10 +84,25 @@ func checkConfig(f *format, c image.Config, maxPixels int) error {
 	return nil
 }
 
+// checkCost refuses an image whose decoding would take more than
+// MaxDecodeBytes.
+func checkCost(f *format, head []byte, c image.Config) error {
+	n, kind, err := decodeCost(f, head, c)
+	if err != nil {
+		return err
+	}
+	if n > MaxDecodeBytes {
+		return fmt.Errorf("dataset: %s of %dx%d needs about %d MB to decode, over the %d MB catd allows for one image (save it smaller%s): %w",
+			kind, c.Width, c.Height, (n+1<<20-1)>>20, MaxDecodeBytes>>20, map[bool]string{true: ", or as a baseline JPEG"}[strings.HasPrefix(kind, "progressive")], ErrTooLarge)
+	}
+	return nil
+}
+
 // DecodeImage decodes one JPEG or PNG image from r, recognised by its
 // magic bytes. It first reads only the header (image.DecodeConfig) and
 // refuses, with an error wrapping ErrTooLarge, an image of more than
-// maxPixels pixels (maxPixels <= 0 means DefaultMaxPixels), so a small file
+// maxPixels pixels (maxPixels <= 0 means DefaultMaxPixels) or one whose
+// decoding would take more than MaxDecodeBytes of memory, so a small file
 // declaring a 20000x20000 image never makes it allocate gigabytes. Data of
 // another kind gives an error wrapping ErrNotImage; corrupt or truncated
 // data gives the decoder's error. DecodeImage does not limit how many bytes
@@ -118,6 +134,9 @@ func DecodeImage(r io.Reader, maxPixels int) (image.Image, error) {
 	if err := checkConfig(f, c, maxPixels); err != nil {
 		return nil, err
 	}
+	if err := checkCost(f, head.Bytes(), c); err != nil {
+		return nil, err
+	}
 	img, err := f.decode(io.MultiReader(&head, rest))
 	if err != nil {
 		return nil, fmt.Errorf("dataset: decode %s: %w", f.name, err)
@@ -140,6 +159,9 @@ func decodeBytes(b []byte, maxPixels int) (image.Image, error) {
 		return nil, fmt.Errorf("dataset: decode %s header: %w", f.name, err)
 	}
 	if err := checkConfig(f, c, maxPixels); err != nil {
+		return nil, err
+	}
+	if err := checkCost(f, b, c); err != nil {
 		return nil, err
 	}
 	img, err := f.decode(bytes.NewReader(b))

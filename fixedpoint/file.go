@@ -156,7 +156,8 @@ func (n *Net) Metadata(info model.Info) map[string]string {
 
 // Encode writes n as an int8 model file to w.
 func (n *Net) Encode(w io.Writer, info model.Info) error {
-	return safetensors.Encode(w, n.Metadata(info), n.Tensors())
+	md, ts := n.sealed(info)
+	return safetensors.Encode(w, md, ts)
 }
 
 // Bytes returns n encoded as an int8 model file.
@@ -168,7 +169,16 @@ func (n *Net) Bytes(info model.Info) ([]byte, error) {
 
 // WriteFile saves n as an int8 model file at path, atomically.
 func (n *Net) WriteFile(path string, info model.Info) error {
-	return safetensors.WriteFile(path, n.Metadata(info), n.Tensors())
+	md, ts := n.sealed(info)
+	return safetensors.WriteFile(path, md, ts)
+}
+
+// sealed is the metadata and tensors of n's file, with its digest
+// (model.Seal).
+func (n *Net) sealed(info model.Info) (map[string]string, []safetensors.Tensor) {
+	md, ts := n.Metadata(info), n.Tensors()
+	model.Seal(md, ts)
+	return md, ts
 }
 
 // ReadFile loads an int8 model file into a new Net built with opt.
@@ -202,6 +212,9 @@ func FromFile(f *safetensors.File, opt Options) (*Net, model.Info, error) {
 	md := f.Metadata
 	if format := md["format"]; format != FormatInt8Model {
 		return nil, model.Info{}, fmt.Errorf("fixedpoint: format %q, want %q: %w", format, FormatInt8Model, errNotInt8Model)
+	}
+	if err := model.CheckDigest(f); err != nil {
+		return nil, model.Info{}, err
 	}
 	if v := md["version"]; v != int8FileVersion {
 		return nil, model.Info{}, fmt.Errorf("fixedpoint: int8 model file version %q, this catd reads version %s", v, int8FileVersion)

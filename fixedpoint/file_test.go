@@ -133,6 +133,7 @@ func TestFileRejectsCorruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := testFile(t)
 			tc.change(f)
+			model.Seal(f.Metadata, f.Tensors) // damage the digest cannot see: the checks behind it
 			var b bytes.Buffer
 			if err := safetensors.Encode(&b, f.Metadata, f.Tensors); err != nil {
 				t.Fatal(err)
@@ -194,4 +195,21 @@ func FuzzInt8File(f *testing.F) {
 		z := make([]float32, n.Outputs())
 		n.Logits(z, px)
 	})
+}
+
+// TestFileDigest: an int8 model file catd wrote carries a digest, and a
+// bit flipped in its weights after writing is refused by name.
+func TestFileDigest(t *testing.T) {
+	q, _, info, _ := quantizeTest(t, testArchs[0].spec, 9, 1)
+	b, err := q.Bytes(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decode(b, Options{MaxBatch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0x10
+	if _, _, err := decode(b, Options{MaxBatch: 1}); err == nil || !strings.Contains(err.Error(), model.DigestKey) {
+		t.Fatalf("a flipped bit: err = %v, want the digest named", err)
+	}
 }

@@ -114,7 +114,18 @@ func (in *Inbox) takeFile(e *entry, now time.Time, take func(Example) error) {
 		in.moveDone(e, hash, "labels: duplicate moved to done")
 		return
 	}
+	// Recorded while it decodes: if catd is killed meanwhile (out of
+	// memory), the next start sets the file aside (recoverIntake) rather
+	// than take it again, and again.
+	in.markIntake(e.rel)
 	img, err := dataset.DecodeImage(bytes.NewReader(data), in.opt.MaxPixels)
+	var pix []uint8
+	var rzErr error
+	if err == nil {
+		pix = make([]uint8, in.rz.OutLen())
+		rzErr = in.rz.Image(pix, img)
+	}
+	in.markIntake("")
 	if err != nil {
 		reason := decodeReason(err, len(data))
 		if errors.Is(err, dataset.ErrTooLarge) {
@@ -128,9 +139,8 @@ func (in *Inbox) takeFile(e *entry, now time.Time, take func(Example) error) {
 		in.log.Debug().Str("file", e.rel).Str("reason", reason).Msg("labels: cannot decode yet")
 		return
 	}
-	pix := make([]uint8, in.rz.OutLen())
-	if err := in.rz.Image(pix, img); err != nil {
-		in.reject(e, strings.TrimPrefix(err.Error(), "preprocess: "))
+	if rzErr != nil {
+		in.reject(e, strings.TrimPrefix(rzErr.Error(), "preprocess: "))
 		return
 	}
 	ex := Example{Class: e.class, Pixels: pix, Name: e.name, Hash: hash, Time: e.mtime}
@@ -179,7 +189,8 @@ func (in *Inbox) fail(e *entry, now time.Time, err error, msg string) {
 		Int("attempt", e.failures).Dur("retry_in", wait).Msg(msg)
 }
 
-// moveDone moves a taken (or already known) file to done/ and logs msg.
+// moveDone moves a taken (or already known) file to done/<class>/ and logs
+// msg.
 func (in *Inbox) moveDone(e *entry, hash [32]byte, msg string) {
 	// take may have run long: if the file was rewritten meanwhile, what is
 	// there now was not taken.
@@ -194,7 +205,7 @@ func (in *Inbox) moveDone(e *entry, hash [32]byte, msg string) {
 		e.observed, e.due = false, time.Time{}
 		return
 	}
-	to, err := in.move(e, DoneDir, false)
+	to, err := in.move(e, DoneDir+"/"+e.class, false)
 	if err != nil {
 		in.takenNotMoved[hash] = struct{}{}
 		in.fail(e, time.Now(), err, "labels: cannot move file to done")
@@ -238,11 +249,16 @@ func (in *Inbox) move(e *entry, sub string, txt bool) (string, error) {
 		if try > 0 || !(errors.Is(err, fs.ErrNotExist) || classGone(err)) {
 			return "", err
 		}
-		// done/ or rejected/ was removed, or replaced by a link: make it
-		// again (the file itself being gone, or its class folder being
-		// replaced, is found out by the next look).
-		if err := in.ensureDir(sub); err != nil {
-			return "", err
+		// done/, done/<class>/ or rejected/ was removed, or replaced by a
+		// link: make it again, from the top (the file itself being gone,
+		// or its class folder being replaced, is found out by the next
+		// look).
+		dir := ""
+		for _, part := range strings.Split(sub, "/") {
+			dir = path.Join(dir, part)
+			if err := in.ensureDir(dir); err != nil {
+				return "", err
+			}
 		}
 	}
 }
@@ -401,4 +417,46 @@ func decodeReason(err error, n int) string {
 // oneLine makes s fit on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// intakeFile, in the labels folder, names the file being decoded, if any.
+const intakeFile = ".intake"
+
+// markIntake records rel as the file being decoded ("": none).
+func (in *Inbox) markIntake(rel string) {
+	var b []byte
+	if rel != "" {
+		b = []byte(rel + "\n")
+	}
+	if err := in.tree.overwrite(intakeFile, b); err != nil && !in.intakeErr {
+		in.intakeErr = true // said once
+		in.log.Warn().Err(err).Msg("labels: cannot record the file being taken; a file that crashes catd would be taken again after a restart")
+	}
+}
+
+// recoverIntake moves to rejected/ the file catd was decoding when it
+// last stopped without finishing it: decoding it killed catd (out of
+// memory, most likely), and would again on every start.
+func (in *Inbox) recoverIntake() {
+	f, err := in.tree.openRead(intakeFile)
+	if err != nil {
+		return // none: the usual case
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 4096))
+	f.Close()
+	rel := strings.TrimSpace(string(b))
+	if rel == "" {
+		return
+	}
+	defer in.markIntake("")
+	class, name, ok := strings.Cut(rel, "/")
+	if !ok || (class != Cat && class != NonCat) || name == "" || strings.Contains(name, "/") || ignored(name) {
+		in.log.Warn().Str("record", oneLine(rel)).Msg("labels: the record of the file being taken names no label file; ignored")
+		return
+	}
+	if st, err := in.tree.lstat(rel); err != nil || !st.Mode().IsRegular() {
+		return // gone since, or no longer a file: nothing to set aside
+	}
+	in.reject(&entry{class: class, name: name, rel: rel},
+		"catd stopped while decoding this file (killed, most likely for want of memory): set aside so that it cannot stop catd again")
 }

@@ -81,6 +81,7 @@ func (in *Inbox) Run(ctx context.Context, take func(Example) error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	in.recoverIntake()
 	r := runner{in: in}
 	defer r.stop()
 	r.startWatch()

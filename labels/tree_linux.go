@@ -277,3 +277,55 @@ func (t *tree) writeFile(rel string, data []byte, perm os.FileMode, m *state.Met
 	}
 	return nil
 }
+
+// overwrite writes data into rel in place (created 0600 if missing,
+// truncated if not), unsynced: for the intake record, which must survive
+// the process being killed, not the power being cut.
+func (t *tree) overwrite(rel string, data []byte) error {
+	d, name, err := t.parent(rel, unix.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd, err := retry(func() (int, error) {
+		return unix.Openat(int(d.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	})
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: filepath.Join(t.dir, rel), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(t.dir, rel))
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// moveIn moves the file name of the folder srcDir (outside the tree) to
+// rel inside it, resolving rel's folder beneath the tree without following
+// links, and never replacing a file already at rel.
+func (t *tree) moveIn(srcDir, name, rel string) error {
+	sd, err := os.Open(srcDir)
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
+	td, tname, err := t.parent(rel, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer td.Close()
+	err = unix.Renameat2(int(sd.Fd()), name, int(td.Fd()), tname, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS { // a file system or kernel without RENAME_NOREPLACE
+		var st unix.Stat_t
+		if err = unix.Fstatat(int(td.Fd()), tname, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			err = unix.EEXIST
+		} else if err == unix.ENOENT {
+			err = unix.Renameat(int(sd.Fd()), name, int(td.Fd()), tname)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(srcDir, name), New: filepath.Join(t.dir, rel), Err: err}
+	}
+	return nil
+}

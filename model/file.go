@@ -106,6 +106,9 @@ func Decode(b []byte, opt Options) (*Net, Info, error) {
 // FromFile builds a Net from a parsed model file, checking its metadata and
 // every tensor's name, shape and values.
 func FromFile(f *safetensors.File, opt Options) (*Net, Info, error) {
+	if err := CheckDigest(f); err != nil {
+		return nil, Info{}, err
+	}
 	md := f.Metadata
 	if format, ok := md["format"]; ok && format != FormatModel && format != FormatCheckpoint {
 		return nil, Info{}, fmt.Errorf("model: format %q, want %q", format, FormatModel)
@@ -167,7 +170,7 @@ func parseInfo(md map[string]string, a Arch) (Info, error) {
 		}
 		info.Threshold = float32(v)
 	}
-	known := map[string]bool{"format": true, "version": true, "arch": true, "arch_name": true, "mean": true, "std": true, "threshold": true}
+	known := map[string]bool{"format": true, "version": true, "arch": true, "arch_name": true, "mean": true, "std": true, "threshold": true, DigestKey: true}
 	for k, v := range md {
 		if !known[k] {
 			if info.Extra == nil {
@@ -378,18 +381,28 @@ func (n *Net) Metadata(info Info) map[string]string {
 
 // Encode writes n as a model file to w.
 func (n *Net) Encode(w io.Writer, info Info) error {
-	return safetensors.Encode(w, n.Metadata(info), n.Tensors())
+	md, ts := n.sealed(info)
+	return safetensors.Encode(w, md, ts)
 }
 
 // WriteFile saves n as a model file at path, atomically: a reader sees the
 // old file or the new one, never a partial file.
 func (n *Net) WriteFile(path string, info Info) error {
-	return safetensors.WriteFile(path, n.Metadata(info), n.Tensors())
+	md, ts := n.sealed(info)
+	return safetensors.WriteFile(path, md, ts)
 }
 
 // Bytes returns n encoded as a model file.
 func (n *Net) Bytes(info Info) ([]byte, error) {
-	return safetensors.Marshal(n.Metadata(info), n.Tensors())
+	md, ts := n.sealed(info)
+	return safetensors.Marshal(md, ts)
+}
+
+// sealed is the metadata and tensors of n's model file, with its digest.
+func (n *Net) sealed(info Info) (map[string]string, []safetensors.Tensor) {
+	md, ts := n.Metadata(info), n.Tensors()
+	Seal(md, ts)
+	return md, ts
 }
 
 // FormatCheckpoint is the format of a fine-tuning checkpoint: a model file

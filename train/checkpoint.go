@@ -56,6 +56,7 @@ func (t *Trainer) SaveCheckpoint(path string, info model.Info) error {
 		avg := append(append(make([]float32, 0, len(t.ema.Params)+len(t.ema.Buffers)), t.ema.Params...), t.ema.Buffers...)
 		ts = append(ts, safetensors.FromFloat32(emaTensor, []int{len(avg)}, avg))
 	}
+	model.Seal(md, ts)
 	return safetensors.WriteFile(path, md, ts)
 }
 
@@ -65,6 +66,7 @@ func (t *Trainer) SaveCheckpoint(path string, info model.Info) error {
 // it.
 func EncodeCheckpoint(net *model.Net, info model.Info, opt *optim.Optimizer, st CheckpointState) ([]byte, error) {
 	md, ts := checkpointParts(net, info, opt, st)
+	model.Seal(md, ts)
 	return safetensors.Marshal(md, ts)
 }
 
