@@ -9,6 +9,7 @@
 #   make bench       Go benchmarks and "catd bench"
 #   make bench-learning  on-device learning over data sets, label orders and seeds
 #   make bench-torch catd next to the PyTorch reference, with ratios
+#   make bench-pipeline  catd's frame path next to ffmpeg's decode+resize, one core
 #   make cross       static binaries for Raspberry Pi boards in dist/
 #   make golden      regenerate the PyTorch golden files (needs python3-torch)
 
@@ -19,7 +20,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 pretrain
 
 # staticcheck, pinned (the newest release that builds with our Go); its
 # settings, and why any finding is silenced, are in staticcheck.conf.
@@ -108,6 +109,12 @@ bench: build
 
 bench-torch: build
 	./scripts/bench_vs_torch.sh ./bin/catd
+
+# catd bench --pipeline (float32 and int8) and ffmpeg -lowres 3 + area
+# resize on the same 640x480 MJPEG stream, interleaved, ROUNDS times.
+ROUNDS ?= 3
+bench-pipeline: build
+	./scripts/bench-pipeline.sh ./bin/catd $(ROUNDS)
 
 cross:
 	mkdir -p dist

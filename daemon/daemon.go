@@ -32,6 +32,7 @@ import (
 	"catd/fixedpoint"
 	"catd/model"
 	"catd/preprocess"
+	"catd/preprocess/jpeg"
 )
 
 // PipelineConfig is what RunPipeline needs. Zero values take the defaults
@@ -795,7 +796,16 @@ func toInput(rz *preprocess.Resizer, pix []uint8, f *camera.Frame, r *bytes.Read
 		return rz.NV12(pix, f.Data, f.W, f.H)
 	case camera.Gray8:
 		return rz.Gray(pix, f.Data, f.W, f.H, f.Stride)
-	case camera.JPEG, camera.PNG:
+	case camera.JPEG:
+		// Decoded at a reduced scale straight into the resize; what the
+		// fast decoder leaves (progressive, arithmetic…) goes to
+		// image/jpeg below. Corrupt frames are errors either way.
+		err := rz.JPEG(pix, f.Data, maxPixels)
+		if !errors.Is(err, jpeg.ErrUnsupported) {
+			return err
+		}
+		fallthrough
+	case camera.PNG:
 		r.Reset(f.Data)
 		img, err := dataset.DecodeImage(r, maxPixels)
 		if err != nil {

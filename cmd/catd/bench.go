@@ -68,13 +68,13 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	pipeline := fs.Bool("pipeline", false, "run the daemon's whole pipeline on one core instead (default model: the built-in one)")
 	source := fs.String("source", "", "with --pipeline: frame source URI (default: a synthetic 640x480 MJPEG file)")
 	duration := fs.Duration("duration", 10*time.Second, "with --pipeline: how long to run after a 1 s warm-up")
-	int8 := fs.Bool("int8", false, "also time int8 inference (infer_int8_b1_us): the net quantized on random images")
+	int8 := fs.Bool("int8", false, "also time int8 inference (infer_int8_b1_us): the net quantized on random images; with --pipeline, run the built-in int8 model")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("bench takes no arguments: %w", errUsage)
 		}
-		if *int8 && *pipeline {
-			return fmt.Errorf("--int8 does not apply to --pipeline: %w", errUsage)
+		if *int8 && *pipeline && fs.Changed("model") {
+			return fmt.Errorf("--int8 with --pipeline runs the built-in int8 model, not --model: %w", errUsage)
 		}
 		if *pipeline {
 			if fs.Changed("rounds") {
@@ -83,7 +83,7 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			if *duration < 100*time.Millisecond {
 				return fmt.Errorf("--duration %v: want at least 100ms: %w", *duration, errUsage)
 			}
-			opt := pipeOptions{source: *source, duration: *duration, warmup: time.Second}
+			opt := pipeOptions{source: *source, duration: *duration, warmup: time.Second, int8: *int8}
 			if fs.Changed("model") {
 				opt.model = *name
 			}
