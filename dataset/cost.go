@@ -17,6 +17,20 @@ import (
 // from a phone (4:2:0, 1.5 bytes a pixel) and an 11-megapixel PNG photo.
 const MaxDecodeBytes = 48 << 20
 
+// ErrTooCostly is wrapped (with ErrTooLarge) by the errors of DecodeImage
+// for an image under the pixel limit whose decoding would take more than
+// MaxDecodeBytes: a baseline JPEG among them can still be decoded scaled
+// down in the DCT domain (preprocess.Resizer.JPEG), which takes a fraction
+// of that.
+var ErrTooCostly = errors.New("too costly to decode whole")
+
+// errTooCostly is both ErrTooLarge and ErrTooCostly, and reads as the
+// former.
+type errTooCostly struct{}
+
+func (errTooCostly) Error() string        { return ErrTooLarge.Error() }
+func (errTooCostly) Is(target error) bool { return target == ErrTooLarge || target == ErrTooCostly }
+
 // decodeCost returns the bytes the standard library's decoder allocates
 // for the image whose header is at the start of head (what DecodeConfig
 // read, which ends at the JPEG frame header or PNG's IHDR chunk), and a

@@ -84,7 +84,8 @@ func TestHostileImagesStayBounded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			n := allocated(func() { _, err = DecodeImage(bytes.NewReader(tc.data), 0) })
-			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "over the 48 MB") {
+			if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrTooCostly) || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), "over the 48 MB") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("DecodeImage: %v, want ErrTooLarge saying %q", err, tc.want)
 			}
 			if n > 64<<20 {

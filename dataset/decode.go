@@ -93,7 +93,8 @@ func checkCost(f *format, head []byte, c image.Config) error {
 	}
 	if n > MaxDecodeBytes {
 		return fmt.Errorf("dataset: %s of %dx%d needs about %d MB to decode, over the %d MB catd allows for one image (save it smaller%s): %w",
-			kind, c.Width, c.Height, (n+1<<20-1)>>20, MaxDecodeBytes>>20, map[bool]string{true: ", or as a baseline JPEG"}[strings.HasPrefix(kind, "progressive")], ErrTooLarge)
+			kind, c.Width, c.Height, (n+1<<20-1)>>20, MaxDecodeBytes>>20, map[bool]string{true: ", or as a baseline JPEG"}[strings.HasPrefix(kind, "progressive")],
+			errTooCostly{})
 	}
 	return nil
 }

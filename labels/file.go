@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"catd/dataset"
+	fastjpeg "catd/preprocess/jpeg"
 )
 
 // rejectError is a file that cannot be used, with the reason written to
@@ -119,11 +120,20 @@ func (in *Inbox) takeFile(e *entry, now time.Time, take func(Example) error) {
 	// than take it again, and again.
 	in.markIntake(e.rel)
 	img, err := dataset.DecodeImage(bytes.NewReader(data), in.opt.MaxPixels)
-	var pix []uint8
+	pix := make([]uint8, in.rz.OutLen())
 	var rzErr error
-	if err == nil {
-		pix = make([]uint8, in.rz.OutLen())
+	switch {
+	case err == nil:
 		rzErr = in.rz.Image(pix, img)
+	case errors.Is(err, dataset.ErrTooCostly):
+		// A photo too large to decode whole (a 48-megapixel phone
+		// JPEG): a baseline JPEG is decoded scaled down in the DCT
+		// domain instead, in a fraction of the memory.
+		if jerr := in.rz.JPEG(pix, data, in.opt.MaxPixels); jerr == nil {
+			err = nil
+		} else if !errors.Is(jerr, fastjpeg.ErrUnsupported) {
+			err = jerr
+		}
 	}
 	in.markIntake("")
 	if err != nil {
