@@ -77,6 +77,8 @@ type learning struct {
 	reviewCfg  atomic.Pointer[config.Review]
 	reviewDir  atomic.Pointer[state.Snapshots]
 	lastReview atomic.Int64 // unix nanoseconds
+
+	history roundLog // the rounds run, for the web page
 }
 
 // learningHost is what on-device learning needs of the service.
@@ -491,6 +493,7 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 		return
 	}
 	l.rounds.Add(1)
+	l.history.add(res, time.Now())
 	if res.Accepted {
 		l.accepted.Add(1)
 		l.heldOutAUC.Store(math.Float64bits(res.ValAUC))
