@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -59,28 +60,38 @@ func roiText(r image.Rectangle) string {
 
 // withROI returns data with detect.roi set to r.
 func withROI(data []byte, r image.Rectangle) ([]byte, error) {
+	if !utf8.Valid(data) {
+		return nil, errors.New("not UTF-8 text: edit detect.roi by hand")
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
 	val := roiText(r)
-	if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
+	if len(doc.Content) == 0 { // empty, or only comments
 		return append(withNewline(data), "detect:\n  roi: "+val+"\n"...), nil
 	}
 	top := doc.Content[0]
+	if isNull(top) { // "~", "null": a mapping replaces it
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: top.HeadComment, FootComment: top.FootComment}
+		doc.Content[0] = m
+		return rewriteNode(&doc, m, r)
+	}
 	if top.Kind != yaml.MappingNode {
 		return nil, errors.New("not a mapping of keys")
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	detect := lookup(top, "detect")
-	if detect == nil {
+	if detect == nil && top.Style&yaml.FlowStyle == 0 && top.Tag == "!!map" {
 		return append(withNewline(data), "detect:\n  roi: "+val+"\n"...), nil
 	}
-	if detect.Kind != yaml.MappingNode {
+	if detect != nil && detect.Kind != yaml.MappingNode && !isNull(detect) {
 		return nil, errors.New("detect is not a mapping of keys")
 	}
-	if detect.Style&yaml.FlowStyle != 0 { // detect: {…}: the section is rewritten, keeping its line's comment
-		return rewriteNode(&doc, detect, r)
+	if detect == nil || isNull(detect) || detect.Style&yaml.FlowStyle != 0 || top.Style&yaml.FlowStyle != 0 {
+		// {…} or no detect section in a flow mapping: the node tree is
+		// encoded again, keeping comments.
+		return rewriteNode(&doc, top, r)
 	}
 	roi := lookup(detect, "roi")
 	if roi == nil { // a new key, indented like detect's first
@@ -101,8 +112,10 @@ func withROI(data []byte, r image.Rectangle) ([]byte, error) {
 			return []byte(strings.Join(lines, "")), nil
 		}
 	}
-	return rewriteNode(&doc, detect, r)
+	return rewriteNode(&doc, top, r)
 }
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // valueEnd returns the byte offset in line where the one-line value n,
 // starting at start, ends; -1 if it does not end on this line.
@@ -124,10 +137,20 @@ func valueEnd(line string, start int, n *yaml.Node) int {
 	return start + len(strings.TrimRight(rest[:end], " \t\r\n"))
 }
 
-// rewriteNode sets detect's roi in the node tree and encodes the whole
-// document again (comments kept by yaml.v3, layout normalised): for
-// layouts the line edit does not handle.
-func rewriteNode(doc, detect *yaml.Node, r image.Rectangle) ([]byte, error) {
+// rewriteNode sets detect.roi in the node tree under top (making the
+// detect section if needed) and encodes the whole document again
+// (comments kept by yaml.v3, layout normalised): for layouts the line edit
+// does not handle.
+func rewriteNode(doc, top *yaml.Node, r image.Rectangle) ([]byte, error) {
+	detect := lookup(top, "detect")
+	if detect == nil || isNull(detect) {
+		detect = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		if i := index(top, "detect"); i >= 0 {
+			top.Content[i+1] = detect
+		} else {
+			top.Content = append(top.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "detect"}, detect)
+		}
+	}
 	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
 	if r != (image.Rectangle{}) {
 		for _, v := range []int{r.Min.X, r.Min.Y, r.Max.X, r.Max.Y} {

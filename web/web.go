@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	stdlog "log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,7 +270,7 @@ func (s *Server) serveOnce(ctx context.Context, c config.HTTP) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          stdlog.New(debugWriter{s.log}, "", 0),
 	}
 	scheme := "http"
 	if tlsCfg != nil {
@@ -315,4 +317,13 @@ func pageHost(addr string) string {
 		host = "HOST"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// debugWriter logs what net/http says of failed connections (TLS
+// handshakes, bad requests) at debug level: each is a client's problem.
+type debugWriter struct{ log zerolog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
