@@ -148,7 +148,7 @@ function tile(dir, f, buttons) {
   img.src = "/api/" + dir + "/" + encodeURIComponent(f.name);
   d.appendChild(img);
   const cap = document.createElement("figcaption");
-  cap.textContent = (f.time ? f.time.replace("T", " ").slice(0, 19) : f.name) + (f.p_cat ? " p " + f.p_cat.toFixed(2) : "");
+  cap.textContent = f.time ? f.time.slice(5, 10) + " " + f.time.slice(11, 19) + " · p " + (f.p_cat || 0).toFixed(2) : f.name;
   d.appendChild(cap);
   const row = document.createElement("div");
   row.className = "buttons";
