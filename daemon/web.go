@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"image/jpeg"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"catd/camera"
 	"catd/learn"
+	"catd/preprocess"
 	"catd/serialctl"
 	"catd/web"
 )
@@ -20,7 +24,7 @@ import (
 // as the http section says; web.Server.Run retries a failing server and
 // never stops Run).
 func (s *service) startWeb(ctx context.Context, wg *sync.WaitGroup) {
-	s.page = web.New(web.Options{Host: webHost{s}, StateDir: s.opt.StateDir,
+	s.page = web.New(web.Options{Host: &webHost{s: s}, StateDir: s.opt.StateDir,
 		Log: s.log.With().Str("component", "web").Logger()})
 	s.page.Apply(s.cfg.HTTP)
 	wg.Add(1)
@@ -61,11 +65,14 @@ func (s *service) webEvent(ev Event) {
 }
 
 // webHost is the service as the page sees it (web.Host).
-type webHost struct{ s *service }
+type webHost struct {
+	s    *service
+	live liveEncoder
+}
 
-var _ web.Host = webHost{}
+var _ web.Host = (*webHost)(nil)
 
-func (h webHost) statusPath() string {
+func (h *webHost) statusPath() string {
 	dir := h.s.opt.RuntimeDir
 	if dir == "" {
 		dir = h.s.opt.StateDir
@@ -74,10 +81,10 @@ func (h webHost) statusPath() string {
 }
 
 // Status is status.json as last written.
-func (h webHost) Status() ([]byte, error) { return os.ReadFile(h.statusPath()) }
+func (h *webHost) Status() ([]byte, error) { return os.ReadFile(h.statusPath()) }
 
 // Command runs a console command line as the serial console does.
-func (h webHost) Command(line string) (string, error) {
+func (h *webHost) Command(line string) (string, error) {
 	cmd, err := serialctl.ParseCommand(line)
 	if err != nil {
 		return "", err
@@ -90,24 +97,72 @@ func (h webHost) Command(line string) (string, error) {
 	return text, err
 }
 
-func (h webHost) JPEG(f *camera.Frame) ([]byte, error) { return snapshotJPEG(f) }
+// JPEG encodes a live frame (web.Server calls it from one goroutine).
+func (h *webHost) JPEG(f *camera.Frame) ([]byte, error) { return h.live.encode(f) }
 
-func (h webHost) ROI() image.Rectangle {
+// liveEncoder turns raw frames into JPEG files for the live view, with
+// buffers kept from one frame to the next (a frame of the same size
+// allocates only its JPEG bytes): at two frames a second, a raw 640x480
+// frame would otherwise cost 2 MB of garbage a second.
+type liveEncoder struct {
+	mu   sync.Mutex
+	w, h int
+	rz   *preprocess.Resizer
+	pix  []uint8
+	rgba *image.RGBA
+	buf  bytes.Buffer
+}
+
+// liveQuality is the JPEG quality of live frames: enough to aim a camera.
+const liveQuality = 75
+
+func (e *liveEncoder) encode(f *camera.Frame) ([]byte, error) {
+	switch f.Format {
+	case camera.JPEG:
+		return f.Data, nil
+	case camera.PNG:
+		return snapshotJPEG(f)
+	}
+	if f.W <= 0 || f.H <= 0 {
+		return nil, fmt.Errorf("daemon: live view of a %dx%d frame", f.W, f.H)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f.W != e.w || f.H != e.h {
+		e.w, e.h = f.W, f.H
+		e.rz = preprocess.NewResizer(f.W, f.H, preprocess.Options{Fit: preprocess.Stretch})
+		e.pix = make([]uint8, e.rz.OutLen())
+		e.rgba = image.NewRGBA(image.Rect(0, 0, f.W, f.H))
+	}
+	if err := toInput(e.rz, e.pix, f, nil, 0); err != nil {
+		return nil, err
+	}
+	for i, j := 0, 0; i < len(e.pix); i, j = i+3, j+4 {
+		e.rgba.Pix[j], e.rgba.Pix[j+1], e.rgba.Pix[j+2], e.rgba.Pix[j+3] = e.pix[i], e.pix[i+1], e.pix[i+2], 0xff
+	}
+	e.buf.Reset()
+	if err := jpeg.Encode(&e.buf, e.rgba, &jpeg.Options{Quality: liveQuality}); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(e.buf.Bytes()), nil
+}
+
+func (h *webHost) ROI() image.Rectangle {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	return h.s.cfg.Detect.ROI
 }
 
-func (h webHost) ReviewDir() string {
+func (h *webHost) ReviewDir() string {
 	if l := h.s.learning; l != nil {
 		return l.reviewDir.Load().Dir()
 	}
 	return filepath.Join(h.s.opt.StateDir, "review")
 }
 
-func (h webHost) SnapshotDir() string { return filepath.Join(h.s.opt.StateDir, "snapshots") }
+func (h *webHost) SnapshotDir() string { return filepath.Join(h.s.opt.StateDir, "snapshots") }
 
-func (h webHost) DeleteSnapshot(name string) error {
+func (h *webHost) DeleteSnapshot(name string) error {
 	sn := h.s.snaps.Load()
 	if sn == nil {
 		return errors.New("no snapshots")
@@ -115,9 +170,9 @@ func (h webHost) DeleteSnapshot(name string) error {
 	return sn.Delete(name)
 }
 
-func (h webHost) ConfigPath() string { return h.s.opt.ConfigPath }
+func (h *webHost) ConfigPath() string { return h.s.opt.ConfigPath }
 
-func (h webHost) Rounds(dst []web.Round) []web.Round {
+func (h *webHost) Rounds(dst []web.Round) []web.Round {
 	if l := h.s.learning; l != nil {
 		return l.history.appendTo(dst)
 	}

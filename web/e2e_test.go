@@ -70,11 +70,11 @@ type e2eDaemon struct {
 	logs               *logBuffer
 }
 
-func startDaemon(t *testing.T) *e2eDaemon {
+func startDaemon(t testing.TB, configText string, ctl *daemon.Control) *e2eDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &e2eDaemon{state: filepath.Join(dir, "state"), config: filepath.Join(dir, "catd.yaml"), logs: &logBuffer{}}
-	if err := os.WriteFile(d.config, []byte(e2eConfig), 0o640); err != nil {
+	if err := os.WriteFile(d.config, []byte(configText), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "web-password.txt"), []byte(e2ePassword+"\n"), 0o600); err != nil {
@@ -88,7 +88,7 @@ func startDaemon(t *testing.T) *e2eDaemon {
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{Config: cfg, ConfigPath: d.config, StateDir: d.state,
-			RuntimeDir: dir, Version: "e2e", Log: zerolog.New(d.logs).Level(zerolog.InfoLevel)})
+			RuntimeDir: dir, Version: "e2e", Log: zerolog.New(d.logs).Level(zerolog.InfoLevel), Control: ctl})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -109,7 +109,7 @@ func startDaemon(t *testing.T) *e2eDaemon {
 	return d
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -186,7 +186,7 @@ func TestPageInChromium(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := browser(t)
-			d := startDaemon(t)
+			d := startDaemon(t, e2eConfig, nil)
 			if tc.phone {
 				do(t, ctx, "phone viewport", chromedp.Emulate(device.IPhone12))
 			} else {

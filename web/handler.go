@@ -382,7 +382,7 @@ func (s *Server) setROI(w http.ResponseWriter, r *http.Request, _ *session) {
 	}
 	if err := SetROI(s.opt.Host.ConfigPath(), rect); err != nil {
 		s.log.Warn().Err(err).Msg("web: region of interest not saved")
-		httpError(w, http.StatusConflict, err.Error())
+		httpError(w, http.StatusConflict, err.Error()+" (the region drawn: detect.roi: "+roiText(rect)+")")
 		return
 	}
 	s.log.Info().Str("roi", roiText(rect)).Str("config", s.opt.Host.ConfigPath()).

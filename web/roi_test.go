@@ -137,3 +137,23 @@ func FuzzWithROI(f *testing.F) {
 		}
 	})
 }
+
+// FuzzImageName: names checkName accepts are plain .jpg names, and
+// parseImageName never fails on them.
+func FuzzImageName(f *testing.F) {
+	for _, s := range []string{"20261127T031500.123Z-f000001234-p0.93.jpg", "a.jpg", "../a.jpg", ".a.jpg", "a..jpg", "a/b.jpg"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if checkName(name) != nil {
+			return
+		}
+		if strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") || strings.Contains(name, "..") ||
+			!strings.HasSuffix(name, ".jpg") || filepath.Base(name) != name {
+			t.Fatalf("checkName accepted %q", name)
+		}
+		if ts, p := parseImageName(name); ts == "" && p != 0 {
+			t.Fatalf("parseImageName(%q) = %q, %v", name, ts, p)
+		}
+	})
+}
