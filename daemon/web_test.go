@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
 	"math"
 	"testing"
@@ -19,7 +20,7 @@ func TestLiveEncoder(t *testing.T) {
 		format camera.Format
 		fill   func(data []byte)
 	}{
-		{"rgb", 64, 48, camera.RGB24, func(d []byte) {
+		{"rgb, scaled down", 640, 480, camera.RGB24, func(d []byte) {
 			for i := 0; i < len(d); i += 3 {
 				d[i], d[i+1], d[i+2] = 200, 40, 40
 			}
@@ -42,10 +43,12 @@ func TestLiveEncoder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b := img.Bounds(); b.Dx() != tc.w || b.Dy() != tc.h {
-				t.Errorf("size %v, want %dx%d", b, tc.w, tc.h)
+			w := min(tc.w, liveWidth)
+			h := tc.h * w / tc.w
+			if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+				t.Errorf("size %v, want %dx%d", b, w, h)
 			}
-			r, g, bl, _ := img.At(tc.w/2, tc.h/2).RGBA()
+			r, g, bl, _ := img.At(w/2, h/2).RGBA()
 			var want [3]uint32
 			if tc.format == camera.RGB24 {
 				want = [3]uint32{200, 40, 40}
@@ -85,5 +88,25 @@ func TestRoundLog(t *testing.T) {
 	}
 	if got[0].ValAUC != nil || got[0].ValLoss == nil || *got[0].ValLoss != 0.5 || !got[0].Accepted {
 		t.Errorf("round %+v: NaN must become nil", got[0])
+	}
+}
+
+// BenchmarkLiveEncoder is the cost of one live frame, from a raw frame
+// to the JPEG the page shows, by frame size.
+func BenchmarkLiveEncoder(b *testing.B) {
+	for _, sz := range []struct{ w, h int }{{320, 240}, {640, 480}, {1280, 720}} {
+		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
+			var e liveEncoder
+			f := &camera.Frame{Format: camera.RGB24, W: sz.w, H: sz.h, Stride: 3 * sz.w, Data: make([]byte, 3*sz.w*sz.h)}
+			for i := range f.Data {
+				f.Data[i] = byte(i * 7 % 251)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.encode(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

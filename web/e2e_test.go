@@ -48,7 +48,7 @@ const e2ePassword = "tabby-at-the-flap"
 // e2eConfig is the config file of the end-to-end test: the region of
 // interest is drawn on the page, and must land in it with the comments.
 const e2eConfig = `# catd, end-to-end test of the web page
-source: "test:?w=320&h=240&fps=8"
+source: "test:?w=640&h=480&fps=8"
 detect:
   # where the cat flap is: drawn on the page
   roi: []   # the whole frame
@@ -317,8 +317,10 @@ func pageFlow(t *testing.T, ctx context.Context, d *e2eDaemon, name string, phon
 		return err == nil && !c.Detect.ROI.Empty()
 	})
 	r := c.Detect.ROI
-	if r.Min.X < 70 || r.Min.X > 90 || r.Min.Y < 50 || r.Min.Y > 70 || r.Max.X < 230 || r.Max.X > 250 || r.Max.Y < 170 || r.Max.Y > 190 {
-		t.Errorf("detect.roi %v, want about (80,60)-(240,180): the middle half of the 320x240 frame", r)
+	// The page shows the 640x480 frame scaled down to 320x240; the region
+	// is in the frame's pixels.
+	if r.Min.X < 150 || r.Min.X > 170 || r.Min.Y < 110 || r.Min.Y > 130 || r.Max.X < 470 || r.Max.X > 490 || r.Max.Y < 350 || r.Max.Y > 370 {
+		t.Errorf("detect.roi %v, want about (160,120)-(480,360): the middle half of the 640x480 frame", r)
 	}
 	data, _ := os.ReadFile(d.config)
 	for _, comment := range []string{"# catd, end-to-end test of the web page", "# where the cat flap is: drawn on the page",

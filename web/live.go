@@ -39,6 +39,10 @@ type liveInfo struct {
 	Threshold float32 `json:"threshold"`
 	Cat       bool    `json:"cat"`
 	Time      int64   `json:"time_ms"` // capture, Unix milliseconds
+	// W and H are the frame's size in pixels (the JPEG shown may be
+	// smaller); 0 for a JPEG or PNG frame, whose file has its size.
+	W int `json:"w"`
+	H int `json:"h"`
 }
 
 // liveFrame is an encoded frame; its fields never change.
@@ -70,7 +74,7 @@ func (l *live) offer(f *camera.Frame, pcat, thr float32, present bool, now int64
 	d := l.copy.Data
 	l.copy = *f
 	l.copy.Data = append(d[:0], f.Data...)
-	l.info = liveInfo{Seq: f.Seq, PCat: pcat, Threshold: thr, Cat: present, Time: f.Time.UnixMilli()}
+	l.info = liveInfo{Seq: f.Seq, PCat: pcat, Threshold: thr, Cat: present, Time: f.Time.UnixMilli(), W: f.W, H: f.H}
 	l.pending = true
 	l.mu.Unlock()
 	l.next.Store(now + int64(l.every))

@@ -7,6 +7,7 @@ let roi = [];        // the region in force, frame pixels
 let drawn = null;    // a region drawn, not saved yet
 let drawing = false, start = null;
 let lastSeq = -1;
+let frameW = 0, frameH = 0; // the frame's size in pixels: the region's units
 
 async function api(method, url, body) {
   const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -46,6 +47,7 @@ async function live() {
     const d = await api("GET", "/api/live");
     roi = d.roi || [];
     if (d.ready) {
+      frameW = d.w; frameH = d.h;
       $("live-info").textContent = "frame " + d.seq + ": p(cat) " + d.p_cat.toFixed(3) +
         ", threshold " + d.threshold.toFixed(3) + (d.cat ? ", cat present" : ", no cat");
       $("live").classList.toggle("present", d.cat);
@@ -62,8 +64,9 @@ async function live() {
 function overlay() {
   const img = $("frame"), c = $("overlay");
   if (!img.naturalWidth) return;
-  if (c.width !== img.naturalWidth || c.height !== img.naturalHeight) {
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const w = frameW || img.naturalWidth, h = frameH || img.naturalHeight;
+  if (c.width !== w || c.height !== h) {
+    c.width = w; c.height = h;
   }
   const g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
