@@ -23,12 +23,11 @@ type fakeHost struct {
 	dir    string // state directory: review/, snapshots/, labels/, status.json
 	config string
 
-	mu       sync.Mutex
-	status   []byte
-	roi      image.Rectangle
-	rounds   []Round
-	handled  []string // commands run, as "label cat NAME"
-	learning bool
+	mu      sync.Mutex
+	status  []byte
+	roi     image.Rectangle
+	rounds  []Round
+	handled []string // commands run, as "label cat NAME"
 }
 
 func newFakeHost(t *testing.T) *fakeHost {

@@ -95,15 +95,14 @@ const PasswordFileName = "web-password"
 // Server is the web page. Make one with New; Frame, Event and Apply may be
 // called from any goroutine, before or while Run runs.
 type Server struct {
-	opt   Options
-	log   zerolog.Logger
-	cfgs  chan config.HTTP
-	live  *live
-	hub   *hub
-	auth  *auth
-	reg   *prometheus.Registry
-	met   *metrics
-	addrs chan string
+	opt  Options
+	log  zerolog.Logger
+	cfgs chan config.HTTP
+	live *live
+	hub  *hub
+	auth *auth
+	reg  *prometheus.Registry
+	met  *metrics
 
 	mu   sync.Mutex
 	addr string // where it serves now, "" if not
