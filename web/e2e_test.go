@@ -367,3 +367,28 @@ func shrink(png []byte, w int) ([]byte, error) {
 	err = jpeg.Encode(&out, dst, &jpeg.Options{Quality: 80})
 	return out.Bytes(), err
 }
+
+// TestHTTPSectionLive: the http section applies while catd runs: the page
+// moves off, and detection goes on meanwhile.
+func TestHTTPSectionLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts catd")
+	}
+	ctl := &daemon.Control{}
+	d := startDaemon(t, e2eConfig, ctl)
+	data, _ := os.ReadFile(d.config)
+	off := strings.Replace(string(data), `listen: "127.0.0.1:0"`, `listen: ""`, 1)
+	if err := os.WriteFile(d.config, []byte(off), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the page off", func() bool {
+		return strings.Contains(d.logs.String(), `"changed":["http.listen"]`) && strings.Contains(d.logs.String(), "web page off")
+	})
+	n := ctl.Snapshot().Frames
+	waitUntil(t, 10*time.Second, "frames judged after the change", func() bool { return ctl.Snapshot().Frames > n+3 })
+	bad := strings.Replace(off, `listen: ""`, `listen: "127.0.0.1:99999"`, 1)
+	os.WriteFile(d.config, []byte(bad), 0o640)
+	waitUntil(t, 10*time.Second, "the refusal", func() bool {
+		return strings.Contains(d.logs.String(), "http.listen: want a port number 0..65535")
+	})
+}

@@ -404,6 +404,36 @@ func TestAPI(t *testing.T) {
 			t.Errorf("rounds: %d %s", code, body)
 		}
 	})
+	t.Run("roi", func(t *testing.T) {
+		code, body := c.call("POST", "/api/roi", `{"roi":[1,2,30,40]}`)
+		if code != http.StatusConflict || !strings.Contains(body, "without a config file") || !strings.Contains(body, "[1, 2, 30, 40]") {
+			t.Errorf("roi without a config file: %d %s", code, body)
+		}
+		h.config = filepath.Join(h.dir, "catd.yaml")
+		os.WriteFile(h.config, []byte("# mine\ndetect:\n  roi: [] # all\n"), 0o640)
+		for _, tc := range []struct {
+			body string
+			code int
+			file string
+		}{
+			{`{"roi":[1,2,30,40]}`, 200, "# mine\ndetect:\n  roi: [1, 2, 30, 40] # all\n"},
+			{`{"roi":[]}`, 200, "# mine\ndetect:\n  roi: [] # all\n"},
+			{`{"roi":[30,2,1,40]}`, 400, ""},
+			{`{"roi":[-1,2,30,40]}`, 400, ""},
+			{`{"roi":[1,2,3]}`, 400, ""},
+			{`{"roi":"all"}`, 400, ""},
+		} {
+			before, _ := os.ReadFile(h.config)
+			code, body := c.call("POST", "/api/roi", tc.body)
+			after, _ := os.ReadFile(h.config)
+			if code != tc.code {
+				t.Errorf("roi %s: %d %s, want %d", tc.body, code, body, tc.code)
+			}
+			if tc.file == "" && string(after) != string(before) || tc.file != "" && string(after) != tc.file {
+				t.Errorf("roi %s: file %q", tc.body, after)
+			}
+		}
+	})
 	t.Run("big body", func(t *testing.T) {
 		if code, _ := c.call("POST", "/api/learn", `{"on":true,"x":"`+strings.Repeat("a", maxBody)+`"}`); code != 400 {
 			t.Errorf("a body over %d bytes: %d", maxBody, code)
