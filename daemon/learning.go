@@ -331,6 +331,7 @@ func (l *learning) Label(class, frame string) error {
 		if err := os.Rename(src, dst); err != nil {
 			return fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
 		}
+		_ = l.reviewDir.Load().Delete(frame) // gone: no longer counted in the queue
 		return nil
 	}
 	l.latestMu.Lock()

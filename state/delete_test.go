@@ -47,4 +47,14 @@ func TestSnapshotsDelete(t *testing.T) {
 	if n, _ := s.Stats(); n != 2 {
 		t.Errorf("refused deletes changed the count to %d", n)
 	}
+	// A file moved away is forgotten too.
+	if err := os.Rename(filepath.Join(dir, names[0]), filepath.Join(t.TempDir(), "x.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(names[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Delete of a file moved away: %v", err)
+	}
+	if n, b := s.Stats(); n != 1 || b != 30 {
+		t.Errorf("after a file moved away, Stats = %d files, %d bytes; want 1, 30", n, b)
+	}
 }

@@ -176,19 +176,24 @@ func SnapshotName(t time.Time, frame uint64, pcat float32) string {
 }
 
 // Delete deletes the snapshot dir/name, a name Save accepts, and no longer
-// counts it. The error wraps fs.ErrNotExist when there is no such file.
+// counts it. A file already gone (moved away: a review frame labelled) is
+// no longer counted either, and the error wraps fs.ErrNotExist.
 func (s *Snapshots) Delete(name string) error {
 	if err := checkSnapshotName(name); err != nil {
 		return fmt.Errorf("state: snapshot %q: %w", name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
+	err := os.Remove(filepath.Join(s.dir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("state: delete snapshot: %w", err)
 	}
 	if i, found := slices.BinarySearchFunc(s.files, name, func(f snapshot, name string) int { return cmp.Compare(f.name, name) }); found {
 		s.bytes -= s.files[i].size
 		s.files = slices.Delete(s.files, i, i+1)
+	}
+	if err != nil {
+		return fmt.Errorf("state: delete snapshot: %w", err)
 	}
 	return nil
 }
