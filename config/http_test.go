@@ -10,8 +10,8 @@ import (
 func TestHTTPSection(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
-		want config.HTTP // when says is ""
-		says string      // part of the error
+		want     config.HTTP // when says is ""
+		says     string      // part of the error
 	}{
 		{"default", "", config.HTTP{Listen: ":8787"}, ""},
 		{"off", "http: {listen: \"\"}", config.HTTP{}, ""},
