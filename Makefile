@@ -9,6 +9,7 @@
 #   make bench       Go benchmarks and "catd bench"
 #   make bench-learning  on-device learning over data sets, label orders and seeds
 #   make bench-torch catd next to the PyTorch reference, with ratios
+#   make bench-pipeline  catd's frame path next to ffmpeg's decode+resize, one core
 #   make cross       static binaries for Raspberry Pi boards in dist/
 #   make golden      regenerate the PyTorch golden files (needs python3-torch)
 
@@ -19,7 +20,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 pretrain
 
 # staticcheck, pinned (the newest release that builds with our Go); its
 # settings, and why any finding is silenced, are in staticcheck.conf.
@@ -109,6 +110,12 @@ bench: build
 bench-torch: build
 	./scripts/bench_vs_torch.sh ./bin/catd
 
+# catd bench --pipeline (float32 and int8) and ffmpeg -lowres 3 + area
+# resize on the same 640x480 MJPEG stream, interleaved, ROUNDS times.
+ROUNDS ?= 3
+bench-pipeline: build
+	./scripts/bench-pipeline.sh ./bin/catd $(ROUNDS)
+
 cross:
 	mkdir -p dist
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/catd-linux-arm64 ./cmd/catd
@@ -165,7 +172,9 @@ golden:
 clean:
 	rm -rf bin dist
 
-# Install the daemon, its systemd unit and (once) an example config:
+# Install the daemon, its system user and group (sysusers.d, made at once
+# by systemd-sysusers unless DESTDIR is set), its systemd unit and (once)
+# an example config:
 #   make build && sudo make install
 #   sudo systemctl daemon-reload && sudo systemctl enable --now catd
 # install does not build, so that sudo needs no Go toolchain and leaves no
@@ -177,6 +186,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 UNITDIR  := $(DESTDIR)/etc/systemd/system
 CONFDIR  := $(DESTDIR)/etc/catd
+SYSUSERS := $(DESTDIR)/etc/sysusers.d/catd.conf
 
 .PHONY: install uninstall
 
@@ -187,6 +197,10 @@ install:
 	sed 's|^ExecStart=/usr/local/bin/catd |ExecStart=$(PREFIX)/bin/catd |' systemd/catd.service > '$(UNITDIR)/catd.service.tmp'
 	chmod 0644 '$(UNITDIR)/catd.service.tmp'
 	mv -f '$(UNITDIR)/catd.service.tmp' '$(UNITDIR)/catd.service'
+	install -D -m 0644 systemd/catd.sysusers '$(SYSUSERS)'
+	@if [ -z '$(DESTDIR)' ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers '$(SYSUSERS)' && echo "user and group catd ready; add yourself: sudo usermod -aG catd \$$USER"; \
+	fi
 	@if [ -e '$(CONFDIR)/catd.yaml' ]; then \
 		echo "keeping existing $(CONFDIR)/catd.yaml"; \
 	elif [ ! -f systemd/catd.yaml ]; then \
@@ -196,5 +210,5 @@ install:
 	fi
 
 uninstall:
-	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service'
-	@echo "kept $(CONFDIR) and /var/lib/catd; run 'systemctl disable --now catd' first if catd was enabled"
+	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service' '$(SYSUSERS)'
+	@echo "kept $(CONFDIR), /var/lib/catd and the user catd; run 'systemctl disable --now catd' first if catd was enabled"

@@ -182,8 +182,10 @@ func Check(uri string) error {
 //	test:?w=320&h=240&fps=10&format=rgb24   synthetic moving pattern (format rgb24 or yuyv)
 //	file:PATH?fps=10&loop=true&max=BYTES    a JPEG or PNG file, a folder of them (name order),
 //	                                        or an MJPEG file (concatenated JPEGs), played at fps
-//	dir:PATH?settle=100ms&timeout=2s&max=BYTES
-//	                                        new JPEG/PNG files appearing in a folder, once each
+//	dir:PATH?settle=100ms&timeout=2s&max=BYTES&keep=false
+//	                                        new JPEG/PNG files appearing in a folder, once each,
+//	                                        removed once read unless keep=true; the folder is
+//	                                        made if missing
 //	exec:COMMAND LINE                       MJPEG on a command's stdout
 //	exec:?format=i420&w=640&h=480 -- COMMAND LINE
 //	                                        raw frames of that size on a command's stdout

@@ -29,6 +29,11 @@ import (
 // for until timeout, then counted as corrupt. A name is delivered again only
 // when its content changes (or after it was removed and comes back). Files
 // already in the folder at Open are not delivered.
+//
+// By default the source consumes what it reads, so that the folder does
+// not grow without bound on an SD card: a file is removed once read
+// (delivered, or counted as corrupt). Files already there at Open are
+// neither read nor removed. With keep=true files are left where they are.
 type dirSource struct {
 	uri  string
 	cfg  dirConfig
@@ -43,6 +48,8 @@ type dirSource struct {
 	seen    map[string]seenFile
 	order   []string // scratch for sorting pending names
 	timer   *time.Timer
+
+	rmLog rateLog // a file that could not be removed
 
 	frames, corrupt atomic.Uint64
 	done            chan struct{}
@@ -67,10 +74,17 @@ type seenFile struct {
 
 func openDir(uri string, c dirConfig, log zerolog.Logger) (*dirSource, error) {
 	st, err := os.Stat(c.path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("folder %s does not exist", c.path)
+	if errors.Is(err, os.ErrNotExist) {
+		// The folder is where other programs will drop images: make it
+		// (with its parents), group-writable as far as the umask allows,
+		// so that a tool in catd's group can write there.
+		if err = os.MkdirAll(c.path, 0o770); err != nil {
+			return nil, fmt.Errorf("make folder %s: %w", c.path, err)
 		}
+		log.Info().Str("source", uri).Str("folder", c.path).Msg("camera: made the folder to watch")
+		st, err = os.Stat(c.path)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if !st.IsDir() {
@@ -88,6 +102,7 @@ func openDir(uri string, c dirConfig, log zerolog.Logger) (*dirSource, error) {
 	s := &dirSource{
 		uri: uri, cfg: c, dir: dir, w: w,
 		log:     rateLog{log: log, every: corruptLogEvery, now: time.Now},
+		rmLog:   rateLog{log: log, every: corruptLogEvery, now: time.Now},
 		seed:    maphash.MakeSeed(),
 		pending: make(map[string]*pendingFile),
 		seen:    make(map[string]seenFile),
@@ -110,6 +125,10 @@ func openDir(uri string, c dirConfig, log zerolog.Logger) (*dirSource, error) {
 		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
 			s.seen[e.Name()] = seenFile{size: info.Size(), mtime: info.ModTime()}
 		}
+	}
+	if n := len(s.seen); n > 0 && !c.keep {
+		log.Info().Str("source", uri).Int("files", n).
+			Msg("camera: images already in the folder are left alone (not frames, not removed)")
 	}
 	return s, nil
 }
@@ -283,10 +302,12 @@ func (s *dirSource) check(f *Frame) bool {
 				s.seen[name] = seenFile{size: p.size, mtime: p.mtime}
 				s.seq++
 				s.log.corrupt(&s.corrupt, s.uri, s.seq, fmt.Errorf("%s: %w", full, err))
+				s.consume(full)
 			}
 			continue
 		}
 		delete(s.pending, name)
+		s.consume(full)
 		sum := maphash.Bytes(s.seed, data)
 		s.seen[name] = seenFile{size: p.size, mtime: p.mtime, sum: sum, hasSum: true}
 		if known && old.hasSum && old.sum == sum {
@@ -298,4 +319,23 @@ func (s *dirSource) check(f *Frame) bool {
 		return true
 	}
 	return false
+}
+
+// consume removes a file the source has read, unless keep is set. A file
+// that cannot be removed stays (logged, rate-limited), and is not read
+// again unless its content changes.
+func (s *dirSource) consume(path string) {
+	if s.cfg.keep {
+		return
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r := &s.rmLog
+		if now := r.now(); r.last.IsZero() || now.Sub(r.last) >= r.every {
+			r.log.Warn().Str("source", s.uri).Err(err).Int("suppressed", r.suppressed).
+				Msg("camera: a file read from the folder could not be removed; the folder grows (keep=true says so on purpose)")
+			r.last, r.suppressed = now, 0
+		} else {
+			r.suppressed++
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,8 @@ func TestDirSource(t *testing.T) {
 		want        [][]byte          // frames, in order
 		wantCorrupt uint64
 		wantLogs    int
-		query       string // the source's options (default settle=50ms&timeout=100ms)
+		query       string   // the source's options (default settle=50ms&timeout=100ms)
+		left        []string // the images in the folder at the end (nil: none)
 	}{
 		{
 			name:  "written whole",
@@ -162,6 +164,7 @@ func TestDirSource(t *testing.T) {
 			before: map[string][]byte{"old.jpg": a},
 			steps:  []step{write("new.png", b)},
 			want:   [][]byte{b},
+			left:   []string{"old.jpg"},
 		},
 		{
 			name: "corrupt counted and skipped",
@@ -182,7 +185,25 @@ func TestDirSource(t *testing.T) {
 				seen(1, 0),
 				write("a.jpg", a), write("b.jpg", c),
 			},
-			want: [][]byte{a, c},
+			want:  [][]byte{a, c},
+			query: "settle=50ms&timeout=100ms&keep=true",
+			left:  []string{"a.jpg", "b.jpg"},
+		},
+		{
+			// The default: a file read is removed, so the same name
+			// written again is a new frame; files there before Open stay.
+			name:   "consumed once read",
+			before: map[string][]byte{"old.jpg": a},
+			steps: []step{
+				write("bad.jpg", []byte("\xff\xd8 not a jpeg \xff\xd9")),
+				write("a.jpg", a),
+				seen(1, 1),
+				write("a.jpg", c),
+			},
+			want:        [][]byte{a, c},
+			wantCorrupt: 1,
+			wantLogs:    1,
+			left:        []string{"old.jpg"},
 		},
 	}
 	for _, tc := range tests {
@@ -231,7 +252,17 @@ func TestDirSource(t *testing.T) {
 			if got := strings.Count(logs.String(), "corrupt frame skipped"); got != tc.wantLogs {
 				t.Errorf("%d corrupt-frame warnings, want %d:\n%s", got, tc.wantLogs, logs.String())
 			}
-			if tc.wantLogs > 0 && !strings.Contains(logs.String(), "bad1.jpg") {
+			var left []string
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if candidate(e.Name()) {
+					left = append(left, e.Name())
+				}
+			}
+			if !slices.Equal(left, tc.left) {
+				t.Errorf("images left in the folder: %q, want %q", left, tc.left)
+			}
+			if tc.wantLogs > 0 && !strings.Contains(logs.String(), "bad") {
 				t.Errorf("warning does not name the file:\n%s", logs.String())
 			}
 		})
@@ -268,5 +299,23 @@ func TestDirSourceFolderGone(t *testing.T) {
 				t.Errorf("second Next: %v, want the same error", err2)
 			}
 		})
+	}
+}
+
+// TestDirSourceMakesItsFolder: a folder that does not exist yet (the
+// guide's dir:/var/lib/catd/incoming on a fresh install) is made, and
+// files dropped into it become frames.
+func TestDirSourceMakesItsFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "incoming")
+	src := mustOpen(t, "dir:"+dir+"?settle=20ms", Options{})
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		t.Fatalf("folder not made: %v", err)
+	}
+	a := makeJPEG(t, 32, 24, 7)
+	writeFile(t, filepath.Join(dir, "a.jpg"), a)
+	frames, err := dirFrames(src, 1, 2*time.Second)
+	if err != nil || !bytes.Equal(frames[0].Data, a) {
+		t.Fatalf("no frame from the made folder: %v", err)
 	}
 }

@@ -239,6 +239,9 @@ type dirConfig struct {
 	// PNG is waited for before it is counted as corrupt.
 	timeout  time.Duration
 	maxFrame int
+	// keep leaves files in the folder once read (by default they are
+	// removed).
+	keep bool
 }
 
 func parseDirConfig(u sourceURI) (dirConfig, error) {
@@ -254,6 +257,9 @@ func parseDirConfig(u sourceURI) (dirConfig, error) {
 		return c, err
 	}
 	if c.maxFrame, err = u.int("max", defaultMaxFrame, 1024, 1<<30); err != nil {
+		return c, err
+	}
+	if c.keep, err = u.bool("keep", false); err != nil {
 		return c, err
 	}
 	return c, u.leftover()

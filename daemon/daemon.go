@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"catd/fixedpoint"
 	"catd/model"
 	"catd/preprocess"
+	"catd/preprocess/jpeg"
 )
 
 // PipelineConfig is what RunPipeline needs. Zero values take the defaults
@@ -83,6 +85,14 @@ type PipelineConfig struct {
 	// goroutine before the buffers are reused: it must copy what it keeps,
 	// must not block, and should not allocate.
 	OnFrame func(f *camera.Frame, pix []uint8, p, threshold float32, event EventKind)
+	// StallAfter is how long the source may deliver no frame before the
+	// camera counts as stalled (default 30 s; negative: never): a cat
+	// reported present is cleared (a cat_gone event with Msg "camera
+	// stalled") and status.json says "camera stalled" until frames come
+	// again. A source still waiting for its camera (see Options) is not
+	// stalled, nor is a dir: source, which has no frame rate (it delivers
+	// a frame when a file comes).
+	StallAfter time.Duration
 }
 
 // Detect is how frames become decisions: the threshold (0: the model's
@@ -237,6 +247,9 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig, log zerolog.Logger) er
 	}
 	if cfg.StatsEvery == 0 {
 		cfg.StatsEvery = 10 * time.Second
+	}
+	if cfg.StallAfter == 0 {
+		cfg.StallAfter = 30 * time.Second
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -417,6 +430,15 @@ type frameLoop struct {
 	fpsWin    fpsWindow
 	corrupt   uint64
 
+	// The camera: the source read now, when the last frame came (or the
+	// source started, or stopped waiting for its camera), its sequence
+	// number, and whether it is stalled (see PipelineConfig.StallAfter).
+	src       camera.Source
+	lastFrame time.Time
+	lastSeq   uint64
+	stalled   bool
+	notified  string // the state the service manager was last told
+
 	skipWarn, nanWarn warnEvery // rate limits of the per-frame warnings
 }
 
@@ -446,7 +468,8 @@ func newFrameLoop(cfg PipelineConfig, swaps chan<- sourceSwap, sl *slot, free ch
 	l := &frameLoop{cfg: cfg, log: log, swaps: swaps, sl: sl, free: free, ctl: cfg.Control,
 		det: Detect{Threshold: cfg.Threshold, OnFrames: cfg.OnFrames, OffFrames: cfg.OffFrames, Fit: cfg.Fit, ROI: cfg.ROI},
 		lat: make([]time.Duration, 0, 4096), periodStart: time.Now(),
-		status: Status{State: "watching", Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()}}
+		status: Status{State: StateWatching, Source: cfg.Source.String(), Model: cfg.ModelName, Learning: "off", Started: time.Now()},
+		src:    cfg.Source, lastFrame: time.Now()}
 	l.det.defaults()
 	l.pl = newStage(cfg.Net, cfg.Info, l.det, cfg.MaxPixels)
 	if cfg.Int8 != nil && cfg.Int8.InputLen() == cfg.Net.InputLen() {
@@ -494,8 +517,19 @@ func (l *frameLoop) run(ctx context.Context) error {
 			dog = t.C
 		}
 	}
+	var stallTick <-chan time.Time
+	if cfg.StallAfter > 0 {
+		t := time.NewTicker(max(cfg.StallAfter/4, 10*time.Millisecond))
+		defer t.Stop()
+		stallTick = t.C
+	}
+	msg := "watching"
+	if st, _ := l.cameraState(); st != StateWatching {
+		msg = "started, " + st
+		l.notifyStatus()
+	}
 	l.log.Info().Str("source", cfg.Source.String()).Float32("threshold", thr).Int("on_frames", l.det.OnFrames).
-		Int("off_frames", l.det.OffFrames).Msg("watching")
+		Int("off_frames", l.det.OffFrames).Msg(msg)
 	for {
 		select {
 		case <-ctx.Done():
@@ -508,6 +542,8 @@ func (l *frameLoop) run(ctx context.Context) error {
 			}
 		case <-statusTick:
 			l.writeStatus()
+		case now := <-stallTick:
+			l.checkStall(now)
 		case now := <-l.statsTicker.C:
 			if l.statsOn {
 				l.stats(now)
@@ -524,6 +560,7 @@ func (l *frameLoop) update(ctx context.Context, u Update) {
 	err := l.reconfigure(u)
 	if u.Source != nil && err == nil {
 		l.status.Source = u.Source.String()
+		l.src, l.lastFrame, l.stalled = u.Source, time.Now(), false
 		select {
 		case l.swaps <- sourceSwap{src: u.Source, done: u.Done}:
 			return // capture tells Done
@@ -590,6 +627,7 @@ func (l *frameLoop) writeStatus() {
 	st.Cat, st.PCat, st.Threshold, st.Frames = snap.Present, snap.PCat, snap.Threshold, snap.Frames
 	st.FPS = math.Round(l.fpsWin.add(now, snap.Frames)*100) / 100
 	st.Corrupt, st.Updated = l.corrupt+l.sl.sourceCorrupt(), now
+	st.State, st.CameraError = l.cameraState()
 	if l.cfg.Status != nil {
 		l.cfg.Status(st)
 	}
@@ -634,6 +672,11 @@ func (l *frameLoop) frame() {
 	}
 	pc, err := l.pl.process(f)
 	seq, captured := f.Seq, f.Time
+	l.lastFrame, l.lastSeq = time.Now(), seq
+	if l.stalled {
+		l.stalled = false
+		l.log.Info().Str("source", l.status.Source).Uint64("frame", seq).Msg("camera back: frames again")
+	}
 	if err != nil {
 		l.free <- f
 		l.st.Corrupt++
@@ -709,6 +752,14 @@ func (l *frameLoop) notifyStatus() {
 		cat = "cat present"
 	}
 	msg := fmt.Sprintf("%s, p(cat) %.2f, %.1f frames/s, %d frames", cat, l.lastPCat, l.st.FPS, l.ctl.frames.Load())
+	state, why := l.cameraState()
+	l.notified = state
+	if state != StateWatching {
+		msg = state
+		if why != "" {
+			msg += ": " + why
+		}
+	}
 	if err := l.cfg.Notify.Status(msg); err != nil {
 		l.log.Debug().Err(err).Msg("STATUS= not sent")
 	}
@@ -745,7 +796,16 @@ func toInput(rz *preprocess.Resizer, pix []uint8, f *camera.Frame, r *bytes.Read
 		return rz.NV12(pix, f.Data, f.W, f.H)
 	case camera.Gray8:
 		return rz.Gray(pix, f.Data, f.W, f.H, f.Stride)
-	case camera.JPEG, camera.PNG:
+	case camera.JPEG:
+		// Decoded at a reduced scale straight into the resize; what the
+		// fast decoder leaves (progressive, arithmetic…) goes to
+		// image/jpeg below. Corrupt frames are errors either way.
+		err := rz.JPEG(pix, f.Data, maxPixels)
+		if !errors.Is(err, jpeg.ErrUnsupported) {
+			return err
+		}
+		fallthrough
+	case camera.PNG:
 		r.Reset(f.Data)
 		img, err := dataset.DecodeImage(r, maxPixels)
 		if err != nil {
@@ -791,4 +851,64 @@ func (w *fpsWindow) add(t time.Time, frames uint64) float64 {
 		return 0
 	}
 	return float64(frames-w.frames[old]) / dt
+}
+
+// The states status.json shows.
+const (
+	StateWatching      = "watching"
+	StateWaitingCamera = "waiting for camera" // the source could not be opened yet; retried with backoff
+	StateStalled       = "camera stalled"     // no frame for PipelineConfig.StallAfter
+)
+
+// cameraState is the pipeline's state for status.json, with why the
+// camera is not there ("" when it is).
+func (l *frameLoop) cameraState() (state, why string) {
+	if w, ok := l.src.(cameraWaiter); ok {
+		if why := w.Waiting(); why != "" {
+			return StateWaitingCamera, why
+		}
+	}
+	if l.stalled {
+		return StateStalled, fmt.Sprintf("no frame since %s", l.lastFrame.Format("15:04:05.000"))
+	}
+	return StateWatching, ""
+}
+
+// checkStall declares the camera stalled when no frame came for
+// StallAfter, and clears a cat reported present: with no frames there is
+// no evidence of one.
+func (l *frameLoop) checkStall(now time.Time) {
+	if st, _ := l.cameraState(); st != l.notified {
+		l.notifyStatus() // the camera came, or went: systemctl status says so
+	}
+	if w, ok := l.src.(cameraWaiter); ok && w.Waiting() != "" {
+		l.lastFrame = now // waiting for the camera is not a stall; the wait for frames starts when it opens
+		return
+	}
+	if l.stalled || now.Sub(l.lastFrame) < l.cfg.StallAfter || eventDriven(l.src) {
+		return
+	}
+	l.stalled = true
+	l.above, l.below = 0, 0
+	l.log.Warn().Str("source", l.status.Source).Dur("no_frame_for", now.Sub(l.lastFrame)).Bool("cat", l.present).
+		Msg("camera stalled")
+	if !l.present {
+		l.notifyStatus()
+		return
+	}
+	l.present = false
+	l.ctl.present.Store(false)
+	ev := Event{Kind: EventCatGone, Time: now, Frame: l.lastSeq, PCat: l.lastPCat, Msg: StateStalled}
+	l.log.Info().Str("event", string(EventCatGone)).Uint64("frame", l.lastSeq).Str("reason", StateStalled).Msg(string(EventCatGone))
+	l.notifyStatus()
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev)
+	}
+}
+
+// eventDriven reports whether src delivers frames only when something
+// happens (dir:), so that a long gap between frames is no stall.
+func eventDriven(src camera.Source) bool {
+	u := src.String()
+	return len(u) >= 4 && strings.EqualFold(u[:4], "dir:")
 }

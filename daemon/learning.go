@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +67,7 @@ type learning struct {
 	latest    []uint8
 	latestSeq uint64
 	latestOK  bool
+	latestP   float32 // its p(cat)
 
 	// Frame pacing, so that training runs in the gaps between frames:
 	// when the newest frame was done and the mean gap between frames, in
@@ -226,7 +229,7 @@ func (l *learning) take(ex labels.Example) error {
 	if err != nil {
 		return err
 	}
-	l.log.Info().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken")
+	l.log.Debug().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken") // the labels folder logged it (info)
 	l.labelled()
 	l.compact()
 	return nil
@@ -256,7 +259,7 @@ func (l *learning) onFrame(f *camera.Frame, pix []uint8, p, thr float32, kind Ev
 	now := l.pace()
 	l.latestMu.Lock()
 	copy(l.latest, pix)
-	l.latestSeq, l.latestOK = f.Seq, true
+	l.latestSeq, l.latestOK, l.latestP = f.Seq, true, p
 	l.latestMu.Unlock()
 
 	c := l.reviewCfg.Load()
@@ -315,32 +318,37 @@ func (l *learning) reviewLoop(ctx context.Context) {
 
 // Label labels the newest frame (frame == "") or moves the review frame
 // named frame into the label folder of class.
-func (l *learning) Label(class, frame string) error {
+func (l *learning) Label(class, frame string) (string, error) {
 	if class != labels.Cat && class != labels.NonCat {
-		return fmt.Errorf("class %q: want cat or noncat", class)
+		return "", fmt.Errorf("class %q: want cat or noncat", class)
 	}
 	if frame != "" {
-		src := filepath.Join(l.reviewDir.Load().Dir(), frame)
+		dir := l.reviewDir.Load().Dir()
 		if filepath.Base(frame) != frame || frame == "." || frame == ".." {
-			return fmt.Errorf("%q is not a review frame name", frame)
+			return "", fmt.Errorf("%q is not a review frame name", frame)
 		}
-		if _, err := os.Lstat(src); err != nil {
-			return fmt.Errorf("no review frame %q", frame)
+		if _, err := os.Lstat(filepath.Join(dir, frame)); err != nil {
+			return "", fmt.Errorf("no review frame %q", frame)
 		}
-		dst := filepath.Join(l.inbox.Dir(), class, frame)
-		if err := os.Rename(src, dst); err != nil {
-			return fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
+		// Into the label tree as the inbox reaches it: never through a
+		// class folder swapped for a link.
+		if err := l.inbox.MoveIn(dir, frame, class); err != nil {
+			return "", fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
 		}
 		_ = l.reviewDir.Load().Delete(frame) // gone: no longer counted in the queue
-		return nil
+		reply := "labelled review frame " + frame + " " + class
+		if p, ok := reviewPCat(frame); ok {
+			reply = fmt.Sprintf("labelled review frame %s (p(cat) %.2f) %s%s", frame, p, class, contrary(class, p))
+		}
+		return reply, nil
 	}
 	l.latestMu.Lock()
 	if !l.latestOK {
 		l.latestMu.Unlock()
-		return errors.New("no frame yet")
+		return "", errors.New("no frame yet")
 	}
 	px := bytes.Clone(l.latest)
-	seq := l.latestSeq
+	seq, p := l.latestSeq, l.latestP
 	l.latestMu.Unlock()
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:], seq)
@@ -351,12 +359,47 @@ func (l *learning) Label(class, frame string) error {
 	ex := learn.Example{Cat: class == labels.Cat, Pixels: px, Time: time.Now()}
 	copy(ex.Hash[:], h.Sum(nil))
 	if err := l.replay.Add(ex); err != nil {
-		return err
+		return "", err
 	}
-	l.log.Info().Str("label", class).Uint64("frame", seq).Msg("latest frame labelled")
+	warn := contrary(class, float64(p))
+	ev := l.log.Info()
+	if warn != "" {
+		ev = l.log.Warn()
+	}
+	ev.Str("label", class).Uint64("frame", seq).Float32("p_cat", p).Bool("against_a_confident_prediction", warn != "").
+		Msg("latest frame labelled")
 	l.labelled()
 	l.compact()
-	return nil
+	return fmt.Sprintf("labelled frame %d, the latest (p(cat) %.3f), %s%s", seq, p, class, warn), nil
+}
+
+// confident is how sure the model must be, p(cat) at most 1-confident or
+// at least confident, for a label of the other class to be questioned.
+const confident = 0.9
+
+// contrary returns a warning for a label of class on a frame the model
+// was confident was of the other class, else "". The label is kept either
+// way: the model may be wrong, which is why labels exist; but a "label cat"
+// said after the cat left the frame teaches it the opposite.
+func contrary(class string, p float64) string {
+	switch {
+	case class == labels.Cat && p <= 1-confident:
+		return "; warning: the model was sure this frame has no cat: if the cat had left it, label it noncat"
+	case class == labels.NonCat && p >= confident:
+		return "; warning: the model was sure this frame has a cat: if one is there, label it cat"
+	}
+	return ""
+}
+
+// reviewPCat reads p(cat) from a review frame's name
+// (20261127T031500.123Z-f000001234-p0.93.jpg, see state.Snapshots).
+func reviewPCat(name string) (float64, bool) {
+	i := strings.LastIndex(name, "-p")
+	if i < 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(name[i+2:], filepath.Ext(name)), 64)
+	return v, err == nil && v >= 0 && v <= 1
 }
 
 // publishMemory makes the learner's memory visible to status.json.

@@ -67,9 +67,11 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 	if st.ReviewFrames == 0 {
 		t.Error("no review frame saved around cat_present / cat_gone")
 	}
-	done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*.png"))
-	if len(done) != 48 {
-		t.Errorf("%d label files in done/, want 48", len(done))
+	for _, class := range []string{"cat", "noncat"} {
+		done, _ := filepath.Glob(filepath.Join(labelDir, "done", class, "*.png"))
+		if len(done) != 24 {
+			t.Errorf("%d label files in done/%s/, want 24", len(done), class)
+		}
 	}
 
 	// Shutdown writes a checkpoint of the learnt model; a restart resumes it.
@@ -233,7 +235,7 @@ func TestReplayBoundedWhileLearningOff(t *testing.T) {
 		writeLabel(t, filepath.Join(labelDir, "cat"), fmt.Sprintf("bright%02d.png", i), 200, rng)
 	}
 	testwait.For(t, "120 labels taken", func() bool {
-		done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*.png"))
+		done, _ := filepath.Glob(filepath.Join(labelDir, "done", "*", "*.png"))
 		return len(done) == 120
 	})
 	journal, snap := size("replay.journal"), size("replay.safetensors")

@@ -63,6 +63,13 @@ type Options struct {
 	OnEvent func(Event)
 	// Control, if set, is the pipeline's control (one is made otherwise).
 	Control *Control
+	// A source that cannot be opened at start (no camera yet) is retried
+	// with backoff while catd runs ("waiting for camera"); WaitHint, if
+	// set, is logged with the first failure (catd run on a terminal
+	// suggests a source that needs no camera).
+	WaitHint string
+	// StallAfter is PipelineConfig.StallAfter (0: 30 s).
+	StallAfter time.Duration
 }
 
 // loaded is a model in use: its master weights (what checkpoints hold and
@@ -280,6 +287,13 @@ func (s *service) start() error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	s.lock = lock
+	if rd := s.opt.RuntimeDir; rd != "" {
+		// status.json's folder: systemd makes it (RuntimeDirectory=);
+		// by hand, --runtime-dir may name one that does not exist yet.
+		if err := os.MkdirAll(rd, 0o755); err != nil {
+			return fmt.Errorf("daemon: runtime directory: %w", err)
+		}
+	}
 	cp, err := state.OpenCheckpoints(filepath.Join(dir, "checkpoints"), s.cfg.Checkpoint.Keep, &s.meter)
 	if err != nil {
 		return err
@@ -304,7 +318,7 @@ func (s *service) start() error {
 	if err := s.setHook(s.cfg.OnDetect); err != nil {
 		return err
 	}
-	src, err := s.opt.OpenSource(s.cfg.Source, s.log) // the source names itself in its logs
+	src, err := s.openOrWait(s.cfg.Source)
 	if err != nil {
 		return err
 	}
@@ -312,6 +326,21 @@ func (s *service) start() error {
 	s.log.Info().Str("model", m.name).Str("arch", m.info.Name).Str("state_dir", dir).
 		Str("config", s.opt.ConfigPath).Msg("catd starting")
 	return nil
+}
+
+// openOrWait opens the source at uri, or, if it cannot be opened now (no
+// camera plugged in yet), returns a source that keeps trying. Only a URI
+// that is wrong in itself is an error.
+func (s *service) openOrWait(uri string) (camera.Source, error) {
+	src, err := s.opt.OpenSource(uri, s.log) // the source names itself in its logs
+	if err == nil {
+		return src, nil
+	}
+	if cerr := camera.Check(uri); cerr != nil {
+		return nil, err
+	}
+	open := func() (camera.Source, error) { return s.opt.OpenSource(uri, s.log) }
+	return newWaitingSource(uri, open, err, s.opt.WaitHint, s.log), nil
 }
 
 // loadModel reads the model file at path ("": the built-in one) and checks
@@ -510,7 +539,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 	p := PipelineConfig{Source: s.src, Net: m.infer, Info: m.info, Threshold: d.Threshold,
 		OnFrames: d.OnFrames, OffFrames: d.OffFrames, Fit: d.Fit, ROI: d.ROI, StatsEvery: statsEvery(s.cfg),
 		Notify: s.opt.Notify, Watchdog: s.opt.Watchdog, Control: s.ctl, ModelName: m.name,
-		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected}
+		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected, StallAfter: s.opt.StallAfter}
 	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind EventKind) {
 		s.quant.sample(pix)
 		s.webFrame(f, pc, thr)
@@ -1025,13 +1054,23 @@ var crashTestEvery time.Duration
 
 // Console commands (serialctl.Handler).
 
+// Status is one line: the decision, the latest p(cat), frames, the
+// threshold in force, and learning (on or off, labels, rounds).
 func (s *service) Status() string {
 	sn := s.ctl.Snapshot()
-	return fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	line := fmt.Sprintf("cat=%v p=%.3f frames=%d threshold=%.3f", sn.Present, sn.PCat, sn.Frames, sn.Threshold)
+	if l := s.learning; l != nil {
+		var st Status
+		l.status(&st)
+		line += fmt.Sprintf(" learning=%s labels_cat=%d labels_noncat=%d rounds=%d accepted=%d", st.Learning,
+			st.LabelsCat, st.LabelsNonCat, st.Rounds, st.RoundsAccepted)
+	}
+	return line
 }
 
+// Version is catd's version and architecture, and the model in use.
 func (s *service) Version() string {
-	return fmt.Sprintf("catd %s %s", s.opt.Version, runtime.GOARCH)
+	return fmt.Sprintf("catd %s %s model %s", s.opt.Version, runtime.GOARCH, *s.modelName.Load())
 }
 
 func (s *service) SetThreshold(x float64) error {
@@ -1039,7 +1078,7 @@ func (s *service) SetThreshold(x float64) error {
 	return nil
 }
 
-func (s *service) Label(class, frame string) error { return s.learning.Label(class, frame) }
+func (s *service) Label(class, frame string) (string, error) { return s.learning.Label(class, frame) }
 
 // Learn turns training on or off until the next change of the learn
 // section or restart.

@@ -91,6 +91,13 @@ func (r *serviceRig) write(yaml string) {
 
 func (r *serviceRig) start(yaml string) {
 	r.t.Helper()
+	r.launch(yaml)
+	r.frames(3)
+}
+
+// launch starts the service on yaml without waiting for frames.
+func (r *serviceRig) launch(yaml string) {
+	r.t.Helper()
 	r.write(yaml)
 	cfg, _, err := config.Load(r.cfgPath)
 	if err != nil {
@@ -132,7 +139,6 @@ func (r *serviceRig) start(yaml string) {
 			r.t.Error(err)
 		}
 	})
-	r.frames(3)
 }
 
 // stop cancels Run and returns its error (once; later calls return nil).
@@ -237,12 +243,14 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 	if ev := r.event(EventConfigRefused); !strings.Contains(ev.Msg, "/nonexistent/model.safetensors") {
 		t.Errorf("refusal %q does not name the model", ev.Msg)
 	}
-	// A source that cannot be opened likewise.
-	r.write(fmt.Sprintf("source: dir:/nonexistent/folder\nmodel: %s\n", r.model))
+	// A source that cannot be opened likewise (a folder under a file:
+	// dir: makes a missing folder, but not there).
+	badDir := r.model + "/folder"
+	r.write(fmt.Sprintf("source: dir:%s\nmodel: %s\n", badDir, r.model))
 	r.event(EventConfigRefused)
 	r.frames(3)
-	st := r.status(func(s *Status) bool { return strings.Contains(s.ConfigError, "/nonexistent/folder") })
-	if st.Source != "file:/fake/bright" || !strings.Contains(st.ConfigError, "/nonexistent/folder") {
+	st := r.status(func(s *Status) bool { return strings.Contains(s.ConfigError, badDir) })
+	if st.Source != "file:/fake/bright" || !strings.Contains(st.ConfigError, badDir) {
 		t.Errorf("status: source %q, config error %q", st.Source, st.ConfigError)
 	}
 
@@ -258,7 +266,7 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 	}
 	r.sourcesM.Lock()
 	defer r.sourcesM.Unlock()
-	if got := strings.Join(r.opened, " "); got != "file:/fake/dark file:/fake/bright dir:/nonexistent/folder file:/fake/dark" {
+	if got := strings.Join(r.opened, " "); got != "file:/fake/dark file:/fake/bright dir:"+badDir+" file:/fake/dark" {
 		t.Errorf("sources opened: %s", got)
 	}
 }

@@ -13,19 +13,22 @@ import (
 // once a second (atomically: readers see a whole file) in the runtime
 // directory, a tmpfs under systemd, so it costs the SD card nothing.
 type Status struct {
-	State     string    `json:"state"` // "watching"
-	Cat       bool      `json:"cat"`   // a cat is reported present
-	PCat      float32   `json:"p_cat"` // p(cat) of the latest frame
-	Threshold float32   `json:"threshold"`
-	FPS       float64   `json:"fps"` // frames inferred per second over the last interval
-	Frames    uint64    `json:"frames"`
-	Dropped   uint64    `json:"dropped"`
-	Corrupt   uint64    `json:"corrupt"`
-	Source    string    `json:"source"`
-	Model     string    `json:"model"`
-	Learning  string    `json:"learning"` // "on" or "off"
-	Started   time.Time `json:"started"`
-	Updated   time.Time `json:"updated"`
+	// State is "watching", "waiting for camera" (it could not be opened
+	// yet: CameraError says why) or "camera stalled" (no frames lately).
+	State       string    `json:"state"`
+	CameraError string    `json:"camera_error,omitempty"`
+	Cat         bool      `json:"cat"`   // a cat is reported present
+	PCat        float32   `json:"p_cat"` // p(cat) of the latest frame
+	Threshold   float32   `json:"threshold"`
+	FPS         float64   `json:"fps"` // frames inferred per second over the last interval
+	Frames      uint64    `json:"frames"`
+	Dropped     uint64    `json:"dropped"`
+	Corrupt     uint64    `json:"corrupt"`
+	Source      string    `json:"source"`
+	Model       string    `json:"model"`
+	Learning    string    `json:"learning"` // "on" or "off"
+	Started     time.Time `json:"started"`
+	Updated     time.Time `json:"updated"`
 
 	// The state directory (SD card wear): bytes written to it since start
 	// (checkpoints, snapshots; status.json lives elsewhere) and per hour.

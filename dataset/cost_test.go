@@ -90,6 +90,7 @@ func TestHostileImagesStayBounded(t *testing.T) {
 			if n > 64<<20 {
 				t.Errorf("DecodeImage allocated %d MB", n>>20)
 			}
+			t.Logf("%d bytes: refused having allocated %d kB", len(tc.data), n>>10)
 			n = allocated(func() { _, err = decodeBytes(tc.data, 0) })
 			if !errors.Is(err, ErrTooLarge) {
 				t.Errorf("decodeBytes: %v, want ErrTooLarge", err)

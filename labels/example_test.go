@@ -44,14 +44,14 @@ func Example() {
 	}
 
 	fmt.Println(<-done)
-	entries, _ := os.ReadDir(filepath.Join(dir, "done"))
+	entries, _ := os.ReadDir(filepath.Join(dir, "done", "cat"))
 	for _, e := range entries {
-		fmt.Println("done/" + e.Name())
+		fmt.Println("done/cat/" + e.Name())
 	}
 	fmt.Printf("%+v\n", in.Stats())
 	// Output:
 	// cat tom.png: 27648 bytes of RGB
 	// <nil>
-	// done/tom.png
+	// done/cat/tom.png
 	// {Taken:1 Duplicates:0 Rejected:0 Pending:0}
 }

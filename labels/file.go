@@ -189,7 +189,8 @@ func (in *Inbox) fail(e *entry, now time.Time, err error, msg string) {
 		Int("attempt", e.failures).Dur("retry_in", wait).Msg(msg)
 }
 
-// moveDone moves a taken (or already known) file to done/ and logs msg.
+// moveDone moves a taken (or already known) file to done/<class>/ and logs
+// msg.
 func (in *Inbox) moveDone(e *entry, hash [32]byte, msg string) {
 	// take may have run long: if the file was rewritten meanwhile, what is
 	// there now was not taken.
@@ -204,7 +205,7 @@ func (in *Inbox) moveDone(e *entry, hash [32]byte, msg string) {
 		e.observed, e.due = false, time.Time{}
 		return
 	}
-	to, err := in.move(e, DoneDir, false)
+	to, err := in.move(e, DoneDir+"/"+e.class, false)
 	if err != nil {
 		in.takenNotMoved[hash] = struct{}{}
 		in.fail(e, time.Now(), err, "labels: cannot move file to done")
@@ -248,11 +249,16 @@ func (in *Inbox) move(e *entry, sub string, txt bool) (string, error) {
 		if try > 0 || !(errors.Is(err, fs.ErrNotExist) || classGone(err)) {
 			return "", err
 		}
-		// done/ or rejected/ was removed, or replaced by a link: make it
-		// again (the file itself being gone, or its class folder being
-		// replaced, is found out by the next look).
-		if err := in.ensureDir(sub); err != nil {
-			return "", err
+		// done/, done/<class>/ or rejected/ was removed, or replaced by a
+		// link: make it again, from the top (the file itself being gone,
+		// or its class folder being replaced, is found out by the next
+		// look).
+		dir := ""
+		for _, part := range strings.Split(sub, "/") {
+			dir = path.Join(dir, part)
+			if err := in.ensureDir(dir); err != nil {
+				return "", err
+			}
 		}
 	}
 }

@@ -147,6 +147,19 @@ func exists(path string) bool {
 	return err == nil
 }
 
+// doneFiles lists done/cat/ and done/noncat/ as "cat/NAME" and
+// "noncat/NAME", sorted.
+func doneFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	for _, c := range []string{Cat, NonCat} {
+		for _, n := range listDir(t, filepath.Join(dir, DoneDir, c)) {
+			names = append(names, c+"/"+n)
+		}
+	}
+	return names
+}
+
 // listDir returns the names in dir, sorted.
 func listDir(t *testing.T, dir string) []string {
 	t.Helper()

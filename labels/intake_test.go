@@ -25,7 +25,7 @@ func TestIntakeCrashSetsFileAside(t *testing.T) {
 	writeFile(t, filepath.Join(dir, intakeFile), []byte("cat/bomb.jpg\n"))
 	rec := newRecorder()
 	r := start(t, opt, rec.take, nil)
-	testwait.For(t, "one file taken", func() bool { return len(listDir(t, filepath.Join(dir, DoneDir))) == 1 })
+	testwait.For(t, "one file taken", func() bool { return len(doneFiles(t, dir)) == 1 })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -5,25 +5,27 @@
 // # The folder protocol
 //
 // The labels folder (by default <state>/labels) holds four folders, made
-// with permissions 0750 if they are missing:
+// if they are missing (cat/ and noncat/ with permissions 0770, so that a
+// group can drop labels there; the others 0750; the umask applies):
 //
 //	cat/       put images of the household's cat here
 //	noncat/    put images without it here (empty flap, other animals, people)
-//	done/      images catd has taken move here
+//	done/      images catd has taken move here, into done/cat/ and done/noncat/
 //	rejected/  images catd cannot use move here, each with NAME.txt saying why
 //
 // To label an image, copy, move or save it into cat/ or noncat/. Any way of
 // getting it there works: written in place (even slowly, over a network),
 // copied under a temporary name and renamed, or moved from another folder
 // of the same file system, such as <state>/review/, where catd keeps the
-// frames it was unsure about. The file name does not matter (done/ keeps
-// it); the format is judged by the contents: JPEG or PNG.
+// frames it was unsure about. The file name does not matter (done/<class>/
+// keeps it); the format is judged by the contents: JPEG or PNG.
 //
 // A file is taken once it is complete, that is once its size and
 // modification time have not changed for Options.Settle (half a second by
 // default). It is decoded, resized to the model's input as camera frames
-// are, handed to the learner and then moved to done/. If done/ already has
-// a file of that name, it gets a unique one: a.jpg becomes a-1.jpg, a-2.jpg
+// are, handed to the learner and then moved to done/cat/ or done/noncat/,
+// by the class it was taken as. If that folder already has a file of that
+// name, it gets a unique one: a.jpg becomes a-1.jpg, a-2.jpg
 // and so on. An image whose exact bytes catd has already learnt from is
 // moved to done/ without being learnt twice. Files in done/ are never read
 // again; delete them whenever you like.
@@ -115,6 +117,9 @@ const (
 	retryMin = time.Second
 	retryMax = 5 * time.Minute
 	dirPerm  = 0o750
+	// classPerm is the mode of cat/ and noncat/: the group may drop
+	// labels there (under the unit, the catd group; see README).
+	classPerm = 0o770
 	// reasonPerm is the mode of the rejected/NAME.txt files.
 	reasonPerm = 0o640
 )
@@ -267,7 +272,7 @@ func New(opt Options) (*Inbox, error) {
 	if err := os.MkdirAll(in.dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
-	for _, sub := range []string{Cat, NonCat, DoneDir, RejectedDir} {
+	for _, sub := range []string{Cat, NonCat, DoneDir, RejectedDir, DoneDir + "/" + Cat, DoneDir + "/" + NonCat} {
 		if err := in.makeDir(sub); err != nil {
 			return nil, err
 		}
@@ -278,7 +283,11 @@ func New(opt Options) (*Inbox, error) {
 // makeDir makes the folder sub of dir if it is missing and checks that it
 // is a real folder, not a link to one elsewhere.
 func (in *Inbox) makeDir(sub string) error {
-	err := in.tree.mkdir(sub, dirPerm)
+	perm := os.FileMode(dirPerm)
+	if sub == Cat || sub == NonCat {
+		perm = classPerm
+	}
+	err := in.tree.mkdir(sub, perm)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("labels: %w", err)
 	}
@@ -340,3 +349,22 @@ func (in *Inbox) Stats() Stats {
 
 // Dir returns the labels folder.
 func (in *Inbox) Dir() string { return in.dir }
+
+// MoveIn moves the file name from the folder srcDir (catd's own, such as
+// its review frames) into the class folder, as a user dropping it there
+// would: Run takes it from there. The class folder is reached without
+// following links (a class folder swapped for a link to a folder
+// elsewhere is refused, not written through), and a file of the same
+// name already there is not replaced.
+func (in *Inbox) MoveIn(srcDir, name, class string) error {
+	if class != Cat && class != NonCat {
+		return fmt.Errorf("labels: class %q: want %s or %s", class, Cat, NonCat)
+	}
+	if name == "" || name != filepath.Base(name) || name == "." || name == ".." || ignored(name) {
+		return fmt.Errorf("labels: %q is not a file name catd takes", name)
+	}
+	if err := in.tree.moveIn(srcDir, name, class+"/"+name); err != nil {
+		return fmt.Errorf("labels: %w", err)
+	}
+	return nil
+}

@@ -30,7 +30,7 @@ func TestNew(t *testing.T) {
 		if _, err := New(testOptions(t, dir)); err != nil {
 			t.Fatal(err)
 		}
-		for _, sub := range []string{Cat, NonCat, DoneDir, RejectedDir} {
+		for _, sub := range []string{Cat, NonCat, DoneDir, RejectedDir, DoneDir + "/" + Cat, DoneDir + "/" + NonCat} {
 			st, err := os.Lstat(filepath.Join(dir, sub))
 			if err != nil || !st.IsDir() {
 				t.Errorf("%s: %v", sub, err)
@@ -75,7 +75,7 @@ func TestPresentAtStart(t *testing.T) {
 	}
 	rec := newRecorder()
 	r := start(t, opt, rec.take, nil)
-	testwait.For(t, "three files taken", func() bool { return len(listDir(t, filepath.Join(dir, DoneDir))) == 3 })
+	testwait.For(t, "three files taken", func() bool { return len(doneFiles(t, dir)) == 3 })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPresentAtStart(t *testing.T) {
 	for _, ex := range rec.examples() {
 		checkExample(t, ex, ex.Class, ex.Name, files[ex.Class+"/"+ex.Name], opt)
 	}
-	if got := listDir(t, filepath.Join(dir, DoneDir)); !slices.Equal(got, []string{"a.jpg", "b.png", "c.jpg"}) {
+	if got := doneFiles(t, dir); !slices.Equal(got, []string{"cat/a.jpg", "cat/b.png", "noncat/c.jpg"}) {
 		t.Errorf("done/ holds %v", got)
 	}
 	if n := len(listDir(t, filepath.Join(dir, Cat))) + len(listDir(t, filepath.Join(dir, NonCat))); n != 0 {
@@ -153,7 +153,7 @@ func TestSlowWrite(t *testing.T) {
 			} else {
 				writeSlowly(t, filepath.Join(dir, Cat, "slow.jpg"), data, tt.chunks, tt.pause)
 			}
-			testwait.For(t, "slow.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "slow.jpg")) })
+			testwait.For(t, "slow.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "slow.jpg")) })
 			// Give a wrong second take time to happen.
 			time.Sleep(3 * opt.Settle)
 			if err := r.stop(); err != nil {
@@ -190,7 +190,7 @@ func TestRenameIn(t *testing.T) {
 	if err := os.Rename(src, filepath.Join(dir, NonCat, "frame-000042-p0.51.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the frame in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "frame-000042-p0.51.jpg")) })
+	testwait.For(t, "the frame in done/", func() bool { return exists(filepath.Join(dir, DoneDir, NonCat, "frame-000042-p0.51.jpg")) })
 	got := rec.examples()
 	if len(got) != 1 {
 		t.Fatalf("took %d, want 1", len(got))
@@ -218,7 +218,7 @@ func TestIgnoredNames(t *testing.T) {
 	// A file dropped after them all: once it is taken, they were looked
 	// at too.
 	writeFile(t, filepath.Join(dir, Cat, "sentinel.png"), makePNG(t, 8, 8, 1))
-	testwait.For(t, "sentinel taken", func() bool { return exists(filepath.Join(dir, DoneDir, "sentinel.png")) })
+	testwait.For(t, "sentinel taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "sentinel.png")) })
 	// Give a wrong take time to happen.
 	time.Sleep(3 * opt.Settle)
 	if got := rec.names(); !slices.Equal(got, []string{"cat/sentinel.png"}) {
@@ -236,7 +236,7 @@ func TestIgnoredNames(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, Cat, "x.jpg.part"), filepath.Join(dir, Cat, "x.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "x.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "x.jpg")) })
+	testwait.For(t, "x.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "x.jpg")) })
 	got := rec.examples()
 	if len(got) != 2 {
 		t.Fatalf("took %d, want 2", len(got))
@@ -496,9 +496,9 @@ func TestDuplicate(t *testing.T) {
 	r := start(t, opt, rec.take, nil)
 	data := makeJPEG(t, 40, 40, 9)
 	writeFile(t, filepath.Join(dir, Cat, "first.jpg"), data)
-	testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
+	testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "first.jpg")) })
 	writeFile(t, filepath.Join(dir, Cat, "again.jpg"), data)
-	testwait.For(t, "again.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "again.jpg")) })
+	testwait.For(t, "again.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "again.jpg")) })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg"}) {
 		t.Errorf("took %v, want only the first", got)
 	}
@@ -506,7 +506,7 @@ func TestDuplicate(t *testing.T) {
 		t.Errorf("Stats = %+v", s)
 	}
 	// The user corrects the label: the same image, now in noncat/.
-	if err := os.Rename(filepath.Join(dir, DoneDir, "first.jpg"), filepath.Join(dir, NonCat, "first.jpg")); err != nil {
+	if err := os.Rename(filepath.Join(dir, DoneDir, Cat, "first.jpg"), filepath.Join(dir, NonCat, "first.jpg")); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, "first.jpg taken again", func() bool { return len(rec.names()) == 2 })
@@ -538,7 +538,7 @@ func TestTakeError(t *testing.T) {
 	if s := r.in.Stats(); s.Pending != 1 || s.Taken != 0 {
 		t.Errorf("after a failure Stats = %+v, want 1 pending", s)
 	}
-	testwait.For(t, "retry.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, "retry.jpg")) })
+	testwait.For(t, "retry.jpg in done/", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "retry.jpg")) })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -568,18 +568,18 @@ func TestNameClash(t *testing.T) {
 	if _, err := New(opt); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, DoneDir, "a.jpg"), []byte("old a"))
-	writeFile(t, filepath.Join(dir, DoneDir, "a-1.jpg"), []byte("old a-1"))
+	writeFile(t, filepath.Join(dir, DoneDir, Cat, "a.jpg"), []byte("old a"))
+	writeFile(t, filepath.Join(dir, DoneDir, Cat, "a-1.jpg"), []byte("old a-1"))
 	writeFile(t, filepath.Join(dir, RejectedDir, "bad.jpg.txt"), []byte("an old reason"))
 	rec := newRecorder()
 	start(t, opt, rec.take, nil)
 	data := makeJPEG(t, 20, 20, 6)
 	writeFile(t, filepath.Join(dir, Cat, "a.jpg"), data)
 	writeFile(t, filepath.Join(dir, Cat, "bad.jpg"), []byte("not an image"))
-	testwait.For(t, "a-2.jpg", func() bool { return exists(filepath.Join(dir, DoneDir, "a-2.jpg")) })
+	testwait.For(t, "a-2.jpg", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "a-2.jpg")) })
 	testwait.For(t, "bad-1.jpg.txt", func() bool { return exists(filepath.Join(dir, RejectedDir, "bad-1.jpg.txt")) })
 	for name, want := range map[string]string{"a.jpg": "old a", "a-1.jpg": "old a-1", "a-2.jpg": string(data)} {
-		if got, err := os.ReadFile(filepath.Join(dir, DoneDir, name)); err != nil || string(got) != want {
+		if got, err := os.ReadFile(filepath.Join(dir, DoneDir, Cat, name)); err != nil || string(got) != want {
 			t.Errorf("done/%s: %q, %v", name, got, err)
 		}
 	}
@@ -644,7 +644,7 @@ func TestRestart(t *testing.T) {
 	r1 := start(t, opt, store.take, nil)
 	a := makeJPEG(t, 24, 24, 1)
 	writeFile(t, filepath.Join(dir, Cat, "a.jpg"), a)
-	testwait.For(t, "a.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "a.jpg")) })
+	testwait.For(t, "a.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "a.jpg")) })
 	if err := r1.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -659,8 +659,8 @@ func TestRestart(t *testing.T) {
 	r2 := start(t, opt, store.take, nil)
 	b := makeJPEG(t, 24, 24, 2)
 	writeFile(t, filepath.Join(dir, Cat, "b.jpg"), b)
-	testwait.For(t, "b.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "b.jpg")) })
-	testwait.For(t, "c.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, "c.jpg")) })
+	testwait.For(t, "b.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "b.jpg")) })
+	testwait.For(t, "c.jpg moved", func() bool { return exists(filepath.Join(dir, DoneDir, NonCat, "c.jpg")) })
 	if err := r2.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -670,7 +670,7 @@ func TestRestart(t *testing.T) {
 	if s := r2.in.Stats(); s != (Stats{Taken: 1, Duplicates: 1}) {
 		t.Errorf("second run Stats = %+v", s)
 	}
-	if got := listDir(t, filepath.Join(dir, DoneDir)); !slices.Equal(got, []string{"a.jpg", "b.jpg", "c.jpg"}) {
+	if got := doneFiles(t, dir); !slices.Equal(got, []string{"cat/a.jpg", "cat/b.jpg", "noncat/c.jpg"}) {
 		t.Errorf("done/ holds %v", got)
 	}
 }
@@ -687,7 +687,7 @@ func TestPolling(t *testing.T) {
 	})
 	data := makePNG(t, 20, 20, 1)
 	writeSlowly(t, filepath.Join(dir, NonCat, "p.png"), data, 3, 20*time.Millisecond)
-	testwait.For(t, "p.png taken", func() bool { return exists(filepath.Join(dir, DoneDir, "p.png")) })
+	testwait.For(t, "p.png taken", func() bool { return exists(filepath.Join(dir, DoneDir, NonCat, "p.png")) })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -714,13 +714,13 @@ func TestClassFolderRemoved(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // and watched again (as above, nothing says when)
 	data := makeJPEG(t, 16, 16, 1)
 	writeFile(t, filepath.Join(dir, Cat, "back.jpg"), data)
-	testwait.For(t, "back.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "back.jpg")) })
+	testwait.For(t, "back.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "back.jpg")) })
 	// done/ removed: made again when needed.
 	if err := os.RemoveAll(filepath.Join(dir, DoneDir)); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, Cat, "next.jpg"), makeJPEG(t, 16, 16, 2))
-	testwait.For(t, "next.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "next.jpg")) })
+	testwait.For(t, "next.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "next.jpg")) })
 }
 
 // Run returns promptly when ctx ends, leaving no goroutine behind.
@@ -785,7 +785,7 @@ func TestRunAgain(t *testing.T) {
 		go func() { done <- in.Run(ctx, rec.take) }()
 		name := []string{"one.jpg", "two.jpg"}[i]
 		writeFile(t, filepath.Join(dir, Cat, name), makeJPEG(t, 16, 16, i))
-		testwait.For(t, name, func() bool { return exists(filepath.Join(dir, DoneDir, name)) })
+		testwait.For(t, name, func() bool { return exists(filepath.Join(dir, DoneDir, Cat, name)) })
 		if i == 0 {
 			func() {
 				defer func() {
@@ -803,5 +803,26 @@ func TestRunAgain(t *testing.T) {
 	}
 	if got := rec.names(); !slices.Equal(got, []string{"cat/one.jpg", "cat/two.jpg"}) {
 		t.Errorf("took %v", got)
+	}
+}
+
+// The class folders are group-writable (as far as the umask allows), so
+// that the users of catd's group can drop labels; the others are not.
+func TestFolderModes(t *testing.T) {
+	old := syscall.Umask(0o007)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "labels")
+	if _, err := New(testOptions(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	for sub, want := range map[string]os.FileMode{Cat: 0o770, NonCat: 0o770, DoneDir: 0o750, RejectedDir: 0o750,
+		DoneDir + "/" + Cat: 0o750} {
+		st, err := os.Stat(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", sub, got, want)
+		}
 	}
 }

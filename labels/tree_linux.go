@@ -300,3 +300,32 @@ func (t *tree) overwrite(rel string, data []byte) error {
 	}
 	return err
 }
+
+// moveIn moves the file name of the folder srcDir (outside the tree) to
+// rel inside it, resolving rel's folder beneath the tree without following
+// links, and never replacing a file already at rel.
+func (t *tree) moveIn(srcDir, name, rel string) error {
+	sd, err := os.Open(srcDir)
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
+	td, tname, err := t.parent(rel, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer td.Close()
+	err = unix.Renameat2(int(sd.Fd()), name, int(td.Fd()), tname, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS { // a file system or kernel without RENAME_NOREPLACE
+		var st unix.Stat_t
+		if err = unix.Fstatat(int(td.Fd()), tname, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			err = unix.EEXIST
+		} else if err == unix.ENOENT {
+			err = unix.Renameat(int(sd.Fd()), name, int(td.Fd()), tname)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(srcDir, name), New: filepath.Join(t.dir, rel), Err: err}
+	}
+	return nil
+}

@@ -138,7 +138,7 @@ func TestFolderSwappedForLink(t *testing.T) {
 				r := start(t, opt, rec.take, func(in *Inbox) { in.tree.noOpenat2 = res.noOpenat2 })
 				// A first label, taken, shows Run is watching.
 				writeFile(t, filepath.Join(dir, Cat, "first.jpg"), makeJPEG(t, 16, 16, 1))
-				testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, "first.jpg")) })
+				testwait.For(t, "first.jpg taken", func() bool { return exists(filepath.Join(dir, DoneDir, Cat, "first.jpg")) })
 
 				opens := watchOutside(t, outside)
 				if tc.swap != "" {
@@ -174,7 +174,7 @@ func TestFolderSwappedForLink(t *testing.T) {
 				}
 				testwait.For(t, "next.jpg taken", func() bool {
 					st, err := os.Lstat(filepath.Join(dir, DoneDir))
-					return err == nil && st.IsDir() && exists(filepath.Join(dir, DoneDir, "next.jpg"))
+					return err == nil && st.IsDir() && exists(filepath.Join(dir, DoneDir, NonCat, "next.jpg"))
 				})
 
 				if got := opens(); len(got) != 0 {
@@ -191,7 +191,10 @@ func TestFolderSwappedForLink(t *testing.T) {
 				if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg", "noncat/next.jpg"}) {
 					t.Errorf("took %v", got)
 				}
-				for _, sub := range []string{DoneDir, RejectedDir} {
+				for _, sub := range []string{DoneDir + "/" + Cat, DoneDir + "/" + NonCat, RejectedDir} {
+					if !exists(filepath.Join(dir, sub)) {
+						continue // done/cat/ is made again only when a cat label comes
+					}
 					for _, name := range listDir(t, filepath.Join(dir, sub)) {
 						p := filepath.Join(dir, sub, name)
 						if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
@@ -278,4 +281,53 @@ func inotifyMask(m uint32) string {
 		}
 	}
 	return strings.Join(s, ",")
+}
+
+// TestMoveInRefusesLinkedClassFolder: catd's own move of a review frame
+// into a class folder does not write through a class folder swapped for a
+// link to a folder elsewhere, and does not replace a label of the same
+// name; an ordinary move lands in the class folder.
+func TestMoveInRefusesLinkedClassFolder(t *testing.T) {
+	for _, res := range resolvers {
+		t.Run(res.name, func(t *testing.T) {
+			dir, outside, review := t.TempDir(), t.TempDir(), t.TempDir()
+			in, err := New(testOptions(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.tree.noOpenat2 = res.noOpenat2
+			writeFile(t, filepath.Join(review, "f1.jpg"), []byte("frame 1"))
+			writeFile(t, filepath.Join(review, "f2.jpg"), []byte("frame 2"))
+			if err := in.MoveIn(review, "f1.jpg", Cat); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(filepath.Join(dir, Cat, "f1.jpg")) {
+				t.Fatal("f1.jpg is not in cat/")
+			}
+			writeFile(t, filepath.Join(review, "f1.jpg"), []byte("another frame 1"))
+			if err := in.MoveIn(review, "f1.jpg", Cat); err == nil {
+				t.Error("a label of the same name was replaced")
+			}
+			if err := os.Rename(filepath.Join(dir, NonCat), filepath.Join(dir, "noncat.old")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, NonCat)); err != nil {
+				t.Fatal(err)
+			}
+			if err := in.MoveIn(review, "f2.jpg", NonCat); err == nil {
+				t.Error("moved through noncat/, a link to a folder elsewhere")
+			}
+			if got := listDir(t, outside); len(got) != 0 {
+				t.Errorf("the folder behind the link holds %v", got)
+			}
+			if !exists(filepath.Join(review, "f2.jpg")) {
+				t.Error("the review frame is gone")
+			}
+			for _, bad := range []string{"", ".", "..", "../x.jpg", "a/b.jpg", ".hidden.jpg"} {
+				if err := in.MoveIn(review, bad, Cat); err == nil {
+					t.Errorf("MoveIn(%q) accepted", bad)
+				}
+			}
+		})
+	}
 }

@@ -45,3 +45,10 @@ func (t *tree) writeFile(rel string, data []byte, perm os.FileMode, m *state.Met
 func (t *tree) overwrite(rel string, data []byte) error {
 	return os.WriteFile(t.path(rel), data, 0o600)
 }
+
+func (t *tree) moveIn(srcDir, name, rel string) error {
+	if _, err := os.Lstat(t.path(rel)); err == nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(srcDir, name), New: t.path(rel), Err: os.ErrExist}
+	}
+	return os.Rename(filepath.Join(srcDir, name), t.path(rel))
+}

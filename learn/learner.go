@@ -221,6 +221,11 @@ type Learner struct {
 	// listed in accSig (NaN loss: not measured).
 	acc    validation
 	accSig uint64
+	// best is the lowest held-out loss accepted on those labels: each
+	// round may be a margin worse than the last accepted one, but not
+	// than the best, so that accepted rounds cannot drift away a margin
+	// at a time.
+	best validation
 	// Yield, if set, is called after each Chunk of examples with the time
 	// it took; the daemon waits there so that training leaves the CPU to
 	// inference.
@@ -407,7 +412,7 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 			res.Skipped, res.Reason = true, err.Error()
 			return res, nil
 		}
-		l.acc, l.accSig = v, sig
+		l.acc, l.accSig, l.best = v, sig, v
 	}
 	res.ValLossBefore, res.ValAUCBefore = l.acc.loss, l.acc.auc
 
@@ -415,20 +420,9 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	if fail == "" {
 		v, err := l.validate(valSet)
 		res.ValLoss, res.ValAUC = v.loss, v.auc
-		aucTol := l.aucMargin(vc, vn)
-		se := pairedSE(l.acc, v)
-		switch {
-		case err != nil:
+		if err != nil {
 			fail = err.Error()
-		case math.IsNaN(v.loss) || math.IsInf(v.loss, 0):
-			blowUp = true
-			fail = fmt.Sprintf("held-out loss %v", v.loss)
-		case v.loss > l.acc.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs+l.cfg.Noise*se:
-			fail = fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%% + %g standard errors of %.4f)",
-				l.acc.loss, v.loss, 100*l.cfg.Margin, l.cfg.Noise, se)
-		case v.auc < l.acc.auc-aucTol:
-			fail = fmt.Sprintf("held-out ROC AUC fell from %.4f to %.4f (margin %.3f)", l.acc.auc, v.auc, aucTol)
-		default:
+		} else if fail, blowUp = l.judge(v, vc, vn); fail == "" {
 			l.accept(v, &res)
 			res.Duration = time.Since(start)
 			return res, nil
@@ -451,6 +445,32 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// judge returns why the candidate the held-out labels (vc cats, vn
+// non-cats) scored as v is refused, "" if it is accepted, and whether it
+// blew up. Its held-out loss may be at most a margin (Margin, MarginAbs,
+// and Noise paired standard errors) above the accepted model's and above
+// the best accepted on these labels; its ROC AUC may fall by at most
+// aucMargin.
+func (l *Learner) judge(v validation, vc, vn int) (fail string, blowUp bool) {
+	aucTol := l.aucMargin(vc, vn)
+	above := func(ref validation) bool {
+		return v.loss > ref.loss*(1+l.cfg.Margin)+l.cfg.MarginAbs+l.cfg.Noise*pairedSE(ref, v)
+	}
+	switch {
+	case math.IsNaN(v.loss) || math.IsInf(v.loss, 0):
+		return fmt.Sprintf("held-out loss %v", v.loss), true
+	case above(l.acc):
+		return fmt.Sprintf("held-out loss rose from %.4f to %.4f (margin %.0f%% + %g standard errors of %.4f)",
+			l.acc.loss, v.loss, 100*l.cfg.Margin, l.cfg.Noise, pairedSE(l.acc, v)), false
+	case v.auc < l.acc.auc-aucTol:
+		return fmt.Sprintf("held-out ROC AUC fell from %.4f to %.4f (margin %.3f)", l.acc.auc, v.auc, aucTol), false
+	case above(l.best):
+		return fmt.Sprintf("held-out loss %.4f is above the best accepted on these labels, %.4f, by more than the margin: rounds would drift",
+			v.loss, l.best.loss), false
+	}
+	return "", false
+}
+
 // accept keeps the candidate the held-out labels judged as v.
 func (l *Learner) accept(v validation, res *Result) {
 	res.Accepted = true
@@ -468,6 +488,9 @@ func (l *Learner) accept(v validation, res *Result) {
 		l.lrScale = min(1, l.lrScale/l.cfg.Shrink)
 	}
 	l.acc = v
+	if v.loss < l.best.loss {
+		l.best = v
+	}
 	copy(l.goodParams, l.net.Params)
 }
 

@@ -288,10 +288,33 @@ func (s ycbcrRows) rgbRow(buf []uint8, y, x0, x1 int) []uint8 {
 	ax := x0 + minX
 	cb, cr := m.Cb[co:], m.Cr[co:]
 	buf = buf[:3*len(ys)]
-	for i, yv := range ys {
-		c := (ax+i)>>s.cxs - cx0
-		d := buf[3*i : 3*i+3 : 3*i+3]
-		d[0], d[1], d[2] = jfifToRGB(yv, cb[c], cr[c])
+	if s.cxs != 1 {
+		for i, yv := range ys {
+			c := (ax+i)>>s.cxs - cx0
+			d := buf[3*i : 3*i+3 : 3*i+3]
+			d[0], d[1], d[2] = jfifToRGB(yv, cb[c], cr[c])
+		}
+		return buf
+	}
+	// 4:2:2 and 4:2:0: pixel pairs share their chroma terms.
+	i := 0
+	if ax&1 != 0 { // starts with the second pixel of a pair
+		c := ax>>1 - cx0
+		buf[0], buf[1], buf[2] = jfifToRGB(ys[0], cb[c], cr[c])
+		i = 1
+	}
+	for ; i+1 < len(ys); i += 2 {
+		c := (ax+i)>>1 - cx0
+		cb1, cr1 := int32(cb[c])-128, int32(cr[c])-128
+		tr, tg, tb := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+		y0, y1 := int32(ys[i])*0x10101, int32(ys[i+1])*0x10101
+		d := buf[3*i : 3*i+6 : 3*i+6]
+		d[0], d[1], d[2] = clampShift16(y0+tr), clampShift16(y0+tg), clampShift16(y0+tb)
+		d[3], d[4], d[5] = clampShift16(y1+tr), clampShift16(y1+tg), clampShift16(y1+tb)
+	}
+	if i < len(ys) {
+		c := (ax+i)>>1 - cx0
+		buf[3*i], buf[3*i+1], buf[3*i+2] = jfifToRGB(ys[i], cb[c], cr[c])
 	}
 	return buf
 }

@@ -15,6 +15,8 @@ package preprocess
 import (
 	"fmt"
 	"image"
+
+	"catd/preprocess/jpeg"
 )
 
 // Fit says how a frame whose aspect ratio differs from the output's is
@@ -76,9 +78,13 @@ type Resizer struct {
 	// Plan for the last source geometry seen, rebuilt when it changes.
 	planned    bool
 	srcW, srcH int
+	scale      int             // the frame was decoded at 1/scale of its size (JPEG)
 	src        image.Rectangle // the region that is resampled, in frame pixels
 	dst        image.Rectangle // where it lands in the output (letterbox)
 	xs, ys     axis
+	taps       int      // source pixels per output pixel in hpass
+	hfirst     []int32  // hpass: the first of them, for each output pixel
+	hw         []uint32 // hpass: their weights, taps per output pixel
 	shift      uint     // right shift of the horizontal sums so vertical sums fit in 32 bits (0 but for huge coprime sizes)
 	inv        float64  // 2^shift / (xs.den * ys.den): turns a vertical sum into a pixel value
 	row        []uint8  // one source row as RGB, 3*src.Dx() bytes
@@ -86,6 +92,8 @@ type Resizer struct {
 	acc        []uint32 // one output row being accumulated, 3*dst.Dx()
 
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
+
+	dec *jpeg.Decoder // JPEG frames, made by the first
 }
 
 // axis maps n source pixels onto m output pixels. Output j averages the
@@ -121,18 +129,63 @@ func (r *Resizer) OutLen() int { return r.W * r.H * 3 }
 // plan prepares the weights for a srcW×srcH frame. Sizes must be at least
 // 1 and at most maxImageSide.
 func (r *Resizer) plan(srcW, srcH int) error {
-	if r.planned && srcW == r.srcW && srcH == r.srcH {
+	return r.planScaled(srcW, srcH, 1)
+}
+
+// planScaled is plan for a frame decoded at 1/scale of its size (see
+// JPEG): the region of interest, in full-size pixels, is scaled to cover
+// the same part of it.
+func (r *Resizer) planScaled(srcW, srcH, scale int) error {
+	if r.planned && srcW == r.srcW && srcH == r.srcH && scale == r.scale {
 		return nil
 	}
+	roi := r.opt.ROI
+	if scale > 1 && !roi.Empty() {
+		// Outward: every full-size pixel of the region stays in it.
+		roi = image.Rect(floorDiv(roi.Min.X, scale), floorDiv(roi.Min.Y, scale),
+			-floorDiv(-roi.Max.X, scale), -floorDiv(-roi.Max.Y, scale))
+	}
+	src, dst, err := r.geometry(srcW, srcH, roi)
+	if err != nil {
+		return err
+	}
+	r.scale = scale
+	r.srcW, r.srcH, r.src, r.dst = srcW, srcH, src, dst
+	r.xs = areaAxis(src.Dx(), dst.Dx())
+	r.ys = areaAxis(src.Dy(), dst.Dy())
+	r.planTaps(src.Dx())
+	// Horizontal sums are at most 255*xs.den; the vertical pass multiplies
+	// by weights summing to ys.den. Keep that below 2^32, shifting the
+	// horizontal sums right (with rounding) in the rare case it is not.
+	r.shift = 0
+	for {
+		half := uint64(1) << r.shift >> 1
+		if (255*uint64(r.xs.den)+half)>>r.shift*uint64(r.ys.den) < 1<<32 {
+			break
+		}
+		r.shift++
+	}
+	r.inv = float64(uint64(1)<<r.shift) / (float64(r.xs.den) * float64(r.ys.den))
+	r.row = make([]uint8, 3*src.Dx())
+	r.hrow = make([]uint32, 3*dst.Dx())
+	r.acc = make([]uint32, 3*dst.Dx())
+	r.planned = true
+	return nil
+}
+
+// geometry returns the region of a srcW×srcH frame that is resampled
+// (roi, clipped, then fitted to the output's aspect ratio) and where it
+// lands in the output.
+func (r *Resizer) geometry(srcW, srcH int, roi image.Rectangle) (src, dst image.Rectangle, err error) {
 	frame := image.Rect(0, 0, srcW, srcH)
-	src := frame
-	if !r.opt.ROI.Empty() {
-		src = r.opt.ROI.Intersect(frame)
+	src = frame
+	if !roi.Empty() {
+		src = roi.Intersect(frame)
 		if src.Empty() {
-			return fmt.Errorf("preprocess: region of interest %v lies outside the %dx%d frame", r.opt.ROI, srcW, srcH)
+			return src, dst, fmt.Errorf("preprocess: region of interest %v lies outside the %dx%d frame", r.opt.ROI, srcW, srcH)
 		}
 	}
-	dst := image.Rect(0, 0, r.W, r.H)
+	dst = image.Rect(0, 0, r.W, r.H)
 	sw, sh := src.Dx(), src.Dy()
 	switch r.opt.Fit {
 	case CenterCrop:
@@ -157,26 +210,15 @@ func (r *Resizer) plan(srcW, srcH int) error {
 			dst.Max.X = dst.Min.X + dw
 		}
 	}
-	r.srcW, r.srcH, r.src, r.dst = srcW, srcH, src, dst
-	r.xs = areaAxis(src.Dx(), dst.Dx())
-	r.ys = areaAxis(src.Dy(), dst.Dy())
-	// Horizontal sums are at most 255*xs.den; the vertical pass multiplies
-	// by weights summing to ys.den. Keep that below 2^32, shifting the
-	// horizontal sums right (with rounding) in the rare case it is not.
-	r.shift = 0
-	for {
-		half := uint64(1) << r.shift >> 1
-		if (255*uint64(r.xs.den)+half)>>r.shift*uint64(r.ys.den) < 1<<32 {
-			break
-		}
-		r.shift++
+	return src, dst, nil
+}
+
+// floorDiv is a/b rounded down (b > 0).
+func floorDiv(a, b int) int {
+	if a < 0 {
+		return -((-a + b - 1) / b)
 	}
-	r.inv = float64(uint64(1)<<r.shift) / (float64(r.xs.den) * float64(r.ys.den))
-	r.row = make([]uint8, 3*src.Dx())
-	r.hrow = make([]uint32, 3*dst.Dx())
-	r.acc = make([]uint32, 3*dst.Dx())
-	r.planned = true
-	return nil
+	return a / b
 }
 
 // areaAxis computes the weights that average n source pixels into m output
@@ -272,25 +314,69 @@ func resample[S rowSource](r *Resizer, out []uint8, s S) {
 }
 
 // hpass resamples one RGB source row (3*src.Dx() bytes) to the output
-// width, writing 3*dst.Dx() horizontal sums into h.
+// width, writing 3*dst.Dx() horizontal sums into h. Every output pixel
+// takes r.taps source pixels (zero weights padding the shorter ones), so
+// that the inner loop runs the same number of times for each: a loop
+// whose count changes from pixel to pixel costs a mispredicted branch.
 func (r *Resizer) hpass(h []uint32, row []uint8) {
-	xs := &r.xs
 	shift := r.shift
 	half := uint32(1) << shift >> 1
-	off := xs.off[:len(xs.first)+1]
-	for j, first := range xs.first {
-		ws := xs.w[off[j]:off[j+1]]
-		p := row[3*int(first):]
-		p = p[:3*len(ws)]
-		var sr, sg, sb uint32
-		for k, w := range ws {
-			q := p[3*k : 3*k+3 : 3*k+3]
-			sr += w * uint32(q[0])
-			sg += w * uint32(q[1])
-			sb += w * uint32(q[2])
+	taps := r.taps
+	ws := r.hw[:len(r.hfirst)*taps]
+	switch taps {
+	case 2:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*int(first)+6 : 3*int(first)+6]
+			w := ws[2*j : 2*j+2 : 2*j+2]
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0] = (w[0]*uint32(p[0]) + w[1]*uint32(p[3]) + half) >> shift
+			d[1] = (w[0]*uint32(p[1]) + w[1]*uint32(p[4]) + half) >> shift
+			d[2] = (w[0]*uint32(p[2]) + w[1]*uint32(p[5]) + half) >> shift
 		}
-		d := h[3*j : 3*j+3 : 3*j+3]
-		d[0], d[1], d[2] = (sr+half)>>shift, (sg+half)>>shift, (sb+half)>>shift
+	case 3:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*int(first)+9 : 3*int(first)+9]
+			w := ws[3*j : 3*j+3 : 3*j+3]
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0] = (w[0]*uint32(p[0]) + w[1]*uint32(p[3]) + w[2]*uint32(p[6]) + half) >> shift
+			d[1] = (w[0]*uint32(p[1]) + w[1]*uint32(p[4]) + w[2]*uint32(p[7]) + half) >> shift
+			d[2] = (w[0]*uint32(p[2]) + w[1]*uint32(p[5]) + w[2]*uint32(p[8]) + half) >> shift
+		}
+	default:
+		for j, first := range r.hfirst {
+			p := row[3*int(first) : 3*(int(first)+taps)]
+			var sr, sg, sb uint32
+			for k, w := range ws[j*taps : (j+1)*taps] {
+				q := p[3*k : 3*k+3 : 3*k+3]
+				sr += w * uint32(q[0])
+				sg += w * uint32(q[1])
+				sb += w * uint32(q[2])
+			}
+			d := h[3*j : 3*j+3 : 3*j+3]
+			d[0], d[1], d[2] = (sr+half)>>shift, (sg+half)>>shift, (sb+half)>>shift
+		}
+	}
+}
+
+// planTaps lays out the horizontal weights of r.xs for hpass: r.taps per
+// output pixel, starting at source pixel r.hfirst[j], the pixel's own
+// weights where they fall in that window and 0 elsewhere. The window is
+// moved left where it would run past the last source pixel.
+func (r *Resizer) planTaps(n int) {
+	xs := &r.xs
+	m := len(xs.first)
+	taps := 0
+	for j := range m {
+		taps = max(taps, int(xs.off[j+1]-xs.off[j]))
+	}
+	r.taps = taps
+	r.hfirst = make([]int32, m)
+	r.hw = make([]uint32, m*taps)
+	for j := range m {
+		first := min(int(xs.first[j]), n-taps)
+		r.hfirst[j] = int32(first)
+		at := int(xs.first[j]) - first
+		copy(r.hw[j*taps+at:(j+1)*taps], xs.w[xs.off[j]:xs.off[j+1]])
 	}
 }
 

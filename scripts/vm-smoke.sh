@@ -9,7 +9,10 @@
 # on Debian's own arm64 kernel, with the kernel's virtual camera driver vivid
 # behind /dev/video0. So catd's pure-Go V4L2 code talks to a real kernel
 # driver (videodev, videobuf2) on a real arm64 ABI, not to the fake driver of
-# its unit tests. A few labelled images are dropped into the state folder so
+# its unit tests. catd starts before the camera is there (vivid is loaded a
+# few seconds later, as a camera is plugged in on a first boot): it must run
+# on, say "waiting for camera" in status.json, and watch once /dev/video0
+# appears. A few labelled images are dropped into the state folder so
 # that on-device learning runs a round on the board, its accepted weights get
 # checkpointed, and the test can see the whole life of the service: frames
 # processed (status.json), a checkpoint written, a clean exit (0) on SIGTERM.
@@ -134,13 +137,25 @@ EOF
 # prints VMTEST lines the host checks, and powers the VM off in every case
 # (on failure too), so that qemu exits.
 {
-	vm_init_prelude
+	vm_init_prelude vivid-later
 	cat <<EOF
 
-mkdir -p /run/catd
 catd version
 catd run --config /etc/catd.yaml --source '$SOURCE' --state-dir /state --runtime-dir /run/catd --stats-every 5s --log-json &
 pid=\$!
+# No camera yet: catd runs on (it made /run/catd) and says it waits.
+waited=no
+for i in \$(seq 60); do
+	sleep 1
+	kill -0 \$pid 2>/dev/null || break
+	grep -q '"state": "waiting for camera"' /run/catd/status.json 2>/dev/null && { waited=yes; break; }
+done
+kill -0 \$pid 2>/dev/null || fail "catd exited without a camera"
+[ \$waited = yes ] || fail "status.json never said waiting for camera"
+sleep 3
+echo "VMTEST no camera: catd waiting after \$i s"
+cat /run/catd/status.json
+load_vivid
 t0=\$(uptime_s)
 # Run at least $VM_RUN_SECS s, then until status.json shows frames and a
 # checkpoint (or $VM_MAX_SECS s passed, or catd died).
@@ -169,7 +184,7 @@ echo "VMTEST checkpoints:"
 ls -l /state/checkpoints
 n=0
 for f in /state/checkpoints/checkpoint-*.safetensors; do [ -f "\$f" ] && n=\$((n + 1)); done
-echo "VMTEST result frames=\${frames:-0} status_checkpoint=\${ckpt:-none} checkpoints=\$n running_at_sigterm=\$alive exit=\$rc sigterm_at=\$t1 exited_at=\$t2 ran=\${el}s"
+echo "VMTEST result waited=\$waited frames=\${frames:-0} status_checkpoint=\${ckpt:-none} checkpoints=\$n running_at_sigterm=\$alive exit=\$rc sigterm_at=\$t1 exited_at=\$t2 ran=\${el}s"
 off
 EOF
 } >"$ROOT/init"
@@ -182,6 +197,8 @@ vmsecs=$VM_SECS
 
 # 5. The checks, on the console.
 grep -E '^(panic: |fatal error: )|SIGSEGV' "$CONSOLE" && die "catd crashed (console: $CONSOLE)"
+grep -q '"message":"waiting for camera"' "$CONSOLE" || die "catd did not log that it waits for the camera (console: $CONSOLE)"
+grep -q '"message":"camera found: watching"' "$CONSOLE" || die "catd did not log the camera's arrival (console: $CONSOLE)"
 grep -q '"message":"camera: streaming"' "$CONSOLE" || die "catd never started streaming from /dev/video0 (console: $CONSOLE)"
 stream=$(grep -m1 '"message":"camera: streaming"' "$CONSOLE")
 for want in '"driver":"vivid"' '"pixel_format":"YUYV"' '"w":640' '"h":480'; do
@@ -202,5 +219,5 @@ frames=$(field frames) nck=$(field checkpoints) rc=$(field exit) alive=$(field r
 grep -q '"message":"stopped"' "$CONSOLE" || die "catd did not log its clean stop"
 stop=$(awk -v a="$(field sigterm_at)" -v b="$(field exited_at)" 'BEGIN { printf "%.2f", b - a }')
 
-printf 'VMTEST OK: kernel %s, vivid YUYV 640x480, frames=%s, checkpoint %s (%s in /state/checkpoints), exit 0 %s s after SIGTERM; VM %d s, whole run %d s\n' \
+printf 'VMTEST OK: kernel %s, started without a camera, then vivid YUYV 640x480, frames=%s, checkpoint %s (%s in /state/checkpoints), exit 0 %s s after SIGTERM; VM %d s, whole run %d s\n' \
 	"$kver" "$frames" "$ck" "$nck" "$stop" "$vmsecs" "$((SECONDS - start))"

@@ -268,8 +268,13 @@ vm_rootfs() {
 # vivid loaded with VIVID_OPTS, /dev/video0 checked, and the shell
 # functions off (power the VM off, so that qemu exits), fail (print
 # "VMTEST FAIL: ..." and power off) and uptime_s (whole seconds since
-# boot). It prints VMTEST lines the host checks.
+# boot). It prints VMTEST lines the host checks. With the argument
+# "vivid-later", vivid is not loaded (and /dev/video0 must not exist):
+# the test calls load_vivid, which loads it and checks /dev/video0, when
+# it plugs its camera in.
 vm_init_prelude() {
+	local later=
+	[ "${1:-}" = vivid-later ] && later=1
 	cat <<EOF
 #!/bin/busybox sh
 # The initramfs has no /dev/console: mount devtmpfs first, then talk on it.
@@ -286,16 +291,23 @@ fail() { echo "VMTEST FAIL: \$*"; off; }
 uptime_s() { cut -d. -f1 /proc/uptime; }
 echo "VMTEST boot kernel=\$(uname -r) machine=\$(uname -m) cpus=\$(grep -c ^processor /proc/cpuinfo) uptime=\$(cut -d' ' -f1 /proc/uptime)s"
 
+load_vivid() {
+	insmod /lib/modules/vivid.ko $VIVID_OPTS || fail "insmod vivid.ko $VIVID_OPTS"
+	dmesg | grep -i vivid
+	ls -l /dev/video* || true
+	[ -c /dev/video0 ] || fail "no /dev/video0 after loading vivid"
+	echo "VMTEST video0 name=\$(cat /sys/class/video4linux/video0/name)"
+}
 for m in \$(cat /lib/modules/modules.order); do
-	opts=
-	[ "\$m" = vivid.ko ] && opts="$VIVID_OPTS"
-	insmod /lib/modules/\$m \$opts || fail "insmod \$m \$opts"
+	[ "\$m" = vivid.ko ] && continue
+	insmod /lib/modules/\$m || fail "insmod \$m"
 done
-dmesg | grep -i vivid
-ls -l /dev/video* || true
-[ -c /dev/video0 ] || fail "no /dev/video0 after loading vivid"
-echo "VMTEST video0 name=\$(cat /sys/class/video4linux/video0/name)"
 EOF
+	if [ -z "$later" ]; then
+		echo load_vivid
+	else
+		echo '[ -e /dev/video0 ] && fail "/dev/video0 exists before vivid is loaded"'
+	fi
 }
 
 # vm_pack packs ROOT into $VM_DIR/initramfs.gz: cpio newc, owned by root

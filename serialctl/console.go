@@ -57,9 +57,11 @@ type Handler interface {
 	// restart or the next config change.
 	SetThreshold(x float64) error
 	// Label labels the latest frame (frame == "") or the named review frame
-	// as class "cat" or "noncat". frame matches ^[A-Za-z0-9._-]{1,64}$ and
-	// is not "." or "..".
-	Label(class, frame string) error
+	// as class "cat" or "noncat", and returns the reply's text: which frame
+	// it was, its p(cat), and a warning if the model was confident of the
+	// other class. frame matches ^[A-Za-z0-9._-]{1,64}$ and is not "." or
+	// "..".
+	Label(class, frame string) (string, error)
 	Learn(on bool) error
 	// Save writes a checkpoint now.
 	Save() error
@@ -424,12 +426,7 @@ func Execute(h Handler, cmd Command) (text string, lines []string, err error) {
 		err = h.SetThreshold(cmd.Threshold)
 		text = "threshold " + strconv.FormatFloat(cmd.Threshold, 'g', -1, 64) + " until restart or the next config change"
 	case OpLabel:
-		err = h.Label(cmd.Class, cmd.Frame)
-		if cmd.Frame == "" {
-			text = "labelled the latest frame " + cmd.Class
-		} else {
-			text = "labelled frame " + cmd.Frame + " " + cmd.Class
-		}
+		text, err = h.Label(cmd.Class, cmd.Frame)
 	case OpLearn:
 		err = h.Learn(cmd.On)
 		text = "learning off"

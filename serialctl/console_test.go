@@ -35,8 +35,8 @@ func (h *fakeHandler) record(s string) error {
 func (h *fakeHandler) Status() string               { return "cat=no p=0.12 frames=42" }
 func (h *fakeHandler) Version() string              { return "catd v1.2.3 model=tiny" }
 func (h *fakeHandler) SetThreshold(x float64) error { return h.record(fmt.Sprint("threshold ", x)) }
-func (h *fakeHandler) Label(class, frame string) error {
-	return h.record("label " + class + " " + frame)
+func (h *fakeHandler) Label(class, frame string) (string, error) {
+	return "labelled frame " + frame + " " + class, h.record("label " + class + " " + frame)
 }
 func (h *fakeHandler) Learn(on bool) error { return h.record(fmt.Sprint("learn ", on)) }
 func (h *fakeHandler) Save() error         { return h.record("save") }
@@ -207,7 +207,7 @@ func TestConsoleCommands(t *testing.T) {
 		{"status CRLF", "status\r\n", Text, []string{"OK cat=no p=0.12 frames=42"}, nil},
 		{"version lone CR", "version\r", Text, []string{"OK catd v1.2.3 model=tiny"}, nil},
 		{"threshold", "threshold 0.7\n", Text, []string{"OK threshold 0.7 until restart or the next config change"}, []string{"threshold 0.7"}},
-		{"label latest", "label cat\n", Text, []string{"OK labelled the latest frame cat"}, []string{"label cat "}},
+		{"label latest", "label cat\n", Text, []string{"OK labelled frame  cat"}, []string{"label cat "}},
 		{"label frame", "label noncat f12.jpg\n", Text, []string{"OK labelled frame f12.jpg noncat"}, []string{"label noncat f12.jpg"}},
 		{"label path refused", "label cat ../../etc/shadow\n", Text, []string{`ERR label: frame name "../../etc/shadow": want 1 to 64 of A-Z a-z 0-9 . _ -, no paths`}, nil},
 		{"learn", "learn off\n", Text, []string{"OK learning off"}, []string{"learn false"}},

@@ -57,7 +57,8 @@ func TestUnitContents(t *testing.T) {
 	vals := unitValues(t, unit)
 	for k, want := range map[string]string{
 		"Type": "notify", "NotifyAccess": "main", "WatchdogSec": "30",
-		"Restart": "on-failure", "DynamicUser": "yes", "StateDirectory": "catd",
+		"Restart": "on-failure", "User": sysusersName, "Group": sysusersName, "StateDirectory": "catd",
+		"StateDirectoryMode": "2750", "UMask": "0007",
 		"ConfigurationDirectory": "catd", "KillSignal": "SIGTERM",
 		"CapabilityBoundingSet": "", "DevicePolicy": "closed",
 	} {
@@ -67,6 +68,18 @@ func TestUnitContents(t *testing.T) {
 	}
 	if v := vals["PrivateNetwork"]; len(v) > 0 {
 		t.Errorf("PrivateNetwork=%q: IP cameras need the network", v)
+	}
+	if v := vals["DynamicUser"]; len(v) > 0 {
+		t.Errorf("DynamicUser=%q: it puts the state under /var/lib/private, out of the catd group's reach", v)
+	}
+	// The devices a Pi needs: every UART a guide step may use, the USB
+	// gadget serial port, and what rpicam-vid opens.
+	allowed := strings.Join(vals["DeviceAllow"], "\n")
+	for _, dev := range []string{"/dev/ttyAMA0 rw", "/dev/ttyAMA10 rw", "/dev/ttyS0 rw", "/dev/ttyGS0 rw",
+		"char-video4linux rw", "char-media rw", "char-dma_heap rw", "/dev/vchiq rw"} {
+		if !strings.Contains(allowed, dev) {
+			t.Errorf("no DeviceAllow=%s", dev)
+		}
 	}
 }
 
@@ -208,6 +221,7 @@ func makeTree(t *testing.T, config []byte) string {
 	}
 	copyFile("../Makefile", filepath.Join(src, "Makefile"), 0o644)
 	copyFile(unitFile, filepath.Join(src, "systemd", unitFile), 0o644)
+	copyFile(sysusersFile, filepath.Join(src, "systemd", sysusersFile), 0o644)
 	copyFile("/bin/true", filepath.Join(src, "bin", "catd"), 0o700)
 	if config != nil {
 		if err := os.WriteFile(filepath.Join(src, "systemd", "catd.yaml"), config, 0o600); err != nil {
@@ -295,11 +309,15 @@ func TestMakeInstall(t *testing.T) {
 				args = append(args, "PREFIX="+c.prefix)
 			}
 			bin := filepath.Join(dst, prefix, "bin", "catd")
+			sysusers := filepath.Join(dst, "etc", "sysusers.d", "catd.conf")
 			unitPath := filepath.Join(dst, "etc", "systemd", "system", unitFile)
 			conf := filepath.Join(dst, "etc", "catd", "catd.yaml")
 
 			out := runMake(t, src, append([]string{"install"}, args...)...)
 			checkFile(t, bin, 0o755)
+			if got, want := checkFile(t, sysusers, 0o644), mustRead(t, sysusersFile); !bytes.Equal(got, want) {
+				t.Errorf("installed %s differs from %s", sysusers, sysusersFile)
+			}
 			unit := checkFile(t, unitPath, 0o644)
 			want := strings.Replace(unitExecStart, unitBinary, prefix+"/bin/catd", 1)
 			if !bytes.Contains(unit, []byte("\n"+want+"\n")) {
@@ -350,9 +368,63 @@ func TestMakeInstall(t *testing.T) {
 				runMake(t, src, append([]string{"uninstall"}, args...)...)
 				checkGone(t, bin)
 				checkGone(t, unitPath)
+				checkGone(t, sysusers)
 				checkFile(t, conf, 0o640)
 				checkFile(t, state, 0o600)
 			}
 		})
+	}
+}
+
+// The system user the unit runs as, from catd.sysusers.
+const (
+	sysusersFile = "catd.sysusers"
+	sysusersName = "catd"
+)
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSysusers makes the user and group from catd.sysusers in an empty
+// root with the real systemd-sysusers: a system user catd in its own
+// group catd, who cannot log in, at home in the state directory.
+func TestSysusers(t *testing.T) {
+	if _, err := exec.LookPath("systemd-sysusers"); err != nil {
+		t.Skip("systemd-sysusers not installed (Debian package systemd)")
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := filepath.Abs(sysusersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("systemd-sysusers", "--root="+root, conf).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+	}
+	passwd := string(mustRead(t, filepath.Join(root, "etc", "passwd")))
+	group := string(mustRead(t, filepath.Join(root, "etc", "group")))
+	var user []string
+	for _, l := range strings.Split(passwd, "\n") {
+		if f := strings.Split(l, ":"); len(f) == 7 && f[0] == sysusersName {
+			user = f
+		}
+	}
+	if user == nil {
+		t.Fatalf("no user %s in:\n%s", sysusersName, passwd)
+	}
+	uid, _ := strconv.Atoi(user[2])
+	if uid == 0 || uid >= 1000 || user[5] != "/var/lib/catd" || !strings.HasSuffix(user[6], "nologin") {
+		t.Errorf("user %q: want a system uid, home /var/lib/catd, no login shell", strings.Join(user, ":"))
+	}
+	if !strings.Contains(group, "\n"+sysusersName+":x:"+user[3]+":") && !strings.HasPrefix(group, sysusersName+":x:"+user[3]+":") {
+		t.Errorf("no group %s with gid %s in:\n%s", sysusersName, user[3], group)
 	}
 }

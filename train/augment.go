@@ -19,6 +19,7 @@ type Augment struct {
 	MinScale   float64 // smallest crop, as a fraction of the area; 1 disables cropping
 	Brightness float64 // add a uniform offset in ±Brightness (pixel range 0..1)
 	Contrast   float64 // scale contrast by a factor in [1-Contrast, 1+Contrast]
+	Camera     Camera  // then make it look like a camera frame (zero: off)
 }
 
 // DefaultAugment is the augmentation catd train uses unless told otherwise.
@@ -37,7 +38,7 @@ func (a Augment) Validate() error {
 	case !(a.Contrast >= 0 && a.Contrast < 1):
 		return fmt.Errorf("train: augmentation contrast %v, want [0, 1)", a.Contrast)
 	}
-	return nil
+	return a.Camera.Validate()
 }
 
 // Apply writes a randomly augmented, normalised copy of the w×h RGB image
@@ -71,6 +72,12 @@ func (a Augment) Apply(dst []float32, src []uint8, w, h int, info *model.Info, r
 		inv[c] = 1 / info.Std[c]
 		mean[c] = info.Mean[c]
 	}
+	camera := a.Camera != (Camera{})
+	if camera { // pixels in [0,1] first; normalised after the camera's distortions
+		for c := range 3 {
+			inv[c], mean[c] = 1, 0
+		}
+	}
 	sx, sy := cw/float64(w), ch/float64(h)
 	for oy := range h {
 		fy := y0 + (float64(oy)+0.5)*sy - 0.5
@@ -99,6 +106,14 @@ func (a Augment) Apply(dst []float32, src []uint8, w, h int, info *model.Info, r
 				v := top + wy*(bot-top)
 				u := min(max(v*k1+k0, 0), 1)
 				d[c] = (u - mean[c]) * inv[c]
+			}
+		}
+	}
+	if camera {
+		a.Camera.apply(dst, w, h, r)
+		for i := 0; i < len(dst); i += 3 {
+			for c := range 3 {
+				dst[i+c] = (dst[i+c] - info.Mean[c]) / info.Std[c]
 			}
 		}
 	}

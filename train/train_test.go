@@ -217,7 +217,7 @@ func TestEMA(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for step := range 30 {
 		idx := r.Perm(40)[:8]
-		tr.trainStep(set, ys, nil, idx, tr.classWeights(set))
+		tr.trainStep(set, ys, nil, idx, exampleWeightsOf(t, tr, set))
 		dt := min(d, float64(1+step)/float64(10+step))
 		for i, v := range net.Params {
 			avgP[i] += float32(1-dt) * (v - avgP[i])
@@ -245,7 +245,8 @@ func TestEMA(t *testing.T) {
 	if !slices.Equal(got, want) || slices.Equal(got, raw) {
 		t.Fatal("Predict does not score the weight average")
 	}
-	if a := testing.AllocsPerRun(10, func() { tr.trainStep(set, ys, nil, idx8, tr.classWeights(set)) }); a != 0 {
+	wts := exampleWeightsOf(t, tr, set)
+	if a := testing.AllocsPerRun(10, func() { tr.trainStep(set, ys, nil, idx8, wts) }); a != 0 {
 		t.Errorf("a training step with EMA allocates %v times", a)
 	}
 	cfg.EMA = 1
@@ -424,7 +425,7 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 	ys, _ := tr.targets(train)
 	defer tr.startWorkers()()
 	idx := []int{0, 5, 11, 12, 20, 30, 31, 39}
-	wts := tr.classWeights(train)
+	wts := exampleWeightsOf(t, tr, train)
 	tr.trainStep(train, ys, nil, idx, wts)
 	if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, nil, idx, wts) }); a != 0 {
 		t.Errorf("a training step allocates %v times", a)
@@ -447,7 +448,7 @@ func TestWeightDecay(t *testing.T) {
 		tr = newToyTrainer(t, c)
 		ys, _ := tr.targets(set)
 		before = slices.Clone(tr.Net().Params)
-		tr.trainStep(set, ys, nil, idx, tr.classWeights(set))
+		tr.trainStep(set, ys, nil, idx, exampleWeightsOf(t, tr, set))
 		return before, tr.Net().Params, tr
 	}
 	p0, plain, _ := step(0)
@@ -540,9 +541,10 @@ func TestAuxClasses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		loss := tr.trainStep(train, ys, cls, idx, tr.classWeights(train))
+		wts := exampleWeightsOf(t, tr, train)
+		loss := tr.trainStep(train, ys, cls, idx, wts)
 		params := slices.Clone(tr.Net().Params)
-		if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, cls, idx, tr.classWeights(train)) }); a != 0 {
+		if a := testing.AllocsPerRun(10, func() { tr.trainStep(train, ys, cls, idx, wts) }); a != 0 {
 			t.Errorf("a training step with auxiliary outputs on %d replicas allocates %v times", workers, a)
 		}
 		return params, loss

@@ -67,6 +67,14 @@ type Config struct {
 	// network that is validated and saved. 0: off.
 	AuxClasses []string
 	AuxWeight  float64
+	// HardNegatives names image classes (as Classes does: file-name
+	// prefixes such as n02085620) of non-cats that look most like cats
+	// to a camera — dogs, small furry animals. Their loss weight is
+	// HardWeight times the other non-cats', with the non-cats' total
+	// weight unchanged, so the balance between the classes stays as
+	// Balance makes it. HardWeight 0 or 1: off.
+	HardNegatives []string
+	HardWeight    float64
 }
 
 // Validate checks the settings.
@@ -88,6 +96,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train: auxiliary class loss weight %v, want 0..100", c.AuxWeight)
 	case c.AuxWeight > 0 && len(c.Classes) > 0:
 		return errors.New("train: auxiliary class outputs are for a cat detector, not a classifier")
+	case !(c.HardWeight >= 0 && c.HardWeight <= 100):
+		return fmt.Errorf("train: hard-negative weight %v, want 0..100", c.HardWeight)
+	case c.HardWeight != 0 && c.HardWeight != 1 && len(c.HardNegatives) == 0:
+		return errors.New("train: a hard-negative weight without hard-negative classes")
+	case len(c.HardNegatives) > 0 && len(c.Classes) > 0:
+		return errors.New("train: hard negatives are for a cat detector, not a classifier")
 	}
 	if err := c.Optim.Validate(); err != nil {
 		return err
@@ -170,7 +184,7 @@ type shard struct {
 	idx    []int
 	pos    int // index of idx[0] within the step, for per-example seeds
 	step   int64
-	wts    [2]float32 // loss weight of non-cats and cats
+	wts    []float32 // every example's loss weight
 	totalW float64
 }
 
@@ -365,6 +379,53 @@ func (t *Trainer) classWeights(s *dataset.Set) [2]float32 {
 	return [2]float32{float32(n) / float32(2*(n-cats)), float32(n) / float32(2*cats)}
 }
 
+// exampleWeights returns each example's loss weight: its class's (cw),
+// with the hard negatives (Config.HardNegatives) weighted HardWeight times
+// the other non-cats and the non-cats' total weight kept.
+func (t *Trainer) exampleWeights(s *dataset.Set, cw [2]float32) ([]float32, error) {
+	w := make([]float32, s.Len())
+	for i, l := range s.Labels {
+		w[i] = cw[b2i(l)]
+	}
+	hw := t.cfg.HardWeight
+	if len(t.cfg.HardNegatives) == 0 || hw == 0 || hw == 1 {
+		return w, nil
+	}
+	if len(s.Classes) != s.Len() {
+		return nil, errors.New("train: hard negatives need image classes in the file names (such as n02085620_12.JPEG)")
+	}
+	hard := make(map[string]bool, len(t.cfg.HardNegatives))
+	for _, c := range t.cfg.HardNegatives {
+		hard[c] = true
+	}
+	var nHard, nOther int
+	for i, l := range s.Labels {
+		switch {
+		case l:
+		case hard[s.Classes[i]]:
+			nHard++
+		default:
+			nOther++
+		}
+	}
+	if nHard == 0 {
+		return nil, fmt.Errorf("train: no non-cat image is of the hard-negative classes %v", t.cfg.HardNegatives)
+	}
+	// Weights h (hard) and o (others) with h = hw*o and
+	// nHard*h + nOther*o = (nHard+nOther)*cw[0].
+	o := float64(cw[0]) * float64(nHard+nOther) / (hw*float64(nHard) + float64(nOther))
+	for i, l := range s.Labels {
+		switch {
+		case l:
+		case hard[s.Classes[i]]:
+			w[i] = float32(hw * o)
+		default:
+			w[i] = float32(o)
+		}
+	}
+	return w, nil
+}
+
 // Run trains for the configured epochs (continuing from Epoch()), calling
 // onEpoch after each with its statistics. val may be nil. It returns
 // ctx.Err() if cancelled between steps; the weights are then those after
@@ -397,9 +458,13 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 		}
 	}
 	smp := newSampler(t.cfg.Mode, t.cfg.Balance, t.cfg.Batch, train.Labels)
-	wts := t.classWeights(train)
+	cw := t.classWeights(train)
 	if classifier {
-		wts = [2]float32{1, 1}
+		cw = [2]float32{1, 1}
+	}
+	wts, err := t.exampleWeights(train, cw)
+	if err != nil {
+		return err
 	}
 	var rpcg rand.PCG
 	r := rand.New(&rpcg)
@@ -463,10 +528,10 @@ func (t *Trainer) Run(ctx context.Context, train, val *dataset.Set, onEpoch func
 
 // trainStep computes the gradient of the examples idx across the replicas
 // and takes one optimizer step; it returns the (weighted) mean loss.
-func (t *Trainer) trainStep(set *dataset.Set, ys, cls []float32, idx []int, wts [2]float32) float64 {
+func (t *Trainer) trainStep(set *dataset.Set, ys, cls []float32, idx []int, wts []float32) float64 {
 	totalW := 0.0
 	for _, i := range idx {
-		totalW += float64(wts[b2i(set.Labels[i])])
+		totalW += float64(wts[i])
 	}
 	k := len(t.reps)
 	per := (len(idx) + k - 1) / k
@@ -559,7 +624,7 @@ func (r *replica) compute(t *Trainer, sh shard) {
 			r.pcg.Seed(t.cfg.Seed^uint64(sh.step)*0x9e3779b97f4a7c15, uint64(sh.pos+c+j))
 			t.cfg.Augment.Apply(r.x[j*in:(j+1)*in], sh.set.Image(i), sh.set.W, sh.set.H, &t.info, r.rng)
 			r.y[j] = sh.ys[i]
-			r.w[j] = sh.wts[b2i(sh.set.Labels[i])]
+			r.w[j] = sh.wts[i]
 			chunkW += float64(r.w[j])
 			if r.cls != nil {
 				r.cls[j] = sh.cls[i]

@@ -263,14 +263,14 @@ func pageFlow(t *testing.T, ctx context.Context, d *e2eDaemon, name string, phon
 	const firstReview = `(() => { const f = document.querySelector("#review figure"); return f ? f.dataset.name : ""; })()`
 	do(t, ctx, "review frames", chromedp.Sleep(time.Second), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("live")))
 	frame := poll[string](t, ctx, "a review frame", firstReview)
-	catFile, doneFile := filepath.Join(d.state, "labels", "cat", frame), filepath.Join(d.state, "labels", "done", frame)
+	catFile, doneFile := filepath.Join(d.state, "labels", "cat", frame), filepath.Join(d.state, "labels", "done", "cat", frame)
 	do(t, ctx, "tap cat", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#review figure[data-name=%q] button.cat`, frame))))
 	seen := ""
 	waitUntil(t, 10*time.Second, "the frame in labels/cat", func() bool {
 		if _, err := os.Stat(catFile); err == nil {
 			seen = "labels/cat"
 		} else if _, err := os.Stat(doneFile); err == nil {
-			seen = "labels/done, taken from labels/cat"
+			seen = "labels/done/cat, taken from labels/cat"
 		}
 		return seen != ""
 	})
@@ -278,7 +278,7 @@ func pageFlow(t *testing.T, ctx context.Context, d *e2eDaemon, name string, phon
 	if _, err := os.Stat(filepath.Join(d.state, "review", frame)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the frame is still in the review queue: %v", err)
 	}
-	poll[bool](t, ctx, "the reply to the tap", fmt.Sprintf(`document.getElementById("message").textContent.includes(%q)`, "labelled frame "+frame+" cat"))
+	poll[bool](t, ctx, "the reply to the tap", fmt.Sprintf(`document.getElementById("message").textContent.includes(%q)`, "labelled review frame "+frame))
 
 	// Drawing a region writes detect.roi into the config file, comments kept.
 	do(t, ctx, "draw mode", chromedp.ScrollIntoView(chromedp.ID("live")), chromedp.Click(chromedp.ID("draw")))

@@ -341,14 +341,14 @@ func TestAPI(t *testing.T) {
 			t.Errorf("review image: %d", code)
 		}
 		code, body = c.call("POST", "/api/label", `{"class":"cat","frame":"`+review+`"}`)
-		if code != 200 || !strings.Contains(body, "labelled frame "+review+" cat") {
+		if code != 200 || !strings.Contains(body, "labelled review frame "+review+" cat") {
 			t.Fatalf("label: %d %s", code, body)
 		}
 		if _, err := os.Stat(filepath.Join(h.dir, "labels", "cat", review)); err != nil {
 			t.Errorf("the frame is not in labels/cat: %v", err)
 		}
 		code, body = c.call("POST", "/api/label", `{"class":"noncat","frame":""}`)
-		if code != 200 || !strings.Contains(body, "labelled the latest frame noncat") {
+		if code != 200 || !strings.Contains(body, "the latest (p(cat) 0.500), noncat") {
 			t.Errorf("label latest: %d %s", code, body)
 		}
 	})

@@ -120,13 +120,17 @@ func (h fakeConsole) Learn(on bool) error {
 	return nil
 }
 
-// Label moves a review frame into labels/CLASS, as the daemon does.
-func (h fakeConsole) Label(class, frame string) error {
+// Label moves a review frame into labels/CLASS, as the daemon does, and
+// answers as it does.
+func (h fakeConsole) Label(class, frame string) (string, error) {
 	h.record("label " + class + " " + frame)
 	if frame == "" {
-		return nil
+		return "labelled frame 7, the latest (p(cat) 0.500), " + class, nil
 	}
-	return os.Rename(filepath.Join(h.ReviewDir(), frame), filepath.Join(h.dir, "labels", class, frame))
+	if err := os.Rename(filepath.Join(h.ReviewDir(), frame), filepath.Join(h.dir, "labels", class, frame)); err != nil {
+		return "", err
+	}
+	return "labelled review frame " + frame + " " + class, nil
 }
 
 // testJPEG is a small JPEG of one colour.

@@ -62,19 +62,19 @@ type layerBench struct {
 }
 
 func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
-	name := fs.String("model", "catnet64", "built-in architecture name, architecture description, or model file")
+	name := fs.String("model", defaultArch, "built-in architecture name, architecture description, or model file (default: the architecture of the model catd runs)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rounds := fs.Int("rounds", 300, "timed runs per measurement (batch 16: a third of them)")
 	pipeline := fs.Bool("pipeline", false, "run the daemon's whole pipeline on one core instead (default model: the built-in one)")
 	source := fs.String("source", "", "with --pipeline: frame source URI (default: a synthetic 640x480 MJPEG file)")
 	duration := fs.Duration("duration", 10*time.Second, "with --pipeline: how long to run after a 1 s warm-up")
-	int8 := fs.Bool("int8", false, "also time int8 inference (infer_int8_b1_us): the net quantized on random images")
+	int8 := fs.Bool("int8", false, "also time int8 inference (infer_int8_b1_us): the net quantized on random images; with --pipeline, run the built-in int8 model")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("bench takes no arguments: %w", errUsage)
 		}
-		if *int8 && *pipeline {
-			return fmt.Errorf("--int8 does not apply to --pipeline: %w", errUsage)
+		if *int8 && *pipeline && fs.Changed("model") {
+			return fmt.Errorf("--int8 with --pipeline runs the built-in int8 model, not --model: %w", errUsage)
 		}
 		if *pipeline {
 			if fs.Changed("rounds") {
@@ -83,7 +83,7 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			if *duration < 100*time.Millisecond {
 				return fmt.Errorf("--duration %v: want at least 100ms: %w", *duration, errUsage)
 			}
-			opt := pipeOptions{source: *source, duration: *duration, warmup: time.Second}
+			opt := pipeOptions{source: *source, duration: *duration, warmup: time.Second, int8: *int8}
 			if fs.Changed("model") {
 				opt.model = *name
 			}
@@ -102,7 +102,9 @@ func setupBench(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		if *rounds < 1 {
 			return fmt.Errorf("--rounds %d: want at least 1: %w", *rounds, errUsage)
 		}
-		res, err := bench(ctx, *name, *rounds, *int8)
+		prog := startProgress(e.stderr, "catd bench "+*name)
+		res, err := bench(ctx, *name, *rounds, *int8, prog)
+		prog.end()
 		if err != nil {
 			return err
 		}
@@ -140,7 +142,9 @@ func loadNet(name string, opt model.Options) (*model.Net, string, error) {
 	return n, name, nil
 }
 
-func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResult, error) {
+// bench times name's inference and training steps, saying on prog (nil:
+// nowhere) which it is at.
+func bench(ctx context.Context, name string, rounds int, int8 bool, prog *progress) (*benchResult, error) {
 	n1, label, err := loadNet(name, model.Options{MaxBatch: 1, Training: true})
 	if err != nil {
 		return nil, err
@@ -168,9 +172,11 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 	if err != nil {
 		return nil, err
 	}
+	prog.set("inference, batch 1")
 	res.InferB1 = medianUS(warm, rounds, func() { inf.Predict(p, x1) })
 	res.InferAllocs = allocsPerOp(rounds, func() { inf.Predict(p, x1) })
 	if int8 {
+		prog.set("int8: quantizing and timing inference")
 		if err := benchInt8(res, n1, warm, rounds); err != nil {
 			return nil, err
 		}
@@ -186,6 +192,7 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 			opt.Step(n.Params, n.Grads, 0.01)
 		}, opt.StateBytes()
 	}
+	prog.set("training step, SGD + momentum, batch 1")
 	step1, stateBytes := sgdm(n1, x1)
 	res.OptimizerStateBytes = stateBytes
 	res.TrainSGDMB1 = medianUS(warm, rounds, step1)
@@ -193,10 +200,12 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	prog.set("training step, SGD + momentum, batch 16")
 	step16, _ := sgdm(n16, x)
 	res.TrainSGDMB16 = medianUS(max(1, warm/3), max(1, rounds/3), step16)
 	res.WorkspaceBytes = max(res.WorkspaceBytes, n16.WorkspaceBytes())
 
+	prog.set("training step, Adam, batch 1")
 	adam, _ := optim.New(optim.DefaultConfig(optim.KindAdam), len(n1.Params))
 	res.AdamStateBytes = adam.StateBytes()
 	res.TrainAdamB1 = medianUS(warm, rounds, func() {
@@ -206,6 +215,7 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	prog.set("per-layer profile")
 	for _, lt := range n1.Profile(x1, y[:1], rounds) {
 		res.Layers = append(res.Layers, layerBench{
 			Index: lt.Index, Layer: lt.Layer,
@@ -214,6 +224,7 @@ func bench(ctx context.Context, name string, rounds int, int8 bool) (*benchResul
 	}
 	// Re-measure the net's workspace: the batch-1 training net's buffers.
 	res.WorkspaceBytes = n1.WorkspaceBytes()
+	prog.set("on-device learning rounds")
 	if err := benchLearning(ctx, res, inf, max(1, rounds/30)); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -23,8 +24,10 @@ import (
 	"catd/camera"
 	"catd/daemon"
 	"catd/dataset"
+	"catd/fixedpoint"
 	"catd/model"
 	"catd/preprocess"
+	framejpeg "catd/preprocess/jpeg"
 )
 
 // pipeResult is what "catd bench --pipeline --json" prints: the daemon's
@@ -41,6 +44,10 @@ type pipeResult struct {
 	Dropped        uint64  `json:"dropped_frames"`   // frames captured but replaced before inference took them
 	Corrupt        uint64  `json:"corrupt_frames"`   // frames the pipeline could not decode
 	DurationS      float64 `json:"duration_s"`       // length of the timed window
+	// CPU time (user and system) the process used per frame inferred in
+	// the window, µs: unlike frames/s, not inflated by other processes
+	// taking the CPU. 1e6 / CPUPerFrameUS is frames per CPU-second.
+	CPUPerFrameUS float64 `json:"cpu_per_frame_us"`
 
 	// The representative frame: the median-sized one of those captured
 	// during warm-up.
@@ -51,6 +58,10 @@ type pipeResult struct {
 
 	// Stages, per frame. Decoding is 0 for raw frames; preprocess is the
 	// resize to the model input plus normalisation, as the daemon does it.
+	// A baseline JPEG frame is decoded and resized in one pass
+	// (preprocess.Resizer.JPEG, at 1/JPEGScale of its size): that is the
+	// decode stage, and preprocess is the normalisation alone.
+	JPEGScale        int     `json:"jpeg_scale,omitempty"`
 	JPEGDecodeUS     float64 `json:"jpeg_decode_us"`
 	JPEGDecodeBytes  float64 `json:"jpeg_decode_bytes"`
 	JPEGDecodeAllocs float64 `json:"jpeg_decode_allocs"`
@@ -70,6 +81,7 @@ type pipeOptions struct {
 	model    string // model file or built-in architecture; "" is the built-in default model
 	duration time.Duration
 	warmup   time.Duration
+	int8     bool // run the built-in int8 model (the daemon's detect.int8)
 }
 
 // The synthetic default source: what a 640×480 MJPEG camera delivers.
@@ -93,6 +105,13 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 	net, info, modelName, err := loadPipeModel(opt.model)
 	if err != nil {
 		return nil, err
+	}
+	var q *fixedpoint.Net
+	if opt.int8 {
+		if q, _, err = fixedpoint.Default(fixedpoint.Options{MaxBatch: 1}); err != nil {
+			return nil, err
+		}
+		modelName += ", int8"
 	}
 	if uri == "" {
 		dir, err := os.MkdirTemp("", "catd-bench-")
@@ -120,14 +139,14 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	rec := &recordingSource{Source: src, keep: samplesToRecord}
 	res := &pipeResult{Source: label, Model: modelName, GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	if err := runPipelineWindow(ctx, res, rec, net, info, modelName, opt, log); err != nil {
+	if err := runPipelineWindow(ctx, res, rec, net, q, info, modelName, opt, log); err != nil {
 		return nil, err
 	}
 	f := rec.representative()
 	if f == nil {
 		return nil, fmt.Errorf("bench: no frame recorded from %s", label)
 	}
-	if err := benchStages(res, f, net, info, max(100*time.Millisecond, opt.duration/20)); err != nil {
+	if err := benchStages(res, f, net, q, info, max(100*time.Millisecond, opt.duration/20)); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -136,7 +155,7 @@ func benchPipeline(ctx context.Context, e *env, opt pipeOptions) (*pipeResult, e
 // runPipelineWindow runs daemon.RunPipeline on src: a first stats event
 // after opt.warmup opens the timed window and asks for the next one
 // opt.duration later, which closes it and stops the pipeline.
-func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSource, net *model.Net, info model.Info,
+func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSource, net *model.Net, q *fixedpoint.Net, info model.Info,
 	modelName string, opt pipeOptions, log zerolog.Logger) error {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -147,6 +166,7 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 		m0, m1 runtime.MemStats
 		f0, f1 uint64
 		t0, t1 time.Time
+		c0, c1 time.Duration
 		stats  daemon.Stats
 	)
 	// OnEvent runs in the pipeline's inference goroutine, which is this
@@ -159,17 +179,17 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 		case 0:
 			src.stop()
 			runtime.ReadMemStats(&m0)
-			f0, t0 = ctl.Snapshot().Frames, time.Now()
+			f0, t0, c0 = ctl.Snapshot().Frames, time.Now(), cpuTime()
 			updates <- daemon.Update{StatsEvery: opt.duration}
 		case 1:
 			runtime.ReadMemStats(&m1)
-			f1, t1 = ctl.Snapshot().Frames, time.Now()
+			f1, t1, c1 = ctl.Snapshot().Frames, time.Now(), cpuTime()
 			stats = *ev.Stats
 			cancel()
 		}
 		phase++
 	}
-	cfg := daemon.PipelineConfig{Source: src, Net: net, Info: info, StatsEvery: opt.warmup, Control: ctl,
+	cfg := daemon.PipelineConfig{Source: src, Net: net, Int8: q, Info: info, StatsEvery: opt.warmup, Control: ctl,
 		Updates: updates, OnEvent: onEvent, ModelName: modelName}
 	if err := daemon.RunPipeline(pctx, cfg, log); err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -189,9 +209,20 @@ func runPipelineWindow(ctx context.Context, res *pipeResult, src *recordingSourc
 	res.DurationS = dt.Seconds()
 	res.PipelineFPS = float64(res.Frames) / dt.Seconds()
 	res.LatencyP50, res.LatencyP99 = us(stats.LatencyP50), us(stats.LatencyP99)
+	res.CPUPerFrameUS = us(c1-c0) / float64(res.Frames)
 	res.AllocsPerFrame = float64(m1.Mallocs-m0.Mallocs) / float64(res.Frames)
 	res.BytesPerFrame = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(res.Frames)
 	return nil
+}
+
+// cpuTime returns the user and system CPU time of the process so far (0
+// where getrusage fails).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadPipeModel loads what the daemon would run: the built-in default
@@ -266,8 +297,9 @@ func (s *recordingSource) representative() *camera.Frame {
 }
 
 // benchStages times decoding (JPEG or PNG frames), preprocessing and
-// inference of f as the daemon does them, each for about budget.
-func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.Info, budget time.Duration) error {
+// inference of f as the daemon does them, each for about budget. With q,
+// inference is q's on the pixels, as the daemon runs an int8 model.
+func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, q *fixedpoint.Net, info model.Info, budget time.Duration) error {
 	rz := preprocess.NewResizer(net.Arch.W, net.Arch.H, preprocess.Options{})
 	pix := make([]uint8, rz.OutLen())
 	x := make([]float32, net.InputLen())
@@ -276,8 +308,25 @@ func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.In
 	res.FrameW, res.FrameH = f.W, f.H
 
 	var resize func() error
-	switch f.Format {
-	case camera.JPEG, camera.PNG:
+	if f.Format == camera.JPEG {
+		err := rz.JPEG(pix, f.Data, 0)
+		switch {
+		case err == nil:
+			var d framejpeg.Decoder
+			cfg, _ := d.DecodeHeader(f.Data) // as rz.JPEG read it
+			res.FrameW, res.FrameH, res.JPEGScale = cfg.Width, cfg.Height, rz.JPEGScale()
+			once := func() { rz.JPEG(pix, f.Data, 0) }
+			n := roundsFor(budget, once)
+			res.JPEGDecodeUS = medianUS(1, n, once)
+			res.JPEGDecodeAllocs, res.JPEGDecodeBytes = memPerOp(n, once)
+			resize = func() error { return nil }
+		case !errors.Is(err, framejpeg.ErrUnsupported):
+			return fmt.Errorf("bench: the sample frame (%s, %d bytes): %w", f.Format, len(f.Data), err)
+		}
+	}
+	switch {
+	case resize != nil:
+	case f.Format == camera.JPEG || f.Format == camera.PNG:
 		var r bytes.Reader
 		decode := func() (image.Image, error) {
 			r.Reset(f.Data)
@@ -293,15 +342,15 @@ func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.In
 		res.JPEGDecodeUS = medianUS(1, n, once)
 		res.JPEGDecodeAllocs, res.JPEGDecodeBytes = memPerOp(n, once)
 		resize = func() error { return rz.Image(pix, img) }
-	case camera.RGB24:
+	case f.Format == camera.RGB24:
 		resize = func() error { return rz.RGB(pix, f.Data, f.W, f.H, f.Stride) }
-	case camera.YUYV:
+	case f.Format == camera.YUYV:
 		resize = func() error { return rz.YUYV(pix, f.Data, f.W, f.H, f.Stride) }
-	case camera.I420:
+	case f.Format == camera.I420:
 		resize = func() error { return rz.I420(pix, f.Data, f.W, f.H) }
-	case camera.NV12:
+	case f.Format == camera.NV12:
 		resize = func() error { return rz.NV12(pix, f.Data, f.W, f.H) }
-	case camera.Gray8:
+	case f.Format == camera.Gray8:
 		resize = func() error { return rz.Gray(pix, f.Data, f.W, f.H, f.Stride) }
 	default:
 		return fmt.Errorf("bench: frame format %v not supported", f.Format)
@@ -311,13 +360,18 @@ func benchStages(res *pipeResult, f *camera.Frame, net *model.Net, info model.In
 	}
 	prep := func() {
 		resize()
-		info.NormalizePixels(x, pix)
+		if q == nil {
+			info.NormalizePixels(x, pix)
+		}
 	}
 	n := roundsFor(budget, prep)
 	res.PreprocessUS = medianUS(1, n, prep)
 	res.PreprocessAllocs, _ = memPerOp(n, prep)
 
 	infer := func() { net.Predict(p, x) }
+	if q != nil {
+		infer = func() { q.Predict(p, pix) }
+	}
 	res.InferUS = medianUS(1, roundsFor(budget, infer), infer)
 	return nil
 }
@@ -417,6 +471,7 @@ func printPipeBench(e *env, r *pipeResult) error {
 		fmt.Sprintf("source:   %s", r.Source),
 		"",
 		fmt.Sprintf("frames/s:                 %9.1f     (%d frames; %d dropped, %d corrupt)", r.PipelineFPS, r.Frames, r.Dropped, r.Corrupt),
+		fmt.Sprintf("CPU time per frame:       %9.0f µs  (%.1f frames per CPU-second)", r.CPUPerFrameUS, 1e6/r.CPUPerFrameUS),
 		fmt.Sprintf("latency p50, p99:         %9.0f µs  %.0f µs, capture to decision", r.LatencyP50, r.LatencyP99),
 		fmt.Sprintf("allocated per frame:      %9.0f B   (%.1f allocs)", r.BytesPerFrame, r.AllocsPerFrame),
 		"",
@@ -427,10 +482,16 @@ func printPipeBench(e *env, r *pipeResult) error {
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\tµs\tallocs\tbytes\t")
-	if r.FrameFormat == "jpeg" || r.FrameFormat == "png" {
+	switch {
+	case r.JPEGScale > 0:
+		fmt.Fprintf(w, "jpeg decode at 1/%d + resize\t%.1f\t%.0f\t%.0f\t\n", r.JPEGScale, r.JPEGDecodeUS, r.JPEGDecodeAllocs, r.JPEGDecodeBytes)
+		fmt.Fprintf(w, "normalise\t%.1f\t%.0f\t\t\n", r.PreprocessUS, r.PreprocessAllocs)
+	case r.FrameFormat == "jpeg" || r.FrameFormat == "png":
 		fmt.Fprintf(w, "%s decode\t%.1f\t%.0f\t%.0f\t\n", r.FrameFormat, r.JPEGDecodeUS, r.JPEGDecodeAllocs, r.JPEGDecodeBytes)
+		fallthrough
+	default:
+		fmt.Fprintf(w, "resize + normalise\t%.1f\t%.0f\t\t\n", r.PreprocessUS, r.PreprocessAllocs)
 	}
-	fmt.Fprintf(w, "resize + normalise\t%.1f\t%.0f\t\t\n", r.PreprocessUS, r.PreprocessAllocs)
 	fmt.Fprintf(w, "inference\t%.1f\t\t\t\n", r.InferUS)
 	return w.Flush()
 }

@@ -39,13 +39,18 @@ func TestBenchPipelineJSON(t *testing.T) {
 		}
 	}
 	num := func(k string) float64 { v, _ := res[k].(float64); return v }
-	for _, key := range []string{"frames", "pipeline_fps", "jpeg_decode_us", "jpeg_decode_bytes", "preprocess_us", "infer_us"} {
+	for _, key := range []string{"frames", "pipeline_fps", "jpeg_decode_us", "preprocess_us", "infer_us", "jpeg_scale"} {
 		if !(num(key) > 0) {
 			t.Errorf("%s = %v, want > 0", key, res[key])
 		}
 	}
-	if num("preprocess_allocs") != 0 {
-		t.Errorf("preprocess_allocs = %v, want 0", res["preprocess_allocs"])
+	for _, key := range []string{"preprocess_allocs", "jpeg_decode_allocs"} {
+		if num(key) != 0 {
+			t.Errorf("%s = %v, want 0", key, res[key])
+		}
+	}
+	if num("jpeg_scale") != 4 {
+		t.Errorf("jpeg_scale = %v, want 4 (640x480 cropped to 64x64)", res["jpeg_scale"])
 	}
 	if num("gomaxprocs") != 1 {
 		t.Errorf("gomaxprocs = %v, want 1", res["gomaxprocs"])
@@ -55,6 +60,31 @@ func TestBenchPipelineJSON(t *testing.T) {
 	}
 	if p50, p99 := num("latency_p50_us"), num("latency_p99_us"); !(p50 > 0 && p99 >= p50) {
 		t.Errorf("latency p50 %v µs, p99 %v µs", p50, p99)
+	}
+}
+
+// With --int8 the pipeline runs the built-in int8 model, as detect.int8
+// has the daemon do.
+func TestBenchPipelineInt8(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline for 1.3 s and times each stage: slow under qemu")
+	}
+	var out, errOut strings.Builder
+	err := run(context.Background(), []string{"bench", "--pipeline", "--int8", "--duration", "300ms", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench --pipeline --int8: %v\n%s", err, errOut.String())
+	}
+	var res struct {
+		Model   string  `json:"model"`
+		Frames  float64 `json:"frames"`
+		InferUS float64 `json:"infer_us"`
+		Allocs  float64 `json:"allocs_per_frame"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if !strings.Contains(res.Model, "int8") || !(res.Frames > 0) || !(res.InferUS > 0) {
+		t.Errorf("model %q, %v frames, inference %v µs", res.Model, res.Frames, res.InferUS)
 	}
 }
 
@@ -71,6 +101,7 @@ func TestBenchPipelineRefusesBadInput(t *testing.T) {
 		{"short duration", []string{"--duration", "1ms"}, "--duration 1ms"},
 		{"rounds", []string{"--rounds", "3"}, "--rounds"},
 		{"unknown model", []string{"--model", "catnet9000"}, "catnet9000"},
+		{"int8 of another model", []string{"--int8", "--model", "catnet64"}, "--int8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"bench", "--pipeline", "--json"}, tc.args...)

@@ -307,11 +307,11 @@ func TestRunServesTheSerialConsole(t *testing.T) {
 		t.Errorf("threshold answered %q", l)
 	}
 	master.Write([]byte("status\r\n"))
-	if l := expect("OK"); !strings.Contains(l, "threshold=0.970") {
+	if l := expect("OK"); !strings.Contains(l, "threshold=0.970") || !strings.Contains(l, "learning=on") {
 		t.Errorf("status answered %q, want the overridden threshold", l)
 	}
 	master.Write([]byte("label cat\r\n"))
-	if l := expect("OK"); !strings.Contains(l, "labelled the latest frame cat") {
+	if l := expect("OK"); !strings.Contains(l, ", the latest (p(cat) ") || !strings.Contains(l, "labelled frame ") {
 		t.Errorf("label answered %q", l)
 	}
 	master.Write([]byte("label noncat no-such-frame.jpg\r\n"))

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"catd/dataset"
 	"catd/metrics"
 	"catd/model"
+	"catd/preprocess"
 	"catd/train"
 )
 
@@ -74,26 +82,36 @@ func setupEval(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return err
 		}
 		thr := float32(*threshold)
+		prog := startProgress(e.stderr, "catd eval")
+		defer prog.end()
 		if *i8.on {
+			prog.set("loading the int8 model")
 			q, info, name, err := loadInt8(e, *modelPath, i8.calib, 64)
 			if err != nil {
 				return err
 			}
+			prog.set("loading images from " + *data)
 			set, err := loadSet(e, *data, dataset.Options{W: q.Arch.W, H: q.Arch.H})
 			if err != nil {
 				return err
 			}
-			return printEval(e, predictInt8(q, set), set, info, name, *data, fs.Changed("threshold"), thr, *asJSON)
+			prog.set(fmt.Sprintf("scoring %d images", set.Len()))
+			scores := predictInt8(q, set)
+			prog.end()
+			return printEval(e, scores, set, info, name, *data, fs.Changed("threshold"), thr, *asJSON)
 		}
 		net, info, name, err := loadModel(*modelPath, model.Options{MaxBatch: 64})
 		if err != nil {
 			return err
 		}
+		prog.set("loading images from " + *data)
 		set, err := loadSet(e, *data, dataset.Options{W: net.Arch.W, H: net.Arch.H})
 		if err != nil {
 			return err
 		}
+		prog.set(fmt.Sprintf("scoring %d images", set.Len()))
 		scores, _ := train.PredictSet(net, &info, set, make([]float32, 64*net.InputLen()))
+		prog.end()
 		return printEval(e, scores, set, info, name, *data, fs.Changed("threshold"), thr, *asJSON)
 	}
 }
@@ -119,10 +137,14 @@ func printEval(e *env, scores []float32, set *dataset.Set, info model.Info, name
 func setupPredict(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	modelPath := fs.String("model", "", "model file (default: the model built into catd)")
 	threshold := fs.Float64("threshold", 0, "decision threshold on p(cat) (default: the model's own)")
+	asJSON := fs.Bool("json", false, `print one JSON object per image: {"path":…,"p_cat":…,"cat":…}`)
 	i8 := addInt8Flags(fs)
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) == 0 {
-			return fmt.Errorf("predict needs image files: %w", errUsage)
+			return fmt.Errorf("predict needs image files, folders of them, or - (an image on stdin): %w", errUsage)
+		}
+		if n := slices.Index(args, "-"); n >= 0 && slices.Index(args[n+1:], "-") >= 0 {
+			return fmt.Errorf("predict: - (stdin) given twice: %w", errUsage)
 		}
 		if err := i8.check(fs); err != nil {
 			return err
@@ -156,25 +178,135 @@ func setupPredict(fs *pflag.FlagSet) func(context.Context, *env, []string) error
 		if fs.Changed("threshold") {
 			thr = float32(*threshold)
 		}
-		set, rep, err := dataset.LoadFiles(args, dataset.Options{W: w, H: h})
-		if err != nil && set == nil {
+		files, err := predictFiles(args)
+		if err != nil {
 			return err
 		}
-		for _, sk := range rep.Skipped {
-			fmt.Fprintf(e.stderr, "catd: %s: %s\n", sk.Path, sk.Reason)
-		}
+		out := predictPrinter{w: e.stdout, json: *asJSON, thr: thr}
 		p := make([]float32, 1)
-		for i := range set.Len() {
-			infer(p, set.Image(i))
-			verdict := "no cat"
-			if p[0] >= thr {
-				verdict = "cat"
+		failed, total := 0, 0
+		if slices.Contains(args, "-") {
+			total++
+			px, err := stdinImage(e.stdin, w, h)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "catd: -: %v\n", err)
+				failed++
+			} else {
+				infer(p, px)
+				if err := out.print("-", p[0]); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(e.stdout, "%s\t%.4f\t%s\n", set.Paths[i], p[0], verdict)
 		}
-		if len(rep.Skipped) > 0 {
-			return fmt.Errorf("%d of %d images could not be read", len(rep.Skipped), len(args))
+		if len(files) > 0 {
+			set, rep, err := dataset.LoadFiles(files, dataset.Options{W: w, H: h})
+			if err != nil && set == nil && len(rep.Skipped) == 0 {
+				return err
+			}
+			for _, sk := range rep.Skipped {
+				fmt.Fprintf(e.stderr, "catd: %s: %s\n", sk.Path, sk.Reason)
+			}
+			total += len(files)
+			failed += len(rep.Skipped)
+			for i := range set.Len() {
+				infer(p, set.Image(i))
+				if err := out.print(set.Paths[i], p[0]); err != nil {
+					return err
+				}
+			}
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d images could not be read", failed, total)
 		}
 		return nil
 	}
+}
+
+// predictPrinter prints one line per image: tab-separated path, p(cat)
+// and verdict, or a JSON object.
+type predictPrinter struct {
+	w    io.Writer
+	json bool
+	thr  float32
+}
+
+func (o predictPrinter) print(path string, p float32) error {
+	if o.json {
+		return json.NewEncoder(o.w).Encode(struct {
+			Path string  `json:"path"`
+			PCat float32 `json:"p_cat"`
+			Cat  bool    `json:"cat"`
+		}{path, p, p >= o.thr})
+	}
+	verdict := "no cat"
+	if p >= o.thr {
+		verdict = "cat"
+	}
+	_, err := fmt.Fprintf(o.w, "%s\t%.4f\t%s\n", path, p, verdict)
+	return err
+}
+
+// predictFiles expands predict's arguments: a folder stands for the JPEG
+// and PNG files under it (recursively, in name order); "-" (stdin) is left
+// out; other arguments are kept as they are (files, or members of a tar).
+func predictFiles(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		if a == "-" {
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			files = append(files, a) // LoadFiles says what is wrong with it
+			continue
+		}
+		n := len(files)
+		err = filepath.WalkDir(a, func(path string, d iofs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && imageName(d.Name()) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+		if len(files) == n {
+			return nil, fmt.Errorf("predict: folder %s has no .jpg, .jpeg or .png file", a)
+		}
+	}
+	return files, nil
+}
+
+// imageName reports whether a file name looks like a JPEG or PNG.
+func imageName(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpg", ".jpeg", ".jpe", ".png":
+		return !strings.HasPrefix(name, ".")
+	}
+	return false
+}
+
+// stdinImage reads one JPEG or PNG from r (at most
+// dataset.DefaultMaxFileBytes) and preprocesses it as the loaders do.
+func stdinImage(r io.Reader, w, h int) ([]uint8, error) {
+	data, err := io.ReadAll(io.LimitReader(r, dataset.DefaultMaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > dataset.DefaultMaxFileBytes {
+		return nil, fmt.Errorf("more than %d bytes", dataset.DefaultMaxFileBytes)
+	}
+	img, err := dataset.DecodeImage(bytes.NewReader(data), dataset.DefaultMaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	rz := preprocess.NewResizer(w, h, preprocess.Options{})
+	px := make([]uint8, rz.OutLen())
+	if err := rz.Image(px, img); err != nil {
+		return nil, err
+	}
+	return px, nil
 }

@@ -120,7 +120,7 @@ func TestInt8FlagErrors(t *testing.T) {
 		{"bad ranges", []string{"quantize", "--model", m, "--calib", data, "--out", m8, "--ranges", "max"}, `--ranges "max"`, true},
 		{"bad equalize", []string{"eval", "--int8", "--model", m, "--calib", data, "--data", data, "--equalize", "2"}, "--equalize 2", true},
 		{"quantize without --out", []string{"quantize", "--calib", data}, "needs --calib and --out", true},
-		{"bench --int8 --pipeline", []string{"bench", "--int8", "--pipeline"}, "--int8 does not apply", true},
+		{"bench --int8 --pipeline of another model", []string{"bench", "--int8", "--pipeline", "--model", m}, "--int8 with --pipeline runs the built-in int8 model", true},
 		{"calibration data missing", []string{"quantize", "--model", m, "--calib", filepath.Join(dir, "nothing"), "--out", m8}, "nothing", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

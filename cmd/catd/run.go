@@ -84,6 +84,11 @@ func setupRun(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		opt := daemon.Options{Config: cfg, ConfigPath: *configPath, Override: override, StateDir: *stateDir,
 			RuntimeDir: *runtimeDir, Version: version + " commit " + buildCommit(), Log: e.log, SetLogLevel: e.setLevel}
+		if onTerminal(e.stderr) {
+			// Someone trying catd by hand: a camera that is not there is
+			// waited for, but they may have none at all.
+			opt.WaitHint = "no camera? try --source test: (a moving test pattern) or --source file:PHOTO.jpg"
+		}
 		// Under systemd (Type=notify): READY, STATUS, STOPPING and watchdog pings.
 		if n, err := systemd.NewNotifier(); err != nil {
 			e.log.Warn().Err(err).Msg("no service manager notifications")

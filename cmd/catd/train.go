@@ -24,10 +24,15 @@ import (
 	"catd/train"
 )
 
+// defaultArch is the architecture of the model built into catd, what
+// catd runs by default, and so what bench times and train trains unless
+// told otherwise.
+const defaultArch = "catsep64"
+
 func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	data := fs.String("data", "", "training images: a folder (or .tar, or a folder inside a .tar) with cat/ and noncat/ subfolders (required)")
 	val := fs.String("val", "", "validation images, laid out like --data; the best epoch by ROC AUC is kept")
-	arch := fs.String("arch", "catnet64", "architecture: a built-in name ("+strings.Join(model.Names(), ", ")+") or a description")
+	arch := fs.String("arch", defaultArch, "architecture: a built-in name ("+strings.Join(model.Names(), ", ")+") or a description (default: the architecture of the model catd runs)")
 	epochs := fs.Int("epochs", 20, "passes over the training set")
 	batch := fs.Int("batch", 32, "examples per step (B)")
 	mode := fs.String("mode", "minibatch", "sampling: minibatch (shuffled epochs of B), sgd (B uniformly sampled examples per step) or batch (the whole set per step)")
@@ -42,6 +47,9 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
 	minScale := fs.Float64("crop-scale", train.DefaultAugment.MinScale, "smallest random crop, as a fraction of the image area")
+	hardNeg := fs.String("hard-negatives", "", "comma-separated image classes (file-name prefixes such as n02085620) of non-cats to weigh more: dogs and other animals a camera confuses with cats")
+	hardWeight := fs.Float64("hard-weight", 3, "with --hard-negatives, their loss weight as a multiple of the other non-cats' (the non-cats' total weight stays)")
+	cameraAug := fs.Bool("camera-augment", false, "also make images look like camera frames: white balance, grey and night-vision frames, blur, sensor noise, JPEG compression at quality 30-95")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
 	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
@@ -79,11 +87,20 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		aug := train.DefaultAugment
 		aug.MinScale = *minScale
+		if *cameraAug {
+			aug.Camera = train.DefaultCamera
+		}
 		if *noAug {
+			if *cameraAug {
+				return fmt.Errorf("--no-augment and --camera-augment contradict each other: %w", errUsage)
+			}
 			aug = train.NoAugment
 		}
 		cfg := train.Config{Epochs: *epochs, Batch: *batch, Mode: md, Balance: bal, Optim: ocfg, LR: *lr, WeightDecay: *wd, EMA: *ema,
 			Schedule: sched, Augment: aug, Seed: *seed, Workers: *workers, AuxWeight: *aux}
+		if *hardNeg != "" {
+			cfg.HardNegatives, cfg.HardWeight = strings.Split(*hardNeg, ","), *hardWeight
+		}
 		if *aux != 0 && *pretrain {
 			return fmt.Errorf("--aux-classes is for training a cat detector, not with --pretrain: %w", errUsage)
 		}

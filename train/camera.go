@@ -1,0 +1,268 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Camera is the part of Augment that makes a photo look like a camera
+// frame: white balance off, a grey or infrared night image, motion or
+// focus blur, sensor noise, and the JPEG compression an MJPEG camera
+// applies. Each image draws its own strengths. The zero Camera changes
+// nothing.
+type Camera struct {
+	WhiteBalance float64 // multiply each channel by a gain in [1-WhiteBalance, 1+WhiteBalance]
+	Grey         float64 // probability of a grey frame (half of them tinted green, as night vision)
+	Blur         float64 // probability of a 3×3 box blur
+	Noise        float64 // Gaussian noise of a standard deviation drawn in [0, Noise] (pixel range 0..1)
+	JPEG         float64 // probability of JPEG compression (4:2:0) at a quality drawn in [JPEGQuality, 95]
+	JPEGQuality  int     // the lowest quality; 0 means 30
+}
+
+// DefaultCamera is what `catd train --camera-augment` applies.
+var DefaultCamera = Camera{WhiteBalance: 0.15, Grey: 0.1, Blur: 0.2, Noise: 0.03, JPEG: 0.5, JPEGQuality: 30}
+
+// Validate checks the ranges.
+func (c Camera) Validate() error {
+	prob := func(name string, p float64) error {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("train: camera augmentation %s %v, want a probability in [0, 1]", name, p)
+		}
+		return nil
+	}
+	switch {
+	case !(c.WhiteBalance >= 0 && c.WhiteBalance < 1):
+		return fmt.Errorf("train: camera augmentation white balance %v, want [0, 1)", c.WhiteBalance)
+	case !(c.Noise >= 0 && c.Noise <= 0.5):
+		return fmt.Errorf("train: camera augmentation noise %v, want [0, 0.5]", c.Noise)
+	case c.JPEGQuality < 0 || c.JPEGQuality > 95:
+		return fmt.Errorf("train: camera augmentation JPEG quality %d, want 1..95 (0: 30)", c.JPEGQuality)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"grey", c.Grey}, {"blur", c.Blur}, {"JPEG", c.JPEG}} {
+		if err := prob(p.name, p.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply distorts the w×h RGB image u (values in [0,1], interleaved) in
+// place, drawing from r. It allocates nothing.
+func (c Camera) apply(u []float32, w, h int, r *rand.Rand) {
+	if c.WhiteBalance > 0 {
+		var g [3]float32
+		for ch := range g {
+			g[ch] = float32(1 + c.WhiteBalance*(2*r.Float64()-1))
+		}
+		for i := 0; i < len(u); i += 3 {
+			for ch := range 3 {
+				u[i+ch] = min(u[i+ch]*g[ch], 1)
+			}
+		}
+	}
+	if c.Grey > 0 && r.Float64() < c.Grey {
+		tint := [3]float32{1, 1, 1}
+		if r.IntN(2) == 1 {
+			tint = [3]float32{0.8, 1, 0.8} // night vision's green
+		}
+		for i := 0; i < len(u); i += 3 {
+			y := 0.299*u[i] + 0.587*u[i+1] + 0.114*u[i+2]
+			u[i], u[i+1], u[i+2] = y*tint[0], y*tint[1], y*tint[2]
+		}
+	}
+	if c.Blur > 0 && r.Float64() < c.Blur {
+		boxBlur3(u, w, h)
+	}
+	if c.Noise > 0 {
+		if sigma := float32(c.Noise * r.Float64()); sigma > 0 {
+			for i := range u {
+				u[i] = min(max(u[i]+sigma*float32(r.NormFloat64()), 0), 1)
+			}
+		}
+	}
+	if c.JPEG > 0 && r.Float64() < c.JPEG {
+		lo := c.JPEGQuality
+		if lo == 0 {
+			lo = 30
+		}
+		jpegLoss(u, w, h, lo+r.IntN(95-lo+1))
+	}
+}
+
+// boxBlur3 replaces each sample of the w×h RGB image u by the mean of its
+// 3×3 neighbourhood (edges replicated), in place: a horizontal then a
+// vertical pass, each keeping the samples it has overwritten in locals.
+func boxBlur3(u []float32, w, h int) {
+	const third = 1.0 / 3
+	for y := range h {
+		row := u[y*w*3 : (y+1)*w*3]
+		for ch := range 3 {
+			prev, cur := row[ch], row[ch]
+			for x := range w {
+				next := row[min(x+1, w-1)*3+ch]
+				row[x*3+ch] = (prev + cur + next) * third
+				prev, cur = cur, next
+			}
+		}
+	}
+	for x := range w {
+		for ch := range 3 {
+			at := func(y int) *float32 { return &u[(y*w+x)*3+ch] }
+			prev, cur := *at(0), *at(0)
+			for y := range h {
+				next := *at(min(y+1, h-1))
+				*at(y) = (prev + cur + next) * third
+				prev, cur = cur, next
+			}
+		}
+	}
+}
+
+// The JPEG quantization tables of ITU T.81 Annex K (luminance, then
+// chrominance), in natural (row-major) order.
+var jpegTables = [2][64]float32{{
+	16, 11, 10, 16, 24, 40, 51, 61,
+	12, 12, 14, 19, 26, 58, 60, 55,
+	14, 13, 16, 24, 40, 57, 69, 56,
+	14, 17, 22, 29, 51, 87, 80, 62,
+	18, 22, 37, 56, 68, 109, 103, 77,
+	24, 35, 55, 64, 81, 104, 113, 92,
+	49, 64, 78, 87, 103, 121, 120, 101,
+	72, 92, 95, 98, 112, 100, 103, 99,
+}, {
+	17, 18, 24, 47, 99, 99, 99, 99,
+	18, 21, 26, 66, 99, 99, 99, 99,
+	24, 26, 56, 99, 99, 99, 99, 99,
+	47, 66, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+	99, 99, 99, 99, 99, 99, 99, 99,
+}}
+
+// dctCos[k][n] is C(k)/2 cos((2n+1)kπ/16), the orthonormal 8-point DCT-II.
+var dctCos = func() (t [8][8]float32) {
+	for k := range 8 {
+		ck := 1.0
+		if k == 0 {
+			ck = 1 / math.Sqrt2
+		}
+		for n := range 8 {
+			t[k][n] = float32(ck / 2 * math.Cos(float64(2*n+1)*float64(k)*math.Pi/16))
+		}
+	}
+	return t
+}()
+
+// quantTable returns table t scaled for quality q as libjpeg (and Go's
+// image/jpeg) scale it.
+func quantTable(t *[64]float32, q int) (s [64]float32) {
+	scale := 200 - 2*q
+	if q < 50 {
+		scale = 5000 / q
+	}
+	for i, v := range t {
+		s[i] = float32(min(max((int(v)*scale+50)/100, 1), 255))
+	}
+	return s
+}
+
+// jpegLoss applies to the w×h RGB image u (values in [0,1]) what JPEG
+// compression at quality q loses: the JFIF colour transform, chroma
+// averaged over 2×2 pixels (4:2:0), each 8×8 block's DCT coefficients
+// quantized with the Annex K tables scaled for q, and back (chroma
+// replicated, as image/jpeg does). The entropy coding that follows in a
+// real encoder is lossless, so this is the whole of the distortion, but
+// for rounding. It works in 16×16 macroblocks (edges replicated) and
+// allocates nothing.
+func jpegLoss(u []float32, w, h, q int) {
+	ql, qc := quantTable(&jpegTables[0], q), quantTable(&jpegTables[1], q)
+	var y [4][64]float32
+	var cb, cr [64]float32
+	for my := 0; my < h; my += 16 {
+		for mx := 0; mx < w; mx += 16 {
+			for i := range 64 {
+				cb[i], cr[i] = 0, 0
+			}
+			for py := range 16 {
+				sy := min(my+py, h-1)
+				for px := range 16 {
+					p := u[(sy*w+min(mx+px, w-1))*3:]
+					r, g, b := 255*p[0], 255*p[1], 255*p[2]
+					y[(py/8)*2+px/8][(py%8)*8+px%8] = 0.299*r + 0.587*g + 0.114*b - 128
+					ci := (py/2)*8 + px/2
+					cb[ci] += 0.25 * (-0.168736*r - 0.331264*g + 0.5*b)
+					cr[ci] += 0.25 * (0.5*r - 0.418688*g - 0.081312*b)
+				}
+			}
+			for i := range y {
+				quantize(&y[i], &ql)
+			}
+			quantize(&cb, &qc)
+			quantize(&cr, &qc)
+			for py := range min(16, h-my) {
+				for px := range min(16, w-mx) {
+					yy := y[(py/8)*2+px/8][(py%8)*8+px%8] + 128
+					ci := (py/2)*8 + px/2
+					b, r := cb[ci], cr[ci]
+					p := u[((my+py)*w+mx+px)*3:]
+					p[0] = clamp01((yy + 1.402*r) / 255)
+					p[1] = clamp01((yy - 0.344136*b - 0.714136*r) / 255)
+					p[2] = clamp01((yy + 1.772*b) / 255)
+				}
+			}
+		}
+	}
+}
+
+func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+
+// quantize replaces the 8×8 block b by the inverse DCT of its DCT
+// coefficients rounded to multiples of the table t, clamped to the
+// samples' range (-128..127) as a decoder clamps them.
+func quantize(b *[64]float32, t *[64]float32) {
+	var tmp, c [64]float32
+	for y := range 8 { // rows
+		for k := range 8 {
+			var s float32
+			for n := range 8 {
+				s += dctCos[k][n] * b[y*8+n]
+			}
+			tmp[y*8+k] = s
+		}
+	}
+	for x := range 8 { // columns
+		for k := range 8 {
+			var s float32
+			for n := range 8 {
+				s += dctCos[k][n] * tmp[n*8+x]
+			}
+			c[k*8+x] = s
+		}
+	}
+	for i := range c {
+		c[i] = float32(math.Round(float64(c[i]/t[i]))) * t[i]
+	}
+	for x := range 8 {
+		for n := range 8 {
+			var s float32
+			for k := range 8 {
+				s += dctCos[k][n] * c[k*8+x]
+			}
+			tmp[n*8+x] = s
+		}
+	}
+	for y := range 8 {
+		for n := range 8 {
+			var s float32
+			for k := range 8 {
+				s += dctCos[k][n] * tmp[y*8+k]
+			}
+			b[y*8+n] = min(max(s, -128), 127)
+		}
+	}
+}
