@@ -56,6 +56,8 @@ type Config struct {
 	Learn Learn `yaml:"learn"`
 	// Review is the queue of frames saved for the user to label.
 	Review Review `yaml:"review"`
+	// HTTP is the web page on the board (package web).
+	HTTP HTTP `yaml:"http"`
 	// Serial is the serial console (events out, commands in).
 	Serial Serial `yaml:"serial"`
 	// Log is what catd logs.
@@ -200,6 +202,25 @@ type Review struct {
 	MaxBytes Bytes `yaml:"max_bytes"`
 }
 
+// HTTP is catd's web page: live view, region of interest, review queue,
+// learning, status, events and Prometheus metrics (package web).
+type HTTP struct {
+	// Listen is the address the page is served on, [HOST]:PORT, such as
+	// ":8787" (every interface) or "127.0.0.1:8787"; "" turns it off.
+	// Port 0 takes a free port (the log says which).
+	Listen string `yaml:"listen"`
+	// PasswordFile holds the page's password on its first line; "" uses
+	// the password catd generates on its first start and keeps in the
+	// state directory (web-password, mode 0600). A relative path is
+	// relative to the config file's directory.
+	PasswordFile string `yaml:"password_file"`
+	// CertFile and KeyFile, both set or both "", are the PEM certificate
+	// (chain) and key that serve the page over HTTPS; relative paths are
+	// relative to the config file's directory.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
 // Serial is the serial console.
 type Serial struct {
 	// Port is the device path, such as /dev/ttyGS0 or /dev/ttyAMA0;
@@ -269,6 +290,7 @@ func Default() Config {
 			MaxCount:    200,
 			MaxBytes:    32 * MiB,
 		},
+		HTTP: HTTP{Listen: ":8787"},
 		Serial: Serial{
 			Baud:   115200,
 			Format: "text",
@@ -303,6 +325,7 @@ func Parse(name string, data []byte) (Config, error) {
 	if err := join(d.errs); err != nil {
 		return Config{}, err
 	}
+	c.HTTP.resolve(filepath.Dir(name))
 	return c, nil
 }
 
@@ -466,6 +489,8 @@ func (c *Config) check() []*Error {
 	if v := c.Review.MaxBytes; v < 64*KiB {
 		bad("review.max_bytes", "want a size of 64KiB or more, got %v", v)
 	}
+
+	errs = append(errs, c.HTTP.check()...)
 
 	if p := c.Serial.Port; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0)) {
 		bad("serial.port", `want a device path such as /dev/ttyGS0, or "" for none, got %s`, quote(p))

@@ -114,6 +114,11 @@ review:
   min_interval: 1m
   max_count: 50
   max_bytes: 8MiB
+http:
+  listen: 127.0.0.1:8080
+  password_file: /etc/catd/web-password
+  cert_file: /etc/catd/cert.pem
+  key_file: /etc/catd/key.pem
 serial:
   port: /dev/ttyGS0
   baud: 9600
@@ -154,6 +159,8 @@ func fullConfig() config.Config {
 			Margin: 0.05, Anchor: 0.1, ReplayPerClass: 200, Duty: 0.25},
 		Review: config.Review{Enabled: false, Band: 0.1, MinInterval: config.Duration(time.Minute), MaxCount: 50,
 			MaxBytes: 8 * config.MiB},
+		HTTP: config.HTTP{Listen: "127.0.0.1:8080", PasswordFile: "/etc/catd/web-password", CertFile: "/etc/catd/cert.pem",
+			KeyFile: "/etc/catd/key.pem"},
 		Serial: config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
 		Log:    config.Log{Level: "debug"},
 	}
@@ -674,6 +681,7 @@ func TestKeys(t *testing.T) {
 		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",
 		"learn.replay_per_class", "learn.duty",
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
+		"http.listen", "http.password_file", "http.cert_file", "http.key_file",
 		"serial.port", "serial.baud", "serial.format",
 		"log.level",
 	}

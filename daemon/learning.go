@@ -80,6 +80,8 @@ type learning struct {
 	reviewCfg  atomic.Pointer[config.Review]
 	reviewDir  atomic.Pointer[state.Snapshots]
 	lastReview atomic.Int64 // unix nanoseconds
+
+	history roundLog // the rounds run, for the web page
 }
 
 // learningHost is what on-device learning needs of the service.
@@ -333,6 +335,7 @@ func (l *learning) Label(class, frame string) (string, error) {
 		if err := l.inbox.MoveIn(dir, frame, class); err != nil {
 			return "", fmt.Errorf("moving %s into labels/%s: %w", frame, class, err)
 		}
+		_ = l.reviewDir.Load().Delete(frame) // gone: no longer counted in the queue
 		reply := "labelled review frame " + frame + " " + class
 		if p, ok := reviewPCat(frame); ok {
 			reply = fmt.Sprintf("labelled review frame %s (p(cat) %.2f) %s%s", frame, p, class, contrary(class, p))
@@ -534,6 +537,7 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 		return
 	}
 	l.rounds.Add(1)
+	l.history.add(res, time.Now())
 	if res.Accepted {
 		l.accepted.Add(1)
 		l.heldOutAUC.Store(math.Float64bits(res.ValAUC))

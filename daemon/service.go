@@ -30,6 +30,7 @@ import (
 	"catd/serialctl"
 	"catd/state"
 	"catd/train"
+	"catd/web"
 )
 
 // Options configure Run, catd's service: the pipeline plus everything
@@ -129,6 +130,7 @@ type service struct {
 	quant      *quantizer
 	memory     *memoryGuard
 	watcher    *fswatch.Watcher
+	page       *web.Server // the web page (web.go)
 	started    time.Time
 	dirty      atomic.Bool // the weights changed since the last checkpoint
 	checkpoint atomic.Pointer[string]
@@ -195,6 +197,7 @@ func Run(ctx context.Context, opt Options) error {
 	if err := s.watchConfig(ctx, &wg); err != nil {
 		return err
 	}
+	s.startWeb(ctx, &wg)
 	s.mu.Lock()
 	if err := s.startConsole(ctx, s.cfg.Serial); err != nil {
 		s.mu.Unlock()
@@ -539,6 +542,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 		Updates: s.updates, OnEvent: s.event, Status: s.status, OnDetect: s.detected, StallAfter: s.opt.StallAfter}
 	p.OnFrame = func(f *camera.Frame, pix []uint8, pc, thr float32, kind EventKind) {
 		s.quant.sample(pix)
+		s.webFrame(f, pc, thr)
 		if s.learning != nil {
 			s.learning.onFrame(f, pix, pc, thr, kind)
 		}
@@ -561,6 +565,7 @@ func (s *service) pipelineConfig() PipelineConfig {
 
 // event logs nothing (the pipeline did) and passes ev on.
 func (s *service) event(ev Event) {
+	s.webEvent(ev)
 	if c := s.consoleNow(); c != nil {
 		forward(c, ev)
 	}
@@ -691,6 +696,7 @@ func (s *service) apply(nc config.Config, why string) error {
 	s.swapModel(c)
 	s.swapOutputs(c)
 	s.reconfigureLearning(c)
+	s.swapWeb(c)
 	s.switchInt8(c)
 	s.swapLogAndConsole(c)
 	s.cfg = nc

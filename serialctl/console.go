@@ -399,39 +399,53 @@ func (c *Console) command(line string, reply func(ok bool, text string, lines []
 		return
 	}
 	c.log.Info().Stringer("command", cmd.Op).Msg("serial command")
-	var text string
+	text, lines, err := Execute(c.h, cmd)
+	if err != nil {
+		c.log.Warn().Err(err).Stringer("command", cmd.Op).Msg("serial command failed")
+		reply(false, err.Error(), nil)
+		return
+	}
+	reply(true, text, lines)
+}
+
+// Execute runs cmd, a command ParseCommand returned, on h and returns the
+// text of its reply (and, for help, the lines listing the commands), or
+// the error to answer with, prefixed with the command's name
+// ("save: checkpoint not written: …"). The serial console and other
+// command channels (MQTT) run commands through it, so that they answer
+// alike.
+func Execute(h Handler, cmd Command) (text string, lines []string, err error) {
 	switch cmd.Op {
 	case OpHelp:
-		reply(true, "help: "+strconv.Itoa(int(numOps))+" commands", HelpLines())
-		return
+		return "help: " + strconv.Itoa(int(numOps)) + " commands", HelpLines(), nil
 	case OpStatus:
-		text = c.h.Status()
+		text = h.Status()
 	case OpVersion:
-		text = c.h.Version()
+		text = h.Version()
 	case OpThreshold:
-		err = c.h.SetThreshold(cmd.Threshold)
+		err = h.SetThreshold(cmd.Threshold)
 		text = "threshold " + strconv.FormatFloat(cmd.Threshold, 'g', -1, 64) + " until restart or the next config change"
 	case OpLabel:
-		text, err = c.h.Label(cmd.Class, cmd.Frame)
+		text, err = h.Label(cmd.Class, cmd.Frame)
 	case OpLearn:
-		err = c.h.Learn(cmd.On)
+		err = h.Learn(cmd.On)
 		text = "learning off"
 		if cmd.On {
 			text = "learning on"
 		}
 	case OpSave:
-		err = c.h.Save()
+		err = h.Save()
 		text = "checkpoint saved"
 	case OpReload:
-		err = c.h.Reload()
+		err = h.Reload()
 		text = "config reloaded"
+	default:
+		return "", nil, fmt.Errorf("command %v unknown", cmd.Op)
 	}
 	if err != nil {
-		c.log.Warn().Err(err).Stringer("command", cmd.Op).Msg("serial command failed")
-		reply(false, cmd.Op.String()+": "+err.Error(), nil)
-		return
+		return "", nil, fmt.Errorf("%s: %w", cmd.Op, err)
 	}
-	reply(true, text, nil)
+	return text, nil, nil
 }
 
 // lineSplitter cuts a byte stream into lines ending in \n, \r or \r\n,

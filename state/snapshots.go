@@ -174,3 +174,26 @@ func (s *Snapshots) prune(keep string) error {
 func SnapshotName(t time.Time, frame uint64, pcat float32) string {
 	return fmt.Sprintf("%s-f%09d-p%.2f.jpg", t.UTC().Format("20060102T150405.000Z"), frame, pcat)
 }
+
+// Delete deletes the snapshot dir/name, a name Save accepts, and no longer
+// counts it. A file already gone (moved away: a review frame labelled) is
+// no longer counted either, and the error wraps fs.ErrNotExist.
+func (s *Snapshots) Delete(name string) error {
+	if err := checkSnapshotName(name); err != nil {
+		return fmt.Errorf("state: snapshot %q: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := os.Remove(filepath.Join(s.dir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state: delete snapshot: %w", err)
+	}
+	if i, found := slices.BinarySearchFunc(s.files, name, func(f snapshot, name string) int { return cmp.Compare(f.name, name) }); found {
+		s.bytes -= s.files[i].size
+		s.files = slices.Delete(s.files, i, i+1)
+	}
+	if err != nil {
+		return fmt.Errorf("state: delete snapshot: %w", err)
+	}
+	return nil
+}
