@@ -208,6 +208,10 @@ install:
 	else \
 		install -D -m 0644 systemd/catd.yaml '$(CONFDIR)/catd.yaml' && echo "installed example config $(CONFDIR)/catd.yaml"; \
 	fi
+	@# The web page's "Save region" writes the config: the group catd may.
+	@if [ -z '$(DESTDIR)' ] && getent group catd >/dev/null; then \
+		chgrp catd '$(CONFDIR)' '$(CONFDIR)/catd.yaml' && chmod 2775 '$(CONFDIR)' && chmod 0664 '$(CONFDIR)/catd.yaml'; \
+	fi
 
 uninstall:
 	rm -f '$(DESTDIR)$(PREFIX)/bin/catd' '$(UNITDIR)/catd.service' '$(SYSUSERS)'
