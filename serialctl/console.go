@@ -78,10 +78,11 @@ type Options struct {
 	// StatusEvery is the period of the STATUS line (default 60 s; negative
 	// disables it).
 	StatusEvery time.Duration
-	// MaxLine is the longest command line kept, in bytes (default 256).
+	// MaxLine is the longest command line kept, in bytes (default
+	// DefaultMaxLine).
 	MaxLine int
-	// RatePerSec bounds the lines handled per second (default 5), with a
-	// burst of 10.
+	// RatePerSec bounds the lines handled per second (default
+	// DefaultRate), with a burst of Burst.
 	RatePerSec float64
 	// Queue is how many event lines wait while the port is down or slow
 	// (default 64); more are dropped and counted.
@@ -96,6 +97,14 @@ var StandardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 2
 
 // Burst is how many lines may arrive at once before the rate limit applies.
 const Burst = 10
+
+// DefaultMaxLine is the longest command line taken, in bytes, and
+// DefaultRate the command lines taken a second (after a Burst), unless
+// Options say otherwise.
+const (
+	DefaultMaxLine = 256
+	DefaultRate    = 5
+)
 
 const (
 	minBackoff = 500 * time.Millisecond
@@ -145,10 +154,10 @@ func New(opt Options, h Handler) (*Console, error) {
 		opt.StatusEvery = time.Minute
 	}
 	if opt.MaxLine <= 0 {
-		opt.MaxLine = 256
+		opt.MaxLine = DefaultMaxLine
 	}
 	if opt.RatePerSec <= 0 {
-		opt.RatePerSec = 5
+		opt.RatePerSec = DefaultRate
 	}
 	if opt.Queue <= 0 {
 		opt.Queue = 64
@@ -348,7 +357,7 @@ func (c *Console) lost(isEvent bool) {
 // fails or done.
 func (c *Console) input(r io.Reader, out chan<- []byte, done <-chan struct{}) error {
 	ls := newLineSplitter(c.opt.MaxLine)
-	lim := newLimiter(c.opt.RatePerSec, Burst, c.now())
+	lim := NewLimiter(c.opt.RatePerSec, Burst, c.now())
 	buf := make([]byte, 512)
 	reply := func(ok bool, text string, lines []string) {
 		select {
@@ -358,7 +367,7 @@ func (c *Console) input(r io.Reader, out chan<- []byte, done <-chan struct{}) er
 	}
 	handle := func(line []byte, tooLong bool) {
 		defer c.handled.Add(1)
-		allowed, notify := lim.allow(c.now())
+		allowed, notify := lim.Allow(c.now())
 		if !allowed {
 			if notify {
 				reply(false, "rate limited", nil)
@@ -399,39 +408,53 @@ func (c *Console) command(line string, reply func(ok bool, text string, lines []
 		return
 	}
 	c.log.Info().Stringer("command", cmd.Op).Msg("serial command")
-	var text string
+	text, lines, err := Execute(c.h, cmd)
+	if err != nil {
+		c.log.Warn().Err(err).Stringer("command", cmd.Op).Msg("serial command failed")
+		reply(false, err.Error(), nil)
+		return
+	}
+	reply(true, text, lines)
+}
+
+// Execute runs cmd, a command ParseCommand returned, on h and returns the
+// text of its reply (and, for help, the lines listing the commands), or
+// the error to answer with, prefixed with the command's name
+// ("save: checkpoint not written: …"). The serial console and other
+// command channels (MQTT) run commands through it, so that they answer
+// alike.
+func Execute(h Handler, cmd Command) (text string, lines []string, err error) {
 	switch cmd.Op {
 	case OpHelp:
-		reply(true, "help: "+strconv.Itoa(int(numOps))+" commands", HelpLines())
-		return
+		return "help: " + strconv.Itoa(int(numOps)) + " commands", HelpLines(), nil
 	case OpStatus:
-		text = c.h.Status()
+		text = h.Status()
 	case OpVersion:
-		text = c.h.Version()
+		text = h.Version()
 	case OpThreshold:
-		err = c.h.SetThreshold(cmd.Threshold)
+		err = h.SetThreshold(cmd.Threshold)
 		text = "threshold " + strconv.FormatFloat(cmd.Threshold, 'g', -1, 64) + " until restart or the next config change"
 	case OpLabel:
-		text, err = c.h.Label(cmd.Class, cmd.Frame)
+		text, err = h.Label(cmd.Class, cmd.Frame)
 	case OpLearn:
-		err = c.h.Learn(cmd.On)
+		err = h.Learn(cmd.On)
 		text = "learning off"
 		if cmd.On {
 			text = "learning on"
 		}
 	case OpSave:
-		err = c.h.Save()
+		err = h.Save()
 		text = "checkpoint saved"
 	case OpReload:
-		err = c.h.Reload()
+		err = h.Reload()
 		text = "config reloaded"
+	default:
+		return "", nil, fmt.Errorf("command %v unknown", cmd.Op)
 	}
 	if err != nil {
-		c.log.Warn().Err(err).Stringer("command", cmd.Op).Msg("serial command failed")
-		reply(false, cmd.Op.String()+": "+err.Error(), nil)
-		return
+		return "", nil, fmt.Errorf("%s: %w", cmd.Op, err)
 	}
-	reply(true, text, nil)
+	return text, nil, nil
 }
 
 // lineSplitter cuts a byte stream into lines ending in \n, \r or \r\n,
@@ -470,20 +493,26 @@ func (s *lineSplitter) feed(p []byte, emit func(line []byte, tooLong bool)) {
 	}
 }
 
-// limiter is a token bucket over lines. Once it refuses a line, it asks for
-// one notice, and asks again only after the bucket has filled up: one
-// "rate limited" per flood.
-type limiter struct {
+// Limiter is a token bucket over command lines: rate lines a second, in
+// bursts of up to burst. Once it refuses a line, it asks for one notice,
+// and asks again only after the bucket has filled up: one "rate limited"
+// per flood. The console keeps one per session (DefaultRate, Burst); other
+// command channels use the same. Not safe for concurrent use.
+type Limiter struct {
 	rate, burst, tokens float64
 	last                time.Time
 	noticed             bool
 }
 
-func newLimiter(rate float64, burst int, now time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+// NewLimiter returns a full bucket at time now.
+func NewLimiter(rate float64, burst int, now time.Time) *Limiter {
+	return &Limiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
 }
 
-func (l *limiter) allow(now time.Time) (ok, notify bool) {
+// Allow takes a token for a line arriving at now: ok if the line may be
+// handled; notify if it may not and the sender should be told so (once
+// per flood).
+func (l *Limiter) Allow(now time.Time) (ok, notify bool) {
 	if dt := now.Sub(l.last).Seconds(); dt > 0 {
 		l.tokens = min(l.burst, l.tokens+dt*l.rate)
 	}
