@@ -15,6 +15,7 @@ import (
 	"catd/camera"
 	"catd/internal/childenv"
 	"catd/internal/regfile"
+	"catd/mqtt"
 	"catd/optim"
 	"catd/preprocess"
 	"catd/serialctl"
@@ -58,6 +59,9 @@ type Config struct {
 	Review Review `yaml:"review"`
 	// Serial is the serial console (events out, commands in).
 	Serial Serial `yaml:"serial"`
+	// MQTT publishes to an MQTT broker and announces catd to Home
+	// Assistant (package mqtt).
+	MQTT MQTT `yaml:"mqtt"`
 	// Log is what catd logs.
 	Log Log `yaml:"log"`
 }
@@ -213,6 +217,34 @@ type Serial struct {
 	Format string `yaml:"format"`
 }
 
+// MQTT is the connection to an MQTT broker: state, events and snapshots
+// published, Home Assistant discovery, commands taken (package mqtt).
+type MQTT struct {
+	// Broker is tcp://HOST[:PORT] or ssl://HOST[:PORT]; "" turns MQTT off.
+	Broker string `yaml:"broker"`
+	// CAFile is a PEM file of the certificates that may sign an ssl://
+	// broker's certificate ("": the system's); PinnedCert, sha256:HEX,
+	// trusts the one certificate with that fingerprint instead (with
+	// CAFile too, the certificate must pass both). Parse
+	// makes a relative CAFile relative to the config file's directory.
+	CAFile     string `yaml:"ca_file"`
+	PinnedCert string `yaml:"pinned_cert"`
+	// Username authenticates to the broker ("" for none), with the
+	// password held in the first line of PasswordFile (never in the config,
+	// never logged; relative to the config file's directory).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// ClientID is the MQTT client id; "" is catd-HOST.
+	ClientID string `yaml:"client_id"`
+	// TopicPrefix starts catd's topics; "" is catd/HOST.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// DiscoveryPrefix is Home Assistant's discovery prefix; "" publishes
+	// no discovery.
+	DiscoveryPrefix string `yaml:"discovery_prefix"`
+	// PCatEvery is the least time between two p(cat) messages, at least 1 s.
+	PCatEvery Duration `yaml:"p_cat_every"`
+}
+
 // Log is what catd logs.
 type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn"
@@ -273,7 +305,8 @@ func Default() Config {
 			Baud:   115200,
 			Format: "text",
 		},
-		Log: Log{Level: "info"},
+		MQTT: MQTT{DiscoveryPrefix: "homeassistant", PCatEvery: Duration(10 * time.Second)},
+		Log:  Log{Level: "info"},
 	}
 }
 
@@ -293,8 +326,10 @@ func Parse(name string, data []byte) (Config, error) {
 	c := Default()
 	d := newDecoder(name)
 	d.decode(data, &c)
-	if c.Model != "" && !filepath.IsAbs(c.Model) {
-		c.Model = filepath.Join(filepath.Dir(name), c.Model)
+	for _, p := range []*string{&c.Model, &c.MQTT.CAFile, &c.MQTT.PasswordFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(name), *p)
+		}
 	}
 	for _, e := range c.check() {
 		e.File, e.Line = name, d.lines[e.Key]
@@ -477,8 +512,67 @@ func (c *Config) check() []*Error {
 		bad("serial.format", "want text or json, got %s", quote(c.Serial.Format))
 	}
 
+	errs = append(errs, c.MQTT.check()...)
+
 	if !slices.Contains(logLevels, c.Log.Level) {
 		bad("log.level", "want debug, info, warn or error, got %s", quote(c.Log.Level))
+	}
+	return errs
+}
+
+// check returns the problems of the mqtt section.
+func (m *MQTT) check() []*Error {
+	var errs []*Error
+	bad := func(key string, err error) {
+		msg := err.Error()
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "mqtt: ") {
+			msg = msg[i+2:]
+		}
+		errs = append(errs, &Error{Key: "mqtt." + key, Msg: msg})
+	}
+	if m.Broker != "" {
+		if err := mqtt.CheckBroker(m.Broker); err != nil {
+			bad("broker", err)
+		}
+	}
+	ssl := strings.HasPrefix(m.Broker, "ssl://")
+	if strings.ContainsRune(m.CAFile, 0) {
+		bad("ca_file", errors.New("want the path of a PEM file"))
+	} else if m.CAFile != "" && !ssl {
+		bad("ca_file", errors.New("a CA file needs an ssl:// broker"))
+	}
+	if m.PinnedCert != "" {
+		if _, err := mqtt.ParsePin(m.PinnedCert); err != nil {
+			bad("pinned_cert", err)
+		} else if !ssl {
+			bad("pinned_cert", errors.New("a pinned certificate needs an ssl:// broker"))
+		}
+	}
+	if err := mqtt.CheckUsername(m.Username); err != nil {
+		bad("username", err)
+	}
+	if strings.ContainsRune(m.PasswordFile, 0) {
+		bad("password_file", errors.New("want the path of a file"))
+	} else if m.PasswordFile != "" && m.Username == "" {
+		bad("password_file", errors.New("a password needs a username"))
+	}
+	if m.ClientID != "" {
+		if err := mqtt.CheckClientID(m.ClientID); err != nil {
+			bad("client_id", err)
+		}
+	}
+	if m.TopicPrefix != "" {
+		if err := mqtt.CheckTopicPrefix(m.TopicPrefix); err != nil {
+			bad("topic_prefix", err)
+		}
+	}
+	if m.DiscoveryPrefix != "" {
+		if err := mqtt.CheckTopicPrefix(m.DiscoveryPrefix); err != nil {
+			bad("discovery_prefix", err)
+		}
+	}
+	if m.PCatEvery < Duration(time.Second) {
+		bad("p_cat_every", fmt.Errorf("want a duration of 1s or more, got %v", m.PCatEvery))
 	}
 	return errs
 }

@@ -27,7 +27,8 @@ type Options struct {
 	Broker string
 	// CAFile is a PEM file of the certificates that may sign an ssl://
 	// broker's certificate ("": the system's). PinnedCert, if set, is the
-	// broker certificate's SHA-256 (ParsePin), trusted alone instead.
+	// broker certificate's SHA-256 (ParsePin), trusted alone instead, or
+	// checked as well with CAFile.
 	CAFile     string
 	PinnedCert string
 	// Username and Password authenticate to the broker; "" for none.
@@ -222,30 +223,8 @@ func New(opt Options) (*Client, error) {
 }
 
 // tlsConfig trusts the certificates of caFile ("": the system's), or the
-// one certificate pinned.
+// one certificate pinned, or with both, a certificate that passes both.
 func tlsConfig(host, caFile, pin string) (*tls.Config, error) {
-	if caFile != "" && pin != "" {
-		return nil, errors.New("mqtt: give a CA file or a pinned certificate, not both")
-	}
-	if pin != "" {
-		want, err := ParsePin(pin)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt: %w", err)
-		}
-		return &tls.Config{
-			MinVersion:         tls.VersionTLS12,
-			InsecureSkipVerify: true, // replaced by the pin check below
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errors.New("the broker sent no certificate")
-				}
-				if got := sha256.Sum256(cs.PeerCertificates[0].Raw); got != want {
-					return fmt.Errorf("the broker's certificate is sha256:%x, not the one pinned", got)
-				}
-				return nil
-			},
-		}, nil
-	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	if caFile != "" {
 		pem, err := regfile.Read(caFile, 1<<20)
@@ -257,6 +236,24 @@ func tlsConfig(host, caFile, pin string) (*tls.Config, error) {
 			return nil, fmt.Errorf("mqtt: CA file %s: no PEM certificate in it", caFile)
 		}
 		cfg.RootCAs = pool
+	}
+	if pin != "" {
+		want, err := ParsePin(pin)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: %w", err)
+		}
+		// Without a CA file, the pin replaces the chain's check; with
+		// one, the certificate must pass both.
+		cfg.InsecureSkipVerify = caFile == ""
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the broker sent no certificate")
+			}
+			if got := sha256.Sum256(cs.PeerCertificates[0].Raw); got != want {
+				return fmt.Errorf("the broker's certificate is sha256:%x, not the one pinned", got)
+			}
+			return nil
+		}
 	}
 	return cfg, nil
 }
