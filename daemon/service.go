@@ -25,6 +25,7 @@ import (
 	"catd/internal/regfile"
 	"catd/learn"
 	"catd/model"
+	"catd/mqtt"
 	"catd/preprocess"
 	"catd/safetensors"
 	"catd/serialctl"
@@ -134,6 +135,7 @@ type service struct {
 	checkpoint atomic.Pointer[string]
 	cfgErr     atomic.Pointer[string]
 	hooks      sync.WaitGroup // closing replaced hook runners
+	mq         mqttState      // the MQTT client (mqtt.go)
 	lock       *state.DirLock // on the state directory, from start until closeAll
 }
 
@@ -200,6 +202,12 @@ func Run(ctx context.Context, opt Options) error {
 		s.mu.Unlock()
 		return err
 	}
+	mq, merr := s.newMQTT(s.cfg.MQTT)
+	if merr != nil {
+		s.mu.Unlock()
+		return merr
+	}
+	s.startMQTT(ctx, mq, s.cfg.MQTT)
 	pcfg := s.pipelineConfig()
 	s.mu.Unlock()
 
@@ -564,6 +572,7 @@ func (s *service) event(ev Event) {
 	if c := s.consoleNow(); c != nil {
 		forward(c, ev)
 	}
+	s.mqttEvent(ev)
 	if s.opt.OnEvent != nil {
 		s.opt.OnEvent(ev)
 	}
@@ -590,6 +599,7 @@ func (s *service) status(st *Status) {
 	if s.learning != nil {
 		s.learning.status(st)
 	}
+	s.mqttStatus(st)
 }
 
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
@@ -693,6 +703,7 @@ func (s *service) apply(nc config.Config, why string) error {
 	s.reconfigureLearning(c)
 	s.switchInt8(c)
 	s.swapLogAndConsole(c)
+	s.swapMQTT(c)
 	s.cfg = nc
 	s.log.Info().Strs("changed", c.keys).Str("reason", why).Msg("config applied")
 	s.emit(EventConfigReloaded, strings.Join(c.keys, ","))
@@ -708,6 +719,7 @@ type change struct {
 	src camera.Source      // the new source, if source changed
 	m   *loaded            // the new model, if model changed
 	cp  *state.Checkpoints // checkpoints kept anew, if checkpoint.keep changed
+	mq  *mqtt.Client       // the new MQTT client, if mqtt changed (nil: none)
 }
 
 // has reports whether the key prefix, or a key under it, changed.
@@ -737,6 +749,11 @@ func (s *service) prepare(c *change) error {
 	}
 	if c.has("checkpoint.keep") {
 		if c.cp, err = state.OpenCheckpoints(s.ckpts.Load().Dir(), nc.Checkpoint.Keep, &s.meter); err != nil {
+			return err
+		}
+	}
+	if c.has("mqtt") {
+		if c.mq, err = s.newMQTT(nc.MQTT); err != nil {
 			return err
 		}
 	}
@@ -967,6 +984,7 @@ func (s *service) openSnapshots(c config.Snapshots) error {
 // closeAll releases what Run holds; Run's context is done, if it was made.
 func (s *service) closeAll() {
 	s.waitConsoles()
+	s.waitMQTT()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.hook.Swap(nil); r != nil {
