@@ -167,7 +167,7 @@ func fullConfig() config.Config {
 		Serial: config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
 		MQTT: config.MQTT{Broker: "ssl://broker.lan:8884", CAFile: "ca.pem",
 			PinnedCert: "sha256:AB:cd:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef",
-			Username: "catd", PasswordFile: "/etc/catd/mqtt.pass", ClientID: "catd-door", TopicPrefix: "home/catflap",
+			Username:   "catd", PasswordFile: "/etc/catd/mqtt.pass", ClientID: "catd-door", TopicPrefix: "home/catflap",
 			DiscoveryPrefix: "", PCatEvery: config.Duration(30 * time.Second)},
 		Log: config.Log{Level: "debug"},
 	}
