@@ -429,6 +429,33 @@ func TestBrokerRestart(t *testing.T) {
 	s2.Payload("catd/test/event", 0, wait, `{"event":"after"}`)
 }
 
+// TestHungBroker: a broker that stops answering (its process stopped,
+// connections open) holds no caller: states and events are taken at once
+// while the client waits for the broker, and once it answers again the
+// newest state goes out. A client stopped while the broker hangs returns.
+func TestHungBroker(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Opts{})
+	c, stop := startClient(t, b, mqtt.Options{Queue: 8})
+	s := mqtttest.Subscribe(t, b, "catd/test/#", mqtttest.SubOpts{})
+	s.Payload("catd/test/availability", 0, wait, "online")
+	b.Pause()
+	for i := range 1000 {
+		c.Set(mqtt.Stats, fmt.Appendf(nil, `{"frames":%d}`, i))
+		c.Event(fmt.Appendf(nil, `{"n":%d}`, i))
+		c.SetPresent(i%2 == 0)
+	}
+	if d := c.Dropped(); d < 1000-8-1 {
+		t.Errorf("Dropped() = %d, want at least 991 of 1000 events with a queue of 8 and a hung broker", d)
+	}
+	b.Resume()
+	s.Payload("catd/test/stats", 0, wait, `{"frames":999}`)
+	s.Payload("catd/test/cat", 0, wait, "OFF")
+	b.Pause()
+	c.SetPresent(true)
+	stop() // returns, though the broker answers nothing (startClient checks)
+	b.Resume()
+}
+
 // TestGracefulStop: a client stopped says offline (retained), and with
 // RetractOnStop removes its discovery configs.
 func TestGracefulStop(t *testing.T) {

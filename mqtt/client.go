@@ -539,8 +539,13 @@ func (c *Client) flush(cl paho.Client) error {
 // publish sends one message (QoS 1) and waits for the broker's answer at
 // most Options.Timeout.
 func (c *Client) publish(cl paho.Client, topic string, payload []byte, retained bool) error {
+	return c.publishWithin(cl, topic, payload, retained, c.opt.Timeout)
+}
+
+// publishWithin is publish waiting at most d.
+func (c *Client) publishWithin(cl paho.Client, topic string, payload []byte, retained bool, d time.Duration) error {
 	tok := cl.Publish(topic, 1, retained, payload)
-	if !tok.WaitTimeout(c.opt.Timeout) {
+	if !tok.WaitTimeout(d) {
 		c.log.Debug().Str("topic", topic).Msg("mqtt: publish not acknowledged in time")
 		return fmt.Errorf("mqtt: publish %s: no answer from the broker", topic)
 	}
@@ -550,17 +555,22 @@ func (c *Client) publish(cl paho.Client, topic string, payload []byte, retained 
 	return nil
 }
 
+// goodbyeWait bounds each step of goodbye: a stalled broker holds a
+// stopping catd no longer than a few of these.
+const goodbyeWait = 2 * time.Second
+
 // goodbye says offline (and removes discovery if asked) and disconnects,
-// each step within Options.Timeout.
+// each step within goodbyeWait.
 func (c *Client) goodbye(cl paho.Client) {
+	wait := min(c.opt.Timeout, goodbyeWait)
 	if c.retract.Load() && c.opt.DiscoveryPrefix != "" {
 		for _, d := range Discovery(c.opt) {
-			if err := c.publish(cl, d.Topic, nil, true); err != nil {
+			if err := c.publishWithin(cl, d.Topic, nil, true, wait); err != nil {
 				break
 			}
 		}
 	}
-	if err := c.publish(cl, c.Topic(topicAvailability), []byte("offline"), true); err != nil {
+	if err := c.publishWithin(cl, c.Topic(topicAvailability), []byte("offline"), true, wait); err != nil {
 		c.log.Debug().Err(err).Msg("mqtt: offline not published")
 	}
 	cl.Disconnect(250)

@@ -163,6 +163,7 @@ func (b *Broker) Stop() {
 	if b.cmd == nil {
 		return
 	}
+	b.cmd.Process.Signal(syscall.SIGCONT) // if paused
 	b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-b.done:
@@ -171,6 +172,22 @@ func (b *Broker) Stop() {
 		<-b.done
 	}
 	b.cmd = nil
+}
+
+// Pause stops the broker's process (SIGSTOP) without closing anything:
+// connections stay open and nobody answers, as with a hung broker or a
+// network that drops packets. Resume lets it go on.
+func (b *Broker) Pause() { b.signal(syscall.SIGSTOP) }
+
+// Resume undoes Pause (SIGCONT).
+func (b *Broker) Resume() { b.signal(syscall.SIGCONT) }
+
+func (b *Broker) signal(sig syscall.Signal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		b.cmd.Process.Signal(sig)
+	}
 }
 
 // Restart stops the broker and starts it again on the same port. It keeps
