@@ -105,10 +105,15 @@ type Snapshots struct {
 	MinInterval Duration `yaml:"min_interval"`
 }
 
-// OnDetect is a command run each time a cat is reported (cat_present).
+// OnDetect is a command run on events: each time a cat is reported
+// (cat_present), and on the other events Events names.
 type OnDetect struct {
 	// Command is what is run; the zero Command (written "") runs nothing.
 	Command Command `yaml:"command"`
+	// Events are the events the command runs on (CATD_EVENT tells which),
+	// some of HookEvents; each has its own MinInterval and runs one at a
+	// time. Default [cat_present].
+	Events []string `yaml:"events"`
 	// Timeout is how long the command may run before it is killed,
 	// 100 ms..1 h.
 	Timeout Duration `yaml:"timeout"`
@@ -125,6 +130,10 @@ type OnDetect struct {
 
 // MaxEnv is the most variable names OnDetect.Env may hold.
 const MaxEnv = 100
+
+// HookEvents are the events on_detect.events may name: the daemon's event
+// kinds (daemon.EventKind) but stats.
+var HookEvents = []string{"cat_present", "cat_gone", "trained", "config_reloaded", "config_refused", "checkpoint", "error"}
 
 // Checkpoint is how the weights learnt on the device are saved.
 type Checkpoint struct {
@@ -271,6 +280,7 @@ func Default() Config {
 			MinInterval: Duration(10 * time.Second),
 		},
 		OnDetect: OnDetect{
+			Events:      []string{"cat_present"},
 			Timeout:     Duration(10 * time.Second),
 			MinInterval: Duration(60 * time.Second),
 		},
@@ -447,6 +457,19 @@ func (c *Config) check() []*Error {
 
 	if err := c.OnDetect.Command.check(); err != nil {
 		bad("on_detect.command", "%v", err)
+	}
+	if len(c.OnDetect.Events) == 0 {
+		bad("on_detect.events", "want at least one of %s", strings.Join(HookEvents, ", "))
+	}
+	for i, e := range c.OnDetect.Events {
+		if !slices.Contains(HookEvents, e) {
+			bad("on_detect.events", "want some of %s, got %s", strings.Join(HookEvents, ", "), quote(e))
+			break
+		}
+		if slices.Contains(c.OnDetect.Events[:i], e) {
+			bad("on_detect.events", "%s given twice", quote(e))
+			break
+		}
 	}
 	if v := c.OnDetect.Timeout; v < Duration(100*time.Millisecond) || v > Duration(time.Hour) {
 		bad("on_detect.timeout", "want a duration from 100ms to 1h, got %v", v)

@@ -86,6 +86,7 @@ on_detect:
   command:
     - /usr/local/bin/notify
     - "cat at the door"
+  events: [cat_present, cat_gone, trained]
   timeout: 500ms
   min_interval: 0s
   env: [MQTT_HOST, XDG_RUNTIME_DIR]
@@ -154,6 +155,7 @@ func fullConfig() config.Config {
 		},
 		OnDetect: config.OnDetect{
 			Command:     config.Command{Argv: []string{"/usr/local/bin/notify", "cat at the door"}},
+			Events:      []string{"cat_present", "cat_gone", "trained"},
 			Timeout:     config.Duration(500 * time.Millisecond),
 			MinInterval: 0,
 			Env:         []string{"MQTT_HOST", "XDG_RUNTIME_DIR"},
@@ -294,6 +296,14 @@ func TestParseErrors(t *testing.T) {
 			[]want{{1, "", "want a key name, got a list"}}},
 		{"merge key", "detect:\n  <<: {on_frames: 3}\n",
 			[]want{{2, "detect", "merge keys (<<) are not supported"}}},
+
+		// on_detect.events.
+		{"hook event unknown", "on_detect:\n  events: [cat_present, stats]\n",
+			[]want{{2, "on_detect.events", `want some of cat_present, cat_gone, trained, config_reloaded, config_refused, checkpoint, error, got "stats"`}}},
+		{"hook event twice", "on_detect:\n  events: [cat_gone, cat_gone]\n",
+			[]want{{2, "on_detect.events", `"cat_gone" given twice`}}},
+		{"hook events none", "on_detect:\n  events: []\n",
+			[]want{{2, "on_detect.events", "want at least one of cat_present"}}},
 
 		// mqtt.
 		{"mqtt broker scheme", "mqtt:\n  broker: mqtt://broker.lan\n",
@@ -702,7 +712,7 @@ func TestKeys(t *testing.T) {
 		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi", "detect.int8",
 		"stats_every",
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",
-		"on_detect.command", "on_detect.timeout", "on_detect.min_interval", "on_detect.env",
+		"on_detect.command", "on_detect.events", "on_detect.timeout", "on_detect.min_interval", "on_detect.env",
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
 		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",

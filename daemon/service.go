@@ -123,7 +123,7 @@ type service struct {
 
 	snaps     atomic.Pointer[state.Snapshots]
 	snapCfg   atomic.Pointer[config.Snapshots]
-	hook      atomic.Pointer[hook.Runner]
+	hook      atomic.Pointer[hookSet]
 	modelName atomic.Pointer[string]
 
 	learning   *learning
@@ -573,6 +573,7 @@ func (s *service) event(ev Event) {
 		forward(c, ev)
 	}
 	s.mqttEvent(ev)
+	s.hookEvent(ev)
 	if s.opt.OnEvent != nil {
 		s.opt.OnEvent(ev)
 	}
@@ -950,15 +951,12 @@ func newRunner(c config.OnDetect, log zerolog.Logger) (*hook.Runner, error) {
 	return r, nil
 }
 
-// setHook replaces the on_detect runner; the old one finishes its run in
-// the background.
+// setHook replaces the on_detect runners; the old ones finish their runs
+// in the background.
 func (s *service) setHook(c config.OnDetect) error {
-	var r *hook.Runner
-	if !c.Command.IsZero() {
-		var err error
-		if r, err = newRunner(c, s.log); err != nil {
-			return err
-		}
+	r, err := newHookSet(c, s.log)
+	if err != nil {
+		return err
 	}
 	if old := s.hook.Swap(r); old != nil {
 		s.hooks.Add(1)
