@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -454,6 +455,34 @@ func TestHungBroker(t *testing.T) {
 	c.SetPresent(true)
 	stop() // returns, though the broker answers nothing (startClient checks)
 	b.Resume()
+}
+
+// TestPCatAtMostEveryPeriod: p(cat) goes out on connecting and then only
+// every PCatEvery; the polls that follow commands (which publish the state
+// they changed at once) leave it alone, however often it changes.
+func TestPCatAtMostEveryPeriod(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Opts{})
+	h := &handler{thr: 0.5}
+	var polls atomic.Int32
+	poll := func() mqtt.State {
+		st := h.state()
+		st.PCat = float32(polls.Add(1)) / 100 // a new p(cat) at every poll
+		return st
+	}
+	s := mqtttest.Subscribe(t, b, "catd/test/#", mqtttest.SubOpts{})
+	startClient(t, b, mqtt.Options{Handler: h, Poll: poll, PCatEvery: time.Hour})
+	s.Payload("catd/test/p_cat", 0, wait, "0.010")
+	for i, x := range []string{"0.61", "0.62", "0.63"} {
+		time.Sleep(200 * time.Millisecond) // the console's pace
+		s.Publish("catd/test/set/threshold", []byte(x), false)
+		s.Payload("catd/test/threshold", i+1, wait, x+"0")
+	}
+	if n := polls.Load(); n < 4 {
+		t.Errorf("%d polls, want one on connecting and one after each command", n)
+	}
+	if got := s.Messages("catd/test/p_cat"); len(got) != 1 {
+		t.Errorf("%d p_cat messages within the hour, want 1", len(got))
+	}
 }
 
 // TestGracefulStop: a client stopped says offline (retained), and with
