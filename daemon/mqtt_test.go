@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
@@ -11,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"catd/camera"
+	"catd/config"
 	"catd/internal/testwait"
 	"catd/mqtt/mqtttest"
 )
@@ -153,4 +158,24 @@ func TestServiceOverMQTT(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Payload("catd/rig/availability", n, mqttWait, "offline")
+}
+
+// TestServiceRefusesToStartWithoutItsPasswordFile: a config at start
+// naming a password file that is not there fails Run, naming the file.
+func TestServiceRefusesToStartWithoutItsPasswordFile(t *testing.T) {
+	r := newRig(t)
+	missing := filepath.Join(r.dir, "nope.pass")
+	r.write(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nmqtt:\n  broker: tcp://127.0.0.1:1\n  username: catd\n  password_file: %s\n",
+		r.model, missing))
+	cfg, _, err := config.Load(r.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), Options{Config: cfg, ConfigPath: r.cfgPath, StateDir: filepath.Join(r.dir, "state"),
+		Log: zerolog.New(r.logs), OpenSource: func(uri string, _ zerolog.Logger) (camera.Source, error) {
+			return &steadySource{name: uri, pix: 20}, nil
+		}})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Run = %v, want an error naming %s", err, missing)
+	}
 }

@@ -485,6 +485,26 @@ func TestPCatAtMostEveryPeriod(t *testing.T) {
 	}
 }
 
+// TestBrokerDownAtStart: a client started with no broker there keeps
+// trying, and connects once the broker comes.
+func TestBrokerDownAtStart(t *testing.T) {
+	b := mqtttest.Start(t, mqtttest.Opts{})
+	b.Stop()
+	var logs syncBuffer
+	c, _ := startClient(t, b, mqtt.Options{Log: zerolog.New(&logs)})
+	c.SetPresent(true)
+	waitFor(t, "the first failure logged", func() bool { return strings.Contains(logs.String(), "broker unavailable") })
+	b.Restart()
+	s := mqtttest.Subscribe(t, b, "catd/test/#", mqtttest.SubOpts{})
+	s.Payload("catd/test/cat", 0, wait, "ON")
+	if n := strings.Count(logs.String(), "broker unavailable"); n != 1 {
+		t.Errorf("the broker being away logged %d times at warn level, want once", n)
+	}
+	if !strings.Contains(logs.String(), "broker back") {
+		t.Error("the recovery is not logged")
+	}
+}
+
 // TestGracefulStop: a client stopped says offline (retained), and with
 // RetractOnStop removes its discovery configs.
 func TestGracefulStop(t *testing.T) {
