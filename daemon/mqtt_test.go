@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +180,54 @@ func TestServiceRefusesToStartWithoutItsPasswordFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Run = %v, want an error naming %s", err, missing)
 	}
+}
+
+// TestMQTTChild is the catd killed by TestMQTTLastWillOfAKilledCatd: the
+// service, a cat in view, connected to the broker CATD_MQTT_CHILD_BROKER.
+func TestMQTTChild(t *testing.T) {
+	url := os.Getenv("CATD_MQTT_CHILD_BROKER")
+	if url == "" {
+		t.Skip("the child of TestMQTTLastWillOfAKilledCatd")
+	}
+	cfg := config.Default()
+	cfg.Source, cfg.StatsEvery = "file:/fake/bright", 0
+	cfg.MQTT.Broker, cfg.MQTT.TopicPrefix, cfg.MQTT.ClientID = url, "catd/child", "catd-child"
+	err := Run(context.Background(), Options{Config: cfg, StateDir: os.Getenv("CATD_MQTT_CHILD_DIR"),
+		Log: zerolog.New(os.Stderr).Level(zerolog.WarnLevel),
+		OpenSource: func(uri string, _ zerolog.Logger) (camera.Source, error) {
+			return &steadySource{name: uri, pix: 250}, nil
+		}})
+	t.Fatal(err) // only a SIGKILL ends it
+}
+
+// TestMQTTLastWillOfAKilledCatd: a catd killed with SIGKILL (no goodbye)
+// is reported offline by the broker, its last will, retained; its cat stays
+// as it was last said.
+func TestMQTTLastWillOfAKilledCatd(t *testing.T) {
+	if os.Getenv("CATD_MQTT_CHILD_BROKER") != "" {
+		t.Skip("in the child")
+	}
+	b := mqtttest.Start(t, mqtttest.Opts{})
+	s := mqtttest.Subscribe(t, b, "catd/child/#", mqtttest.SubOpts{})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMQTTChild$")
+	cmd.Env = append(os.Environ(), "CATD_MQTT_CHILD_BROKER="+b.URL, "CATD_MQTT_CHILD_DIR="+t.TempDir())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot run the test binary again: %v", err)
+	}
+	defer cmd.Process.Kill()
+	s.Payload("catd/child/availability", 0, mqttWait, "online")
+	s.WaitFor("catd/child/cat", 0, mqttWait, anyMsg)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the child ended with %v before it was killed", cmd.ProcessState)
+	}
+	s.Payload("catd/child/availability", 1, mqttWait, "offline")
+	late := mqtttest.Subscribe(t, b, "catd/child/availability", mqtttest.SubOpts{})
+	late.WaitFor("catd/child/availability", 0, mqttWait, func(m mqtttest.Msg) bool {
+		return m.Retained && string(m.Payload) == "offline"
+	})
 }
