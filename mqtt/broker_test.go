@@ -556,7 +556,7 @@ func TestLastWillOnKilledProcess(t *testing.T) {
 	cmd.Env = append(os.Environ(), childEnv+"="+b.URL)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot run the test binary again (under an emulator?): %v", err)
 	}
 	defer cmd.Process.Kill()
 	s.Payload("catd/child/availability", 0, wait, "online")
