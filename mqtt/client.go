@@ -63,6 +63,13 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Timeout bounds connecting, subscribing and each publish (default 10 s).
 	Timeout time.Duration
+	// ShareTopic, if set, is the topic under which the boards of a
+	// household share their labels (see Label): ShareLabel publishes there,
+	// and OnLabel, if set, is given each label of another board (from the
+	// client's goroutine; it may take its time, the next labels wait in a
+	// bounded queue). What each board has learnt goes there too.
+	ShareTopic string
+	OnLabel    func(Label) error
 }
 
 // Device is what Home Assistant shows of catd.
@@ -154,6 +161,10 @@ type Client struct {
 	limMu sync.Mutex
 	lim   *serialctl.Limiter
 
+	outLabels     chan message // labels of this board to share
+	inLabels      chan Label   // labels of the others for OnLabel
+	labelsDropped atomic.Uint64
+
 	dropped   atomic.Uint64 // events and replies lost: queue full or publish failed
 	refused   atomic.Uint64 // command messages refused
 	connected atomic.Bool
@@ -189,6 +200,11 @@ func New(opt Options) (*Client, error) {
 			return nil, fmt.Errorf("mqtt: discovery: %w", err)
 		}
 	}
+	if opt.ShareTopic != "" {
+		if err := CheckTopicPrefix(opt.ShareTopic); err != nil {
+			return nil, fmt.Errorf("mqtt: share: %w", err)
+		}
+	}
 	if opt.Password != "" && opt.Username == "" {
 		return nil, errors.New("mqtt: a password needs a username")
 	}
@@ -211,7 +227,8 @@ func New(opt Options) (*Client, error) {
 		prefix: opt.TopicPrefix, node: nodeID(opt.ClientID),
 		wake: make(chan struct{}, 1), events: make(chan message, opt.Queue),
 		commands: make(chan serialctl.Command, serialctl.Burst), pollNow: make(chan struct{}, 1),
-		lost: make(chan error, 1), lim: serialctl.NewLimiter(serialctl.DefaultRate, serialctl.Burst, time.Now())}
+		lost: make(chan error, 1), outLabels: make(chan message, opt.Queue), inLabels: make(chan Label, opt.Queue),
+		lim: serialctl.NewLimiter(serialctl.DefaultRate, serialctl.Burst, time.Now())}
 	if u.Scheme == "ssl" {
 		if c.tls, err = tlsConfig(u.Hostname(), opt.CAFile, opt.PinnedCert); err != nil {
 			return nil, err
@@ -331,6 +348,10 @@ func (c *Client) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Add(1)
 	go func() { defer wg.Done(); c.commandLoop(ctx) }()
+	if c.opt.OnLabel != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.labelLoop(ctx.Done()) }()
+	}
 
 	backoff := c.opt.MinBackoff
 	down := false
@@ -438,6 +459,9 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 	if err := tok.Error(); err != nil {
 		return fmt.Errorf("mqtt: subscribe %s: %w", c.Topic(topicSet)+"/+", err)
 	}
+	if err := c.subscribeLabels(cl); err != nil {
+		return err
+	}
 	if err := c.publish(cl, c.Topic(topicAvailability), []byte("online"), true); err != nil {
 		return err
 	}
@@ -471,6 +495,14 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 		case m := <-c.events:
 			if err = c.publish(cl, m.topic, m.payload, false); err != nil {
 				c.dropped.Add(1)
+			}
+		case m := <-c.outLabels:
+			if err = c.publish(cl, m.topic, m.payload, true); err != nil {
+				select { // tried again later, if there is room
+				case c.outLabels <- m:
+				default:
+					c.labelsDropped.Add(1)
+				}
 			}
 		case <-tick.C:
 			c.poll(true)
@@ -531,6 +563,11 @@ func (c *Client) flush(cl paho.Client) error {
 		}
 		if err := c.publish(cl, c.Topic(k.String()), v, true); err != nil {
 			return err
+		}
+		if k == Learning && c.opt.ShareTopic != "" { // what this board has learnt, for the others
+			if err := c.publish(cl, c.opt.ShareTopic+"/boards/"+c.opt.ClientID, v, true); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
