@@ -252,6 +252,13 @@ type MQTT struct {
 	DiscoveryPrefix string `yaml:"discovery_prefix"`
 	// PCatEvery is the least time between two p(cat) messages, at least 1 s.
 	PCatEvery Duration `yaml:"p_cat_every"`
+	// ShareLabels shares the labels taken here with the other boards of
+	// ShareTopic, and learns from theirs (mqtt.Label).
+	ShareLabels bool `yaml:"share_labels"`
+	// ShareTopic is the topic the boards of a household share labels
+	// under: the boards on one broker with the same ShareTopic learn from
+	// each other's labels.
+	ShareTopic string `yaml:"share_topic"`
 }
 
 // Log is what catd logs.
@@ -315,7 +322,7 @@ func Default() Config {
 			Baud:   115200,
 			Format: "text",
 		},
-		MQTT: MQTT{DiscoveryPrefix: "homeassistant", PCatEvery: Duration(10 * time.Second)},
+		MQTT: MQTT{DiscoveryPrefix: "homeassistant", PCatEvery: Duration(10 * time.Second), ShareTopic: "catd/shared"},
 		Log:  Log{Level: "info"},
 	}
 }
@@ -593,6 +600,9 @@ func (m *MQTT) check() []*Error {
 		if err := mqtt.CheckTopicPrefix(m.DiscoveryPrefix); err != nil {
 			bad("discovery_prefix", err)
 		}
+	}
+	if err := mqtt.CheckTopicPrefix(m.ShareTopic); err != nil {
+		bad("share_topic", err)
 	}
 	if m.PCatEvery < Duration(time.Second) {
 		bad("p_cat_every", fmt.Errorf("want a duration of 1s or more, got %v", m.PCatEvery))

@@ -129,6 +129,8 @@ mqtt:
   topic_prefix: home/catflap
   discovery_prefix: ""
   p_cat_every: 30s
+  share_labels: true
+  share_topic: home/catd-labels
 log:
   level: debug
 `
@@ -170,7 +172,7 @@ func fullConfig() config.Config {
 		MQTT: config.MQTT{Broker: "ssl://broker.lan:8884", CAFile: "ca.pem",
 			PinnedCert: "sha256:AB:cd:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef",
 			Username:   "catd", PasswordFile: "/etc/catd/mqtt.pass", ClientID: "catd-door", TopicPrefix: "home/catflap",
-			DiscoveryPrefix: "", PCatEvery: config.Duration(30 * time.Second)},
+			DiscoveryPrefix: "", PCatEvery: config.Duration(30 * time.Second), ShareLabels: true, ShareTopic: "home/catd-labels"},
 		Log: config.Log{Level: "debug"},
 	}
 }
@@ -322,6 +324,8 @@ func TestParseErrors(t *testing.T) {
 			[]want{{2, "mqtt.client_id", "want 1 to 64 of A-Z a-z 0-9 _ . -"}}},
 		{"mqtt wildcard prefix", "mqtt:\n  topic_prefix: catd/#\n  discovery_prefix: $SYS\n",
 			[]want{{2, "mqtt.topic_prefix", "holds a wildcard"}, {3, "mqtt.discovery_prefix", "starts with $"}}},
+		{"mqtt share_topic", "mqtt:\n  share_topic: \"\"\n",
+			[]want{{2, "mqtt.share_topic", "empty"}}},
 		{"mqtt p_cat_every", "mqtt:\n  p_cat_every: 100ms\n",
 			[]want{{2, "mqtt.p_cat_every", "want a duration of 1s or more, got 100ms"}}},
 
@@ -720,7 +724,7 @@ func TestKeys(t *testing.T) {
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"serial.port", "serial.baud", "serial.format",
 		"mqtt.broker", "mqtt.ca_file", "mqtt.pinned_cert", "mqtt.username", "mqtt.password_file", "mqtt.client_id",
-		"mqtt.topic_prefix", "mqtt.discovery_prefix", "mqtt.p_cat_every",
+		"mqtt.topic_prefix", "mqtt.discovery_prefix", "mqtt.p_cat_every", "mqtt.share_labels", "mqtt.share_topic",
 		"log.level",
 	}
 	if got := config.Keys(); !slices.Equal(got, want) {

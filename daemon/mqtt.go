@@ -40,6 +40,9 @@ func (s *service) newMQTT(c config.MQTT) (*mqtt.Client, error) {
 		ClientID: c.ClientID, TopicPrefix: c.TopicPrefix, DiscoveryPrefix: c.DiscoveryPrefix,
 		PCatEvery: time.Duration(c.PCatEvery), Handler: s, Poll: s.mqttPoll,
 		Log: s.log.With().Str("component", "mqtt").Logger()}
+	if c.ShareLabels {
+		opt.ShareTopic, opt.OnLabel = c.ShareTopic, s.takeShared
+	}
 	if c.PasswordFile != "" {
 		pw, err := mqtt.ReadPassword(c.PasswordFile)
 		if err != nil {
@@ -160,6 +163,9 @@ type statsJSON struct {
 	LatencyP99  float64 `json:"latency_p99_ms"`
 	Cat         bool    `json:"cat"`
 	MQTTDropped uint64  `json:"mqtt_dropped"`
+	// Labels not shared, or not taken from the other boards (they come
+	// again at the next connection).
+	LabelsDropped uint64 `json:"mqtt_labels_dropped"`
 }
 
 // mqttEvent hands ev to the MQTT client, if one runs: stats to the stats
@@ -174,7 +180,7 @@ func (s *service) mqttEvent(ev Event) {
 	if st := ev.Stats; st != nil {
 		b, err := json.Marshal(statsJSON{Frames: st.Frames, FPS: math.Round(st.FPS*100) / 100, Dropped: st.Dropped,
 			Corrupt: st.Corrupt, LatencyP50: ms(st.LatencyP50), LatencyP99: ms(st.LatencyP99), Cat: st.Present,
-			MQTTDropped: cl.Dropped()})
+			MQTTDropped: cl.Dropped(), LabelsDropped: cl.LabelsDropped()})
 		if err == nil {
 			cl.Set(mqtt.Stats, b)
 		}

@@ -171,6 +171,8 @@ func Run(ctx context.Context, opt Options) error {
 	if err := s.startLearning(); err != nil {
 		return err
 	}
+	share := s.shareLabel
+	s.learning.share.Store(&share)
 	if m := s.resume(s.model.Load()); m != s.model.Load() {
 		s.model.Store(m)
 		s.setModelName(m.name)
