@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,9 @@ type mqttState struct {
 	run  *mqttRun
 	last *mqttRun
 	cl   atomic.Pointer[mqtt.Client]
+	// seen are the shared labels taken (share.go), opened with the first.
+	seenMu sync.Mutex
+	seen   *seenLabels
 }
 
 // mqttRun is a running MQTT client.
@@ -113,6 +117,11 @@ func (s *service) waitMQTT() {
 	if last != nil {
 		<-last.done
 	}
+	s.mq.seenMu.Lock()
+	if s.mq.seen != nil {
+		s.mq.seen.close()
+	}
+	s.mq.seenMu.Unlock()
 }
 
 // swapMQTT restarts the client on the new mqtt section; prepare made it.
