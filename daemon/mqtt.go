@@ -148,7 +148,7 @@ func (s *service) mqttPoll() mqtt.State {
 		l.status(&ls)
 		st.Learning, st.LearningState = ls.Learning == "on", ls.LearningState
 		st.Rounds, st.RoundsAccepted, st.HeldOutAUC = ls.Rounds, ls.RoundsAccepted, ls.HeldOutAUC
-		st.LabelsCat, st.LabelsNonCat = ls.LabelsCat, ls.LabelsNonCat
+		st.LabelsCat, st.LabelsNonCat, st.LastRound = ls.LabelsCat, ls.LabelsNonCat, ls.LastRound
 	}
 	return st
 }

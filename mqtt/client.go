@@ -93,6 +93,7 @@ type State struct {
 	LabelsCat      int
 	LabelsNonCat   int
 	Model          string
+	LastRound      string // what the last learning round did
 }
 
 // Kind names a retained state topic the daemon sets.
@@ -531,7 +532,7 @@ func (c *Client) poll(withPCat bool) {
 	c.Set(Threshold, strconv.AppendFloat(nil, float64(st.Threshold), 'f', 3, 32))
 	b, err := json.Marshal(learningJSON{Enabled: st.Learning, State: st.LearningState, Rounds: st.Rounds,
 		RoundsAccepted: st.RoundsAccepted, HeldOutAUC: st.HeldOutAUC, LabelsCat: st.LabelsCat,
-		LabelsNonCat: st.LabelsNonCat, Frames: st.Frames, Model: st.Model})
+		LabelsNonCat: st.LabelsNonCat, Frames: st.Frames, Model: st.Model, LastRound: st.LastRound})
 	if err == nil {
 		c.Set(Learning, b)
 	}
@@ -548,6 +549,7 @@ type learningJSON struct {
 	LabelsNonCat   int      `json:"labels_noncat"`
 	Frames         uint64   `json:"frames"`
 	Model          string   `json:"model"`
+	LastRound      string   `json:"last_round,omitempty"`
 }
 
 // flush publishes the states pending. One that fails stays pending only

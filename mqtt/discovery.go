@@ -47,6 +47,8 @@ func entities(prefix string) []entity {
 		{"sensor", "rounds_accepted", map[string]any{"name": "Learning rounds accepted", "state_topic": t("learning"),
 			"value_template": "{{ value_json.rounds_accepted }}", "state_class": "total_increasing",
 			"entity_category": "diagnostic"}},
+		{"sensor", "model", map[string]any{"name": "Model", "state_topic": t("learning"),
+			"value_template": "{{ value_json.model[:250] }}", "entity_category": "diagnostic", "icon": "mdi:brain"}},
 		{"sensor", "fps", map[string]any{"name": "Frames per second", "state_topic": t("stats"),
 			"value_template": "{{ value_json.fps }}", "state_class": "measurement", "unit_of_measurement": "fps",
 			"entity_category": "diagnostic"}},

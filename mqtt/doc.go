@@ -10,7 +10,7 @@
 //	P/cat            ON / OFF, retained: a cat is present
 //	P/p_cat          p(cat) of the latest frame, "0.930", retained, at most every PCatEvery
 //	P/threshold      the decision threshold in force, "0.254", retained
-//	P/learning       JSON, retained: enabled, state, rounds, rounds_accepted, held_out_auc, labels_cat, labels_noncat, frames, model
+//	P/learning       JSON, retained: enabled, state, rounds, rounds_accepted, held_out_auc, labels_cat, labels_noncat, frames, model, last_round
 //	P/stats          JSON, retained: the last stats event (fps, frames, dropped, corrupt, latency_p50_ms, latency_p99_ms, mqtt_dropped)
 //	P/snapshot       JPEG bytes of the last cat_present frame, retained
 //	P/event          JSON events: cat_present, cat_gone, trained, config_reloaded, config_refused, checkpoint, error

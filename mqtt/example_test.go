@@ -41,5 +41,6 @@ func ExampleDiscovery() {
 	// homeassistant/button/catd_kitchen/save/config
 	// homeassistant/sensor/catd_kitchen/learning_state/config
 	// homeassistant/sensor/catd_kitchen/rounds_accepted/config
+	// homeassistant/sensor/catd_kitchen/model/config
 	// homeassistant/sensor/catd_kitchen/fps/config
 }
