@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -106,7 +107,9 @@ func startClient(t *testing.T, b *mqtttest.Broker, opt mqtt.Options) (c *mqtt.Cl
 					t.Errorf("Run: %v", err)
 				}
 			case <-time.After(wait):
-				t.Errorf("Run did not return within %v of its context's end", wait)
+				var b strings.Builder
+				pprof.Lookup("goroutine").WriteTo(&b, 2)
+				t.Errorf("Run did not return within %v of its context's end\n%s", wait, b.String())
 			}
 		})
 	}

@@ -463,12 +463,12 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 	if err := c.subscribeLabels(cl); err != nil {
 		return err
 	}
-	if err := c.publish(cl, c.Topic(topicAvailability), []byte("online"), true); err != nil {
+	if err := c.publish(ctx, cl, c.Topic(topicAvailability), []byte("online"), true); err != nil {
 		return err
 	}
 	if c.opt.DiscoveryPrefix != "" {
 		for _, d := range Discovery(c.opt) {
-			if err := c.publish(cl, d.Topic, d.Payload, true); err != nil {
+			if err := c.publish(ctx, cl, d.Topic, d.Payload, true); err != nil {
 				return err
 			}
 		}
@@ -479,12 +479,15 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 	}
 	c.mu.Unlock()
 	c.poll(true)
-	if err := c.flush(cl); err != nil {
+	if err := c.flush(ctx, cl); err != nil {
 		return err
 	}
 	tick := time.NewTicker(c.opt.PCatEvery)
 	defer tick.Stop()
 	for {
+		if ctx.Err() != nil { // before any other work that is ready too
+			return nil
+		}
 		var err error
 		select {
 		case <-ctx.Done():
@@ -492,13 +495,13 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 		case err = <-c.lost:
 			return fmt.Errorf("mqtt: %w", err)
 		case <-c.wake:
-			err = c.flush(cl)
+			err = c.flush(ctx, cl)
 		case m := <-c.events:
-			if err = c.publish(cl, m.topic, m.payload, false); err != nil {
+			if err = c.publish(ctx, cl, m.topic, m.payload, false); err != nil {
 				c.dropped.Add(1)
 			}
 		case m := <-c.outLabels:
-			if err = c.publish(cl, m.topic, m.payload, true); err != nil {
+			if err = c.publish(ctx, cl, m.topic, m.payload, true); err != nil {
 				select { // tried again later, if there is room
 				case c.outLabels <- m:
 				default:
@@ -507,10 +510,10 @@ func (c *Client) session(ctx context.Context, cl paho.Client) error {
 			}
 		case <-tick.C:
 			c.poll(true)
-			err = c.flush(cl)
+			err = c.flush(ctx, cl)
 		case <-c.pollNow:
 			c.poll(false)
-			err = c.flush(cl)
+			err = c.flush(ctx, cl)
 		}
 		if errors.Is(err, paho.ErrNotConnected) {
 			return err
@@ -554,7 +557,7 @@ type learningJSON struct {
 
 // flush publishes the states pending. One that fails stays pending only
 // if the connection is gone (a reconnection republishes all).
-func (c *Client) flush(cl paho.Client) error {
+func (c *Client) flush(ctx context.Context, cl paho.Client) error {
 	for k := range numKinds {
 		c.mu.Lock()
 		p, v := c.pending[k], c.val[k]
@@ -563,11 +566,11 @@ func (c *Client) flush(cl paho.Client) error {
 		if !p {
 			continue
 		}
-		if err := c.publish(cl, c.Topic(k.String()), v, true); err != nil {
+		if err := c.publish(ctx, cl, c.Topic(k.String()), v, true); err != nil {
 			return err
 		}
 		if k == Learning && c.opt.ShareTopic != "" { // what this board has learnt, for the others
-			if err := c.publish(cl, c.opt.ShareTopic+"/boards/"+c.opt.ClientID, v, true); err != nil {
+			if err := c.publish(ctx, cl, c.opt.ShareTopic+"/boards/"+c.opt.ClientID, v, true); err != nil {
 				return err
 			}
 		}
@@ -577,14 +580,20 @@ func (c *Client) flush(cl paho.Client) error {
 
 // publish sends one message (QoS 1) and waits for the broker's answer at
 // most Options.Timeout.
-func (c *Client) publish(cl paho.Client, topic string, payload []byte, retained bool) error {
-	return c.publishWithin(cl, topic, payload, retained, c.opt.Timeout)
+func (c *Client) publish(ctx context.Context, cl paho.Client, topic string, payload []byte, retained bool) error {
+	return c.publishWithin(ctx, cl, topic, payload, retained, c.opt.Timeout)
 }
 
-// publishWithin is publish waiting at most d.
-func (c *Client) publishWithin(cl paho.Client, topic string, payload []byte, retained bool, d time.Duration) error {
+// publishWithin is publish waiting at most d, or until ctx is done.
+func (c *Client) publishWithin(ctx context.Context, cl paho.Client, topic string, payload []byte, retained bool, d time.Duration) error {
 	tok := cl.Publish(topic, 1, retained, payload)
-	if !tok.WaitTimeout(d) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		c.log.Debug().Str("topic", topic).Msg("mqtt: publish not acknowledged in time")
 		return fmt.Errorf("mqtt: publish %s: no answer from the broker", topic)
 	}
@@ -604,12 +613,12 @@ func (c *Client) goodbye(cl paho.Client) {
 	wait := min(c.opt.Timeout, goodbyeWait)
 	if c.retract.Load() && c.opt.DiscoveryPrefix != "" {
 		for _, d := range Discovery(c.opt) {
-			if err := c.publishWithin(cl, d.Topic, nil, true, wait); err != nil {
+			if err := c.publishWithin(context.Background(), cl, d.Topic, nil, true, wait); err != nil {
 				break
 			}
 		}
 	}
-	if err := c.publishWithin(cl, c.Topic(topicAvailability), []byte("offline"), true, wait); err != nil {
+	if err := c.publishWithin(context.Background(), cl, c.Topic(topicAvailability), []byte("offline"), true, wait); err != nil {
 		c.log.Debug().Err(err).Msg("mqtt: offline not published")
 	}
 	cl.Disconnect(250)
