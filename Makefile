@@ -54,7 +54,7 @@ test: vet
 # The packages with goroutines of their own, under the race detector
 # (which needs cgo: a C compiler). Part of "make test": on two shared cores
 # it takes about 3 min 15 s, the rest of the suite about 1 min 20 s.
-RACE_PKGS := ./daemon/ ./web/ ./camera/... ./learn/ ./labels/ ./fswatch/ ./serialctl/ ./hook/ ./state/ ./train/ ./systemd/
+RACE_PKGS := ./daemon/ ./web/ ./camera/... ./learn/ ./labels/ ./fswatch/ ./serialctl/ ./hook/ ./state/ ./train/ ./systemd/ ./mqtt/...
 test-race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 

@@ -15,6 +15,7 @@ import (
 	"catd/camera"
 	"catd/internal/childenv"
 	"catd/internal/regfile"
+	"catd/mqtt"
 	"catd/optim"
 	"catd/preprocess"
 	"catd/serialctl"
@@ -60,6 +61,9 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Serial is the serial console (events out, commands in).
 	Serial Serial `yaml:"serial"`
+	// MQTT publishes to an MQTT broker and announces catd to Home
+	// Assistant (package mqtt).
+	MQTT MQTT `yaml:"mqtt"`
 	// Log is what catd logs.
 	Log Log `yaml:"log"`
 }
@@ -103,10 +107,15 @@ type Snapshots struct {
 	MinInterval Duration `yaml:"min_interval"`
 }
 
-// OnDetect is a command run each time a cat is reported (cat_present).
+// OnDetect is a command run on events: each time a cat is reported
+// (cat_present), and on the other events Events names.
 type OnDetect struct {
 	// Command is what is run; the zero Command (written "") runs nothing.
 	Command Command `yaml:"command"`
+	// Events are the events the command runs on (CATD_EVENT tells which),
+	// some of HookEvents; each has its own MinInterval and runs one at a
+	// time. Default [cat_present].
+	Events []string `yaml:"events"`
 	// Timeout is how long the command may run before it is killed,
 	// 100 ms..1 h.
 	Timeout Duration `yaml:"timeout"`
@@ -123,6 +132,10 @@ type OnDetect struct {
 
 // MaxEnv is the most variable names OnDetect.Env may hold.
 const MaxEnv = 100
+
+// HookEvents are the events on_detect.events may name: the daemon's event
+// kinds (daemon.EventKind) but stats.
+var HookEvents = []string{"cat_present", "cat_gone", "trained", "config_reloaded", "config_refused", "checkpoint", "error"}
 
 // Checkpoint is how the weights learnt on the device are saved.
 type Checkpoint struct {
@@ -234,6 +247,41 @@ type Serial struct {
 	Format string `yaml:"format"`
 }
 
+// MQTT is the connection to an MQTT broker: state, events and snapshots
+// published, Home Assistant discovery, commands taken (package mqtt).
+type MQTT struct {
+	// Broker is tcp://HOST[:PORT] or ssl://HOST[:PORT]; "" turns MQTT off.
+	Broker string `yaml:"broker"`
+	// CAFile is a PEM file of the certificates that may sign an ssl://
+	// broker's certificate ("": the system's); PinnedCert, sha256:HEX,
+	// trusts the one certificate with that fingerprint instead (with
+	// CAFile too, the certificate must pass both). Parse
+	// makes a relative CAFile relative to the config file's directory.
+	CAFile     string `yaml:"ca_file"`
+	PinnedCert string `yaml:"pinned_cert"`
+	// Username authenticates to the broker ("" for none), with the
+	// password held in the first line of PasswordFile (never in the config,
+	// never logged; relative to the config file's directory).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// ClientID is the MQTT client id; "" is catd-HOST.
+	ClientID string `yaml:"client_id"`
+	// TopicPrefix starts catd's topics; "" is catd/HOST.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// DiscoveryPrefix is Home Assistant's discovery prefix; "" publishes
+	// no discovery.
+	DiscoveryPrefix string `yaml:"discovery_prefix"`
+	// PCatEvery is the least time between two p(cat) messages, at least 1 s.
+	PCatEvery Duration `yaml:"p_cat_every"`
+	// ShareLabels shares the labels taken here with the other boards of
+	// ShareTopic, and learns from theirs (mqtt.Label).
+	ShareLabels bool `yaml:"share_labels"`
+	// ShareTopic is the topic the boards of a household share labels
+	// under: the boards on one broker with the same ShareTopic learn from
+	// each other's labels.
+	ShareTopic string `yaml:"share_topic"`
+}
+
 // Log is what catd logs.
 type Log struct {
 	// Level is the least severe level logged: "debug", "info", "warn"
@@ -260,6 +308,7 @@ func Default() Config {
 			MinInterval: Duration(10 * time.Second),
 		},
 		OnDetect: OnDetect{
+			Events:      []string{"cat_present"},
 			Timeout:     Duration(10 * time.Second),
 			MinInterval: Duration(60 * time.Second),
 		},
@@ -295,7 +344,8 @@ func Default() Config {
 			Baud:   115200,
 			Format: "text",
 		},
-		Log: Log{Level: "info"},
+		MQTT: MQTT{DiscoveryPrefix: "homeassistant", PCatEvery: Duration(10 * time.Second), ShareTopic: "catd/shared"},
+		Log:  Log{Level: "info"},
 	}
 }
 
@@ -315,8 +365,10 @@ func Parse(name string, data []byte) (Config, error) {
 	c := Default()
 	d := newDecoder(name)
 	d.decode(data, &c)
-	if c.Model != "" && !filepath.IsAbs(c.Model) {
-		c.Model = filepath.Join(filepath.Dir(name), c.Model)
+	for _, p := range []*string{&c.Model, &c.MQTT.CAFile, &c.MQTT.PasswordFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(name), *p)
+		}
 	}
 	for _, e := range c.check() {
 		e.File, e.Line = name, d.lines[e.Key]
@@ -436,6 +488,19 @@ func (c *Config) check() []*Error {
 	if err := c.OnDetect.Command.check(); err != nil {
 		bad("on_detect.command", "%v", err)
 	}
+	if len(c.OnDetect.Events) == 0 {
+		bad("on_detect.events", "want at least one of %s", strings.Join(HookEvents, ", "))
+	}
+	for i, e := range c.OnDetect.Events {
+		if !slices.Contains(HookEvents, e) {
+			bad("on_detect.events", "want some of %s, got %s", strings.Join(HookEvents, ", "), quote(e))
+			break
+		}
+		if slices.Contains(c.OnDetect.Events[:i], e) {
+			bad("on_detect.events", "%s given twice", quote(e))
+			break
+		}
+	}
 	if v := c.OnDetect.Timeout; v < Duration(100*time.Millisecond) || v > Duration(time.Hour) {
 		bad("on_detect.timeout", "want a duration from 100ms to 1h, got %v", v)
 	}
@@ -502,8 +567,70 @@ func (c *Config) check() []*Error {
 		bad("serial.format", "want text or json, got %s", quote(c.Serial.Format))
 	}
 
+	errs = append(errs, c.MQTT.check()...)
+
 	if !slices.Contains(logLevels, c.Log.Level) {
 		bad("log.level", "want debug, info, warn or error, got %s", quote(c.Log.Level))
+	}
+	return errs
+}
+
+// check returns the problems of the mqtt section.
+func (m *MQTT) check() []*Error {
+	var errs []*Error
+	bad := func(key string, err error) {
+		msg := err.Error()
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "mqtt: ") {
+			msg = msg[i+2:]
+		}
+		errs = append(errs, &Error{Key: "mqtt." + key, Msg: msg})
+	}
+	if m.Broker != "" {
+		if err := mqtt.CheckBroker(m.Broker); err != nil {
+			bad("broker", err)
+		}
+	}
+	ssl := strings.HasPrefix(m.Broker, "ssl://")
+	if strings.ContainsRune(m.CAFile, 0) {
+		bad("ca_file", errors.New("want the path of a PEM file"))
+	} else if m.CAFile != "" && !ssl {
+		bad("ca_file", errors.New("a CA file needs an ssl:// broker"))
+	}
+	if m.PinnedCert != "" {
+		if _, err := mqtt.ParsePin(m.PinnedCert); err != nil {
+			bad("pinned_cert", err)
+		} else if !ssl {
+			bad("pinned_cert", errors.New("a pinned certificate needs an ssl:// broker"))
+		}
+	}
+	if err := mqtt.CheckUsername(m.Username); err != nil {
+		bad("username", err)
+	}
+	if strings.ContainsRune(m.PasswordFile, 0) {
+		bad("password_file", errors.New("want the path of a file"))
+	} else if m.PasswordFile != "" && m.Username == "" {
+		bad("password_file", errors.New("a password needs a username"))
+	}
+	if m.ClientID != "" {
+		if err := mqtt.CheckClientID(m.ClientID); err != nil {
+			bad("client_id", err)
+		}
+	}
+	if m.TopicPrefix != "" {
+		if err := mqtt.CheckTopicPrefix(m.TopicPrefix); err != nil {
+			bad("topic_prefix", err)
+		}
+	}
+	if m.DiscoveryPrefix != "" {
+		if err := mqtt.CheckTopicPrefix(m.DiscoveryPrefix); err != nil {
+			bad("discovery_prefix", err)
+		}
+	}
+	if err := mqtt.CheckTopicPrefix(m.ShareTopic); err != nil {
+		bad("share_topic", err)
+	}
+	if m.PCatEvery < Duration(time.Second) {
+		bad("p_cat_every", fmt.Errorf("want a duration of 1s or more, got %v", m.PCatEvery))
 	}
 	return errs
 }

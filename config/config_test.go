@@ -86,6 +86,7 @@ on_detect:
   command:
     - /usr/local/bin/notify
     - "cat at the door"
+  events: [cat_present, cat_gone, trained]
   timeout: 500ms
   min_interval: 0s
   env: [MQTT_HOST, XDG_RUNTIME_DIR]
@@ -123,6 +124,18 @@ serial:
   port: /dev/ttyGS0
   baud: 9600
   format: json
+mqtt:
+  broker: ssl://broker.lan:8884
+  ca_file: ca.pem
+  pinned_cert: "sha256:AB:cd:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef"
+  username: catd
+  password_file: /etc/catd/mqtt.pass
+  client_id: catd-door
+  topic_prefix: home/catflap
+  discovery_prefix: ""
+  p_cat_every: 30s
+  share_labels: true
+  share_topic: home/catd-labels
 log:
   level: debug
 `
@@ -149,6 +162,7 @@ func fullConfig() config.Config {
 		},
 		OnDetect: config.OnDetect{
 			Command:     config.Command{Argv: []string{"/usr/local/bin/notify", "cat at the door"}},
+			Events:      []string{"cat_present", "cat_gone", "trained"},
 			Timeout:     config.Duration(500 * time.Millisecond),
 			MinInterval: 0,
 			Env:         []string{"MQTT_HOST", "XDG_RUNTIME_DIR"},
@@ -162,7 +176,11 @@ func fullConfig() config.Config {
 		HTTP: config.HTTP{Listen: "127.0.0.1:8080", PasswordFile: "/etc/catd/web-password", CertFile: "/etc/catd/cert.pem",
 			KeyFile: "/etc/catd/key.pem"},
 		Serial: config.Serial{Port: "/dev/ttyGS0", Baud: 9600, Format: "json"},
-		Log:    config.Log{Level: "debug"},
+		MQTT: config.MQTT{Broker: "ssl://broker.lan:8884", CAFile: "ca.pem",
+			PinnedCert: "sha256:AB:cd:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef:ef",
+			Username:   "catd", PasswordFile: "/etc/catd/mqtt.pass", ClientID: "catd-door", TopicPrefix: "home/catflap",
+			DiscoveryPrefix: "", PCatEvery: config.Duration(30 * time.Second), ShareLabels: true, ShareTopic: "home/catd-labels"},
+		Log: config.Log{Level: "debug"},
 	}
 }
 
@@ -287,6 +305,36 @@ func TestParseErrors(t *testing.T) {
 			[]want{{1, "", "want a key name, got a list"}}},
 		{"merge key", "detect:\n  <<: {on_frames: 3}\n",
 			[]want{{2, "detect", "merge keys (<<) are not supported"}}},
+
+		// on_detect.events.
+		{"hook event unknown", "on_detect:\n  events: [cat_present, stats]\n",
+			[]want{{2, "on_detect.events", `want some of cat_present, cat_gone, trained, config_reloaded, config_refused, checkpoint, error, got "stats"`}}},
+		{"hook event twice", "on_detect:\n  events: [cat_gone, cat_gone]\n",
+			[]want{{2, "on_detect.events", `"cat_gone" given twice`}}},
+		{"hook events none", "on_detect:\n  events: []\n",
+			[]want{{2, "on_detect.events", "want at least one of cat_present"}}},
+
+		// mqtt.
+		{"mqtt broker scheme", "mqtt:\n  broker: mqtt://broker.lan\n",
+			[]want{{2, "mqtt.broker", "want tcp://HOST[:PORT] or ssl://HOST[:PORT] (scheme tcp or ssl)"}}},
+		{"mqtt password in the address", "mqtt:\n  broker: tcp://catd:hunter2@broker.lan\n",
+			[]want{{2, "mqtt.broker", `"tcp://catd:xxxxx@broker.lan": no user or password in the address`}}},
+		{"mqtt port", "mqtt:\n  broker: tcp://broker.lan:99999\n",
+			[]want{{2, "mqtt.broker", `port "99999": want 1..65535`}}},
+		{"mqtt CA without TLS", "mqtt:\n  broker: tcp://broker.lan\n  ca_file: ca.pem\n",
+			[]want{{3, "mqtt.ca_file", "a CA file needs an ssl:// broker"}}},
+		{"mqtt bad pin", "mqtt:\n  broker: ssl://broker.lan\n  pinned_cert: md5:abcd\n",
+			[]want{{3, "mqtt.pinned_cert", "want sha256: and the certificate's 64 hex digits"}}},
+		{"mqtt password without user", "mqtt:\n  broker: tcp://broker.lan\n  password_file: /etc/catd/pw\n",
+			[]want{{3, "mqtt.password_file", "a password needs a username"}}},
+		{"mqtt client id", "mqtt:\n  client_id: catd kitchen\n",
+			[]want{{2, "mqtt.client_id", "want 1 to 64 of A-Z a-z 0-9 _ . -"}}},
+		{"mqtt wildcard prefix", "mqtt:\n  topic_prefix: catd/#\n  discovery_prefix: $SYS\n",
+			[]want{{2, "mqtt.topic_prefix", "holds a wildcard"}, {3, "mqtt.discovery_prefix", "starts with $"}}},
+		{"mqtt share_topic", "mqtt:\n  share_topic: \"\"\n",
+			[]want{{2, "mqtt.share_topic", "empty"}}},
+		{"mqtt p_cat_every", "mqtt:\n  p_cat_every: 100ms\n",
+			[]want{{2, "mqtt.p_cat_every", "want a duration of 1s or more, got 100ms"}}},
 
 		// learn and review.
 		{"unknown optimizer", "learn:\n  optimizer: rmsprop\n",
@@ -675,7 +723,7 @@ func TestKeys(t *testing.T) {
 		"detect.threshold", "detect.on_frames", "detect.off_frames", "detect.fit", "detect.roi", "detect.int8",
 		"stats_every",
 		"snapshots.enabled", "snapshots.max_count", "snapshots.max_bytes", "snapshots.min_interval",
-		"on_detect.command", "on_detect.timeout", "on_detect.min_interval", "on_detect.env",
+		"on_detect.command", "on_detect.events", "on_detect.timeout", "on_detect.min_interval", "on_detect.env",
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
 		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",
@@ -683,6 +731,8 @@ func TestKeys(t *testing.T) {
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"http.listen", "http.password_file", "http.cert_file", "http.key_file",
 		"serial.port", "serial.baud", "serial.format",
+		"mqtt.broker", "mqtt.ca_file", "mqtt.pinned_cert", "mqtt.username", "mqtt.password_file", "mqtt.client_id",
+		"mqtt.topic_prefix", "mqtt.discovery_prefix", "mqtt.p_cat_every", "mqtt.share_labels", "mqtt.share_topic",
 		"log.level",
 	}
 	if got := config.Keys(); !slices.Equal(got, want) {
@@ -855,5 +905,17 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 		if !strings.Contains(string(data), "`"+key+"`") {
 			t.Errorf("README.md does not document `%s`", key)
 		}
+	}
+}
+
+// TestMQTTPathsRelativeToTheFile: ca_file and password_file, like model,
+// are relative to the config file's folder.
+func TestMQTTPathsRelativeToTheFile(t *testing.T) {
+	c, err := config.Parse("/etc/catd/catd.yaml", []byte("mqtt:\n  broker: ssl://b\n  ca_file: ca.pem\n  username: u\n  password_file: ../secrets/mqtt\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT.CAFile != "/etc/catd/ca.pem" || c.MQTT.PasswordFile != "/etc/secrets/mqtt" {
+		t.Errorf("ca_file %q, password_file %q; want /etc/catd/ca.pem, /etc/secrets/mqtt", c.MQTT.CAFile, c.MQTT.PasswordFile)
 	}
 }

@@ -35,6 +35,10 @@ type learning struct {
 	log    zerolog.Logger
 	replay *learn.Replay
 	inbox  *labels.Inbox
+	// w, h are the model input's (the replay buffer's examples'); share,
+	// if set, is told each new label taken here (share.go).
+	w, h  int
+	share atomic.Pointer[func(learn.Example)]
 	// learner is made for the first round (its training memory is not
 	// needed before), on model; both are owned by trainLoop's goroutine.
 	learner *learn.Learner
@@ -117,7 +121,7 @@ func (s *service) startLearning() error {
 		s.log.Warn().Err(err).Msg("replay buffer not compacted")
 	}
 	l := &learning{host: s, log: s.log, replay: r, wake: make(chan struct{}, 1), cfgs: make(chan config.Learn, 1), models: make(chan *loaded, 1), frameDone: make(chan struct{}, 1),
-		latest: make([]uint8, a.W*a.H*3), reviews: make(chan detection, 1)}
+		latest: make([]uint8, a.W*a.H*3), reviews: make(chan detection, 1), w: a.W, h: a.H}
 	l.enabled.Store(c.Enabled)
 	none := "no round yet"
 	l.last.Store(&none)
@@ -225,9 +229,13 @@ func (l *learning) run(ctx context.Context, wg *sync.WaitGroup) {
 
 // take stores one label from the folders.
 func (l *learning) take(ex labels.Example) error {
-	err := l.replay.Add(learn.Example{Cat: ex.Class == labels.Cat, Pixels: ex.Pixels, Hash: ex.Hash, Time: ex.Time})
-	if err != nil {
+	le := learn.Example{Cat: ex.Class == labels.Cat, Pixels: ex.Pixels, Hash: ex.Hash, Time: ex.Time}
+	known := l.replay.Has(le.Hash, le.Cat)
+	if err := l.replay.Add(le); err != nil {
 		return err
+	}
+	if !known {
+		l.shared(le)
 	}
 	l.log.Debug().Str("label", ex.Class).Str("file", ex.Name).Msg("label taken") // the labels folder logged it (info)
 	l.labelled()
@@ -361,6 +369,7 @@ func (l *learning) Label(class, frame string) (string, error) {
 	if err := l.replay.Add(ex); err != nil {
 		return "", err
 	}
+	l.shared(ex)
 	warn := contrary(class, float64(p))
 	ev := l.log.Info()
 	if warn != "" {

@@ -25,6 +25,7 @@ import (
 	"catd/internal/regfile"
 	"catd/learn"
 	"catd/model"
+	"catd/mqtt"
 	"catd/preprocess"
 	"catd/safetensors"
 	"catd/serialctl"
@@ -123,7 +124,7 @@ type service struct {
 
 	snaps     atomic.Pointer[state.Snapshots]
 	snapCfg   atomic.Pointer[config.Snapshots]
-	hook      atomic.Pointer[hook.Runner]
+	hook      atomic.Pointer[hookSet]
 	modelName atomic.Pointer[string]
 
 	learning   *learning
@@ -136,6 +137,7 @@ type service struct {
 	checkpoint atomic.Pointer[string]
 	cfgErr     atomic.Pointer[string]
 	hooks      sync.WaitGroup // closing replaced hook runners
+	mq         mqttState      // the MQTT client (mqtt.go)
 	lock       *state.DirLock // on the state directory, from start until closeAll
 }
 
@@ -171,6 +173,8 @@ func Run(ctx context.Context, opt Options) error {
 	if err := s.startLearning(); err != nil {
 		return err
 	}
+	share := s.shareLabel
+	s.learning.share.Store(&share)
 	if m := s.resume(s.model.Load()); m != s.model.Load() {
 		s.model.Store(m)
 		s.setModelName(m.name)
@@ -203,6 +207,12 @@ func Run(ctx context.Context, opt Options) error {
 		s.mu.Unlock()
 		return err
 	}
+	mq, merr := s.newMQTT(s.cfg.MQTT)
+	if merr != nil {
+		s.mu.Unlock()
+		return merr
+	}
+	s.startMQTT(ctx, mq, s.cfg.MQTT)
 	pcfg := s.pipelineConfig()
 	s.mu.Unlock()
 
@@ -569,6 +579,8 @@ func (s *service) event(ev Event) {
 	if c := s.consoleNow(); c != nil {
 		forward(c, ev)
 	}
+	s.mqttEvent(ev)
+	s.hookEvent(ev)
 	if s.opt.OnEvent != nil {
 		s.opt.OnEvent(ev)
 	}
@@ -595,6 +607,7 @@ func (s *service) status(st *Status) {
 	if s.learning != nil {
 		s.learning.status(st)
 	}
+	s.mqttStatus(st)
 }
 
 func (s *service) setModelName(n string) { s.modelName.Store(&n) }
@@ -699,6 +712,7 @@ func (s *service) apply(nc config.Config, why string) error {
 	s.swapWeb(c)
 	s.switchInt8(c)
 	s.swapLogAndConsole(c)
+	s.swapMQTT(c)
 	s.cfg = nc
 	s.log.Info().Strs("changed", c.keys).Str("reason", why).Msg("config applied")
 	s.emit(EventConfigReloaded, strings.Join(c.keys, ","))
@@ -714,6 +728,7 @@ type change struct {
 	src camera.Source      // the new source, if source changed
 	m   *loaded            // the new model, if model changed
 	cp  *state.Checkpoints // checkpoints kept anew, if checkpoint.keep changed
+	mq  *mqtt.Client       // the new MQTT client, if mqtt changed (nil: none)
 }
 
 // has reports whether the key prefix, or a key under it, changed.
@@ -743,6 +758,11 @@ func (s *service) prepare(c *change) error {
 	}
 	if c.has("checkpoint.keep") {
 		if c.cp, err = state.OpenCheckpoints(s.ckpts.Load().Dir(), nc.Checkpoint.Keep, &s.meter); err != nil {
+			return err
+		}
+	}
+	if c.has("mqtt") {
+		if c.mq, err = s.newMQTT(nc.MQTT); err != nil {
 			return err
 		}
 	}
@@ -939,15 +959,12 @@ func newRunner(c config.OnDetect, log zerolog.Logger) (*hook.Runner, error) {
 	return r, nil
 }
 
-// setHook replaces the on_detect runner; the old one finishes its run in
-// the background.
+// setHook replaces the on_detect runners; the old ones finish their runs
+// in the background.
 func (s *service) setHook(c config.OnDetect) error {
-	var r *hook.Runner
-	if !c.Command.IsZero() {
-		var err error
-		if r, err = newRunner(c, s.log); err != nil {
-			return err
-		}
+	r, err := newHookSet(c, s.log)
+	if err != nil {
+		return err
 	}
 	if old := s.hook.Swap(r); old != nil {
 		s.hooks.Add(1)
@@ -973,6 +990,7 @@ func (s *service) openSnapshots(c config.Snapshots) error {
 // closeAll releases what Run holds; Run's context is done, if it was made.
 func (s *service) closeAll() {
 	s.waitConsoles()
+	s.waitMQTT()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.hook.Swap(nil); r != nil {

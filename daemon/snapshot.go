@@ -35,7 +35,8 @@ func (s *service) detected(ev Event, f *camera.Frame) {
 }
 
 // snapshotLoop saves detections as JPEG snapshots (when enabled, at most
-// one per snapshots.min_interval) and runs on_detect with each.
+// one per snapshots.min_interval), publishes each to MQTT and runs
+// on_detect with it.
 func (s *service) snapshotLoop(ctx context.Context) {
 	var last time.Time
 	for {
@@ -46,9 +47,11 @@ func (s *service) snapshotLoop(ctx context.Context) {
 		case d = <-s.detects:
 		}
 		path := ""
+		var data []byte // the JPEG, if made
 		c, sn := s.snapCfg.Load(), s.snaps.Load()
 		if c.Enabled && sn != nil && (last.IsZero() || time.Since(last) >= time.Duration(c.MinInterval)) {
-			data, err := snapshotJPEG(&d.frame)
+			var err error
+			data, err = snapshotJPEG(&d.frame)
 			if err == nil {
 				path, err = sn.Save(state.SnapshotName(d.ev.Time, d.ev.Frame, d.ev.PCat), data)
 			}
@@ -59,6 +62,7 @@ func (s *service) snapshotLoop(ctx context.Context) {
 				s.log.Info().Str("snapshot", path).Uint64("frame", d.ev.Frame).Int("bytes", len(data)).Msg("snapshot saved")
 			}
 		}
+		s.mqttSnapshot(&d, data)
 		if r := s.hook.Load(); r != nil {
 			r.Fire(hook.Event{Kind: string(d.ev.Kind), Time: d.ev.Time, Frame: d.ev.Frame, PCat: d.ev.PCat, Snapshot: path,
 				Model: *s.modelName.Load()})

@@ -39,6 +39,10 @@ type Status struct {
 	Checkpoint        string  `json:"checkpoint,omitempty"` // the latest checkpoint loaded or written
 	Config            string  `json:"config,omitempty"`     // the config file, if any
 	ConfigError       string  `json:"config_error,omitempty"`
+	// MQTT is "connected" or "disconnected" ("" without a broker), and
+	// MQTTDropped the events it lost (queue full or not accepted).
+	MQTT        string `json:"mqtt,omitempty"`
+	MQTTDropped uint64 `json:"mqtt_dropped,omitempty"`
 
 	// On-device learning: labels kept (and how many of them are held
 	// out to judge rounds), rounds run (those skipped for want of labels

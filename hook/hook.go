@@ -13,6 +13,8 @@
 //	CATD_TIME      when the frame was taken, RFC 3339 in UTC with nanoseconds
 //	CATD_SNAPSHOT  the path of a saved image of the frame, or empty
 //	CATD_MODEL     the model that made the detection
+//	CATD_MSG       what the event says (trained: the round's figures;
+//	               config_refused: why), at most 1024 bytes, or empty
 //
 // Its stdin is /dev/null. Its stdout and stderr are logged a line at a time
 // (each line cut at 512 bytes, at most 20 lines a run, then one note of how
@@ -93,7 +95,11 @@ type Event struct {
 	PCat     float32   // CATD_P_CAT: the cat probability, 0 to 1
 	Snapshot string    // CATD_SNAPSHOT: path of a saved image of the frame, or ""
 	Model    string    // CATD_MODEL: the model that made the detection
+	Msg      string    // CATD_MSG: what the event says, cut to MaxMsg bytes, or ""
 }
+
+// MaxMsg is the longest CATD_MSG, in bytes.
+const MaxMsg = 1024
 
 // Stats counts what a Runner did. Every Fire before Close counts once in
 // Started or in Skipped; every started run that ended counts once in

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,7 @@ func (r *Runner) environ(ev Event) []string {
 		"CATD_TIME=" + ev.Time.UTC().Format(time.RFC3339Nano),
 		"CATD_SNAPSHOT=" + ev.Snapshot,
 		"CATD_MODEL=" + ev.Model,
+		"CATD_MSG=" + cut(strings.ReplaceAll(ev.Msg, "\x00", ""), MaxMsg), // a NUL would fail the exec
 	})
 }
 

@@ -78,10 +78,11 @@ type Options struct {
 	// StatusEvery is the period of the STATUS line (default 60 s; negative
 	// disables it).
 	StatusEvery time.Duration
-	// MaxLine is the longest command line kept, in bytes (default 256).
+	// MaxLine is the longest command line kept, in bytes (default
+	// DefaultMaxLine).
 	MaxLine int
-	// RatePerSec bounds the lines handled per second (default 5), with a
-	// burst of 10.
+	// RatePerSec bounds the lines handled per second (default
+	// DefaultRate), with a burst of Burst.
 	RatePerSec float64
 	// Queue is how many event lines wait while the port is down or slow
 	// (default 64); more are dropped and counted.
@@ -96,6 +97,14 @@ var StandardBauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 2
 
 // Burst is how many lines may arrive at once before the rate limit applies.
 const Burst = 10
+
+// DefaultMaxLine is the longest command line taken, in bytes, and
+// DefaultRate the command lines taken a second (after a Burst), unless
+// Options say otherwise.
+const (
+	DefaultMaxLine = 256
+	DefaultRate    = 5
+)
 
 const (
 	minBackoff = 500 * time.Millisecond
@@ -145,10 +154,10 @@ func New(opt Options, h Handler) (*Console, error) {
 		opt.StatusEvery = time.Minute
 	}
 	if opt.MaxLine <= 0 {
-		opt.MaxLine = 256
+		opt.MaxLine = DefaultMaxLine
 	}
 	if opt.RatePerSec <= 0 {
-		opt.RatePerSec = 5
+		opt.RatePerSec = DefaultRate
 	}
 	if opt.Queue <= 0 {
 		opt.Queue = 64
@@ -348,7 +357,7 @@ func (c *Console) lost(isEvent bool) {
 // fails or done.
 func (c *Console) input(r io.Reader, out chan<- []byte, done <-chan struct{}) error {
 	ls := newLineSplitter(c.opt.MaxLine)
-	lim := newLimiter(c.opt.RatePerSec, Burst, c.now())
+	lim := NewLimiter(c.opt.RatePerSec, Burst, c.now())
 	buf := make([]byte, 512)
 	reply := func(ok bool, text string, lines []string) {
 		select {
@@ -358,7 +367,7 @@ func (c *Console) input(r io.Reader, out chan<- []byte, done <-chan struct{}) er
 	}
 	handle := func(line []byte, tooLong bool) {
 		defer c.handled.Add(1)
-		allowed, notify := lim.allow(c.now())
+		allowed, notify := lim.Allow(c.now())
 		if !allowed {
 			if notify {
 				reply(false, "rate limited", nil)
@@ -484,20 +493,26 @@ func (s *lineSplitter) feed(p []byte, emit func(line []byte, tooLong bool)) {
 	}
 }
 
-// limiter is a token bucket over lines. Once it refuses a line, it asks for
-// one notice, and asks again only after the bucket has filled up: one
-// "rate limited" per flood.
-type limiter struct {
+// Limiter is a token bucket over command lines: rate lines a second, in
+// bursts of up to burst. Once it refuses a line, it asks for one notice,
+// and asks again only after the bucket has filled up: one "rate limited"
+// per flood. The console keeps one per session (DefaultRate, Burst); other
+// command channels use the same. Not safe for concurrent use.
+type Limiter struct {
 	rate, burst, tokens float64
 	last                time.Time
 	noticed             bool
 }
 
-func newLimiter(rate float64, burst int, now time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+// NewLimiter returns a full bucket at time now.
+func NewLimiter(rate float64, burst int, now time.Time) *Limiter {
+	return &Limiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
 }
 
-func (l *limiter) allow(now time.Time) (ok, notify bool) {
+// Allow takes a token for a line arriving at now: ok if the line may be
+// handled; notify if it may not and the sender should be told so (once
+// per flood).
+func (l *Limiter) Allow(now time.Time) (ok, notify bool) {
 	if dt := now.Sub(l.last).Seconds(); dt > 0 {
 		l.tokens = min(l.burst, l.tokens+dt*l.rate)
 	}

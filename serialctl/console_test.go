@@ -492,10 +492,10 @@ func TestLineSplitter(t *testing.T) {
 
 func TestLimiter(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	l := newLimiter(5, 10, t0)
+	l := NewLimiter(5, 10, t0)
 	var ok, notes int
 	for range 30 {
-		a, n := l.allow(t0)
+		a, n := l.Allow(t0)
 		ok, notes = ok+b2i(a), notes+b2i(n)
 	}
 	if ok != 10 || notes != 1 {
@@ -503,7 +503,7 @@ func TestLimiter(t *testing.T) {
 	}
 	// A flood at 10 lines/s for 2 s: the rate gets through, no new notice.
 	for i := range 20 {
-		a, n := l.allow(t0.Add(time.Duration(i+1) * 100 * time.Millisecond))
+		a, n := l.Allow(t0.Add(time.Duration(i+1) * 100 * time.Millisecond))
 		ok, notes = ok+b2i(a), notes+b2i(n)
 	}
 	if ok != 20 || notes != 1 {
@@ -512,7 +512,7 @@ func TestLimiter(t *testing.T) {
 	// Quiet long enough to refill: the next flood gets its own notice.
 	t1 := t0.Add(time.Minute)
 	for range 12 {
-		a, n := l.allow(t1)
+		a, n := l.Allow(t1)
 		ok, notes = ok+b2i(a), notes+b2i(n)
 	}
 	if ok != 30 || notes != 2 {

@@ -132,6 +132,9 @@ func printStatus(w io.Writer, s *daemon.Status) error {
 	if s.ConfigError != "" {
 		fmt.Fprintf(&b, "last config change refused: %s\n", s.ConfigError)
 	}
+	if s.MQTT != "" {
+		fmt.Fprintf(&b, "mqtt %s, %d messages dropped\n", s.MQTT, s.MQTTDropped)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
