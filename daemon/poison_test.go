@@ -21,7 +21,6 @@ import (
 	"catd/internal/testwait"
 	"catd/learn"
 	"catd/model"
-	"catd/state"
 )
 
 // flipBits flips one random bit in share of v's values, keeping each
@@ -73,28 +72,9 @@ func TestProbeRefusesBitFlippedWeights(t *testing.T) {
 // from the oldest, intact one and says why it skipped the others.
 func TestResumeFallsBackPastDamagedCheckpoints(t *testing.T) {
 	r := newRig(t)
-	s := &service{}
-	base, err := s.loadModel(r.model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := state.OpenCheckpoints(filepath.Join(r.dir, "state", "checkpoints"), 3, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Generation 1: fine-tuned from this model, inverted (cats in the dark).
-	inv := *base
-	inv.master.Params[0], inv.master.Params[1], inv.master.Params[2] = -4, -4, -4
-	inv.info.Extra = map[string]string{baseKey: base.base}
-	good, err := inv.master.Bytes(inv.info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cp.Save(good); err != nil {
-		t.Fatal(err)
-	}
+	cp, inv, good := invertedCheckpoint(t, r) // generation 1: intact
 	// Generation 2: a weight of 3e38, finite, sealed by catd.
-	bad := inv
+	bad := *inv
 	bad.master = cloneNet(t, inv.master)
 	bad.master.Params[0] = 3e38
 	poisoned, err := bad.master.Bytes(bad.info)

@@ -365,12 +365,11 @@ func TestSnapshotAndOnDetect(t *testing.T) {
 	}
 }
 
-func TestServiceResumesFromCheckpoint(t *testing.T) {
-	r := newRig(t)
-	modelBytes, err := os.ReadFile(r.model)
-	if err != nil {
-		t.Fatal(err)
-	}
+// invertedCheckpoint saves, in the rig's checkpoint folder, a first
+// generation fine-tuned from the rig's model: inverted, it sees cats in
+// the dark. It returns the checkpoints, the model and the generation.
+func invertedCheckpoint(t *testing.T, r *serviceRig) (*state.Checkpoints, *loaded, []byte) {
+	t.Helper()
 	s := &service{}
 	base, err := s.loadModel(r.model)
 	if err != nil {
@@ -380,7 +379,6 @@ func TestServiceResumesFromCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Generation 1: fine-tuned from this model, inverted (cats in the dark).
 	inv := *base
 	inv.master.Params[0], inv.master.Params[1], inv.master.Params[2] = -4, -4, -4
 	inv.info.Extra = map[string]string{baseKey: base.base}
@@ -391,8 +389,18 @@ func TestServiceResumesFromCheckpoint(t *testing.T) {
 	if _, err := cp.Save(good); err != nil {
 		t.Fatal(err)
 	}
+	return cp, &inv, good
+}
+
+func TestServiceResumesFromCheckpoint(t *testing.T) {
+	r := newRig(t)
+	modelBytes, err := os.ReadFile(r.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, inv, _ := invertedCheckpoint(t, r)
 	// Generation 2: from another model. Generation 3: truncated.
-	other := inv
+	other := *inv
 	other.info.Extra = map[string]string{baseKey: "sha256:0123"}
 	otherBytes, _ := other.master.Bytes(other.info)
 	cp.Save(otherBytes)
