@@ -226,43 +226,34 @@ func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 // samples' range (-128..127) as a decoder clamps them.
 func quantize(b *[64]float32, t *[64]float32) {
 	var tmp, c [64]float32
-	for y := range 8 { // rows
-		for k := range 8 {
-			var s float32
-			for n := range 8 {
-				s += dctCos[k][n] * b[y*8+n]
-			}
-			tmp[y*8+k] = s
-		}
-	}
-	for x := range 8 { // columns
-		for k := range 8 {
-			var s float32
-			for n := range 8 {
-				s += dctCos[k][n] * tmp[n*8+x]
-			}
-			c[k*8+x] = s
-		}
-	}
+	dct8(&tmp, b, 8, 1, false)  // rows
+	dct8(&c, &tmp, 1, 8, false) // columns
 	for i := range c {
 		c[i] = float32(math.Round(float64(c[i]/t[i]))) * t[i]
 	}
-	for x := range 8 {
-		for n := range 8 {
-			var s float32
-			for k := range 8 {
-				s += dctCos[k][n] * c[k*8+x]
-			}
-			tmp[n*8+x] = s
-		}
+	dct8(&tmp, &c, 1, 8, true)
+	dct8(b, &tmp, 8, 1, true)
+	for i := range b {
+		b[i] = min(max(b[i], -128), 127)
 	}
-	for y := range 8 {
-		for n := range 8 {
+}
+
+// dct8 applies the 8-point DCT-II (or, inverse, its transpose) to the 8
+// lines of src — rows with stride 8 and step 1, columns with stride 1 and
+// step 8 — writing dst: dst[i*stride+a*step] = Σ_b C[a][b] src[i*stride+b*step]
+// with C = dctCos, or C transposed.
+func dct8(dst, src *[64]float32, stride, step int, inverse bool) {
+	for i := range 8 {
+		for a := range 8 {
 			var s float32
-			for k := range 8 {
-				s += dctCos[k][n] * tmp[y*8+k]
+			for b := range 8 {
+				c := dctCos[a][b]
+				if inverse {
+					c = dctCos[b][a]
+				}
+				s += c * src[i*stride+b*step]
 			}
-			b[y*8+n] = min(max(s, -128), 127)
+			dst[i*stride+a*step] = s
 		}
 	}
 }
