@@ -91,18 +91,29 @@ func interior(in, k, s, p, out int) (lo, hi int) {
 // (overwritten), w the [K][K][C] weights and b C biases. dst must not alias
 // src.
 func (d *DepthwiseConv2D) Forward(dst, src, w, b []float32) {
+	d.forwardBatch(dst, src, w, b, false)
+}
+
+// ForwardReLU is Forward followed by ReLU, dst = max(conv(src, w) + b, 0),
+// in one pass: each output is clamped as it is computed. Where the sum is
+// -0 or NaN it stays so (ReLU turns -0 into +0); the two compare equal.
+func (d *DepthwiseConv2D) ForwardReLU(dst, src, w, b []float32) {
+	d.forwardBatch(dst, src, w, b, true)
+}
+
+func (d *DepthwiseConv2D) forwardBatch(dst, src, w, b []float32, relu bool) {
 	n := d.batch(src)
 	d.check(n, "output", len(dst), d.OutLen())
 	d.check(1, "weights", len(w), d.WeightLen())
 	d.check(1, "bias", len(b), d.C)
 	in, out := d.InLen(), d.OutLen()
 	for i := range n {
-		d.forward(dst[i*out:(i+1)*out], src[i*in:(i+1)*in], w, b)
+		d.forward(dst[i*out:(i+1)*out], src[i*in:(i+1)*in], w, b, relu)
 	}
 }
 
-// forward is Forward for one image.
-func (d *DepthwiseConv2D) forward(y, x, w, b []float32) {
+// forward is Forward (ForwardReLU with relu) for one image.
+func (d *DepthwiseConv2D) forward(y, x, w, b []float32, relu bool) {
 	c, k, s, p := d.C, d.K, d.Stride, d.Pad
 	yLo, yHi := interior(d.InH, k, s, p, d.OutH)
 	xLo, xHi := interior(d.InW, k, s, p, d.OutW)
@@ -116,25 +127,25 @@ func (d *DepthwiseConv2D) forward(y, x, w, b []float32) {
 			lo, hi = xLo, xHi
 		}
 		for ox := range lo {
-			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p)
+			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p, relu)
 		}
 		if lo < hi {
 			start := (y0*d.InW + lo*s - p) * c
 			if k == 3 {
-				d.interior3(row[lo*c:hi*c], x[start:], w, b)
+				d.interior3(row[lo*c:hi*c], x[start:], w, b, relu)
 			} else {
-				d.interiorK(row[lo*c:hi*c], x[start:], w, b)
+				d.interiorK(row[lo*c:hi*c], x[start:], w, b, relu)
 			}
 		}
 		for ox := hi; ox < d.OutW; ox++ {
-			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p)
+			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p, relu)
 		}
 	}
 }
 
 // border computes one output pixel acc whose window, with top-left corner
 // (y0, x0), may hang over the edge of the image x.
-func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int) {
+func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int, relu bool) {
 	c, k := d.C, d.K
 	copy(acc, b)
 	for ky := range k {
@@ -154,13 +165,26 @@ func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int) {
 			}
 		}
 	}
+	if relu {
+		reluInPlace(acc)
+	}
+}
+
+// reluInPlace sets every element of v below 0 to 0 (NaN and -0 stay): the
+// epilogue of the fused kernels.
+func reluInPlace(v []float32) {
+	for i, a := range v {
+		if a < 0 {
+			v[i] = 0
+		}
+	}
 }
 
 // interior3 computes len(y)/C consecutive output pixels of a row whose 3×3
 // windows lie inside the image; x starts at the top-left input pixel of the
 // first window. All nine taps are summed in registers, one pass over each
 // output channel.
-func (d *DepthwiseConv2D) interior3(y, x, w, b []float32) {
+func (d *DepthwiseConv2D) interior3(y, x, w, b []float32, relu bool) {
 	c := d.C
 	rs := d.InW * c // input row stride
 	b = b[:c]
@@ -187,6 +211,9 @@ func (d *DepthwiseConv2D) interior3(y, x, w, b []float32) {
 			s += x6[ch]*w6[ch] + x7[ch]*w7[ch] + x8[ch]*w8[ch]
 			acc[ch] = s
 		}
+		if relu {
+			reluInPlace(acc)
+		}
 		if o+c < len(y) {
 			x = x[step:]
 		}
@@ -195,7 +222,7 @@ func (d *DepthwiseConv2D) interior3(y, x, w, b []float32) {
 
 // interiorK is interior3 for any kernel size: each row of the window adds
 // its taps into the output pixel, three at a time.
-func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32) {
+func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32, relu bool) {
 	c, k := d.C, d.K
 	rs := d.InW * c
 	rl := k * c // one row of the window, in x and in w
@@ -221,6 +248,9 @@ func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32) {
 					acc[ch] += xs[ch] * ws[ch]
 				}
 			}
+		}
+		if relu {
+			reluInPlace(acc)
 		}
 		if o+c < len(y) {
 			x = x[step:]
