@@ -1,0 +1,77 @@
+package conv
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// dw3TestKernels are the Go kernel and the assembly kernels this CPU runs.
+func dw3TestKernels() []dw3Kernel {
+	return append([]dw3Kernel{{"generic", func(y, x, w, b []float32, a dw3Args) { dw3Generic(y, x, w, b, a, 0, a.c) }}}, dw3Kernels()...)
+}
+
+// TestDepthwise3Kernels holds every 3×3 kernel to the Go kernel's loop
+// (dw3Generic) over odd sizes, channel counts that do and do not fill
+// vectors, strides 1 to 3 and padding 0 to 2, with and without ReLU. The
+// input sits between NaN guard bands, so a tap read outside the image
+// shows as NaN, and the output's guard bands must stay NaN.
+func TestDepthwise3Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	var cases []dwCase
+	for _, c := range []int{1, 3, 4, 5, 8, 12, 16, 17, 24, 33, 48} {
+		for _, s := range []int{1, 2, 3} {
+			for p := range 3 {
+				h, w := 1+r.IntN(9), 1+r.IntN(9)
+				if h+2*p < 3 || w+2*p < 3 {
+					h, w = h+3, w+3
+				}
+				cases = append(cases, dwCase{1, h, w, c, 3, s, p})
+			}
+		}
+	}
+	cases = append(cases, dwCase{1, 32, 32, 48, 3, 1, 1}, dwCase{1, 64, 64, 24, 3, 2, 1}, dwCase{1, 4, 4, 384, 3, 1, 1}, dwCase{1, 8, 8, 192, 3, 2, 1})
+	for _, kern := range dw3TestKernels() {
+		for _, dc := range cases {
+			for _, relu := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%v/relu=%v", kern.name, dc, relu)
+				d, err := NewDepthwiseConv2D(dc.h, dc.w, dc.c, dc.k, dc.s, dc.p)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				x := newGuarded(d.InLen(), func(int) float32 { return float32(r.NormFloat64()) })
+				w := newGuarded(d.WeightLen(), func(int) float32 { return float32(r.NormFloat64()) })
+				b := newGuarded(d.C, func(int) float32 { return float32(r.NormFloat64()) })
+				want := make([]float32, d.OutLen())
+				d.forward3(want, x.s(), w.s(), b.s(), relu, dw3TestKernels()[0].f)
+				y := newGuarded(d.OutLen(), nil)
+				d.forward3(y.s(), x.s(), w.s(), b.s(), relu, kern.f)
+				y.intact(t, name+" y")
+				// The sums differ only in rounding: bound the error by the
+				// sum of the absolute terms, at most 10 of about 1 each.
+				for i, v := range y.s() {
+					if math.IsNaN(float64(v)) || math.Abs(float64(v-want[i])) > 1e-5*10 {
+						t.Fatalf("%s: output %d = %v, want %v", name, i, v, want[i])
+					}
+					if relu && v < 0 {
+						t.Fatalf("%s: output %d = %v after ReLU", name, i, v)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDepthwise3ZeroAllocs(t *testing.T) {
+	d, _ := NewDepthwiseConv2D(16, 16, 48, 3, 2, 1)
+	x := make([]float32, d.InLen())
+	y := make([]float32, d.OutLen())
+	w := make([]float32, d.WeightLen())
+	b := make([]float32, d.C)
+	for _, kern := range dw3TestKernels() {
+		if a := testing.AllocsPerRun(10, func() { d.forward3(y, x, w, b, true, kern.f) }); a != 0 {
+			t.Errorf("%s: %v allocations per call", kern.name, a)
+		}
+	}
+}
