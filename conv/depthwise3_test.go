@@ -75,3 +75,30 @@ func TestDepthwise3ZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDepthwise3 times each 3×3 kernel on the depthwise layers of
+// catsep64 (batch 1, with ReLU).
+func BenchmarkDepthwise3(b *testing.B) {
+	for _, dc := range []dwCase{
+		{1, 64, 64, 24, 3, 2, 1}, {1, 32, 32, 48, 3, 1, 1}, {1, 32, 32, 48, 3, 2, 1}, {1, 16, 16, 96, 3, 1, 1},
+		{1, 8, 8, 192, 3, 1, 1}, {1, 4, 4, 384, 3, 1, 1},
+	} {
+		d, _ := NewDepthwiseConv2D(dc.h, dc.w, dc.c, dc.k, dc.s, dc.p)
+		x := make([]float32, d.InLen())
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		y := make([]float32, d.OutLen())
+		w := make([]float32, d.WeightLen())
+		bias := make([]float32, d.C)
+		for _, kern := range dw3TestKernels() {
+			b.Run(kern.name+"/"+dc.String(), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					d.forward3(y, x, w, bias, true, kern.f)
+				}
+				b.ReportMetric(2*float64(d.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
