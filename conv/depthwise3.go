@@ -15,7 +15,8 @@ import "math"
 // p's window is x[xOff+p*pixStep] (xOff may be negative when that tap is
 // outside the image: it is then not in taps, and is never read); tap
 // (r, kx) is rowStride*r + c*kx further on. Bit r*3+kx of taps says tap
-// (r, kx) is inside the image.
+// (r, kx) is inside the image; the assembly kernels take a fast path
+// without tests when all nine are (taps = 0x1ff).
 type dw3Args struct {
 	yOff, xOff         int
 	n, c               int
@@ -23,9 +24,6 @@ type dw3Args struct {
 	taps               uint
 	relu               bool
 }
-
-// dw3AllTaps is the taps mask of a window wholly inside the image.
-const dw3AllTaps = 1<<9 - 1
 
 // dw3Generic is the plain kernel: it computes channels [c0, c1) of the
 // call's pixels with exactly this loop (act(v) is 0 if relu and v < 0,
