@@ -1,7 +1,5 @@
 package conv
 
-import "math"
-
 // The direct 3×3 depthwise kernel: every output pixel's nine taps are
 // summed in vector registers across a block of channels (8 on amd64 with
 // AVX2, 4 on arm64), the weights of the block held in registers for a
@@ -118,13 +116,4 @@ func (d *DepthwiseConv2D) forward3(y, x, w, b []float32, relu bool, kern func(y,
 type dw3Kernel struct {
 	name string
 	f    func(y, x, w, b []float32, a dw3Args)
-}
-
-// reluFloor is the floor the assembly kernels clamp their sums to: 0 for a
-// ReLU, -Inf (no clamp) otherwise.
-func reluFloor(relu bool) float32 {
-	if relu {
-		return 0
-	}
-	return float32(math.Inf(-1))
 }
