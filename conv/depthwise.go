@@ -251,6 +251,10 @@ func (d *DepthwiseConv2D) Backward(gx, gw, gb, src, w, gy []float32) {
 // backward adds one image's weight gradient to gw and its input gradient
 // to gx (skipped if nil).
 func (d *DepthwiseConv2D) backward(gx, gw, x, w, g []float32) {
+	if d.K == 3 {
+		d.backward3(gx, gw, x, w, g, dw3Back)
+		return
+	}
 	c, k, s, p := d.C, d.K, d.Stride, d.Pad
 	yLo, yHi := interior(d.InH, k, s, p, d.OutH)
 	xLo, xHi := interior(d.InW, k, s, p, d.OutW)

@@ -77,3 +77,52 @@ func dw3Kernels() []dw3Kernel {
 	}
 	return ks
 }
+
+// dw3BackWAVX2 adds the weight gradient of channels [0, cv) of one call of
+// the 3×3 depthwise kernel to gw, 8 channels at a time (dw3BackGeneric's
+// gw, summed over the call's pixels in registers first): cv is a multiple
+// of 8 and greater than 0, n greater than 0. gy points at the call's first
+// output gradient, x at the image; offsets and strides are dw3AVX2's, in
+// bytes.
+//
+//go:noescape
+func dw3BackWAVX2(gy, x, gw *float32, xoff, n, c, cv, rowStride, pixStep int, taps uint)
+
+// dw3BackXAVX2 adds the input gradient of channels [0, cv) of one call to
+// gx (dw3BackGeneric's gx), 8 channels at a time; gx is laid out like the
+// image and the arguments are dw3BackWAVX2's.
+//
+//go:noescape
+func dw3BackXAVX2(gy, gx, w *float32, xoff, n, c, cv, rowStride, pixStep int, taps uint)
+
+// dw3Back runs one call of the 3×3 depthwise backward kernel.
+func dw3Back(gx, gw, x, w, gy []float32, a dw3Args) {
+	if !useAVX2 || a.c < 8 {
+		dw3BackGeneric(gx, gw, x, w, gy, a, 0, a.c)
+		return
+	}
+	dw3BackAsm(gx, gw, x, w, gy, a)
+}
+
+// dw3BackAsm runs the AVX2 backward kernels on the channels that fill
+// whole vectors and the Go kernel on the rest.
+func dw3BackAsm(gx, gw, x, w, gy []float32, a dw3Args) {
+	cv := a.c &^ 7
+	if cv > 0 {
+		dw3BackWAVX2(&gy[a.yOff], &x[0], &gw[0], 4*a.xOff, a.n, 4*a.c, 4*cv, 4*a.rowStride, 4*a.pixStep, a.taps)
+		if gx != nil {
+			dw3BackXAVX2(&gy[a.yOff], &gx[0], &w[0], 4*a.xOff, a.n, 4*a.c, 4*cv, 4*a.rowStride, 4*a.pixStep, a.taps)
+		}
+	}
+	if cv < a.c {
+		dw3BackGeneric(gx, gw, x, w, gy, a, cv, a.c)
+	}
+}
+
+// dw3BackKernels lists the assembly backward kernels usable on this CPU.
+func dw3BackKernels() []dw3BackKernel {
+	if !useAVX2 {
+		return nil
+	}
+	return []dw3BackKernel{{"avx2", dw3BackAsm}}
+}

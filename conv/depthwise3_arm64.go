@@ -29,6 +29,10 @@ func dw3(y, x, w, b []float32, a dw3Args) {
 // and the Go kernel on the rest.
 func dw3Asm(y, x, w, b []float32, a dw3Args) {
 	cv := a.c &^ 3
+	if cv == 0 {
+		dw3Generic(y, x, w, b, a, 0, a.c)
+		return
+	}
 	dw3NEON(&y[a.yOff], &x[0], &w[0], &b[0], 4*a.xOff, a.n, 4*a.c, 4*cv, 4*a.rowStride, 4*a.pixStep, a.taps, reluFloor(a.relu))
 	if cv < a.c {
 		dw3Generic(y, x, w, b, a, cv, a.c)
@@ -42,3 +46,11 @@ func dw3Kernels() []dw3Kernel {
 	}
 	return []dw3Kernel{{"neon", dw3Asm}}
 }
+
+// dw3Back runs one call of the 3×3 depthwise backward kernel. arm64 has
+// no assembly for it yet.
+func dw3Back(gx, gw, x, w, gy []float32, a dw3Args) { dw3BackGeneric(gx, gw, x, w, gy, a, 0, a.c) }
+
+// dw3BackKernels lists the assembly backward kernels usable on this CPU:
+// none yet.
+func dw3BackKernels() []dw3BackKernel { return nil }
