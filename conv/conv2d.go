@@ -91,6 +91,18 @@ func (c *Conv2D) check(n int, name string, got, per int) {
 // b OutC biases and work at least WorkLen floats of scratch. dst must not
 // alias src or work.
 func (c *Conv2D) Forward(dst, src, w, b, work []float32) {
+	c.forward(dst, src, w, b, work, false)
+}
+
+// ForwardReLU is Forward followed by ReLU, dst = max(conv(src, w) + b, 0),
+// in one pass: the bias and the ReLU are applied while each block of the
+// output is still in registers (gemm.NNBias). Where the sum is -0 or NaN
+// it stays so (ReLU turns -0 into +0); the two compare equal.
+func (c *Conv2D) ForwardReLU(dst, src, w, b, work []float32) {
+	c.forward(dst, src, w, b, work, true)
+}
+
+func (c *Conv2D) forward(dst, src, w, b, work []float32, relu bool) {
 	n := c.batch(src)
 	c.check(n, "output", len(dst), c.OutLen())
 	c.check(1, "weights", len(w), c.WeightLen())
@@ -108,10 +120,7 @@ func (c *Conv2D) Forward(dst, src, w, b, work []float32) {
 			patches = work[:p*pl]
 			Im2Col(c, patches, x, 0)
 		}
-		for j := 0; j < len(y); j += c.OutC {
-			copy(y[j:j+c.OutC], b)
-		}
-		gemm.NN(p, c.OutC, pl, patches, pl, w, c.OutC, y, c.OutC)
+		gemm.NNBias(p, c.OutC, pl, patches, pl, w, c.OutC, b, y, c.OutC, relu)
 	}
 }
 

@@ -120,6 +120,8 @@ func TestConvAgainstReference(t *testing.T) {
 			want := make([]float64, cc.n*c.OutLen())
 			ConvForwardRef(c, cc.n, want, to64(x), to64(w), to64(b))
 			closeTo(t, "y", y.s(), want, 1e-5)
+			checkFusedReLU(t, y.s(), want, func(dst []float32) { c.ForwardReLU(dst, x, w, b, work.s()) })
+			work.intact(t, "work")
 
 			gx := newGuarded(len(x), nil)
 			gw := newGuarded(len(w), func(i int) float32 { return 0.5 })
@@ -269,6 +271,25 @@ func TestConvPanicsOnWrongLengths(t *testing.T) {
 	}
 }
 
+// checkFusedReLU runs a fused forward pass into a guarded buffer and holds
+// it to the plain forward pass y (want its float64 reference): it must
+// equal max(y, 0) exactly (as floats: a zero's sign may differ), stay
+// within tolerance of the reference ReLU, and write nothing outside dst.
+func checkFusedReLU(t *testing.T, y []float32, want []float64, fused func(dst []float32)) {
+	t.Helper()
+	r := newGuarded(len(y), nil)
+	fused(r.s())
+	r.intact(t, "fused ReLU output")
+	wantR := make([]float64, len(want))
+	for i, v := range y {
+		if got := r.s()[i]; got != max(v, 0) {
+			t.Fatalf("fused ReLU output %d = %v, want max(%v, 0)", i, got, v)
+		}
+		wantR[i] = max(want[i], 0)
+	}
+	closeTo(t, "fused ReLU output", r.s(), wantR, 1e-5)
+}
+
 func TestConvZeroAllocs(t *testing.T) {
 	c, _ := NewConv2D(16, 16, 8, 16, 3, 1, 1)
 	x := make([]float32, 2*c.InLen())
@@ -281,6 +302,9 @@ func TestConvZeroAllocs(t *testing.T) {
 	work := make([]float32, c.WorkLen())
 	if a := testing.AllocsPerRun(10, func() { c.Forward(y, x, w, b, work) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call", a)
+	}
+	if a := testing.AllocsPerRun(10, func() { c.ForwardReLU(y, x, w, b, work) }); a != 0 {
+		t.Errorf("ForwardReLU allocates %v times per call", a)
 	}
 	if a := testing.AllocsPerRun(10, func() { c.Backward(gx, gw, gb, x, w, y, work) }); a != 0 {
 		t.Errorf("Backward allocates %v times per call", a)

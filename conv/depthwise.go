@@ -91,18 +91,33 @@ func interior(in, k, s, p, out int) (lo, hi int) {
 // (overwritten), w the [K][K][C] weights and b C biases. dst must not alias
 // src.
 func (d *DepthwiseConv2D) Forward(dst, src, w, b []float32) {
+	d.forwardBatch(dst, src, w, b, false)
+}
+
+// ForwardReLU is Forward followed by ReLU, dst = max(conv(src, w) + b, 0),
+// in one pass: each output is clamped as it is computed. Where the sum is
+// -0 or NaN it stays so (ReLU turns -0 into +0); the two compare equal.
+func (d *DepthwiseConv2D) ForwardReLU(dst, src, w, b []float32) {
+	d.forwardBatch(dst, src, w, b, true)
+}
+
+func (d *DepthwiseConv2D) forwardBatch(dst, src, w, b []float32, relu bool) {
 	n := d.batch(src)
 	d.check(n, "output", len(dst), d.OutLen())
 	d.check(1, "weights", len(w), d.WeightLen())
 	d.check(1, "bias", len(b), d.C)
 	in, out := d.InLen(), d.OutLen()
 	for i := range n {
-		d.forward(dst[i*out:(i+1)*out], src[i*in:(i+1)*in], w, b)
+		d.forward(dst[i*out:(i+1)*out], src[i*in:(i+1)*in], w, b, relu)
 	}
 }
 
-// forward is Forward for one image.
-func (d *DepthwiseConv2D) forward(y, x, w, b []float32) {
+// forward is Forward (ForwardReLU with relu) for one image.
+func (d *DepthwiseConv2D) forward(y, x, w, b []float32, relu bool) {
+	if d.K == 3 {
+		d.forward3(y, x, w, b, relu, dw3)
+		return
+	}
 	c, k, s, p := d.C, d.K, d.Stride, d.Pad
 	yLo, yHi := interior(d.InH, k, s, p, d.OutH)
 	xLo, xHi := interior(d.InW, k, s, p, d.OutW)
@@ -116,25 +131,21 @@ func (d *DepthwiseConv2D) forward(y, x, w, b []float32) {
 			lo, hi = xLo, xHi
 		}
 		for ox := range lo {
-			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p)
+			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p, relu)
 		}
 		if lo < hi {
 			start := (y0*d.InW + lo*s - p) * c
-			if k == 3 {
-				d.interior3(row[lo*c:hi*c], x[start:], w, b)
-			} else {
-				d.interiorK(row[lo*c:hi*c], x[start:], w, b)
-			}
+			d.interiorK(row[lo*c:hi*c], x[start:], w, b, relu)
 		}
 		for ox := hi; ox < d.OutW; ox++ {
-			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p)
+			d.border(row[ox*c:(ox+1)*c], x, w, b, y0, ox*s-p, relu)
 		}
 	}
 }
 
 // border computes one output pixel acc whose window, with top-left corner
 // (y0, x0), may hang over the edge of the image x.
-func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int) {
+func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int, relu bool) {
 	c, k := d.C, d.K
 	copy(acc, b)
 	for ky := range k {
@@ -154,48 +165,26 @@ func (d *DepthwiseConv2D) border(acc, x, w, b []float32, y0, x0 int) {
 			}
 		}
 	}
+	if relu {
+		reluInPlace(acc)
+	}
 }
 
-// interior3 computes len(y)/C consecutive output pixels of a row whose 3×3
-// windows lie inside the image; x starts at the top-left input pixel of the
-// first window. All nine taps are summed in registers, one pass over each
-// output channel.
-func (d *DepthwiseConv2D) interior3(y, x, w, b []float32) {
-	c := d.C
-	rs := d.InW * c // input row stride
-	b = b[:c]
-	w0, w1, w2 := w[0*c:1*c], w[1*c:2*c], w[2*c:3*c]
-	w3, w4, w5 := w[3*c:4*c], w[4*c:5*c], w[5*c:6*c]
-	w6, w7, w8 := w[6*c:7*c], w[7*c:8*c], w[8*c:9*c]
-	step := d.Stride * c
-	for o := 0; o < len(y); o += c {
-		acc := y[o : o+c]
-		r0 := x[:3*c]
-		r1 := x[rs : rs+3*c]
-		r2 := x[2*rs : 2*rs+3*c]
-		x0, x1, x2 := r0[:c], r0[c:2*c], r0[2*c:]
-		x3, x4, x5 := r1[:c], r1[c:2*c], r1[2*c:]
-		x6, x7, x8 := r2[:c], r2[c:2*c], r2[2*c:]
-		// Reslicing everything to len(acc) lets the compiler drop the
-		// bounds checks in the loop.
-		n := len(acc)
-		b, w0, w1, w2, w3, w4, w5, w6, w7, w8 := b[:n], w0[:n], w1[:n], w2[:n], w3[:n], w4[:n], w5[:n], w6[:n], w7[:n], w8[:n]
-		x0, x1, x2, x3, x4, x5, x6, x7, x8 = x0[:n], x1[:n], x2[:n], x3[:n], x4[:n], x5[:n], x6[:n], x7[:n], x8[:n]
-		for ch := range acc {
-			s := b[ch] + x0[ch]*w0[ch] + x1[ch]*w1[ch] + x2[ch]*w2[ch]
-			s += x3[ch]*w3[ch] + x4[ch]*w4[ch] + x5[ch]*w5[ch]
-			s += x6[ch]*w6[ch] + x7[ch]*w7[ch] + x8[ch]*w8[ch]
-			acc[ch] = s
-		}
-		if o+c < len(y) {
-			x = x[step:]
+// reluInPlace sets every element of v below 0 to 0 (NaN and -0 stay): the
+// epilogue of the fused kernels.
+func reluInPlace(v []float32) {
+	for i, a := range v {
+		if a < 0 {
+			v[i] = 0
 		}
 	}
 }
 
-// interiorK is interior3 for any kernel size: each row of the window adds
-// its taps into the output pixel, three at a time.
-func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32) {
+// interiorK computes len(y)/C consecutive output pixels of a row whose
+// windows lie inside the image; x starts at the top-left input pixel of the
+// first window. Each row of the window adds its taps into the output
+// pixel, three at a time.
+func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32, relu bool) {
 	c, k := d.C, d.K
 	rs := d.InW * c
 	rl := k * c // one row of the window, in x and in w
@@ -221,6 +210,9 @@ func (d *DepthwiseConv2D) interiorK(y, x, w, b []float32) {
 					acc[ch] += xs[ch] * ws[ch]
 				}
 			}
+		}
+		if relu {
+			reluInPlace(acc)
 		}
 		if o+c < len(y) {
 			x = x[step:]
@@ -259,6 +251,10 @@ func (d *DepthwiseConv2D) Backward(gx, gw, gb, src, w, gy []float32) {
 // backward adds one image's weight gradient to gw and its input gradient
 // to gx (skipped if nil).
 func (d *DepthwiseConv2D) backward(gx, gw, x, w, g []float32) {
+	if d.K == 3 {
+		d.backward3(gx, gw, x, w, g, dw3Back)
+		return
+	}
 	c, k, s, p := d.C, d.K, d.Stride, d.Pad
 	yLo, yHi := interior(d.InH, k, s, p, d.OutH)
 	xLo, xHi := interior(d.InW, k, s, p, d.OutW)

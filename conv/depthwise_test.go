@@ -55,6 +55,7 @@ func TestDepthwiseAgainstReference(t *testing.T) {
 			want := make([]float64, y.n)
 			DepthwiseForwardRef(d, dc.n, want, to64(x), to64(w), to64(b))
 			closeTo(t, "y", y.s(), want, 1e-5)
+			checkFusedReLU(t, y.s(), want, func(dst []float32) { d.ForwardReLU(dst, x, w, b) })
 
 			gx := newGuarded(len(x), func(int) float32 { return 9 }) // overwritten
 			gw := newGuarded(len(w), func(int) float32 { return 0.5 })
@@ -218,6 +219,9 @@ func TestDepthwiseZeroAllocs(t *testing.T) {
 		gb := make([]float32, len(b))
 		if a := testing.AllocsPerRun(10, func() { d.Forward(y, x, w, b) }); a != 0 {
 			t.Errorf("%v: Forward allocates %v times per call", dc, a)
+		}
+		if a := testing.AllocsPerRun(10, func() { d.ForwardReLU(y, x, w, b) }); a != 0 {
+			t.Errorf("%v: ForwardReLU allocates %v times per call", dc, a)
 		}
 		if a := testing.AllocsPerRun(10, func() { d.Backward(gx, gw, gb, x, w, y) }); a != 0 {
 			t.Errorf("%v: Backward allocates %v times per call", dc, a)

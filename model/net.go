@@ -59,6 +59,12 @@ type layer struct {
 	gw, gb  []float32
 	wOff    int // offset of w in Params
 
+	// reluNext marks a conv or dwconv whose ReLU, the next layer, it
+	// applies itself as it writes its output (their buffers are one, since
+	// ReLU runs in place); reluDone marks that ReLU, which then has nothing
+	// left to do.
+	reluNext, reluDone bool
+
 	// Batch norm: running statistics (views into Buffers) and the batch
 	// statistics saved by a training forward pass for backward.
 	runMean, runVar      []float32
@@ -142,6 +148,7 @@ func New(a Arch, opt Options) (*Net, error) {
 	}
 	if !opt.WeightsOnly {
 		n.work = make([]float32, work)
+		n.fuseReLUs()
 	}
 	if opt.Training {
 		for i := range n.gbuf {
@@ -149,6 +156,19 @@ func New(a Arch, opt Options) (*Net, error) {
 		}
 	}
 	return n, nil
+}
+
+// fuseReLUs lets every convolution followed by a ReLU apply it as it
+// writes its output, in training as in inference: the ReLU runs in place,
+// so the convolution's own output is never kept, and its backward pass
+// needs only its input.
+func (n *Net) fuseReLUs() {
+	for i := 0; i+1 < len(n.layers); i++ {
+		l, next := &n.layers[i], &n.layers[i+1]
+		if (l.Kind == Conv || l.Kind == DWConv) && next.Kind == ReLU && &n.acts[i][0] == &n.acts[i+1][0] {
+			l.reluNext, next.reluDone = true, true
+		}
+	}
 }
 
 // CopyBackbone copies the weights and batch-norm statistics of every layer
@@ -298,9 +318,17 @@ func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 	out := n.acts[i][:b*l.out.len()]
 	switch l.Kind {
 	case Conv:
-		l.conv.Forward(out, cur, l.w, l.b, n.work)
+		if l.reluNext {
+			l.conv.ForwardReLU(out, cur, l.w, l.b, n.work)
+		} else {
+			l.conv.Forward(out, cur, l.w, l.b, n.work)
+		}
 	case DWConv:
-		l.dw.Forward(out, cur, l.w, l.b)
+		if l.reluNext {
+			l.dw.ForwardReLU(out, cur, l.w, l.b)
+		} else {
+			l.dw.Forward(out, cur, l.w, l.b)
+		}
 	case BatchNorm:
 		if train {
 			l.bn.TrainForward(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd)
@@ -308,7 +336,9 @@ func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 			l.bn.InferForward(out, cur, l.w, l.b, l.runMean, l.runVar)
 		}
 	case ReLU:
-		conv.ReLU(out, cur)
+		if !l.reluDone {
+			conv.ReLU(out, cur)
+		}
 	case MaxPool:
 		conv.MaxPool2{H: l.in.h, W: l.in.w, C: l.in.c}.Forward(out, cur)
 	case GlobalAvgPool:

@@ -12,7 +12,9 @@
 // All matrices are row-major: element (i, j) of a matrix with row stride ld
 // is at index i*ld+j. Every product accumulates into C (C += A·B), so the
 // caller zeroes C first when it wants a plain product; this lets gradient
-// code sum over a batch without a scratch buffer. The caller owns and
+// code sum over a batch without a scratch buffer. The forward product has
+// a variant of its own, NNBias, that overwrites C with bias + A·B and can
+// apply a ReLU before C leaves the registers. The caller owns and
 // allocates every buffer; the functions never allocate and never retain a
 // slice. C must not overlap A or B.
 //
@@ -38,6 +40,63 @@ func NN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 		return
 	}
 	nn(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// NNBias computes C = act(bias + A·B), overwriting C: A is m×k with row
+// stride lda, B is k×n with row stride ldb, bias holds n floats (one per
+// column, the same for every row) and C is m×n with row stride ldc. With
+// relu, every sum below 0 becomes 0 (NaN and -0 stay as they are); without,
+// act is the identity. The bias and the activation are applied while the
+// block of C is still in registers, so a convolution with a bias and a
+// ReLU makes one pass over its output. With k = 0, C = act(bias). C must
+// not overlap A, B or bias. NNBias does not allocate.
+func NNBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	if m < 0 || n < 0 || k < 0 {
+		panic("gemm: negative dimension")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(bias) < n {
+		panic("gemm: bias too short")
+	}
+	if k == 0 {
+		if ldc < n {
+			panic("gemm: bad ldc")
+		}
+		if len(c) < (m-1)*ldc+n {
+			panic("gemm: c too short")
+		}
+		if overlap(c[:(m-1)*ldc+n], bias[:n]) {
+			panic("gemm: c overlaps bias")
+		}
+		for i := range m {
+			setAct(c[i*ldc:i*ldc+n], bias[:n], relu)
+		}
+		return
+	}
+	checkNN(m, n, k, a, lda, b, ldb, c, ldc)
+	if overlap(c[:(m-1)*ldc+n], bias[:n]) {
+		panic("gemm: c overlaps bias")
+	}
+	nnBias(m, n, k, a, lda, b, ldb, bias[:n], c, ldc, relu)
+}
+
+// setAct writes act(s) into dst; the two have the same length.
+func setAct(dst, s []float32, relu bool) {
+	s = s[:len(dst)]
+	for j, v := range s {
+		dst[j] = act(v, relu)
+	}
+}
+
+// act is the epilogue's activation: with relu, v if v is not below 0 (so
+// NaN and -0 stay), else 0.
+func act(v float32, relu bool) float32 {
+	if relu && v < 0 {
+		return 0
+	}
+	return v
 }
 
 // TN computes C += Aᵀ·B, where A is stored k×m with row stride lda (so Aᵀ is

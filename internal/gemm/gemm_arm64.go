@@ -24,6 +24,14 @@ func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
 }
 
+func nnBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	if useASIMD {
+		neonBias(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+		return
+	}
+	nnBiasGeneric(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+}
+
 func nnNEON(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	neon(m, n, k, a, lda, 1, b, ldb, c, ldc)
 }
@@ -37,7 +45,7 @@ func archKernels() []kernel {
 	if !useASIMD {
 		return nil
 	}
-	return []kernel{{"neon", nnNEON, tnNEON}}
+	return []kernel{{"neon", nnNEON, tnNEON, neonBias}}
 }
 
 // neon computes C += A·B with element (i, p) of A at a[i*rsa+p*csa]. It
@@ -69,5 +77,39 @@ func neon(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []floa
 	}
 	if j < n {
 		strided(m, n-j, k, a, rsa, csa, b[j:], ldb, c[j:], ldc)
+	}
+}
+
+// neonBias computes C = act(bias + A·B) for NN (A has row stride lda) with
+// the epilogue kernels, walking C like neon.
+func neonBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	const mr = len(neonBias8) - 1
+	rs, cs, lb, lc := 4*lda, 4, 4*ldb, 4*ldc
+	r := 0
+	if relu {
+		r = 1
+	}
+	full := m - m%mr
+	rest := m - full
+	j := 0
+	for ; j+8 <= n; j += 8 {
+		if full > 0 {
+			neonBias8[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+		}
+		if rest > 0 {
+			neonBias8[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r)
+		}
+	}
+	if j+4 <= n {
+		if full > 0 {
+			neonBias4[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+		}
+		if rest > 0 {
+			neonBias4[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r)
+		}
+		j += 4
+	}
+	if j < n {
+		stridedBias(m, n-j, k, a, lda, b[j:], ldb, bias[j:], c[j:], ldc, relu)
 	}
 }

@@ -91,6 +91,75 @@ func tnGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 	}
 }
 
+// nnBiasGeneric computes C = act(bias + A·B) (A is m×k, row stride lda,
+// k > 0): nnGeneric's loop with the bias added and the activation applied
+// as each 2×4 block is stored.
+func nnBiasGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	i := 0
+	for ; i+2 <= m; i += 2 {
+		a0 := a[i*lda:][:k]
+		a1 := a[(i+1)*lda:][:len(a0)]
+		c0 := c[i*ldc:][:n]
+		c1 := c[(i+1)*ldc:][:n]
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			var s00, s01, s02, s03 float32
+			var s10, s11, s12, s13 float32
+			o := j
+			for p, x0 := range a0 {
+				bp := b[o : o+4 : o+4]
+				o += ldb
+				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+				s00 += x0 * b0
+				s01 += x0 * b1
+				s02 += x0 * b2
+				s03 += x0 * b3
+				x1 := a1[p]
+				s10 += x1 * b0
+				s11 += x1 * b1
+				s12 += x1 * b2
+				s13 += x1 * b3
+			}
+			bj := bias[j : j+4 : j+4]
+			set4(c0[j:j+4:j+4], bj, relu, s00, s01, s02, s03)
+			set4(c1[j:j+4:j+4], bj, relu, s10, s11, s12, s13)
+		}
+		if j < n {
+			stridedBias(2, n-j, k, a[i*lda:], lda, b[j:], ldb, bias[j:], c[i*ldc+j:], ldc, relu)
+		}
+	}
+	if i < m {
+		stridedBias(m-i, n, k, a[i*lda:], lda, b, ldb, bias, c[i*ldc:], ldc, relu)
+	}
+}
+
+// set4 stores act(bias + s) into the four elements of c.
+func set4(c, bias []float32, relu bool, s0, s1, s2, s3 float32) {
+	c, bias = c[:4], bias[:4]
+	c[0] = act(bias[0]+s0, relu)
+	c[1] = act(bias[1]+s1, relu)
+	c[2] = act(bias[2]+s2, relu)
+	c[3] = act(bias[3]+s3, relu)
+}
+
+// stridedBias computes C = act(bias + A·B) for small edge blocks of NN
+// products (A has row stride lda).
+func stridedBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int, relu bool) {
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc:][:n]
+		for j := range cr {
+			var s float32
+			oa, ob := i*lda, j
+			for p := 0; p < k; p++ {
+				s += a[oa] * b[ob]
+				oa++
+				ob += ldb
+			}
+			cr[j] = act(bias[j]+s, relu)
+		}
+	}
+}
+
 func add4(c []float32, s0, s1, s2, s3 float32) {
 	c = c[:4]
 	c[0] += s0
@@ -118,10 +187,12 @@ func strided(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []f
 	}
 }
 
-// kernel names one implementation of nn and tn, for tests and benchmarks.
+// kernel names one implementation of nn, tn and nnBias, for tests and
+// benchmarks.
 type kernel struct {
 	name   string
 	nn, tn func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int)
+	nnBias func(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool)
 }
 
-var genericKernel = kernel{"generic", nnGeneric, tnGeneric}
+var genericKernel = kernel{"generic", nnGeneric, tnGeneric, nnBiasGeneric}

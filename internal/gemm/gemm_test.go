@@ -11,7 +11,7 @@ import (
 // kernels lists every implementation this build can run: the exported
 // dispatch, the portable Go kernel and the assembly kernels the CPU supports.
 func kernels() []kernel {
-	ks := []kernel{{"dispatch", NN, TN}, genericKernel}
+	ks := []kernel{{"dispatch", NN, TN, NNBias}, genericKernel}
 	return append(ks, archKernels()...)
 }
 
@@ -240,6 +240,12 @@ func TestPanics(t *testing.T) {
 		{"TNRef bad ldb", func() { TNRef(2, 3, 2, a, 2, b, 2, c, 3) }, "gemm: bad ldb"},
 		{"NN c aliases a", func() { NN(4, 4, 4, a, 4, b, 4, a[8:], 4) }, "gemm: c overlaps a"},
 		{"TN c aliases b", func() { TN(4, 4, 4, a, 4, b[8:], 4, b, 4) }, "gemm: c overlaps b"},
+		{"NNBias negative", func() { NNBias(2, -1, 2, a, 2, b, 2, c, c, 2, true) }, "gemm: negative dimension"},
+		{"NNBias short bias", func() { NNBias(2, 3, 2, a, 2, b, 3, c[:2], c[8:], 3, true) }, "gemm: bias too short"},
+		{"NNBias k=0 short c", func() { NNBias(2, 3, 0, nil, 1, nil, 3, b, c[:5], 3, true) }, "gemm: c too short"},
+		{"NNBias c aliases bias", func() { NNBias(2, 3, 2, a, 2, b, 3, c, c[2:], 3, true) }, "gemm: c overlaps bias"},
+		{"NNBias k=0 c aliases bias", func() { NNBias(2, 3, 0, nil, 1, nil, 3, c, c[2:], 3, false) }, "gemm: c overlaps bias"},
+		{"NNBias c aliases a", func() { NNBias(4, 4, 4, a, 4, b, 4, c, a[8:], 4, true) }, "gemm: c overlaps a"},
 		{"Transpose negative", func() { Transpose(c, 2, a, 2, -1, 2) }, "gemm: negative dimension"},
 		{"Transpose bad lds", func() { Transpose(c, 4, a, 2, 4, 3) }, "gemm: bad src stride"},
 		{"Transpose bad ldd", func() { Transpose(c, 3, a, 3, 4, 3) }, "gemm: bad dst stride"},
@@ -299,6 +305,8 @@ func TestAllocs(t *testing.T) {
 			{"NN", func() { kern.nn(256, 32, 144, a, 144, b, 32, c, 32) }},
 			{"NN odd", func() { kern.nn(61, 27, 13, a, 13, b, 27, c, 27) }},
 			{"TN", func() { kern.tn(144, 32, 256, a, 144, c, 32, b, 32) }},
+			{"NNBias", func() { kern.nnBias(256, 32, 144, a, 144, b, 32, d, c, 32, true) }},
+			{"NNBias odd", func() { kern.nnBias(61, 27, 13, a, 13, b, 27, d, c, 27, false) }},
 		}
 		for _, tt := range tests {
 			t.Run(kern.name+"/"+tt.name, func(t *testing.T) {
@@ -376,7 +384,7 @@ var benchShapes = []struct {
 // benchKernels are the exported dispatch (the assembly where the CPU has
 // it) and the portable Go kernel.
 func benchKernels() []kernel {
-	return []kernel{{"dispatch", NN, TN}, genericKernel}
+	return []kernel{{"dispatch", NN, TN, NNBias}, genericKernel}
 }
 
 func BenchmarkGEMM(b *testing.B) {

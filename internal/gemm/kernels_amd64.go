@@ -94,6 +94,96 @@ func avxMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *flo
 //go:noescape
 func avxMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, mask *int32)
 
+//go:noescape
+func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
+//go:noescape
+func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+
 // avx16 holds the 16-column kernels, indexed by rows.
 var avx16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int){nil,
 	avx1x16,
@@ -134,4 +224,46 @@ var avxMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int
 	avxMask10x8,
 	avxMask11x8,
 	avxMask12x8,
+}
+
+// avxBias16 holds the 16-column epilogue kernels, indexed by rows.
+var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+	avxBias1x16,
+	avxBias2x16,
+	avxBias3x16,
+	avxBias4x16,
+	avxBias5x16,
+	avxBias6x16,
+}
+
+// avxBias8 holds the 8-column epilogue kernels, indexed by rows.
+var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+	avxBias1x8,
+	avxBias2x8,
+	avxBias3x8,
+	avxBias4x8,
+	avxBias5x8,
+	avxBias6x8,
+	avxBias7x8,
+	avxBias8x8,
+	avxBias9x8,
+	avxBias10x8,
+	avxBias11x8,
+	avxBias12x8,
+}
+
+// avxBiasMask8 holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.
+var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32){nil,
+	avxBiasMask1x8,
+	avxBiasMask2x8,
+	avxBiasMask3x8,
+	avxBiasMask4x8,
+	avxBiasMask5x8,
+	avxBiasMask6x8,
+	avxBiasMask7x8,
+	avxBiasMask8x8,
+	avxBiasMask9x8,
+	avxBiasMask10x8,
+	avxBiasMask11x8,
+	avxBiasMask12x8,
 }

@@ -52,6 +52,54 @@ func neon7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32
 //go:noescape
 func neon8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int)
 
+//go:noescape
+func neonBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias1x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias2x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias3x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias4x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias5x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias6x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func neonBias8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
 // neon8 holds the 8-column kernels, indexed by rows.
 var neon8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int){nil,
 	neon1x8,
@@ -74,4 +122,28 @@ var neon4 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c
 	neon6x4,
 	neon7x4,
 	neon8x4,
+}
+
+// neonBias8 holds the 8-column epilogue kernels, indexed by rows.
+var neonBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+	neonBias1x8,
+	neonBias2x8,
+	neonBias3x8,
+	neonBias4x8,
+	neonBias5x8,
+	neonBias6x8,
+	neonBias7x8,
+	neonBias8x8,
+}
+
+// neonBias4 holds the 4-column epilogue kernels, indexed by rows.
+var neonBias4 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+	neonBias1x4,
+	neonBias2x4,
+	neonBias3x4,
+	neonBias4x4,
+	neonBias5x4,
+	neonBias6x4,
+	neonBias7x4,
+	neonBias8x4,
 }

@@ -55,3 +55,31 @@ func TNRef(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32,
 		}
 	}
 }
+
+// NNBiasRef is the reference for NNBias. It runs exactly this loop
+// (act(v) is 0 if relu and v < 0, else v):
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*lda+p] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] = act(bias[j]+s, relu)
+//		}
+//	}
+func NNBiasRef(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[i*lda+p] * b[p*ldb+j]
+			}
+			v := bias[j] + s
+			if relu && v < 0 {
+				v = 0
+			}
+			c[i*ldc+j] = v
+		}
+	}
+}

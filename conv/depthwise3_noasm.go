@@ -1,0 +1,16 @@
+//go:build purego || !(amd64 || arm64)
+
+package conv
+
+// dw3 runs one call of the 3×3 depthwise kernel.
+func dw3(y, x, w, b []float32, a dw3Args) { dw3Generic(y, x, w, b, a, 0, a.c) }
+
+// dw3Back runs one call of the 3×3 depthwise backward kernel.
+func dw3Back(gx, gw, x, w, gy []float32, a dw3Args) { dw3BackGeneric(gx, gw, x, w, gy, a, 0, a.c) }
+
+// dw3Kernels lists the assembly kernels usable on this CPU: none.
+func dw3Kernels() []dw3Kernel { return nil }
+
+// dw3BackKernels lists the assembly backward kernels usable on this CPU:
+// none.
+func dw3BackKernels() []dw3BackKernel { return nil }
