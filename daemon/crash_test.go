@@ -31,6 +31,7 @@ func TestCrashChild(t *testing.T) {
 	crashTestEvery = 20 * time.Millisecond
 	cfg := config.Default()
 	cfg.Source, cfg.StatsEvery = "test:", 0
+	cfg.HTTP.Listen = "" // no web page on the machine's port 8787
 	cfg.Checkpoint.Keep = 3
 	ctx := context.Background()
 	err := Run(ctx, Options{Config: cfg, StateDir: dir, Log: zerolog.New(os.Stdout).Level(zerolog.InfoLevel),

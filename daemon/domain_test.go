@@ -96,6 +96,7 @@ func TestDaemonLearnsANewDomain(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Source = "test:?w=64&h=64&fps=5"
+	cfg.HTTP.Listen = "" // no web page on the machine's port 8787
 	cfg.Learn.Every = config.Duration(time.Second)
 	cfg.Learn.Duty = 1
 	cfg.StatsEvery = 0

@@ -191,6 +191,7 @@ func TestMQTTChild(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Source, cfg.StatsEvery = "file:/fake/bright", 0
+	cfg.HTTP.Listen = "" // no web page on the machine's port 8787
 	cfg.MQTT.Broker, cfg.MQTT.TopicPrefix, cfg.MQTT.ClientID = url, "catd/child", "catd-child"
 	err := Run(context.Background(), Options{Config: cfg, StateDir: os.Getenv("CATD_MQTT_CHILD_DIR"),
 		Log: zerolog.New(os.Stderr).Level(zerolog.WarnLevel),

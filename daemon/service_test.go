@@ -78,10 +78,19 @@ func newRig(t *testing.T) *serviceRig {
 	return r
 }
 
+// noWeb turns the web page off in a config that does not set it: the
+// default listens on the machine's port 8787, which tests must not take.
+func noWeb(yaml string) string {
+	if strings.Contains(yaml, "http:") {
+		return yaml
+	}
+	return yaml + "\nhttp:\n  listen: \"\"\n"
+}
+
 func (r *serviceRig) write(yaml string) {
 	r.t.Helper()
 	tmp := r.cfgPath + ".new"
-	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(noWeb(yaml)), 0o644); err != nil {
 		r.t.Fatal(err)
 	}
 	if err := os.Rename(tmp, r.cfgPath); err != nil { // as editors save
@@ -255,7 +264,7 @@ func TestServiceAppliesConfigLive(t *testing.T) {
 	}
 
 	// SIGHUP re-reads the file: fixed now, it applies.
-	if err := os.WriteFile(r.cfgPath, []byte(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model)), 0o644); err != nil {
+	if err := os.WriteFile(r.cfgPath, []byte(noWeb(fmt.Sprintf("source: file:/fake/dark\nmodel: %s\n", r.model))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r.reload <- os.Interrupt // any signal value: the channel is SIGHUP's

@@ -101,6 +101,7 @@ func TestShareChild(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Source, cfg.StatsEvery, cfg.Learn.Enabled = "file:/fake/dark", 0, false
+	cfg.HTTP.Listen = "" // no web page on the machine's port 8787
 	id := os.Getenv("CATD_SHARE_CHILD_ID")
 	cfg.MQTT.Broker, cfg.MQTT.ClientID, cfg.MQTT.TopicPrefix = url, id, "catd/"+id
 	cfg.MQTT.DiscoveryPrefix, cfg.MQTT.ShareLabels, cfg.MQTT.PCatEvery = "", true, config.Duration(time.Second)
