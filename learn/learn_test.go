@@ -357,7 +357,14 @@ func TestTrainingStepsAllocateNothing(t *testing.T) {
 			// untrained net) and take other paths through the metrics.
 			l.Round(context.Background())
 			l.Round(context.Background())
-			return testing.AllocsPerRun(3, func() { l.Round(context.Background()) })
+			// The least of a few measurements: AllocsPerRun counts the
+			// whole process's allocations, and on a loaded machine another
+			// goroutine (a runtime timer, a test's leftover) may add some.
+			least := math.Inf(1)
+			for range 3 {
+				least = min(least, testing.AllocsPerRun(3, func() { l.Round(context.Background()) }))
+			}
+			return least
 		}
 		a10, a50 := allocs(10), allocs(50)
 		slack := 0.0
