@@ -68,6 +68,12 @@ type Config struct {
 	// L2-SP (default 0.5). It bounds how far rounds drift from what the
 	// model knew, so that learning a household forgets less of the rest.
 	Anchor float64
+	// Importance, if set, weighs Anchor's pull parameter by parameter: the
+	// Fisher information of the starting model (see Importance), one value
+	// per parameter of the network, all of them. The weights are scaled to
+	// a mean of 1, so Anchor keeps its meaning; the parameters the model's
+	// cat detection rests on are held, the others learn freely.
+	Importance []float32
 	// Average is the share of a round's last steps whose iterates are
 	// averaged into the candidate the held-out labels judge (default 0.5):
 	// the average is a steadier estimate than the last, noisy iterate.
@@ -210,7 +216,10 @@ type Learner struct {
 	// bfloat16: a pull toward it needs no more precision, and it takes
 	// half the memory.
 	anchor []uint16
-	groups [2]optim.Group
+	// importance is Anchor's weight per trained parameter (bfloat16), nil
+	// for the same weight everywhere.
+	importance []uint16
+	groups     [2]optim.Group
 
 	step    int64
 	lrScale float64
@@ -275,6 +284,15 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 		x: make([]float32, min(cfg.Chunk, cfg.Batch)*in), y: make([]float32, cfg.Chunk), w: make([]float32, cfg.Chunk),
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	toBfloat16(l.anchor, tn.Params[off:])
+	if cfg.Importance != nil {
+		if len(cfg.Importance) != len(tn.Params) {
+			return nil, fmt.Errorf("learn: importance of %d parameters for a network of %d", len(cfg.Importance), len(tn.Params))
+		}
+		l.importance = make([]uint16, len(tn.Params)-off)
+		if err := importanceWeights(l.importance, cfg.Importance[off:]); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -575,8 +593,15 @@ func (l *Learner) step1(lr float64, headOnly bool) {
 		good := l.goodParams[l.off:]
 		anchor := l.anchor[:len(params)]
 		good = good[:len(params)]
-		for i, p := range params {
-			grads[i] += lambda*(p-good[i]) + mu*(p-fromBfloat16(anchor[i]))
+		if imp := l.importance; imp != nil {
+			imp = imp[:len(params)]
+			for i, p := range params {
+				grads[i] += lambda*(p-good[i]) + mu*fromBfloat16(imp[i])*(p-fromBfloat16(anchor[i]))
+			}
+		} else {
+			for i, p := range params {
+				grads[i] += lambda*(p-good[i]) + mu*(p-fromBfloat16(anchor[i]))
+			}
 		}
 	}
 	h := l.head - l.off
