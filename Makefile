@@ -20,7 +20,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 default-importance pretrain
 
 # staticcheck, pinned (the newest release that builds with our Go); its
 # settings, and why any finding is silenced, are in staticcheck.conf.
@@ -163,6 +163,15 @@ default-model: build $(PRETRAIN)
 default-int8: build
 	./bin/catd quantize --model model/default.safetensors --calib $(DATA)/train --calib-limit 500 \
 		--val $(DATA)/val --out model/default-int8.safetensors
+
+# The built-in model's importance (model/default-importance.safetensors,
+# built in): the Fisher information of each parameter of the default model
+# on 1,000 cats and 1,000 non-cats of the train split. On-device learning
+# holds the important parameters near their built-in values. Remake it
+# whenever the default model changes (a test checks they match).
+default-importance: build
+	./bin/catd importance --model model/default.safetensors --data $(DATA)/train --per-class 1000 \
+		--out model/default-importance.safetensors
 
 golden:
 	/usr/bin/python3 scripts/torch_golden.py

@@ -165,6 +165,7 @@ func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, err
 	if err != nil {
 		return nil, err
 	}
+	lc.Importance = m.importance
 	l, err := learn.NewLearner(m.infer, m.info, r, lc)
 	if err != nil {
 		return nil, err

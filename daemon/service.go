@@ -89,7 +89,11 @@ type loaded struct {
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
 	anchor []float32
-	train  *train.CheckpointState // the learning state a checkpoint holds, or nil
+	// importance weighs the anchor's pull parameter by parameter
+	// (learn.Config.Importance): the built-in model's, or the one next to
+	// the model file (ImportancePath); nil for none.
+	importance []float32
+	train      *train.CheckpointState // the learning state a checkpoint holds, or nil
 }
 
 // service is Run's state.
@@ -372,6 +376,14 @@ func (s *service) loadModel(path string) (*loaded, error) {
 		return nil, fmt.Errorf("daemon: model %s: %w", name, err)
 	}
 	m.name, m.base, m.builtin = name, "sha256:"+hex.EncodeToString(sum[:]), path == ""
+	imp, from, err := ModelImportance(path, m.infer)
+	switch {
+	case err != nil:
+		s.log.Warn().Err(err).Str("model", name).Msg("importance not used: learning pulls every weight alike toward the model's")
+	case imp != nil:
+		m.importance = imp
+		s.log.Debug().Str("model", name).Str("importance", from).Msg("importance read")
+	}
 	return m, nil
 }
 
@@ -428,7 +440,7 @@ func (s *service) resume(m *loaded) *loaded {
 		s.log.Info().Str("model", m.name).Msg("no checkpoint of this model: starting from the model itself")
 		return m
 	}
-	got.name, got.base, got.anchor = filepath.Base(path)+" (from "+m.name+")", m.base, m.infer.Params
+	got.name, got.base, got.anchor, got.importance = filepath.Base(path)+" (from "+m.name+")", m.base, m.infer.Params, m.importance
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
 	return got

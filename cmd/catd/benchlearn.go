@@ -36,6 +36,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	trickle := fs.Int("trickle", 5, "trickle: labels per round's time (at least a 40th of the set, so that a run ends)")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "runs at a time")
 	out := fs.String("out", "", "folder for learning-bench.md, .json and .png (default: print the table only)")
+	importance := fs.String("importance", "", "what weighs the anchor's pull per parameter: off, an importance file (catd importance), or images to measure it on (cat/ and noncat/); default: as catd run, the built-in model's or MODEL.importance.safetensors")
 	configPath := fs.String("config", "", "a catd config file whose learn section to use (default: catd's defaults)")
 	// The learner's stabilisers, to measure what each does (0: the
 	// default, negative: off; see learn.Config).
@@ -91,6 +92,9 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 		lc.BestCut, lc.Noise = ab.BestCut, ab.Noise
 		if fs.Changed("anchor") {
 			lc.Anchor = ab.Anchor
+		}
+		if lc.Importance, err = benchImportance(*importance, *modelPath, net, info); err != nil {
+			return err
 		}
 		opts := learnbench.Options{Net: net, Info: info, Learn: lc, Patience: cfg.Learn.Patience,
 			Replay: learn.ReplayOptions{PerClass: cfg.Learn.ReplayPerClass, ValShare: cfg.Learn.ValShare}}
@@ -190,4 +194,30 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 		}
 		return rep.Figure().WritePNG(filepath.Join(*out, "learning-bench.png"))
 	}
+}
+
+// benchImportance is the importance bench-learning weighs the anchor by:
+// with flag "" what catd run would use for modelPath, "off" none, a
+// ".safetensors" file that importance file, else the Fisher information
+// measured on the labelled images flag names.
+func benchImportance(flag, modelPath string, net *model.Net, info model.Info) ([]float32, error) {
+	switch {
+	case flag == "":
+		imp, _, err := daemon.ModelImportance(modelPath, net)
+		return imp, err
+	case flag == "off":
+		return nil, nil
+	case strings.HasSuffix(flag, ".safetensors"):
+		b, err := os.ReadFile(flag)
+		if err != nil {
+			return nil, err
+		}
+		return learn.DecodeImportance(b, net.Arch, net.Params)
+	}
+	const perClass = 1000
+	set, _, err := dataset.Load(flag, dataset.Options{W: net.Arch.W, H: net.Arch.H, Limit: perClass})
+	if err != nil {
+		return nil, err
+	}
+	return learn.Importance(net, info, set, perClass, 1)
 }

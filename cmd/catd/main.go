@@ -63,6 +63,7 @@ var commands = []command{
 	{"eval", "measure a model on labelled photos", setupEval},
 	{"predict", "print p(cat) for images, folders of them, or one on stdin", setupPredict},
 	{"quantize", "make an int8 model from a float one", setupQuantize},
+	{"importance", "measure how much each parameter of a model matters, for on-device learning", setupImportance},
 	{"bench", "time inference and training steps", setupBench},
 	{"bench-learning", "measure on-device learning over data sets, label orders and seeds", setupBenchLearning},
 	{"version", "print version, commit and architecture", setupVersion},
