@@ -54,6 +54,7 @@ func TestExitCodesAndStreams(t *testing.T) {
 		"eval":           {"eval"},
 		"predict":        {"predict"},
 		"quantize":       {"quantize"},
+		"importance":     {"importance"},
 		"bench":          {"bench", "extra"},
 		"bench-learning": {"bench-learning"},
 		"version":        {"version", "extra"},
