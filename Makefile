@@ -8,7 +8,7 @@
 #   make test-arm64  the suite again as linux/arm64 binaries under qemu-aarch64-static
 #   make bench       Go benchmarks and "catd bench"
 #   make bench-learning  on-device learning over data sets, label orders and seeds
-#   make bench-torch catd next to the PyTorch reference, with ratios
+#   make bench-torch catd next to PyTorch (catnet64, catsep64), with ratios
 #   make bench-pipeline  catd's frame path next to ffmpeg's decode+resize, one core
 #   make bench-ort   catd's batch-1 inference next to ONNX Runtime's, one core
 #   make cross       static binaries for Raspberry Pi boards in dist/
@@ -108,12 +108,16 @@ bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
 	./bin/catd bench
 
+# Rounds of the side-by-side benchmarks below (the best or the median is kept).
+ROUNDS ?= 3
+
+# catnet64 and catsep64, inference and training steps, in catd and in
+# PyTorch (python3-torch), ROUNDS times; see scripts/bench_vs_torch.sh.
 bench-torch: build
-	./scripts/bench_vs_torch.sh ./bin/catd
+	./scripts/bench_vs_torch.sh ./bin/catd $(ROUNDS)
 
 # catd bench --pipeline (float32 and int8) and ffmpeg -lowres 3 + area
 # resize on the same 640x480 MJPEG stream, interleaved, ROUNDS times.
-ROUNDS ?= 3
 bench-pipeline: build
 	./scripts/bench-pipeline.sh ./bin/catd $(ROUNDS)
 
