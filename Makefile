@@ -8,8 +8,9 @@
 #   make test-arm64  the suite again as linux/arm64 binaries under qemu-aarch64-static
 #   make bench       Go benchmarks and "catd bench"
 #   make bench-learning  on-device learning over data sets, label orders and seeds
-#   make bench-torch catd next to the PyTorch reference, with ratios
+#   make bench-torch catd next to PyTorch (catnet64, catsep64), with ratios
 #   make bench-pipeline  catd's frame path next to ffmpeg's decode+resize, one core
+#   make bench-ort   catd's batch-1 inference next to ONNX Runtime's, one core
 #   make cross       static binaries for Raspberry Pi boards in dist/
 #   make golden      regenerate the PyTorch golden files (needs python3-torch)
 
@@ -20,7 +21,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS     := ./...
 QEMU_AARCH64 ?= qemu-aarch64-static
 
-.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 default-importance pretrain
+.PHONY: all build run test test-short test-arm64 test-learning bench-learning bench bench-torch bench-pipeline bench-ort cross fmt vet lint staticcheck check-generate test-race golden clean default-model default-int8 default-importance pretrain
 
 # staticcheck, pinned (the newest release that builds with our Go); its
 # settings, and why any finding is silenced, are in staticcheck.conf.
@@ -107,14 +108,25 @@ bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=300ms $(PKGS)
 	./bin/catd bench
 
+# Rounds of the side-by-side benchmarks below (the best or the median is kept).
+ROUNDS ?= 3
+
+# catnet64 and catsep64, inference and training steps, in catd and in
+# PyTorch (python3-torch), ROUNDS times; see scripts/bench_vs_torch.sh.
 bench-torch: build
-	./scripts/bench_vs_torch.sh ./bin/catd
+	./scripts/bench_vs_torch.sh ./bin/catd $(ROUNDS)
 
 # catd bench --pipeline (float32 and int8) and ffmpeg -lowres 3 + area
 # resize on the same 640x480 MJPEG stream, interleaved, ROUNDS times.
-ROUNDS ?= 3
 bench-pipeline: build
 	./scripts/bench-pipeline.sh ./bin/catd $(ROUNDS)
+
+# catnet64 and the built-in catsep64 exported to ONNX (python3-torch) and
+# timed in ONNX Runtime (onnxruntime-node, in build/ort/) and catd bench,
+# float32 and int8, interleaved on one CPU, ROUNDS times. Installs what it
+# needs if missing. See scripts/bench-ort.sh.
+bench-ort: build
+	./scripts/bench-ort.sh ./bin/catd $(ROUNDS)
 
 cross:
 	mkdir -p dist

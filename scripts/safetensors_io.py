@@ -1,5 +1,5 @@
-"""Minimal safetensors writer and reader (F32 only) for the golden-file
-scripts: PyTorch 1.13 in Debian has no safetensors package, and writing the
+"""Minimal safetensors writer (F32) and reader (F32, and I64 for batch norm's
+num_batches_tracked) for the scripts: PyTorch 1.13 in Debian has no safetensors package, and writing the
 format by hand also checks catd's reader against the specification."""
 import json
 import os
@@ -43,8 +43,12 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(b)
 
 
+_DTYPES = {"F32": "<f4", "I64": "<i8"}
+
+
 def read_safetensors(path):
-    """Returns (dict name -> float32 numpy array, metadata dict)."""
+    """Returns (dict name -> numpy array, metadata dict): F32 tensors as
+    float32, I64 ones (batch norm's num_batches_tracked) as int64."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -55,9 +59,10 @@ def read_safetensors(path):
     out = {}
     end_max = 0
     for name, info in header.items():
-        assert info["dtype"] == "F32", name
+        dtype = _DTYPES.get(info["dtype"])
+        assert dtype is not None, f"{name}: dtype {info['dtype']} (want F32 or I64)"
         b, e = info["data_offsets"]
-        a = np.frombuffer(body[b:e], dtype="<f4")
+        a = np.frombuffer(body[b:e], dtype=dtype)
         assert a.size == int(np.prod(info["shape"], dtype=np.int64)), name
         out[name] = a.reshape(info["shape"])
         end_max = max(end_max, e)
