@@ -187,9 +187,10 @@ type Learn struct {
 	// as a fraction in [0, 1], besides one standard error of its change.
 	Margin float64 `yaml:"margin"`
 	// Anchor is how strongly learning holds the weights near the model it
-	// started from (lambda of an L2 pull, "L2-SP"), in [0, 10]: higher
-	// forgets less of what the model knew and learns a very different
-	// household more slowly; 0 turns it off.
+	// started from (lambda of an L2 pull, "L2-SP", weighted parameter by
+	// parameter by the model's importance where it has one), in [0, 10]:
+	// higher forgets less of what the model knew and learns a very
+	// different household more slowly; 0 turns it off.
 	Anchor float64 `yaml:"anchor"`
 	// ReplayPerClass is how many labelled examples of each class are kept
 	// (and replayed so that new labels do not erase old knowledge),
@@ -328,7 +329,7 @@ func Default() Config {
 			Patience:       5,
 			ValShare:       0.2,
 			Margin:         0.02,
-			Anchor:         0.5,
+			Anchor:         2,
 			ReplayPerClass: 500,
 			Duty:           0.5,
 		},
