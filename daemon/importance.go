@@ -25,6 +25,21 @@ func ImportancePath(path string) string {
 // damaged or belongs to another model is an error: learning then goes on
 // with the same pull on every parameter.
 func ModelImportance(path string, infer *model.Net) ([]float32, string, error) {
+	data, from, err := importanceFile(path, infer)
+	if data == nil {
+		return nil, from, err
+	}
+	imp, err := learn.DecodeImportance(data, infer.Arch, infer.Params)
+	if err != nil {
+		return nil, from, fmt.Errorf("%s: %w", from, err)
+	}
+	return imp, from, nil
+}
+
+// importanceFile is ModelImportance's file, checked, undecoded: the
+// built-in one is in the binary's read-only data, and a loaded model keeps
+// this until a learner needs the values.
+func importanceFile(path string, infer *model.Net) ([]byte, string, error) {
 	var data []byte
 	from := "built-in"
 	if path == "" {
@@ -39,9 +54,8 @@ func ModelImportance(path string, infer *model.Net) ([]float32, string, error) {
 			return nil, from, fmt.Errorf("importance: %w", err)
 		}
 	}
-	imp, err := learn.DecodeImportance(data, infer.Arch, infer.Params)
-	if err != nil {
+	if _, err := learn.DecodeImportance(data, infer.Arch, infer.Params); err != nil {
 		return nil, from, fmt.Errorf("%s: %w", from, err)
 	}
-	return imp, from, nil
+	return data, from, nil
 }

@@ -165,7 +165,15 @@ func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, err
 	if err != nil {
 		return nil, err
 	}
-	lc.Importance = m.importance
+	if m.importance != nil {
+		params := m.infer.Params
+		if m.anchor != nil {
+			params = m.anchor // a checkpoint's importance is its base model's
+		}
+		if lc.Importance, err = learn.DecodeImportance(m.importance, m.infer.Arch, params); err != nil {
+			return nil, err
+		}
+	}
 	l, err := learn.NewLearner(m.infer, m.info, r, lc)
 	if err != nil {
 		return nil, err

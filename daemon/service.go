@@ -89,10 +89,12 @@ type loaded struct {
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
 	anchor []float32
-	// importance weighs the anchor's pull parameter by parameter
-	// (learn.Config.Importance): the built-in model's, or the one next to
-	// the model file (ImportancePath); nil for none.
-	importance []float32
+	// importance is the file whose values weigh the anchor's pull
+	// parameter by parameter (learn.Config.Importance), checked: the
+	// built-in model's, or the one next to the model file
+	// (ImportancePath); nil for none. It is decoded for each learner
+	// only, so that the values do not stay in memory twice.
+	importance []byte
 	train      *train.CheckpointState // the learning state a checkpoint holds, or nil
 }
 
@@ -376,7 +378,7 @@ func (s *service) loadModel(path string) (*loaded, error) {
 		return nil, fmt.Errorf("daemon: model %s: %w", name, err)
 	}
 	m.name, m.base, m.builtin = name, "sha256:"+hex.EncodeToString(sum[:]), path == ""
-	imp, from, err := ModelImportance(path, m.infer)
+	imp, from, err := importanceFile(path, m.infer)
 	switch {
 	case err != nil:
 		s.log.Warn().Err(err).Str("model", name).Msg("importance not used: learning pulls every weight alike toward the model's")

@@ -346,13 +346,23 @@ func TestCheckpointRestoresTrainingState(t *testing.T) {
 // TestTrainingStepsAllocateNothing: a round's allocations (listing the
 // buffer, validation) do not grow with its number of steps.
 func TestTrainingStepsAllocateNothing(t *testing.T) {
-	for _, disk := range []bool{false, true} {
+	a, _ := model.ParseArch(arch)
+	n, _ := model.New(a, model.Options{MaxBatch: 1})
+	imp := make([]float32, len(n.Params))
+	for i := range imp {
+		imp[i] = float32(i%3 + 1)
+	}
+	for _, c := range []struct {
+		disk bool
+		imp  []float32
+	}{{false, nil}, {true, nil}, {false, imp}} {
+		disk := c.disk
 		allocs := func(steps int) float64 {
 			dir := ""
 			if disk {
 				dir = t.TempDir()
 			}
-			l, _ := newLearnerIn(t, Config{Steps: steps, Batch: 8, Margin: math.Inf(1), AUCMargin: 1}, 40, dir)
+			l, _ := newLearnerIn(t, Config{Steps: steps, Batch: 8, Margin: math.Inf(1), AUCMargin: 1, Importance: c.imp}, 40, dir)
 			// Past the first rounds, whose held-out scores tie (an
 			// untrained net) and take other paths through the metrics.
 			l.Round(context.Background())
@@ -372,7 +382,7 @@ func TestTrainingStepsAllocateNothing(t *testing.T) {
 			slack = 2
 		}
 		if math.Abs(a50-a10) > slack {
-			t.Errorf("buffer on disk %v: a round of 10 steps allocates %v times, of 50 steps %v", disk, a10, a50)
+			t.Errorf("buffer on disk %v, importance %v: a round of 10 steps allocates %v times, of 50 steps %v", disk, c.imp != nil, a10, a50)
 		}
 	}
 }
