@@ -100,7 +100,11 @@ func TestStalledCameraClearsTheCat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	gate := make(chan struct{})
-	src := &scriptSource{frames: []int{1, 1, 1, 1, 1, 1}, gate: gate}
+	frames := make([]int, 1000)
+	for i := range frames {
+		frames[i] = 1
+	}
+	src := &scriptSource{frames: frames, gate: gate}
 	var (
 		mu  sync.Mutex
 		evs []Event
@@ -136,8 +140,11 @@ func TestStalledCameraClearsTheCat(t *testing.T) {
 	}) || s.Cat {
 		t.Fatalf("status while stalled: %+v", s)
 	}
-	feed(gate, 3, 20*time.Millisecond, stop)
-	if !testwait.Until(5*time.Second, func() bool {
+	// Frames come again, and keep coming: on a loaded machine the slot
+	// may drop some, and a few frames followed by silence would stall
+	// the camera again before the cat is back.
+	go feed(gate, 900, 20*time.Millisecond, stop)
+	if !testwait.Until(10*time.Second, func() bool {
 		var err error
 		s, err = ReadStatus(path)
 		return err == nil && s.State == StateWatching && s.Cat
