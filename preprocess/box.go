@@ -1,0 +1,234 @@
+package preprocess
+
+// The box path: the resize for frames that shrink vertically (every camera
+// frame to the model's input), vertical pass first.
+//
+// resampleRows converts every source row to RGB bytes, resamples it to the
+// output width and then accumulates rows; here each source row is converted
+// straight into packed pixels (one uint64 a pixel: R in bits 0–15, G in
+// 16–31, B in 32–47) and added, times its vertical weight, into a
+// full-width row of such words, lane by lane: one multiply and one add a
+// pixel for all three channels. The horizontal pass then runs once per
+// output row instead of once per source row. The sums are the same
+// integers as resampleRows' (Σ wx·wy·p in another order) and go through
+// the same rounding, so the two paths give identical bytes
+// (TestBoxMatchesRows).
+//
+// A lane holds a vertical sum of at most 255·ys.den, so the path needs
+// ys.den ≤ maxBoxDen; a source row then overlaps at most two output rows
+// (shrinking), and the one that does ("straddles") is converted once and
+// added to both.
+
+const (
+	// maxBoxDen is the largest vertical denominator whose sums of 8-bit
+	// values fit a 16-bit lane: 255·257 = 65535.
+	maxBoxDen = 257
+	// rbLanes masks the R and B lanes of a packed pixel, each widened to
+	// 32 bits (the horizontal sums stay below 2^32 when Resizer.shift is 0).
+	rbLanes = 0x0000_ffff_0000_ffff
+	// grey is a packed pixel of value 1 in all three lanes.
+	grey = 1 | 1<<16 | 1<<32
+)
+
+// pack returns the packed pixel of r, g, b.
+func pack(r, g, b uint8) uint64 {
+	return uint64(r) | uint64(g)<<16 | uint64(b)<<32
+}
+
+// planBox decides whether the planned geometry takes the box path and
+// sizes its buffers.
+func (r *Resizer) planBox() {
+	sw := r.src.Dx()
+	r.box = r.shift == 0 && r.ys.den <= maxBoxDen && r.src.Dy() >= r.dst.Dy()
+	if !r.box {
+		r.bacc, r.bnext, r.btmp = nil, nil, nil
+		return
+	}
+	r.bacc = make([]uint64, sw)
+	r.bnext = make([]uint64, sw)
+	r.btmp = make([]uint64, sw)
+}
+
+// boxResample is resample for r.box plans.
+func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
+	sw := r.src.Dx()
+	x0, x1 := r.src.Min.X, r.src.Max.X
+	acc, next, tmp := r.bacc[:sw], r.bnext[:sw], r.btmp[:sw]
+	dh := r.dst.Dy()
+	ys := &r.ys
+	carried := false // next holds the straddling row's share of the next output row
+	for oy := range dh {
+		if carried {
+			acc, next = next, acc
+		} else {
+			clear(acc)
+		}
+		i0 := int(ys.first[oy])
+		ws := ys.w[ys.off[oy]:ys.off[oy+1]]
+		straddle := oy+1 < dh && int(ys.first[oy+1]) == i0+len(ws)-1
+		for k, w := range ws {
+			if k == 0 && carried {
+				continue
+			}
+			y := r.src.Min.Y + i0 + k
+			if k == len(ws)-1 && straddle {
+				clear(tmp)
+				s.addWords(tmp, r.row, y, x0, x1, 1)
+				wa, wb := uint64(w), uint64(ys.w[ys.off[oy+1]])
+				next := next[:len(tmp)]
+				acc := acc[:len(tmp)]
+				for x, v := range tmp {
+					acc[x] += wa * v
+					next[x] = wb * v
+				}
+				continue
+			}
+			s.addWords(acc, r.row, y, x0, x1, uint64(w))
+		}
+		carried = straddle
+		o := out[3*((r.dst.Min.Y+oy)*r.W+r.dst.Min.X):]
+		r.hbox(o[:3*r.dst.Dx()], acc)
+	}
+	r.bars(out)
+}
+
+// hbox resamples a row of packed vertical sums to the output width and
+// writes the rounded averages to o (3*dst.Dx() bytes).
+func (r *Resizer) hbox(o []uint8, acc []uint64) {
+	taps := r.taps
+	ws := r.hw[:len(r.hfirst)*taps]
+	scale := r.inv
+	for j, first := range r.hfirst {
+		p := acc[int(first) : int(first)+taps]
+		var rb, g uint64
+		for k, w := range ws[j*taps : (j+1)*taps] {
+			a := p[k]
+			rb += uint64(w) * (a & rbLanes)
+			g += uint64(w) * (a >> 16 & 0xffff)
+		}
+		d := o[3*j : 3*j+3 : 3*j+3]
+		d[0] = uint8(min(255, float64(uint32(rb))*scale+(0.5+roundEps)))
+		d[1] = uint8(min(255, float64(g)*scale+(0.5+roundEps)))
+		d[2] = uint8(min(255, float64(rb>>32)*scale+(0.5+roundEps)))
+	}
+}
+
+// addRGB adds w times the pixels of a packed RGB row (3 bytes a pixel) to
+// acc.
+func addRGB(acc []uint64, rgb []uint8, w uint64) {
+	acc = acc[:len(rgb)/3]
+	for i := range acc {
+		p := rgb[3*i : 3*i+3 : 3*i+3]
+		acc[i] += w * pack(p[0], p[1], p[2])
+	}
+}
+
+// addGray adds w times the grey pixels of row to acc.
+func addGray(acc []uint64, row []uint8, w uint64) {
+	acc = acc[:len(row)]
+	wg := w * grey
+	for i, v := range row {
+		acc[i] += uint64(v) * wg
+	}
+}
+
+// Y'CbCr to packed pixels. Both conversions here (camera.go's limited
+// range, image.go's JFIF full range) compute each channel as
+// clamp((luma + chroma) >> 16) of 32-bit fixed-point terms. A wordTab holds
+// those terms for every byte value with a bias of 2^25 added to the luma
+// term, which makes every sum positive and below 2^27; two such sums fit in
+// a uint64, one in each 32-bit half, and adding the words adds the halves
+// exactly (a negative chroma term borrows from the upper half just as its
+// two's complement says). Bits 16–26 of a half are then the channel plus
+// 512, which clampIdx turns into the clamped byte.
+type wordTab struct {
+	y      [256]uint64 // luma term + 2^25 in both halves
+	rv, bu [256]uint64 // R's chroma term in the upper half; B's in the lower
+	gu, gv [256]uint64 // G's two chroma terms in the upper half
+}
+
+const wordBias = 1 << 25
+
+// newWordTab builds a wordTab from the luma term of each byte value and
+// the chroma coefficients (multiplying Cb-128 or Cr-128).
+func newWordTab(luma func(y int32) int32, rv, gu, gv, bu int32) *wordTab {
+	t := new(wordTab)
+	for i := range 256 {
+		yy := uint64(luma(int32(i)) + wordBias)
+		t.y[i] = yy<<32 | yy
+		c := int64(i) - 128
+		t.rv[i] = uint64(c * int64(rv) << 32)
+		t.bu[i] = uint64(c * int64(bu))
+		t.gu[i] = uint64(c * int64(gu) << 32)
+		t.gv[i] = uint64(c * int64(gv) << 32)
+	}
+	return t
+}
+
+// clampIdx maps 512 plus a channel value to the value clamped to a byte.
+var clampIdx = func() (t [2048]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-512, 0), 255))
+	}
+	return t
+}()
+
+var (
+	// limitedWords is yuvToRGB's conversion (limited-range BT.601).
+	limitedWords = newWordTab(func(y int32) int32 { return (y-16)*yuvY + 1<<15 }, yuvRV, -yuvGU, -yuvGV, yuvBU)
+	// jfifWords is jfifToRGB's (color.YCbCrToRGB).
+	jfifWords = newWordTab(func(y int32) int32 { return y * 0x10101 }, 91881, -22554, -46802, 116130)
+)
+
+// chroma returns the chroma words of Cb, Cr: R's and B's terms (crb) and
+// G's (cg).
+func (t *wordTab) chroma(cb, cr uint8) (crb, cg uint64) {
+	return t.rv[cr] + t.bu[cb], t.gu[cb] + t.gv[cr]
+}
+
+// word returns the packed pixel of luma y with chroma words crb, cg.
+func (t *wordTab) word(y uint8, crb, cg uint64) uint64 {
+	ly := t.y[y]
+	a, b := ly+crb, ly+cg
+	return uint64(clampIdx[a>>48&2047]) | uint64(clampIdx[b>>48&2047])<<16 | uint64(clampIdx[a>>16&2047])<<32
+}
+
+// addPairs adds w times the pixels of a row of luma ys whose pixel pairs
+// share chroma: pair k (pixels 2k-odd, 2k+1-odd) has Cb cb[k*step] and Cr
+// cr[k*step]. odd says the row starts with the second pixel of a pair.
+func (t *wordTab) addPairs(acc []uint64, ys, cb, cr []uint8, step int, odd bool, w uint64) {
+	acc = acc[:len(ys)]
+	i, k := 0, 0
+	if odd {
+		crb, cg := t.chroma(cb[0], cr[0])
+		acc[0] += w * t.word(ys[0], crb, cg)
+		i, k = 1, step
+	}
+	for ; i+1 < len(ys); i, k = i+2, k+step {
+		crb, cg := t.chroma(cb[k], cr[k])
+		a := acc[i : i+2 : i+2]
+		y := ys[i : i+2 : i+2]
+		a[0] += w * t.word(y[0], crb, cg)
+		a[1] += w * t.word(y[1], crb, cg)
+	}
+	if i < len(ys) {
+		crb, cg := t.chroma(cb[k], cr[k])
+		acc[i] += w * t.word(ys[i], crb, cg)
+	}
+}
+
+// bars blacks out the output outside dst (letterbox).
+func (r *Resizer) bars(out []uint8) {
+	if r.dst.Dx() == r.W && r.dst.Dy() == r.H {
+		return
+	}
+	for y := range r.H {
+		row := out[3*y*r.W : 3*(y+1)*r.W]
+		if y < r.dst.Min.Y || y >= r.dst.Max.Y {
+			clear(row)
+			continue
+		}
+		clear(row[:3*r.dst.Min.X])
+		clear(row[3*r.dst.Max.X:])
+	}
+}
