@@ -142,6 +142,7 @@ func addGray(acc []uint64, row []uint8, w uint64) {
 // two's complement says). Bits 16–26 of a half are then the channel plus
 // 512, which clampIdx turns into the clamped byte.
 type wordTab struct {
+	coef   yuvCoef
 	y      [256]uint64 // luma term + 2^25 in both halves
 	rv, bu [256]uint64 // R's chroma term in the upper half; B's in the lower
 	gu, gv [256]uint64 // G's two chroma terms in the upper half
@@ -149,12 +150,18 @@ type wordTab struct {
 
 const wordBias = 1 << 25
 
-// newWordTab builds a wordTab from the luma term of each byte value and
-// the chroma coefficients (multiplying Cb-128 or Cr-128).
-func newWordTab(luma func(y int32) int32, rv, gu, gv, bu int32) *wordTab {
-	t := new(wordTab)
+// yuvCoef is a conversion as the assembly kernels take it: the luma term
+// of Y is ky·Y + y0, the chroma terms rv·(Cr-128) for R, gu·(Cb-128) +
+// gv·(Cr-128) for G and bu·(Cb-128) for B, and a channel is clamp((luma +
+// chroma) >> 16) to [0, 255], in int32.
+type yuvCoef struct{ ky, y0, rv, gu, gv, bu int32 }
+
+// newWordTab builds a wordTab for a conversion.
+func newWordTab(c yuvCoef) *wordTab {
+	t := &wordTab{coef: c}
+	rv, gu, gv, bu := c.rv, c.gu, c.gv, c.bu
 	for i := range 256 {
-		yy := uint64(luma(int32(i)) + wordBias)
+		yy := uint64(c.ky*int32(i) + c.y0 + wordBias)
 		t.y[i] = yy<<32 | yy
 		c := int64(i) - 128
 		t.rv[i] = uint64(c * int64(rv) << 32)
@@ -166,7 +173,10 @@ func newWordTab(luma func(y int32) int32, rv, gu, gv, bu int32) *wordTab {
 }
 
 // clampIdx maps 512 plus a channel value to the value clamped to a byte.
-var clampIdx = func() (t [2048]uint8) {
+// Indices reach 2047 at most; the table is as long as a uint16 index can
+// be so that the lookups need no bounds check and no mask (the entries
+// never read are never touched and take no cache).
+var clampIdx = func() (t [1 << 16]uint8) {
 	for i := range t {
 		t[i] = uint8(min(max(i-512, 0), 255))
 	}
@@ -175,9 +185,9 @@ var clampIdx = func() (t [2048]uint8) {
 
 var (
 	// limitedWords is yuvToRGB's conversion (limited-range BT.601).
-	limitedWords = newWordTab(func(y int32) int32 { return (y-16)*yuvY + 1<<15 }, yuvRV, -yuvGU, -yuvGV, yuvBU)
+	limitedWords = newWordTab(yuvCoef{yuvY, -16*yuvY + 1<<15, yuvRV, -yuvGU, -yuvGV, yuvBU})
 	// jfifWords is jfifToRGB's (color.YCbCrToRGB).
-	jfifWords = newWordTab(func(y int32) int32 { return y * 0x10101 }, 91881, -22554, -46802, 116130)
+	jfifWords = newWordTab(yuvCoef{0x10101, 0, 91881, -22554, -46802, 116130})
 )
 
 // chroma returns the chroma words of Cb, Cr: R's and B's terms (crb) and
@@ -190,13 +200,34 @@ func (t *wordTab) chroma(cb, cr uint8) (crb, cg uint64) {
 func (t *wordTab) word(y uint8, crb, cg uint64) uint64 {
 	ly := t.y[y]
 	a, b := ly+crb, ly+cg
-	return uint64(clampIdx[a>>48&2047]) | uint64(clampIdx[b>>48&2047])<<16 | uint64(clampIdx[a>>16&2047])<<32
+	return uint64(clampIdx[a>>48]) | uint64(clampIdx[b>>48])<<16 | uint64(clampIdx[uint16(a>>16)])<<32
 }
 
 // addPairs adds w times the pixels of a row of luma ys whose pixel pairs
 // share chroma: pair k (pixels 2k-odd, 2k+1-odd) has Cb cb[k*step] and Cr
-// cr[k*step]. odd says the row starts with the second pixel of a pair.
+// cr[k*step], step 1 (planar) or 2 (cr is cb[1:], interleaved). odd says
+// the row starts with the second pixel of a pair. The assembly kernel, if
+// any, takes the whole pairs after the first pixel in blocks of 8 pixels.
 func (t *wordTab) addPairs(acc []uint64, ys, cb, cr []uint8, step int, odd bool, w uint64) {
+	acc = acc[:len(ys)]
+	i, k := 0, 0
+	if odd {
+		t.addPairsGo(acc[:1], ys[:1], cb, cr, step, true, w)
+		i, k = 1, step
+	}
+	if i == len(ys) {
+		return
+	}
+	n := pairsKernel(acc[i:], ys[i:], cb[k:], cr[k:], step, w, t)
+	i, k = i+n, k+step*n/2
+	if i == len(ys) {
+		return
+	}
+	t.addPairsGo(acc[i:], ys[i:], cb[k:], cr[k:], step, false, w)
+}
+
+// addPairsGo is addPairs in Go alone, the reference for the kernels.
+func (t *wordTab) addPairsGo(acc []uint64, ys, cb, cr []uint8, step int, odd bool, w uint64) {
 	acc = acc[:len(ys)]
 	i, k := 0, 0
 	if odd {
@@ -214,6 +245,50 @@ func (t *wordTab) addPairs(acc []uint64, ys, cb, cr []uint8, step int, odd bool,
 	if i < len(ys) {
 		crb, cg := t.chroma(cb[k], cr[k])
 		acc[i] += w * t.word(ys[i], crb, cg)
+	}
+}
+
+// addYUYV adds w times the pixels of a YUYV row (Y0 Cb Y1 Cr for each
+// pair) to acc[:n]; src begins with the pair of the first pixel, which is
+// that pair's second if odd.
+func (t *wordTab) addYUYV(acc []uint64, src []uint8, n int, odd bool, w uint64) {
+	acc = acc[:n]
+	i := 0
+	if odd {
+		t.addYUYVGo(acc[:1], src, true, w)
+		src, i = src[4:], 1
+	}
+	if i == n {
+		return
+	}
+	k := yuyvKernel(acc[i:], src, w, t)
+	if i+k == n {
+		return
+	}
+	t.addYUYVGo(acc[i+k:], src[2*k:], false, w)
+}
+
+// addYUYVGo is addYUYV in Go alone, the reference for the kernels.
+func (t *wordTab) addYUYVGo(acc []uint64, src []uint8, odd bool, w uint64) {
+	i := 0
+	if odd { // starts with the second pixel of a pair
+		p := src[:4:4]
+		crb, cg := t.chroma(p[1], p[3])
+		acc[0] += w * t.word(p[2], crb, cg)
+		src, i = src[4:], 1
+	}
+	for ; i+1 < len(acc); i += 2 {
+		p := src[:4:4]
+		crb, cg := t.chroma(p[1], p[3])
+		a := acc[i : i+2 : i+2]
+		a[0] += w * t.word(p[0], crb, cg)
+		a[1] += w * t.word(p[2], crb, cg)
+		src = src[4:]
+	}
+	if i < len(acc) { // ends with the first pixel of a pair
+		p := src[:4:4]
+		crb, cg := t.chroma(p[1], p[3])
+		acc[i] += w * t.word(p[0], crb, cg)
 	}
 }
 

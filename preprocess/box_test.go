@@ -87,3 +87,70 @@ func TestBoxMatchesRows(t *testing.T) {
 		t.Error("640x480 to 64x64 does not take the box path")
 	}
 }
+
+// TestYUVKernels holds wordTab.addPairs and addYUYV, which hand whole
+// blocks of 8 pixels to the assembly kernels where there are any, to
+// their Go loops (addPairsGo, addYUYVGo): random bytes, every length from 1 to
+// 70 pixels, rows starting on either pixel of a pair, weights up to
+// maxBoxDen, both conversions, and guard words around the sums that must
+// stay untouched.
+func TestYUVKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const guard = 8
+	const sentinel = 0xdead_beef_cafe_f00d
+	sums := func(n int) ([]uint64, []uint64) {
+		buf := make([]uint64, n+2*guard)
+		for i := range buf {
+			buf[i] = sentinel
+		}
+		for i := guard; i < guard+n; i++ {
+			buf[i] = rng.Uint64() & 0x0000_3fff_3fff_3fff // earlier rows' sums
+		}
+		return buf, buf[guard : guard+n : guard+n]
+	}
+	check := func(t *testing.T, name string, got, want []uint64) {
+		t.Helper()
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: word %d (of %d with %d guards each side) = %#x, want %#x", name, i, len(got), guard, got[i], want[i])
+			}
+		}
+	}
+	for _, tab := range []struct {
+		name string
+		t    *wordTab
+	}{{"limited", limitedWords}, {"jfif", jfifWords}} {
+		for n := 1; n <= 70; n++ {
+			for _, odd := range []bool{false, true} {
+				w := uint64(1 + rng.IntN(maxBoxDen))
+				pairs := (n + 1 + b2i(odd)) / 2
+				ys := noise(rng, n)
+				for _, step := range []int{1, 2} {
+					cb := noise(rng, step*pairs)
+					cr := cb[1:]
+					if step == 1 {
+						cr = noise(rng, pairs)
+					}
+					gotBuf, got := sums(n)
+					wantBuf := append([]uint64(nil), gotBuf...)
+					tab.t.addPairs(got, ys, cb, cr, step, odd, w)
+					tab.t.addPairsGo(wantBuf[guard:guard+n], ys, cb, cr, step, odd, w)
+					check(t, fmt.Sprintf("%s addPairs n=%d odd=%v step=%d", tab.name, n, odd, step), gotBuf, wantBuf)
+				}
+				src := noise(rng, 4*pairs)
+				gotBuf, got := sums(n)
+				wantBuf := append([]uint64(nil), gotBuf...)
+				tab.t.addYUYV(got, src, n, odd, w)
+				tab.t.addYUYVGo(wantBuf[guard:guard+n], src, odd, w)
+				check(t, fmt.Sprintf("%s addYUYV n=%d odd=%v", tab.name, n, odd), gotBuf, wantBuf)
+			}
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -207,29 +207,7 @@ func (s yuv420Rows) rgbRow(buf []uint8, y, x0, x1 int) []uint8 {
 
 func (s yuyvRows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
 	o := y * s.stride
-	src := s.frame[o+4*(x0>>1) : o+4*((x1+1)>>1)]
-	t := limitedWords
-	acc = acc[:x1-x0]
-	i := 0
-	if x0&1 != 0 { // starts with the second pixel of a pair
-		p := src[:4:4]
-		crb, cg := t.chroma(p[1], p[3])
-		acc[0] += w * t.word(p[2], crb, cg)
-		src, i = src[4:], 1
-	}
-	for ; i+1 < len(acc); i += 2 {
-		p := src[:4:4]
-		crb, cg := t.chroma(p[1], p[3])
-		a := acc[i : i+2 : i+2]
-		a[0] += w * t.word(p[0], crb, cg)
-		a[1] += w * t.word(p[2], crb, cg)
-		src = src[4:]
-	}
-	if i < len(acc) { // ends with the first pixel of a pair
-		p := src[:4:4]
-		crb, cg := t.chroma(p[1], p[3])
-		acc[i] += w * t.word(p[0], crb, cg)
-	}
+	limitedWords.addYUYV(acc, s.frame[o+4*(x0>>1):o+4*((x1+1)>>1)], x1-x0, x0&1 != 0, w)
 }
 
 func (s yuv420Rows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
