@@ -98,19 +98,52 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	taps := r.taps
 	ws := r.hw[:len(r.hfirst)*taps]
 	scale := r.inv
-	for j, first := range r.hfirst {
-		p := acc[int(first) : int(first)+taps]
-		var rb, g uint64
-		for k, w := range ws[j*taps : (j+1)*taps] {
-			a := p[k]
-			rb += uint64(w) * (a & rbLanes)
-			g += uint64(w) * (a >> 16 & 0xffff)
+	switch taps {
+	case 2:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+2 : int(first)+2]
+			w := ws[2*j : 2*j+2 : 2*j+2]
+			w0, w1 := uint64(w[0]), uint64(w[1])
+			rb := w0*(p[0]&rbLanes) + w1*(p[1]&rbLanes)
+			g := w0*(p[0]>>16&0xffff) + w1*(p[1]>>16&0xffff)
+			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
 		}
-		d := o[3*j : 3*j+3 : 3*j+3]
-		d[0] = uint8(min(255, float64(uint32(rb))*scale+(0.5+roundEps)))
-		d[1] = uint8(min(255, float64(g)*scale+(0.5+roundEps)))
-		d[2] = uint8(min(255, float64(rb>>32)*scale+(0.5+roundEps)))
+	case 3:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+3 : int(first)+3]
+			w := ws[3*j : 3*j+3 : 3*j+3]
+			w0, w1, w2 := uint64(w[0]), uint64(w[1]), uint64(w[2])
+			rb := w0*(p[0]&rbLanes) + w1*(p[1]&rbLanes) + w2*(p[2]&rbLanes)
+			g := w0*(p[0]>>16&0xffff) + w1*(p[1]>>16&0xffff) + w2*(p[2]>>16&0xffff)
+			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
+		}
+	default:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+taps]
+			var rb, g uint64
+			for k, w := range ws[j*taps : (j+1)*taps] {
+				a := p[k]
+				rb += uint64(w) * (a & rbLanes)
+				g += uint64(w) * (a >> 16 & 0xffff)
+			}
+			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
+		}
 	}
+}
+
+// put3 writes the pixel of horizontal sums rb (R and B in 32-bit lanes)
+// and g, each times scale and rounded to nearest, to d[0:3].
+func put3(d []uint8, rb, g uint64, scale float64) {
+	d[0] = round8(uint32(rb), scale)
+	d[1] = round8(uint32(g), scale)
+	d[2] = round8(uint32(rb>>32), scale)
+}
+
+// round8 is v·scale rounded to nearest, at most 255: resampleRows'
+// rounding (the conversions go through int64, which is one instruction
+// each way).
+func round8(v uint32, scale float64) uint8 {
+	return uint8(min(int64(float64(int64(v))*scale+(0.5+roundEps)), 255))
 }
 
 // addRGB adds w times the pixels of a packed RGB row (3 bytes a pixel) to
