@@ -90,6 +90,12 @@ func grow(b []uint8, n int) []uint8 {
 func (d *Decoder) scan(n int, stride *[3]int) error {
 	d.acc, d.n, d.pad, d.eobRun = 0, 0, 0, 0
 	keep := keepMask(n)
+	for k := range 64 {
+		d.dest[k], d.lastOf[k] = 64, 0
+		if keep>>k&1 != 0 {
+			d.dest[k], d.lastOf[k] = unzig[k], uint8(k)
+		}
+	}
 	rst := 0
 	for my := range d.mcusY {
 		for mx := range d.mcusX {
@@ -105,15 +111,15 @@ func (d *Decoder) scan(n int, stride *[3]int) error {
 				plane, st := d.planes[i], stride[i]
 				for v := range c.v {
 					for h := range c.h {
-						last, err := d.block(c, q, dct, act, keep)
+						last, err := d.block(c, q, dct, act)
 						if err != nil {
 							return fmt.Errorf("%w (MCU %d of %dx%d, component %d)", err, my*d.mcusX+mx, d.mcusX, d.mcusY, i)
 						}
 						if d.inspect != nil {
-							d.inspect(&d.blk)
+							d.inspect((*[64]int32)(d.blk[:64]))
 						}
 						off := ((my*c.v+v)*st + mx*c.h + h) * n
-						idct(plane[off:], st, &d.blk, n, last)
+						idct(plane[off:], st, (*[64]int32)(d.blk[:64]), n, last)
 					}
 				}
 			}
@@ -213,10 +219,11 @@ var zzRows = func() (r [64]uint8) {
 }()
 
 // block decodes one block's coefficients (F.2.2) into d.blk, dequantised,
-// keeping those whose zigzag index is in keep (the others are decoded and
-// dropped), and returns the zigzag index of the last one it kept (0 when
-// only DC). d.blk must be zero on entry, and is zero again after idct.
-func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, keep uint64) (int, error) {
+// keeping those the scale's IDCT reads (keepMask, as d.dest and d.lastOf
+// say; the others are decoded and dropped), and returns the zigzag index
+// of the last one it kept (0 when only DC). d.blk must be zero on entry,
+// and is zero again after idct.
+func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, error) {
 	acc, n := d.acc, d.n
 	if n < 32 {
 		var ok bool
@@ -251,6 +258,7 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, keep ui
 		n -= s
 	}
 	blk := &d.blk
+	dest, lastOf := &d.dest, &d.lastOf
 	blk[0] = c.pred * q[0]
 
 	// AC: run/size symbols until EOB or the last coefficient.
@@ -281,10 +289,8 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, keep ui
 			}
 			acc <<= tl
 			n -= tl
-			if keep>>k&1 != 0 {
-				blk[unzig[k&63]&63] = (e >> 16) * q[k&63]
-				last = k
-			}
+			blk[dest[k&63]&127] = (e >> 16) * q[k&63]
+			last = max(last, int(lastOf[k&63]))
 			k++
 			continue
 		}
@@ -327,10 +333,8 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, keep ui
 		v := extend(int32(acc>>(64-s)), s)
 		acc <<= s
 		n -= s
-		if keep>>k&1 != 0 {
-			blk[unzig[k]] = v * q[k]
-			last = k
-		}
+		blk[dest[k]&127] = v * q[k]
+		last = max(last, int(lastOf[k]))
 		k++
 	}
 	d.acc, d.n = acc, n
