@@ -186,11 +186,13 @@ const wordBias = 1 << 25
 // yuvCoef is a conversion as the assembly kernels take it: the luma term
 // of Y is ky·Y + y0, the chroma terms rv·(Cr-128) for R, gu·(Cb-128) +
 // gv·(Cr-128) for G and bu·(Cb-128) for B, and a channel is clamp((luma +
-// chroma) >> 16) to [0, 255], in int32.
-type yuvCoef struct{ ky, y0, rv, gu, gv, bu int32 }
+// chroma) >> 16) to [0, 255], in int32. cR, cG and cB are y0 less 128
+// times the chroma coefficients of R, G and B (newWordTab sets them).
+type yuvCoef struct{ ky, y0, rv, gu, gv, bu, cR, cG, cB int32 }
 
 // newWordTab builds a wordTab for a conversion.
 func newWordTab(c yuvCoef) *wordTab {
+	c.cR, c.cG, c.cB = c.y0-128*c.rv, c.y0-128*(c.gu+c.gv), c.y0-128*c.bu
 	t := &wordTab{coef: c}
 	rv, gu, gv, bu := c.rv, c.gu, c.gv, c.bu
 	for i := range 256 {
@@ -218,9 +220,9 @@ var clampIdx = func() (t [1 << 16]uint8) {
 
 var (
 	// limitedWords is yuvToRGB's conversion (limited-range BT.601).
-	limitedWords = newWordTab(yuvCoef{yuvY, -16*yuvY + 1<<15, yuvRV, -yuvGU, -yuvGV, yuvBU})
+	limitedWords = newWordTab(yuvCoef{ky: yuvY, y0: -16*yuvY + 1<<15, rv: yuvRV, gu: -yuvGU, gv: -yuvGV, bu: yuvBU})
 	// jfifWords is jfifToRGB's (color.YCbCrToRGB).
-	jfifWords = newWordTab(yuvCoef{0x10101, 0, 91881, -22554, -46802, 116130})
+	jfifWords = newWordTab(yuvCoef{ky: 0x10101, rv: 91881, gu: -22554, gv: -46802, bu: 116130})
 )
 
 // chroma returns the chroma words of Cb, Cr: R's and B's terms (crb) and

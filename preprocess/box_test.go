@@ -116,6 +116,8 @@ func TestYUVKernels(t *testing.T) {
 			}
 		}
 	}
+	probe := make([]uint64, 16)
+	t.Logf("assembly kernels take %d of 16 pixels", pairsKernel(probe, make([]uint8, 16), make([]uint8, 8), make([]uint8, 8), 1, 1, limitedWords))
 	for _, tab := range []struct {
 		name string
 		t    *wordTab
