@@ -147,8 +147,14 @@ func round8(v uint32, scale float64) uint8 {
 }
 
 // addRGB adds w times the pixels of a packed RGB row (3 bytes a pixel) to
-// acc.
+// acc, the assembly kernel, if any, taking a prefix of the row.
 func addRGB(acc []uint64, rgb []uint8, w uint64) {
+	k := rgbKernel(acc, rgb, w)
+	addRGBGo(acc[k:], rgb[3*k:], w)
+}
+
+// addRGBGo is addRGB in Go alone, the reference for the kernels.
+func addRGBGo(acc []uint64, rgb []uint8, w uint64) {
 	acc = acc[:len(rgb)/3]
 	for i := range acc {
 		p := rgb[3*i : 3*i+3 : 3*i+3]
@@ -156,8 +162,15 @@ func addRGB(acc []uint64, rgb []uint8, w uint64) {
 	}
 }
 
-// addGray adds w times the grey pixels of row to acc.
+// addGray adds w times the grey pixels of row to acc, the assembly
+// kernel, if any, taking a prefix of the row.
 func addGray(acc []uint64, row []uint8, w uint64) {
+	k := grayKernel(acc, row, w)
+	addGrayGo(acc[k:], row[k:], w)
+}
+
+// addGrayGo is addGray in Go alone, the reference for the kernels.
+func addGrayGo(acc []uint64, row []uint8, w uint64) {
 	acc = acc[:len(row)]
 	wg := w * grey
 	for i, v := range row {

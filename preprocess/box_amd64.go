@@ -54,3 +54,38 @@ func yuyvKernel(acc []uint64, src []uint8, w uint64, t *wordTab) int {
 	yuyvAVX2(&acc[0], &src[0], n, w, &t.coef)
 	return n
 }
+
+// grayAVX2 adds w times n grey pixels (n a multiple of 4, at least 4) to
+// acc[:n] as addGrayGo does; rgbAVX2 n packed RGB pixels as addRGBGo,
+// reading 10 bytes past them. w is at most maxBoxDen.
+
+//go:noescape
+func grayAVX2(acc *uint64, src *uint8, n int, w uint64)
+
+//go:noescape
+func rgbAVX2(acc *uint64, src *uint8, n int, w uint64)
+
+// grayKernel runs grayAVX2 over the longest prefix of whole blocks of 4
+// pixels of row and returns its length.
+func grayKernel(acc []uint64, row []uint8, w uint64) int {
+	n := len(row) &^ 3
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	grayAVX2(&acc[0], &row[0], n, w)
+	return n
+}
+
+// rgbKernel runs rgbAVX2 over the longest prefix of whole blocks of 4
+// pixels of the RGB row that leaves the 10 bytes it reads past them in
+// the row, and returns its length.
+func rgbKernel(acc []uint64, rgb []uint8, w uint64) int {
+	if !useAVX2 || len(rgb) < 22 {
+		return 0
+	}
+	n := (len(rgb) - 10) / 3 &^ 3
+	acc = acc[:n]
+	rgbAVX2(&acc[0], &rgb[0], n, w)
+	return n
+}

@@ -163,3 +163,68 @@ GLOBL nv12U<>(SB), RODATA|NOPTR, $16
 DATA nv12V<>+0(SB)/8, $0x0707050503030101
 DATA nv12V<>+8(SB)/8, $0x8080808080808080
 GLOBL nv12V<>(SB), RODATA|NOPTR, $16
+
+// func grayAVX2(acc *uint64, src *uint8, n int, w uint64)
+//
+// 4 pixels an iteration: each byte zero-extended to a word and copied to
+// the R, G and B lanes by a shuffle, times w in 16-bit lanes (Y14).
+TEXT ·grayAVX2(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), AX
+	VMOVQ AX, X14
+	VPBROADCASTW X14, Y14
+	VMOVDQU grayShuf<>(SB), Y13
+	SHRQ $2, CX
+grayLoop:
+	VPMOVZXBQ (SI), Y0
+	VPSHUFB   Y13, Y0, Y0
+	VPMULLW   Y14, Y0, Y0
+	VPADDQ    (DI), Y0, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ $4, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  grayLoop
+	VZEROUPPER
+	RET
+
+// func rgbAVX2(acc *uint64, src *uint8, n int, w uint64)
+//
+// 4 pixels an iteration: bytes 0–15 and 6–21 in the two halves of Y0,
+// each half shuffled into two packed pixels (pixels 0, 1 and 2, 3), times
+// w in 16-bit lanes. It reads 10 bytes past the 3n of the pixels.
+TEXT ·rgbAVX2(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), AX
+	VMOVQ AX, X14
+	VPBROADCASTW X14, Y14
+	VMOVDQU rgbShuf<>(SB), Y13
+	SHRQ $2, CX
+rgbLoop:
+	VMOVDQU     (SI), X0
+	VINSERTI128 $1, 6(SI), Y0, Y0
+	VPSHUFB     Y13, Y0, Y0
+	VPMULLW     Y14, Y0, Y0
+	VPADDQ      (DI), Y0, Y0
+	VMOVDQU     Y0, (DI)
+	ADDQ $12, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  rgbLoop
+	VZEROUPPER
+	RET
+
+DATA grayShuf<>+0(SB)/8, $0x8080800080008000
+DATA grayShuf<>+8(SB)/8, $0x8080800880088008
+DATA grayShuf<>+16(SB)/8, $0x8080800080008000
+DATA grayShuf<>+24(SB)/8, $0x8080800880088008
+GLOBL grayShuf<>(SB), RODATA|NOPTR, $32
+DATA rgbShuf<>+0(SB)/8, $0x8080800280018000
+DATA rgbShuf<>+8(SB)/8, $0x8080800580048003
+DATA rgbShuf<>+16(SB)/8, $0x8080800280018000
+DATA rgbShuf<>+24(SB)/8, $0x8080800580048003
+GLOBL rgbShuf<>(SB), RODATA|NOPTR, $32

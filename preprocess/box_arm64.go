@@ -54,3 +54,37 @@ func yuyvKernel(acc []uint64, src []uint8, w uint64, t *wordTab) int {
 	yuyvNEON(&acc[0], &src[0], n, w, &t.coef)
 	return n
 }
+
+// grayNEON adds w times n grey pixels (n a multiple of 8, at least 8) to
+// acc[:n] as addGrayGo does; rgbNEON n packed RGB pixels as addRGBGo. w is
+// at most maxBoxDen.
+
+//go:noescape
+func grayNEON(acc *uint64, src *uint8, n int, w uint64)
+
+//go:noescape
+func rgbNEON(acc *uint64, src *uint8, n int, w uint64)
+
+// grayKernel runs grayNEON over the longest prefix of whole blocks of 8
+// pixels of row and returns its length.
+func grayKernel(acc []uint64, row []uint8, w uint64) int {
+	n := len(row) &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	grayNEON(&acc[0], &row[0], n, w)
+	return n
+}
+
+// rgbKernel runs rgbNEON over the longest prefix of whole blocks of 8
+// pixels of the RGB row and returns its length.
+func rgbKernel(acc []uint64, rgb []uint8, w uint64) int {
+	n := len(rgb) / 3 &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	rgbNEON(&acc[0], &rgb[0], n, w)
+	return n
+}

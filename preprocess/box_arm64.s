@@ -257,6 +257,78 @@ nv12Loop:
 	BNE nv12Loop
 	RET
 
+// func grayNEON(acc *uint64, src *uint8, n int, w uint64)
+//
+// 8 pixels an iteration: the bytes widened to 16-bit lanes, times w, and
+// zipped into packed pixels (v, v, v, 0).
+TEXT ·grayNEON(SB), NOSPLIT, $0-32
+	MOVD acc+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R4
+	MOVD w+24(FP), R9
+	VDUP R9, V24.H8
+	VEOR V31.B16, V31.B16, V31.B16
+	LSR $3, R4, R4
+grayLoop:
+	FMOVD.P 8(R1), F0
+	WORD $0x2f08a400 // UXTL V0.8H, V0.8B
+	WORD $0x4e789c00 // MUL V0.8H, V0.8H, V24.8H
+	WORD $0x4e403801 // ZIP1 V1.8H, V0.8H, V0.8H
+	WORD $0x4e407802 // ZIP2 V2.8H, V0.8H, V0.8H
+	WORD $0x4e5f3803 // ZIP1 V3.8H, V0.8H, V31.8H
+	WORD $0x4e5f7804 // ZIP2 V4.8H, V0.8H, V31.8H
+	WORD $0x4e833825 // ZIP1 V5.4S, V1.4S, V3.4S
+	WORD $0x4e837826 // ZIP2 V6.4S, V1.4S, V3.4S
+	WORD $0x4e843847 // ZIP1 V7.4S, V2.4S, V4.4S
+	WORD $0x4e847850 // ZIP2 V16.4S, V2.4S, V4.4S
+	VLD1 (R0), [V8.D2, V9.D2, V10.D2, V11.D2]
+	WORD $0x4ee58508 // ADD V8.2D, V8.2D, V5.2D
+	WORD $0x4ee68529 // ADD V9.2D, V9.2D, V6.2D
+	WORD $0x4ee7854a // ADD V10.2D, V10.2D, V7.2D
+	WORD $0x4ef0856b // ADD V11.2D, V11.2D, V16.2D
+	VST1.P [V8.D2, V9.D2, V10.D2, V11.D2], 64(R0)
+	SUBS $1, R4, R4
+	BNE grayLoop
+	RET
+
+// func rgbNEON(acc *uint64, src *uint8, n int, w uint64)
+//
+// 8 pixels an iteration: LD3 splits the channels, which are widened,
+// multiplied by w and zipped into packed pixels as in CONVERT.
+TEXT ·rgbNEON(SB), NOSPLIT, $0-32
+	MOVD acc+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R4
+	MOVD w+24(FP), R9
+	VDUP R9, V24.H8
+	VEOR V31.B16, V31.B16, V31.B16
+	LSR $3, R4, R4
+rgbLoop:
+	WORD $0x0cdf4020 // LD3 {V0.8B, V1.8B, V2.8B}, [X1], #24
+	WORD $0x2f08a408 // UXTL V8.8H, V0.8B
+	WORD $0x2f08a42c // UXTL V12.8H, V1.8B
+	WORD $0x2f08a44a // UXTL V10.8H, V2.8B
+	WORD $0x4e789d08 // MUL V8.8H, V8.8H, V24.8H
+	WORD $0x4e789d4a // MUL V10.8H, V10.8H, V24.8H
+	WORD $0x4e789d8c // MUL V12.8H, V12.8H, V24.8H
+	WORD $0x4e4c390d // ZIP1 V13.8H, V8.8H, V12.8H
+	WORD $0x4e4c790e // ZIP2 V14.8H, V8.8H, V12.8H
+	WORD $0x4e5f3940 // ZIP1 V0.8H, V10.8H, V31.8H
+	WORD $0x4e5f7942 // ZIP2 V2.8H, V10.8H, V31.8H
+	WORD $0x4e8039a3 // ZIP1 V3.4S, V13.4S, V0.4S
+	WORD $0x4e8079a4 // ZIP2 V4.4S, V13.4S, V0.4S
+	WORD $0x4e8239c5 // ZIP1 V5.4S, V14.4S, V2.4S
+	WORD $0x4e8279c6 // ZIP2 V6.4S, V14.4S, V2.4S
+	VLD1 (R0), [V8.D2, V9.D2, V10.D2, V11.D2]
+	WORD $0x4ee38508 // ADD V8.2D, V8.2D, V3.2D
+	WORD $0x4ee48529 // ADD V9.2D, V9.2D, V4.2D
+	WORD $0x4ee5854a // ADD V10.2D, V10.2D, V5.2D
+	WORD $0x4ee6856b // ADD V11.2D, V11.2D, V6.2D
+	VST1.P [V8.D2, V9.D2, V10.D2, V11.D2], 64(R0)
+	SUBS $1, R4, R4
+	BNE rgbLoop
+	RET
+
 // TBL indices: YUYV's lumas, Cb and Cr twice each; NV12's Cb and Cr twice
 // each (the upper 8 bytes of each are not used).
 DATA yuyvTbl<>+0(SB)/8, $0x0e0c0a0806040200

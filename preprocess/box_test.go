@@ -156,3 +156,35 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestGrayRGBKernels holds addGray and addRGB, which hand a prefix of the
+// row to the assembly kernels where there are any, to their Go loops over
+// every length up to 70 pixels, with guard words around the sums.
+func TestGrayRGBKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	const guard = 8
+	for n := 0; n <= 70; n++ {
+		for _, rgb := range []bool{false, true} {
+			w := uint64(1 + rng.IntN(maxBoxDen))
+			got := make([]uint64, n+2*guard)
+			for i := range got {
+				got[i] = rng.Uint64() & 0x0000_3fff_3fff_3fff
+			}
+			want := append([]uint64(nil), got...)
+			if rgb {
+				src := noise(rng, 3*n)
+				addRGB(got[guard:guard+n], src, w)
+				addRGBGo(want[guard:guard+n], src, w)
+			} else {
+				src := noise(rng, n)
+				addGray(got[guard:guard+n], src, w)
+				addGrayGo(want[guard:guard+n], src, w)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("rgb=%v n=%d: word %d (with %d guards each side) = %#x, want %#x", rgb, n, i, guard, got[i], want[i])
+				}
+			}
+		}
+	}
+}
