@@ -1,5 +1,7 @@
 package preprocess
 
+import "math/bits"
+
 // The box path: the resize for frames that shrink vertically (every camera
 // frame to the model's input), vertical pass first.
 //
@@ -37,23 +39,32 @@ func pack(r, g, b uint8) uint64 {
 
 // planBox decides whether the planned geometry takes the box path and
 // sizes its buffers.
+//
+// The box path rounds in integers: a pixel whose sum is v (at most 255·D,
+// D = xs.den·ys.den) is floor((2v+D) / 2D), resampleRows' v/D rounded
+// half up, and that is (2v+D)·M >> s with M = ceil(2^s / 2D) whenever
+// 2^s > 511D·2D (the error of M, under 1 in 2^s/2D, then moves (2v+D)/2D
+// by less than 1/2D, the least distance from below to the next integer).
+// s ≤ 55 keeps (2v+D)·M within 64 bits; larger D take resampleRows.
 func (r *Resizer) planBox() {
 	sw := r.src.Dx()
-	r.box = r.shift == 0 && r.ys.den <= maxBoxDen && r.src.Dy() >= r.dst.Dy()
+	d := uint64(r.xs.den) * uint64(r.ys.den)
+	s := uint(bits.Len64(1022 * d * d))
+	r.box = r.shift == 0 && r.ys.den <= maxBoxDen && r.src.Dy() >= r.dst.Dy() && s <= 55
 	if !r.box {
-		r.bacc, r.bnext, r.btmp = nil, nil, nil
+		r.bacc, r.bnext = nil, nil
 		return
 	}
+	r.rden, r.rmul, r.rshift = d, (1<<s+2*d-1)/(2*d), s
 	r.bacc = make([]uint64, sw)
 	r.bnext = make([]uint64, sw)
-	r.btmp = make([]uint64, sw)
 }
 
 // boxResample is resample for r.box plans.
 func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 	sw := r.src.Dx()
 	x0, x1 := r.src.Min.X, r.src.Max.X
-	acc, next, tmp := r.bacc[:sw], r.bnext[:sw], r.btmp[:sw]
+	acc, next := r.bacc[:sw], r.bnext[:sw]
 	dh := r.dst.Dy()
 	ys := &r.ys
 	carried := false // next holds the straddling row's share of the next output row
@@ -72,16 +83,10 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 			}
 			y := r.src.Min.Y + i0 + k
 			if k == len(ws)-1 && straddle {
-				clear(tmp)
-				s.addWords(tmp, r.row, y, x0, x1, 1)
-				wa, wb := uint64(w), uint64(ys.w[ys.off[oy+1]])
-				next := next[:len(tmp)]
-				acc := acc[:len(tmp)]
-				for x, v := range tmp {
-					acc[x] += wa * v
-					next[x] = wb * v
-				}
-				continue
+				// Converted twice: with the kernels that costs less than
+				// converting once and weighting the row twice in Go.
+				clear(next)
+				s.addWords(next, r.row, y, x0, x1, uint64(ys.w[ys.off[oy+1]]))
 			}
 			s.addWords(acc, r.row, y, x0, x1, uint64(w))
 		}
@@ -93,31 +98,15 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 }
 
 // hbox resamples a row of packed vertical sums to the output width and
-// writes the rounded averages to o (3*dst.Dx() bytes).
+// writes the rounded averages to o (3*dst.Dx() bytes). When whole sums
+// (at most 255·D) fit 16-bit lanes, a word holds all three channels' and
+// a tap is one multiply; otherwise R and B are summed in 32-bit lanes and
+// G apart.
 func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	taps := r.taps
 	ws := r.hw[:len(r.hfirst)*taps]
-	scale := r.inv
-	switch taps {
-	case 2:
-		for j, first := range r.hfirst {
-			p := acc[int(first) : int(first)+2 : int(first)+2]
-			w := ws[2*j : 2*j+2 : 2*j+2]
-			w0, w1 := uint64(w[0]), uint64(w[1])
-			rb := w0*(p[0]&rbLanes) + w1*(p[1]&rbLanes)
-			g := w0*(p[0]>>16&0xffff) + w1*(p[1]>>16&0xffff)
-			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
-		}
-	case 3:
-		for j, first := range r.hfirst {
-			p := acc[int(first) : int(first)+3 : int(first)+3]
-			w := ws[3*j : 3*j+3 : 3*j+3]
-			w0, w1, w2 := uint64(w[0]), uint64(w[1]), uint64(w[2])
-			rb := w0*(p[0]&rbLanes) + w1*(p[1]&rbLanes) + w2*(p[2]&rbLanes)
-			g := w0*(p[0]>>16&0xffff) + w1*(p[1]>>16&0xffff) + w2*(p[2]>>16&0xffff)
-			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
-		}
-	default:
+	q := rounding{r.rden, r.rmul, r.rshift}
+	if r.rden > maxBoxDen {
 		for j, first := range r.hfirst {
 			p := acc[int(first) : int(first)+taps]
 			var rb, g uint64
@@ -126,24 +115,50 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 				rb += uint64(w) * (a & rbLanes)
 				g += uint64(w) * (a >> 16 & 0xffff)
 			}
-			put3(o[3*j:3*j+3:3*j+3], rb, g, scale)
+			put3(o[3*j:3*j+3:3*j+3], rb, g, q)
+		}
+		return
+	}
+	switch taps {
+	case 2:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+2 : int(first)+2]
+			w := ws[2*j : 2*j+2 : 2*j+2]
+			v := uint64(w[0])*p[0] + uint64(w[1])*p[1]
+			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
+		}
+	case 3:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+3 : int(first)+3]
+			w := ws[3*j : 3*j+3 : 3*j+3]
+			v := uint64(w[0])*p[0] + uint64(w[1])*p[1] + uint64(w[2])*p[2]
+			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
+		}
+	default:
+		for j, first := range r.hfirst {
+			p := acc[int(first) : int(first)+taps]
+			var v uint64
+			for k, w := range ws[j*taps : (j+1)*taps] {
+				v += uint64(w) * p[k]
+			}
+			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
 		}
 	}
 }
 
-// put3 writes the pixel of horizontal sums rb (R and B in 32-bit lanes)
-// and g, each times scale and rounded to nearest, to d[0:3].
-func put3(d []uint8, rb, g uint64, scale float64) {
-	d[0] = round8(uint32(rb), scale)
-	d[1] = round8(uint32(g), scale)
-	d[2] = round8(uint32(rb>>32), scale)
+// rounding divides a sum by d, rounding half up, as (2v+d)·mul >> shift
+// (see planBox).
+type rounding struct {
+	d, mul uint64
+	shift  uint
 }
 
-// round8 is v·scale rounded to nearest, at most 255: resampleRows'
-// rounding (the conversions go through int64, which is one instruction
-// each way).
-func round8(v uint32, scale float64) uint8 {
-	return uint8(min(int64(float64(int64(v))*scale+(0.5+roundEps)), 255))
+// put3 writes the pixel of horizontal sums rb (R and B in 32-bit lanes)
+// and g, each divided by the denominator and rounded, to d[0:3].
+func put3(d []uint8, rb, g uint64, q rounding) {
+	d[0] = uint8((2*(rb&0xffff_ffff) + q.d) * q.mul >> q.shift)
+	d[1] = uint8((2*g + q.d) * q.mul >> q.shift)
+	d[2] = uint8((rb>>32*2 + q.d) * q.mul >> q.shift)
 }
 
 // addRGB adds w times the pixels of a packed RGB row (3 bytes a pixel) to

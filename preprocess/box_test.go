@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -185,6 +186,38 @@ func TestGrayRGBKernels(t *testing.T) {
 					t.Fatalf("rgb=%v n=%d: word %d (with %d guards each side) = %#x, want %#x", rgb, n, i, guard, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+// TestBoxRounding checks the box path's integer rounding against exact
+// rational rounding (half up): every sum for small denominators, the
+// ends, the halves and random sums for large ones up to the largest
+// planBox accepts.
+func TestBoxRounding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	check := func(d, v uint64) {
+		s := uint(bits.Len64(1022 * d * d))
+		if s > 55 {
+			return
+		}
+		q := rounding{d, (1<<s + 2*d - 1) / (2 * d), s}
+		var o [3]uint8
+		put3(o[:], v|v<<32, v, q)
+		want := (2*v + d) / (2 * d)
+		if uint64(o[0]) != want || uint64(o[1]) != want || uint64(o[2]) != want {
+			t.Fatalf("d=%d v=%d: %v, want %d", d, v, o, want)
+		}
+	}
+	for d := uint64(1); d <= 1000; d++ {
+		for v := uint64(0); v <= 255*d; v++ {
+			check(d, v)
+		}
+	}
+	for range 2000 {
+		d := 1 + rng.Uint64N(6_000_000)
+		for _, v := range []uint64{0, 255 * d, d / 2, d/2 + 1, (2*rng.Uint64N(255) + 1) * d / 2, rng.Uint64N(255*d + 1)} {
+			check(d, v)
 		}
 	}
 }

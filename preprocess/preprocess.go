@@ -93,8 +93,10 @@ type Resizer struct {
 
 	// The box path (box.go), when box is set: rows of packed vertical
 	// sums, src.Dx() words each. noBox makes tests take resampleRows.
-	box, noBox        bool
-	bacc, bnext, btmp []uint64
+	box, noBox  bool
+	bacc, bnext []uint64
+	rden, rmul  uint64 // the box path's rounding (planBox)
+	rshift      uint
 
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
 
