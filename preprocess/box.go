@@ -12,14 +12,14 @@ import "math/bits"
 // full-width row of such words, lane by lane: one multiply and one add a
 // pixel for all three channels. The horizontal pass then runs once per
 // output row instead of once per source row. The sums are the same
-// integers as resampleRows' (Σ wx·wy·p in another order) and go through
-// the same rounding, so the two paths give identical bytes
-// (TestBoxMatchesRows).
+// integers as resampleRows' (Σ wx·wy·p in another order) and are rounded
+// to the same values (in integers here, see planBox), so the two paths
+// give identical bytes (TestBoxMatchesRows).
 //
 // A lane holds a vertical sum of at most 255·ys.den, so the path needs
 // ys.den ≤ maxBoxDen; a source row then overlaps at most two output rows
-// (shrinking), and the one that does ("straddles") is converted once and
-// added to both.
+// (shrinking), and the one that does ("straddles") is converted twice,
+// once with its weight in each.
 
 const (
 	// maxBoxDen is the largest vertical denominator whose sums of 8-bit
