@@ -56,6 +56,17 @@ func (r *Resizer) planBox() {
 		return
 	}
 	r.rden, r.rmul, r.rshift = d, (1<<s+2*d-1)/(2*d), s
+	if d <= maxBoxDen {
+		// Whole sums fit 16 bits: hbox looks the averages up (a table
+		// lookup costs less than the multiply and shift, per channel).
+		if r.rtab == nil {
+			r.rtab = new([1 << 16]uint8)
+		}
+		q := rounding{d, r.rmul, s}
+		for v := range uint64(255*d + 1) {
+			r.rtab[v] = uint8((2*v + q.d) * q.mul >> q.shift)
+		}
+	}
 	r.bacc = make([]uint64, sw)
 	r.bnext = make([]uint64, sw)
 }
@@ -100,8 +111,8 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 // hbox resamples a row of packed vertical sums to the output width and
 // writes the rounded averages to o (3*dst.Dx() bytes). When whole sums
 // (at most 255·D) fit 16-bit lanes, a word holds all three channels' and
-// a tap is one multiply; otherwise R and B are summed in 32-bit lanes and
-// G apart.
+// a tap is one multiply, and the averages come from r.rtab; otherwise R
+// and B are summed in 32-bit lanes and G apart.
 func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	taps := r.taps
 	ws := r.hw[:len(r.hfirst)*taps]
@@ -119,20 +130,23 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 		}
 		return
 	}
+	rt := r.rtab
 	switch taps {
 	case 2:
 		for j, first := range r.hfirst {
 			p := acc[int(first) : int(first)+2 : int(first)+2]
 			w := ws[2*j : 2*j+2 : 2*j+2]
 			v := uint64(w[0])*p[0] + uint64(w[1])*p[1]
-			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
+			d := o[3*j : 3*j+3 : 3*j+3]
+			d[0], d[1], d[2] = rt[uint16(v)], rt[uint16(v>>16)], rt[uint16(v>>32)]
 		}
 	case 3:
 		for j, first := range r.hfirst {
 			p := acc[int(first) : int(first)+3 : int(first)+3]
 			w := ws[3*j : 3*j+3 : 3*j+3]
 			v := uint64(w[0])*p[0] + uint64(w[1])*p[1] + uint64(w[2])*p[2]
-			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
+			d := o[3*j : 3*j+3 : 3*j+3]
+			d[0], d[1], d[2] = rt[uint16(v)], rt[uint16(v>>16)], rt[uint16(v>>32)]
 		}
 	default:
 		for j, first := range r.hfirst {
@@ -141,7 +155,8 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 			for k, w := range ws[j*taps : (j+1)*taps] {
 				v += uint64(w) * p[k]
 			}
-			put3(o[3*j:3*j+3:3*j+3], v&rbLanes, v>>16&0xffff, q)
+			d := o[3*j : 3*j+3 : 3*j+3]
+			d[0], d[1], d[2] = rt[uint16(v)], rt[uint16(v>>16)], rt[uint16(v>>32)]
 		}
 	}
 }

@@ -97,6 +97,7 @@ type Resizer struct {
 	bacc, bnext []uint64
 	rden, rmul  uint64 // the box path's rounding (planBox)
 	rshift      uint
+	rtab        *[1 << 16]uint8 // rounded averages of the sums, when 255·rden fits
 
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
 
