@@ -204,3 +204,13 @@ func (s yuv420Rows) rgbRow(buf []uint8, y, x0, x1 int) []uint8 {
 	}
 	return buf
 }
+
+func (s yuyvRows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
+	o := y * s.stride
+	limitedWords.addYUYV(acc, s.frame[o+4*(x0>>1):o+4*((x1+1)>>1)], x1-x0, x0&1 != 0, w)
+}
+
+func (s yuv420Rows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
+	co := (y>>1)*s.cstride + s.step*(x0>>1)
+	limitedWords.addPairs(acc, s.y[y*s.w+x0:y*s.w+x1], s.u[co:], s.v[co:], s.step, x0&1 != 0, w)
+}

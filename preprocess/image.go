@@ -332,3 +332,52 @@ func jfifToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 func clampShift16(v int32) uint8 {
 	return uint8(min(max(v, 0), 0xffffff) >> 16)
 }
+
+func (s anyRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s rgbaRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s nrgbaRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s cmykRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s palRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s gray16Rows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s rgba64Rows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s nrgba64Rows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+}
+
+func (s grayRows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
+	o := y * s.stride
+	addGray(acc, s.pix[o+x0:o+x1], w)
+}
+
+func (s ycbcrRows) addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64) {
+	if s.cxs != 1 {
+		addRGB(acc, s.rgbRow(buf, y, x0, x1), w)
+		return
+	}
+	m := s.m
+	yo := y * m.YStride
+	minX, minY := m.Rect.Min.X, m.Rect.Min.Y
+	co := ((y+minY)>>s.cys-minY>>s.cys)*m.CStride + (x0+minX)>>1 - minX>>1
+	jfifWords.addPairs(acc, m.Y[yo+x0:yo+x1], m.Cb[co:], m.Cr[co:], 1, (x0+minX)&1 != 0, w)
+}

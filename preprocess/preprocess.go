@@ -91,6 +91,14 @@ type Resizer struct {
 	hrow       []uint32 // that row resampled to the output width, 3*dst.Dx()
 	acc        []uint32 // one output row being accumulated, 3*dst.Dx()
 
+	// The box path (box.go), when box is set: rows of packed vertical
+	// sums, src.Dx() words each. noBox makes tests take resampleRows.
+	box, noBox  bool
+	bacc, bnext []uint64
+	rden, rmul  uint64 // the box path's rounding (planBox)
+	rshift      uint
+	rtab        *[1 << 16]uint8 // rounded averages of the sums, when 255·rden fits
+
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
 
 	dec *jpeg.Decoder // JPEG frames, made by the first
@@ -169,6 +177,7 @@ func (r *Resizer) planScaled(srcW, srcH, scale int) error {
 	r.row = make([]uint8, 3*src.Dx())
 	r.hrow = make([]uint32, 3*dst.Dx())
 	r.acc = make([]uint32, 3*dst.Dx())
+	r.planBox()
 	r.planned = true
 	return nil
 }
@@ -264,6 +273,9 @@ type rowSource interface {
 	// as 3*(x1-x0) bytes of RGB. It converts into buf, which has room for
 	// that, or returns a slice of the frame itself.
 	rgbRow(buf []uint8, y, x0, x1 int) []uint8
+	// addWords adds w times the pixels of the same row, packed (see
+	// box.go), to acc[:x1-x0]. It may use buf as rgbRow does.
+	addWords(acc []uint64, buf []uint8, y, x0, x1 int, w uint64)
 }
 
 // resample runs the area resize of the planned region of s into out. It is
@@ -271,6 +283,17 @@ type rowSource interface {
 // conversion is compiled into its own loop (sources are value types, so
 // each gets its own instantiation) and nothing escapes.
 func resample[S rowSource](r *Resizer, out []uint8, s S) {
+	if r.box && !r.noBox {
+		boxResample(r, out, s)
+		return
+	}
+	resampleRows(r, out, s)
+}
+
+// resampleRows is resample for every plan: each source row is converted
+// to RGB and resampled to the output width, and the output row
+// accumulates those.
+func resampleRows[S rowSource](r *Resizer, out []uint8, s S) {
 	dw, dh := r.dst.Dx(), r.dst.Dy()
 	hrow := r.hrow[:3*dw]
 	acc := r.acc[:len(hrow)]
@@ -298,19 +321,7 @@ func resample[S rowSource](r *Resizer, out []uint8, s S) {
 			o[j] = uint8(min(255, float64(v)*r.inv+(0.5+roundEps)))
 		}
 	}
-	if r.dst.Dx() == r.W && r.dst.Dy() == r.H {
-		return
-	}
-	// Letterbox: black bars.
-	for y := range r.H {
-		row := out[3*y*r.W : 3*(y+1)*r.W]
-		if y < r.dst.Min.Y || y >= r.dst.Max.Y {
-			clear(row)
-			continue
-		}
-		clear(row[:3*r.dst.Min.X])
-		clear(row[3*r.dst.Max.X:])
-	}
+	r.bars(out)
 }
 
 // hpass resamples one RGB source row (3*src.Dx() bytes) to the output
@@ -426,4 +437,8 @@ type rgbRows struct {
 func (s rgbRows) rgbRow(_ []uint8, y, x0, x1 int) []uint8 {
 	o := y * s.stride
 	return s.pix[o+3*x0 : o+3*x1]
+}
+
+func (s rgbRows) addWords(acc []uint64, _ []uint8, y, x0, x1 int, w uint64) {
+	addRGB(acc, s.rgbRow(nil, y, x0, x1), w)
 }

@@ -880,7 +880,9 @@ func FuzzRawFrames(f *testing.F) {
 }
 
 // BenchmarkResize runs every path from camera and photo sizes to the
-// model's 64×64 (centre crop). MB/s counts source frame bytes.
+// model's 64×64 (centre crop). MB/s counts source frame bytes; ns/px and
+// cpu-ns/px are ns/op and cpu-ns/op per pixel of the source frame (the
+// crop reads 3/4 of a 4:3 frame's pixels).
 func BenchmarkResize(b *testing.B) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, sz := range [][2]int{{160, 120}, {640, 480}, {1920, 1080}} {
@@ -924,10 +926,11 @@ func BenchmarkResize(b *testing.B) {
 				}
 				b.SetBytes(int64(p.bytes))
 				b.ReportAllocs()
-				defer reportCPU(b)()
+				defer reportCPU(b, w*h)()
 				for b.Loop() {
 					p.call(r, out)
 				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(w*h), "ns/px")
 			})
 		}
 	}
@@ -936,8 +939,9 @@ func BenchmarkResize(b *testing.B) {
 // reportCPU starts counting the process's CPU time; the function it
 // returns reports it per iteration as cpu-ns/op, which, unlike ns/op, other
 // processes on a shared machine do not inflate (they take the CPU away,
-// not add to this process's time).
-func reportCPU(b *testing.B) func() {
+// not add to this process's time). With a pixel count it also reports
+// cpu-ns/px, per pixel of the source frame.
+func reportCPU(b *testing.B, pixels ...int) func() {
 	cpu := func() int64 {
 		var ru syscall.Rusage
 		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
@@ -949,6 +953,9 @@ func reportCPU(b *testing.B) func() {
 	return func() {
 		if b.N > 0 {
 			b.ReportMetric(float64(cpu()-c0)/float64(b.N), "cpu-ns/op")
+			for _, n := range pixels {
+				b.ReportMetric(float64(cpu()-c0)/float64(b.N)/float64(n), "cpu-ns/px")
+			}
 		}
 	}
 }

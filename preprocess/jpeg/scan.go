@@ -20,14 +20,24 @@ var unzig = [64]uint8{
 	53, 60, 61, 54, 47, 55, 62, 63,
 }
 
-// keepUpTo is, for an output block of n×n pixels (n = 8/scale), the
-// highest zigzag index whose coefficient the scaled IDCT reads: at 1/8
-// only the DC coefficient, otherwise all of them (see idct.go).
-func keepUpTo(n int) int {
-	if n == 1 {
-		return 0
+// keepMask is, for an output block of n×n pixels (n = 8/scale), the set
+// of zigzag indices (bit k for index k) whose coefficients the scaled IDCT
+// reads: at 1/8 only the DC coefficient, at 1/4 those in rows and columns
+// 0, 1, 3, 5 and 7 (see idct2), otherwise all of them.
+func keepMask(n int) uint64 {
+	switch n {
+	case 1:
+		return 1
+	case 2:
+		var m uint64
+		for k, z := range unzig {
+			if idct2Uses(int(z/8)) && idct2Uses(int(z%8)) {
+				m |= 1 << k
+			}
+		}
+		return m
 	}
-	return 63
+	return ^uint64(0)
 }
 
 // Decode decodes the scan of the frame DecodeHeader read, at 1/scale of
@@ -79,7 +89,13 @@ func grow(b []uint8, n int) []uint8 {
 // into its component's plane as n×n pixels.
 func (d *Decoder) scan(n int, stride *[3]int) error {
 	d.acc, d.n, d.pad, d.eobRun = 0, 0, 0, 0
-	kmax := keepUpTo(n)
+	keep := keepMask(n)
+	for k := range 64 {
+		d.dest[k], d.lastOf[k] = 64, 0
+		if keep>>k&1 != 0 {
+			d.dest[k], d.lastOf[k] = unzig[k], uint8(k)
+		}
+	}
 	rst := 0
 	for my := range d.mcusY {
 		for mx := range d.mcusX {
@@ -95,15 +111,15 @@ func (d *Decoder) scan(n int, stride *[3]int) error {
 				plane, st := d.planes[i], stride[i]
 				for v := range c.v {
 					for h := range c.h {
-						last, err := d.block(c, q, dct, act, kmax)
+						last, err := d.block(c, q, dct, act)
 						if err != nil {
 							return fmt.Errorf("%w (MCU %d of %dx%d, component %d)", err, my*d.mcusX+mx, d.mcusX, d.mcusY, i)
 						}
 						if d.inspect != nil {
-							d.inspect(&d.blk)
+							d.inspect((*[64]int32)(d.blk[:64]))
 						}
 						off := ((my*c.v+v)*st + mx*c.h + h) * n
-						idct(plane[off:], st, &d.blk, n, last)
+						idct(plane[off:], st, (*[64]int32)(d.blk[:64]), n, last)
 					}
 				}
 			}
@@ -203,10 +219,11 @@ var zzRows = func() (r [64]uint8) {
 }()
 
 // block decodes one block's coefficients (F.2.2) into d.blk, dequantised,
-// keeping those up to zigzag index kmax (the others are decoded and
-// dropped), and returns the zigzag index of the last one it kept (0 when
-// only DC). d.blk must be zero on entry, and is zero again after idct.
-func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax int) (int, error) {
+// keeping those the scale's IDCT reads (keepMask, as d.dest and d.lastOf
+// say; the others are decoded and dropped), and returns the zigzag index
+// of the last one it kept (0 when only DC). d.blk must be zero on entry,
+// and is zero again after idct.
+func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, error) {
 	acc, n := d.acc, d.n
 	if n < 32 {
 		var ok bool
@@ -241,6 +258,7 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 		n -= s
 	}
 	blk := &d.blk
+	dest, lastOf := &d.dest, &d.lastOf
 	blk[0] = c.pred * q[0]
 
 	// AC: run/size symbols until EOB or the last coefficient.
@@ -271,10 +289,8 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 			}
 			acc <<= tl
 			n -= tl
-			if k <= kmax {
-				blk[unzig[k&63]&63] = (e >> 16) * q[k&63]
-				last = k
-			}
+			blk[dest[k&63]&127] = (e >> 16) * q[k&63]
+			last = max(last, int(lastOf[k&63]))
 			k++
 			continue
 		}
@@ -317,10 +333,8 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable, kmax in
 		v := extend(int32(acc>>(64-s)), s)
 		acc <<= s
 		n -= s
-		if k <= kmax {
-			blk[unzig[k]] = v * q[k]
-			last = k
-		}
+		blk[dest[k]&127] = v * q[k]
+		last = max(last, int(lastOf[k]))
 		k++
 	}
 	d.acc, d.n = acc, n

@@ -1,0 +1,91 @@
+//go:build !purego
+
+package preprocess
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the kernels of box_amd64.s.
+var useAVX2 = cpu.X86.HasAVX2
+
+// The AVX2 kernels add w times n pixels (n a multiple of 8, at least 8),
+// converted with c, to acc[:n] as wordTab.addPairsGo and addYUYVGo do
+// with a row that starts on a pair: yuyvAVX2 from 2n bytes of YUYV,
+// i420AVX2 from n bytes of luma and n/2 of Cb and of Cr, nv12AVX2 from n
+// bytes of luma and n interleaved Cb, Cr. w is at most maxBoxDen.
+
+//go:noescape
+func yuyvAVX2(acc *uint64, src *uint8, n int, w uint64, c *yuvCoef)
+
+//go:noescape
+func i420AVX2(acc *uint64, y, cb, cr *uint8, n int, w uint64, c *yuvCoef)
+
+//go:noescape
+func nv12AVX2(acc *uint64, y, uv *uint8, n int, w uint64, c *yuvCoef)
+
+// pairsKernel runs the AVX2 kernel of wordTab.addPairs over the longest
+// prefix of whole blocks of 8 pixels of the row (which starts on a pair)
+// and returns its length.
+func pairsKernel(acc []uint64, ys, cb, cr []uint8, step int, w uint64, t *wordTab) int {
+	n := len(ys) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	ys = ys[:n]
+	if step == 1 {
+		cb, cr = cb[:n/2], cr[:n/2]
+		i420AVX2(&acc[0], &ys[0], &cb[0], &cr[0], n, w, &t.coef)
+		return n
+	}
+	uv := cb[:n]
+	nv12AVX2(&acc[0], &ys[0], &uv[0], n, w, &t.coef)
+	return n
+}
+
+// yuyvKernel runs the AVX2 kernel of wordTab.addYUYV over the longest
+// prefix of whole blocks of 8 pixels of the row and returns its length.
+func yuyvKernel(acc []uint64, src []uint8, w uint64, t *wordTab) int {
+	n := len(acc) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	src = src[:2*n]
+	yuyvAVX2(&acc[0], &src[0], n, w, &t.coef)
+	return n
+}
+
+// grayAVX2 adds w times n grey pixels (n a multiple of 4, at least 4) to
+// acc[:n] as addGrayGo does; rgbAVX2 n packed RGB pixels as addRGBGo,
+// reading 10 bytes past them. w is at most maxBoxDen.
+
+//go:noescape
+func grayAVX2(acc *uint64, src *uint8, n int, w uint64)
+
+//go:noescape
+func rgbAVX2(acc *uint64, src *uint8, n int, w uint64)
+
+// grayKernel runs grayAVX2 over the longest prefix of whole blocks of 4
+// pixels of row and returns its length.
+func grayKernel(acc []uint64, row []uint8, w uint64) int {
+	n := len(row) &^ 3
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	grayAVX2(&acc[0], &row[0], n, w)
+	return n
+}
+
+// rgbKernel runs rgbAVX2 over the longest prefix of whole blocks of 4
+// pixels of the RGB row that leaves the 10 bytes it reads past them in
+// the row, and returns its length.
+func rgbKernel(acc []uint64, rgb []uint8, w uint64) int {
+	if !useAVX2 || len(rgb) < 22 {
+		return 0
+	}
+	n := (len(rgb) - 10) / 3 &^ 3
+	acc = acc[:n]
+	rgbAVX2(&acc[0], &rgb[0], n, w)
+	return n
+}

@@ -1,0 +1,90 @@
+//go:build !purego
+
+package preprocess
+
+import "golang.org/x/sys/cpu"
+
+// useNEON selects the kernels of box_arm64.s.
+var useNEON = cpu.ARM64.HasASIMD
+
+// The NEON kernels add w times n pixels (n a multiple of 8, at least 8),
+// converted with c, to acc[:n] as wordTab.addPairsGo and addYUYVGo do
+// with a row that starts on a pair: yuyvNEON from 2n bytes of YUYV,
+// i420NEON from n bytes of luma and n/2 of Cb and of Cr, nv12NEON from n
+// bytes of luma and n interleaved Cb, Cr. w is at most maxBoxDen.
+
+//go:noescape
+func yuyvNEON(acc *uint64, src *uint8, n int, w uint64, c *yuvCoef)
+
+//go:noescape
+func i420NEON(acc *uint64, y, cb, cr *uint8, n int, w uint64, c *yuvCoef)
+
+//go:noescape
+func nv12NEON(acc *uint64, y, uv *uint8, n int, w uint64, c *yuvCoef)
+
+// pairsKernel runs the NEON kernel of wordTab.addPairs over the longest
+// prefix of whole blocks of 8 pixels of the row (which starts on a pair)
+// and returns its length.
+func pairsKernel(acc []uint64, ys, cb, cr []uint8, step int, w uint64, t *wordTab) int {
+	n := len(ys) &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	ys = ys[:n]
+	if step == 1 {
+		cb, cr = cb[:n/2], cr[:n/2]
+		i420NEON(&acc[0], &ys[0], &cb[0], &cr[0], n, w, &t.coef)
+		return n
+	}
+	uv := cb[:n]
+	nv12NEON(&acc[0], &ys[0], &uv[0], n, w, &t.coef)
+	return n
+}
+
+// yuyvKernel runs the NEON kernel of wordTab.addYUYV over the longest
+// prefix of whole blocks of 8 pixels of the row and returns its length.
+func yuyvKernel(acc []uint64, src []uint8, w uint64, t *wordTab) int {
+	n := len(acc) &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	src = src[:2*n]
+	yuyvNEON(&acc[0], &src[0], n, w, &t.coef)
+	return n
+}
+
+// grayNEON adds w times n grey pixels (n a multiple of 8, at least 8) to
+// acc[:n] as addGrayGo does; rgbNEON n packed RGB pixels as addRGBGo. w is
+// at most maxBoxDen.
+
+//go:noescape
+func grayNEON(acc *uint64, src *uint8, n int, w uint64)
+
+//go:noescape
+func rgbNEON(acc *uint64, src *uint8, n int, w uint64)
+
+// grayKernel runs grayNEON over the longest prefix of whole blocks of 8
+// pixels of row and returns its length.
+func grayKernel(acc []uint64, row []uint8, w uint64) int {
+	n := len(row) &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	grayNEON(&acc[0], &row[0], n, w)
+	return n
+}
+
+// rgbKernel runs rgbNEON over the longest prefix of whole blocks of 8
+// pixels of the RGB row and returns its length.
+func rgbKernel(acc []uint64, rgb []uint8, w uint64) int {
+	n := len(rgb) / 3 &^ 7
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc = acc[:n]
+	rgbNEON(&acc[0], &rgb[0], n, w)
+	return n
+}

@@ -1,0 +1,19 @@
+//go:build purego || !(amd64 || arm64)
+
+package preprocess
+
+// pairsKernel would run an assembly kernel of wordTab.addPairs over a
+// prefix of the row: there is none on this architecture.
+func pairsKernel(acc []uint64, ys, cb, cr []uint8, step int, w uint64, t *wordTab) int { return 0 }
+
+// yuyvKernel would run an assembly kernel of wordTab.addYUYV over a
+// prefix of the row: there is none on this architecture.
+func yuyvKernel(acc []uint64, src []uint8, w uint64, t *wordTab) int { return 0 }
+
+// grayKernel would run an assembly kernel of addGray over a prefix of the
+// row: there is none on this architecture.
+func grayKernel(acc []uint64, row []uint8, w uint64) int { return 0 }
+
+// rgbKernel would run an assembly kernel of addRGB over a prefix of the
+// row: there is none on this architecture.
+func rgbKernel(acc []uint64, rgb []uint8, w uint64) int { return 0 }
