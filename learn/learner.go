@@ -334,10 +334,10 @@ func (l *Learner) Step() int64 { return l.step }
 // Memory returns the bytes the learner holds besides the model's
 // parameters: the optimizer state and the training workspace (gradients,
 // activations of a chunk, the accepted weights kept for rollbacks, the
-// average of a round's iterates, the anchor weights, the batch).
+// average of a round's iterates, the anchor and its importance, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
 	optimizer = l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*len(l.anchor) + len(l.px)
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*(len(l.anchor)+len(l.importance)) + len(l.px)
 	return optimizer, workspace
 }
 
