@@ -22,7 +22,7 @@ func testBias(t *testing.T, kern kernel, relu bool, m, n, k, lda, ldb, ldc int, 
 	}
 	want := make([]float32, len(c.data))
 	NNBiasRef(m, n, k, a.data, lda, b.data, ldb, bias.data, want, ldc, relu)
-	kern.nnBias(m, n, k, a.data, lda, b.data, ldb, bias.data, c.data, ldc, relu)
+	kern.nnBias(m, n, 1, k, a.data, lda, k, b.data, ldb, bias.data, c.data, ldc, relu)
 
 	name := fmt.Sprintf("%s NNBias relu=%v m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", kern.name, relu, m, n, k, lda, ldb, ldc)
 	c.checkGuards(t, name+" C")
@@ -93,7 +93,7 @@ func TestNNBiasSpecials(t *testing.T) {
 				a[i] = 1
 			}
 			c := make([]float32, m*n)
-			kern.nnBias(m, n, 1, a, 1, b, n, bias, c, n, true)
+			kern.nnBias(m, n, 1, 1, a, 1, 1, b, n, bias, c, n, true)
 			for i := range m {
 				for j := range n {
 					got := c[i*n+j]

@@ -23,12 +23,12 @@ func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
 }
 
-func nnBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+func nnBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	if useAVX2 {
-		avx2Bias(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+		avx2Bias(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 		return
 	}
-	nnBiasGeneric(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+	nnBiasGeneric(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 }
 
 func nnAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -90,9 +90,10 @@ func avx2(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []floa
 	}
 }
 
-// avx2Bias computes C = act(bias + A·B) for NN (A has row stride lda) with
-// the epilogue kernels, walking C like avx2.
-func avx2Bias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+// avx2Bias computes C = act(bias + A·B) for NN (row i of A is runs
+// runs of k floats, run r at a[i*lda+r*lds]) with the epilogue kernels,
+// walking C like avx2.
+func avx2Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	const mr16 = len(avxBias16) - 1
 	const mr8 = len(avxBias8) - 1
 	rs, cs, lb, lc := 4*lda, 4, 4*ldb, 4*ldc
@@ -100,33 +101,34 @@ func avx2Bias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 	if relu {
 		r = 1
 	}
+	jump := 4 * (lds - k) // bytes from the end of one run to the next
 	full16 := m - m%mr16
 	full8 := m - m%mr8
 	j := 0
 	for ; j+16 <= n; j += 16 {
 		if full16 > 0 {
-			avxBias16[mr16](full16, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+			avxBias16[mr16](full16, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump)
 		}
 		if rest := m - full16; rest > 0 {
-			avxBias16[rest](rest, k, &a[full16*lda], rs, cs, &b[j], lb, &c[full16*ldc+j], lc, &bias[j], r)
+			avxBias16[rest](rest, k, &a[full16*lda], rs, cs, &b[j], lb, &c[full16*ldc+j], lc, &bias[j], r, runs, jump)
 		}
 	}
 	if j+8 <= n {
 		if full8 > 0 {
-			avxBias8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+			avxBias8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump)
 		}
 		if rest := m - full8; rest > 0 {
-			avxBias8[rest](rest, k, &a[full8*lda], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, &bias[j], r)
+			avxBias8[rest](rest, k, &a[full8*lda], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, &bias[j], r, runs, jump)
 		}
 		j += 8
 	}
 	if j < n {
 		mask := &maskTable[8-(n-j)]
 		if full8 > 0 {
-			avxBiasMask8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, mask)
+			avxBiasMask8[mr8](full8, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump, mask)
 		}
 		if rest := m - full8; rest > 0 {
-			avxBiasMask8[rest](rest, k, &a[full8*lda], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, &bias[j], r, mask)
+			avxBiasMask8[rest](rest, k, &a[full8*lda], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, &bias[j], r, runs, jump, mask)
 		}
 	}
 }

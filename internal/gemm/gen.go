@@ -37,7 +37,14 @@ const goArgs = "m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *floa
 // after the k loop, if relu is not 0, they set each negative sum to 0
 // (NaN and -0 pass through: amd64 VMAXPS with 0 as its first source,
 // arm64 FCMLT #0 and BIC) before storing C.
-const biasArgs = ", bias *float32, relu int"
+//
+// The epilogue kernels also take A's rows in runs: row i of the block is
+// runs runs of k elements, and after each run every row pointer moves on
+// by jump bytes more than the run's k·csa. With runs = 1 (jump unused)
+// the product is the plain one; a 3×3 convolution reads its rows straight
+// from the zero-padded NHWC input as 3 runs (one per kernel row) of
+// 3·channels floats, jump bytes apart, instead of from an im2col matrix.
+const biasArgs = ", bias *float32, relu int, runs, jump int"
 
 func main() {
 	genAMD64()
@@ -66,8 +73,9 @@ func write(name string, b *buf, gofmt bool) {
 // and Y13, the broadcast element of A is Y14 and the column mask is Y15.
 //
 // General registers: R11 rows left, R13 A block, SI rsa, DI csa, R8 B row,
-// R9 ldb, R10 C block, CX p counter; AX, BX, DX, R12 point at rows 0, 3, 6
-// and 9 of the A block (row r is base(r/3) + (r%3)·rsa).
+// R9 ldb, R10 C block, CX p counter, R14 runs left (epilogue kernels); AX,
+// BX, DX, R12 point at rows 0, 3, 6 and 9 of the A block (row r is
+// base(r/3) + (r%3)·rsa).
 type amdKernel struct {
 	mr, nv int // rows, 8-float vectors per row
 	masked bool
@@ -157,7 +165,7 @@ func (k amdKernel) asm(s *buf) {
 	}
 	frame, maskOff := 72, 72
 	if k.bias {
-		frame, maskOff = 88, 88
+		frame, maskOff = 104, 104
 	}
 	if k.masked {
 		frame += 8
@@ -179,6 +187,9 @@ func (k amdKernel) asm(s *buf) {
 	s.i("MOVQ k+8(FP), CX")
 	s.i("MOVQ b+40(FP), R8")
 	s.i("MOVQ R13, AX")
+	if k.bias {
+		s.i("MOVQ runs+88(FP), R14")
+	}
 	if k.bias {
 		// Start every row from the bias.
 		s.i("MOVQ bias+72(FP), BX")
@@ -234,6 +245,18 @@ func (k amdKernel) asm(s *buf) {
 	s.i("DECQ CX")
 	s.i("JNZ loop")
 	if k.bias {
+		// The next run of every row.
+		s.i("DECQ R14")
+		s.i("JZ done")
+		s.i("MOVQ jump+96(FP), CX")
+		for b := 0; b < nb; b++ {
+			s.i("ADDQ CX, %s", bases[b])
+		}
+		s.i("MOVQ k+8(FP), CX")
+		s.i("JMP loop")
+		s.p("done:")
+	}
+	if k.bias {
 		// ReLU: Intel's VMAXPS returns its second source (the sum) unless
 		// the first (0) is greater, so NaN and -0 pass through.
 		s.i("MOVQ relu+80(FP), CX")
@@ -277,7 +300,8 @@ func (k amdKernel) asm(s *buf) {
 // elements of A are V16…V23 (one per row), the row of B is V24 and V25.
 //
 // General registers: R0 rows left, R2 A block, R3 rsa, R4 csa, R6 ldb, R7 C
-// block, R8 ldc, R9…R16 the A rows, R19 p counter, R20 B row, R21 C row.
+// block, R8 ldc, R9…R16 the A rows, R19 p counter, R20 B row, R21 C row,
+// R23 runs left, R24 jump.
 type armKernel struct {
 	mr, nv int  // rows, 4-float vectors per row
 	bias   bool // the epilogue kernel: C = act(bias + A·B), see biasArgs
@@ -344,7 +368,7 @@ func (k armKernel) asm(s *buf) {
 	n := k.name()
 	frame := 72
 	if k.bias {
-		frame = 88
+		frame = 104
 	}
 	s.p("// func %s(%s%s)", n, goArgs, k.args())
 	s.p("TEXT ·%s(SB), NOSPLIT, $0-%d", n, frame)
@@ -357,8 +381,14 @@ func (k armKernel) asm(s *buf) {
 	s.i("MOVD ldc+64(FP), R8")
 	s.i("MOVD $%d, R22", k.mr)
 	s.i("MUL R3, R22, R22") // R22 = mr·rsa, the step between A blocks
+	if k.bias {
+		s.i("MOVD jump+96(FP), R24")
+	}
 	s.p("block:")
 	s.i("MOVD k+8(FP), R19")
+	if k.bias {
+		s.i("MOVD runs+88(FP), R23")
+	}
 	s.i("MOVD b+40(FP), R20")
 	s.i("MOVD R2, R9")
 	for r := 1; r < k.mr; r++ {
@@ -389,6 +419,17 @@ func (k armKernel) asm(s *buf) {
 	}
 	s.i("SUBS $1, R19, R19")
 	s.i("BNE loop")
+	if k.bias {
+		// The next run of every row.
+		s.i("SUBS $1, R23, R23")
+		s.i("BEQ done")
+		for r := 0; r < k.mr; r++ {
+			s.i("ADD R24, R%d, R%d", 9+r, 9+r)
+		}
+		s.i("MOVD k+8(FP), R19")
+		s.i("B loop")
+		s.p("done:")
+	}
 	if k.bias {
 		// ReLU: a mask of the lanes below 0 (FCMLT #0, false for NaN and
 		// -0) clears them (BIC). Go's assembler lacks both: the words are

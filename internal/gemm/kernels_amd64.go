@@ -95,94 +95,94 @@ func avxMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *flo
 func avxMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, mask *int32)
 
 //go:noescape
-func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 // avx16 holds the 16-column kernels, indexed by rows.
 var avx16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int){nil,
@@ -227,7 +227,7 @@ var avxMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int
 }
 
 // avxBias16 holds the 16-column epilogue kernels, indexed by rows.
-var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	avxBias1x16,
 	avxBias2x16,
 	avxBias3x16,
@@ -237,7 +237,7 @@ var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb in
 }
 
 // avxBias8 holds the 8-column epilogue kernels, indexed by rows.
-var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	avxBias1x8,
 	avxBias2x8,
 	avxBias3x8,
@@ -253,7 +253,7 @@ var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int
 }
 
 // avxBiasMask8 holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.
-var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32){nil,
+var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32){nil,
 	avxBiasMask1x8,
 	avxBiasMask2x8,
 	avxBiasMask3x8,

@@ -2110,8 +2110,8 @@ loop:
 	VZEROUPPER
 	RET
 
-// func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias1x16(SB), NOSPLIT, $0-88
+// func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias1x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2122,6 +2122,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2135,6 +2136,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2152,8 +2160,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias2x16(SB), NOSPLIT, $0-88
+// func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias2x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2164,6 +2172,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2182,6 +2191,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2206,8 +2222,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias3x16(SB), NOSPLIT, $0-88
+// func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias3x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2218,6 +2234,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2241,6 +2258,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2270,8 +2294,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias4x16(SB), NOSPLIT, $0-88
+// func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias4x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2282,6 +2306,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2313,6 +2338,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2347,8 +2380,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias5x16(SB), NOSPLIT, $0-88
+// func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias5x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2359,6 +2392,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2395,6 +2429,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2434,8 +2476,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias6x16(SB), NOSPLIT, $0-88
+// func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias6x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2446,6 +2488,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2487,6 +2530,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2531,8 +2582,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias1x8(SB), NOSPLIT, $0-88
+// func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias1x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2543,6 +2594,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 loop:
@@ -2553,6 +2605,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2568,8 +2627,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias2x8(SB), NOSPLIT, $0-88
+// func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias2x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2580,6 +2639,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2593,6 +2653,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2613,8 +2680,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias3x8(SB), NOSPLIT, $0-88
+// func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias3x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2625,6 +2692,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2641,6 +2709,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2664,8 +2739,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias4x8(SB), NOSPLIT, $0-88
+// func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias4x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2676,6 +2751,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2698,6 +2774,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2724,8 +2808,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias5x8(SB), NOSPLIT, $0-88
+// func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias5x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2736,6 +2820,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2761,6 +2846,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2790,8 +2883,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias6x8(SB), NOSPLIT, $0-88
+// func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias6x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2802,6 +2895,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2830,6 +2924,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2862,8 +2964,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias7x8(SB), NOSPLIT, $0-88
+// func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias7x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2874,6 +2976,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2908,6 +3011,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2943,8 +3055,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias8x8(SB), NOSPLIT, $0-88
+// func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias8x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2955,6 +3067,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2992,6 +3105,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3030,8 +3152,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias9x8(SB), NOSPLIT, $0-88
+// func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias9x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3042,6 +3164,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3082,6 +3205,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3123,8 +3255,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias10x8(SB), NOSPLIT, $0-88
+// func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias10x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3135,6 +3267,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3181,6 +3314,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3225,8 +3368,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias11x8(SB), NOSPLIT, $0-88
+// func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias11x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3237,6 +3380,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3286,6 +3430,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3333,8 +3487,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias12x8(SB), NOSPLIT, $0-88
+// func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias12x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3345,6 +3499,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3397,6 +3552,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3447,20 +3612,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask1x8(SB), NOSPLIT, $0-96
+// func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask1x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 loop:
@@ -3471,6 +3637,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3486,20 +3659,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask2x8(SB), NOSPLIT, $0-96
+// func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask2x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3513,6 +3687,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3533,20 +3714,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask3x8(SB), NOSPLIT, $0-96
+// func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask3x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3563,6 +3745,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3586,20 +3775,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask4x8(SB), NOSPLIT, $0-96
+// func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask4x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3622,6 +3812,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3648,20 +3846,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask5x8(SB), NOSPLIT, $0-96
+// func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask5x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3687,6 +3886,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3716,20 +3923,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask6x8(SB), NOSPLIT, $0-96
+// func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask6x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3758,6 +3966,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3790,20 +4006,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask7x8(SB), NOSPLIT, $0-96
+// func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask7x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3838,6 +4055,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3873,20 +4099,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask8x8(SB), NOSPLIT, $0-96
+// func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask8x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3924,6 +4151,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3962,20 +4198,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask9x8(SB), NOSPLIT, $0-96
+// func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask9x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4016,6 +4253,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4057,20 +4303,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask10x8(SB), NOSPLIT, $0-96
+// func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask10x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4117,6 +4364,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4161,20 +4418,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask11x8(SB), NOSPLIT, $0-96
+// func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask11x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4224,6 +4482,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4271,20 +4539,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask12x8(SB), NOSPLIT, $0-96
+// func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask12x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4337,6 +4606,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
