@@ -48,8 +48,9 @@ func TestNNBiasShapes(t *testing.T) {
 	for _, kern := range kernels() {
 		t.Run(kern.name, func(t *testing.T) {
 			for _, relu := range []bool{false, true} {
+				// Up to 36 columns: every mask of the 8- to 32-column kernels.
 				for m := 1; m <= 14; m++ {
-					for n := 1; n <= 20; n++ {
+					for n := 1; n <= 36; n++ {
 						for k := 1; k <= 9; k++ {
 							testBias(t, kern, relu, m, n, k, k, n, n, rng)
 							if (m+n+k)%3 == 0 {

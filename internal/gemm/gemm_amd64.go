@@ -4,8 +4,12 @@ package gemm
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2 selects the AVX2+FMA kernels of kernels_amd64.s.
-var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useAVX2 selects the AVX2+FMA kernels of kernels_amd64.s; useAVX512 its
+// AVX-512 epilogue kernels for NNBias and NNBiasRuns.
+var (
+	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useAVX512 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+)
 
 func nn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if useAVX2 {
@@ -24,6 +28,10 @@ func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 }
 
 func nnBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	if useAVX512 {
+		avx512Bias(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
+		return
+	}
 	if useAVX2 {
 		avx2Bias(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 		return
@@ -44,7 +52,11 @@ func archKernels() []kernel {
 	if !useAVX2 {
 		return nil
 	}
-	return []kernel{{"avx2", nnAVX2, tnAVX2, avx2Bias}}
+	ks := []kernel{{"avx2", nnAVX2, tnAVX2, avx2Bias}}
+	if useAVX512 {
+		ks = append(ks, kernel{"avx512", nnAVX2, tnAVX2, avx512Bias})
+	}
+	return ks
 }
 
 // maskTable holds eight set lanes and then eight clear ones: the eight
@@ -130,5 +142,44 @@ func avx2Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int
 		if rest := m - full8; rest > 0 {
 			avxBiasMask8[rest](rest, k, &a[full8*lda], rs, cs, &b[j], lb, &c[full8*ldc+j], lc, &bias[j], r, runs, jump, mask)
 		}
+	}
+}
+
+// avx512Bias computes C = act(bias + A·B) like avx2Bias with the AVX-512
+// epilogue kernels: column panels of 32, then one panel of the 1 to 31
+// columns left in the narrowest kernel that holds them, its last vector
+// masked.
+func avx512Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	const mr = len(avx512Bias32) - 1
+	rs, cs, lb, lc := 4*lda, 4, 4*ldb, 4*ldc
+	r := 0
+	if relu {
+		r = 1
+	}
+	jump := 4 * (lds - k) // bytes from the end of one run to the next
+	full := m - m%mr
+	rest := m - full
+	panel := func(kern *[mr + 1]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int), j, mask int) {
+		if full > 0 {
+			kern[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump, mask)
+		}
+		if rest > 0 {
+			kern[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r, runs, jump, mask)
+		}
+	}
+	j := 0
+	for ; j+32 <= n; j += 32 {
+		panel(&avx512Bias32, j, 0xffff)
+	}
+	switch left := n - j; {
+	case left == 0:
+	case left <= 8:
+		panel(&avx512Bias8, j, 1<<left-1)
+	case left <= 16:
+		panel(&avx512Bias16, j, 1<<left-1)
+	case left <= 24:
+		panel(&avx512Bias24, j, 1<<(left-16)-1)
+	default:
+		panel(&avx512Bias32, j, 1<<(left-16)-1)
 	}
 }

@@ -3,7 +3,7 @@
 // gen writes the assembly micro-kernels of package gemm and their Go
 // declarations:
 //
-//	kernels_amd64.s, kernels_amd64.go  AVX2+FMA
+//	kernels_amd64.s, kernels_amd64.go  AVX2+FMA, and AVX-512 epilogue kernels
 //	kernels_arm64.s, kernels_arm64.go  ASIMD (NEON)
 //
 // Run it with "go generate" in internal/gemm. Each kernel has a fixed block
@@ -144,6 +144,25 @@ func genAMD64() {
 	table("avxBias16", "holds the 16-column epilogue kernels, indexed by rows.", biasArgs, kb16)
 	table("avxBias8", "holds the 8-column epilogue kernels, indexed by rows.", biasArgs, kb8)
 	table("avxBiasMask8", "holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.", biasArgs+", mask *int32", kbm)
+
+	// AVX-512: the epilogue kernels only (inference), 8 to 32 columns.
+	for _, cols := range []int{32, 24, 16, 8} {
+		var ks []zmmKernel
+		for mr := 1; mr <= 12; mr++ {
+			k := zmmKernel{mr: mr, nv: (cols + 15) / 16, half: cols%16 != 0}
+			k.asm(&s)
+			g.p("//go:noescape")
+			g.p("func %s(%s%s, mask int)\n", k.name(), goArgs, biasArgs)
+			ks = append(ks, k)
+		}
+		g.p("// avx512Bias%d holds the AVX-512 epilogue kernels for %d columns (the", cols, cols)
+		g.p("// last %d masked by mask), indexed by rows.", 8+8*(cols%16/8))
+		g.p("var avx512Bias%d = [...]func(%s%s, mask int){nil,", cols, goArgs, biasArgs)
+		for _, k := range ks {
+			g.p("%s,", k.name())
+		}
+		g.p("}\n")
+	}
 	write("kernels_amd64.s", &s, false)
 	write("kernels_amd64.go", &g, true)
 }
@@ -279,6 +298,151 @@ func (k amdKernel) asm(s *buf) {
 			} else {
 				s.i("VMOVUPS %s, %d(R10)", k.acc(r, v), 32*v)
 			}
+		}
+		s.i("ADDQ BX, R10")
+	}
+	if k.mr == 1 {
+		s.i("ADDQ SI, R13")
+	} else {
+		s.i("MOVQ SI, AX")
+		s.i("IMULQ $%d, AX", k.mr)
+		s.i("ADDQ AX, R13")
+	}
+	s.i("SUBQ $%d, R11", k.mr)
+	s.i("JNZ block")
+	s.i("VZEROUPPER")
+	s.i("RET")
+	s.p("")
+}
+
+// zmmKernel is an AVX-512 epilogue kernel (see biasArgs): mr rows of nv
+// vectors of 16 floats, the last of them 8 floats (a YMM register) if half.
+// The last vector's loads and stores are masked by the low bits of mask
+// (K1), so one kernel serves every column count up to its width. The
+// accumulators are Z0…Z23, the rows of B Z24 and Z25, the broadcast
+// element of A Z26 and zero Z31. General registers as in amdKernel.
+type zmmKernel struct {
+	mr, nv int
+	half   bool
+}
+
+func (k zmmKernel) cols() int {
+	if k.half {
+		return 16*k.nv - 8
+	}
+	return 16 * k.nv
+}
+
+func (k zmmKernel) name() string { return fmt.Sprintf("avx512Bias%dx%d", k.mr, k.cols()) }
+
+// reg names register i as a whole vector (Z) or, for the last vector of a
+// half kernel, its low 8 floats (Y).
+func (k zmmKernel) reg(i, v int) string {
+	if k.half && v == k.nv-1 {
+		return fmt.Sprintf("Y%d", i)
+	}
+	return fmt.Sprintf("Z%d", i)
+}
+
+func (k zmmKernel) acc(r, v int) string { return k.reg(r*k.nv+v, v) }
+
+// mask returns the opmask operand of vector v: K1 for the last one.
+func (k zmmKernel) mask(v int) string {
+	if v == k.nv-1 {
+		return "K1, "
+	}
+	return ""
+}
+
+// load returns the load of vector v: zeroing the lanes its mask clears.
+func (k zmmKernel) load(v int) string {
+	if v == k.nv-1 {
+		return "VMOVUPS.Z"
+	}
+	return "VMOVUPS"
+}
+
+func (k zmmKernel) asm(s *buf) {
+	bases := []string{"AX", "BX", "DX", "R12"}
+	nb := (k.mr + 2) / 3
+	row := func(r int) string {
+		base := bases[r/3]
+		switch r % 3 {
+		case 1:
+			return fmt.Sprintf("(%s)(SI*1)", base)
+		case 2:
+			return fmt.Sprintf("(%s)(SI*2)", base)
+		}
+		return fmt.Sprintf("(%s)", base)
+	}
+	n := k.name()
+	s.p("// func %s(%s%s, mask int)", n, goArgs, biasArgs)
+	s.p("TEXT ·%s(SB), NOSPLIT, $0-112", n)
+	s.i("MOVQ m+0(FP), R11")
+	s.i("MOVQ a+16(FP), R13")
+	s.i("MOVQ rsa+24(FP), SI")
+	s.i("MOVQ csa+32(FP), DI")
+	s.i("MOVQ ldb+48(FP), R9")
+	s.i("MOVQ c+56(FP), R10")
+	s.i("MOVQ mask+104(FP), AX")
+	s.i("KMOVW AX, K1")
+	s.i("VXORPS Z31, Z31, Z31")
+	s.p("block:")
+	s.i("MOVQ k+8(FP), CX")
+	s.i("MOVQ b+40(FP), R8")
+	s.i("MOVQ R13, AX")
+	s.i("MOVQ runs+88(FP), R14")
+	// Start every row from the bias.
+	s.i("MOVQ bias+72(FP), BX")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("%s %d(BX), %s%s", k.load(v), 64*v, k.mask(v), k.acc(r, v))
+		}
+	}
+	for b := 1; b < nb; b++ {
+		s.i("LEAQ (%s)(SI*2), %s", bases[b-1], bases[b])
+		s.i("ADDQ SI, %s", bases[b])
+	}
+	s.p("loop:")
+	for v := 0; v < k.nv; v++ {
+		s.i("%s %d(R8), %s%s", k.load(v), 64*v, k.mask(v), k.reg(24+v, v))
+	}
+	s.i("ADDQ R9, R8")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VFMADD231PS.BCST %s, %s, %s", row(r), k.reg(24+v, v), k.acc(r, v))
+		}
+	}
+	for b := 0; b < nb; b++ {
+		s.i("ADDQ DI, %s", bases[b])
+	}
+	s.i("DECQ CX")
+	s.i("JNZ loop")
+	// The next run of every row.
+	s.i("DECQ R14")
+	s.i("JZ done")
+	s.i("MOVQ jump+96(FP), CX")
+	for b := 0; b < nb; b++ {
+		s.i("ADDQ CX, %s", bases[b])
+	}
+	s.i("MOVQ k+8(FP), CX")
+	s.i("JMP loop")
+	s.p("done:")
+	// ReLU as in amdKernel: VMAXPS returns its second source (the sum)
+	// unless the first (0) is greater.
+	s.i("MOVQ relu+80(FP), CX")
+	s.i("TESTQ CX, CX")
+	s.i("JZ store")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VMAXPS %s, %s, %s", k.acc(r, v), k.reg(31, v), k.acc(r, v))
+		}
+	}
+	s.p("store:")
+	s.i("MOVQ ldc+64(FP), BX")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VMOVUPS %s, %s%d(R10)", k.acc(r, v), k.mask(v), 64*v)
 		}
 		s.i("ADDQ BX, R10")
 	}

@@ -267,3 +267,215 @@ var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb
 	avxBiasMask11x8,
 	avxBiasMask12x8,
 }
+
+//go:noescape
+func avx512Bias1x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias32 holds the AVX-512 epilogue kernels for 32 columns (the
+// last 8 masked by mask), indexed by rows.
+var avx512Bias32 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x32,
+	avx512Bias2x32,
+	avx512Bias3x32,
+	avx512Bias4x32,
+	avx512Bias5x32,
+	avx512Bias6x32,
+	avx512Bias7x32,
+	avx512Bias8x32,
+	avx512Bias9x32,
+	avx512Bias10x32,
+	avx512Bias11x32,
+	avx512Bias12x32,
+}
+
+//go:noescape
+func avx512Bias1x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias24 holds the AVX-512 epilogue kernels for 24 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias24 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x24,
+	avx512Bias2x24,
+	avx512Bias3x24,
+	avx512Bias4x24,
+	avx512Bias5x24,
+	avx512Bias6x24,
+	avx512Bias7x24,
+	avx512Bias8x24,
+	avx512Bias9x24,
+	avx512Bias10x24,
+	avx512Bias11x24,
+	avx512Bias12x24,
+}
+
+//go:noescape
+func avx512Bias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias16 holds the AVX-512 epilogue kernels for 16 columns (the
+// last 8 masked by mask), indexed by rows.
+var avx512Bias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x16,
+	avx512Bias2x16,
+	avx512Bias3x16,
+	avx512Bias4x16,
+	avx512Bias5x16,
+	avx512Bias6x16,
+	avx512Bias7x16,
+	avx512Bias8x16,
+	avx512Bias9x16,
+	avx512Bias10x16,
+	avx512Bias11x16,
+	avx512Bias12x16,
+}
+
+//go:noescape
+func avx512Bias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias8 holds the AVX-512 epilogue kernels for 8 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x8,
+	avx512Bias2x8,
+	avx512Bias3x8,
+	avx512Bias4x8,
+	avx512Bias5x8,
+	avx512Bias6x8,
+	avx512Bias7x8,
+	avx512Bias8x8,
+	avx512Bias9x8,
+	avx512Bias10x8,
+	avx512Bias11x8,
+	avx512Bias12x8,
+}

@@ -198,3 +198,31 @@ func BenchmarkNNBiasRuns(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEpilogueKernels times each epilogue kernel on the products of
+// catsep64's inference: its pointwise convolutions (P pixels × OC × IC)
+// and one output row of its stem (64 pixels, 24 channels, 3 runs of 9).
+func BenchmarkEpilogueKernels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	type shape struct{ m, n, runs, k, lda, lds int }
+	shapes := []shape{{64, 24, 3, 9, 3, 198}, {64, 8, 3, 9, 3, 198}}
+	for _, s := range [][3]int{{1024, 48, 24}, {1024, 48, 48}, {256, 96, 96}, {64, 192, 192}, {16, 384, 192}, {16, 384, 384}} {
+		shapes = append(shapes, shape{s[0], s[1], 1, s[2], s[2], s[2]})
+	}
+	for _, kern := range kernels()[2:] {
+		for _, s := range shapes {
+			a := newRunsA(rng, s.m, s.runs, s.k, s.lda, s.lds).data
+			w := newMatrix(rng, s.runs*s.k, s.n, s.n).data
+			bias := newMatrix(rng, 1, s.n, s.n).data
+			c := make([]float32, s.m*s.n)
+			flops := 2 * float64(s.m*s.n*s.runs*s.k)
+			b.Run(fmt.Sprintf("%s/P%dxOC%dxK%dx%d", kern.name, s.m, s.n, s.runs, s.k), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					kern.nnBias(s.m, s.n, s.runs, s.k, a, s.lda, s.lds, w, s.n, bias, c, s.n, true)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
