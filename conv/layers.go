@@ -190,7 +190,19 @@ func (g GlobalAvgPool) Forward(dst, src []float32) {
 		d := dst[i*c : (i+1)*c]
 		clear(d)
 		img := src[i*hw*c : (i+1)*hw*c]
-		for px := 0; px < len(img); px += c {
+		px := 0
+		// Four pixels a pass: a quarter of the loads and stores of d.
+		for ; px+4*c <= len(img); px += 4 * c {
+			p0 := img[px : px+c]
+			p1 := img[px+c : px+2*c][:len(p0)]
+			p2 := img[px+2*c : px+3*c][:len(p0)]
+			p3 := img[px+3*c : px+4*c][:len(p0)]
+			d := d[:len(p0)]
+			for ch, v := range p0 {
+				d[ch] += (v + p1[ch]) + (p2[ch] + p3[ch])
+			}
+		}
+		for ; px < len(img); px += c {
 			addTo(d, img[px:px+c])
 		}
 		for ch := range d {
