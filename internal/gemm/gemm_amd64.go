@@ -146,9 +146,9 @@ func avx2Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int
 }
 
 // avx512Bias computes C = act(bias + A·B) like avx2Bias with the AVX-512
-// epilogue kernels: column panels of 32, then one panel of the 1 to 31
-// columns left in the narrowest kernel that holds them, its last vector
-// masked.
+// epilogue kernels: column panels of 48 when n is a multiple of 48, else
+// of 32, then one panel of the 1 to 31 columns left in the narrowest
+// kernel that holds them, its last vector masked.
 func avx512Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	const mr = len(avx512Bias32) - 1
 	rs, cs, lb, lc := 4*lda, 4, 4*ldb, 4*ldc
@@ -168,6 +168,20 @@ func avx512Bias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb i
 		}
 	}
 	j := 0
+	if n%48 == 0 {
+		// 8 rows × 48 columns, one pass over A for every 48 columns: 1–3 %
+		// faster than 32 and then 16 on catsep64's pointwise products.
+		const mr48 = len(avx512Bias48) - 1
+		full48 := m - m%mr48
+		for ; j < n; j += 48 {
+			if full48 > 0 {
+				avx512Bias48[mr48](full48, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump, 0xffff)
+			}
+			if rest := m - full48; rest > 0 {
+				avx512Bias48[rest](rest, k, &a[full48*lda], rs, cs, &b[j], lb, &c[full48*ldc+j], lc, &bias[j], r, runs, jump, 0xffff)
+			}
+		}
+	}
 	for ; j+32 <= n; j += 32 {
 		panel(&avx512Bias32, j, 0xffff)
 	}

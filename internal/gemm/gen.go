@@ -146,9 +146,13 @@ func genAMD64() {
 	table("avxBiasMask8", "holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.", biasArgs+", mask *int32", kbm)
 
 	// AVX-512: the epilogue kernels only (inference), 8 to 32 columns.
-	for _, cols := range []int{32, 24, 16, 8} {
+	for _, cols := range []int{48, 32, 24, 16, 8} {
 		var ks []zmmKernel
-		for mr := 1; mr <= 12; mr++ {
+		maxRows := 12
+		if cols > 32 {
+			maxRows = 8 // 24 accumulators
+		}
+		for mr := 1; mr <= maxRows; mr++ {
 			k := zmmKernel{mr: mr, nv: (cols + 15) / 16, half: cols%16 != 0}
 			k.asm(&s)
 			g.p("//go:noescape")
@@ -156,7 +160,7 @@ func genAMD64() {
 			ks = append(ks, k)
 		}
 		g.p("// avx512Bias%d holds the AVX-512 epilogue kernels for %d columns (the", cols, cols)
-		g.p("// last %d masked by mask), indexed by rows.", 8+8*(cols%16/8))
+		g.p("// last %d masked by mask), indexed by rows.", 16-8*(cols%16/8))
 		g.p("var avx512Bias%d = [...]func(%s%s, mask int){nil,", cols, goArgs, biasArgs)
 		for _, k := range ks {
 			g.p("%s,", k.name())

@@ -269,6 +269,43 @@ var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb
 }
 
 //go:noescape
+func avx512Bias1x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias48 holds the AVX-512 epilogue kernels for 48 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias48 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x48,
+	avx512Bias2x48,
+	avx512Bias3x48,
+	avx512Bias4x48,
+	avx512Bias5x48,
+	avx512Bias6x48,
+	avx512Bias7x48,
+	avx512Bias8x48,
+}
+
+//go:noescape
 func avx512Bias1x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
 
 //go:noescape
@@ -305,7 +342,7 @@ func avx512Bias11x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c 
 func avx512Bias12x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
 
 // avx512Bias32 holds the AVX-512 epilogue kernels for 32 columns (the
-// last 8 masked by mask), indexed by rows.
+// last 16 masked by mask), indexed by rows.
 var avx512Bias32 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
 	avx512Bias1x32,
 	avx512Bias2x32,
@@ -358,7 +395,7 @@ func avx512Bias11x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c 
 func avx512Bias12x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
 
 // avx512Bias24 holds the AVX-512 epilogue kernels for 24 columns (the
-// last 16 masked by mask), indexed by rows.
+// last 8 masked by mask), indexed by rows.
 var avx512Bias24 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
 	avx512Bias1x24,
 	avx512Bias2x24,
@@ -411,7 +448,7 @@ func avx512Bias11x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c 
 func avx512Bias12x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
 
 // avx512Bias16 holds the AVX-512 epilogue kernels for 16 columns (the
-// last 8 masked by mask), indexed by rows.
+// last 16 masked by mask), indexed by rows.
 var avx512Bias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
 	avx512Bias1x16,
 	avx512Bias2x16,
@@ -464,7 +501,7 @@ func avx512Bias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *
 func avx512Bias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
 
 // avx512Bias8 holds the AVX-512 epilogue kernels for 8 columns (the
-// last 16 masked by mask), indexed by rows.
+// last 8 masked by mask), indexed by rows.
 var avx512Bias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
 	avx512Bias1x8,
 	avx512Bias2x8,

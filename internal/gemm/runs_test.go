@@ -105,7 +105,7 @@ func TestNNBiasRunsShapes(t *testing.T) {
 				// width m, stride s, channels ic, padded width pw.
 				for _, s := range []struct{ m, oc, ic, stride, pw int }{
 					{64, 24, 3, 1, 66}, {64, 8, 3, 1, 66}, {32, 16, 8, 1, 34},
-					{16, 32, 16, 1, 18}, {8, 64, 32, 1, 10}, {31, 24, 3, 2, 64}, {7, 13, 5, 2, 17},
+					{16, 32, 16, 1, 18}, {8, 64, 32, 1, 10}, {31, 24, 3, 2, 64}, {7, 13, 5, 2, 17}, {13, 48, 4, 1, 15},
 				} {
 					testRuns(t, kern, relu, s.m, s.oc, 3, 3*s.ic, s.stride*s.ic, s.pw*s.ic, s.oc, rng)
 				}
