@@ -163,27 +163,41 @@ block:
 	MOVQ n+40(FP), CX
 	MOVQ taps+80(FP), R15
 	CMPQ R15, $0x1ff
+	JEQ full
+	// Whole rows of taps only (an edge row's windows): the four-pixel
+	// loops skip the missing rows; anything else is masked.
+	MOVQ R15, R9
+	ANDQ $0x49, R9
+	IMULQ $7, R9
+	CMPQ R9, R15
 	JNE masked
 
-// Whole windows. With stride 1 or 2, four pixels at a time: each row of
-// their windows is loaded once (6 or 9 vectors, Z16…Z24, for the 12 taps
-// it holds) and multiplied into the four sums Z10…Z13, each pixel's taps
-// still in order; then one pixel at a time.
+// Windows of whole rows of taps. With stride 1 or 2, four pixels at a
+// time: each row of their windows present in taps is loaded once (6 or 9
+// vectors, Z16…Z24, for the 12 taps it holds) and multiplied into the four
+// sums Z10…Z13, each pixel's taps still in order. The pixels left over go
+// one at a time, to full1 if all nine taps are in, else to masked.
 full:
 	CMPQ DI, R8
 	JEQ full4s1
 	LEAQ (R8)(R8*1), R9
 	CMPQ DI, R9
 	JEQ full4s2
+
+tail:
+	CMPQ R15, $0x1ff
+	JNE masked
 	JMP full1
 
 full4s1:
 	CMPQ CX, $4
-	JLT full1
+	JLT tail
 	VMOVAPS Z9, Z10
 	VMOVAPS Z9, Z11
 	VMOVAPS Z9, Z12
 	VMOVAPS Z9, Z13
+	TESTQ $0x001, R15
+	JZ s1r0
 	MOVQ BX, R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -205,6 +219,9 @@ full4s1:
 	VFMADD231PS Z19, Z0, Z13
 	VFMADD231PS Z20, Z1, Z13
 	VFMADD231PS Z21, Z2, Z13
+s1r0:
+	TESTQ $0x008, R15
+	JZ s1r1
 	LEAQ (BX)(SI*1), R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -226,6 +243,9 @@ full4s1:
 	VFMADD231PS Z19, Z3, Z13
 	VFMADD231PS Z20, Z4, Z13
 	VFMADD231PS Z21, Z5, Z13
+s1r1:
+	TESTQ $0x040, R15
+	JZ s1r2
 	LEAQ (BX)(SI*2), R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -247,6 +267,7 @@ full4s1:
 	VFMADD231PS Z19, Z6, Z13
 	VFMADD231PS Z20, Z7, Z13
 	VFMADD231PS Z21, Z8, Z13
+s1r2:
 	VMAXPS Z10, Z15, Z10
 	VMAXPS Z11, Z15, Z11
 	VMAXPS Z12, Z15, Z12
@@ -267,11 +288,13 @@ full4s1:
 
 full4s2:
 	CMPQ CX, $4
-	JLT full1
+	JLT tail
 	VMOVAPS Z9, Z10
 	VMOVAPS Z9, Z11
 	VMOVAPS Z9, Z12
 	VMOVAPS Z9, Z13
+	TESTQ $0x001, R15
+	JZ s2r0
 	MOVQ BX, R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -298,6 +321,9 @@ full4s2:
 	VFMADD231PS Z22, Z0, Z13
 	VFMADD231PS Z23, Z1, Z13
 	VFMADD231PS Z24, Z2, Z13
+s2r0:
+	TESTQ $0x008, R15
+	JZ s2r1
 	LEAQ (BX)(SI*1), R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -324,6 +350,9 @@ full4s2:
 	VFMADD231PS Z22, Z3, Z13
 	VFMADD231PS Z23, Z4, Z13
 	VFMADD231PS Z24, Z5, Z13
+s2r1:
+	TESTQ $0x040, R15
+	JZ s2r2
 	LEAQ (BX)(SI*2), R9
 	VMOVUPS (R9), Z16
 	VMOVUPS (R9)(R8*1), Z17
@@ -350,6 +379,7 @@ full4s2:
 	VFMADD231PS Z22, Z6, Z13
 	VFMADD231PS Z23, Z7, Z13
 	VFMADD231PS Z24, Z8, Z13
+s2r2:
 	VMAXPS Z10, Z15, Z10
 	VMAXPS Z11, Z15, Z11
 	VMAXPS Z12, Z15, Z12

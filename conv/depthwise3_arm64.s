@@ -46,28 +46,41 @@ block:
 	ADD R5, R13, R14
 	MOVD n+40(FP), R10
 	CMP $0x1ff, R9
+	BEQ full
+	// Whole rows of taps only (an edge row's windows): the four-pixel
+	// loops skip the missing rows; anything else is masked.
+	AND $0x49, R9, R15
+	LSL $3, R15, R16
+	SUB R15, R16, R16
+	CMP R16, R9
 	BNE masked
 
-// Whole windows. With stride 1 or 2, four pixels at a time: each row of
-// their windows is loaded once (6 or 9 vectors, V11…V19, for the 12 taps
-// it holds) and multiplied into four sums, V10 and V20…V22, so that four
-// independent chains of FMLAs are in flight, each pixel's taps still in
-// order; then one pixel at a time.
+// Windows of whole rows of taps. With stride 1 or 2, four pixels at a
+// time: each row of their windows present in taps is loaded once (6 or 9
+// vectors, V11…V19, for the 12 taps it holds) and multiplied into four
+// sums, V10 and V20…V22, so that four independent chains of FMLAs are in
+// flight, each pixel's taps still in order. The pixels left over go one at
+// a time, to full1 if all nine taps are in, else to masked.
 full:
 	CMP R4, R6
 	BEQ full4s1
 	LSL $1, R4, R15
 	CMP R15, R6
 	BEQ full4s2
+
+tail:
+	CMP $0x1ff, R9
+	BNE masked
 	B full1
 
 full4s1:
 	CMP $4, R10
-	BLT full1
+	BLT tail
 	VORR V9.B16, V9.B16, V10.B16
 	VORR V9.B16, V9.B16, V20.B16
 	VORR V9.B16, V9.B16, V21.B16
 	VORR V9.B16, V9.B16, V22.B16
+	TBZ $0, R9, s1r0
 	MOVD R12, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -87,6 +100,8 @@ full4s1:
 	VFMLA V14.S4, V0.S4, V22.S4
 	VFMLA V15.S4, V1.S4, V22.S4
 	VFMLA V16.S4, V2.S4, V22.S4
+s1r0:
+	TBZ $3, R9, s1r1
 	MOVD R13, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -106,6 +121,8 @@ full4s1:
 	VFMLA V14.S4, V3.S4, V22.S4
 	VFMLA V15.S4, V4.S4, V22.S4
 	VFMLA V16.S4, V5.S4, V22.S4
+s1r1:
+	TBZ $6, R9, s1r2
 	MOVD R14, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -125,6 +142,7 @@ full4s1:
 	VFMLA V14.S4, V6.S4, V22.S4
 	VFMLA V15.S4, V7.S4, V22.S4
 	VFMLA V16.S4, V8.S4, V22.S4
+s1r2:
 	WORD $0x4e2af7ea // FMAX V10.4S, V31.4S, V10.4S
 	WORD $0x4e34f7f4 // FMAX V20.4S, V31.4S, V20.4S
 	WORD $0x4e35f7f5 // FMAX V21.4S, V31.4S, V21.4S
@@ -142,11 +160,12 @@ full4s1:
 
 full4s2:
 	CMP $4, R10
-	BLT full1
+	BLT tail
 	VORR V9.B16, V9.B16, V10.B16
 	VORR V9.B16, V9.B16, V20.B16
 	VORR V9.B16, V9.B16, V21.B16
 	VORR V9.B16, V9.B16, V22.B16
+	TBZ $0, R9, s2r0
 	MOVD R12, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -169,6 +188,8 @@ full4s2:
 	VFMLA V17.S4, V0.S4, V22.S4
 	VFMLA V18.S4, V1.S4, V22.S4
 	VFMLA V19.S4, V2.S4, V22.S4
+s2r0:
+	TBZ $3, R9, s2r1
 	MOVD R13, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -191,6 +212,8 @@ full4s2:
 	VFMLA V17.S4, V3.S4, V22.S4
 	VFMLA V18.S4, V4.S4, V22.S4
 	VFMLA V19.S4, V5.S4, V22.S4
+s2r1:
+	TBZ $6, R9, s2r2
 	MOVD R14, R15
 	VLD1.P (R15)(R4), [V11.S4]
 	VLD1.P (R15)(R4), [V12.S4]
@@ -213,6 +236,7 @@ full4s2:
 	VFMLA V17.S4, V6.S4, V22.S4
 	VFMLA V18.S4, V7.S4, V22.S4
 	VFMLA V19.S4, V8.S4, V22.S4
+s2r2:
 	WORD $0x4e2af7ea // FMAX V10.4S, V31.4S, V10.4S
 	WORD $0x4e34f7f4 // FMAX V20.4S, V31.4S, V20.4S
 	WORD $0x4e35f7f5 // FMAX V21.4S, V31.4S, V21.4S
