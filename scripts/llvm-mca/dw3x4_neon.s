@@ -1,9 +1,13 @@
 // The stride-1 four-pixel loop of dw3NEON (full4s1 in conv/depthwise3_arm64.s) in LLVM's
 // syntax, for llvm-mca -mtriple=aarch64 -mcpu=cortex-a72 -iterations=200 scripts/llvm-mca/dw3x4_neon.s
+// (the TBZ that skips a row missing from an edge row's windows is never taken here)
+cmp x10, #4
+b.lt 0
 mov v10.16b, v9.16b
 mov v20.16b, v9.16b
 mov v21.16b, v9.16b
 mov v22.16b, v9.16b
+tbz x9, #0, 0
 mov x15, x12
 ld1 {v11.4s}, [x15], x4
 ld1 {v12.4s}, [x15], x4
@@ -23,6 +27,7 @@ fmla v21.4s, v15.4s, v2.4s
 fmla v22.4s, v14.4s, v0.4s
 fmla v22.4s, v15.4s, v1.4s
 fmla v22.4s, v16.4s, v2.4s
+tbz x9, #3, 0
 mov x15, x13
 ld1 {v11.4s}, [x15], x4
 ld1 {v12.4s}, [x15], x4
@@ -42,6 +47,7 @@ fmla v21.4s, v15.4s, v5.4s
 fmla v22.4s, v14.4s, v3.4s
 fmla v22.4s, v15.4s, v4.4s
 fmla v22.4s, v16.4s, v5.4s
+tbz x9, #6, 0
 mov x15, x14
 ld1 {v11.4s}, [x15], x4
 ld1 {v12.4s}, [x15], x4
