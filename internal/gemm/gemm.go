@@ -3,7 +3,8 @@
 //
 // The convolution layers lower to matrix products through im2col (NHWC
 // activations, so an im2col row is one output pixel and its columns are
-// kh·kw·ic taps):
+// kh·kw·ic taps); the forward product reads those rows straight from the
+// padded input instead, one output row at a time (NNBiasRuns):
 //
 //	forward          NN  m = P pixels,  n = OC, k = kh·kw·ic
 //	weight gradient  TN  m = kh·kw·ic,  n = OC, k = P (A is the P×K im2col matrix)
@@ -28,8 +29,8 @@
 // AVX-512 kernels (12 rows × 32 columns, the element of A broadcast inside
 // each multiply-add, the last columns masked): on AMD's Zen 4, which splits
 // every 512-bit operation in two, their gain is the fewer instructions per
-// multiply-add and the longer reuse of each row of B, up to 15% on the
-// products of catd's models. The tests hold every kernel to plain loops (NNRef and TNRef, in
+// multiply-add and the longer reuse of each row of B, which shows on the
+// small-m, wide-n products of catd's models (BenchmarkEpilogueKernels). The tests hold every kernel to plain loops (NNRef and TNRef, in
 // reference_test.go).
 package gemm
 
