@@ -63,11 +63,21 @@ func (c *Conv2D) patchLen() int { return c.KH * c.KW * c.InC }
 // kernel, stride 1, no padding), so no im2col is needed.
 func (c *Conv2D) pointwise() bool { return c.KH == 1 && c.KW == 1 && c.Stride == 1 && c.Pad == 0 }
 
-// WorkLen is the length of the workspace that Forward and Backward need:
-// the patch matrix of one image plus the transposed weights.
+// WorkLen is the length of the workspace that Backward needs, and that
+// is enough for Forward too: the patch matrix of one image plus the
+// transposed weights.
 func (c *Conv2D) WorkLen() int {
 	n := c.OutH * c.OutW * c.patchLen()
-	return n + c.WeightLen()
+	return max(n+c.WeightLen(), c.ForwardWorkLen())
+}
+
+// ForwardWorkLen is the length of the workspace that Forward needs: one
+// zero-padded input image, or nothing without padding.
+func (c *Conv2D) ForwardWorkLen() int {
+	if c.Pad == 0 {
+		return 0
+	}
+	return (c.InH + 2*c.Pad) * (c.InW + 2*c.Pad) * c.InC
 }
 
 // batch returns how many images src holds, panicking unless it is a whole
@@ -88,8 +98,13 @@ func (c *Conv2D) check(n int, name string, got, per int) {
 
 // Forward computes dst = conv(src, w) + b for a batch of NHWC images. src
 // holds n whole images, dst n*OutLen floats (overwritten), w the HWIO weights,
-// b OutC biases and work at least WorkLen floats of scratch. dst must not
-// alias src or work.
+// b OutC biases and work at least ForwardWorkLen floats of scratch. dst must
+// not alias src or work.
+//
+// There is no patch matrix: each output row is one product
+// (gemm.NNBiasRuns) read straight from the input, zero-padded into work
+// when Pad > 0, whose sums run in the order of the product of im2col's
+// patch matrix with the weights, to the bit.
 func (c *Conv2D) Forward(dst, src, w, b, work []float32) {
 	c.forward(dst, src, w, b, work, false)
 }
@@ -107,21 +122,48 @@ func (c *Conv2D) forward(dst, src, w, b, work []float32, relu bool) {
 	c.check(n, "output", len(dst), c.OutLen())
 	c.check(1, "weights", len(w), c.WeightLen())
 	c.check(1, "bias", len(b), c.OutC)
-	if len(work) < c.WorkLen() {
-		panic(fmt.Sprintf("conv: workspace has length %d, want at least %d", len(work), c.WorkLen()))
+	if len(work) < c.ForwardWorkLen() {
+		panic(fmt.Sprintf("conv: workspace has length %d, want at least %d", len(work), c.ForwardWorkLen()))
 	}
 	in, out, pl := c.InLen(), c.OutLen(), c.patchLen()
 	p := c.OutH * c.OutW
 	for i := range n {
 		x := src[i*in : (i+1)*in]
 		y := dst[i*out : (i+1)*out]
-		patches := x
-		if !c.pointwise() {
-			patches = work[:p*pl]
-			Im2Col(c, patches, x, 0)
+		if c.pointwise() {
+			gemm.NNBias(p, c.OutC, pl, x, pl, w, c.OutC, b, y, c.OutC, relu)
+			continue
 		}
-		gemm.NNBias(p, c.OutC, pl, patches, pl, w, c.OutC, b, y, c.OutC, relu)
+		xp := x
+		if c.Pad > 0 {
+			xp = work[:c.ForwardWorkLen()]
+			c.padInput(xp, x)
+		}
+		// Output row oy reads padded rows oy*Stride … oy*Stride+KH-1: KH
+		// runs of KW*InC floats for each output pixel, Stride*InC apart.
+		row := (c.InW + 2*c.Pad) * c.InC
+		ow := c.OutW * c.OutC
+		for oy := range c.OutH {
+			gemm.NNBiasRuns(c.OutW, c.OutC, c.KH, c.KW*c.InC, xp[oy*c.Stride*row:], c.Stride*c.InC, row,
+				w, c.OutC, b, y[oy*ow:(oy+1)*ow], c.OutC, relu)
+		}
 	}
+}
+
+// padInput writes the NHWC image x into dst with Pad zero pixels on every
+// side: (InH+2*Pad)×(InW+2*Pad)×InC floats.
+func (c *Conv2D) padInput(dst, x []float32) {
+	row := (c.InW + 2*c.Pad) * c.InC
+	edge := c.Pad * c.InC
+	in := c.InW * c.InC
+	clear(dst[:c.Pad*row])
+	for y := range c.InH {
+		d := dst[(y+c.Pad)*row : (y+c.Pad+1)*row]
+		clear(d[:edge])
+		copy(d[edge:edge+in], x[y*in:(y+1)*in])
+		clear(d[edge+in:])
+	}
+	clear(dst[(c.InH+c.Pad)*row:])
 }
 
 // Backward computes the gradients of a loss L given gy = dL/d(output) for

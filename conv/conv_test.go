@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"catd/internal/gemm"
 )
 
 // guard is how many NaN sentinels surround every output buffer in the tests.
@@ -159,6 +161,47 @@ func TestConvAgainstReference(t *testing.T) {
 	}
 }
 
+// TestConvForwardMatchesPatches holds Forward, which reads each output
+// row straight from the padded input with a workspace of ForwardWorkLen,
+// to the product of im2col's patch matrix with the weights, bit for bit.
+func TestConvForwardMatchesPatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, cc := range convCases(r) {
+		t.Run(cc.String(), func(t *testing.T) {
+			c, err := NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randSlice[float32](r, cc.n*c.InLen())
+			w := randSlice[float32](r, c.WeightLen())
+			b := randSlice[float32](r, c.OutC)
+			p := c.OutH * c.OutW
+			patches := make([]float32, p*c.patchLen())
+			for _, relu := range []bool{false, true} {
+				work := newGuarded(c.ForwardWorkLen(), nil)
+				y := newGuarded(cc.n*c.OutLen(), nil)
+				if relu {
+					c.ForwardReLU(y.s(), x, w, b, work.s())
+				} else {
+					c.Forward(y.s(), x, w, b, work.s())
+				}
+				y.intact(t, "y")
+				work.intact(t, "work")
+				want := make([]float32, c.OutLen())
+				for i := range cc.n {
+					Im2Col(&c, patches, x[i*c.InLen():(i+1)*c.InLen()], 0)
+					gemm.NNBias(p, c.OutC, c.patchLen(), patches, c.patchLen(), w, c.OutC, b, want, c.OutC, relu)
+					for j, v := range want {
+						if got := y.s()[i*c.OutLen()+j]; math.Float32bits(got) != math.Float32bits(v) {
+							t.Fatalf("relu=%v image %d: y[%d] = %v, the patch matrix's product gives %v", relu, i, j, got, v)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestConvGradientFiniteDifferences checks the float64 reference gradients,
 // which the fast kernels are held to, against central differences of the
 // loss L = Σ y*gy.
@@ -256,7 +299,8 @@ func TestConvPanicsOnWrongLengths(t *testing.T) {
 		{"short output", func() { c.Forward(y[1:], x, w, b, work) }},
 		{"short weights", func() { c.Forward(y, x, w[1:], b, work) }},
 		{"short bias", func() { c.Forward(y, x, w, b[1:], work) }},
-		{"short workspace", func() { c.Forward(y, x, w, b, work[1:]) }},
+		{"short workspace", func() { c.Forward(y, x, w, b, work[:c.ForwardWorkLen()-1]) }},
+		{"short backward workspace", func() { c.Backward(x, w, b, x, w, y, work[1:]) }},
 		{"short input gradient", func() { c.Backward(x[1:], w, b, x, w, y, work) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +347,7 @@ func TestConvZeroAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(10, func() { c.Forward(y, x, w, b, work) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call", a)
 	}
-	if a := testing.AllocsPerRun(10, func() { c.ForwardReLU(y, x, w, b, work) }); a != 0 {
+	if a := testing.AllocsPerRun(10, func() { c.ForwardReLU(y, x, w, b, work[:c.ForwardWorkLen()]) }); a != 0 {
 		t.Errorf("ForwardReLU allocates %v times per call", a)
 	}
 	if a := testing.AllocsPerRun(10, func() { c.Backward(gx, gw, gb, x, w, y, work) }); a != 0 {
@@ -312,7 +356,7 @@ func TestConvZeroAllocs(t *testing.T) {
 }
 
 func BenchmarkConvForward(b *testing.B) {
-	for _, cc := range []convCase{{1, 64, 64, 3, 8, 3, 1, 1}, {1, 32, 32, 8, 16, 3, 1, 1}, {1, 16, 16, 16, 32, 3, 1, 1}, {1, 8, 8, 32, 64, 3, 1, 1}} {
+	for _, cc := range []convCase{{1, 64, 64, 3, 24, 3, 1, 1}, {1, 64, 64, 3, 8, 3, 1, 1}, {1, 32, 32, 8, 16, 3, 1, 1}, {1, 16, 16, 16, 32, 3, 1, 1}, {1, 8, 8, 32, 64, 3, 1, 1}} {
 		b.Run(cc.String(), func(b *testing.B) {
 			c, _ := NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
 			x := make([]float32, c.InLen())

@@ -5,7 +5,8 @@
 // func dw3NEON(y, x, w, b *float32, xoff, n, c, cv, rowStride, pixStep int, taps uint, floor float32)
 //
 // Registers: V0…V8 the nine weights of a block of 4 channels, V9 its bias,
-// V10 the sum, V11…V19 the nine input taps, V31 the floor. R8 is the
+// V10 the sum (V10, V20…V22 four pixels' sums), V11…V19 the nine input
+// taps, V31 the floor. R8 is the
 // channel block's offset in bytes; per pixel R11 points at the output and
 // R12, R13, R14 at column 0 of the window's three rows. FMAX is not in Go's
 // assembler: its WORD is checked against llvm-mc in TestARM64Encodings.
@@ -45,9 +46,213 @@ block:
 	ADD R5, R13, R14
 	MOVD n+40(FP), R10
 	CMP $0x1ff, R9
+	BEQ full
+	// Whole rows of taps only (an edge row's windows): the four-pixel
+	// loops skip the missing rows; anything else is masked.
+	AND $0x49, R9, R15
+	LSL $3, R15, R16
+	SUB R15, R16, R16
+	CMP R16, R9
 	BNE masked
 
+// Windows of whole rows of taps. With stride 1 or 2, four pixels at a
+// time: each row of their windows present in taps is loaded once (6 or 9
+// vectors, V11…V19, for the 12 taps it holds) and multiplied into four
+// sums, V10 and V20…V22, so that four independent chains of FMLAs are in
+// flight, each pixel's taps still in order. The pixels left over go one at
+// a time, to full1 if all nine taps are in, else to masked.
 full:
+	CMP R4, R6
+	BEQ full4s1
+	LSL $1, R4, R15
+	CMP R15, R6
+	BEQ full4s2
+
+tail:
+	CMP $0x1ff, R9
+	BNE masked
+	B full1
+
+full4s1:
+	CMP $4, R10
+	BLT tail
+	VORR V9.B16, V9.B16, V10.B16
+	VORR V9.B16, V9.B16, V20.B16
+	VORR V9.B16, V9.B16, V21.B16
+	VORR V9.B16, V9.B16, V22.B16
+	TBZ $0, R9, s1r0
+	MOVD R12, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VFMLA V11.S4, V0.S4, V10.S4
+	VFMLA V12.S4, V1.S4, V10.S4
+	VFMLA V13.S4, V2.S4, V10.S4
+	VFMLA V12.S4, V0.S4, V20.S4
+	VFMLA V13.S4, V1.S4, V20.S4
+	VFMLA V14.S4, V2.S4, V20.S4
+	VFMLA V13.S4, V0.S4, V21.S4
+	VFMLA V14.S4, V1.S4, V21.S4
+	VFMLA V15.S4, V2.S4, V21.S4
+	VFMLA V14.S4, V0.S4, V22.S4
+	VFMLA V15.S4, V1.S4, V22.S4
+	VFMLA V16.S4, V2.S4, V22.S4
+s1r0:
+	TBZ $3, R9, s1r1
+	MOVD R13, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VFMLA V11.S4, V3.S4, V10.S4
+	VFMLA V12.S4, V4.S4, V10.S4
+	VFMLA V13.S4, V5.S4, V10.S4
+	VFMLA V12.S4, V3.S4, V20.S4
+	VFMLA V13.S4, V4.S4, V20.S4
+	VFMLA V14.S4, V5.S4, V20.S4
+	VFMLA V13.S4, V3.S4, V21.S4
+	VFMLA V14.S4, V4.S4, V21.S4
+	VFMLA V15.S4, V5.S4, V21.S4
+	VFMLA V14.S4, V3.S4, V22.S4
+	VFMLA V15.S4, V4.S4, V22.S4
+	VFMLA V16.S4, V5.S4, V22.S4
+s1r1:
+	TBZ $6, R9, s1r2
+	MOVD R14, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VFMLA V11.S4, V6.S4, V10.S4
+	VFMLA V12.S4, V7.S4, V10.S4
+	VFMLA V13.S4, V8.S4, V10.S4
+	VFMLA V12.S4, V6.S4, V20.S4
+	VFMLA V13.S4, V7.S4, V20.S4
+	VFMLA V14.S4, V8.S4, V20.S4
+	VFMLA V13.S4, V6.S4, V21.S4
+	VFMLA V14.S4, V7.S4, V21.S4
+	VFMLA V15.S4, V8.S4, V21.S4
+	VFMLA V14.S4, V6.S4, V22.S4
+	VFMLA V15.S4, V7.S4, V22.S4
+	VFMLA V16.S4, V8.S4, V22.S4
+s1r2:
+	WORD $0x4e2af7ea // FMAX V10.4S, V31.4S, V10.4S
+	WORD $0x4e34f7f4 // FMAX V20.4S, V31.4S, V20.4S
+	WORD $0x4e35f7f5 // FMAX V21.4S, V31.4S, V21.4S
+	WORD $0x4e36f7f6 // FMAX V22.4S, V31.4S, V22.4S
+	VST1.P [V10.S4], (R11)(R4)
+	VST1.P [V20.S4], (R11)(R4)
+	VST1.P [V21.S4], (R11)(R4)
+	VST1.P [V22.S4], (R11)(R4)
+	ADD R6<<2, R12, R12
+	ADD R6<<2, R13, R13
+	ADD R6<<2, R14, R14
+	SUBS $4, R10, R10
+	BNE full4s1
+	B next
+
+full4s2:
+	CMP $4, R10
+	BLT tail
+	VORR V9.B16, V9.B16, V10.B16
+	VORR V9.B16, V9.B16, V20.B16
+	VORR V9.B16, V9.B16, V21.B16
+	VORR V9.B16, V9.B16, V22.B16
+	TBZ $0, R9, s2r0
+	MOVD R12, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VLD1.P (R15)(R4), [V17.S4]
+	VLD1.P (R15)(R4), [V18.S4]
+	VLD1.P (R15)(R4), [V19.S4]
+	VFMLA V11.S4, V0.S4, V10.S4
+	VFMLA V12.S4, V1.S4, V10.S4
+	VFMLA V13.S4, V2.S4, V10.S4
+	VFMLA V13.S4, V0.S4, V20.S4
+	VFMLA V14.S4, V1.S4, V20.S4
+	VFMLA V15.S4, V2.S4, V20.S4
+	VFMLA V15.S4, V0.S4, V21.S4
+	VFMLA V16.S4, V1.S4, V21.S4
+	VFMLA V17.S4, V2.S4, V21.S4
+	VFMLA V17.S4, V0.S4, V22.S4
+	VFMLA V18.S4, V1.S4, V22.S4
+	VFMLA V19.S4, V2.S4, V22.S4
+s2r0:
+	TBZ $3, R9, s2r1
+	MOVD R13, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VLD1.P (R15)(R4), [V17.S4]
+	VLD1.P (R15)(R4), [V18.S4]
+	VLD1.P (R15)(R4), [V19.S4]
+	VFMLA V11.S4, V3.S4, V10.S4
+	VFMLA V12.S4, V4.S4, V10.S4
+	VFMLA V13.S4, V5.S4, V10.S4
+	VFMLA V13.S4, V3.S4, V20.S4
+	VFMLA V14.S4, V4.S4, V20.S4
+	VFMLA V15.S4, V5.S4, V20.S4
+	VFMLA V15.S4, V3.S4, V21.S4
+	VFMLA V16.S4, V4.S4, V21.S4
+	VFMLA V17.S4, V5.S4, V21.S4
+	VFMLA V17.S4, V3.S4, V22.S4
+	VFMLA V18.S4, V4.S4, V22.S4
+	VFMLA V19.S4, V5.S4, V22.S4
+s2r1:
+	TBZ $6, R9, s2r2
+	MOVD R14, R15
+	VLD1.P (R15)(R4), [V11.S4]
+	VLD1.P (R15)(R4), [V12.S4]
+	VLD1.P (R15)(R4), [V13.S4]
+	VLD1.P (R15)(R4), [V14.S4]
+	VLD1.P (R15)(R4), [V15.S4]
+	VLD1.P (R15)(R4), [V16.S4]
+	VLD1.P (R15)(R4), [V17.S4]
+	VLD1.P (R15)(R4), [V18.S4]
+	VLD1.P (R15)(R4), [V19.S4]
+	VFMLA V11.S4, V6.S4, V10.S4
+	VFMLA V12.S4, V7.S4, V10.S4
+	VFMLA V13.S4, V8.S4, V10.S4
+	VFMLA V13.S4, V6.S4, V20.S4
+	VFMLA V14.S4, V7.S4, V20.S4
+	VFMLA V15.S4, V8.S4, V20.S4
+	VFMLA V15.S4, V6.S4, V21.S4
+	VFMLA V16.S4, V7.S4, V21.S4
+	VFMLA V17.S4, V8.S4, V21.S4
+	VFMLA V17.S4, V6.S4, V22.S4
+	VFMLA V18.S4, V7.S4, V22.S4
+	VFMLA V19.S4, V8.S4, V22.S4
+s2r2:
+	WORD $0x4e2af7ea // FMAX V10.4S, V31.4S, V10.4S
+	WORD $0x4e34f7f4 // FMAX V20.4S, V31.4S, V20.4S
+	WORD $0x4e35f7f5 // FMAX V21.4S, V31.4S, V21.4S
+	WORD $0x4e36f7f6 // FMAX V22.4S, V31.4S, V22.4S
+	VST1.P [V10.S4], (R11)(R4)
+	VST1.P [V20.S4], (R11)(R4)
+	VST1.P [V21.S4], (R11)(R4)
+	VST1.P [V22.S4], (R11)(R4)
+	ADD R6<<2, R12, R12
+	ADD R6<<2, R13, R13
+	ADD R6<<2, R14, R14
+	SUBS $4, R10, R10
+	BNE full4s2
+	B next
+
+full1:
 	VORR V9.B16, V9.B16, V10.B16
 	VLD1.P (R12)(R4), [V11.S4]
 	VLD1.P (R12)(R4), [V12.S4]
@@ -73,7 +278,7 @@ full:
 	WORD $0x4e2af7ea // FMAX V10.4S, V31.4S, V10.4S
 	VST1.P [V10.S4], (R11)(R4)
 	SUBS $1, R10, R10
-	BNE full
+	BNE full1
 	B next
 
 // Windows that hang over an edge: the same sum, each tap only if its bit

@@ -14,3 +14,10 @@ func dw3Kernels() []dw3Kernel { return nil }
 // dw3BackKernels lists the assembly backward kernels usable on this CPU:
 // none.
 func dw3BackKernels() []dw3BackKernel { return nil }
+
+// maxPool2Row computes one output row of MaxPool2 (maxPool2RowGeneric).
+func maxPool2Row(d, r0, r1 []float32, c int) { maxPool2RowGeneric(d, r0, r1, c, 0) }
+
+// maxPool2Kernels lists the assembly max-pooling kernels usable on this
+// CPU: none.
+func maxPool2Kernels() []maxPool2Kernel { return nil }

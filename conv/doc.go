@@ -8,9 +8,9 @@
 // and C channels lives at index ((n*H+y)*W+x)*C+c. NHWC keeps the channels of
 // one pixel together, so a convolution is a matrix product of a patch matrix
 // (one row per output pixel, KH*KW*C columns, built by im2col from contiguous
-// runs of the input) with the weights; the same layout is what int8 inference
-// (TFLite) and ARM NEON kernels want, and camera frames arrive as interleaved
-// pixels already.
+// runs of the input; the forward pass reads those runs in place) with the
+// weights; the same layout is what int8 inference (TFLite) and ARM NEON
+// kernels want, and camera frames arrive as interleaved pixels already.
 //
 // Convolution weights are HWIO, [KH][KW][InC][OutC]: read as a (KH*KW*InC)×OutC
 // matrix they multiply the patch matrix directly. Dense weights are [In][Out]

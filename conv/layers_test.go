@@ -41,7 +41,7 @@ func TestReLU(t *testing.T) {
 
 func TestMaxPool2(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range []struct{ n, h, w, c int }{{1, 2, 2, 1}, {1, 8, 8, 3}, {2, 7, 9, 5}, {1, 5, 4, 64}, {3, 3, 3, 2}} {
+	for _, tc := range []struct{ n, h, w, c int }{{1, 2, 2, 1}, {1, 8, 8, 3}, {2, 7, 9, 5}, {1, 5, 4, 64}, {3, 3, 3, 2}, {2, 6, 7, 8}, {1, 5, 6, 13}} {
 		t.Run(fmt.Sprintf("n%d_%dx%dx%d", tc.n, tc.h, tc.w, tc.c), func(t *testing.T) {
 			p := MaxPool2{H: tc.h, W: tc.w, C: tc.c}
 			x := randSlice[float32](r, tc.n*p.InLen())
@@ -91,6 +91,43 @@ func TestMaxPool2NaNAndTies(t *testing.T) {
 	p.Backward(gx, []float32{1}, []float32{3, 3, 1, 3})
 	if gx[0] != 1 || gx[1] != 0 || gx[3] != 0 {
 		t.Errorf("tie sent gradient %v, want it all on the first maximum", gx)
+	}
+}
+
+// TestMaxPool2Kernels holds every assembly max-pooling kernel to the Go
+// kernel, bit for bit (any NaN for a NaN), over channel counts that leave
+// every tail, on inputs full of NaN, infinities and zeros of both signs.
+func TestMaxPool2Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1))}
+	for _, k := range maxPool2Kernels() {
+		for c := 1; c <= 40; c++ {
+			for _, ow := range []int{1, 2, 5} {
+				r0 := randSlice[float32](r, 2*ow*c)
+				r1 := randSlice[float32](r, 2*ow*c)
+				for _, row := range [][]float32{r0, r1} {
+					for i := range row {
+						if r.IntN(4) == 0 {
+							row[i] = specials[r.IntN(len(specials))]
+						}
+					}
+				}
+				want := make([]float32, ow*c)
+				maxPool2RowGeneric(want, r0, r1, c, 0)
+				got := newGuarded(ow*c, nil)
+				k.f(got.s(), r0, r1, c)
+				got.intact(t, k.name)
+				for i, w := range want {
+					g := got.s()[i]
+					if w != w && g != g {
+						continue
+					}
+					if math.Float32bits(g) != math.Float32bits(w) {
+						t.Fatalf("%s c=%d ow=%d: d[%d] = %v (%#x), Go gives %v (%#x)", k.name, c, ow, i, g, math.Float32bits(g), w, math.Float32bits(w))
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -238,5 +275,20 @@ func TestLayersZeroAllocs(t *testing.T) {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
 			t.Errorf("%s allocates %v times per call", name, a)
 		}
+	}
+}
+
+// BenchmarkMaxPool2 times the poolings of catnet64.
+func BenchmarkMaxPool2(b *testing.B) {
+	for _, s := range [][3]int{{64, 64, 8}, {32, 32, 16}, {16, 16, 32}} {
+		p := MaxPool2{H: s[0], W: s[1], C: s[2]}
+		x := make([]float32, p.InLen())
+		y := make([]float32, p.OutLen())
+		b.Run(fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Forward(y, x)
+			}
+		})
 	}
 }

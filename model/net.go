@@ -102,7 +102,11 @@ func New(a Arch, opt Options) (*Net, error) {
 				return nil, fmt.Errorf("model: layer %d: %w", i, err)
 			}
 			ly.conv = c
-			work = max(work, c.WorkLen())
+			if opt.Training {
+				work = max(work, c.WorkLen())
+			} else {
+				work = max(work, c.ForwardWorkLen())
+			}
 		case DWConv:
 			d, err := conv.NewDepthwiseConv2D(s.h, s.w, s.c, l.K, l.Stride, l.Pad)
 			if err != nil {

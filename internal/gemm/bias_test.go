@@ -22,7 +22,7 @@ func testBias(t *testing.T, kern kernel, relu bool, m, n, k, lda, ldb, ldc int, 
 	}
 	want := make([]float32, len(c.data))
 	NNBiasRef(m, n, k, a.data, lda, b.data, ldb, bias.data, want, ldc, relu)
-	kern.nnBias(m, n, k, a.data, lda, b.data, ldb, bias.data, c.data, ldc, relu)
+	kern.nnBias(m, n, 1, k, a.data, lda, k, b.data, ldb, bias.data, c.data, ldc, relu)
 
 	name := fmt.Sprintf("%s NNBias relu=%v m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", kern.name, relu, m, n, k, lda, ldb, ldc)
 	c.checkGuards(t, name+" C")
@@ -48,8 +48,9 @@ func TestNNBiasShapes(t *testing.T) {
 	for _, kern := range kernels() {
 		t.Run(kern.name, func(t *testing.T) {
 			for _, relu := range []bool{false, true} {
+				// Up to 36 columns: every mask of the 8- to 32-column kernels.
 				for m := 1; m <= 14; m++ {
-					for n := 1; n <= 20; n++ {
+					for n := 1; n <= 36; n++ {
 						for k := 1; k <= 9; k++ {
 							testBias(t, kern, relu, m, n, k, k, n, n, rng)
 							if (m+n+k)%3 == 0 {
@@ -59,7 +60,7 @@ func TestNNBiasShapes(t *testing.T) {
 					}
 				}
 				// The pointwise convolutions of catsep64: P pixels × OC × IC.
-				for _, s := range [][3]int{{1024, 48, 24}, {1024, 48, 48}, {256, 96, 48}, {64, 192, 96}, {16, 384, 192}, {16, 384, 384}, {100, 37, 29}} {
+				for _, s := range [][3]int{{1024, 48, 24}, {1024, 48, 48}, {256, 96, 48}, {64, 192, 96}, {16, 384, 192}, {16, 384, 384}, {100, 37, 29}, {13, 48, 7}, {23, 96, 5}, {7, 144, 3}} {
 					testBias(t, kern, relu, s[0], s[1], s[2], s[2], s[1], s[1], rng)
 				}
 			}
@@ -93,7 +94,7 @@ func TestNNBiasSpecials(t *testing.T) {
 				a[i] = 1
 			}
 			c := make([]float32, m*n)
-			kern.nnBias(m, n, 1, a, 1, b, n, bias, c, n, true)
+			kern.nnBias(m, n, 1, 1, a, 1, 1, b, n, bias, c, n, true)
 			for i := range m {
 				for j := range n {
 					got := c[i*n+j]

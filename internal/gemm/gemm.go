@@ -3,7 +3,8 @@
 //
 // The convolution layers lower to matrix products through im2col (NHWC
 // activations, so an im2col row is one output pixel and its columns are
-// kh·kw·ic taps):
+// kh·kw·ic taps); the forward product reads those rows straight from the
+// padded input instead, one output row at a time (NNBiasRuns):
 //
 //	forward          NN  m = P pixels,  n = OC, k = kh·kw·ic
 //	weight gradient  TN  m = kh·kw·ic,  n = OC, k = P (A is the P×K im2col matrix)
@@ -24,7 +25,12 @@
 // On amd64 with AVX2 and FMA, and on arm64 with ASIMD, the products run in
 // assembly micro-kernels that keep a block of C in vector registers; everywhere
 // else (and with the purego build tag) they run in a register-blocked Go
-// kernel. The tests hold every kernel to plain loops (NNRef and TNRef, in
+// kernel. Where the CPU has AVX-512 (F and VL), NNBias and NNBiasRuns run in
+// AVX-512 kernels (12 rows × 32 columns, the element of A broadcast inside
+// each multiply-add, the last columns masked): on AMD's Zen 4, which splits
+// every 512-bit operation in two, their gain is the fewer instructions per
+// multiply-add and the longer reuse of each row of B, which shows on the
+// small-m, wide-n products of catd's models (BenchmarkEpilogueKernels). The tests hold every kernel to plain loops (NNRef and TNRef, in
 // reference_test.go).
 package gemm
 
@@ -61,25 +67,77 @@ func NNBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []floa
 		panic("gemm: bias too short")
 	}
 	if k == 0 {
-		if ldc < n {
-			panic("gemm: bad ldc")
-		}
-		if len(c) < (m-1)*ldc+n {
-			panic("gemm: c too short")
-		}
-		if overlap(c[:(m-1)*ldc+n], bias[:n]) {
-			panic("gemm: c overlaps bias")
-		}
-		for i := range m {
-			setAct(c[i*ldc:i*ldc+n], bias[:n], relu)
-		}
+		biasOnly(m, n, bias, c, ldc, relu)
 		return
 	}
 	checkNN(m, n, k, a, lda, b, ldb, c, ldc)
 	if overlap(c[:(m-1)*ldc+n], bias[:n]) {
 		panic("gemm: c overlaps bias")
 	}
-	nnBias(m, n, k, a, lda, b, ldb, bias[:n], c, ldc, relu)
+	nnBias(m, n, 1, k, a, lda, k, b, ldb, bias[:n], c, ldc, relu)
+}
+
+// NNBiasRuns is NNBias for an A whose rows are made of runs: row i of A is
+// runs runs of k floats, run r of row i starting at a[i*lda+r*lds], so
+// element (i, r·k+q) of A (q < k) is a[i*lda+r*lds+q], and B has runs·k
+// rows. Rows and runs may overlap in a (lda and lds may be below k, even 0).
+//
+// It is a convolution read straight from its zero-padded NHWC input, one
+// output row per call, with no im2col patch matrix: m is the output
+// width, lda the stride times the channels, runs the kernel height, k the
+// kernel width times the channels and lds the padded input's row length;
+// B is the HWIO weights. The sums run in the order of NNBias on the
+// patch matrix, so the two give the same bits. With runs·k = 0, C =
+// act(bias). C must not overlap A, B or bias. NNBiasRuns does not
+// allocate.
+func NNBiasRuns(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	if m < 0 || n < 0 || runs < 0 || k < 0 {
+		panic("gemm: negative dimension")
+	}
+	if lda < 0 || lds < 0 {
+		panic("gemm: negative stride")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(bias) < n {
+		panic("gemm: bias too short")
+	}
+	if runs == 0 || k == 0 {
+		biasOnly(m, n, bias, c, ldc, relu)
+		return
+	}
+	if ldb < n {
+		panic("gemm: bad ldb")
+	}
+	if ldc < n {
+		panic("gemm: bad ldc")
+	}
+	if len(a) < (m-1)*lda+(runs-1)*lds+k {
+		panic("gemm: a too short")
+	}
+	checkBC(m, n, runs*k, a[:(m-1)*lda+(runs-1)*lds+k], b, ldb, c, ldc)
+	if overlap(c[:(m-1)*ldc+n], bias[:n]) {
+		panic("gemm: c overlaps bias")
+	}
+	nnBias(m, n, runs, k, a, lda, lds, b, ldb, bias[:n], c, ldc, relu)
+}
+
+// biasOnly writes C = act(bias) (m×n, row stride ldc), for products with
+// an empty inner dimension.
+func biasOnly(m, n int, bias []float32, c []float32, ldc int, relu bool) {
+	if ldc < n {
+		panic("gemm: bad ldc")
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic("gemm: c too short")
+	}
+	if overlap(c[:(m-1)*ldc+n], bias[:n]) {
+		panic("gemm: c overlaps bias")
+	}
+	for i := range m {
+		setAct(c[i*ldc:i*ldc+n], bias[:n], relu)
+	}
 }
 
 // setAct writes act(s) into dst; the two have the same length.

@@ -24,12 +24,12 @@ func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
 }
 
-func nnBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+func nnBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	if useASIMD {
-		neonBias(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+		neonBias(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 		return
 	}
-	nnBiasGeneric(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+	nnBiasGeneric(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 }
 
 func nnNEON(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -80,36 +80,38 @@ func neon(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []floa
 	}
 }
 
-// neonBias computes C = act(bias + A·B) for NN (A has row stride lda) with
-// the epilogue kernels, walking C like neon.
-func neonBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+// neonBias computes C = act(bias + A·B) for NN (row i of A is runs
+// runs of k floats, run r at a[i*lda+r*lds]) with the epilogue kernels,
+// walking C like neon.
+func neonBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	const mr = len(neonBias8) - 1
 	rs, cs, lb, lc := 4*lda, 4, 4*ldb, 4*ldc
 	r := 0
 	if relu {
 		r = 1
 	}
+	jump := 4 * (lds - k) // bytes from the end of one run to the next
 	full := m - m%mr
 	rest := m - full
 	j := 0
 	for ; j+8 <= n; j += 8 {
 		if full > 0 {
-			neonBias8[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+			neonBias8[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump)
 		}
 		if rest > 0 {
-			neonBias8[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r)
+			neonBias8[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r, runs, jump)
 		}
 	}
 	if j+4 <= n {
 		if full > 0 {
-			neonBias4[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r)
+			neonBias4[mr](full, k, &a[0], rs, cs, &b[j], lb, &c[j], lc, &bias[j], r, runs, jump)
 		}
 		if rest > 0 {
-			neonBias4[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r)
+			neonBias4[rest](rest, k, &a[full*lda], rs, cs, &b[j], lb, &c[full*ldc+j], lc, &bias[j], r, runs, jump)
 		}
 		j += 4
 	}
 	if j < n {
-		stridedBias(m, n-j, k, a, lda, b[j:], ldb, bias[j:], c[j:], ldc, relu)
+		stridedBias(m, n-j, runs, k, a, lda, lds, b[j:], ldb, bias[j:], c[j:], ldc, relu)
 	}
 }

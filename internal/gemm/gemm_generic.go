@@ -91,14 +91,13 @@ func tnGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 	}
 }
 
-// nnBiasGeneric computes C = act(bias + A·B) (A is m×k, row stride lda,
-// k > 0): nnGeneric's loop with the bias added and the activation applied
-// as each 2×4 block is stored.
-func nnBiasGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+// nnBiasGeneric computes C = act(bias + A·B) (row i of A is runs runs of
+// k > 0 floats, run r at a[i*lda+r*lds]): nnGeneric's loop, run by run,
+// with the bias added and the activation applied as each 2×4 block is
+// stored.
+func nnBiasGeneric(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	i := 0
 	for ; i+2 <= m; i += 2 {
-		a0 := a[i*lda:][:k]
-		a1 := a[(i+1)*lda:][:len(a0)]
 		c0 := c[i*ldc:][:n]
 		c1 := c[(i+1)*ldc:][:n]
 		j := 0
@@ -106,30 +105,34 @@ func nnBiasGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, bias
 			var s00, s01, s02, s03 float32
 			var s10, s11, s12, s13 float32
 			o := j
-			for p, x0 := range a0 {
-				bp := b[o : o+4 : o+4]
-				o += ldb
-				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
-				s00 += x0 * b0
-				s01 += x0 * b1
-				s02 += x0 * b2
-				s03 += x0 * b3
-				x1 := a1[p]
-				s10 += x1 * b0
-				s11 += x1 * b1
-				s12 += x1 * b2
-				s13 += x1 * b3
+			for r := range runs {
+				a0 := a[i*lda+r*lds:][:k]
+				a1 := a[(i+1)*lda+r*lds:][:len(a0)]
+				for p, x0 := range a0 {
+					bp := b[o : o+4 : o+4]
+					o += ldb
+					b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+					s00 += x0 * b0
+					s01 += x0 * b1
+					s02 += x0 * b2
+					s03 += x0 * b3
+					x1 := a1[p]
+					s10 += x1 * b0
+					s11 += x1 * b1
+					s12 += x1 * b2
+					s13 += x1 * b3
+				}
 			}
 			bj := bias[j : j+4 : j+4]
 			set4(c0[j:j+4:j+4], bj, relu, s00, s01, s02, s03)
 			set4(c1[j:j+4:j+4], bj, relu, s10, s11, s12, s13)
 		}
 		if j < n {
-			stridedBias(2, n-j, k, a[i*lda:], lda, b[j:], ldb, bias[j:], c[i*ldc+j:], ldc, relu)
+			stridedBias(2, n-j, runs, k, a[i*lda:], lda, lds, b[j:], ldb, bias[j:], c[i*ldc+j:], ldc, relu)
 		}
 	}
 	if i < m {
-		stridedBias(m-i, n, k, a[i*lda:], lda, b, ldb, bias, c[i*ldc:], ldc, relu)
+		stridedBias(m-i, n, runs, k, a[i*lda:], lda, lds, b, ldb, bias, c[i*ldc:], ldc, relu)
 	}
 }
 
@@ -143,17 +146,19 @@ func set4(c, bias []float32, relu bool, s0, s1, s2, s3 float32) {
 }
 
 // stridedBias computes C = act(bias + A·B) for small edge blocks of NN
-// products (A has row stride lda).
-func stridedBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int, relu bool) {
+// products (row i of A is runs runs of k floats, run r at a[i*lda+r*lds]).
+func stridedBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias, c []float32, ldc int, relu bool) {
 	for i := 0; i < m; i++ {
 		cr := c[i*ldc:][:n]
 		for j := range cr {
 			var s float32
-			oa, ob := i*lda, j
-			for p := 0; p < k; p++ {
-				s += a[oa] * b[ob]
-				oa++
-				ob += ldb
+			ob := j
+			for r := range runs {
+				ar := a[i*lda+r*lds:][:k]
+				for _, x := range ar {
+					s += x * b[ob]
+					ob += ldb
+				}
 			}
 			cr[j] = act(bias[j]+s, relu)
 		}
@@ -192,7 +197,7 @@ func strided(m, n, k int, a []float32, rsa, csa int, b []float32, ldb int, c []f
 type kernel struct {
 	name   string
 	nn, tn func(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int)
-	nnBias func(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool)
+	nnBias func(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool)
 }
 
 var genericKernel = kernel{"generic", nnGeneric, tnGeneric, nnBiasGeneric}

@@ -10,8 +10,8 @@ func tn(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 	tnGeneric(m, n, k, a, lda, b, ldb, c, ldc)
 }
 
-func nnBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
-	nnBiasGeneric(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+func nnBias(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	nnBiasGeneric(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 }
 
 // archKernels lists the assembly kernels usable on this CPU: none.

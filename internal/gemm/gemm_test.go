@@ -11,8 +11,18 @@ import (
 // kernels lists every implementation this build can run: the exported
 // dispatch, the portable Go kernel and the assembly kernels the CPU supports.
 func kernels() []kernel {
-	ks := []kernel{{"dispatch", NN, TN, NNBias}, genericKernel}
+	ks := []kernel{{"dispatch", NN, TN, nnBiasExported}, genericKernel}
 	return append(ks, archKernels()...)
+}
+
+// nnBiasExported is the exported epilogue product: NNBias for a plain A,
+// NNBiasRuns otherwise.
+func nnBiasExported(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	if runs == 1 && lds == k && lda >= k {
+		NNBias(m, n, k, a, lda, b, ldb, bias, c, ldc, relu)
+		return
+	}
+	NNBiasRuns(m, n, runs, k, a, lda, lds, b, ldb, bias, c, ldc, relu)
 }
 
 const guard = 19 // NaN elements before and after every matrix
@@ -305,8 +315,9 @@ func TestAllocs(t *testing.T) {
 			{"NN", func() { kern.nn(256, 32, 144, a, 144, b, 32, c, 32) }},
 			{"NN odd", func() { kern.nn(61, 27, 13, a, 13, b, 27, c, 27) }},
 			{"TN", func() { kern.tn(144, 32, 256, a, 144, c, 32, b, 32) }},
-			{"NNBias", func() { kern.nnBias(256, 32, 144, a, 144, b, 32, d, c, 32, true) }},
-			{"NNBias odd", func() { kern.nnBias(61, 27, 13, a, 13, b, 27, d, c, 27, false) }},
+			{"NNBias", func() { kern.nnBias(256, 32, 1, 144, a, 144, 144, b, 32, d, c, 32, true) }},
+			{"NNBias odd", func() { kern.nnBias(61, 27, 1, 13, a, 13, 13, b, 27, d, c, 27, false) }},
+			{"NNBiasRuns", func() { kern.nnBias(64, 24, 3, 9, a, 3, 198, b, 24, d, c, 24, true) }},
 		}
 		for _, tt := range tests {
 			t.Run(kern.name+"/"+tt.name, func(t *testing.T) {
@@ -384,7 +395,7 @@ var benchShapes = []struct {
 // benchKernels are the exported dispatch (the assembly where the CPU has
 // it) and the portable Go kernel.
 func benchKernels() []kernel {
-	return []kernel{{"dispatch", NN, TN, NNBias}, genericKernel}
+	return []kernel{{"dispatch", NN, TN, nnBiasExported}, genericKernel}
 }
 
 func BenchmarkGEMM(b *testing.B) {

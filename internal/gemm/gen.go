@@ -3,7 +3,7 @@
 // gen writes the assembly micro-kernels of package gemm and their Go
 // declarations:
 //
-//	kernels_amd64.s, kernels_amd64.go  AVX2+FMA
+//	kernels_amd64.s, kernels_amd64.go  AVX2+FMA, and AVX-512 epilogue kernels
 //	kernels_arm64.s, kernels_arm64.go  ASIMD (NEON)
 //
 // Run it with "go generate" in internal/gemm. Each kernel has a fixed block
@@ -37,7 +37,14 @@ const goArgs = "m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *floa
 // after the k loop, if relu is not 0, they set each negative sum to 0
 // (NaN and -0 pass through: amd64 VMAXPS with 0 as its first source,
 // arm64 FCMLT #0 and BIC) before storing C.
-const biasArgs = ", bias *float32, relu int"
+//
+// The epilogue kernels also take A's rows in runs: row i of the block is
+// runs runs of k elements, and after each run every row pointer moves on
+// by jump bytes more than the run's k·csa. With runs = 1 (jump unused)
+// the product is the plain one; a 3×3 convolution reads its rows straight
+// from the zero-padded NHWC input as 3 runs (one per kernel row) of
+// 3·channels floats, jump bytes apart, instead of from an im2col matrix.
+const biasArgs = ", bias *float32, relu int, runs, jump int"
 
 func main() {
 	genAMD64()
@@ -66,8 +73,9 @@ func write(name string, b *buf, gofmt bool) {
 // and Y13, the broadcast element of A is Y14 and the column mask is Y15.
 //
 // General registers: R11 rows left, R13 A block, SI rsa, DI csa, R8 B row,
-// R9 ldb, R10 C block, CX p counter; AX, BX, DX, R12 point at rows 0, 3, 6
-// and 9 of the A block (row r is base(r/3) + (r%3)·rsa).
+// R9 ldb, R10 C block, CX p counter, R14 runs left (epilogue kernels); AX,
+// BX, DX, R12 point at rows 0, 3, 6 and 9 of the A block (row r is
+// base(r/3) + (r%3)·rsa).
 type amdKernel struct {
 	mr, nv int // rows, 8-float vectors per row
 	masked bool
@@ -136,6 +144,29 @@ func genAMD64() {
 	table("avxBias16", "holds the 16-column epilogue kernels, indexed by rows.", biasArgs, kb16)
 	table("avxBias8", "holds the 8-column epilogue kernels, indexed by rows.", biasArgs, kb8)
 	table("avxBiasMask8", "holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.", biasArgs+", mask *int32", kbm)
+
+	// AVX-512: the epilogue kernels only (inference), 8 to 32 columns.
+	for _, cols := range []int{48, 32, 24, 16, 8} {
+		var ks []zmmKernel
+		maxRows := 12
+		if cols > 32 {
+			maxRows = 8 // 24 accumulators
+		}
+		for mr := 1; mr <= maxRows; mr++ {
+			k := zmmKernel{mr: mr, nv: (cols + 15) / 16, half: cols%16 != 0}
+			k.asm(&s)
+			g.p("//go:noescape")
+			g.p("func %s(%s%s, mask int)\n", k.name(), goArgs, biasArgs)
+			ks = append(ks, k)
+		}
+		g.p("// avx512Bias%d holds the AVX-512 epilogue kernels for %d columns (the", cols, cols)
+		g.p("// last %d masked by mask), indexed by rows.", 16-8*(cols%16/8))
+		g.p("var avx512Bias%d = [...]func(%s%s, mask int){nil,", cols, goArgs, biasArgs)
+		for _, k := range ks {
+			g.p("%s,", k.name())
+		}
+		g.p("}\n")
+	}
 	write("kernels_amd64.s", &s, false)
 	write("kernels_amd64.go", &g, true)
 }
@@ -157,7 +188,7 @@ func (k amdKernel) asm(s *buf) {
 	}
 	frame, maskOff := 72, 72
 	if k.bias {
-		frame, maskOff = 88, 88
+		frame, maskOff = 104, 104
 	}
 	if k.masked {
 		frame += 8
@@ -179,6 +210,9 @@ func (k amdKernel) asm(s *buf) {
 	s.i("MOVQ k+8(FP), CX")
 	s.i("MOVQ b+40(FP), R8")
 	s.i("MOVQ R13, AX")
+	if k.bias {
+		s.i("MOVQ runs+88(FP), R14")
+	}
 	if k.bias {
 		// Start every row from the bias.
 		s.i("MOVQ bias+72(FP), BX")
@@ -234,6 +268,18 @@ func (k amdKernel) asm(s *buf) {
 	s.i("DECQ CX")
 	s.i("JNZ loop")
 	if k.bias {
+		// The next run of every row.
+		s.i("DECQ R14")
+		s.i("JZ done")
+		s.i("MOVQ jump+96(FP), CX")
+		for b := 0; b < nb; b++ {
+			s.i("ADDQ CX, %s", bases[b])
+		}
+		s.i("MOVQ k+8(FP), CX")
+		s.i("JMP loop")
+		s.p("done:")
+	}
+	if k.bias {
 		// ReLU: Intel's VMAXPS returns its second source (the sum) unless
 		// the first (0) is greater, so NaN and -0 pass through.
 		s.i("MOVQ relu+80(FP), CX")
@@ -273,11 +319,157 @@ func (k amdKernel) asm(s *buf) {
 	s.p("")
 }
 
+// zmmKernel is an AVX-512 epilogue kernel (see biasArgs): mr rows of nv
+// vectors of 16 floats, the last of them 8 floats (a YMM register) if half.
+// The last vector's loads and stores are masked by the low bits of mask
+// (K1), so one kernel serves every column count up to its width. The
+// accumulators are Z0…Z23, the rows of B Z24 and Z25, the broadcast
+// element of A Z26 and zero Z31. General registers as in amdKernel.
+type zmmKernel struct {
+	mr, nv int
+	half   bool
+}
+
+func (k zmmKernel) cols() int {
+	if k.half {
+		return 16*k.nv - 8
+	}
+	return 16 * k.nv
+}
+
+func (k zmmKernel) name() string { return fmt.Sprintf("avx512Bias%dx%d", k.mr, k.cols()) }
+
+// reg names register i as a whole vector (Z) or, for the last vector of a
+// half kernel, its low 8 floats (Y).
+func (k zmmKernel) reg(i, v int) string {
+	if k.half && v == k.nv-1 {
+		return fmt.Sprintf("Y%d", i)
+	}
+	return fmt.Sprintf("Z%d", i)
+}
+
+func (k zmmKernel) acc(r, v int) string { return k.reg(r*k.nv+v, v) }
+
+// mask returns the opmask operand of vector v: K1 for the last one.
+func (k zmmKernel) mask(v int) string {
+	if v == k.nv-1 {
+		return "K1, "
+	}
+	return ""
+}
+
+// load returns the load of vector v: zeroing the lanes its mask clears.
+func (k zmmKernel) load(v int) string {
+	if v == k.nv-1 {
+		return "VMOVUPS.Z"
+	}
+	return "VMOVUPS"
+}
+
+func (k zmmKernel) asm(s *buf) {
+	bases := []string{"AX", "BX", "DX", "R12"}
+	nb := (k.mr + 2) / 3
+	row := func(r int) string {
+		base := bases[r/3]
+		switch r % 3 {
+		case 1:
+			return fmt.Sprintf("(%s)(SI*1)", base)
+		case 2:
+			return fmt.Sprintf("(%s)(SI*2)", base)
+		}
+		return fmt.Sprintf("(%s)", base)
+	}
+	n := k.name()
+	s.p("// func %s(%s%s, mask int)", n, goArgs, biasArgs)
+	s.p("TEXT ·%s(SB), NOSPLIT, $0-112", n)
+	s.i("MOVQ m+0(FP), R11")
+	s.i("MOVQ a+16(FP), R13")
+	s.i("MOVQ rsa+24(FP), SI")
+	s.i("MOVQ csa+32(FP), DI")
+	s.i("MOVQ ldb+48(FP), R9")
+	s.i("MOVQ c+56(FP), R10")
+	s.i("MOVQ mask+104(FP), AX")
+	s.i("KMOVW AX, K1")
+	s.i("VXORPS Z31, Z31, Z31")
+	s.p("block:")
+	s.i("MOVQ k+8(FP), CX")
+	s.i("MOVQ b+40(FP), R8")
+	s.i("MOVQ R13, AX")
+	s.i("MOVQ runs+88(FP), R14")
+	// Start every row from the bias.
+	s.i("MOVQ bias+72(FP), BX")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("%s %d(BX), %s%s", k.load(v), 64*v, k.mask(v), k.acc(r, v))
+		}
+	}
+	for b := 1; b < nb; b++ {
+		s.i("LEAQ (%s)(SI*2), %s", bases[b-1], bases[b])
+		s.i("ADDQ SI, %s", bases[b])
+	}
+	s.p("loop:")
+	for v := 0; v < k.nv; v++ {
+		s.i("%s %d(R8), %s%s", k.load(v), 64*v, k.mask(v), k.reg(24+v, v))
+	}
+	s.i("ADDQ R9, R8")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VFMADD231PS.BCST %s, %s, %s", row(r), k.reg(24+v, v), k.acc(r, v))
+		}
+	}
+	for b := 0; b < nb; b++ {
+		s.i("ADDQ DI, %s", bases[b])
+	}
+	s.i("DECQ CX")
+	s.i("JNZ loop")
+	// The next run of every row.
+	s.i("DECQ R14")
+	s.i("JZ done")
+	s.i("MOVQ jump+96(FP), CX")
+	for b := 0; b < nb; b++ {
+		s.i("ADDQ CX, %s", bases[b])
+	}
+	s.i("MOVQ k+8(FP), CX")
+	s.i("JMP loop")
+	s.p("done:")
+	// ReLU as in amdKernel: VMAXPS returns its second source (the sum)
+	// unless the first (0) is greater.
+	s.i("MOVQ relu+80(FP), CX")
+	s.i("TESTQ CX, CX")
+	s.i("JZ store")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VMAXPS %s, %s, %s", k.acc(r, v), k.reg(31, v), k.acc(r, v))
+		}
+	}
+	s.p("store:")
+	s.i("MOVQ ldc+64(FP), BX")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			s.i("VMOVUPS %s, %s%d(R10)", k.acc(r, v), k.mask(v), 64*v)
+		}
+		s.i("ADDQ BX, R10")
+	}
+	if k.mr == 1 {
+		s.i("ADDQ SI, R13")
+	} else {
+		s.i("MOVQ SI, AX")
+		s.i("IMULQ $%d, AX", k.mr)
+		s.i("ADDQ AX, R13")
+	}
+	s.i("SUBQ $%d, R11", k.mr)
+	s.i("JNZ block")
+	s.i("VZEROUPPER")
+	s.i("RET")
+	s.p("")
+}
+
 // arm64: 32 vector registers. The accumulators are V0…V15, the broadcast
 // elements of A are V16…V23 (one per row), the row of B is V24 and V25.
 //
 // General registers: R0 rows left, R2 A block, R3 rsa, R4 csa, R6 ldb, R7 C
-// block, R8 ldc, R9…R16 the A rows, R19 p counter, R20 B row, R21 C row.
+// block, R8 ldc, R9…R16 the A rows, R19 p counter, R20 B row, R21 C row,
+// R23 runs left, R24 jump.
 type armKernel struct {
 	mr, nv int  // rows, 4-float vectors per row
 	bias   bool // the epilogue kernel: C = act(bias + A·B), see biasArgs
@@ -344,7 +536,7 @@ func (k armKernel) asm(s *buf) {
 	n := k.name()
 	frame := 72
 	if k.bias {
-		frame = 88
+		frame = 104
 	}
 	s.p("// func %s(%s%s)", n, goArgs, k.args())
 	s.p("TEXT ·%s(SB), NOSPLIT, $0-%d", n, frame)
@@ -357,8 +549,14 @@ func (k armKernel) asm(s *buf) {
 	s.i("MOVD ldc+64(FP), R8")
 	s.i("MOVD $%d, R22", k.mr)
 	s.i("MUL R3, R22, R22") // R22 = mr·rsa, the step between A blocks
+	if k.bias {
+		s.i("MOVD jump+96(FP), R24")
+	}
 	s.p("block:")
 	s.i("MOVD k+8(FP), R19")
+	if k.bias {
+		s.i("MOVD runs+88(FP), R23")
+	}
 	s.i("MOVD b+40(FP), R20")
 	s.i("MOVD R2, R9")
 	for r := 1; r < k.mr; r++ {
@@ -389,6 +587,17 @@ func (k armKernel) asm(s *buf) {
 	}
 	s.i("SUBS $1, R19, R19")
 	s.i("BNE loop")
+	if k.bias {
+		// The next run of every row.
+		s.i("SUBS $1, R23, R23")
+		s.i("BEQ done")
+		for r := 0; r < k.mr; r++ {
+			s.i("ADD R24, R%d, R%d", 9+r, 9+r)
+		}
+		s.i("MOVD k+8(FP), R19")
+		s.i("B loop")
+		s.p("done:")
+	}
 	if k.bias {
 		// ReLU: a mask of the lanes below 0 (FCMLT #0, false for NaN and
 		// -0) clears them (BIC). Go's assembler lacks both: the words are

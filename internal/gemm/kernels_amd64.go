@@ -95,94 +95,94 @@ func avxMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *flo
 func avxMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, mask *int32)
 
 //go:noescape
-func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 //go:noescape
-func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
+func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
 
 // avx16 holds the 16-column kernels, indexed by rows.
 var avx16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int){nil,
@@ -227,7 +227,7 @@ var avxMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int
 }
 
 // avxBias16 holds the 16-column epilogue kernels, indexed by rows.
-var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	avxBias1x16,
 	avxBias2x16,
 	avxBias3x16,
@@ -237,7 +237,7 @@ var avxBias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb in
 }
 
 // avxBias8 holds the 8-column epilogue kernels, indexed by rows.
-var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	avxBias1x8,
 	avxBias2x8,
 	avxBias3x8,
@@ -253,7 +253,7 @@ var avxBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int
 }
 
 // avxBiasMask8 holds the masked epilogue kernels for 1 to 8 columns, indexed by rows.
-var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32){nil,
+var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32){nil,
 	avxBiasMask1x8,
 	avxBiasMask2x8,
 	avxBiasMask3x8,
@@ -266,4 +266,253 @@ var avxBiasMask8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb
 	avxBiasMask10x8,
 	avxBiasMask11x8,
 	avxBiasMask12x8,
+}
+
+//go:noescape
+func avx512Bias1x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias48 holds the AVX-512 epilogue kernels for 48 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias48 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x48,
+	avx512Bias2x48,
+	avx512Bias3x48,
+	avx512Bias4x48,
+	avx512Bias5x48,
+	avx512Bias6x48,
+	avx512Bias7x48,
+	avx512Bias8x48,
+}
+
+//go:noescape
+func avx512Bias1x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias32 holds the AVX-512 epilogue kernels for 32 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias32 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x32,
+	avx512Bias2x32,
+	avx512Bias3x32,
+	avx512Bias4x32,
+	avx512Bias5x32,
+	avx512Bias6x32,
+	avx512Bias7x32,
+	avx512Bias8x32,
+	avx512Bias9x32,
+	avx512Bias10x32,
+	avx512Bias11x32,
+	avx512Bias12x32,
+}
+
+//go:noescape
+func avx512Bias1x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias24 holds the AVX-512 epilogue kernels for 24 columns (the
+// last 8 masked by mask), indexed by rows.
+var avx512Bias24 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x24,
+	avx512Bias2x24,
+	avx512Bias3x24,
+	avx512Bias4x24,
+	avx512Bias5x24,
+	avx512Bias6x24,
+	avx512Bias7x24,
+	avx512Bias8x24,
+	avx512Bias9x24,
+	avx512Bias10x24,
+	avx512Bias11x24,
+	avx512Bias12x24,
+}
+
+//go:noescape
+func avx512Bias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias16 holds the AVX-512 epilogue kernels for 16 columns (the
+// last 16 masked by mask), indexed by rows.
+var avx512Bias16 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x16,
+	avx512Bias2x16,
+	avx512Bias3x16,
+	avx512Bias4x16,
+	avx512Bias5x16,
+	avx512Bias6x16,
+	avx512Bias7x16,
+	avx512Bias8x16,
+	avx512Bias9x16,
+	avx512Bias10x16,
+	avx512Bias11x16,
+	avx512Bias12x16,
+}
+
+//go:noescape
+func avx512Bias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+//go:noescape
+func avx512Bias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+
+// avx512Bias8 holds the AVX-512 epilogue kernels for 8 columns (the
+// last 8 masked by mask), indexed by rows.
+var avx512Bias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int){nil,
+	avx512Bias1x8,
+	avx512Bias2x8,
+	avx512Bias3x8,
+	avx512Bias4x8,
+	avx512Bias5x8,
+	avx512Bias6x8,
+	avx512Bias7x8,
+	avx512Bias8x8,
+	avx512Bias9x8,
+	avx512Bias10x8,
+	avx512Bias11x8,
+	avx512Bias12x8,
 }

@@ -2110,8 +2110,8 @@ loop:
 	VZEROUPPER
 	RET
 
-// func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias1x16(SB), NOSPLIT, $0-88
+// func avxBias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias1x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2122,6 +2122,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2135,6 +2136,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2152,8 +2160,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias2x16(SB), NOSPLIT, $0-88
+// func avxBias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias2x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2164,6 +2172,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2182,6 +2191,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2206,8 +2222,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias3x16(SB), NOSPLIT, $0-88
+// func avxBias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias3x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2218,6 +2234,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2241,6 +2258,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2270,8 +2294,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias4x16(SB), NOSPLIT, $0-88
+// func avxBias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias4x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2282,6 +2306,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2313,6 +2338,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2347,8 +2380,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias5x16(SB), NOSPLIT, $0-88
+// func avxBias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias5x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2359,6 +2392,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2395,6 +2429,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2434,8 +2476,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias6x16(SB), NOSPLIT, $0-88
+// func avxBias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias6x16(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2446,6 +2488,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 32(BX), Y1
@@ -2487,6 +2530,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2531,8 +2582,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias1x8(SB), NOSPLIT, $0-88
+// func avxBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias1x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2543,6 +2594,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 loop:
@@ -2553,6 +2605,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2568,8 +2627,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias2x8(SB), NOSPLIT, $0-88
+// func avxBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias2x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2580,6 +2639,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2593,6 +2653,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2613,8 +2680,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias3x8(SB), NOSPLIT, $0-88
+// func avxBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias3x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2625,6 +2692,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2641,6 +2709,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2664,8 +2739,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias4x8(SB), NOSPLIT, $0-88
+// func avxBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias4x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2676,6 +2751,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2698,6 +2774,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2724,8 +2808,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias5x8(SB), NOSPLIT, $0-88
+// func avxBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias5x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2736,6 +2820,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2761,6 +2846,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2790,8 +2883,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias6x8(SB), NOSPLIT, $0-88
+// func avxBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias6x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2802,6 +2895,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2830,6 +2924,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2862,8 +2964,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias7x8(SB), NOSPLIT, $0-88
+// func avxBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias7x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2874,6 +2976,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2908,6 +3011,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -2943,8 +3055,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias8x8(SB), NOSPLIT, $0-88
+// func avxBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias8x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -2955,6 +3067,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -2992,6 +3105,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3030,8 +3152,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias9x8(SB), NOSPLIT, $0-88
+// func avxBias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias9x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3042,6 +3164,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3082,6 +3205,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3123,8 +3255,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias10x8(SB), NOSPLIT, $0-88
+// func avxBias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias10x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3135,6 +3267,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3181,6 +3314,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3225,8 +3368,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias11x8(SB), NOSPLIT, $0-88
+// func avxBias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias11x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3237,6 +3380,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3286,6 +3430,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3333,8 +3487,8 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·avxBias12x8(SB), NOSPLIT, $0-88
+// func avxBias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·avxBias12x8(SB), NOSPLIT, $0-104
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
@@ -3345,6 +3499,7 @@ block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMOVUPS 0(BX), Y0
 	VMOVUPS 0(BX), Y1
@@ -3397,6 +3552,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3447,20 +3612,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask1x8(SB), NOSPLIT, $0-96
+// func avxBiasMask1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask1x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 loop:
@@ -3471,6 +3637,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3486,20 +3659,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask2x8(SB), NOSPLIT, $0-96
+// func avxBiasMask2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask2x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3513,6 +3687,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3533,20 +3714,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask3x8(SB), NOSPLIT, $0-96
+// func avxBiasMask3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask3x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3563,6 +3745,13 @@ loop:
 	ADDQ DI, AX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3586,20 +3775,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask4x8(SB), NOSPLIT, $0-96
+// func avxBiasMask4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask4x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3622,6 +3812,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3648,20 +3846,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask5x8(SB), NOSPLIT, $0-96
+// func avxBiasMask5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask5x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3687,6 +3886,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3716,20 +3923,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask6x8(SB), NOSPLIT, $0-96
+// func avxBiasMask6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask6x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3758,6 +3966,14 @@ loop:
 	ADDQ DI, BX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3790,20 +4006,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask7x8(SB), NOSPLIT, $0-96
+// func avxBiasMask7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask7x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3838,6 +4055,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3873,20 +4099,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask8x8(SB), NOSPLIT, $0-96
+// func avxBiasMask8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask8x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -3924,6 +4151,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -3962,20 +4198,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask9x8(SB), NOSPLIT, $0-96
+// func avxBiasMask9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask9x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4016,6 +4253,15 @@ loop:
 	ADDQ DI, DX
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4057,20 +4303,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask10x8(SB), NOSPLIT, $0-96
+// func avxBiasMask10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask10x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4117,6 +4364,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4161,20 +4418,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask11x8(SB), NOSPLIT, $0-96
+// func avxBiasMask11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask11x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4224,6 +4482,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4271,20 +4539,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, mask *int32)
-TEXT ·avxBiasMask12x8(SB), NOSPLIT, $0-96
+// func avxBiasMask12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask *int32)
+TEXT ·avxBiasMask12x8(SB), NOSPLIT, $0-112
 	MOVQ m+0(FP), R11
 	MOVQ a+16(FP), R13
 	MOVQ rsa+24(FP), SI
 	MOVQ csa+32(FP), DI
 	MOVQ ldb+48(FP), R9
 	MOVQ c+56(FP), R10
-	MOVQ mask+88(FP), AX
+	MOVQ mask+104(FP), AX
 	VMOVDQU (AX), Y15
 block:
 	MOVQ k+8(FP), CX
 	MOVQ b+40(FP), R8
 	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
 	MOVQ bias+72(FP), BX
 	VMASKMOVPS (BX), Y15, Y0
 	VMASKMOVPS (BX), Y15, Y1
@@ -4337,6 +4606,16 @@ loop:
 	ADDQ DI, R12
 	DECQ CX
 	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
 	MOVQ relu+80(FP), CX
 	TESTQ CX, CX
 	JZ store
@@ -4378,6 +4657,5412 @@ store:
 	VMASKMOVPS Y10, Y15, (R10)
 	ADDQ BX, R10
 	VMASKMOVPS Y11, Y15, (R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $12, AX
+	ADDQ AX, R13
+	SUBQ $12, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias1x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias1x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	ADDQ SI, R13
+	SUBQ $1, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias2x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias2x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $2, AX
+	ADDQ AX, R13
+	SUBQ $2, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias3x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias3x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $3, AX
+	ADDQ AX, R13
+	SUBQ $3, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias4x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias4x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+	VMOVUPS 0(BX), Z9
+	VMOVUPS 64(BX), Z10
+	VMOVUPS.Z 128(BX), K1, Z11
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	VFMADD231PS.BCST (BX), Z24, Z9
+	VFMADD231PS.BCST (BX), Z25, Z10
+	VFMADD231PS.BCST (BX), Z26, Z11
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, 0(R10)
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS Z11, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $4, AX
+	ADDQ AX, R13
+	SUBQ $4, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias5x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias5x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+	VMOVUPS 0(BX), Z9
+	VMOVUPS 64(BX), Z10
+	VMOVUPS.Z 128(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS 64(BX), Z13
+	VMOVUPS.Z 128(BX), K1, Z14
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	VFMADD231PS.BCST (BX), Z24, Z9
+	VFMADD231PS.BCST (BX), Z25, Z10
+	VFMADD231PS.BCST (BX), Z26, Z11
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z12
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z13
+	VFMADD231PS.BCST (BX)(SI*1), Z26, Z14
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, 0(R10)
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS Z11, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $5, AX
+	ADDQ AX, R13
+	SUBQ $5, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias6x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias6x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+	VMOVUPS 0(BX), Z9
+	VMOVUPS 64(BX), Z10
+	VMOVUPS.Z 128(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS 64(BX), Z13
+	VMOVUPS.Z 128(BX), K1, Z14
+	VMOVUPS 0(BX), Z15
+	VMOVUPS 64(BX), Z16
+	VMOVUPS.Z 128(BX), K1, Z17
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	VFMADD231PS.BCST (BX), Z24, Z9
+	VFMADD231PS.BCST (BX), Z25, Z10
+	VFMADD231PS.BCST (BX), Z26, Z11
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z12
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z13
+	VFMADD231PS.BCST (BX)(SI*1), Z26, Z14
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z15
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z16
+	VFMADD231PS.BCST (BX)(SI*2), Z26, Z17
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, 0(R10)
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS Z11, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z15, 0(R10)
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS Z17, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $6, AX
+	ADDQ AX, R13
+	SUBQ $6, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias7x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias7x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+	VMOVUPS 0(BX), Z9
+	VMOVUPS 64(BX), Z10
+	VMOVUPS.Z 128(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS 64(BX), Z13
+	VMOVUPS.Z 128(BX), K1, Z14
+	VMOVUPS 0(BX), Z15
+	VMOVUPS 64(BX), Z16
+	VMOVUPS.Z 128(BX), K1, Z17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS 64(BX), Z19
+	VMOVUPS.Z 128(BX), K1, Z20
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	VFMADD231PS.BCST (BX), Z24, Z9
+	VFMADD231PS.BCST (BX), Z25, Z10
+	VFMADD231PS.BCST (BX), Z26, Z11
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z12
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z13
+	VFMADD231PS.BCST (BX)(SI*1), Z26, Z14
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z15
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z16
+	VFMADD231PS.BCST (BX)(SI*2), Z26, Z17
+	VFMADD231PS.BCST (DX), Z24, Z18
+	VFMADD231PS.BCST (DX), Z25, Z19
+	VFMADD231PS.BCST (DX), Z26, Z20
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
+	VMAXPS Z20, Z31, Z20
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, 0(R10)
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS Z11, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z15, 0(R10)
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS Z17, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS Z20, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $7, AX
+	ADDQ AX, R13
+	SUBQ $7, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias8x48(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias8x48(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS.Z 128(BX), K1, Z2
+	VMOVUPS 0(BX), Z3
+	VMOVUPS 64(BX), Z4
+	VMOVUPS.Z 128(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS.Z 128(BX), K1, Z8
+	VMOVUPS 0(BX), Z9
+	VMOVUPS 64(BX), Z10
+	VMOVUPS.Z 128(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS 64(BX), Z13
+	VMOVUPS.Z 128(BX), K1, Z14
+	VMOVUPS 0(BX), Z15
+	VMOVUPS 64(BX), Z16
+	VMOVUPS.Z 128(BX), K1, Z17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS 64(BX), Z19
+	VMOVUPS.Z 128(BX), K1, Z20
+	VMOVUPS 0(BX), Z21
+	VMOVUPS 64(BX), Z22
+	VMOVUPS.Z 128(BX), K1, Z23
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS 64(R8), Z25
+	VMOVUPS.Z 128(R8), K1, Z26
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX), Z26, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z3
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z4
+	VFMADD231PS.BCST (AX)(SI*1), Z26, Z5
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z6
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z7
+	VFMADD231PS.BCST (AX)(SI*2), Z26, Z8
+	VFMADD231PS.BCST (BX), Z24, Z9
+	VFMADD231PS.BCST (BX), Z25, Z10
+	VFMADD231PS.BCST (BX), Z26, Z11
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z12
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z13
+	VFMADD231PS.BCST (BX)(SI*1), Z26, Z14
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z15
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z16
+	VFMADD231PS.BCST (BX)(SI*2), Z26, Z17
+	VFMADD231PS.BCST (DX), Z24, Z18
+	VFMADD231PS.BCST (DX), Z25, Z19
+	VFMADD231PS.BCST (DX), Z26, Z20
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z21
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z22
+	VFMADD231PS.BCST (DX)(SI*1), Z26, Z23
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Z21, Z31, Z21
+	VMAXPS Z22, Z31, Z22
+	VMAXPS Z23, Z31, Z23
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, 0(R10)
+	VMOVUPS Z4, 64(R10)
+	VMOVUPS Z5, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, 64(R10)
+	VMOVUPS Z8, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, 0(R10)
+	VMOVUPS Z10, 64(R10)
+	VMOVUPS Z11, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z15, 0(R10)
+	VMOVUPS Z16, 64(R10)
+	VMOVUPS Z17, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Z19, 64(R10)
+	VMOVUPS Z20, K1, 128(R10)
+	ADDQ BX, R10
+	VMOVUPS Z21, 0(R10)
+	VMOVUPS Z22, 64(R10)
+	VMOVUPS Z23, K1, 128(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $8, AX
+	ADDQ AX, R13
+	SUBQ $8, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias1x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias1x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	ADDQ SI, R13
+	SUBQ $1, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias2x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias2x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $2, AX
+	ADDQ AX, R13
+	SUBQ $2, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias3x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias3x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $3, AX
+	ADDQ AX, R13
+	SUBQ $3, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias4x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias4x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $4, AX
+	ADDQ AX, R13
+	SUBQ $4, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias5x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias5x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $5, AX
+	ADDQ AX, R13
+	SUBQ $5, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias6x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias6x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $6, AX
+	ADDQ AX, R13
+	SUBQ $6, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias7x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias7x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $7, AX
+	ADDQ AX, R13
+	SUBQ $7, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias8x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias8x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Z15
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z15
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Z15, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $8, AX
+	ADDQ AX, R13
+	SUBQ $8, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias9x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias9x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Z15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Z17
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Z25, Z17
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Z15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $9, AX
+	ADDQ AX, R13
+	SUBQ $9, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias10x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias10x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Z15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Z17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Z19
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Z25, Z17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Z25, Z19
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Z15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Z19, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $10, AX
+	ADDQ AX, R13
+	SUBQ $10, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias11x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias11x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Z15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Z17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Z19
+	VMOVUPS 0(BX), Z20
+	VMOVUPS.Z 64(BX), K1, Z21
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Z25, Z17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Z25, Z19
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z20
+	VFMADD231PS.BCST (R12)(SI*1), Z25, Z21
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Z21, Z31, Z21
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Z15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Z19, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z20, 0(R10)
+	VMOVUPS Z21, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $11, AX
+	ADDQ AX, R13
+	SUBQ $11, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias12x32(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias12x32(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Z1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Z3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Z5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Z7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Z9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Z11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Z13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Z15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Z17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Z19
+	VMOVUPS 0(BX), Z20
+	VMOVUPS.Z 64(BX), K1, Z21
+	VMOVUPS 0(BX), Z22
+	VMOVUPS.Z 64(BX), K1, Z23
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Z25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Z25, Z1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Z25, Z3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Z25, Z5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Z25, Z7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Z25, Z9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Z25, Z11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Z25, Z13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Z25, Z15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Z25, Z17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Z25, Z19
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z20
+	VFMADD231PS.BCST (R12)(SI*1), Z25, Z21
+	VFMADD231PS.BCST (R12)(SI*2), Z24, Z22
+	VFMADD231PS.BCST (R12)(SI*2), Z25, Z23
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Z21, Z31, Z21
+	VMAXPS Z22, Z31, Z22
+	VMAXPS Z23, Z31, Z23
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Z3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Z7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Z11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Z15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Z19, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z20, 0(R10)
+	VMOVUPS Z21, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z22, 0(R10)
+	VMOVUPS Z23, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $12, AX
+	ADDQ AX, R13
+	SUBQ $12, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias1x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias1x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	ADDQ SI, R13
+	SUBQ $1, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias2x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias2x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $2, AX
+	ADDQ AX, R13
+	SUBQ $2, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias3x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias3x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $3, AX
+	ADDQ AX, R13
+	SUBQ $3, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias4x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias4x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $4, AX
+	ADDQ AX, R13
+	SUBQ $4, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias5x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias5x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $5, AX
+	ADDQ AX, R13
+	SUBQ $5, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias6x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias6x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $6, AX
+	ADDQ AX, R13
+	SUBQ $6, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias7x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias7x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $7, AX
+	ADDQ AX, R13
+	SUBQ $7, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias8x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias8x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Y15
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Y25, Y15
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Y15, Y31, Y15
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Y15, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $8, AX
+	ADDQ AX, R13
+	SUBQ $8, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias9x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias9x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Y15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Y17
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Y25, Y15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Y25, Y17
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Y15, Y31, Y15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Y17, Y31, Y17
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Y15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Y17, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $9, AX
+	ADDQ AX, R13
+	SUBQ $9, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias10x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias10x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Y15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Y17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Y19
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Y25, Y15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Y25, Y17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Y25, Y19
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Y15, Y31, Y15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Y17, Y31, Y17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Y19, Y31, Y19
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Y15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Y17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Y19, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $10, AX
+	ADDQ AX, R13
+	SUBQ $10, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias11x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias11x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Y15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Y17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Y19
+	VMOVUPS 0(BX), Z20
+	VMOVUPS.Z 64(BX), K1, Y21
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Y25, Y15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Y25, Y17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Y25, Y19
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z20
+	VFMADD231PS.BCST (R12)(SI*1), Y25, Y21
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Y15, Y31, Y15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Y17, Y31, Y17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Y19, Y31, Y19
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Y21, Y31, Y21
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Y15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Y17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Y19, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z20, 0(R10)
+	VMOVUPS Y21, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $11, AX
+	ADDQ AX, R13
+	SUBQ $11, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias12x24(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias12x24(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS 0(BX), Z0
+	VMOVUPS.Z 64(BX), K1, Y1
+	VMOVUPS 0(BX), Z2
+	VMOVUPS.Z 64(BX), K1, Y3
+	VMOVUPS 0(BX), Z4
+	VMOVUPS.Z 64(BX), K1, Y5
+	VMOVUPS 0(BX), Z6
+	VMOVUPS.Z 64(BX), K1, Y7
+	VMOVUPS 0(BX), Z8
+	VMOVUPS.Z 64(BX), K1, Y9
+	VMOVUPS 0(BX), Z10
+	VMOVUPS.Z 64(BX), K1, Y11
+	VMOVUPS 0(BX), Z12
+	VMOVUPS.Z 64(BX), K1, Y13
+	VMOVUPS 0(BX), Z14
+	VMOVUPS.Z 64(BX), K1, Y15
+	VMOVUPS 0(BX), Z16
+	VMOVUPS.Z 64(BX), K1, Y17
+	VMOVUPS 0(BX), Z18
+	VMOVUPS.Z 64(BX), K1, Y19
+	VMOVUPS 0(BX), Z20
+	VMOVUPS.Z 64(BX), K1, Y21
+	VMOVUPS 0(BX), Z22
+	VMOVUPS.Z 64(BX), K1, Y23
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS 0(R8), Z24
+	VMOVUPS.Z 64(R8), K1, Y25
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX), Y25, Y1
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z2
+	VFMADD231PS.BCST (AX)(SI*1), Y25, Y3
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z4
+	VFMADD231PS.BCST (AX)(SI*2), Y25, Y5
+	VFMADD231PS.BCST (BX), Z24, Z6
+	VFMADD231PS.BCST (BX), Y25, Y7
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z8
+	VFMADD231PS.BCST (BX)(SI*1), Y25, Y9
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z10
+	VFMADD231PS.BCST (BX)(SI*2), Y25, Y11
+	VFMADD231PS.BCST (DX), Z24, Z12
+	VFMADD231PS.BCST (DX), Y25, Y13
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z14
+	VFMADD231PS.BCST (DX)(SI*1), Y25, Y15
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z16
+	VFMADD231PS.BCST (DX)(SI*2), Y25, Y17
+	VFMADD231PS.BCST (R12), Z24, Z18
+	VFMADD231PS.BCST (R12), Y25, Y19
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z20
+	VFMADD231PS.BCST (R12)(SI*1), Y25, Y21
+	VFMADD231PS.BCST (R12)(SI*2), Z24, Z22
+	VFMADD231PS.BCST (R12)(SI*2), Y25, Y23
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Y11, Y31, Y11
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Y13, Y31, Y13
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Y15, Y31, Y15
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Y17, Y31, Y17
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Y19, Y31, Y19
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Y21, Y31, Y21
+	VMAXPS Z22, Z31, Z22
+	VMAXPS Y23, Y31, Y23
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Y1, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, 0(R10)
+	VMOVUPS Y3, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Y5, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, 0(R10)
+	VMOVUPS Y7, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Y9, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, 0(R10)
+	VMOVUPS Y11, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Y13, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z14, 0(R10)
+	VMOVUPS Y15, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Y17, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z18, 0(R10)
+	VMOVUPS Y19, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z20, 0(R10)
+	VMOVUPS Y21, K1, 64(R10)
+	ADDQ BX, R10
+	VMOVUPS Z22, 0(R10)
+	VMOVUPS Y23, K1, 64(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $12, AX
+	ADDQ AX, R13
+	SUBQ $12, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias1x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias1x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	ADDQ SI, R13
+	SUBQ $1, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias2x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias2x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $2, AX
+	ADDQ AX, R13
+	SUBQ $2, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias3x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias3x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $3, AX
+	ADDQ AX, R13
+	SUBQ $3, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias4x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias4x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $4, AX
+	ADDQ AX, R13
+	SUBQ $4, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias5x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias5x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $5, AX
+	ADDQ AX, R13
+	SUBQ $5, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias6x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias6x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $6, AX
+	ADDQ AX, R13
+	SUBQ $6, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias7x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias7x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $7, AX
+	ADDQ AX, R13
+	SUBQ $7, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias8x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias8x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	VMOVUPS.Z 0(BX), K1, Z7
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z7
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z7, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $8, AX
+	ADDQ AX, R13
+	SUBQ $8, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias9x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias9x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	VMOVUPS.Z 0(BX), K1, Z7
+	VMOVUPS.Z 0(BX), K1, Z8
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z7
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z8
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $9, AX
+	ADDQ AX, R13
+	SUBQ $9, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias10x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias10x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	VMOVUPS.Z 0(BX), K1, Z7
+	VMOVUPS.Z 0(BX), K1, Z8
+	VMOVUPS.Z 0(BX), K1, Z9
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z7
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z8
+	VFMADD231PS.BCST (R12), Z24, Z9
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $10, AX
+	ADDQ AX, R13
+	SUBQ $10, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias11x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias11x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	VMOVUPS.Z 0(BX), K1, Z7
+	VMOVUPS.Z 0(BX), K1, Z8
+	VMOVUPS.Z 0(BX), K1, Z9
+	VMOVUPS.Z 0(BX), K1, Z10
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z7
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z8
+	VFMADD231PS.BCST (R12), Z24, Z9
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z10
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $11, AX
+	ADDQ AX, R13
+	SUBQ $11, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias12x16(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias12x16(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Z0
+	VMOVUPS.Z 0(BX), K1, Z1
+	VMOVUPS.Z 0(BX), K1, Z2
+	VMOVUPS.Z 0(BX), K1, Z3
+	VMOVUPS.Z 0(BX), K1, Z4
+	VMOVUPS.Z 0(BX), K1, Z5
+	VMOVUPS.Z 0(BX), K1, Z6
+	VMOVUPS.Z 0(BX), K1, Z7
+	VMOVUPS.Z 0(BX), K1, Z8
+	VMOVUPS.Z 0(BX), K1, Z9
+	VMOVUPS.Z 0(BX), K1, Z10
+	VMOVUPS.Z 0(BX), K1, Z11
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Z24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Z24, Z0
+	VFMADD231PS.BCST (AX)(SI*1), Z24, Z1
+	VFMADD231PS.BCST (AX)(SI*2), Z24, Z2
+	VFMADD231PS.BCST (BX), Z24, Z3
+	VFMADD231PS.BCST (BX)(SI*1), Z24, Z4
+	VFMADD231PS.BCST (BX)(SI*2), Z24, Z5
+	VFMADD231PS.BCST (DX), Z24, Z6
+	VFMADD231PS.BCST (DX)(SI*1), Z24, Z7
+	VFMADD231PS.BCST (DX)(SI*2), Z24, Z8
+	VFMADD231PS.BCST (R12), Z24, Z9
+	VFMADD231PS.BCST (R12)(SI*1), Z24, Z10
+	VFMADD231PS.BCST (R12)(SI*2), Z24, Z11
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Z0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z9, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z10, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Z11, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $12, AX
+	ADDQ AX, R13
+	SUBQ $12, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias1x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	ADDQ SI, R13
+	SUBQ $1, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias2x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $2, AX
+	ADDQ AX, R13
+	SUBQ $2, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias3x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	ADDQ DI, AX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $3, AX
+	ADDQ AX, R13
+	SUBQ $3, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias4x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $4, AX
+	ADDQ AX, R13
+	SUBQ $4, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias5x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $5, AX
+	ADDQ AX, R13
+	SUBQ $5, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias6x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	ADDQ DI, AX
+	ADDQ DI, BX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $6, AX
+	ADDQ AX, R13
+	SUBQ $6, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias7x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $7, AX
+	ADDQ AX, R13
+	SUBQ $7, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias8x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	VMOVUPS.Z 0(BX), K1, Y7
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	VFMADD231PS.BCST (DX)(SI*1), Y24, Y7
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+	VMAXPS Y7, Y31, Y7
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y7, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $8, AX
+	ADDQ AX, R13
+	SUBQ $8, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias9x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias9x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	VMOVUPS.Z 0(BX), K1, Y7
+	VMOVUPS.Z 0(BX), K1, Y8
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	VFMADD231PS.BCST (DX)(SI*1), Y24, Y7
+	VFMADD231PS.BCST (DX)(SI*2), Y24, Y8
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Y8, Y31, Y8
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y8, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $9, AX
+	ADDQ AX, R13
+	SUBQ $9, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias10x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias10x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	VMOVUPS.Z 0(BX), K1, Y7
+	VMOVUPS.Z 0(BX), K1, Y8
+	VMOVUPS.Z 0(BX), K1, Y9
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	VFMADD231PS.BCST (DX)(SI*1), Y24, Y7
+	VFMADD231PS.BCST (DX)(SI*2), Y24, Y8
+	VFMADD231PS.BCST (R12), Y24, Y9
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Y8, Y31, Y8
+	VMAXPS Y9, Y31, Y9
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y9, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $10, AX
+	ADDQ AX, R13
+	SUBQ $10, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias11x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias11x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	VMOVUPS.Z 0(BX), K1, Y7
+	VMOVUPS.Z 0(BX), K1, Y8
+	VMOVUPS.Z 0(BX), K1, Y9
+	VMOVUPS.Z 0(BX), K1, Y10
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	VFMADD231PS.BCST (DX)(SI*1), Y24, Y7
+	VFMADD231PS.BCST (DX)(SI*2), Y24, Y8
+	VFMADD231PS.BCST (R12), Y24, Y9
+	VFMADD231PS.BCST (R12)(SI*1), Y24, Y10
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Y8, Y31, Y8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Y10, Y31, Y10
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y9, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y10, K1, 0(R10)
+	ADDQ BX, R10
+	MOVQ SI, AX
+	IMULQ $11, AX
+	ADDQ AX, R13
+	SUBQ $11, R11
+	JNZ block
+	VZEROUPPER
+	RET
+
+// func avx512Bias12x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int, mask int)
+TEXT ·avx512Bias12x8(SB), NOSPLIT, $0-112
+	MOVQ m+0(FP), R11
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), SI
+	MOVQ csa+32(FP), DI
+	MOVQ ldb+48(FP), R9
+	MOVQ c+56(FP), R10
+	MOVQ mask+104(FP), AX
+	KMOVW AX, K1
+	VXORPS Z31, Z31, Z31
+block:
+	MOVQ k+8(FP), CX
+	MOVQ b+40(FP), R8
+	MOVQ R13, AX
+	MOVQ runs+88(FP), R14
+	MOVQ bias+72(FP), BX
+	VMOVUPS.Z 0(BX), K1, Y0
+	VMOVUPS.Z 0(BX), K1, Y1
+	VMOVUPS.Z 0(BX), K1, Y2
+	VMOVUPS.Z 0(BX), K1, Y3
+	VMOVUPS.Z 0(BX), K1, Y4
+	VMOVUPS.Z 0(BX), K1, Y5
+	VMOVUPS.Z 0(BX), K1, Y6
+	VMOVUPS.Z 0(BX), K1, Y7
+	VMOVUPS.Z 0(BX), K1, Y8
+	VMOVUPS.Z 0(BX), K1, Y9
+	VMOVUPS.Z 0(BX), K1, Y10
+	VMOVUPS.Z 0(BX), K1, Y11
+	LEAQ (AX)(SI*2), BX
+	ADDQ SI, BX
+	LEAQ (BX)(SI*2), DX
+	ADDQ SI, DX
+	LEAQ (DX)(SI*2), R12
+	ADDQ SI, R12
+loop:
+	VMOVUPS.Z 0(R8), K1, Y24
+	ADDQ R9, R8
+	VFMADD231PS.BCST (AX), Y24, Y0
+	VFMADD231PS.BCST (AX)(SI*1), Y24, Y1
+	VFMADD231PS.BCST (AX)(SI*2), Y24, Y2
+	VFMADD231PS.BCST (BX), Y24, Y3
+	VFMADD231PS.BCST (BX)(SI*1), Y24, Y4
+	VFMADD231PS.BCST (BX)(SI*2), Y24, Y5
+	VFMADD231PS.BCST (DX), Y24, Y6
+	VFMADD231PS.BCST (DX)(SI*1), Y24, Y7
+	VFMADD231PS.BCST (DX)(SI*2), Y24, Y8
+	VFMADD231PS.BCST (R12), Y24, Y9
+	VFMADD231PS.BCST (R12)(SI*1), Y24, Y10
+	VFMADD231PS.BCST (R12)(SI*2), Y24, Y11
+	ADDQ DI, AX
+	ADDQ DI, BX
+	ADDQ DI, DX
+	ADDQ DI, R12
+	DECQ CX
+	JNZ loop
+	DECQ R14
+	JZ done
+	MOVQ jump+96(FP), CX
+	ADDQ CX, AX
+	ADDQ CX, BX
+	ADDQ CX, DX
+	ADDQ CX, R12
+	MOVQ k+8(FP), CX
+	JMP loop
+done:
+	MOVQ relu+80(FP), CX
+	TESTQ CX, CX
+	JZ store
+	VMAXPS Y0, Y31, Y0
+	VMAXPS Y1, Y31, Y1
+	VMAXPS Y2, Y31, Y2
+	VMAXPS Y3, Y31, Y3
+	VMAXPS Y4, Y31, Y4
+	VMAXPS Y5, Y31, Y5
+	VMAXPS Y6, Y31, Y6
+	VMAXPS Y7, Y31, Y7
+	VMAXPS Y8, Y31, Y8
+	VMAXPS Y9, Y31, Y9
+	VMAXPS Y10, Y31, Y10
+	VMAXPS Y11, Y31, Y11
+store:
+	MOVQ ldc+64(FP), BX
+	VMOVUPS Y0, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y1, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y2, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y3, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y4, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y5, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y6, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y7, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y8, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y9, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y10, K1, 0(R10)
+	ADDQ BX, R10
+	VMOVUPS Y11, K1, 0(R10)
 	ADDQ BX, R10
 	MOVQ SI, AX
 	IMULQ $12, AX

@@ -53,52 +53,52 @@ func neon7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32
 func neon8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int)
 
 //go:noescape
-func neonBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias1x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias1x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias2x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias2x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias3x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias3x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias4x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias4x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias5x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias5x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias6x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias6x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 //go:noescape
-func neonBias8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func neonBias8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
 
 // neon8 holds the 8-column kernels, indexed by rows.
 var neon8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int){nil,
@@ -125,7 +125,7 @@ var neon4 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c
 }
 
 // neonBias8 holds the 8-column epilogue kernels, indexed by rows.
-var neonBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var neonBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	neonBias1x8,
 	neonBias2x8,
 	neonBias3x8,
@@ -137,7 +137,7 @@ var neonBias8 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb in
 }
 
 // neonBias4 holds the 4-column epilogue kernels, indexed by rows.
-var neonBias4 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int){nil,
+var neonBias4 = [...]func(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int){nil,
 	neonBias1x4,
 	neonBias2x4,
 	neonBias3x4,

@@ -784,8 +784,8 @@ loop:
 	BNE block
 	RET
 
-// func neonBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias1x8(SB), NOSPLIT, $0-88
+// func neonBias1x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias1x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -795,8 +795,10 @@ TEXT ·neonBias1x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $1, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	MOVD bias+72(FP), R21
@@ -808,6 +810,12 @@ loop:
 	VFMLA V25.S4, V16.S4, V1.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -821,8 +829,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias2x8(SB), NOSPLIT, $0-88
+// func neonBias2x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias2x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -832,8 +840,10 @@ TEXT ·neonBias2x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $2, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -850,6 +860,13 @@ loop:
 	VFMLA V25.S4, V17.S4, V3.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -868,8 +885,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias3x8(SB), NOSPLIT, $0-88
+// func neonBias3x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias3x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -879,8 +896,10 @@ TEXT ·neonBias3x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $3, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -902,6 +921,14 @@ loop:
 	VFMLA V25.S4, V18.S4, V5.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -925,8 +952,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias4x8(SB), NOSPLIT, $0-88
+// func neonBias4x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias4x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -936,8 +963,10 @@ TEXT ·neonBias4x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $4, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -964,6 +993,15 @@ loop:
 	VFMLA V25.S4, V19.S4, V7.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -992,8 +1030,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias5x8(SB), NOSPLIT, $0-88
+// func neonBias5x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias5x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1003,8 +1041,10 @@ TEXT ·neonBias5x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $5, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1036,6 +1076,16 @@ loop:
 	VFMLA V25.S4, V20.S4, V9.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1069,8 +1119,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias6x8(SB), NOSPLIT, $0-88
+// func neonBias6x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias6x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1080,8 +1130,10 @@ TEXT ·neonBias6x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $6, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1118,6 +1170,17 @@ loop:
 	VFMLA V25.S4, V21.S4, V11.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1156,8 +1219,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias7x8(SB), NOSPLIT, $0-88
+// func neonBias7x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias7x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1167,8 +1230,10 @@ TEXT ·neonBias7x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $7, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1210,6 +1275,18 @@ loop:
 	VFMLA V25.S4, V22.S4, V13.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	ADD R24, R15, R15
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1253,8 +1330,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias8x8(SB), NOSPLIT, $0-88
+// func neonBias8x8(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias8x8(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1264,8 +1341,10 @@ TEXT ·neonBias8x8(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $8, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1312,6 +1391,19 @@ loop:
 	VFMLA V25.S4, V23.S4, V15.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	ADD R24, R15, R15
+	ADD R24, R16, R16
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1360,8 +1452,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias1x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias1x4(SB), NOSPLIT, $0-88
+// func neonBias1x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias1x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1371,8 +1463,10 @@ TEXT ·neonBias1x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $1, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	MOVD bias+72(FP), R21
@@ -1383,6 +1477,12 @@ loop:
 	VFMLA V24.S4, V16.S4, V0.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1394,8 +1494,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias2x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias2x4(SB), NOSPLIT, $0-88
+// func neonBias2x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias2x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1405,8 +1505,10 @@ TEXT ·neonBias2x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $2, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1421,6 +1523,13 @@ loop:
 	VFMLA V24.S4, V17.S4, V1.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1435,8 +1544,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias3x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias3x4(SB), NOSPLIT, $0-88
+// func neonBias3x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias3x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1446,8 +1555,10 @@ TEXT ·neonBias3x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $3, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1466,6 +1577,14 @@ loop:
 	VFMLA V24.S4, V18.S4, V2.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1483,8 +1602,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias4x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias4x4(SB), NOSPLIT, $0-88
+// func neonBias4x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias4x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1494,8 +1613,10 @@ TEXT ·neonBias4x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $4, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1518,6 +1639,15 @@ loop:
 	VFMLA V24.S4, V19.S4, V3.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1538,8 +1668,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias5x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias5x4(SB), NOSPLIT, $0-88
+// func neonBias5x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias5x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1549,8 +1679,10 @@ TEXT ·neonBias5x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $5, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1577,6 +1709,16 @@ loop:
 	VFMLA V24.S4, V20.S4, V4.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1600,8 +1742,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias6x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias6x4(SB), NOSPLIT, $0-88
+// func neonBias6x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias6x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1611,8 +1753,10 @@ TEXT ·neonBias6x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $6, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1643,6 +1787,17 @@ loop:
 	VFMLA V24.S4, V21.S4, V5.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1669,8 +1824,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias7x4(SB), NOSPLIT, $0-88
+// func neonBias7x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias7x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1680,8 +1835,10 @@ TEXT ·neonBias7x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $7, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1716,6 +1873,18 @@ loop:
 	VFMLA V24.S4, V22.S4, V6.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	ADD R24, R15, R15
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0
@@ -1745,8 +1914,8 @@ store:
 	BNE block
 	RET
 
-// func neonBias8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-TEXT ·neonBias8x4(SB), NOSPLIT, $0-88
+// func neonBias8x4(m, k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, runs, jump int)
+TEXT ·neonBias8x4(SB), NOSPLIT, $0-104
 	MOVD m+0(FP), R0
 	MOVD a+16(FP), R2
 	MOVD rsa+24(FP), R3
@@ -1756,8 +1925,10 @@ TEXT ·neonBias8x4(SB), NOSPLIT, $0-88
 	MOVD ldc+64(FP), R8
 	MOVD $8, R22
 	MUL R3, R22, R22
+	MOVD jump+96(FP), R24
 block:
 	MOVD k+8(FP), R19
+	MOVD runs+88(FP), R23
 	MOVD b+40(FP), R20
 	MOVD R2, R9
 	ADD R3, R9, R10
@@ -1796,6 +1967,19 @@ loop:
 	VFMLA V24.S4, V23.S4, V7.S4
 	SUBS $1, R19, R19
 	BNE loop
+	SUBS $1, R23, R23
+	BEQ done
+	ADD R24, R9, R9
+	ADD R24, R10, R10
+	ADD R24, R11, R11
+	ADD R24, R12, R12
+	ADD R24, R13, R13
+	ADD R24, R14, R14
+	ADD R24, R15, R15
+	ADD R24, R16, R16
+	MOVD k+8(FP), R19
+	B loop
+done:
 	MOVD relu+80(FP), R19
 	CBZ R19, store
 	WORD $0x4ea0e810 // FCMLT V16.4S, V0.4S, #0.0

@@ -83,3 +83,32 @@ func NNBiasRef(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []f
 		}
 	}
 }
+
+// NNBiasRunsRef is the reference for NNBiasRuns: NNBiasRef's loop with the
+// element (i, p) of A read from run p/k (act(v) is 0 if relu and v < 0,
+// else v):
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < runs*k; p++ {
+//				s += a[i*lda+(p/k)*lds+p%k] * b[p*ldb+j]
+//			}
+//			c[i*ldc+j] = act(bias[j]+s, relu)
+//		}
+//	}
+func NNBiasRunsRef(m, n, runs, k int, a []float32, lda, lds int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < runs*k; p++ {
+				s += a[i*lda+(p/k)*lds+p%k] * b[p*ldb+j]
+			}
+			v := bias[j] + s
+			if relu && v < 0 {
+				v = 0
+			}
+			c[i*ldc+j] = v
+		}
+	}
+}

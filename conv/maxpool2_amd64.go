@@ -1,0 +1,47 @@
+//go:build !purego
+
+package conv
+
+// maxPool2AVX2 computes channels [0, cv) of one output row of MaxPool2
+// (maxPool2RowGeneric), 8 channels at a time: n > 0 output pixels, c the
+// bytes of one pixel, cv (a multiple of 32 bytes, greater than 0) the
+// bytes of channels it covers. d points at the output row, r0 and r1 at
+// the two input rows. It gives the bits of the builtin max: NaN if any of
+// the four is NaN (as the all-ones NaN), and +0 for a tie of +0 and -0.
+//
+//go:noescape
+func maxPool2AVX2(d, r0, r1 *float32, n, c, cv int)
+
+// maxPool2Row computes one output row of MaxPool2: len(d)/c pixels of c
+// channels from the input rows r0 and r1.
+func maxPool2Row(d, r0, r1 []float32, c int) {
+	if !useAVX2 {
+		maxPool2RowGeneric(d, r0, r1, c, 0)
+		return
+	}
+	maxPool2Asm(d, r0, r1, c)
+}
+
+// maxPool2Asm runs the AVX2 kernel on the channels that fill whole
+// vectors and the Go kernel on the rest.
+func maxPool2Asm(d, r0, r1 []float32, c int) {
+	cv := c &^ 7
+	if cv == 0 || len(d) == 0 {
+		maxPool2RowGeneric(d, r0, r1, c, 0)
+		return
+	}
+	_, _ = r0[2*len(d)-1], r1[2*len(d)-1]
+	maxPool2AVX2(&d[0], &r0[0], &r1[0], len(d)/c, 4*c, 4*cv)
+	if cv < c {
+		maxPool2RowGeneric(d, r0, r1, c, cv)
+	}
+}
+
+// maxPool2Kernels lists the assembly max-pooling kernels usable on this
+// CPU.
+func maxPool2Kernels() []maxPool2Kernel {
+	if !useAVX2 {
+		return nil
+	}
+	return []maxPool2Kernel{{"avx2", maxPool2Asm}}
+}
