@@ -29,8 +29,10 @@ type BatchNorm struct {
 func NewBatchNorm(c int) BatchNorm { return BatchNorm{C: c, Eps: 1e-5, Momentum: 0.1} }
 
 // bnBlock is how many channels the kernels work on at a time: their
-// per-channel sums and coefficients live in arrays of this size on the stack.
-const bnBlock = 64
+// per-channel sums and coefficients live in arrays of this size on the
+// stack. Every block is one more pass over the activations, so it covers
+// the widest layers of the built-in architectures (384 channels) at once.
+const bnBlock = 512
 
 // Pixels returns how many pixels (N×H×W) the activations src hold,
 // panicking unless len(src) is a whole number of at least one.
@@ -63,6 +65,18 @@ func (bn BatchNorm) checkChannels(names string, s ...[]float32) {
 // hold at least two pixels (PyTorch refuses one value per channel). dst must
 // not alias src: Backward needs src.
 func (bn BatchNorm) TrainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32) {
+	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, false)
+}
+
+// TrainForwardReLU is TrainForward followed by ReLU, dst = max(bn(src), 0),
+// in one pass over the output: a batch norm and the ReLU after it, as a
+// training step runs them; the result is bit for bit TrainForward's
+// followed by ReLU. Backward through both is BackwardReLU.
+func (bn BatchNorm) TrainForwardReLU(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32) {
+	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, true)
+}
+
+func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, relu bool) {
 	p := bn.Pixels(src)
 	if p < 2 {
 		panic(fmt.Sprintf("conv: batch norm training needs at least 2 pixels per channel, got %d", p))
@@ -106,7 +120,25 @@ func (bn BatchNorm) TrainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 			scale[j] = float32(inv * float64(gamma[ch]))
 			bb[j] = beta[ch]
 		}
-		normalise(dst, src, c0, c, mean, scale, bb)
+		if relu {
+			normaliseReLU(dst, src, c0, c, mean, scale, bb)
+		} else {
+			normalise(dst, src, c0, c, mean, scale, bb)
+		}
+	}
+}
+
+// normaliseReLU is normalise followed by ReLU: dst = max((src-mean)*scale
+// + beta, 0), exactly what ReLU makes of normalise's output.
+func normaliseReLU(dst, src []float32, c0, c int, mean, scale, beta []float32) {
+	n := len(mean)
+	scale, beta = scale[:n], beta[:n]
+	for off := c0; off < len(src); off += c {
+		x := src[off : off+n]
+		y := dst[off : off+n]
+		for j, v := range x {
+			y[j] = max((v-mean[j])*scale[j]+beta[j], 0)
+		}
 	}
 }
 
@@ -155,6 +187,23 @@ func (bn BatchNorm) InferForward(dst, src, gamma, beta, runMean, runVar []float3
 // Sums are accumulated in float64. gx may be gy (in place); otherwise gx
 // must not alias the inputs.
 func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy []float32) {
+	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, nil)
+}
+
+// BackwardReLU is Backward through TrainForwardReLU: the gradient gy of
+// the ReLU's output y (TrainForwardReLU's dst) goes through the ReLU
+// (ReLUBackward: kept where y > 0, 0 elsewhere) and then through the batch
+// norm, in the same two passes as Backward alone. It overwrites gy with
+// the gradient of the ReLU's input, on the way. gx may be gy (in place);
+// otherwise gx must not alias the inputs, and y must not alias gx or gy.
+func (bn BatchNorm) BackwardReLU(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y []float32) {
+	bn.check("ReLU output", len(y), len(src))
+	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y)
+}
+
+// backward is Backward, with the gradient masked by ReLU output y unless y
+// is nil.
+func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y []float32) {
 	p := bn.Pixels(src)
 	bn.check("output gradient", len(gy), len(src))
 	if gx != nil {
@@ -168,15 +217,10 @@ func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 		sg, sgx := sgA[:c1-c0], sgxA[:c1-c0]
 		mean := saveMean[c0:c1]
 		mean = mean[:len(sg)]
-		for off := c0; off < len(src); off += c {
-			x := src[off : off+len(sg)]
-			g := gy[off : off+len(x)]
-			sg, sgx := sg[:len(x)], sgx[:len(x)]
-			for j, v := range x {
-				gj := float64(g[j])
-				sg[j] += gj
-				sgx[j] += gj * (float64(v) - float64(mean[j]))
-			}
+		if y == nil {
+			bnSums(sg, sgx, src, gy, mean, c0, c)
+		} else {
+			bnSumsReLU(sg, sgx, src, gy, y, mean, c0, c)
 		}
 		// gx = a*gy + b + k*(x-mean) with a = gamma*invstd,
 		// b = -a*Σgy/P, k = -a*invstd*Σ(gy*xhat)/P.
@@ -204,6 +248,39 @@ func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 			for j := range a {
 				d[j] = a[j]*g[j] + b[j] + k[j]*(x[j]-mean[j])
 			}
+		}
+	}
+}
+
+// bnSums adds Σ gy and Σ gy*(src-mean) over the pixels of c channels to sg
+// and sgx, for the len(sg) channels from c0.
+func bnSums(sg, sgx []float64, src, gy, mean []float32, c0, c int) {
+	for off := c0; off < len(src); off += c {
+		x := src[off : off+len(sg)]
+		g := gy[off : off+len(x)]
+		sg, sgx, mean := sg[:len(x)], sgx[:len(x)], mean[:len(x)]
+		for j, v := range x {
+			gj := float64(g[j])
+			sg[j] += gj
+			sgx[j] += gj * (float64(v) - float64(mean[j]))
+		}
+	}
+}
+
+// bnSumsReLU is bnSums of the gradient gy masked by the ReLU output y,
+// which it writes back into gy.
+func bnSumsReLU(sg, sgx []float64, src, gy, y, mean []float32, c0, c int) {
+	for off := c0; off < len(src); off += c {
+		x := src[off : off+len(sg)]
+		g := gy[off : off+len(x)]
+		yr := y[off : off+len(x)]
+		sg, sgx, mean := sg[:len(x)], sgx[:len(x)], mean[:len(x)]
+		for j, v := range x {
+			m := reluGrad(g[j], yr[j])
+			g[j] = m
+			gj := float64(m)
+			sg[j] += gj
+			sgx[j] += gj * (float64(v) - float64(mean[j]))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package conv
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -118,6 +119,78 @@ func TestBatchNormAgainstReference(t *testing.T) {
 			bn.InferForward(xi, xi, gamma, beta, rm, rv)
 			closeTo(t, "y (inference in place)", xi, wyi, 1e-5)
 		})
+	}
+}
+
+// TestBatchNormReLUFused checks that TrainForwardReLU is TrainForward and
+// ReLU, and BackwardReLU is ReLUBackward and Backward, bit for bit, with no
+// write outside the outputs (NaN guard bands): the fused kernels only save
+// passes over memory.
+func TestBatchNormReLUFused(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, bc := range bnCases() {
+		t.Run(bc.String(), func(t *testing.T) {
+			bn := BatchNorm{C: bc.c, Eps: bc.eps, Momentum: bc.mom}
+			x := randSlice[float32](r, bc.n*bc.h*bc.w*bc.c)
+			for i := range x {
+				x[i] = x[i]*1.5 + bc.offset
+			}
+			gamma, beta, rm, rv := bnParams(r, bc.c)
+			gy := randSlice[float32](r, len(x))
+			c := bc.c
+
+			// Separate: batch norm, ReLU in place; ReLU backward in place,
+			// batch norm backward.
+			y := make([]float32, len(x))
+			rm1, rv1 := append([]float32(nil), rm...), append([]float32(nil), rv...)
+			sm1, si1 := make([]float32, c), make([]float32, c)
+			bn.TrainForward(y, x, gamma, beta, rm1, rv1, sm1, si1)
+			ReLU(y, y)
+			g := append([]float32(nil), gy...)
+			ReLUBackward(g, g, y)
+			gx := make([]float32, len(x))
+			gg, gb := make([]float32, c), make([]float32, c)
+			bn.Backward(gx, gg, gb, x, gamma, sm1, si1, g)
+
+			// Fused.
+			fy := newGuarded(len(x), nil)
+			rm2, rv2 := append([]float32(nil), rm...), append([]float32(nil), rv...)
+			sm2, si2 := newGuarded(c, nil), newGuarded(c, nil)
+			bn.TrainForwardReLU(fy.s(), x, gamma, beta, rm2, rv2, sm2.s(), si2.s())
+			fgx := newGuarded(len(x), nil)
+			fgg, fgb := newGuarded(c, func(int) float32 { return 0 }), newGuarded(c, func(int) float32 { return 0 })
+			fgy := append([]float32(nil), gy...)
+			bn.BackwardReLU(fgx.s(), fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), fgy, fy.s())
+			for name, gb := range map[string]guardedBuf{"y": fy, "saveMean": sm2, "saveInvStd": si2, "gx": fgx, "ggamma": fgg, "gbeta": fgb} {
+				gb.intact(t, name)
+			}
+			for name, p := range map[string][2][]float32{
+				"y": {fy.s(), y}, "runMean": {rm2, rm1}, "runVar": {rv2, rv1}, "saveMean": {sm2.s(), sm1}, "saveInvStd": {si2.s(), si1},
+				"gx": {fgx.s(), gx}, "ggamma": {fgg.s(), gg}, "gbeta": {fgb.s(), gb}, "gy (through the ReLU)": {fgy, g},
+			} {
+				sameBits(t, name, p[0], p[1])
+			}
+
+			// In place (gx = gy), as a network runs it.
+			inPlace := append([]float32(nil), gy...)
+			clear(fgg.s())
+			clear(fgb.s())
+			bn.BackwardReLU(inPlace, fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), inPlace, fy.s())
+			sameBits(t, "gx (in place)", inPlace, gx)
+		})
+	}
+}
+
+// sameBits fails unless got and want hold the same float32 bit patterns.
+func sameBits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: length %d, want %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %v, want %v bit for bit", name, i, got[i], want[i])
+		}
 	}
 }
 
@@ -250,10 +323,12 @@ func TestBatchNormZeroAllocs(t *testing.T) {
 		}
 	}
 	for name, f := range map[string]func(){
-		"TrainForward":  func() { bn.TrainForward(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
-		"InferForward":  func() { bn.InferForward(y, y, p[0], p[1], p[2], p[3]) },
-		"Backward":      func() { bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], y) },
-		"FoldBatchNorm": func() { FoldBatchNorm(x, p[7], p[0], p[1], p[2], p[3], 1e-5) },
+		"TrainForward":     func() { bn.TrainForward(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
+		"InferForward":     func() { bn.InferForward(y, y, p[0], p[1], p[2], p[3]) },
+		"Backward":         func() { bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], y) },
+		"TrainForwardReLU": func() { bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
+		"BackwardReLU":     func() { bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x) },
+		"FoldBatchNorm":    func() { FoldBatchNorm(x, p[7], p[0], p[1], p[2], p[3], 1e-5) },
 	} {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
 			t.Errorf("%s allocates %v times per call", name, a)
@@ -303,5 +378,17 @@ func BenchmarkBatchNormInferForward(b *testing.B) {
 func BenchmarkBatchNormBackward(b *testing.B) {
 	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
 		bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], x) // gy = x
+	})
+}
+
+func BenchmarkBatchNormTrainForwardReLU(b *testing.B) {
+	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
+		bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5])
+	})
+}
+
+func BenchmarkBatchNormBackwardReLU(b *testing.B) {
+	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
+		bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x) // gy = gx, ReLU output x
 	})
 }
