@@ -45,6 +45,12 @@ type Net struct {
 	work     []float32
 	gbuf     [2][]float32 // activation gradients, ping-pong
 	dlogits  []float32
+
+	// convPerImage runs the convolutions of a training step image by
+	// image (Conv2D.Forward and Backward) instead of batched
+	// (ForwardBatch and BackwardBatch): the step as it was before
+	// batching, which tests hold the batched one to.
+	convPerImage bool
 }
 
 // layer is one layer with its geometry and its views into Params/Grads.
@@ -106,6 +112,9 @@ func New(a Arch, opt Options) (*Net, error) {
 			}
 			ly.conv = c
 			work = max(work, c.WorkLen())
+			if opt.Training {
+				work = max(work, c.BatchWorkLen(1))
+			}
 		case DWConv:
 			d, err := conv.NewDepthwiseConv2D(s.h, s.w, s.c, l.K, l.Stride, l.Pad)
 			if err != nil {
@@ -327,6 +336,10 @@ func (n *Net) forward(x []float32, train bool) []float32 {
 func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 	l := &n.layers[i]
 	out := n.acts[i][:b*l.out.len()]
+	if train && l.Kind == Conv && !n.convPerImage {
+		l.conv.ForwardBatch(out, cur, l.w, l.b, n.work, l.reluNext)
+		return out
+	}
 	switch l.Kind {
 	case Conv:
 		if l.reluNext {
@@ -418,7 +431,11 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 	}
 	switch l.Kind {
 	case Conv:
-		l.conv.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
+		if n.convPerImage {
+			l.conv.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
+		} else {
+			l.conv.BackwardBatch(gin, l.gw, l.gb, src, l.w, g, n.work)
+		}
 	case DWConv:
 		l.dw.Backward(gin, l.gw, l.gb, src, l.w, g)
 	case BatchNorm:
