@@ -65,18 +65,36 @@ func (bn BatchNorm) checkChannels(names string, s ...[]float32) {
 // hold at least two pixels (PyTorch refuses one value per channel). dst must
 // not alias src: Backward needs src.
 func (bn BatchNorm) TrainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32) {
-	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, false)
+	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, false, nil)
 }
+
+// WorkLen is the length of the workspace TrainForwardReLU and BackwardReLU
+// take: per-channel coefficients and a block of the diagonal matrices of
+// diagProduct.
+func (bn BatchNorm) WorkLen() int { return 3*bn.C + diagBlock*diagBlock }
 
 // TrainForwardReLU is TrainForward followed by ReLU, dst = max(bn(src), 0),
-// in one pass over the output: a batch norm and the ReLU after it, as a
-// training step runs them; the result is bit for bit TrainForward's
-// followed by ReLU. Backward through both is BackwardReLU.
-func (bn BatchNorm) TrainForwardReLU(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32) {
-	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, true)
+// in one pass over the output, as a training step runs a batch norm and
+// the ReLU after it: the same statistics, and the output computed as
+// max(src*scale + (beta - mean*scale), 0) in vector registers (diagProduct;
+// a NaN or infinity in src makes the other channels of its block of 8 NaN
+// at that pixel), within float32 rounding of TrainForward's followed by
+// ReLU. work holds at least WorkLen floats. Backward through both is
+// BackwardReLU.
+func (bn BatchNorm) TrainForwardReLU(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, work []float32) {
+	bn.checkWork(work)
+	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, true, work)
 }
 
-func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, relu bool) {
+func (bn BatchNorm) checkWork(work []float32) {
+	if len(work) < bn.WorkLen() {
+		panic(fmt.Sprintf("conv: batch norm workspace has length %d, want at least %d", len(work), bn.WorkLen()))
+	}
+}
+
+// trainForward is TrainForward, with ReLU if relu, in vector registers
+// with a workspace work (else in scalar code).
+func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, relu bool, work []float32) {
 	p := bn.Pixels(src)
 	if p < 2 {
 		panic(fmt.Sprintf("conv: batch norm training needs at least 2 pixels per channel, got %d", p))
@@ -106,6 +124,10 @@ func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 		}
 		var meanA, scaleA, betaA [bnBlock]float32
 		mean, scale, bb := meanA[:len(s)], scaleA[:len(s)], betaA[:len(s)]
+		var sh []float32
+		if work != nil {
+			sh = work[c+c0 : c+c1]
+		}
 		for j := range s {
 			ch := c0 + j
 			m := s[j] / float64(p)
@@ -117,12 +139,22 @@ func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 			runMean[ch] = float32((1-mom)*float64(runMean[ch]) + mom*m)
 			runVar[ch] = float32((1-mom)*float64(runVar[ch]) + mom*v*unbias)
 			mean[j] = float32(m)
-			scale[j] = float32(inv * float64(gamma[ch]))
+			sc := inv * float64(gamma[ch])
+			scale[j] = float32(sc)
 			bb[j] = beta[ch]
+			if sh != nil {
+				sh[j] = float32(float64(beta[ch]) - m*sc)
+			}
 		}
-		if relu {
+		switch {
+		case work != nil:
+			// dst = src*scale + (beta - mean*scale), in vector registers.
+			sc := work[c0:c1]
+			copy(sc, scale)
+			diagProduct(dst, src, c, c0, sc, sh, relu, work[3*c:])
+		case relu:
 			normaliseReLU(dst, src, c0, c, mean, scale, bb)
-		} else {
+		default:
 			normalise(dst, src, c0, c, mean, scale, bb)
 		}
 	}
@@ -187,23 +219,27 @@ func (bn BatchNorm) InferForward(dst, src, gamma, beta, runMean, runVar []float3
 // Sums are accumulated in float64. gx may be gy (in place); otherwise gx
 // must not alias the inputs.
 func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy []float32) {
-	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, nil)
+	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, nil, nil)
 }
 
 // BackwardReLU is Backward through TrainForwardReLU: the gradient gy of
 // the ReLU's output y (TrainForwardReLU's dst) goes through the ReLU
 // (ReLUBackward: kept where y > 0, 0 elsewhere) and then through the batch
 // norm, in the same two passes as Backward alone. It overwrites gy with
-// the gradient of the ReLU's input, on the way. gx may be gy (in place);
+// the gradient of the ReLU's input, on the way. Unless gx is gy, gx is
+// computed in vector registers, as gy*a + (b - k*mean) + src*k with the
+// coefficients of Backward (diagProduct), within float32 rounding of
+// Backward's. work holds at least WorkLen floats. gx may be gy (in place);
 // otherwise gx must not alias the inputs, and y must not alias gx or gy.
-func (bn BatchNorm) BackwardReLU(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y []float32) {
+func (bn BatchNorm) BackwardReLU(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y, work []float32) {
 	bn.check("ReLU output", len(y), len(src))
-	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y)
+	bn.checkWork(work)
+	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y, work)
 }
 
 // backward is Backward, with the gradient masked by ReLU output y unless y
-// is nil.
-func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y []float32) {
+// is nil, and gx in vector registers with a workspace work.
+func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y, work []float32) {
 	p := bn.Pixels(src)
 	bn.check("output gradient", len(gy), len(src))
 	if gx != nil {
@@ -238,6 +274,17 @@ func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 			k[j] = float32(-av * inv * sgxhat / float64(p))
 		}
 		if gx == nil {
+			continue
+		}
+		if work != nil && &gx[0] != &gy[0] {
+			// gx = gy*a + (b - k*mean) + src*k, in vector registers.
+			wa, we, wk := work[c0:c1], work[c+c0:c+c1], work[2*c+c0:2*c+c1]
+			for j := range wa {
+				wa[j], wk[j] = a[j], k[j]
+				we[j] = float32(float64(b[j]) - float64(k[j])*float64(mean[j]))
+			}
+			diagProduct(gx, gy, c, c0, wa, we, false, work[3*c:])
+			diagProduct(gx, src, c, c0, wk, nil, false, work[3*c:])
 			continue
 		}
 		b, k = b[:len(a)], k[:len(a)]

@@ -122,10 +122,12 @@ func TestBatchNormAgainstReference(t *testing.T) {
 	}
 }
 
-// TestBatchNormReLUFused checks that TrainForwardReLU is TrainForward and
-// ReLU, and BackwardReLU is ReLUBackward and Backward, bit for bit, with no
-// write outside the outputs (NaN guard bands): the fused kernels only save
-// passes over memory.
+// TestBatchNormReLUFused checks TrainForwardReLU against TrainForward and
+// ReLU, and BackwardReLU against ReLUBackward and Backward: the statistics
+// and the parameter gradients bit for bit, the outputs and the input
+// gradient (computed in vector registers) within 1e-5 of the largest value,
+// the input gradient in place bit for bit (computed as Backward does),
+// with no write outside the outputs (NaN guard bands) and the workspace.
 func TestBatchNormReLUFused(t *testing.T) {
 	r := rand.New(rand.NewPCG(37, 38))
 	for _, bc := range bnCases() {
@@ -153,29 +155,34 @@ func TestBatchNormReLUFused(t *testing.T) {
 			bn.Backward(gx, gg, gb, x, gamma, sm1, si1, g)
 
 			// Fused.
+			work := newGuarded(bn.WorkLen(), nil)
 			fy := newGuarded(len(x), nil)
 			rm2, rv2 := append([]float32(nil), rm...), append([]float32(nil), rv...)
 			sm2, si2 := newGuarded(c, nil), newGuarded(c, nil)
-			bn.TrainForwardReLU(fy.s(), x, gamma, beta, rm2, rv2, sm2.s(), si2.s())
+			bn.TrainForwardReLU(fy.s(), x, gamma, beta, rm2, rv2, sm2.s(), si2.s(), work.s())
+			closeTo(t, "y", fy.s(), to64(y), 1e-5)
 			fgx := newGuarded(len(x), nil)
 			fgg, fgb := newGuarded(c, func(int) float32 { return 0 }), newGuarded(c, func(int) float32 { return 0 })
 			fgy := append([]float32(nil), gy...)
-			bn.BackwardReLU(fgx.s(), fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), fgy, fy.s())
-			for name, gb := range map[string]guardedBuf{"y": fy, "saveMean": sm2, "saveInvStd": si2, "gx": fgx, "ggamma": fgg, "gbeta": fgb} {
+			// The separate pass's y decides the ReLU's mask, so that both
+			// pass the same gradients.
+			bn.BackwardReLU(fgx.s(), fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), fgy, y, work.s())
+			for name, gb := range map[string]guardedBuf{"y": fy, "saveMean": sm2, "saveInvStd": si2, "gx": fgx, "ggamma": fgg, "gbeta": fgb, "work": work} {
 				gb.intact(t, name)
 			}
+			closeTo(t, "gx", fgx.s(), to64(gx), 1e-5)
 			for name, p := range map[string][2][]float32{
-				"y": {fy.s(), y}, "runMean": {rm2, rm1}, "runVar": {rv2, rv1}, "saveMean": {sm2.s(), sm1}, "saveInvStd": {si2.s(), si1},
-				"gx": {fgx.s(), gx}, "ggamma": {fgg.s(), gg}, "gbeta": {fgb.s(), gb}, "gy (through the ReLU)": {fgy, g},
+				"runMean": {rm2, rm1}, "runVar": {rv2, rv1}, "saveMean": {sm2.s(), sm1}, "saveInvStd": {si2.s(), si1},
+				"ggamma": {fgg.s(), gg}, "gbeta": {fgb.s(), gb}, "gy (through the ReLU)": {fgy, g},
 			} {
 				sameBits(t, name, p[0], p[1])
 			}
 
-			// In place (gx = gy), as a network runs it.
+			// In place (gx = gy).
 			inPlace := append([]float32(nil), gy...)
 			clear(fgg.s())
 			clear(fgb.s())
-			bn.BackwardReLU(inPlace, fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), inPlace, fy.s())
+			bn.BackwardReLU(inPlace, fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), inPlace, y, work.s())
 			sameBits(t, "gx (in place)", inPlace, gx)
 		})
 	}
@@ -292,6 +299,10 @@ func TestBatchNormPanicsOnWrongLengths(t *testing.T) {
 		{"one pixel in training", func() { bn.TrainForward(x[:3], x[:3], c3, c3, c3, c3, c3, c3) }},
 		{"short saved statistics", func() { bn.TrainForward(x, x, c3, c3, c3, c3, c3, c2) }},
 		{"short output gradient", func() { bn.Backward(x, c3, c3, x, c3, c3, c3, x[3:]) }},
+		{"short workspace", func() {
+			bn.TrainForwardReLU(x, make([]float32, 12), c3, c3, c3, c3, c3, c3, make([]float32, bn.WorkLen()-1))
+		}},
+		{"short ReLU output", func() { bn.BackwardReLU(x, c3, c3, x, c3, c3, c3, x, x[3:], make([]float32, bn.WorkLen())) }},
 		{"short input gradient", func() { bn.Backward(x[3:], c3, c3, x, c3, c3, c3, x) }},
 		{"fold: weights not whole channels", func() { FoldBatchNorm(x[1:], c3, c3, c3, c3, c3, 1e-5) }},
 		{"fold: short variance", func() { FoldBatchNorm(x, c3, c3, c3, c3, c2, 1e-5) }},
@@ -315,6 +326,8 @@ func TestBatchNormZeroAllocs(t *testing.T) {
 		x[i] = float32(i % 7)
 	}
 	y := make([]float32, len(x))
+	gx := make([]float32, len(x))
+	work := make([]float32, bn.WorkLen())
 	p := make([][]float32, 8)
 	for i := range p {
 		p[i] = make([]float32, bn.C)
@@ -326,8 +339,9 @@ func TestBatchNormZeroAllocs(t *testing.T) {
 		"TrainForward":     func() { bn.TrainForward(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
 		"InferForward":     func() { bn.InferForward(y, y, p[0], p[1], p[2], p[3]) },
 		"Backward":         func() { bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], y) },
-		"TrainForwardReLU": func() { bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
-		"BackwardReLU":     func() { bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x) },
+		"TrainForwardReLU": func() { bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5], work) },
+		"BackwardReLU":     func() { bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x, work) },
+		"BackwardReLU, gx": func() { bn.BackwardReLU(gx, p[6], p[7], x, p[0], p[4], p[5], y, x, work) },
 		"FoldBatchNorm":    func() { FoldBatchNorm(x, p[7], p[0], p[1], p[2], p[3], 1e-5) },
 	} {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
@@ -382,13 +396,24 @@ func BenchmarkBatchNormBackward(b *testing.B) {
 }
 
 func BenchmarkBatchNormTrainForwardReLU(b *testing.B) {
+	var work []float32
 	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
-		bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5])
+		if len(work) < bn.WorkLen() {
+			work = make([]float32, bn.WorkLen())
+		}
+		bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5], work)
 	})
 }
 
 func BenchmarkBatchNormBackwardReLU(b *testing.B) {
+	var work, gx []float32
 	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
-		bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x) // gy = gx, ReLU output x
+		if len(work) < bn.WorkLen() {
+			work = make([]float32, bn.WorkLen())
+		}
+		if len(gx) != len(x) {
+			gx = make([]float32, len(x))
+		}
+		bn.BackwardReLU(gx, p[6], p[7], x, p[0], p[4], p[5], y, x, work) // ReLU output x
 	})
 }

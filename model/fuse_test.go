@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -48,21 +49,34 @@ func TestFusedReLUMatchesSeparate(t *testing.T) {
 			y := []float32{1, 0}
 			lf := fused.Gradients(x, y, nil)
 			ls := sep.Gradients(x, y, nil)
-			if lf != ls {
-				t.Fatalf("loss %v fused, %v separate", lf, ls)
-			}
-			for i := range fused.acts {
-				for j, v := range fused.acts[i] {
-					if v != sep.acts[i][j] {
-						t.Fatalf("layer %d (%s) output %d: %v fused, %v separate", i, a.Layers[i], j, v, sep.acts[i][j])
+			if name == "catsep64" {
+				// A batch norm with its ReLU computes its output and input
+				// gradient in vector registers, rounding otherwise than
+				// the separate passes (conv's TestBatchNormReLUFused).
+				closeRel(t, "loss", []float32{lf}, []float32{ls})
+				for i := range fused.acts {
+					closeRel(t, fmt.Sprintf("layer %d (%s) output", i, a.Layers[i]), fused.acts[i], sep.acts[i])
+				}
+				closeRel(t, "gradients", fused.Grads, sep.Grads)
+			} else {
+				if lf != ls {
+					t.Fatalf("loss %v fused, %v separate", lf, ls)
+				}
+				for i := range fused.acts {
+					for j, v := range fused.acts[i] {
+						if v != sep.acts[i][j] {
+							t.Fatalf("layer %d (%s) output %d: %v fused, %v separate", i, a.Layers[i], j, v, sep.acts[i][j])
+						}
+					}
+				}
+				for i, g := range fused.Grads {
+					if g != sep.Grads[i] {
+						t.Fatalf("gradient %d: %v fused, %v separate", i, g, sep.Grads[i])
 					}
 				}
 			}
-			for i, g := range fused.Grads {
-				if g != sep.Grads[i] {
-					t.Fatalf("gradient %d: %v fused, %v separate", i, g, sep.Grads[i])
-				}
-			}
+			// Inference from the same running statistics.
+			copy(sep.Buffers, fused.Buffers)
 			zf := append([]float32(nil), fused.Forward(x)...)
 			zs := sep.Forward(x)
 			for i := range zf {

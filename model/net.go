@@ -129,6 +129,9 @@ func New(a Arch, opt Options) (*Net, error) {
 			}
 			boff += 2 * s.c
 			ly.saveMean, ly.saveInvStd = make([]float32, s.c), make([]float32, s.c)
+			if opt.Training {
+				work = max(work, ly.bn.WorkLen())
+			}
 		case Dense:
 			ly.dense = conv.Dense{In: s.len(), Out: l.Out}
 			work = max(work, ly.dense.WorkLen())
@@ -356,7 +359,7 @@ func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 	case BatchNorm:
 		switch {
 		case train && l.reluNext:
-			l.bn.TrainForwardReLU(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd)
+			l.bn.TrainForwardReLU(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd, n.work)
 		case train:
 			l.bn.TrainForward(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd)
 		default:
@@ -443,7 +446,7 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 			gin = n.gbuf[1-*cur][:b*l.in.len()] // gamma and beta still need it
 		}
 		if l.reluNext {
-			l.bn.BackwardReLU(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g, n.acts[i][:len(g)])
+			l.bn.BackwardReLU(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g, n.acts[i][:len(g)], n.work)
 		} else {
 			l.bn.Backward(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g)
 		}
