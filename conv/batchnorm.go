@@ -315,22 +315,41 @@ func bnSums(sg, sgx []float64, src, gy, mean []float32, c0, c int) {
 }
 
 // bnSumsReLU is bnSums of the gradient gy masked by the ReLU output y,
-// which it writes back into gy.
+// which it writes back into gy. The sums run in float32 over runs of
+// sumRun pixels, each run then added into the float64 sums.
 func bnSumsReLU(sg, sgx []float64, src, gy, y, mean []float32, c0, c int) {
-	for off := c0; off < len(src); off += c {
-		x := src[off : off+len(sg)]
-		g := gy[off : off+len(x)]
-		yr := y[off : off+len(x)]
-		sg, sgx, mean := sg[:len(x)], sgx[:len(x)], mean[:len(x)]
-		for j, v := range x {
-			m := reluGrad(g[j], yr[j])
-			g[j] = m
-			gj := float64(m)
-			sg[j] += gj
-			sgx[j] += gj * (float64(v) - float64(mean[j]))
+	var s32A, sx32A [bnBlock]float32
+	s32, sx32 := s32A[:len(sg)], sx32A[:len(sg)]
+	mean = mean[:len(sg)]
+	for r0 := c0; r0 < len(src); r0 += sumRun * c {
+		r1 := min(r0+sumRun*c, len(src))
+		for off := r0; off < r1; off += c {
+			x := src[off : off+len(s32)]
+			g := gy[off : off+len(x)]
+			yr := y[off : off+len(x)]
+			s32, sx32, mean := s32[:len(x)], sx32[:len(x)], mean[:len(x)]
+			for j, v := range x {
+				m := reluGrad(g[j], yr[j])
+				g[j] = m
+				s32[j] += m
+				sx32[j] += m * (v - mean[j])
+			}
 		}
+		for j := range s32 {
+			sg[j] += float64(s32[j])
+			sgx[j] += float64(sx32[j])
+		}
+		clear(s32)
+		clear(sx32)
 	}
 }
+
+// sumRun is how many pixels the float32 partial sums of bnSumsReLU run
+// over: float32 arithmetic takes no conversions in the inner loop (a
+// tenth less time than float64 sums at catsep64's sizes), and over 32
+// values its rounding stays within a few float32 ulps of the run's exact
+// sum.
+const sumRun = 32
 
 // FoldBatchNorm folds an inference-mode batch normalisation (gamma, beta,
 // running mean and variance, eps) that follows a convolution into that

@@ -124,10 +124,11 @@ func TestBatchNormAgainstReference(t *testing.T) {
 
 // TestBatchNormReLUFused checks TrainForwardReLU against TrainForward and
 // ReLU, and BackwardReLU against ReLUBackward and Backward: the statistics
-// and the parameter gradients bit for bit, the outputs and the input
-// gradient (computed in vector registers) within 1e-5 of the largest value,
-// the input gradient in place bit for bit (computed as Backward does),
-// with no write outside the outputs (NaN guard bands) and the workspace.
+// and the masked gradient bit for bit; the outputs, the input gradient
+// (in vector registers, or in place as Backward computes it) and the
+// parameter gradients (partial sums in float32) within 1e-5 of the
+// largest value; no write outside the outputs (NaN guard bands) and the
+// workspace.
 func TestBatchNormReLUFused(t *testing.T) {
 	r := rand.New(rand.NewPCG(37, 38))
 	for _, bc := range bnCases() {
@@ -171,9 +172,11 @@ func TestBatchNormReLUFused(t *testing.T) {
 				gb.intact(t, name)
 			}
 			closeTo(t, "gx", fgx.s(), to64(gx), 1e-5)
+			closeTo(t, "ggamma", fgg.s(), to64(gg), 1e-5)
+			closeTo(t, "gbeta", fgb.s(), to64(gb), 1e-5)
 			for name, p := range map[string][2][]float32{
 				"runMean": {rm2, rm1}, "runVar": {rv2, rv1}, "saveMean": {sm2.s(), sm1}, "saveInvStd": {si2.s(), si1},
-				"ggamma": {fgg.s(), gg}, "gbeta": {fgb.s(), gb}, "gy (through the ReLU)": {fgy, g},
+				"gy (through the ReLU)": {fgy, g},
 			} {
 				sameBits(t, name, p[0], p[1])
 			}
@@ -183,7 +186,7 @@ func TestBatchNormReLUFused(t *testing.T) {
 			clear(fgg.s())
 			clear(fgb.s())
 			bn.BackwardReLU(inPlace, fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), inPlace, y, work.s())
-			sameBits(t, "gx (in place)", inPlace, gx)
+			closeTo(t, "gx (in place)", inPlace, to64(gx), 1e-5)
 		})
 	}
 }
