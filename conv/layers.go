@@ -170,11 +170,19 @@ func (p MaxPool2) BackwardReLU(gx, gy, src []float32) {
 					if !(m > 0) {
 						continue // the ReLU passes nothing back (NaN included)
 					}
-					mb := math.Float32bits(m)
+					// The first input equal to the maximum wins; m > 0, so
+					// comparing floats is comparing bits. Conditional
+					// moves, not branches.
 					k := i0 + row + c
-					k = pick(k, i0+row, math.Float32bits(v2), mb)
-					k = pick(k, i0+c, math.Float32bits(v1), mb)
-					k = pick(k, i0, math.Float32bits(v0), mb)
+					if v2 == m {
+						k = i0 + row
+					}
+					if v1 == m {
+						k = i0 + c
+					}
+					if v0 == m {
+						k = i0
+					}
 					gx[k+ch] = g[ch]
 				}
 				o += c
