@@ -199,7 +199,7 @@ func (c *Conv2D) BackwardBatch(gx, gw, gb, src, w, gy, work []float32) {
 // Strips writes the strips of the NHWC images x (stride 1) into dst,
 // c.stripLen() floats per image.
 func (c *Conv2D) Strips(dst, x []float32) {
-	ic, kh, wp := c.InC, c.KH, c.stripW()
+	ic, kh, wp, p := c.InC, c.KH, c.stripW(), c.Pad
 	n := len(x) / c.InLen()
 	cell := kh * ic
 	for i := range n {
@@ -208,7 +208,7 @@ func (c *Conv2D) Strips(dst, x []float32) {
 		for oy := range c.OutH {
 			rowS := s[oy*wp*cell : (oy+1)*wp*cell]
 			for ky := range kh {
-				iy := oy - c.Pad + ky
+				iy := oy - p + ky
 				if iy < 0 || iy >= c.InH {
 					for o := ky * ic; o < len(rowS); o += cell {
 						clear(rowS[o : o+ic])
@@ -216,20 +216,43 @@ func (c *Conv2D) Strips(dst, x []float32) {
 					continue
 				}
 				rowX := img[iy*c.InW*ic : (iy+1)*c.InW*ic]
-				for ox := range wp {
-					d := rowS[ox*cell+ky*ic : ox*cell+(ky+1)*ic]
-					ix := ox - c.Pad
-					if ix < 0 || ix >= c.InW {
-						clear(d)
-						continue
-					}
-					sx := rowX[ix*ic : (ix+1)*ic]
-					d = d[:len(sx)]
-					for j, v := range sx {
-						d[j] = v
-					}
+				// Columns ox of the strip are input columns ox-p: p of
+				// padding on the left, the row, then the rest on the right.
+				d := rowS[ky*ic:]
+				for ox := range p {
+					clear(d[ox*cell : ox*cell+ic])
+				}
+				interleave(d[p*cell:], rowX, ic, cell)
+				for ox := p + c.InW; ox < wp; ox++ {
+					clear(d[ox*cell : ox*cell+ic])
 				}
 			}
+		}
+	}
+}
+
+// interleave copies the pixels of ic values in row to dst, one every
+// stride floats: pixel j goes to dst[j*stride : j*stride+ic].
+func interleave(dst, row []float32, ic, stride int) {
+	n := len(row) / ic
+	if n == 0 {
+		return
+	}
+	dst = dst[:(n-1)*stride+ic]
+	switch ic {
+	case 3: // the input of the first layer: three colour channels
+		for j := range n {
+			d := dst[j*stride : j*stride+3 : j*stride+3]
+			s := row[j*3 : j*3+3 : j*3+3]
+			d[0], d[1], d[2] = s[0], s[1], s[2]
+		}
+	case 8:
+		for j := range n {
+			*(*[8]float32)(dst[j*stride:]) = *(*[8]float32)(row[j*8:])
+		}
+	default:
+		for j := range n {
+			copy(dst[j*stride:j*stride+ic], row[j*ic:(j+1)*ic])
 		}
 	}
 }
@@ -370,10 +393,7 @@ func (c *Conv2D) unstrip(gx, ds []float32) {
 					continue
 				}
 				rowX := img[iy*c.InW*ic : (iy+1)*c.InW*ic]
-				for ix := range c.InW {
-					ox := ix + c.Pad
-					addTo(rowX[ix*ic:(ix+1)*ic], rowS[ox*cell+ky*ic:ox*cell+(ky+1)*ic])
-				}
+				addInterleaved(rowX, rowS[c.Pad*cell+ky*ic:], ic, cell)
 			}
 		}
 	}
@@ -408,6 +428,34 @@ func tnBlocked(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 	for p := 0; p < k; p += blockRows {
 		r := min(blockRows, k-p)
 		gemm.TN(m, n, r, a[p*lda:], lda, b[p*ldb:], ldb, c, ldc)
+	}
+}
+
+// addInterleaved is the adjoint of interleave: it adds to each pixel j of
+// ic values in row the ic floats at src[j*stride].
+func addInterleaved(row, src []float32, ic, stride int) {
+	n := len(row) / ic
+	if n == 0 {
+		return
+	}
+	src = src[:(n-1)*stride+ic]
+	if ic == 8 {
+		for j := range n {
+			d := (*[8]float32)(row[j*8:])
+			s := (*[8]float32)(src[j*stride:])
+			d[0] += s[0]
+			d[1] += s[1]
+			d[2] += s[2]
+			d[3] += s[3]
+			d[4] += s[4]
+			d[5] += s[5]
+			d[6] += s[6]
+			d[7] += s[7]
+		}
+		return
+	}
+	for j := range n {
+		addTo(row[j*ic:(j+1)*ic], src[j*stride:j*stride+ic])
 	}
 }
 
