@@ -142,14 +142,16 @@ func (p MaxPool2) Backward(gx, gy, src []float32) {
 }
 
 // BackwardReLU is Backward through a ReLU that comes before the pooling:
-// src is that ReLU's output (the pooling's input), and each window's
-// gradient goes on to the ReLU's input at the winner where it is positive
+// src is that ReLU's output (the pooling's input) and y the pooling's
+// output from it (Forward's dst), and each window's gradient goes on to
+// the ReLU's input at the winner where the maximum is positive
 // (ReLUBackward), everything else being 0. It is Backward followed by
-// ReLUBackward(gx, gx, src), in one pass.
-func (p MaxPool2) BackwardReLU(gx, gy, src []float32) {
+// ReLUBackward(gx, gx, src), in one pass that reads each window's maximum
+// from y instead of finding it again.
+func (p MaxPool2) BackwardReLU(gx, gy, src, y []float32) {
 	n := p.batch(src, len(gy))
-	if len(gx) != len(src) {
-		panic(fmt.Sprintf("conv: max pool input gradient has length %d, want %d", len(gx), len(src)))
+	if len(gx) != len(src) || len(y) != len(gy) {
+		panic(fmt.Sprintf("conv: max pool input gradient has length %d, output %d, want %d and %d", len(gx), len(y), len(src), len(gy)))
 	}
 	clear(gx)
 	oh, ow, c := p.H/2, p.W/2, p.C
@@ -160,27 +162,24 @@ func (p MaxPool2) BackwardReLU(gx, gy, src []float32) {
 		for oy := range oh {
 			for ox := range ow {
 				i0 := base + 2*oy*row + 2*ox*c
-				s0, s1 := src[i0:i0+c], src[i0+c:i0+2*c]
-				s2, s3 := src[i0+row:i0+row+c], src[i0+row+c:i0+row+2*c]
-				g := gy[o : o+c]
-				s1, s2, s3 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)]
-				for ch := range s0 {
-					v0, v1, v2, v3 := s0[ch], s1[ch], s2[ch], s3[ch]
-					m := max(max(v0, v1), max(v2, v3))
-					if !(m > 0) {
+				s0, s1, s2 := src[i0:i0+c], src[i0+c:i0+2*c], src[i0+row:i0+row+c]
+				g, m := gy[o:o+c], y[o:o+c]
+				s1, s2, g = s1[:len(m)], s2[:len(m)], g[:len(m)]
+				for ch, mv := range m {
+					if !(mv > 0) {
 						continue // the ReLU passes nothing back (NaN included)
 					}
-					// The first input equal to the maximum wins; m > 0, so
-					// comparing floats is comparing bits. Conditional
-					// moves, not branches.
+					// The first input equal to the maximum wins; it is
+					// positive, so comparing floats is comparing bits.
+					// Conditional moves, not branches.
 					k := i0 + row + c
-					if v2 == m {
+					if s2[ch] == mv {
 						k = i0 + row
 					}
-					if v1 == m {
+					if s1[ch] == mv {
 						k = i0 + c
 					}
-					if v0 == m {
+					if s0[ch] == mv {
 						k = i0
 					}
 					gx[k+ch] = g[ch]

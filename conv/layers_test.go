@@ -122,7 +122,9 @@ func TestMaxPool2BackwardReLU(t *testing.T) {
 			p.Backward(want, gy, x)
 			ReLUBackward(want, want, x)
 			gx := newGuarded(len(x), func(int) float32 { return 7 })
-			p.BackwardReLU(gx.s(), gy, x)
+			y := make([]float32, len(gy))
+			p.Forward(y, x)
+			p.BackwardReLU(gx.s(), gy, x, y)
 			gx.intact(t, "gx")
 			for i, v := range gx.s() {
 				if math.Float32bits(v) != math.Float32bits(want[i]) {
@@ -269,7 +271,7 @@ func TestLayersZeroAllocs(t *testing.T) {
 		"ReLUBackward":          func() { ReLUBackward(gx, gx, x) },
 		"MaxPool2.Forward":      func() { p.Forward(y, x) },
 		"MaxPool2.Backward":     func() { p.Backward(gx, y, x) },
-		"MaxPool2.BackwardReLU": func() { p.BackwardReLU(gx, y, x) },
+		"MaxPool2.BackwardReLU": func() { p.BackwardReLU(gx, y, x, y) },
 		"GlobalAvgPool":         func() { g.Forward(ga, y[:512]) },
 		"GlobalAvgPool.Back":    func() { g.Backward(y[:512], ga) },
 		"Dense.Forward":         func() { d.Forward(dy, dx, dw, db) },

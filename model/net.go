@@ -465,7 +465,7 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 	case MaxPool:
 		switch p := (conv.MaxPool2{H: l.in.h, W: l.in.w, C: l.in.c}); {
 		case gin != nil && l.reluPrev:
-			p.BackwardReLU(gin, g, src)
+			p.BackwardReLU(gin, g, src, n.acts[i][:len(g)])
 		case gin != nil:
 			p.Backward(gin, g, src)
 		}
