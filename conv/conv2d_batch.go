@@ -87,9 +87,10 @@ func (c *Conv2D) BatchWorkLen(n int) int {
 }
 
 // stripWorkLen is the workspace for n images through strips: their strips
-// and product rows, the weights rearranged and (backward) their gradient.
+// and product rows, the weights rearranged and (backward) their gradient,
+// and a block of diagProduct's diagonal matrices.
 func (c *Conv2D) stripWorkLen(n int) int {
-	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen()
+	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen() + diagBlock*diagBlock
 }
 
 // stripW is the number of cells in a row of strips, OutW+KW-1 (stride 1).
@@ -288,8 +289,10 @@ func (c *Conv2D) forwardStrips(dst, src, w, b, work []float32, relu bool) {
 	wl := c.WeightLen()
 	wk := work[:wl]
 	c.kernelColumns(wk, w, false)
-	strips := work[wl : wl+per*c.stripLen()]
-	rows := work[wl+len(strips) : wl+len(strips)+c.stripRows(per)*oc]
+	diag := work[wl : wl+diagBlock*diagBlock]
+	at := wl + len(diag)
+	strips := work[at : at+per*c.stripLen()]
+	rows := work[at+len(strips) : at+len(strips)+c.stripRows(per)*oc]
 	out := c.OutLen()
 	for i0 := 0; i0 < n; i0 += per {
 		m := min(per, n-i0)
@@ -301,12 +304,17 @@ func (c *Conv2D) forwardStrips(dst, src, w, b, work []float32, relu bool) {
 		}
 		y := dst[i0*out : (i0+m)*out]
 		rowLen := c.OutW * oc
+		// Each output row out of the product rows, the ReLU applied on
+		// the way in vector registers (times the identity), or copied.
 		for j := range m * c.OutH {
 			from := rows[j*wp*oc : j*wp*oc+rowLen]
 			to := y[j*rowLen : (j+1)*rowLen]
-			if relu {
+			switch {
+			case relu && oc <= onesLen:
+				diagProduct(to, from, oc, 0, ones[:oc], zeros[:oc], true, diag)
+			case relu:
 				ReLU(to, from)
-			} else {
+			default:
 				copy(to, from)
 			}
 		}
@@ -469,6 +477,9 @@ var ones = func() (o [onesLen]float32) {
 	}
 	return o
 }()
+
+// zeros is a row of 0s, a bias that adds nothing.
+var zeros [onesLen]float32
 
 // AddColumnSums adds to dst (cols floats) the sum of the rows of the
 // row-major matrix m of cols columns, row by row in order: a layer's bias
