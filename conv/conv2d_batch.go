@@ -53,17 +53,17 @@ const maxImages = 1 << 30
 // useStrips reports whether the forward pass (forward) or the backward
 // pass go through strips: for stride 1, where im2col would copy short runs
 // (KW·InC floats), which costs more than the product itself, and not where
-// the runs are long enough, since the strip products drop KW-1 rows of
-// every OutW+KW-1 and the forward pass takes a separate pass for the bias
-// and ReLU. The bounds are from BenchmarkConvTrainBatch (catnet64's
-// layers): forward strips paid off for runs of 9 floats only, backward
-// ones up to 48.
+// the runs are long enough, since the strip products compute KW-1 rows of
+// every OutW+KW-1 for nothing and the forward pass copies its output out.
+// The bounds are from timing catnet64's layers at batch 16: forward strips
+// paid off for runs of 9 and 24 floats, not 48; backward ones up to 48,
+// not 96.
 func (c *Conv2D) useStrips(forward bool) bool {
 	if c.Stride != 1 || c.pointwise() {
 		return false
 	}
 	if forward {
-		return c.KW*c.InC < 16
+		return c.KW*c.InC <= 24
 	}
 	return c.KW*c.InC <= 48
 }
