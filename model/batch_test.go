@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"catd/optim"
 )
 
 // TestBatchedStepMatchesPerImage holds a training step with batched
@@ -67,4 +69,31 @@ func closeRel(t *testing.T, what string, got, want []float32) {
 		t.Fatalf("%s: [%d] batched %v, per image %v: difference %.3g of the largest %.3g", what, at, got[at], want[at], worst, scale)
 	}
 	t.Logf("%s: largest difference %.3g of %.3g", what, worst, scale)
+}
+
+// TestBatchedStepAllocatesNothing checks that a training step at batch 16
+// (batched convolutions, batch norms in training mode with their ReLUs,
+// pools with theirs) and its SGD-momentum update allocate nothing, for both
+// built-in architectures.
+func TestBatchedStepAllocatesNothing(t *testing.T) {
+	for _, name := range []string{"catnet64", "catsep64"} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := ArchByName(name)
+			n, _ := New(a, Options{MaxBatch: 16, Training: true})
+			n.Init(rand.New(rand.NewPCG(5, 5)))
+			x := make([]float32, 16*n.InputLen())
+			r := rand.New(rand.NewPCG(6, 6))
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			y := make([]float32, 16)
+			opt, _ := optim.New(optim.DefaultConfig(optim.KindMomentum), len(n.Params))
+			if allocs := testing.AllocsPerRun(2, func() {
+				n.Gradients(x, y, nil)
+				opt.Step(n.Params, n.Grads, 0.01)
+			}); allocs != 0 {
+				t.Errorf("training step at batch 16 allocates %v times", allocs)
+			}
+		})
+	}
 }
