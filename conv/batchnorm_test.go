@@ -2,6 +2,7 @@ package conv
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -121,6 +122,88 @@ func TestBatchNormAgainstReference(t *testing.T) {
 	}
 }
 
+// TestBatchNormReLUFused checks TrainForwardReLU against TrainForward and
+// ReLU, and BackwardReLU against ReLUBackward and Backward: the statistics
+// and the masked gradient bit for bit; the outputs, the input gradient
+// (in vector registers, or in place as Backward computes it) and the
+// parameter gradients (partial sums in float32) within 1e-5 of the
+// largest value; no write outside the outputs (NaN guard bands) and the
+// workspace.
+func TestBatchNormReLUFused(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, bc := range bnCases() {
+		t.Run(bc.String(), func(t *testing.T) {
+			bn := BatchNorm{C: bc.c, Eps: bc.eps, Momentum: bc.mom}
+			x := randSlice[float32](r, bc.n*bc.h*bc.w*bc.c)
+			for i := range x {
+				x[i] = x[i]*1.5 + bc.offset
+			}
+			gamma, beta, rm, rv := bnParams(r, bc.c)
+			gy := randSlice[float32](r, len(x))
+			c := bc.c
+
+			// Separate: batch norm, ReLU in place; ReLU backward in place,
+			// batch norm backward.
+			y := make([]float32, len(x))
+			rm1, rv1 := append([]float32(nil), rm...), append([]float32(nil), rv...)
+			sm1, si1 := make([]float32, c), make([]float32, c)
+			bn.TrainForward(y, x, gamma, beta, rm1, rv1, sm1, si1)
+			ReLU(y, y)
+			g := append([]float32(nil), gy...)
+			ReLUBackward(g, g, y)
+			gx := make([]float32, len(x))
+			gg, gb := make([]float32, c), make([]float32, c)
+			bn.Backward(gx, gg, gb, x, gamma, sm1, si1, g)
+
+			// Fused.
+			work := newGuarded(bn.WorkLen(), nil)
+			fy := newGuarded(len(x), nil)
+			rm2, rv2 := append([]float32(nil), rm...), append([]float32(nil), rv...)
+			sm2, si2 := newGuarded(c, nil), newGuarded(c, nil)
+			bn.TrainForwardReLU(fy.s(), x, gamma, beta, rm2, rv2, sm2.s(), si2.s(), work.s())
+			closeTo(t, "y", fy.s(), to64(y), 1e-5)
+			fgx := newGuarded(len(x), nil)
+			fgg, fgb := newGuarded(c, func(int) float32 { return 0 }), newGuarded(c, func(int) float32 { return 0 })
+			fgy := append([]float32(nil), gy...)
+			// The separate pass's y decides the ReLU's mask, so that both
+			// pass the same gradients.
+			bn.BackwardReLU(fgx.s(), fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), fgy, y, work.s())
+			for name, gb := range map[string]guardedBuf{"y": fy, "saveMean": sm2, "saveInvStd": si2, "gx": fgx, "ggamma": fgg, "gbeta": fgb, "work": work} {
+				gb.intact(t, name)
+			}
+			closeTo(t, "gx", fgx.s(), to64(gx), 1e-5)
+			closeTo(t, "ggamma", fgg.s(), to64(gg), 1e-5)
+			closeTo(t, "gbeta", fgb.s(), to64(gb), 1e-5)
+			for name, p := range map[string][2][]float32{
+				"runMean": {rm2, rm1}, "runVar": {rv2, rv1}, "saveMean": {sm2.s(), sm1}, "saveInvStd": {si2.s(), si1},
+				"gy (through the ReLU)": {fgy, g},
+			} {
+				sameBits(t, name, p[0], p[1])
+			}
+
+			// In place (gx = gy).
+			inPlace := append([]float32(nil), gy...)
+			clear(fgg.s())
+			clear(fgb.s())
+			bn.BackwardReLU(inPlace, fgg.s(), fgb.s(), x, gamma, sm2.s(), si2.s(), inPlace, y, work.s())
+			closeTo(t, "gx (in place)", inPlace, to64(gx), 1e-5)
+		})
+	}
+}
+
+// sameBits fails unless got and want hold the same float32 bit patterns.
+func sameBits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: length %d, want %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %v, want %v bit for bit", name, i, got[i], want[i])
+		}
+	}
+}
+
 // TestBatchNormGradientFiniteDifferences checks the float64 reference
 // gradient, through the batch statistics, against central differences of
 // L = Σ y*gy in training mode.
@@ -219,6 +302,10 @@ func TestBatchNormPanicsOnWrongLengths(t *testing.T) {
 		{"one pixel in training", func() { bn.TrainForward(x[:3], x[:3], c3, c3, c3, c3, c3, c3) }},
 		{"short saved statistics", func() { bn.TrainForward(x, x, c3, c3, c3, c3, c3, c2) }},
 		{"short output gradient", func() { bn.Backward(x, c3, c3, x, c3, c3, c3, x[3:]) }},
+		{"short workspace", func() {
+			bn.TrainForwardReLU(x, make([]float32, 12), c3, c3, c3, c3, c3, c3, make([]float32, bn.WorkLen()-1))
+		}},
+		{"short ReLU output", func() { bn.BackwardReLU(x, c3, c3, x, c3, c3, c3, x, x[3:], make([]float32, bn.WorkLen())) }},
 		{"short input gradient", func() { bn.Backward(x[3:], c3, c3, x, c3, c3, c3, x) }},
 		{"fold: weights not whole channels", func() { FoldBatchNorm(x[1:], c3, c3, c3, c3, c3, 1e-5) }},
 		{"fold: short variance", func() { FoldBatchNorm(x, c3, c3, c3, c3, c2, 1e-5) }},
@@ -242,6 +329,8 @@ func TestBatchNormZeroAllocs(t *testing.T) {
 		x[i] = float32(i % 7)
 	}
 	y := make([]float32, len(x))
+	gx := make([]float32, len(x))
+	work := make([]float32, bn.WorkLen())
 	p := make([][]float32, 8)
 	for i := range p {
 		p[i] = make([]float32, bn.C)
@@ -250,10 +339,13 @@ func TestBatchNormZeroAllocs(t *testing.T) {
 		}
 	}
 	for name, f := range map[string]func(){
-		"TrainForward":  func() { bn.TrainForward(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
-		"InferForward":  func() { bn.InferForward(y, y, p[0], p[1], p[2], p[3]) },
-		"Backward":      func() { bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], y) },
-		"FoldBatchNorm": func() { FoldBatchNorm(x, p[7], p[0], p[1], p[2], p[3], 1e-5) },
+		"TrainForward":     func() { bn.TrainForward(y, x, p[0], p[1], p[2], p[3], p[4], p[5]) },
+		"InferForward":     func() { bn.InferForward(y, y, p[0], p[1], p[2], p[3]) },
+		"Backward":         func() { bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], y) },
+		"TrainForwardReLU": func() { bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5], work) },
+		"BackwardReLU":     func() { bn.BackwardReLU(y, p[6], p[7], x, p[0], p[4], p[5], y, x, work) },
+		"BackwardReLU, gx": func() { bn.BackwardReLU(gx, p[6], p[7], x, p[0], p[4], p[5], y, x, work) },
+		"FoldBatchNorm":    func() { FoldBatchNorm(x, p[7], p[0], p[1], p[2], p[3], 1e-5) },
 	} {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
 			t.Errorf("%s allocates %v times per call", name, a)
@@ -303,5 +395,28 @@ func BenchmarkBatchNormInferForward(b *testing.B) {
 func BenchmarkBatchNormBackward(b *testing.B) {
 	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
 		bn.Backward(y, p[6], p[7], x, p[0], p[4], p[5], x) // gy = x
+	})
+}
+
+func BenchmarkBatchNormTrainForwardReLU(b *testing.B) {
+	var work []float32
+	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
+		if len(work) < bn.WorkLen() {
+			work = make([]float32, bn.WorkLen())
+		}
+		bn.TrainForwardReLU(y, x, p[0], p[1], p[2], p[3], p[4], p[5], work)
+	})
+}
+
+func BenchmarkBatchNormBackwardReLU(b *testing.B) {
+	var work, gx []float32
+	bnBench(b, func(bn BatchNorm, x, y []float32, p [][]float32) {
+		if len(work) < bn.WorkLen() {
+			work = make([]float32, bn.WorkLen())
+		}
+		if len(gx) != len(x) {
+			gx = make([]float32, len(x))
+		}
+		bn.BackwardReLU(gx, p[6], p[7], x, p[0], p[4], p[5], y, x, work) // ReLU output x
 	})
 }

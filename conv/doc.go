@@ -20,7 +20,9 @@
 // # Buffers
 //
 // Every kernel writes into caller-provided destinations and takes a caller-
-// provided workspace sized once (WorkLen); nothing allocates. Outputs never
+// provided workspace sized once (WorkLen; BatchWorkLen for the batched
+// convolution of a training step, ForwardBatch and BackwardBatch); nothing
+// allocates. Outputs never
 // alias inputs unless a doc comment says so. Weight and bias gradients
 // accumulate (+=), so a batch sums into them and the caller zeroes them
 // between steps; input gradients are overwritten. Wrong lengths are

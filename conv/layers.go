@@ -29,13 +29,19 @@ func ReLUBackward(gx, gy, y []float32) {
 	gy = gy[:len(gx)]
 	y = y[:len(gx)]
 	for i, v := range y {
-		// A mask instead of a branch: all ones where 0 < y <= +Inf, that
-		// is where y's bits as an int32 b satisfy 0 < b <= 0x7f800000
-		// (NaN, zeros and negatives give 0).
-		b := int32(math.Float32bits(v))
-		m := uint32(-b>>31) & uint32((b-0x7f800001)>>31)
-		gx[i] = math.Float32frombits(math.Float32bits(gy[i]) & m)
+		gx[i] = reluGrad(gy[i], v)
 	}
+}
+
+// reluGrad is the gradient g of a ReLU's output y passed to its input: g
+// where y > 0, else 0.
+func reluGrad(g, y float32) float32 {
+	// A mask instead of a branch: all ones where 0 < y <= +Inf, that is
+	// where y's bits as an int32 b satisfy 0 < b <= 0x7f800000 (NaN,
+	// zeros and negatives give 0).
+	b := int32(math.Float32bits(y))
+	m := uint32(-b>>31) & uint32((b-0x7f800001)>>31)
+	return math.Float32frombits(math.Float32bits(g) & m)
 }
 
 // MaxPool2 is 2×2 max pooling with stride 2 over NHWC images of H×W×C. An
@@ -140,6 +146,55 @@ func (p MaxPool2) Backward(gx, gy, src []float32) {
 						k = firstNaN(src, ch, i0, i0+c, i0+row, i0+row+c)
 					}
 					gx[k+ch] += g[ch]
+				}
+				o += c
+			}
+		}
+	}
+}
+
+// BackwardReLU is Backward through a ReLU that comes before the pooling:
+// src is that ReLU's output (the pooling's input) and y the pooling's
+// output from it (Forward's dst), and each window's gradient goes on to
+// the ReLU's input at the winner where the maximum is positive
+// (ReLUBackward), everything else being 0. It is Backward followed by
+// ReLUBackward(gx, gx, src), in one pass that reads each window's maximum
+// from y instead of finding it again.
+func (p MaxPool2) BackwardReLU(gx, gy, src, y []float32) {
+	n := p.batch(src, len(gy))
+	if len(gx) != len(src) || len(y) != len(gy) {
+		panic(fmt.Sprintf("conv: max pool input gradient has length %d, output %d, want %d and %d", len(gx), len(y), len(src), len(gy)))
+	}
+	clear(gx)
+	oh, ow, c := p.H/2, p.W/2, p.C
+	row := p.W * c
+	o := 0
+	for i := range n {
+		base := i * p.InLen()
+		for oy := range oh {
+			for ox := range ow {
+				i0 := base + 2*oy*row + 2*ox*c
+				s0, s1, s2 := src[i0:i0+c], src[i0+c:i0+2*c], src[i0+row:i0+row+c]
+				g, m := gy[o:o+c], y[o:o+c]
+				s1, s2, g = s1[:len(m)], s2[:len(m)], g[:len(m)]
+				for ch, mv := range m {
+					if !(mv > 0) {
+						continue // the ReLU passes nothing back (NaN included)
+					}
+					// The first input equal to the maximum wins; it is
+					// positive, so comparing floats is comparing bits.
+					// Conditional moves, not branches.
+					k := i0 + row + c
+					if s2[ch] == mv {
+						k = i0 + row
+					}
+					if s1[ch] == mv {
+						k = i0 + c
+					}
+					if s0[ch] == mv {
+						k = i0
+					}
+					gx[k+ch] = g[ch]
 				}
 				o += c
 			}

@@ -131,6 +131,47 @@ func TestMaxPool2Kernels(t *testing.T) {
 	}
 }
 
+// TestMaxPool2BackwardReLU checks the pooling's backward pass fused with
+// the ReLU before it against the two passes, bit for bit, on ReLU outputs
+// (a quarter of them 0, some windows all 0, ties, NaN and +Inf).
+func TestMaxPool2BackwardReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ n, h, w, c int }{{1, 2, 2, 1}, {1, 8, 8, 3}, {2, 7, 9, 5}, {1, 5, 4, 64}, {3, 3, 3, 2}, {16, 8, 8, 32}} {
+		t.Run(fmt.Sprintf("n%d_%dx%dx%d", tc.n, tc.h, tc.w, tc.c), func(t *testing.T) {
+			p := MaxPool2{H: tc.h, W: tc.w, C: tc.c}
+			x := randSlice[float32](r, tc.n*p.InLen())
+			for i := range x {
+				switch r.IntN(16) {
+				case 0:
+					x[i] = float32(math.NaN())
+				case 1:
+					x[i] = float32(math.Inf(1))
+				case 2:
+					x[i] = 1 // ties
+				}
+			}
+			ReLU(x, x)
+			if len(x) >= 4*tc.c {
+				clear(x[:4*tc.c]) // whole windows of zeros
+			}
+			gy := randSlice[float32](r, tc.n*p.OutLen())
+			want := make([]float32, len(x))
+			p.Backward(want, gy, x)
+			ReLUBackward(want, want, x)
+			gx := newGuarded(len(x), func(int) float32 { return 7 })
+			y := make([]float32, len(gy))
+			p.Forward(y, x)
+			p.BackwardReLU(gx.s(), gy, x, y)
+			gx.intact(t, "gx")
+			for i, v := range gx.s() {
+				if math.Float32bits(v) != math.Float32bits(want[i]) {
+					t.Fatalf("gx[%d] = %v, want %v (input %v)", i, v, want[i], x[i])
+				}
+			}
+		})
+	}
+}
+
 func TestGlobalAvgPool(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct{ n, h, w, c int }{{1, 4, 4, 8}, {2, 5, 7, 3}, {1, 1, 1, 64}, {3, 8, 8, 64}} {
@@ -263,14 +304,15 @@ func TestLayersZeroAllocs(t *testing.T) {
 	dy := make([]float32, 1)
 	work := make([]float32, d.WorkLen())
 	for name, f := range map[string]func(){
-		"ReLU":               func() { ReLU(x, x) },
-		"ReLUBackward":       func() { ReLUBackward(gx, gx, x) },
-		"MaxPool2.Forward":   func() { p.Forward(y, x) },
-		"MaxPool2.Backward":  func() { p.Backward(gx, y, x) },
-		"GlobalAvgPool":      func() { g.Forward(ga, y[:512]) },
-		"GlobalAvgPool.Back": func() { g.Backward(y[:512], ga) },
-		"Dense.Forward":      func() { d.Forward(dy, dx, dw, db) },
-		"Dense.Backward":     func() { d.Backward(dx, dw, db, dx, dw, dy, work) },
+		"ReLU":                  func() { ReLU(x, x) },
+		"ReLUBackward":          func() { ReLUBackward(gx, gx, x) },
+		"MaxPool2.Forward":      func() { p.Forward(y, x) },
+		"MaxPool2.Backward":     func() { p.Backward(gx, y, x) },
+		"MaxPool2.BackwardReLU": func() { p.BackwardReLU(gx, y, x, y) },
+		"GlobalAvgPool":         func() { g.Forward(ga, y[:512]) },
+		"GlobalAvgPool.Back":    func() { g.Backward(y[:512], ga) },
+		"Dense.Forward":         func() { d.Forward(dy, dx, dw, db) },
+		"Dense.Backward":        func() { d.Backward(dx, dw, db, dx, dw, dy, work) },
 	} {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
 			t.Errorf("%s allocates %v times per call", name, a)

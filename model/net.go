@@ -45,6 +45,12 @@ type Net struct {
 	work     []float32
 	gbuf     [2][]float32 // activation gradients, ping-pong
 	dlogits  []float32
+
+	// convPerImage runs the convolutions of a training step image by
+	// image (Conv2D.Forward and Backward) instead of batched
+	// (ForwardBatch and BackwardBatch): the step as it was before
+	// batching, which tests hold the batched one to.
+	convPerImage bool
 }
 
 // layer is one layer with its geometry and its views into Params/Grads.
@@ -59,11 +65,14 @@ type layer struct {
 	gw, gb  []float32
 	wOff    int // offset of w in Params
 
-	// reluNext marks a conv or dwconv whose ReLU, the next layer, it
-	// applies itself as it writes its output (their buffers are one, since
-	// ReLU runs in place); reluDone marks that ReLU, which then has nothing
-	// left to do.
-	reluNext, reluDone bool
+	// reluNext marks a conv, dwconv or batch norm whose ReLU, the next
+	// layer, it applies itself as it writes its output (their buffers are
+	// one, since ReLU runs in place); reluDone marks that ReLU, which then
+	// has nothing left to do forward. A batch norm also takes the ReLU's
+	// backward pass into its own (BackwardReLU in training), as does a max
+	// pool after a ReLU (reluPrev); gradDone marks such a ReLU, whose
+	// backward pass is then nothing either.
+	reluNext, reluDone, gradDone, reluPrev bool
 
 	// Batch norm: running statistics (views into Buffers) and the batch
 	// statistics saved by a training forward pass for backward.
@@ -103,7 +112,7 @@ func New(a Arch, opt Options) (*Net, error) {
 			}
 			ly.conv = c
 			if opt.Training {
-				work = max(work, c.WorkLen())
+				work = max(work, c.WorkLen(), c.BatchWorkLen(1))
 			} else {
 				work = max(work, c.ForwardWorkLen())
 			}
@@ -121,6 +130,9 @@ func New(a Arch, opt Options) (*Net, error) {
 			}
 			boff += 2 * s.c
 			ly.saveMean, ly.saveInvStd = make([]float32, s.c), make([]float32, s.c)
+			if opt.Training {
+				work = max(work, ly.bn.WorkLen())
+			}
 		case Dense:
 			ly.dense = conv.Dense{In: s.len(), Out: l.Out}
 			work = max(work, ly.dense.WorkLen())
@@ -162,15 +174,23 @@ func New(a Arch, opt Options) (*Net, error) {
 	return n, nil
 }
 
-// fuseReLUs lets every convolution followed by a ReLU apply it as it
-// writes its output, in training as in inference: the ReLU runs in place,
-// so the convolution's own output is never kept, and its backward pass
-// needs only its input.
+// fuseReLUs lets every convolution or batch norm followed by a ReLU apply
+// it as it writes its output, in training as in inference: the ReLU runs
+// in place, so the layer's own output is never kept; a convolution's
+// backward pass needs only its input, and a batch norm's takes the ReLU's
+// mask from the output. A max pool after a ReLU takes the ReLU's backward
+// pass into its own.
 func (n *Net) fuseReLUs() {
 	for i := 0; i+1 < len(n.layers); i++ {
 		l, next := &n.layers[i], &n.layers[i+1]
-		if (l.Kind == Conv || l.Kind == DWConv) && next.Kind == ReLU && &n.acts[i][0] == &n.acts[i+1][0] {
+		if (l.Kind == Conv || l.Kind == DWConv || l.Kind == BatchNorm) && next.Kind == ReLU && &n.acts[i][0] == &n.acts[i+1][0] {
 			l.reluNext, next.reluDone = true, true
+			next.gradDone = l.Kind == BatchNorm
+		}
+	}
+	for i := 1; i < len(n.layers); i++ {
+		if l, prev := &n.layers[i], &n.layers[i-1]; l.Kind == MaxPool && prev.Kind == ReLU && !prev.gradDone {
+			l.reluPrev, prev.gradDone = true, true
 		}
 	}
 }
@@ -320,6 +340,10 @@ func (n *Net) forward(x []float32, train bool) []float32 {
 func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 	l := &n.layers[i]
 	out := n.acts[i][:b*l.out.len()]
+	if train && l.Kind == Conv && !n.convPerImage {
+		l.conv.ForwardBatch(out, cur, l.w, l.b, n.work, l.reluNext)
+		return out
+	}
 	switch l.Kind {
 	case Conv:
 		if l.reluNext {
@@ -334,10 +358,16 @@ func (n *Net) forwardLayer(i, b int, cur []float32, train bool) []float32 {
 			l.dw.Forward(out, cur, l.w, l.b)
 		}
 	case BatchNorm:
-		if train {
+		switch {
+		case train && l.reluNext:
+			l.bn.TrainForwardReLU(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd, n.work)
+		case train:
 			l.bn.TrainForward(out, cur, l.w, l.b, l.runMean, l.runVar, l.saveMean, l.saveInvStd)
-		} else {
+		default:
 			l.bn.InferForward(out, cur, l.w, l.b, l.runMean, l.runVar)
+			if l.reluNext {
+				conv.ReLU(out, out)
+			}
 		}
 	case ReLU:
 		if !l.reluDone {
@@ -405,27 +435,40 @@ func (n *Net) backwardLayer(i, b int, g []float32, cur *int) (gin []float32, don
 	}
 	switch l.Kind {
 	case Conv:
-		l.conv.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
+		if n.convPerImage {
+			l.conv.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
+		} else {
+			l.conv.BackwardBatch(gin, l.gw, l.gb, src, l.w, g, n.work)
+		}
 	case DWConv:
 		l.dw.Backward(gin, l.gw, l.gb, src, l.w, g)
 	case BatchNorm:
 		if gin == nil {
 			gin = n.gbuf[1-*cur][:b*l.in.len()] // gamma and beta still need it
 		}
-		l.bn.Backward(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g)
+		if l.reluNext {
+			l.bn.BackwardReLU(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g, n.acts[i][:len(g)], n.work)
+		} else {
+			l.bn.Backward(gin, l.gw, l.gb, src, l.w, l.saveMean, l.saveInvStd, g)
+		}
 		if i == 0 {
 			return nil, true
 		}
 	case Dense:
 		l.dense.Backward(gin, l.gw, l.gb, src, l.w, g, n.work)
 	case ReLU:
-		conv.ReLUBackward(g, g, n.acts[i][:len(g)])
+		if !l.gradDone {
+			conv.ReLUBackward(g, g, n.acts[i][:len(g)])
+		}
 		return g, i == 0 // in place
 	case Flatten:
 		return g, i == 0
 	case MaxPool:
-		if gin != nil {
-			conv.MaxPool2{H: l.in.h, W: l.in.w, C: l.in.c}.Backward(gin, g, src)
+		switch p := (conv.MaxPool2{H: l.in.h, W: l.in.w, C: l.in.c}); {
+		case gin != nil && l.reluPrev:
+			p.BackwardReLU(gin, g, src, n.acts[i][:len(g)])
+		case gin != nil:
+			p.Backward(gin, g, src)
 		}
 	case GlobalAvgPool:
 		if gin != nil {

@@ -63,7 +63,7 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("bench --json printed %q: %v", out, err)
 	}
 	for _, key := range []string{"infer_b1_us", "train_sgdm_b1_us", "train_sgdm_b16_us", "train_adam_b1_us",
-		"infer_allocs_per_op", "train_allocs_per_op", "params_bytes", "optimizer_state_bytes", "workspace_bytes"} {
+		"infer_allocs_per_op", "train_allocs_per_op", "params_bytes", "optimizer_state_bytes", "workspace_bytes", "workspace_b16_bytes"} {
 		v, ok := res[key].(float64)
 		if !ok {
 			t.Errorf("bench --json has no number %q", key)
@@ -75,6 +75,9 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if res["params_bytes"].(float64) != 4*24593 || res["optimizer_state_bytes"].(float64) != 4*24593 {
 		t.Errorf("params_bytes %v, optimizer_state_bytes %v, want %d each", res["params_bytes"], res["optimizer_state_bytes"], 4*24593)
+	}
+	if ws, ws16 := res["workspace_bytes"].(float64), res["workspace_b16_bytes"].(float64); !(ws > 0 && ws16 > ws) {
+		t.Errorf("workspace %v B at batch 1, %v B at batch 16: want more at 16", ws, ws16)
 	}
 	if res["infer_allocs_per_op"].(float64) != 0 || res["train_allocs_per_op"].(float64) != 0 {
 		t.Errorf("allocations per op: inference %v, training %v", res["infer_allocs_per_op"], res["train_allocs_per_op"])
