@@ -11,6 +11,12 @@
 // it durable and are read when a batch is drawn, from the page cache as a
 // rule, so that a full buffer of 1,000 labels does not cost the daemon
 // 12 MB of resident memory.
+//
+// Rounds pull the weights toward the ones learning started from (L2-SP),
+// weighted parameter by parameter by the starting model's importance
+// (Importance: the Fisher information of its cat output, kept in an
+// importance file tied to that model), so that what the model knew about
+// cats in general stays while the household is learnt.
 package learn
 
 import (
