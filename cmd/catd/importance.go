@@ -19,8 +19,7 @@ import (
 func setupImportance(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	modelPath := fs.String("model", "", "model file (default: the built-in model)")
 	data := fs.String("data", "", "labelled images the model was trained on: a folder (or .tar, or a folder inside one) with cat/ and noncat/ (required)")
-	perClass := fs.Int("per-class", 1000, "images of each class to measure on, drawn at random")
-	seed := fs.Uint64("seed", 1, "random seed of the draw")
+	perClass := fs.Int("per-class", 1000, "images of each class to measure on: a fixed spread of the folder's (the same each run)")
 	out := fs.String("out", "", "where to write the importance file (required); catd run uses MODEL.importance.safetensors next to a model file")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
@@ -43,7 +42,7 @@ func setupImportance(fs *pflag.FlagSet) func(context.Context, *env, []string) er
 		for _, s := range report.Skipped {
 			e.log.Warn().Str("file", s.Path).Str("reason", s.Reason).Msg("image skipped")
 		}
-		fisher, err := learn.Importance(net, info, set, *perClass, *seed)
+		fisher, err := learn.Importance(net, info, set, *perClass, 1)
 		if err != nil {
 			return err
 		}
@@ -54,7 +53,7 @@ func setupImportance(fs *pflag.FlagSet) func(context.Context, *env, []string) er
 			}
 		}
 		md := map[string]string{"model": name, "data": *data, "images": strconv.Itoa(set.Len()),
-			"cats": strconv.Itoa(cats), "per_class": strconv.Itoa(*perClass), "seed": strconv.FormatUint(*seed, 10)}
+			"cats": strconv.Itoa(cats), "per_class": strconv.Itoa(*perClass)}
 		if err := learn.WriteImportance(*out, net, fisher, md); err != nil {
 			return err
 		}
