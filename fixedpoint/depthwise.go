@@ -26,6 +26,13 @@ type depthwiseConv2D struct {
 	w16  []int16 // the same as int16s, for the arm64 kernel
 	bias []int32 // [cp]
 	out  outStage
+
+	// The 3×3 kernel's (nil unless it runs): weights by pairs of taps,
+	// [cp/8][5][8][2] (taps 2i and 2i+1 of each channel side by side, tap
+	// 8 with a zero), and the biases less InZP times the channel's nine
+	// weights, for windows wholly inside the image.
+	w3    []int16
+	bias3 []int32
 }
 
 // maxDWTaps is the most taps (K*K) one kernel call takes: the tap list
@@ -77,6 +84,9 @@ func newDepthwiseConv2DISA(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int3
 		}
 	}
 	copy(l.bias, bias)
+	if useDW3 && l.rq != outGo && g.K == 3 {
+		l.w3, l.bias3 = newDW3Weights(l.w32, l.bias, cp, inZP)
+	}
 	return l, nil
 }
 
@@ -189,12 +199,34 @@ func (d *depthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, fi
 			// The kernel's last reads: the last pixel's taps, up to channel c0+8*full.
 			_ = x[(n-1)*xs+maxTapOffset(taps)+c0+8*full-1]
 			_ = acc[(n-1)*ldc+8*full-1]
-			dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
+			if d.w3 != nil && first && len(taps) == 2*9 {
+				// A whole window: taps (ky, kx) at taps[0] + ky*rs + kx*C.
+				dw3Blocks(n, full, &x[taps[0]+c0], xs, d.g.InW*d.g.C, d.g.C, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], ldc)
+			} else {
+				dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
+			}
 		}
 	}
 	if 8*full < cc {
 		d.dwGo(n, x, c0+8*full, c0+cc, xs, taps, first, acc[8*full:], ldc)
 	}
+}
+
+// newDW3Weights returns the 3×3 kernel's weights and biases (see
+// depthwiseConv2D.w3) from [9][cp] weights w32 and biases bias. With the
+// zero point folded into the bias, bias3 + Σ x*w equals dwGo's
+// bias + Σ (x - zp)*w modulo 2^32, as int32 sums wrap.
+func newDW3Weights(w32, bias []int32, cp int, zp int32) (w3 []int16, bias3 []int32) {
+	w3, bias3 = make([]int16, cp/8*80), make([]int32, cp)
+	for c := range cp {
+		bias3[c] = bias[c]
+		for t := range 9 {
+			w := w32[t*cp+c]
+			bias3[c] -= zp * w
+			w3[c/8*80+t/2*16+c%8*2+t%2] = int16(w)
+		}
+	}
+	return w3, bias3
 }
 
 // maxTapOffset returns the largest input offset of a tap list.
