@@ -29,10 +29,12 @@ type depthwiseConv2D struct {
 
 	// The 3×3 kernel's (nil unless it runs): weights by pairs of taps,
 	// [cp/8][5][8][2] (taps 2i and 2i+1 of each channel side by side, tap
-	// 8 with a zero), and the biases less InZP times the channel's nine
-	// weights, for windows wholly inside the image.
+	// 8 with a zero), the biases less InZP times the channel's nine
+	// weights, and a row of InZPs that taps outside the image read (which
+	// gives them InZP*w, cancelling their part of the bias).
 	w3    []int16
 	bias3 []int32
+	zpRow []int8
 }
 
 // maxDWTaps is the most taps (K*K) one kernel call takes: the tap list
@@ -86,6 +88,11 @@ func newDepthwiseConv2DISA(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int3
 	copy(l.bias, bias)
 	if useDW3 && l.rq != outGo && g.K == 3 {
 		l.w3, l.bias3 = newDW3Weights(l.w32, l.bias, cp, inZP)
+		// As long as the longest run's reads: (OutW-1)*Stride*C + cp.
+		l.zpRow = make([]int8, (g.OutW-1)*g.Stride*g.C+cp)
+		for i := range l.zpRow {
+			l.zpRow[i] = int8(inZP)
+		}
 	}
 	return l, nil
 }
@@ -199,9 +206,17 @@ func (d *depthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, fi
 			// The kernel's last reads: the last pixel's taps, up to channel c0+8*full.
 			_ = x[(n-1)*xs+maxTapOffset(taps)+c0+8*full-1]
 			_ = acc[(n-1)*ldc+8*full-1]
-			if d.w3 != nil && first && len(taps) == 2*9 {
-				// A whole window: taps (ky, kx) at taps[0] + ky*rs + kx*C.
-				dw3Blocks(n, full, &x[taps[0]+c0], xs, d.g.InW*d.g.C, d.g.C, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], ldc)
+			if d.w3 != nil && first {
+				// All nine taps, those outside the image on the row of zero points.
+				_ = d.zpRow[(n-1)*xs+c0+8*full-1]
+				var tap [9]*int8
+				for t := range tap {
+					tap[t] = &d.zpRow[c0]
+				}
+				for t := 0; t < len(taps); t += 2 {
+					tap[taps[t+1]/d.cp] = &x[taps[t]+c0]
+				}
+				dw3Blocks(n, full, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], ldc)
 			} else {
 				dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
 			}
