@@ -141,6 +141,10 @@ func (d *depthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	for i := range n {
 		x := src[i*in : (i+1)*in]
 		for oy := range d.g.OutH {
+			if d.w3 != nil && d.g.C%8 == 0 {
+				d.row3(dst[i*out+oy*rowLen:][:rowLen], x, oy, &tile)
+				continue
+			}
 			d.row(dst[i*out+oy*rowLen:][:rowLen], x, oy, &tile, &taps)
 		}
 	}
@@ -187,6 +191,56 @@ func (d *depthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[
 				if nt > 0 {
 					d.pixels(end-ox, x, c0, cc, s*c, taps[:2*nt], first, acc, cw)
 				}
+				ox = end
+			}
+			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+		}
+	}
+}
+
+// row3 is row for 3×3 layers of whole blocks of 8 channels, all in the
+// 3×3 kernel: a run is a single pixel whose window hangs over the left or
+// right edge, or the pixels between, and each run's taps are pointers
+// into x, or into the row of zero points where they fall outside it.
+func (d *depthwiseConv2D) row3(y, x []int8, oy int, tile *[tileLen]int32) {
+	g := &d.g
+	c, s := g.C, g.Stride
+	xs := s * c
+	iy0 := oy*s - g.Pad
+	cw := min(d.cp, maxTileCols)
+	tr := tileLen / cw
+	var tap [9]*int8
+	for c0 := 0; c0 < c; c0 += cw {
+		cc := min(cw, c-c0)
+		for p0 := 0; p0 < g.OutW; p0 += tr {
+			p1 := min(p0+tr, g.OutW)
+			for ox := p0; ox < p1; {
+				ix0 := ox*s - g.Pad
+				end := ox + 1
+				if ix0 >= 0 {
+					for end < p1 && end*s-g.Pad+3 <= g.InW {
+						end++
+					}
+				}
+				n := end - ox
+				// The kernel's last reads, in x and in the zero points.
+				_ = d.zpRow[(n-1)*xs+c0+cc-1]
+				for ky := range 3 {
+					iy := iy0 + ky
+					for kx := range 3 {
+						ix := ix0 + kx
+						if iy < 0 || iy >= g.InH || ix < 0 || ix >= g.InW {
+							tap[ky*3+kx] = &d.zpRow[c0]
+							continue
+						}
+						off := (iy*g.InW+ix)*c + c0
+						_ = x[off+(n-1)*xs+cc-1]
+						tap[ky*3+kx] = &x[off]
+					}
+				}
+				acc := tile[(ox-p0)*cw:]
+				_ = acc[(n-1)*cw+cc-1]
+				dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
 				ox = end
 			}
 			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)

@@ -16,13 +16,15 @@ func dw3Cases() []dw3Case {
 	for c := 1; c <= 41; c++ {
 		for _, hw := range [][2]int{{3, 3}, {5, 7}, {8, 5}} {
 			for s := 1; s <= 2; s++ {
-				cases = append(cases, dw3Case{hw[0], hw[1], c, s, c % 2})
+				cases = append(cases, dw3Case{hw[0], hw[1], c, s, 0}, dw3Case{hw[0], hw[1], c, s, 1})
 			}
 		}
 	}
 	// 1×1 images (only edges), a row of one window, and channel
 	// blocks past the tile's width (c0 = 256).
-	return append(cases, dw3Case{1, 1, 16, 1, 1}, dw3Case{1, 1, 9, 2, 1}, dw3Case{3, 9, 24, 1, 0}, dw3Case{5, 5, 300, 1, 1}, dw3Case{6, 4, 384, 2, 1})
+	return append(cases, dw3Case{1, 1, 16, 1, 1}, dw3Case{1, 1, 9, 2, 1}, dw3Case{3, 9, 24, 1, 0}, dw3Case{5, 5, 300, 1, 1}, dw3Case{6, 4, 384, 2, 1},
+		// Rows longer than a tile (256 channels: 8 pixels).
+		dw3Case{4, 21, 256, 1, 1}, dw3Case{5, 19, 384, 2, 1})
 }
 
 // dw3Layer is a random 3×3 layer and the parameters it was built from.
