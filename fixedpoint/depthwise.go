@@ -26,6 +26,15 @@ type depthwiseConv2D struct {
 	w16  []int16 // the same as int16s, for the arm64 kernel
 	bias []int32 // [cp]
 	out  outStage
+
+	// The 3×3 kernel's (nil unless it runs): weights by pairs of taps,
+	// [cp/8][5][8][2] (taps 2i and 2i+1 of each channel side by side, tap
+	// 8 with a zero), the biases less InZP times the channel's nine
+	// weights, and a row of InZPs that taps outside the image read (which
+	// gives them InZP*w, cancelling their part of the bias).
+	w3    []int16
+	bias3 []int32
+	zpRow []int8
 }
 
 // maxDWTaps is the most taps (K*K) one kernel call takes: the tap list
@@ -77,6 +86,14 @@ func newDepthwiseConv2DISA(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int3
 		}
 	}
 	copy(l.bias, bias)
+	if useDW3 && l.rq != outGo && g.K == 3 {
+		l.w3, l.bias3 = newDW3Weights(l.w32, l.bias, cp, inZP)
+		// As long as the longest run's reads: (OutW-1)*Stride*C + cp.
+		l.zpRow = make([]int8, (g.OutW-1)*g.Stride*g.C+cp)
+		for i := range l.zpRow {
+			l.zpRow[i] = int8(inZP)
+		}
+	}
 	return l, nil
 }
 
@@ -124,6 +141,10 @@ func (d *depthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	for i := range n {
 		x := src[i*in : (i+1)*in]
 		for oy := range d.g.OutH {
+			if d.w3 != nil && d.g.C%8 == 0 {
+				d.row3(dst[i*out+oy*rowLen:][:rowLen], x, oy, &tile)
+				continue
+			}
 			d.row(dst[i*out+oy*rowLen:][:rowLen], x, oy, &tile, &taps)
 		}
 	}
@@ -177,6 +198,56 @@ func (d *depthwiseConv2D) row(y, x []int8, oy int, tile *[tileLen]int32, taps *[
 	}
 }
 
+// row3 is row for 3×3 layers of whole blocks of 8 channels, all in the
+// 3×3 kernel: a run is a single pixel whose window hangs over the left or
+// right edge, or the pixels between, and each run's taps are pointers
+// into x, or into the row of zero points where they fall outside it.
+func (d *depthwiseConv2D) row3(y, x []int8, oy int, tile *[tileLen]int32) {
+	g := &d.g
+	c, s := g.C, g.Stride
+	xs := s * c
+	iy0 := oy*s - g.Pad
+	cw := min(d.cp, maxTileCols)
+	tr := tileLen / cw
+	var tap [9]*int8
+	for c0 := 0; c0 < c; c0 += cw {
+		cc := min(cw, c-c0)
+		for p0 := 0; p0 < g.OutW; p0 += tr {
+			p1 := min(p0+tr, g.OutW)
+			for ox := p0; ox < p1; {
+				ix0 := ox*s - g.Pad
+				end := ox + 1
+				if ix0 >= 0 {
+					for end < p1 && end*s-g.Pad+3 <= g.InW {
+						end++
+					}
+				}
+				n := end - ox
+				// The kernel's last reads, in x and in the zero points.
+				_ = d.zpRow[(n-1)*xs+c0+cc-1]
+				for ky := range 3 {
+					iy := iy0 + ky
+					for kx := range 3 {
+						ix := ix0 + kx
+						if iy < 0 || iy >= g.InH || ix < 0 || ix >= g.InW {
+							tap[ky*3+kx] = &d.zpRow[c0]
+							continue
+						}
+						off := (iy*g.InW+ix)*c + c0
+						_ = x[off+(n-1)*xs+cc-1]
+						tap[ky*3+kx] = &x[off]
+					}
+				}
+				acc := tile[(ox-p0)*cw:]
+				_ = acc[(n-1)*cw+cc-1]
+				dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
+				ox = end
+			}
+			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+		}
+	}
+}
+
 // pixels computes channels c0..c0+cc of n pixels sharing a tap list
 // (pairs of input offset and weight offset; the pixels are xs int8s
 // apart) into acc (row stride ldc, column 0 is channel c0): the first
@@ -189,12 +260,42 @@ func (d *depthwiseConv2D) pixels(n int, x []int8, c0, cc, xs int, taps []int, fi
 			// The kernel's last reads: the last pixel's taps, up to channel c0+8*full.
 			_ = x[(n-1)*xs+maxTapOffset(taps)+c0+8*full-1]
 			_ = acc[(n-1)*ldc+8*full-1]
-			dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
+			if d.w3 != nil && first {
+				// All nine taps, those outside the image on the row of zero points.
+				_ = d.zpRow[(n-1)*xs+c0+8*full-1]
+				var tap [9]*int8
+				for t := range tap {
+					tap[t] = &d.zpRow[c0]
+				}
+				for t := 0; t < len(taps); t += 2 {
+					tap[taps[t+1]/d.cp] = &x[taps[t]+c0]
+				}
+				dw3Blocks(n, full, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], ldc)
+			} else {
+				dwBlocks(n, full, &x[c0], xs, taps, d.w32[c0:], d.w16, c0, &d.bias[c0], d.InZP, &acc[0], ldc)
+			}
 		}
 	}
 	if 8*full < cc {
 		d.dwGo(n, x, c0+8*full, c0+cc, xs, taps, first, acc[8*full:], ldc)
 	}
+}
+
+// newDW3Weights returns the 3×3 kernel's weights and biases (see
+// depthwiseConv2D.w3) from [9][cp] weights w32 and biases bias. With the
+// zero point folded into the bias, bias3 + Σ x*w equals dwGo's
+// bias + Σ (x - zp)*w modulo 2^32, as int32 sums wrap.
+func newDW3Weights(w32, bias []int32, cp int, zp int32) (w3 []int16, bias3 []int32) {
+	w3, bias3 = make([]int16, cp/8*80), make([]int32, cp)
+	for c := range cp {
+		bias3[c] = bias[c]
+		for t := range 9 {
+			w := w32[t*cp+c]
+			bias3[c] -= zp * w
+			w3[c/8*80+t/2*16+c%8*2+t%2] = int16(w)
+		}
+	}
+	return w3, bias3
 }
 
 // maxTapOffset returns the largest input offset of a tap list.

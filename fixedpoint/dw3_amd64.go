@@ -1,0 +1,27 @@
+//go:build !purego
+
+package fixedpoint
+
+// useDW3 tells whether depthwise 3×3 layers run in dw3AVX2.
+var useDW3 = hasAVX2
+
+// dw3AVX2 is the AVX2 kernel of dw3Blocks: per pixel, blocks of 16
+// channels and then one of 8, each from the bias through five pairs of
+// taps (the ninth paired with itself and a zero weight),
+//
+//	acc += x[tap a]*w[a] + x[tap b]*w[b]     VPUNPCKLBW, VPMOVSXBW, VPMADDWD, VPADDD
+//
+// exact: the int8 products are below 2^14, the pair's sum below 2^15, and
+// the int32 sums wrap. w is the block's [5][8][2] int16 weights (see
+// newDW3Weights), 160 bytes per 8 channels; xs and ldc count bytes.
+//
+//go:noescape
+func dw3AVX2(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int)
+
+// dw3Blocks runs the 3×3 depthwise kernel on cb blocks of 8 channels of n
+// pixels (see depthwiseConv2D.pixels): pixel p's tap t reads the int8s at
+// tap[t] + p*xs, w and bias point at the first channel's group of weights
+// and its folded bias, the sums go to acc + p*ldc.
+func dw3Blocks(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int) {
+	dw3AVX2(n, cb, tap, xs, w, bias, acc, 4*ldc)
+}

@@ -1,0 +1,140 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func dw3AVX2(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int)
+//
+// Registers: R11 pixels left, R13 the pixel's offset from the taps, R10
+// its output; per block R12 blocks of 8 channels left, SI the offset at
+// the block, DI the block's weights, R9 its bias, DX its output, BX the
+// tap pointers, AX and R8 a pair's. Y0 and Y1 sum channels 0-7 and 8-15
+// of a block of 16; Y4 and Y5 hold a pair of taps' inputs, bytes
+// interleaved and widened to int16 words.
+TEXT ·dw3AVX2(SB), NOSPLIT, $0-64
+	MOVQ n+0(FP), R11
+	MOVQ tap+16(FP), BX
+	MOVQ acc+48(FP), R10
+	XORQ R13, R13
+pixel:
+	MOVQ cb+8(FP), R12
+	MOVQ R13, SI
+	MOVQ w+32(FP), DI
+	MOVQ bias+40(FP), R9
+	MOVQ R10, DX
+blocks16:
+	CMPQ R12, $2
+	JLT blocks8
+	VMOVDQU 0(R9), Y0
+	VMOVDQU 32(R9), Y1
+	MOVQ 0(BX), AX
+	VMOVDQU (AX)(SI*1), X4
+	MOVQ 8(BX), R8
+	VPUNPCKHBW (R8)(SI*1), X4, X5
+	VPUNPCKLBW (R8)(SI*1), X4, X4
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMADDWD 0(DI), Y4, Y4
+	VPMADDWD 160(DI), Y5, Y5
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	MOVQ 16(BX), AX
+	VMOVDQU (AX)(SI*1), X4
+	MOVQ 24(BX), R8
+	VPUNPCKHBW (R8)(SI*1), X4, X5
+	VPUNPCKLBW (R8)(SI*1), X4, X4
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMADDWD 32(DI), Y4, Y4
+	VPMADDWD 192(DI), Y5, Y5
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	MOVQ 32(BX), AX
+	VMOVDQU (AX)(SI*1), X4
+	MOVQ 40(BX), R8
+	VPUNPCKHBW (R8)(SI*1), X4, X5
+	VPUNPCKLBW (R8)(SI*1), X4, X4
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMADDWD 64(DI), Y4, Y4
+	VPMADDWD 224(DI), Y5, Y5
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	MOVQ 48(BX), AX
+	VMOVDQU (AX)(SI*1), X4
+	MOVQ 56(BX), R8
+	VPUNPCKHBW (R8)(SI*1), X4, X5
+	VPUNPCKLBW (R8)(SI*1), X4, X4
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMADDWD 96(DI), Y4, Y4
+	VPMADDWD 256(DI), Y5, Y5
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	MOVQ 64(BX), AX
+	VMOVDQU (AX)(SI*1), X4
+	VPUNPCKHBW X4, X4, X5
+	VPUNPCKLBW X4, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMADDWD 128(DI), Y4, Y4
+	VPMADDWD 288(DI), Y5, Y5
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	VMOVDQU Y0, 0(DX)
+	VMOVDQU Y1, 32(DX)
+	ADDQ $16, SI
+	ADDQ $320, DI
+	ADDQ $64, R9
+	ADDQ $64, DX
+	SUBQ $2, R12
+	JMP blocks16
+blocks8:
+	CMPQ R12, $1
+	JLT done
+	VMOVDQU 0(R9), Y0
+	MOVQ 0(BX), AX
+	VMOVQ (AX)(SI*1), X4
+	MOVQ 8(BX), R8
+	VMOVQ (R8)(SI*1), X5
+	VPUNPCKLBW X5, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMADDWD 0(DI), Y4, Y4
+	VPADDD Y4, Y0, Y0
+	MOVQ 16(BX), AX
+	VMOVQ (AX)(SI*1), X4
+	MOVQ 24(BX), R8
+	VMOVQ (R8)(SI*1), X5
+	VPUNPCKLBW X5, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMADDWD 32(DI), Y4, Y4
+	VPADDD Y4, Y0, Y0
+	MOVQ 32(BX), AX
+	VMOVQ (AX)(SI*1), X4
+	MOVQ 40(BX), R8
+	VMOVQ (R8)(SI*1), X5
+	VPUNPCKLBW X5, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMADDWD 64(DI), Y4, Y4
+	VPADDD Y4, Y0, Y0
+	MOVQ 48(BX), AX
+	VMOVQ (AX)(SI*1), X4
+	MOVQ 56(BX), R8
+	VMOVQ (R8)(SI*1), X5
+	VPUNPCKLBW X5, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMADDWD 96(DI), Y4, Y4
+	VPADDD Y4, Y0, Y0
+	MOVQ 64(BX), AX
+	VMOVQ (AX)(SI*1), X4
+	VPUNPCKLBW X4, X4, X4
+	VPMOVSXBW X4, Y4
+	VPMADDWD 128(DI), Y4, Y4
+	VPADDD Y4, Y0, Y0
+	VMOVDQU Y0, 0(DX)
+done:
+	ADDQ xs+24(FP), R13
+	ADDQ ldc+56(FP), R10
+	DECQ R11
+	JNZ pixel
+	VZEROUPPER
+	RET

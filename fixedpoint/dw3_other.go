@@ -1,0 +1,11 @@
+//go:build purego || !(amd64 || arm64)
+
+package fixedpoint
+
+// useDW3 tells whether depthwise 3×3 layers run in a 3×3 kernel: not in
+// this build.
+const useDW3 = false
+
+func dw3Blocks(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int) {
+	panic("fixedpoint: no 3x3 depthwise kernel in this build")
+}

@@ -1,0 +1,140 @@
+package fixedpoint
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"catd/conv"
+)
+
+// dw3Case is a 3×3 depthwise geometry for the kernel tests.
+type dw3Case struct{ h, w, c, s, p int }
+
+func dw3Cases() []dw3Case {
+	var cases []dw3Case
+	for c := 1; c <= 41; c++ {
+		for _, hw := range [][2]int{{3, 3}, {5, 7}, {8, 5}} {
+			for s := 1; s <= 2; s++ {
+				cases = append(cases, dw3Case{hw[0], hw[1], c, s, 0}, dw3Case{hw[0], hw[1], c, s, 1})
+			}
+		}
+	}
+	// 1×1 images (only edges), a row of one window, and channel
+	// blocks past the tile's width (c0 = 256).
+	return append(cases, dw3Case{1, 1, 16, 1, 1}, dw3Case{1, 1, 9, 2, 1}, dw3Case{3, 9, 24, 1, 0}, dw3Case{5, 5, 300, 1, 1}, dw3Case{6, 4, 384, 2, 1},
+		// Rows longer than a tile (256 channels: 8 pixels).
+		dw3Case{4, 21, 256, 1, 1}, dw3Case{5, 19, 384, 2, 1})
+}
+
+// dw3Layer is a random 3×3 layer and the parameters it was built from.
+type dw3Layer struct {
+	*depthwiseConv2D
+	w   []int8
+	b   []int32
+	out requantParams
+}
+
+func newDW3Layer(t *testing.T, r *rand.Rand, dc dw3Case) dw3Layer {
+	t.Helper()
+	g, err := conv.NewDepthwiseConv2D(dc.h, dc.w, dc.c, 3, dc.s, dc.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]int32, g.C)
+	for i := range b {
+		b[i] = int32(r.Uint32()) // wrapping sums too
+	}
+	w, out := extremeInt8s(r, g.WeightLen(), -128), randRequant(r, g.C, 9)
+	l, err := newDepthwiseConv2D(g, w, b, int32(r.IntN(256)-128), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.w3 == nil {
+		t.Skip("no 3x3 depthwise kernel in this build or on this CPU")
+	}
+	return dw3Layer{l, w, b, out}
+}
+
+// TestDW3AgainstGo holds the 3×3 kernel's int32 sums bit for bit to
+// dwGo's on every run of pixels of each row whose windows overlap the
+// image alike (edges, corners and the interior): odd channel counts,
+// strides 1 and 2, guard bands around the accumulators.
+func TestDW3AgainstGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 3))
+	for _, dc := range dw3Cases() {
+		t.Run(fmt.Sprintf("%dx%dx%d_s%d_p%d", dc.h, dc.w, dc.c, dc.s, dc.p), func(t *testing.T) {
+			l := newDW3Layer(t, r, dc)
+			g := l.g
+			x := extremeInt8s(r, g.InLen(), -128)
+			kRange := func(o, in int) (int, int) {
+				i0 := o*g.Stride - g.Pad
+				return max(0, -i0), min(3, in-i0)
+			}
+			whole := 0
+			for oy := range g.OutH {
+				ky0, ky1 := kRange(oy, g.InH)
+				for ox := 0; ox < g.OutW; {
+					kx0, kx1 := kRange(ox, g.InW)
+					end := ox + 1
+					for end < g.OutW {
+						if a, b := kRange(end, g.InW); a != kx0 || b != kx1 {
+							break
+						}
+						end++
+					}
+					var taps []int
+					for ky := ky0; ky < ky1; ky++ {
+						for kx := kx0; kx < kx1; kx++ {
+							taps = append(taps, ((oy*g.Stride-g.Pad+ky)*g.InW+ox*g.Stride-g.Pad+kx)*g.C, (ky*3+kx)*l.cp)
+						}
+					}
+					if len(taps) == 18 {
+						whole++
+					}
+					n := end - ox
+					for c0 := 0; c0 < g.C; c0 += maxTileCols {
+						cc := min(maxTileCols, g.C-c0)
+						got, want := newGuarded[int32](n*cc), newGuarded[int32](n*cc)
+						l.pixels(n, x, c0, cc, g.Stride*g.C, taps, true, got.s(), cc)
+						l.dwGo(n, x, c0, c0+cc, g.Stride*g.C, taps, true, want.s(), cc)
+						got.intact(t, "acc")
+						for i, v := range want.s() {
+							if got.s()[i] != v {
+								t.Fatalf("row %d, pixel %d, channel %d: sum %d, want %d", oy, ox+i/cc, c0+i%cc, got.s()[i], v)
+							}
+						}
+					}
+					ox = end
+				}
+			}
+			if whole == 0 && dc.h >= 3 && dc.w >= 3 && dc.p == 0 {
+				t.Fatal("no run of whole windows tested")
+			}
+		})
+	}
+}
+
+// TestDW3Forward holds whole 3×3 layers (edges in the portable loop or
+// the generic kernel, interiors in the 3×3 kernel) to the reference.
+func TestDW3Forward(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 4))
+	for _, dc := range dw3Cases() {
+		t.Run(fmt.Sprintf("%dx%dx%d_s%d_p%d", dc.h, dc.w, dc.c, dc.s, dc.p), func(t *testing.T) {
+			l := newDW3Layer(t, r, dc)
+			g := l.g
+			const n = 2
+			x := extremeInt8s(r, n*g.InLen(), -128)
+			y := newGuarded[int8](n * g.OutLen())
+			work := make([]int32, l.WorkLen())
+			l.Forward(y.s(), x, work)
+			y.intact(t, "y")
+			want := make([]int8, y.n)
+			DepthwiseConv2DRef(g, n, want, x, l.w, l.b, l.InZP, l.out)
+			sameInt8(t, "y", y.s(), want)
+			if a := testing.AllocsPerRun(5, func() { l.Forward(y.s(), x, work) }); a != 0 {
+				t.Errorf("Forward allocates %v times per call", a)
+			}
+		})
+	}
+}
