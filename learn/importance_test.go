@@ -249,6 +249,33 @@ func TestImportanceHoldsImportantWeights(t *testing.T) {
 	}
 }
 
+// A strong anchor on a few very important weights at a high learning
+// rate would overshoot the anchor further each step; their pull is capped
+// at 1/lr, so rounds do not blow up.
+func TestImportantWeightsDoNotOvershoot(t *testing.T) {
+	a, _ := model.ParseArch(arch)
+	n, _ := model.New(a, model.Options{MaxBatch: 1})
+	imp := make([]float32, len(n.Params))
+	for i := range 10 {
+		imp[i] = 1
+	}
+	l, _ := newLearner(t, Config{LR: 0.5, Steps: 20, Batch: 8, Margin: 1, Anchor: 10, HeadWarmup: -1, Importance: imp}, 80)
+	for range 3 {
+		res, err := l.Round(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(res.Reason, "loss") && strings.Contains(res.Reason, "at step") {
+			t.Fatalf("round blew up: %s", res.Reason)
+		}
+		for i, p := range l.Net().Params[:10] {
+			if math.IsNaN(float64(p)) || math.Abs(float64(p)) > 1e3 {
+				t.Fatalf("weight %d is %v", i, p)
+			}
+		}
+	}
+}
+
 func FuzzDecodeImportance(f *testing.F) {
 	a, _ := model.ParseArch("input 3x8x8; conv 4 k3 s1 p1; relu; gap; flatten; dense 1")
 	net, _ := model.New(a, model.Options{MaxBatch: 1})

@@ -595,8 +595,12 @@ func (l *Learner) step1(lr float64, headOnly bool) {
 		good = good[:len(params)]
 		if imp := l.importance; imp != nil {
 			imp = imp[:len(params)]
+			// A weight's pull is at most 1/lr: the pull's part of a step
+			// then takes it at most back to the anchor, not past it, and
+			// the step stays stable whatever learn.lr and the importance.
+			most := float32(1 / max(lr, 1e-12))
 			for i, p := range params {
-				grads[i] += lambda*(p-good[i]) + mu*fromBfloat16(imp[i])*(p-fromBfloat16(anchor[i]))
+				grads[i] += lambda*(p-good[i]) + min(mu*fromBfloat16(imp[i]), most)*(p-fromBfloat16(anchor[i]))
 			}
 		} else {
 			for i, p := range params {
