@@ -65,8 +65,9 @@ type Config struct {
 	Prox float64
 	// Anchor pulls the weights toward the ones learning started from (the
 	// built-in model, or the model file): lambda of an L2 term, as in
-	// L2-SP (default 0.5). It bounds how far rounds drift from what the
-	// model knew, so that learning a household forgets less of the rest.
+	// L2-SP (default 0.5; catd run's learn.anchor is 2, weighted by
+	// Importance). It bounds how far rounds drift from what the model
+	// knew, so that learning a household forgets less of the rest.
 	Anchor float64
 	// Importance, if set, weighs Anchor's pull parameter by parameter: the
 	// Fisher information of the starting model (see Importance), one value
