@@ -94,23 +94,32 @@ func importanceWeights(dst []uint16, fisher []float32) error {
 	if len(fisher) != len(dst) {
 		return fmt.Errorf("learn: importance of %d parameters for %d trained ones", len(fisher), len(dst))
 	}
-	var sum float64
-	for i, f := range fisher {
-		if !(f >= 0) || math.IsInf(float64(f), 0) {
-			return fmt.Errorf("learn: importance %v of parameter %d: not a finite, non-negative number", f, i)
-		}
-		sum += float64(f)
+	mean, err := importanceMean(fisher)
+	if err != nil {
+		return err
 	}
-	if !(sum > 0) {
-		return errors.New("learn: importance all zero")
-	}
-	mean := sum / float64(len(fisher))
 	w := make([]float32, len(fisher))
 	for i, f := range fisher {
 		w[i] = float32(min(max(float64(f)/mean, MinImportance), MaxImportance))
 	}
 	toBfloat16(dst, w)
 	return nil
+}
+
+// importanceMean checks a Fisher diagonal (finite, non-negative, not all
+// zero) and returns its mean.
+func importanceMean(fisher []float32) (float64, error) {
+	var sum float64
+	for i, f := range fisher {
+		if !(f >= 0) || math.IsInf(float64(f), 0) {
+			return 0, fmt.Errorf("learn: importance %v of parameter %d: not a finite, non-negative number", f, i)
+		}
+		sum += float64(f)
+	}
+	if !(sum > 0) {
+		return 0, errors.New("learn: importance all zero")
+	}
+	return sum / float64(len(fisher)), nil
 }
 
 // The bounds of a parameter's anchor weight, as multiples of the mean.

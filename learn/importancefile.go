@@ -127,7 +127,7 @@ func DecodeImportance(b []byte, arch model.Arch, params []float32) ([]float32, e
 	if len(holder.Params) != len(params) {
 		return nil, fmt.Errorf("learn: importance of %d parameters for a network of %d", len(holder.Params), len(params))
 	}
-	if err := importanceWeights(make([]uint16, len(holder.Params)), holder.Params); err != nil {
+	if _, err := importanceMean(holder.Params); err != nil {
 		return nil, err
 	}
 	return holder.Params, nil
