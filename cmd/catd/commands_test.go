@@ -139,12 +139,20 @@ func TestAuxClassesTraining(t *testing.T) {
 	if !strings.Contains(logs, "backbone and class outputs loaded") {
 		t.Errorf("the class outputs did not start from the classifier's:\n%s", logs)
 	}
-	n, _, err := model.ReadFile(out, model.Options{MaxBatch: 1})
+	n, info, err := model.ReadFile(out, model.Options{MaxBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if k := n.Arch.Outputs(); k != 1 {
 		t.Errorf("the saved detector has %d outputs, want 1", k)
+	}
+	// The model says how its backbone was trained, not only its last stage.
+	if c := info.Extra["backbone_train_command"]; !strings.HasSuffix(c, " --pretrain") || !strings.Contains(c, "--out "+pre) ||
+		!strings.Contains(c, "--arch '"+arch+"'") {
+		t.Errorf("backbone_train_command %q does not give the pretraining run", c)
+	}
+	if info.Extra["backbone_val_accuracy"] != "" || info.Extra["backbone_trained_epochs"] != "2" {
+		t.Errorf("backbone metadata %v: want the classifier's 2 epochs (and no val accuracy: it had no --val)", info.Extra)
 	}
 	js, _, err := runCatd(t, "eval", "--model", out, "--data", data, "--json", "--log-level", "error")
 	if err != nil {

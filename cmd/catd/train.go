@@ -183,6 +183,17 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				if err := net.CopyBackbone(src); err != nil {
 					return fmt.Errorf("--init-backbone %s: %w", *initBackbone, err)
 				}
+				// The recipe of the weights this run starts from goes
+				// into the model it makes, so a model file says how all
+				// of it was trained, not only its last stage.
+				for _, k := range []string{"train_command", "val_accuracy", "trained_epochs"} {
+					if v := srcInfo.Extra[k]; v != "" {
+						if info.Extra == nil {
+							info.Extra = map[string]string{}
+						}
+						info.Extra["backbone_"+k] = v
+					}
+				}
 				// Auxiliary class outputs start from the classifier's own
 				// when it was pretrained on the same classes.
 				if k := len(cfg.AuxClasses); k > 0 && srcInfo.Extra["classes"] == strings.Join(cfg.AuxClasses, ",") {
@@ -224,7 +235,9 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				best.Extra = cloneExtra(info.Extra)
 				if *pretrain {
 					best.Extra["classes"] = strings.Join(cfg.Classes, ",")
-					best.Extra["val_accuracy"] = strconv.FormatFloat(st.ValAccuracy, 'f', 4, 64)
+					if valSet != nil {
+						best.Extra["val_accuracy"] = strconv.FormatFloat(st.ValAccuracy, 'f', 4, 64)
+					}
 				}
 				if st.Val != nil {
 					best.Threshold = st.Threshold
@@ -232,7 +245,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 					best.Extra["val_balanced_accuracy"] = strconv.FormatFloat(st.Val.BalancedAccuracy, 'f', 4, 64)
 				}
 				best.Extra["trained_epochs"] = strconv.Itoa(st.Epoch)
-				best.Extra["train_command"] = strings.Join(os.Args, " ")
+				best.Extra["train_command"] = commandLine("catd train", fs)
 				if err := tr.Detector().WriteFile(*out, best); err != nil {
 					return fmt.Errorf("saving the model: %w", err)
 				}
@@ -269,6 +282,30 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 
 // balanceLabel is how classes are balanced, for the log: a classifier's
 // classes all count once.
+// commandLine is the command that sets the flags of fs that were given,
+// as a user would type it (flags in name order, values quoted for a
+// shell where they need it): the recipe a model file records.
+func commandLine(cmd string, fs *pflag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString(cmd)
+	fs.Visit(func(f *pflag.Flag) {
+		v := f.Value.String()
+		if f.Value.Type() == "bool" {
+			if v == "true" {
+				fmt.Fprintf(&b, " --%s", f.Name)
+			} else {
+				fmt.Fprintf(&b, " --%s=%s", f.Name, v)
+			}
+			return
+		}
+		if strings.ContainsAny(v, " \t\n'\"$`\\*?[]{}()<>|&;#~") || v == "" {
+			v = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+		}
+		fmt.Fprintf(&b, " --%s %s", f.Name, v)
+	})
+	return b.String()
+}
+
 func balanceLabel(b train.Balance, pretrain bool) string {
 	if pretrain {
 		return "none (classifier)"
