@@ -7,7 +7,7 @@ package conv
 // bnGradInputGo (y not nil) over channels [0, cv) of p pixels, 8 at a
 // time: cv is a multiple of 8 and greater than 0, p greater than 0. The
 // pointers are at the first pixel's channel c0; c and cv are in bytes;
-// relu is 0 or 1.
+// relu is 0 or 1; run is scratch of 2·cv bytes.
 //
 //go:noescape
 func bnStatsAVX2(src, shift *float32, s, ss *float64, c, cv, p int)
@@ -16,7 +16,7 @@ func bnStatsAVX2(src, shift *float32, s, ss *float64, c, cv, p int)
 func bnAffineAVX2(dst, src, d, e *float32, c, cv, p, relu int)
 
 //go:noescape
-func bnGradSumsAVX2(src, gy, y, mean *float32, sg, sgx *float64, c, cv, p int)
+func bnGradSumsAVX2(src, gy, y, mean *float32, sg, sgx *float64, run *float32, c, cv, p int)
 
 //go:noescape
 func bnGradInputAVX2(gx, gy, y, src, a, e, k *float32, c, cv, p int)
@@ -96,7 +96,8 @@ func bnGradSumsAsm(sg, sgx []float64, src, gy, y, mean []float32, c, c0 int) {
 		cv = 0
 	}
 	if cv > 0 {
-		bnGradSumsAVX2(&src[c0], &gy[c0], &y[c0], &mean[0], &sg[0], &sgx[0], 4*c, 4*cv, len(src)/c)
+		var run [2 * bnBlock]float32
+		bnGradSumsAVX2(&src[c0], &gy[c0], &y[c0], &mean[0], &sg[0], &sgx[0], &run[0], 4*c, 4*cv, len(src)/c)
 	}
 	if cv < len(sg) {
 		bnGradSumsGo(sg[cv:], sgx[cv:], src, gy, y, mean[cv:], c, c0+cv)

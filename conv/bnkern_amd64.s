@@ -2,12 +2,15 @@
 
 #include "textflag.h"
 
-// The batch-norm kernels of bnkern.go in AVX2, 8 channels a vector. Every
-// kernel walks the pixels in runs of 32 (sumRun) and, within a run, the
-// channels [0, cv) a block at a time (cv, c and the channel offsets in
-// bytes), the pixels of the run in order. AX is the offset of the current
-// pixel's block from every array's base (or the run's), so that one
-// register steps all of them; R12 is the run's length in pixels, CX the pixels left.
+// The batch-norm kernels of bnkern.go in AVX2, 8 channels a vector. The
+// elementwise kernels and the gradient sums walk the pixels in order, and
+// within a pixel the channels [0, cv) a block of 8 at a time (cv, c and
+// BX, the block's offset, in bytes), so that memory is read and written
+// in one sequential stream (a run of pixels a block at a time took up to
+// twice as long); the gradient sums live in memory, in the first-level
+// cache, each channel's a chain of its own. The statistics, in float64,
+// keep their sums in registers instead, over runs of 32 pixels a block at
+// a time (their chains through memory took half as long again).
 // Products and sums are rounded separately, as in the Go twins (no FMA).
 // Go's assembler writes VCMPPS $p, b, a, m as m = a p b.
 
@@ -74,8 +77,8 @@ statsPix:
 
 // func bnAffineAVX2(dst, src, d, e *float32, c, cv, p, relu int)
 //
-// Y0 and Y1 the block's d and e. The ReLU keeps x where x > 0 or x is NaN
-// (VCMPPS NLE_US) and gives +0 elsewhere: Go's max(x, 0).
+// The ReLU keeps x where x > 0 or x is NaN (VCMPPS NLE_US) and gives +0
+// elsewhere: Go's max(x, 0).
 TEXT ·bnAffineAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -86,194 +89,132 @@ TEXT ·bnAffineAVX2(SB), NOSPLIT, $0-64
 	MOVQ p+48(FP), CX
 	MOVQ relu+56(FP), R15
 	VXORPS Y15, Y15, Y15
-	XORQ R10, R10 // the run's first pixel, in bytes
-
-affineRun:
-	MOVQ $32, R12
-	CMPQ CX, R12
-	CMOVQLT CX, R12
-	XORQ BX, BX
-
-affineBlock:
-	VMOVUPS (R8)(BX*1), Y0
-	VMOVUPS (R9)(BX*1), Y1
-	LEAQ (R10)(BX*1), AX
-	MOVQ R12, R13
 	TESTQ R15, R15
 	JZ affinePix
 
 affinePixReLU:
-	VMULPS (SI)(AX*1), Y0, Y2
-	VADDPS Y1, Y2, Y2
+	XORQ BX, BX
+
+affineBlockReLU:
+	VMOVUPS (SI)(BX*1), Y2
+	VMULPS (R8)(BX*1), Y2, Y2
+	VADDPS (R9)(BX*1), Y2, Y2
 	VCMPPS $6, Y15, Y2, Y3
 	VANDPS Y3, Y2, Y2
-	VMOVUPS Y2, (DI)(AX*1)
-	ADDQ DX, AX
-	DECQ R13
-	JNZ affinePixReLU
-	JMP affineBlockNext
-
-affinePix:
-	VMULPS (SI)(AX*1), Y0, Y2
-	VADDPS Y1, Y2, Y2
-	VMOVUPS Y2, (DI)(AX*1)
-	ADDQ DX, AX
-	DECQ R13
-	JNZ affinePix
-
-affineBlockNext:
+	VMOVUPS Y2, (DI)(BX*1)
 	ADDQ $32, BX
 	CMPQ BX, R11
-	JLT affineBlock
-	MOVQ R12, R13
-	IMULQ DX, R13
-	ADDQ R13, R10
-	SUBQ R12, CX
-	JNZ affineRun
+	JLT affineBlockReLU
+	ADDQ DX, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ affinePixReLU
 	VZEROUPPER
 	RET
 
-// func bnGradSumsAVX2(src, gy, y, mean *float32, sg, sgx *float64, c, cv, p int)
+affinePix:
+	XORQ BX, BX
+
+affineBlock:
+	VMOVUPS (SI)(BX*1), Y2
+	VMULPS (R8)(BX*1), Y2, Y2
+	VADDPS (R9)(BX*1), Y2, Y2
+	VMOVUPS Y2, (DI)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R11
+	JLT affineBlock
+	ADDQ DX, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ affinePix
+	VZEROUPPER
+	RET
+
+// func bnGradSumsAVX2(src, gy, y, mean *float32, sg, sgx *float64, run *float32, c, cv, p int)
 //
 // The gradient through the ReLU is gy ANDed with 0 < y (VCMPPS LT_OS:
-// false for NaN, true for +Inf), reluGrad's mask. Y0 the block's mean,
-// Y1 and Y2 the run's sums of g and g·(x-mean); two blocks at once where
-// they fit (Y6, Y7, Y8).
-TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-72
+// false for NaN, true for +Inf), reluGrad's mask. run holds 2·cv bytes:
+// the float32 sums of g and of g·(x-mean) over the current run of up to
+// 32 pixels (R12 of them; CX the pixels left), added into sg and sgx in
+// float64 after it.
+TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-80
 	MOVQ src+0(FP), SI
 	MOVQ gy+8(FP), DI
 	MOVQ y+16(FP), R15
 	MOVQ mean+24(FP), R8
-	MOVQ sg+32(FP), R9
-	MOVQ sgx+40(FP), R10
-	MOVQ c+48(FP), DX
-	MOVQ cv+56(FP), R11
-	MOVQ p+64(FP), CX
+	MOVQ run+48(FP), R13
+	MOVQ c+56(FP), DX
+	MOVQ cv+64(FP), R11
+	MOVQ p+72(FP), CX
+	LEAQ (R13)(R11*1), R10 // the sums of g·(x-mean)
 	VXORPS Y15, Y15, Y15
 
 sumsRun:
 	MOVQ $32, R12
 	CMPQ CX, R12
 	CMOVQLT CX, R12
+	SUBQ R12, CX
+	XORQ BX, BX
+
+sumsClear:
+	VMOVUPS Y15, (R13)(BX*1)
+	VMOVUPS Y15, (R10)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, R11
+	JLT sumsClear
+
+sumsPix:
 	XORQ BX, BX
 
 sumsBlock:
-	MOVQ R11, R13
-	SUBQ BX, R13
-	CMPQ R13, $64
-	JLT sumsOne
-	VMOVUPS (R8)(BX*1), Y0
-	VMOVUPS 32(R8)(BX*1), Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	MOVQ BX, AX
-	MOVQ R12, R13
-
-sumsPix2:
-	VCMPPS $1, (R15)(AX*1), Y15, Y3
-	VCMPPS $1, 32(R15)(AX*1), Y15, Y9
-	VANDPS (DI)(AX*1), Y3, Y3
-	VANDPS 32(DI)(AX*1), Y9, Y9
-	VADDPS Y3, Y1, Y1
-	VADDPS Y9, Y7, Y7
-	VMOVUPS (SI)(AX*1), Y4
-	VMOVUPS 32(SI)(AX*1), Y10
-	VSUBPS Y0, Y4, Y4
-	VSUBPS Y6, Y10, Y10
+	VCMPPS $1, (R15)(BX*1), Y15, Y3
+	VANDPS (DI)(BX*1), Y3, Y3
+	VADDPS (R13)(BX*1), Y3, Y5
+	VMOVUPS Y5, (R13)(BX*1)
+	VMOVUPS (SI)(BX*1), Y4
+	VSUBPS (R8)(BX*1), Y4, Y4
 	VMULPS Y4, Y3, Y3
-	VMULPS Y10, Y9, Y9
-	VADDPS Y3, Y2, Y2
-	VADDPS Y9, Y8, Y8
-	ADDQ DX, AX
-	DECQ R13
-	JNZ sumsPix2
-	LEAQ (BX)(BX*1), R14
-	VCVTPS2PD X1, Y4
-	VEXTRACTF128 $1, Y1, X5
-	VCVTPS2PD X5, Y5
-	VADDPD (R9)(R14*1), Y4, Y4
-	VADDPD 32(R9)(R14*1), Y5, Y5
-	VMOVUPD Y4, (R9)(R14*1)
-	VMOVUPD Y5, 32(R9)(R14*1)
-	VCVTPS2PD X2, Y4
-	VEXTRACTF128 $1, Y2, X5
-	VCVTPS2PD X5, Y5
-	VADDPD (R10)(R14*1), Y4, Y4
-	VADDPD 32(R10)(R14*1), Y5, Y5
-	VMOVUPD Y4, (R10)(R14*1)
-	VMOVUPD Y5, 32(R10)(R14*1)
-	VCVTPS2PD X7, Y4
-	VEXTRACTF128 $1, Y7, X5
-	VCVTPS2PD X5, Y5
-	VADDPD 64(R9)(R14*1), Y4, Y4
-	VADDPD 96(R9)(R14*1), Y5, Y5
-	VMOVUPD Y4, 64(R9)(R14*1)
-	VMOVUPD Y5, 96(R9)(R14*1)
-	VCVTPS2PD X8, Y4
-	VEXTRACTF128 $1, Y8, X5
-	VCVTPS2PD X5, Y5
-	VADDPD 64(R10)(R14*1), Y4, Y4
-	VADDPD 96(R10)(R14*1), Y5, Y5
-	VMOVUPD Y4, 64(R10)(R14*1)
-	VMOVUPD Y5, 96(R10)(R14*1)
-	ADDQ $64, BX
-	CMPQ BX, R11
-	JLT sumsBlock
-	JMP sumsNext
-
-sumsOne:
-	VMOVUPS (R8)(BX*1), Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ BX, AX
-	MOVQ R12, R13
-
-sumsPix1:
-	VCMPPS $1, (R15)(AX*1), Y15, Y3
-	VANDPS (DI)(AX*1), Y3, Y3
-	VADDPS Y3, Y1, Y1
-	VMOVUPS (SI)(AX*1), Y4
-	VSUBPS Y0, Y4, Y4
-	VMULPS Y4, Y3, Y3
-	VADDPS Y3, Y2, Y2
-	ADDQ DX, AX
-	DECQ R13
-	JNZ sumsPix1
-	LEAQ (BX)(BX*1), R14
-	VCVTPS2PD X1, Y4
-	VEXTRACTF128 $1, Y1, X5
-	VCVTPS2PD X5, Y5
-	VADDPD (R9)(R14*1), Y4, Y4
-	VADDPD 32(R9)(R14*1), Y5, Y5
-	VMOVUPD Y4, (R9)(R14*1)
-	VMOVUPD Y5, 32(R9)(R14*1)
-	VCVTPS2PD X2, Y4
-	VEXTRACTF128 $1, Y2, X5
-	VCVTPS2PD X5, Y5
-	VADDPD (R10)(R14*1), Y4, Y4
-	VADDPD 32(R10)(R14*1), Y5, Y5
-	VMOVUPD Y4, (R10)(R14*1)
-	VMOVUPD Y5, 32(R10)(R14*1)
+	VADDPS (R10)(BX*1), Y3, Y3
+	VMOVUPS Y3, (R10)(BX*1)
 	ADDQ $32, BX
 	CMPQ BX, R11
 	JLT sumsBlock
+	ADDQ DX, SI
+	ADDQ DX, DI
+	ADDQ DX, R15
+	DECQ R12
+	JNZ sumsPix
 
-sumsNext:
-	MOVQ R12, R13
-	IMULQ DX, R13
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R15
-	SUBQ R12, CX
+	MOVQ sg+32(FP), R9
+	MOVQ sgx+40(FP), R14
+	XORQ BX, BX
+	XORQ AX, AX // the block's offset in the float64 sums
+
+sumsFold:
+	VCVTPS2PD (R13)(BX*1), Y4
+	VCVTPS2PD 16(R13)(BX*1), Y5
+	VADDPD (R9)(AX*1), Y4, Y4
+	VADDPD 32(R9)(AX*1), Y5, Y5
+	VMOVUPD Y4, (R9)(AX*1)
+	VMOVUPD Y5, 32(R9)(AX*1)
+	VCVTPS2PD (R10)(BX*1), Y4
+	VCVTPS2PD 16(R10)(BX*1), Y5
+	VADDPD (R14)(AX*1), Y4, Y4
+	VADDPD 32(R14)(AX*1), Y5, Y5
+	VMOVUPD Y4, (R14)(AX*1)
+	VMOVUPD Y5, 32(R14)(AX*1)
+	ADDQ $32, BX
+	ADDQ $64, AX
+	CMPQ BX, R11
+	JLT sumsFold
+	TESTQ CX, CX
 	JNZ sumsRun
 	VZEROUPPER
 	RET
 
 // func bnGradInputAVX2(gx, gy, y, src, a, e, k *float32, c, cv, p int)
 //
-// Y0, Y1, Y2 the block's a, e and k; g is bnGradSumsAVX2's.
+// g is bnGradSumsAVX2's.
 TEXT ·bnGradInputAVX2(SB), NOSPLIT, $0-80
 	MOVQ gx+0(FP), DI
 	MOVQ gy+8(FP), R14
@@ -287,40 +228,26 @@ TEXT ·bnGradInputAVX2(SB), NOSPLIT, $0-80
 	MOVQ p+72(FP), CX
 	VXORPS Y15, Y15, Y15
 
-inputRun:
-	MOVQ $32, R12
-	CMPQ CX, R12
-	CMOVQLT CX, R12
+inputPix:
 	XORQ BX, BX
 
 inputBlock:
-	VMOVUPS (R8)(BX*1), Y0
-	VMOVUPS (R9)(BX*1), Y1
-	VMOVUPS (R10)(BX*1), Y2
-	MOVQ BX, AX
-	MOVQ R12, R13
-
-inputPix:
-	VCMPPS $1, (R15)(AX*1), Y15, Y3
-	VANDPS (R14)(AX*1), Y3, Y3
-	VMULPS Y0, Y3, Y3
-	VADDPS Y1, Y3, Y3
-	VMULPS (SI)(AX*1), Y2, Y4
+	VCMPPS $1, (R15)(BX*1), Y15, Y3
+	VANDPS (R14)(BX*1), Y3, Y3
+	VMULPS (R8)(BX*1), Y3, Y3
+	VADDPS (R9)(BX*1), Y3, Y3
+	VMOVUPS (SI)(BX*1), Y4
+	VMULPS (R10)(BX*1), Y4, Y4
 	VADDPS Y4, Y3, Y3
-	VMOVUPS Y3, (DI)(AX*1)
-	ADDQ DX, AX
-	DECQ R13
-	JNZ inputPix
+	VMOVUPS Y3, (DI)(BX*1)
 	ADDQ $32, BX
 	CMPQ BX, R11
 	JLT inputBlock
-	MOVQ R12, R13
-	IMULQ DX, R13
-	ADDQ R13, DI
-	ADDQ R13, R14
-	ADDQ R13, R15
-	ADDQ R13, SI
-	SUBQ R12, CX
-	JNZ inputRun
+	ADDQ DX, DI
+	ADDQ DX, R14
+	ADDQ DX, R15
+	ADDQ DX, SI
+	DECQ CX
+	JNZ inputPix
 	VZEROUPPER
 	RET
