@@ -41,3 +41,12 @@ func bnGradInput(gx, gy, y, src []float32, c, c0 int, a, e, k []float32) {
 // bnAsmKernels lists the assembly batch-norm kernels usable on this CPU:
 // none.
 func bnAsmKernels() []bnKernels { return nil }
+
+// maxPool2BackReLURow computes one output row of MaxPool2.BackwardReLU.
+func maxPool2BackReLURow(gx, src, y, gy []float32, row, c int) {
+	maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, 0)
+}
+
+// maxPool2BackKernels lists the assembly kernels of MaxPool2.BackwardReLU
+// usable on this CPU: none.
+func maxPool2BackKernels() []maxPool2BackKernel { return nil }
