@@ -6,19 +6,21 @@ import (
 	"catd/internal/gemm"
 )
 
-// The batched convolution of a training step: one matrix product covers
-// several images (as many as the workspace holds) instead of one product
-// per image. A 1×1 convolution with stride 1 and no padding needs no patch
-// matrix at all: the batch is the matrix, and each product covers the
-// whole batch. Other convolutions with stride 1 go through strips (below),
-// which hold each input value KH times instead of the patch matrix's
-// KH·KW; the rest go through im2col patch matrices stacked image after
-// image. The 1×1 and im2col products add the same products in the same
-// order per output value as Forward and Backward image by image (the
-// assembly kernels keep each sum in a register over the whole of K), so
-// their results are Forward's and Backward's bit for bit where the assembly
-// kernels run; strips add the taps column of the kernel by column, so
-// their sums round differently, within float32 rounding.
+// The batched convolution of a training step. Forward, a 1×1 convolution
+// with stride 1 and no padding is one matrix product over the whole batch
+// (the batch is the matrix); any other reads its zero-padded input image
+// by image, as Forward does. Backward, one matrix product covers several
+// images (as many as the workspace holds) instead of one product per
+// image: a 1×1 convolution the whole batch; other convolutions with
+// stride 1 and short rows go through strips (below), which hold each
+// input value KH times instead of the patch matrix's KH·KW; the rest go
+// through im2col patch matrices stacked image after image. The 1×1 and
+// im2col products add the same products in the same order per output
+// value as Backward image by image (the assembly kernels keep each sum in
+// a register over the whole of K), so their results are Backward's bit
+// for bit where the assembly kernels run; strips add the taps column of
+// the kernel by column, so their sums round differently, within float32
+// rounding.
 //
 // A strip is the input seen by one row of output pixels, the KH input
 // rows under it interleaved pixel by pixel: cell (oy, ox') holds the KH·InC
@@ -50,47 +52,38 @@ func (c *Conv2D) imagesPer(workLen int, strips bool) int {
 // maxImages stands for "any number of images".
 const maxImages = 1 << 30
 
-// useStrips reports whether the forward pass (forward) or the backward
-// pass go through strips: for stride 1, where im2col would copy short runs
-// (KW·InC floats), which costs more than the product itself, and not where
-// the runs are long enough, since the strip products compute KW-1 rows of
-// every OutW+KW-1 for nothing and the forward pass copies its output out.
-// The bounds are from timing catnet64's layers at batch 16: forward strips
-// paid off for runs of 9 and 24 floats, not 48; backward ones up to 48,
-// not 96.
-func (c *Conv2D) useStrips(forward bool) bool {
-	if c.Stride != 1 || c.pointwise() {
-		return false
-	}
-	if forward {
-		return c.KW*c.InC <= 24
-	}
-	return c.KW*c.InC <= 48
+// useStrips reports whether the backward pass goes through strips: for
+// stride 1, where im2col would copy short runs (KW·InC floats), which
+// costs more than the product itself, and not where the runs are long
+// enough, since the strip products compute KW-1 rows of every OutW+KW-1
+// for nothing. The bound is from timing catnet64's layers at batch 16:
+// strips paid off for runs of up to 48 floats, not 96.
+func (c *Conv2D) useStrips() bool {
+	return c.Stride == 1 && !c.pointwise() && c.KW*c.InC <= 48
 }
 
 // BatchWorkLen is the length of the workspace ForwardBatch and BackwardBatch
-// need to put n images through each matrix product: n images' strips and
-// product rows or n patch matrices (none for a 1×1 convolution), and the
-// weights rearranged.
+// need to put n images through each matrix product of the backward pass:
+// n images' strips and product rows or n patch matrices (none for a 1×1
+// convolution), and the weights rearranged; at least what Forward needs.
 func (c *Conv2D) BatchWorkLen(n int) int {
 	if n < 1 {
 		panic(fmt.Sprintf("conv: BatchWorkLen of %d images", n))
 	}
-	l := c.WeightLen()
-	if c.useStrips(true) || c.useStrips(false) {
+	l := max(c.WeightLen(), c.ForwardWorkLen())
+	switch {
+	case c.useStrips():
 		l = max(l, c.stripWorkLen(n))
-	}
-	if !c.pointwise() && (!c.useStrips(true) || !c.useStrips(false)) {
+	case !c.pointwise():
 		l = max(l, n*c.patchMatrixLen()+c.WeightLen())
 	}
 	return l
 }
 
 // stripWorkLen is the workspace for n images through strips: their strips
-// and product rows, the weights rearranged and (backward) their gradient,
-// and a block of diagProduct's diagonal matrices.
+// and product rows, the weights rearranged and their gradient.
 func (c *Conv2D) stripWorkLen(n int) int {
-	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen() + diagBlock*diagBlock
+	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen()
 }
 
 // stripW is the number of cells in a row of strips, OutW+KW-1 (stride 1).
@@ -106,10 +99,13 @@ func (c *Conv2D) stripRows(n int) int { return (n*c.OutH-1)*c.stripW() + c.OutW 
 // patchMatrixLen is the number of floats in one image's patch matrix.
 func (c *Conv2D) patchMatrixLen() int { return c.OutH * c.OutW * c.patchLen() }
 
-// ForwardBatch is Forward, or ForwardReLU with relu, that puts as many
-// images through each matrix product as work holds (BatchWorkLen). work is
-// at least BatchWorkLen(1) floats (BatchWorkLen(n) for n images a
-// product). dst must not alias src or work.
+// ForwardBatch is Forward, or ForwardReLU with relu, for a training step:
+// a 1×1 convolution is one matrix product over the whole batch; any other
+// runs image by image and output row by output row straight from the
+// zero-padded input (gemm.NNBiasRuns), as Forward does, which took half
+// the time or less of strips or stacked patch matrices over the batch on
+// catnet64's and catsep64's 3×3 convolutions at batch 16. work is at
+// least BatchWorkLen(1) floats. dst must not alias src or work.
 func (c *Conv2D) ForwardBatch(dst, src, w, b, work []float32, relu bool) {
 	n := c.batch(src)
 	c.check(n, "output", len(dst), c.OutLen())
@@ -118,25 +114,12 @@ func (c *Conv2D) ForwardBatch(dst, src, w, b, work []float32, relu bool) {
 	if len(work) < c.BatchWorkLen(1) {
 		panic(fmt.Sprintf("conv: workspace has length %d, want at least %d", len(work), c.BatchWorkLen(1)))
 	}
-	p, pl := c.OutH*c.OutW, c.patchLen()
 	if c.pointwise() {
-		nnBiasBlocked(n*p, c.OutC, pl, src, pl, w, c.OutC, b, dst, c.OutC, relu)
+		pl := c.patchLen()
+		nnBiasBlocked(n*c.OutH*c.OutW, c.OutC, pl, src, pl, w, c.OutC, b, dst, c.OutC, relu)
 		return
 	}
-	if c.useStrips(true) {
-		c.forwardStrips(dst, src, w, b, work, relu)
-		return
-	}
-	in, out := c.InLen(), c.OutLen()
-	per := c.imagesPer(len(work), false)
-	for i0 := 0; i0 < n; i0 += per {
-		m := min(per, n-i0)
-		patches := work[:m*p*pl]
-		for i := range m {
-			Im2Col(c, patches[i*p*pl:(i+1)*p*pl], src[(i0+i)*in:(i0+i+1)*in], 0)
-		}
-		nnBiasBlocked(m*p, c.OutC, pl, patches, pl, w, c.OutC, b, dst[i0*out:(i0+m)*out], c.OutC, relu)
-	}
+	c.forward(dst, src, w, b, work, relu)
 }
 
 // BackwardBatch is Backward putting as many images through each matrix
@@ -158,7 +141,7 @@ func (c *Conv2D) BackwardBatch(gx, gw, gb, src, w, gy, work []float32) {
 	in, out, pl, oc := c.InLen(), c.OutLen(), c.patchLen(), c.OutC
 	p := c.OutH * c.OutW
 	AddColumnSums(gb, gy, oc)
-	if c.useStrips(false) {
+	if c.useStrips() {
 		c.backwardStrips(gx, gw, src, w, gy, work)
 		return
 	}
@@ -276,46 +259,6 @@ func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 				for o, v := range src[ch*oc : (ch+1)*oc] {
 					d[o*kh*ic+ky*ic+ch] = v
 				}
-			}
-		}
-	}
-}
-
-// forwardStrips is ForwardBatch for stride 1 through strips.
-func (c *Conv2D) forwardStrips(dst, src, w, b, work []float32, relu bool) {
-	n := c.batch(src)
-	oc, wp, cell := c.OutC, c.stripW(), c.KH*c.InC
-	per := min(n, c.imagesPer(len(work), true))
-	wl := c.WeightLen()
-	wk := work[:wl]
-	c.kernelColumns(wk, w, false)
-	diag := work[wl : wl+diagBlock*diagBlock]
-	at := wl + len(diag)
-	strips := work[at : at+per*c.stripLen()]
-	rows := work[at+len(strips) : at+len(strips)+c.stripRows(per)*oc]
-	out := c.OutLen()
-	for i0 := 0; i0 < n; i0 += per {
-		m := min(per, n-i0)
-		c.Strips(strips, src[i0*c.InLen():(i0+m)*c.InLen()])
-		r := c.stripRows(m)
-		nnBiasBlocked(r, oc, cell, strips, cell, wk, oc, b, rows, oc, false)
-		for kx := 1; kx < c.KW; kx++ {
-			nnBlocked(r, oc, cell, strips[kx*cell:], cell, wk[kx*cell*oc:], oc, rows, oc)
-		}
-		y := dst[i0*out : (i0+m)*out]
-		rowLen := c.OutW * oc
-		// Each output row out of the product rows, the ReLU applied on
-		// the way in vector registers (times the identity), or copied.
-		for j := range m * c.OutH {
-			from := rows[j*wp*oc : j*wp*oc+rowLen]
-			to := y[j*rowLen : (j+1)*rowLen]
-			switch {
-			case relu && oc <= onesLen:
-				diagProduct(to, from, oc, 0, ones[:oc], zeros[:oc], true, diag)
-			case relu:
-				ReLU(to, from)
-			default:
-				copy(to, from)
 			}
 		}
 	}
@@ -477,9 +420,6 @@ var ones = func() (o [onesLen]float32) {
 	}
 	return o
 }()
-
-// zeros is a row of 0s, a bias that adds nothing.
-var zeros [onesLen]float32
 
 // AddColumnSums adds to dst (cols floats) the sum of the rows of the
 // row-major matrix m of cols columns, row by row in order: a layer's bias
