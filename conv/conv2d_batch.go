@@ -18,17 +18,18 @@ import (
 // im2col products add the same products in the same order per output
 // value as Backward image by image (the assembly kernels keep each sum in
 // a register over the whole of K), so their results are Backward's bit
-// for bit where the assembly kernels run; strips add the taps column of
-// the kernel by column, so their sums round differently, within float32
-// rounding.
+// for bit where the assembly kernels run; strips add the taps in another
+// order (kernel column by kernel column), so their sums round
+// differently, within float32 rounding.
 //
 // A strip is the input seen by one row of output pixels, the KH input
 // rows under it interleaved pixel by pixel: cell (oy, ox') holds the KH·InC
 // values of input column ox'-Pad in rows oy-Pad .. oy-Pad+KH-1 (0 outside
 // the image), for the Wp = OutW+KW-1 columns the row's windows cover. The
-// window of output pixel (oy, ox) is then the KW cells from (oy, ox): one
-// product per kernel column kx, whose rows are consecutive cells from
-// (0, kx), multiplies the strips by that column's weights. Rows of strips
+// window of output pixel (oy, ox) is then the KW cells from (oy, ox), a
+// row of KW·KH·InC floats of the strips read as a matrix whose rows
+// overlap (one cell apart): its product with the kernel columns' weights
+// is the convolution, and the backward products follow. Rows of strips
 // follow one another image after image, every row Wp cells long, so an
 // output row is Wp product rows apart from the next: the KW-1 rows between
 // are computed and dropped (for a 3×3 kernel on a 64-wide image, 2 of 66).
@@ -81,9 +82,10 @@ func (c *Conv2D) BatchWorkLen(n int) int {
 }
 
 // stripWorkLen is the workspace for n images through strips: their strips
-// and product rows, the weights rearranged and their gradient.
+// and product rows (with KW-1 rows of zeros on either side), the weights
+// rearranged and their gradient.
 func (c *Conv2D) stripWorkLen(n int) int {
-	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen()
+	return n*c.stripLen() + (c.stripRows(n)+2*(c.KW-1))*c.OutC + 2*c.WeightLen()
 }
 
 // stripW is the number of cells in a row of strips, OutW+KW-1 (stride 1).
@@ -243,7 +245,7 @@ func interleave(dst, row []float32, ic, stride int) {
 
 // kernelColumns writes the weights w ([KH][KW][InC][OutC]) as the KW
 // matrices the strip products take, [KW][KH][InC][OutC]; with t, their
-// transposes, [KW][OutC][KH][InC].
+// transposes in the reverse order of kx, [KW-1-kx][OutC][KH][InC].
 func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 	kh, kw, ic, oc := c.KH, c.KW, c.InC, c.OutC
 	blk := ic * oc
@@ -254,7 +256,7 @@ func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 				copy(dst[(kx*kh+ky)*blk:(kx*kh+ky+1)*blk], src)
 				continue
 			}
-			d := dst[kx*kh*blk:]
+			d := dst[(kw-1-kx)*kh*blk:]
 			for ch := range ic {
 				for o, v := range src[ch*oc : (ch+1)*oc] {
 					d[o*kh*ic+ky*ic+ch] = v
@@ -265,10 +267,15 @@ func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 }
 
 // backwardStrips is BackwardBatch for stride 1 through strips, but for the
-// bias gradient.
+// bias gradient. Each gradient is one product over the KW kernel columns
+// at once, whose A has rows that overlap: the weight gradient's A is the
+// strips, a row of KW cells from every cell, so that TN sums each column's
+// taps where they come; the strips' gradient reads each cell's KW output
+// gradients (rows of the product, KW-1 rows of zeros before the first and
+// after the last) times the transposed kernel columns in reverse order.
 func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 	n := c.batch(src)
-	oc, wp, cell := c.OutC, c.stripW(), c.KH*c.InC
+	oc, wp, cell, kw := c.OutC, c.stripW(), c.KH*c.InC, c.KW
 	per := min(n, c.imagesPer(len(work), true))
 	wl := c.WeightLen()
 	gwk, wt := work[:wl], work[wl:2*wl]
@@ -279,7 +286,8 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		c.kernelColumns(wt, w, true)
 	}
 	strips := work[2*wl : 2*wl+per*c.stripLen()]
-	rows := work[2*wl+len(strips) : 2*wl+len(strips)+c.stripRows(per)*oc]
+	pad := (kw - 1) * oc
+	padded := work[2*wl+len(strips) : 2*wl+len(strips)+c.stripRows(per)*oc+2*pad]
 	in, out, rowLen := c.InLen(), c.OutLen(), c.OutW*oc
 	for i0 := 0; i0 < n; i0 += per {
 		m := min(per, n-i0)
@@ -287,7 +295,10 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		c.Strips(strips, x)
 		r := c.stripRows(m)
 		// The output gradient, laid out like the product rows, 0 in the
-		// rows that are dropped.
+		// rows that are dropped and in the KW-1 rows before and after.
+		rows := padded[pad : pad+r*oc]
+		clear(padded[:pad])
+		clear(padded[pad+r*oc : 2*pad+r*oc])
 		g := gy[i0*out : (i0+m)*out]
 		for j := range m * c.OutH {
 			copy(rows[j*wp*oc:j*wp*oc+rowLen], g[j*rowLen:(j+1)*rowLen])
@@ -295,9 +306,7 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 				clear(rows[j*wp*oc+rowLen : (j+1)*wp*oc])
 			}
 		}
-		for kx := range c.KW {
-			tnBlocked(cell, oc, r, strips[kx*cell:], cell, rows, oc, gwk[kx*cell*oc:(kx+1)*cell*oc], oc)
-		}
+		tnBlocked(kw*cell, oc, r, strips, cell, rows, oc, gwk, oc)
 		if gx == nil {
 			continue
 		}
@@ -305,9 +314,7 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		// goes back onto the pixels it came from.
 		ds := strips[:m*c.stripLen()]
 		clear(ds)
-		for kx := range c.KW {
-			nnBlocked(r, cell, oc, rows, oc, wt[kx*cell*oc:(kx+1)*cell*oc], cell, ds[kx*cell:], cell)
-		}
+		nnBlocked(r+kw-1, cell, kw*oc, padded, oc, wt, cell, ds, cell)
 		c.unstrip(gx[i0*in:(i0+m)*in], ds)
 	}
 	c.kernelColumnsBack(gw, gwk)
