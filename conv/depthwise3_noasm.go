@@ -22,26 +22,6 @@ func maxPool2Row(d, r0, r1 []float32, c int) { maxPool2RowGeneric(d, r0, r1, c, 
 // CPU: none.
 func maxPool2Kernels() []maxPool2Kernel { return nil }
 
-// bnStats, bnAffine, bnGradSums and bnGradInput run the batch-norm
-// kernels of bnkern.go: the Go ones.
-func bnStats(s, ss []float64, src, shift []float32, c, c0 int) { bnStatsGo(s, ss, src, shift, c, c0) }
-
-func bnAffine(dst, src []float32, c, c0 int, d, e []float32, relu bool) {
-	bnAffineGo(dst, src, c, c0, d, e, relu)
-}
-
-func bnGradSums(sg, sgx []float64, src, gy, y, mean []float32, c, c0 int) {
-	bnGradSumsGo(sg, sgx, src, gy, y, mean, c, c0)
-}
-
-func bnGradInput(gx, gy, y, src []float32, c, c0 int, a, e, k []float32) {
-	bnGradInputGo(gx, gy, y, src, c, c0, a, e, k)
-}
-
-// bnAsmKernels lists the assembly batch-norm kernels usable on this CPU:
-// none.
-func bnAsmKernels() []bnKernels { return nil }
-
 // maxPool2BackReLURow computes one output row of MaxPool2.BackwardReLU.
 func maxPool2BackReLURow(gx, src, y, gy []float32, row, c int) {
 	maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, 0)

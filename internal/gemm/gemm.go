@@ -56,8 +56,9 @@ func NN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 // relu, every sum below 0 becomes 0 (NaN and -0 stay as they are); without,
 // act is the identity. The bias and the activation are applied while the
 // block of C is still in registers, so a convolution with a bias and a
-// ReLU makes one pass over its output. With k = 0, C = act(bias). C must
-// not overlap A, B or bias. NNBias does not allocate.
+// ReLU makes one pass over its output. With k = 0, C = act(bias). Rows of
+// A may overlap, as in NN. C must not overlap A, B or bias. NNBias does
+// not allocate.
 func NNBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	if m < 0 || n < 0 || k < 0 {
 		panic("gemm: negative dimension")
