@@ -69,18 +69,13 @@ func (bn BatchNorm) TrainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 }
 
 // WorkLen is the length of the workspace TrainForwardReLU and BackwardReLU
-// take: per-channel coefficients and a block of the diagonal matrices of
-// diagProduct.
-func (bn BatchNorm) WorkLen() int { return 3*bn.C + diagBlock*diagBlock }
+// take: their per-channel coefficients.
+func (bn BatchNorm) WorkLen() int { return 3 * bn.C }
 
 // TrainForwardReLU is TrainForward followed by ReLU, dst = max(bn(src), 0),
 // in one pass over the output, as a training step runs a batch norm and
-// the ReLU after it: the same statistics, and the output computed as
-// max(src*scale + (beta - mean*scale), 0) in vector registers (diagProduct;
-// a NaN or infinity in src makes the other channels of its block of 8 NaN
-// at that pixel), within float32 rounding of TrainForward's followed by
-// ReLU. work holds at least WorkLen floats. Backward through both is
-// BackwardReLU.
+// the ReLU after it. work holds at least WorkLen floats. Backward through
+// both is BackwardReLU.
 func (bn BatchNorm) TrainForwardReLU(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, work []float32) {
 	bn.checkWork(work)
 	bn.trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd, true, work)
@@ -92,8 +87,13 @@ func (bn BatchNorm) checkWork(work []float32) {
 	}
 }
 
-// trainForward is TrainForward, with ReLU if relu, in vector registers
-// with a workspace work (else in scalar code).
+// trainForward is TrainForward, with ReLU if relu. The statistics are
+// sums of x - shift, with shift near the mean (bnShift), so that neither a
+// large mean nor an outlying pixel cancels away the variance, in float64
+// (bnStatsGo); the output is computed
+// as src*scale + (beta - mean*scale) (bnAffineGo), within float32
+// rounding of (src-mean)*scale + beta. work, if not nil, holds the
+// per-channel coefficients; else they live on the stack.
 func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMean, saveInvStd []float32, relu bool, work []float32) {
 	p := bn.Pixels(src)
 	if p < 2 {
@@ -106,27 +106,15 @@ func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 	unbias := float64(p) / float64(p-1)
 	for c0 := 0; c0 < c; c0 += bnBlock {
 		c1 := min(c0+bnBlock, c)
-		// Sums of x - shift, with shift the first pixel, so that a large
-		// mean does not cancel away the variance.
-		var shiftA [bnBlock]float32
 		var sA, ssA [bnBlock]float64
-		shift, s, ss := shiftA[:c1-c0], sA[:c1-c0], ssA[:c1-c0]
-		copy(shift, src[c0:c1])
-		for off := c0; off < len(src); off += c {
-			row := src[off : off+len(s)]
-			shift := shift[:len(row)]
-			s, ss := s[:len(row)], ss[:len(row)]
-			for j, v := range row {
-				d := float64(v) - float64(shift[j])
-				s[j] += d
-				ss[j] += d * d
-			}
-		}
-		var meanA, scaleA, betaA [bnBlock]float32
-		mean, scale, bb := meanA[:len(s)], scaleA[:len(s)], betaA[:len(s)]
-		var sh []float32
+		var shiftA [bnBlock]float32
+		s, ss, shift := sA[:c1-c0], ssA[:c1-c0], shiftA[:c1-c0]
+		bnShift(shift, src, c, c0)
+		bnStats(s, ss, src, shift, c, c0)
+		var scaleA, shA [bnBlock]float32
+		scale, sh := scaleA[:len(s)], shA[:len(s)]
 		if work != nil {
-			sh = work[c+c0 : c+c1]
+			scale, sh = work[c0:c1], work[c+c0:c+c1]
 		}
 		for j := range s {
 			ch := c0 + j
@@ -138,39 +126,33 @@ func (bn BatchNorm) trainForward(dst, src, gamma, beta, runMean, runVar, saveMea
 			saveInvStd[ch] = float32(inv)
 			runMean[ch] = float32((1-mom)*float64(runMean[ch]) + mom*m)
 			runVar[ch] = float32((1-mom)*float64(runVar[ch]) + mom*v*unbias)
-			mean[j] = float32(m)
 			sc := inv * float64(gamma[ch])
 			scale[j] = float32(sc)
-			bb[j] = beta[ch]
-			if sh != nil {
-				sh[j] = float32(float64(beta[ch]) - m*sc)
-			}
+			sh[j] = float32(float64(beta[ch]) - m*sc)
 		}
-		switch {
-		case work != nil:
-			// dst = src*scale + (beta - mean*scale), in vector registers.
-			sc := work[c0:c1]
-			copy(sc, scale)
-			diagProduct(dst, src, c, c0, sc, sh, relu, work[3*c:])
-		case relu:
-			normaliseReLU(dst, src, c0, c, mean, scale, bb)
-		default:
-			normalise(dst, src, c0, c, mean, scale, bb)
-		}
+		bnAffine(dst, src, c, c0, scale, sh, relu)
 	}
 }
 
-// normaliseReLU is normalise followed by ReLU: dst = max((src-mean)*scale
-// + beta, 0), exactly what ReLU makes of normalise's output.
-func normaliseReLU(dst, src []float32, c0, c int, mean, scale, beta []float32) {
-	n := len(mean)
-	scale, beta = scale[:n], beta[:n]
-	for off := c0; off < len(src); off += c {
-		x := src[off : off+n]
-		y := dst[off : off+n]
-		for j, v := range x {
-			y[j] = max((v-mean[j])*scale[j]+beta[j], 0)
+// bnShift sets shift to the mean of up to sumRun pixels of src spread
+// evenly over it, for the len(shift) channels from c0: the point the
+// statistics are summed around. The first pixel alone would do for data
+// whose mean is small next to its spread, but the first pixel of an image
+// is a corner, where a convolution's padding can put it far from the
+// rest, and the variance cancels away.
+func bnShift(shift, src []float32, c, c0 int) {
+	p := len(src) / c
+	n := min(p, sumRun)
+	var sA [bnBlock]float64
+	s := sA[:len(shift)]
+	for i := range n {
+		off := i*(p/n)*c + c0
+		for j, v := range src[off : off+len(s)] {
+			s[j] += float64(v)
 		}
+	}
+	for j := range s {
+		shift[j] = float32(s[j] / float64(n))
 	}
 }
 
@@ -214,10 +196,13 @@ func (bn BatchNorm) InferForward(dst, src, gamma, beta, runMean, runVar []float3
 // adds Σ gy*xhat to ggamma and Σ gy to gbeta, and overwrites gx (unless
 // nil) with the gradient through the batch statistics,
 //
-//	gx = gamma*invstd/P * (P*gy - Σ gy - xhat*Σ(gy*xhat)).
+//	gx = gamma*invstd/P * (P*gy - Σ gy - xhat*Σ(gy*xhat)),
 //
-// Sums are accumulated in float64. gx may be gy (in place); otherwise gx
-// must not alias the inputs.
+// computed as gy*a + (b - k*mean) + src*k with per-channel coefficients a,
+// b and k (bnGradInputGo), within float32 rounding of the formula. The
+// sums are taken in float32 over runs of sumRun pixels and in float64
+// across runs (bnGradSumsGo). gx may be gy (in place); otherwise gx must
+// not alias the inputs.
 func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy []float32) {
 	bn.backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, nil, nil)
 }
@@ -225,12 +210,10 @@ func (bn BatchNorm) Backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 // BackwardReLU is Backward through TrainForwardReLU: the gradient gy of
 // the ReLU's output y (TrainForwardReLU's dst) goes through the ReLU
 // (ReLUBackward: kept where y > 0, 0 elsewhere) and then through the batch
-// norm, in the same two passes as Backward alone. It overwrites gy with
-// the gradient of the ReLU's input, on the way. Unless gx is gy, gx is
-// computed in vector registers, as gy*a + (b - k*mean) + src*k with the
-// coefficients of Backward (diagProduct), within float32 rounding of
-// Backward's. work holds at least WorkLen floats. gx may be gy (in place);
-// otherwise gx must not alias the inputs, and y must not alias gx or gy.
+// norm, in the same two passes as Backward alone; gy is left as it is
+// unless gx is gy. work holds at least WorkLen floats. gx may be gy (in
+// place); otherwise gx must not alias the inputs, and y must not alias gx
+// or gy.
 func (bn BatchNorm) BackwardReLU(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y, work []float32) {
 	bn.check("ReLU output", len(y), len(src))
 	bn.checkWork(work)
@@ -238,7 +221,8 @@ func (bn BatchNorm) BackwardReLU(gx, ggamma, gbeta, src, gamma, saveMean, saveIn
 }
 
 // backward is Backward, with the gradient masked by ReLU output y unless y
-// is nil, and gx in vector registers with a workspace work.
+// is nil, and the coefficients in work unless it is nil (else on the
+// stack).
 func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd, gy, y, work []float32) {
 	p := bn.Pixels(src)
 	bn.check("output gradient", len(gy), len(src))
@@ -252,16 +236,14 @@ func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 		var sgA, sgxA [bnBlock]float64
 		sg, sgx := sgA[:c1-c0], sgxA[:c1-c0]
 		mean := saveMean[c0:c1]
-		mean = mean[:len(sg)]
-		if y == nil {
-			bnSums(sg, sgx, src, gy, mean, c0, c)
-		} else {
-			bnSumsReLU(sg, sgx, src, gy, y, mean, c0, c)
-		}
+		bnGradSums(sg, sgx, src, gy, y, mean, c, c0)
 		// gx = a*gy + b + k*(x-mean) with a = gamma*invstd,
 		// b = -a*Σgy/P, k = -a*invstd*Σ(gy*xhat)/P.
-		var aA, bA, kA [bnBlock]float32
-		a, b, k := aA[:len(sg)], bA[:len(sg)], kA[:len(sg)]
+		var aA, eA, kA [bnBlock]float32
+		a, e, k := aA[:len(sg)], eA[:len(sg)], kA[:len(sg)]
+		if work != nil {
+			a, e, k = work[c0:c1], work[c+c0:c+c1], work[2*c+c0:2*c+c1]
+		}
 		for j := range sg {
 			ch := c0 + j
 			inv := float64(saveInvStd[ch])
@@ -269,86 +251,21 @@ func (bn BatchNorm) backward(gx, ggamma, gbeta, src, gamma, saveMean, saveInvStd
 			gbeta[ch] += float32(sg[j])
 			ggamma[ch] += float32(sgxhat)
 			av := float64(gamma[ch]) * inv
+			b := float32(-av * sg[j] / float64(p))
 			a[j] = float32(av)
-			b[j] = float32(-av * sg[j] / float64(p))
 			k[j] = float32(-av * inv * sgxhat / float64(p))
+			e[j] = float32(float64(b) - float64(k[j])*float64(mean[j]))
 		}
-		if gx == nil {
-			continue
-		}
-		if work != nil && &gx[0] != &gy[0] {
-			// gx = gy*a + (b - k*mean) + src*k, in vector registers.
-			wa, we, wk := work[c0:c1], work[c+c0:c+c1], work[2*c+c0:2*c+c1]
-			for j := range wa {
-				wa[j], wk[j] = a[j], k[j]
-				we[j] = float32(float64(b[j]) - float64(k[j])*float64(mean[j]))
-			}
-			diagProduct(gx, gy, c, c0, wa, we, false, work[3*c:])
-			diagProduct(gx, src, c, c0, wk, nil, false, work[3*c:])
-			continue
-		}
-		b, k = b[:len(a)], k[:len(a)]
-		for off := c0; off < len(src); off += c {
-			x := src[off : off+len(a)]
-			g := gy[off : off+len(a)]
-			d := gx[off : off+len(a)]
-			for j := range a {
-				d[j] = a[j]*g[j] + b[j] + k[j]*(x[j]-mean[j])
-			}
+		if gx != nil {
+			bnGradInput(gx, gy, y, src, c, c0, a, e, k)
 		}
 	}
 }
 
-// bnSums adds Σ gy and Σ gy*(src-mean) over the pixels of c channels to sg
-// and sgx, for the len(sg) channels from c0.
-func bnSums(sg, sgx []float64, src, gy, mean []float32, c0, c int) {
-	for off := c0; off < len(src); off += c {
-		x := src[off : off+len(sg)]
-		g := gy[off : off+len(x)]
-		sg, sgx, mean := sg[:len(x)], sgx[:len(x)], mean[:len(x)]
-		for j, v := range x {
-			gj := float64(g[j])
-			sg[j] += gj
-			sgx[j] += gj * (float64(v) - float64(mean[j]))
-		}
-	}
-}
-
-// bnSumsReLU is bnSums of the gradient gy masked by the ReLU output y,
-// which it writes back into gy. The sums run in float32 over runs of
-// sumRun pixels, each run then added into the float64 sums.
-func bnSumsReLU(sg, sgx []float64, src, gy, y, mean []float32, c0, c int) {
-	var s32A, sx32A [bnBlock]float32
-	s32, sx32 := s32A[:len(sg)], sx32A[:len(sg)]
-	mean = mean[:len(sg)]
-	for r0 := c0; r0 < len(src); r0 += sumRun * c {
-		r1 := min(r0+sumRun*c, len(src))
-		for off := r0; off < r1; off += c {
-			x := src[off : off+len(s32)]
-			g := gy[off : off+len(x)]
-			yr := y[off : off+len(x)]
-			s32, sx32, mean := s32[:len(x)], sx32[:len(x)], mean[:len(x)]
-			for j, v := range x {
-				m := reluGrad(g[j], yr[j])
-				g[j] = m
-				s32[j] += m
-				sx32[j] += m * (v - mean[j])
-			}
-		}
-		for j := range s32 {
-			sg[j] += float64(s32[j])
-			sgx[j] += float64(sx32[j])
-		}
-		clear(s32)
-		clear(sx32)
-	}
-}
-
-// sumRun is how many pixels the float32 partial sums of bnSumsReLU run
-// over: float32 arithmetic takes no conversions in the inner loop (a
-// tenth less time than float64 sums at catsep64's sizes), and over 32
-// values its rounding stays within a few float32 ulps of the run's exact
-// sum.
+// sumRun is how many pixels the float32 partial sums of the batch-norm
+// kernels run over: float32 arithmetic takes no conversions in the inner
+// loop and fills twice the vector lanes of float64, and over 32 values
+// its rounding stays within a few float32 ulps of the run's exact sum.
 const sumRun = 32
 
 // FoldBatchNorm folds an inference-mode batch normalisation (gamma, beta,

@@ -6,27 +6,30 @@ import (
 	"catd/internal/gemm"
 )
 
-// The batched convolution of a training step: one matrix product covers
-// several images (as many as the workspace holds) instead of one product
-// per image. A 1×1 convolution with stride 1 and no padding needs no patch
-// matrix at all: the batch is the matrix, and each product covers the
-// whole batch. Other convolutions with stride 1 go through strips (below),
-// which hold each input value KH times instead of the patch matrix's
-// KH·KW; the rest go through im2col patch matrices stacked image after
-// image. The 1×1 and im2col products add the same products in the same
-// order per output value as Forward and Backward image by image (the
-// assembly kernels keep each sum in a register over the whole of K), so
-// their results are Forward's and Backward's bit for bit where the assembly
-// kernels run; strips add the taps column of the kernel by column, so
-// their sums round differently, within float32 rounding.
+// The batched convolution of a training step. Forward, a 1×1 convolution
+// with stride 1 and no padding is one matrix product over the whole batch
+// (the batch is the matrix); any other reads its zero-padded input image
+// by image, as Forward does. Backward, one matrix product covers several
+// images (as many as the workspace holds) instead of one product per
+// image: a 1×1 convolution the whole batch; other convolutions with
+// stride 1 and short rows go through strips (below), which hold each
+// input value KH times instead of the patch matrix's KH·KW; the rest go
+// through im2col patch matrices stacked image after image. The 1×1 and
+// im2col products add the same products in the same order per output
+// value as Backward image by image (the assembly kernels keep each sum in
+// a register over the whole of K), so their results are Backward's bit
+// for bit where the assembly kernels run; strips add the taps in another
+// order (kernel column by kernel column), so their sums round
+// differently, within float32 rounding.
 //
 // A strip is the input seen by one row of output pixels, the KH input
 // rows under it interleaved pixel by pixel: cell (oy, ox') holds the KH·InC
 // values of input column ox'-Pad in rows oy-Pad .. oy-Pad+KH-1 (0 outside
 // the image), for the Wp = OutW+KW-1 columns the row's windows cover. The
-// window of output pixel (oy, ox) is then the KW cells from (oy, ox): one
-// product per kernel column kx, whose rows are consecutive cells from
-// (0, kx), multiplies the strips by that column's weights. Rows of strips
+// window of output pixel (oy, ox) is then the KW cells from (oy, ox), a
+// row of KW·KH·InC floats of the strips read as a matrix whose rows
+// overlap (one cell apart): its product with the kernel columns' weights
+// is the convolution, and the backward products follow. Rows of strips
 // follow one another image after image, every row Wp cells long, so an
 // output row is Wp product rows apart from the next: the KW-1 rows between
 // are computed and dropped (for a 3×3 kernel on a 64-wide image, 2 of 66).
@@ -50,47 +53,39 @@ func (c *Conv2D) imagesPer(workLen int, strips bool) int {
 // maxImages stands for "any number of images".
 const maxImages = 1 << 30
 
-// useStrips reports whether the forward pass (forward) or the backward
-// pass go through strips: for stride 1, where im2col would copy short runs
-// (KW·InC floats), which costs more than the product itself, and not where
-// the runs are long enough, since the strip products compute KW-1 rows of
-// every OutW+KW-1 for nothing and the forward pass copies its output out.
-// The bounds are from timing catnet64's layers at batch 16: forward strips
-// paid off for runs of 9 and 24 floats, not 48; backward ones up to 48,
-// not 96.
-func (c *Conv2D) useStrips(forward bool) bool {
-	if c.Stride != 1 || c.pointwise() {
-		return false
-	}
-	if forward {
-		return c.KW*c.InC <= 24
-	}
-	return c.KW*c.InC <= 48
+// useStrips reports whether the backward pass goes through strips: for
+// stride 1, where im2col would copy short runs (KW·InC floats), which
+// costs more than the product itself, and not where the runs are long
+// enough, since the strip products compute KW-1 rows of every OutW+KW-1
+// for nothing. The bound is from timing catnet64's layers at batch 16:
+// strips paid off for runs of up to 48 floats, not 96.
+func (c *Conv2D) useStrips() bool {
+	return c.Stride == 1 && !c.pointwise() && c.KW*c.InC <= 48
 }
 
 // BatchWorkLen is the length of the workspace ForwardBatch and BackwardBatch
-// need to put n images through each matrix product: n images' strips and
-// product rows or n patch matrices (none for a 1×1 convolution), and the
-// weights rearranged.
+// need to put n images through each matrix product of the backward pass:
+// n images' strips and product rows or n patch matrices (none for a 1×1
+// convolution), and the weights rearranged; at least what Forward needs.
 func (c *Conv2D) BatchWorkLen(n int) int {
 	if n < 1 {
 		panic(fmt.Sprintf("conv: BatchWorkLen of %d images", n))
 	}
-	l := c.WeightLen()
-	if c.useStrips(true) || c.useStrips(false) {
+	l := max(c.WeightLen(), c.ForwardWorkLen())
+	switch {
+	case c.useStrips():
 		l = max(l, c.stripWorkLen(n))
-	}
-	if !c.pointwise() && (!c.useStrips(true) || !c.useStrips(false)) {
+	case !c.pointwise():
 		l = max(l, n*c.patchMatrixLen()+c.WeightLen())
 	}
 	return l
 }
 
 // stripWorkLen is the workspace for n images through strips: their strips
-// and product rows, the weights rearranged and (backward) their gradient,
-// and a block of diagProduct's diagonal matrices.
+// and product rows (with KW-1 rows of zeros on either side), the weights
+// rearranged and their gradient.
 func (c *Conv2D) stripWorkLen(n int) int {
-	return n*c.stripLen() + c.stripRows(n)*c.OutC + 2*c.WeightLen() + diagBlock*diagBlock
+	return n*c.stripLen() + (c.stripRows(n)+2*(c.KW-1))*c.OutC + 2*c.WeightLen()
 }
 
 // stripW is the number of cells in a row of strips, OutW+KW-1 (stride 1).
@@ -106,10 +101,13 @@ func (c *Conv2D) stripRows(n int) int { return (n*c.OutH-1)*c.stripW() + c.OutW 
 // patchMatrixLen is the number of floats in one image's patch matrix.
 func (c *Conv2D) patchMatrixLen() int { return c.OutH * c.OutW * c.patchLen() }
 
-// ForwardBatch is Forward, or ForwardReLU with relu, that puts as many
-// images through each matrix product as work holds (BatchWorkLen). work is
-// at least BatchWorkLen(1) floats (BatchWorkLen(n) for n images a
-// product). dst must not alias src or work.
+// ForwardBatch is Forward, or ForwardReLU with relu, for a training step:
+// a 1×1 convolution is one matrix product over the whole batch; any other
+// runs image by image and output row by output row straight from the
+// zero-padded input (gemm.NNBiasRuns), as Forward does, which took half
+// the time or less of strips or stacked patch matrices over the batch on
+// catnet64's and catsep64's 3×3 convolutions at batch 16. work is at
+// least BatchWorkLen(1) floats. dst must not alias src or work.
 func (c *Conv2D) ForwardBatch(dst, src, w, b, work []float32, relu bool) {
 	n := c.batch(src)
 	c.check(n, "output", len(dst), c.OutLen())
@@ -118,25 +116,12 @@ func (c *Conv2D) ForwardBatch(dst, src, w, b, work []float32, relu bool) {
 	if len(work) < c.BatchWorkLen(1) {
 		panic(fmt.Sprintf("conv: workspace has length %d, want at least %d", len(work), c.BatchWorkLen(1)))
 	}
-	p, pl := c.OutH*c.OutW, c.patchLen()
 	if c.pointwise() {
-		nnBiasBlocked(n*p, c.OutC, pl, src, pl, w, c.OutC, b, dst, c.OutC, relu)
+		pl := c.patchLen()
+		nnBiasBlocked(n*c.OutH*c.OutW, c.OutC, pl, src, pl, w, c.OutC, b, dst, c.OutC, relu)
 		return
 	}
-	if c.useStrips(true) {
-		c.forwardStrips(dst, src, w, b, work, relu)
-		return
-	}
-	in, out := c.InLen(), c.OutLen()
-	per := c.imagesPer(len(work), false)
-	for i0 := 0; i0 < n; i0 += per {
-		m := min(per, n-i0)
-		patches := work[:m*p*pl]
-		for i := range m {
-			Im2Col(c, patches[i*p*pl:(i+1)*p*pl], src[(i0+i)*in:(i0+i+1)*in], 0)
-		}
-		nnBiasBlocked(m*p, c.OutC, pl, patches, pl, w, c.OutC, b, dst[i0*out:(i0+m)*out], c.OutC, relu)
-	}
+	c.forward(dst, src, w, b, work, relu)
 }
 
 // BackwardBatch is Backward putting as many images through each matrix
@@ -158,7 +143,7 @@ func (c *Conv2D) BackwardBatch(gx, gw, gb, src, w, gy, work []float32) {
 	in, out, pl, oc := c.InLen(), c.OutLen(), c.patchLen(), c.OutC
 	p := c.OutH * c.OutW
 	AddColumnSums(gb, gy, oc)
-	if c.useStrips(false) {
+	if c.useStrips() {
 		c.backwardStrips(gx, gw, src, w, gy, work)
 		return
 	}
@@ -260,7 +245,7 @@ func interleave(dst, row []float32, ic, stride int) {
 
 // kernelColumns writes the weights w ([KH][KW][InC][OutC]) as the KW
 // matrices the strip products take, [KW][KH][InC][OutC]; with t, their
-// transposes, [KW][OutC][KH][InC].
+// transposes in the reverse order of kx, [KW-1-kx][OutC][KH][InC].
 func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 	kh, kw, ic, oc := c.KH, c.KW, c.InC, c.OutC
 	blk := ic * oc
@@ -271,7 +256,7 @@ func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 				copy(dst[(kx*kh+ky)*blk:(kx*kh+ky+1)*blk], src)
 				continue
 			}
-			d := dst[kx*kh*blk:]
+			d := dst[(kw-1-kx)*kh*blk:]
 			for ch := range ic {
 				for o, v := range src[ch*oc : (ch+1)*oc] {
 					d[o*kh*ic+ky*ic+ch] = v
@@ -281,51 +266,16 @@ func (c *Conv2D) kernelColumns(dst, w []float32, t bool) {
 	}
 }
 
-// forwardStrips is ForwardBatch for stride 1 through strips.
-func (c *Conv2D) forwardStrips(dst, src, w, b, work []float32, relu bool) {
-	n := c.batch(src)
-	oc, wp, cell := c.OutC, c.stripW(), c.KH*c.InC
-	per := min(n, c.imagesPer(len(work), true))
-	wl := c.WeightLen()
-	wk := work[:wl]
-	c.kernelColumns(wk, w, false)
-	diag := work[wl : wl+diagBlock*diagBlock]
-	at := wl + len(diag)
-	strips := work[at : at+per*c.stripLen()]
-	rows := work[at+len(strips) : at+len(strips)+c.stripRows(per)*oc]
-	out := c.OutLen()
-	for i0 := 0; i0 < n; i0 += per {
-		m := min(per, n-i0)
-		c.Strips(strips, src[i0*c.InLen():(i0+m)*c.InLen()])
-		r := c.stripRows(m)
-		nnBiasBlocked(r, oc, cell, strips, cell, wk, oc, b, rows, oc, false)
-		for kx := 1; kx < c.KW; kx++ {
-			nnBlocked(r, oc, cell, strips[kx*cell:], cell, wk[kx*cell*oc:], oc, rows, oc)
-		}
-		y := dst[i0*out : (i0+m)*out]
-		rowLen := c.OutW * oc
-		// Each output row out of the product rows, the ReLU applied on
-		// the way in vector registers (times the identity), or copied.
-		for j := range m * c.OutH {
-			from := rows[j*wp*oc : j*wp*oc+rowLen]
-			to := y[j*rowLen : (j+1)*rowLen]
-			switch {
-			case relu && oc <= onesLen:
-				diagProduct(to, from, oc, 0, ones[:oc], zeros[:oc], true, diag)
-			case relu:
-				ReLU(to, from)
-			default:
-				copy(to, from)
-			}
-		}
-	}
-}
-
 // backwardStrips is BackwardBatch for stride 1 through strips, but for the
-// bias gradient.
+// bias gradient. Each gradient is one product over the KW kernel columns
+// at once, whose A has rows that overlap: the weight gradient's A is the
+// strips, a row of KW cells from every cell, so that TN sums each column's
+// taps where they come; the strips' gradient reads each cell's KW output
+// gradients (rows of the product, KW-1 rows of zeros before the first and
+// after the last) times the transposed kernel columns in reverse order.
 func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 	n := c.batch(src)
-	oc, wp, cell := c.OutC, c.stripW(), c.KH*c.InC
+	oc, wp, cell, kw := c.OutC, c.stripW(), c.KH*c.InC, c.KW
 	per := min(n, c.imagesPer(len(work), true))
 	wl := c.WeightLen()
 	gwk, wt := work[:wl], work[wl:2*wl]
@@ -336,7 +286,8 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		c.kernelColumns(wt, w, true)
 	}
 	strips := work[2*wl : 2*wl+per*c.stripLen()]
-	rows := work[2*wl+len(strips) : 2*wl+len(strips)+c.stripRows(per)*oc]
+	pad := (kw - 1) * oc
+	padded := work[2*wl+len(strips) : 2*wl+len(strips)+c.stripRows(per)*oc+2*pad]
 	in, out, rowLen := c.InLen(), c.OutLen(), c.OutW*oc
 	for i0 := 0; i0 < n; i0 += per {
 		m := min(per, n-i0)
@@ -344,7 +295,10 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		c.Strips(strips, x)
 		r := c.stripRows(m)
 		// The output gradient, laid out like the product rows, 0 in the
-		// rows that are dropped.
+		// rows that are dropped and in the KW-1 rows before and after.
+		rows := padded[pad : pad+r*oc]
+		clear(padded[:pad])
+		clear(padded[pad+r*oc : 2*pad+r*oc])
 		g := gy[i0*out : (i0+m)*out]
 		for j := range m * c.OutH {
 			copy(rows[j*wp*oc:j*wp*oc+rowLen], g[j*rowLen:(j+1)*rowLen])
@@ -352,9 +306,7 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 				clear(rows[j*wp*oc+rowLen : (j+1)*wp*oc])
 			}
 		}
-		for kx := range c.KW {
-			tnBlocked(cell, oc, r, strips[kx*cell:], cell, rows, oc, gwk[kx*cell*oc:(kx+1)*cell*oc], oc)
-		}
+		tnBlocked(kw*cell, oc, r, strips, cell, rows, oc, gwk, oc)
 		if gx == nil {
 			continue
 		}
@@ -362,9 +314,7 @@ func (c *Conv2D) backwardStrips(gx, gw, src, w, gy, work []float32) {
 		// goes back onto the pixels it came from.
 		ds := strips[:m*c.stripLen()]
 		clear(ds)
-		for kx := range c.KW {
-			nnBlocked(r, cell, oc, rows, oc, wt[kx*cell*oc:(kx+1)*cell*oc], cell, ds[kx*cell:], cell)
-		}
+		nnBlocked(r+kw-1, cell, kw*oc, padded, oc, wt, cell, ds, cell)
 		c.unstrip(gx[i0*in:(i0+m)*in], ds)
 	}
 	c.kernelColumnsBack(gw, gwk)
@@ -477,9 +427,6 @@ var ones = func() (o [onesLen]float32) {
 	}
 	return o
 }()
-
-// zeros is a row of 0s, a bias that adds nothing.
-var zeros [onesLen]float32
 
 // AddColumnSums adds to dst (cols floats) the sum of the rows of the
 // row-major matrix m of cols columns, row by row in order: a layer's bias

@@ -234,11 +234,9 @@ func (d *DepthwiseConv2D) Backward(gx, gw, gb, src, w, gy []float32) {
 		d.check(n, "input gradient", len(gx), d.InLen())
 	}
 	in, out := d.InLen(), d.OutLen()
+	AddColumnSums(gb, gy, d.C)
 	for i := range n {
 		g := gy[i*out : (i+1)*out]
-		for j := 0; j < len(g); j += d.C {
-			addTo(gb, g[j:j+d.C])
-		}
 		var gxi []float32
 		if gx != nil {
 			gxi = gx[i*in : (i+1)*in]

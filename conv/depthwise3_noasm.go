@@ -21,3 +21,12 @@ func maxPool2Row(d, r0, r1 []float32, c int) { maxPool2RowGeneric(d, r0, r1, c, 
 // maxPool2Kernels lists the assembly max-pooling kernels usable on this
 // CPU: none.
 func maxPool2Kernels() []maxPool2Kernel { return nil }
+
+// maxPool2BackReLURow computes one output row of MaxPool2.BackwardReLU.
+func maxPool2BackReLURow(gx, src, y, gy []float32, row, c int) {
+	maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, 0)
+}
+
+// maxPool2BackKernels lists the assembly kernels of MaxPool2.BackwardReLU
+// usable on this CPU: none.
+func maxPool2BackKernels() []maxPool2BackKernel { return nil }

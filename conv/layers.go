@@ -165,41 +165,56 @@ func (p MaxPool2) BackwardReLU(gx, gy, src, y []float32) {
 	if len(gx) != len(src) || len(y) != len(gy) {
 		panic(fmt.Sprintf("conv: max pool input gradient has length %d, output %d, want %d and %d", len(gx), len(y), len(src), len(gy)))
 	}
-	clear(gx)
 	oh, ow, c := p.H/2, p.W/2, p.C
+	if p.H%2 != 0 || p.W%2 != 0 {
+		clear(gx) // the last row or column is in no window
+	}
 	row := p.W * c
-	o := 0
 	for i := range n {
 		base := i * p.InLen()
 		for oy := range oh {
-			for ox := range ow {
-				i0 := base + 2*oy*row + 2*ox*c
-				s0, s1, s2 := src[i0:i0+c], src[i0+c:i0+2*c], src[i0+row:i0+row+c]
-				g, m := gy[o:o+c], y[o:o+c]
-				s1, s2, g = s1[:len(m)], s2[:len(m)], g[:len(m)]
-				for ch, mv := range m {
-					if !(mv > 0) {
-						continue // the ReLU passes nothing back (NaN included)
-					}
-					// The first input equal to the maximum wins; it is
-					// positive, so comparing floats is comparing bits.
-					// Conditional moves, not branches.
-					k := i0 + row + c
-					if s2[ch] == mv {
-						k = i0 + row
-					}
-					if s1[ch] == mv {
-						k = i0 + c
-					}
-					if s0[ch] == mv {
-						k = i0
-					}
-					gx[k+ch] = g[ch]
-				}
-				o += c
-			}
+			i0 := base + 2*oy*row
+			o := (i*oh + oy) * ow * c
+			maxPool2BackReLURow(gx[i0:i0+2*row], src[i0:i0+2*row], y[o:o+ow*c], gy[o:o+ow*c], row, c)
 		}
 	}
+}
+
+// maxPool2BackReLURowGeneric is the plain kernel of MaxPool2.BackwardReLU
+// for one output row and channels [c0, c): for output pixel x of y and
+// gy (len(y)/c pixels) it writes the window of pixels 2x and 2x+1 of the
+// input rows src[:row] and src[row:], and of gx laid out alike: gy to the
+// first input equal to the maximum y if y > 0, 0 to the other three (all
+// four if y is not above 0, NaN included: the ReLU passes nothing back).
+// The maximum is positive, so comparing floats is comparing bits.
+func maxPool2BackReLURowGeneric(gx, src, y, gy []float32, row, c, c0 int) {
+	for o := 0; o < len(y); o += c {
+		i0 := 2 * o
+		for ch := c0; ch < c; ch++ {
+			mv, g := y[o+ch], gy[o+ch]
+			var g0, g1, g2, g3 float32
+			if mv > 0 {
+				switch {
+				case src[i0+ch] == mv:
+					g0 = g
+				case src[i0+c+ch] == mv:
+					g1 = g
+				case src[i0+row+ch] == mv:
+					g2 = g
+				default:
+					g3 = g
+				}
+			}
+			gx[i0+ch], gx[i0+c+ch], gx[i0+row+ch], gx[i0+row+c+ch] = g0, g1, g2, g3
+		}
+	}
+}
+
+// maxPool2BackKernel names one implementation of maxPool2BackReLURow, for
+// tests.
+type maxPool2BackKernel struct {
+	name string
+	f    func(gx, src, y, gy []float32, row, c int)
 }
 
 // pick returns alt if bits v equal bits m, else k, without a branch.

@@ -172,6 +172,79 @@ func TestMaxPool2BackwardReLU(t *testing.T) {
 	}
 }
 
+// TestMaxPool2BackReLUKernels holds every assembly kernel of
+// MaxPool2.BackwardReLU to the Go kernel, bit for bit, over channel counts
+// that leave every tail and rows with a column beyond the windows, on ReLU
+// outputs with ties, zeros, +Inf and NaN, and maxima that are 0, NaN or
+// negative. gx starts full of garbage that every window must overwrite and
+// sits between NaN guard bands.
+func TestMaxPool2BackReLUKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), 0, 1}
+	for _, k := range maxPool2BackKernels() {
+		for c := 1; c <= 40; c++ {
+			for _, ow := range []int{1, 2, 5} {
+				for _, extra := range []int{0, 1} {
+					row := (2*ow + extra) * c
+					src := randSlice[float32](r, 2*row)
+					for i := range src {
+						if r.IntN(4) == 0 {
+							src[i] = specials[r.IntN(len(specials))]
+						}
+					}
+					ReLU(src, src)
+					y := make([]float32, ow*c)
+					maxPool2RowGeneric(y, src[:2*ow*c], src[row:row+2*ow*c], c, 0)
+					for i := range y {
+						if r.IntN(8) == 0 {
+							y[i] = []float32{0, float32(math.NaN()), -1}[r.IntN(3)]
+						}
+					}
+					gy := randSlice[float32](r, ow*c)
+					want := make([]float32, 2*row)
+					maxPool2BackReLURowGeneric(want, src, y, gy, row, c, 0)
+					got := newGuarded(2*row, func(int) float32 { return 5 })
+					k.f(got.s(), src, y, gy, row, c)
+					got.intact(t, k.name)
+					for i, w := range want {
+						if i%row >= 2*ow*c {
+							continue // beyond the windows: not written
+						}
+						if g := got.s()[i]; math.Float32bits(g) != math.Float32bits(w) {
+							t.Fatalf("%s c=%d ow=%d extra=%d: gx[%d] = %v, Go gives %v", k.name, c, ow, extra, i, g, w)
+						}
+					}
+					for i := range got.s() {
+						if i%row >= 2*ow*c && got.s()[i] != 5 {
+							t.Fatalf("%s c=%d ow=%d extra=%d: wrote gx[%d] beyond the windows", k.name, c, ow, extra, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPool2BackwardReLU times the poolings' backward passes of
+// catnet64 at batch 16.
+func BenchmarkMaxPool2BackwardReLU(b *testing.B) {
+	for _, s := range [][3]int{{64, 64, 8}, {32, 32, 16}, {16, 16, 32}} {
+		p := MaxPool2{H: s[0], W: s[1], C: s[2]}
+		r := rand.New(rand.NewPCG(1, 2))
+		x := randSlice[float32](r, 16*p.InLen())
+		y := make([]float32, 16*p.OutLen())
+		p.Forward(y, x)
+		gy := randSlice[float32](r, len(y))
+		gx := make([]float32, len(x))
+		b.Run(fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p.BackwardReLU(gx, gy, x, y)
+			}
+		})
+	}
+}
+
 func TestGlobalAvgPool(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct{ n, h, w, c int }{{1, 4, 4, 8}, {2, 5, 7, 3}, {1, 1, 1, 64}, {3, 8, 8, 64}} {

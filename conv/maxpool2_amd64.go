@@ -45,3 +45,46 @@ func maxPool2Kernels() []maxPool2Kernel {
 	}
 	return []maxPool2Kernel{{"avx2", maxPool2Asm}}
 }
+
+// maxPool2BackReLUAVX2 computes channels [0, cv) of one output row of
+// MaxPool2.BackwardReLU (maxPool2BackReLURowGeneric), 8 channels at a
+// time: n > 0 output pixels; gx and src point at the first of the two
+// input rows, row bytes apart; c is the bytes of one pixel, cv (a
+// multiple of 32 bytes, greater than 0) the bytes of channels it covers.
+//
+//go:noescape
+func maxPool2BackReLUAVX2(gx, src, y, gy *float32, n, row, c, cv int)
+
+// maxPool2BackReLURow computes one output row of MaxPool2.BackwardReLU.
+func maxPool2BackReLURow(gx, src, y, gy []float32, row, c int) {
+	if !useAVX2 {
+		maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, 0)
+		return
+	}
+	maxPool2BackReLUAsm(gx, src, y, gy, row, c)
+}
+
+// maxPool2BackReLUAsm runs the AVX2 kernel on the channels that fill
+// whole vectors and the Go kernel on the rest.
+func maxPool2BackReLUAsm(gx, src, y, gy []float32, row, c int) {
+	cv := c &^ 7
+	if cv == 0 || len(y) == 0 {
+		maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, 0)
+		return
+	}
+	n := len(y) / c
+	_, _, _ = gx[row+2*n*c-1], src[row+2*n*c-1], gy[len(y)-1]
+	maxPool2BackReLUAVX2(&gx[0], &src[0], &y[0], &gy[0], n, 4*row, 4*c, 4*cv)
+	if cv < c {
+		maxPool2BackReLURowGeneric(gx, src, y, gy, row, c, cv)
+	}
+}
+
+// maxPool2BackKernels lists the assembly kernels of MaxPool2.BackwardReLU
+// usable on this CPU.
+func maxPool2BackKernels() []maxPool2BackKernel {
+	if !useAVX2 {
+		return nil
+	}
+	return []maxPool2BackKernel{{"avx2", maxPool2BackReLUAsm}}
+}

@@ -62,3 +62,59 @@ vec:
 	JNZ pixel
 	VZEROUPPER
 	RET
+
+// func maxPool2BackReLUAVX2(gx, src, y, gy *float32, n, row, c, cv int)
+//
+// For each output pixel (CX counts them) and each 8 channels of it (BX
+// counts bytes): the gradient g, kept where 0 < y (LT_OS: not for NaN),
+// goes to the first of the window's inputs equal to y (EQ_OQ), taken out
+// of g as it goes (ANDN), and what is left to the last.
+TEXT ·maxPool2BackReLUAVX2(SB), NOSPLIT, $0-64
+	MOVQ gx+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ y+16(FP), R8
+	MOVQ gy+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ row+40(FP), DX
+	MOVQ c+48(FP), R10
+	MOVQ cv+56(FP), R11
+	VXORPS Y15, Y15, Y15
+
+backPixel:
+	XORQ BX, BX
+	LEAQ (SI)(R10*1), R12 // the window's second column
+	LEAQ (DI)(R10*1), R13
+
+backVec:
+	VMOVUPS (R8)(BX*1), Y0
+	VCMPPS $1, Y0, Y15, Y1
+	VANDPS (R9)(BX*1), Y1, Y1
+	LEAQ (SI)(BX*1), AX
+	VCMPPS $0, (AX), Y0, Y2
+	VCMPPS $0, (AX)(DX*1), Y0, Y4
+	LEAQ (R12)(BX*1), AX
+	VCMPPS $0, (AX), Y0, Y3
+	VANDPS Y2, Y1, Y5
+	VANDNPS Y1, Y2, Y1
+	VANDPS Y3, Y1, Y6
+	VANDNPS Y1, Y3, Y1
+	VANDPS Y4, Y1, Y7
+	VANDNPS Y1, Y4, Y1
+	LEAQ (DI)(BX*1), AX
+	VMOVUPS Y5, (AX)
+	VMOVUPS Y7, (AX)(DX*1)
+	LEAQ (R13)(BX*1), AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y1, (AX)(DX*1)
+	ADDQ $32, BX
+	CMPQ BX, R11
+	JLT backVec
+
+	ADDQ R10, R8
+	ADDQ R10, R9
+	LEAQ (SI)(R10*2), SI
+	LEAQ (DI)(R10*2), DI
+	DECQ CX
+	JNZ backPixel
+	VZEROUPPER
+	RET

@@ -39,8 +39,10 @@ import "unsafe"
 //go:generate go run gen.go
 
 // NN computes C += A·B, where A is m×k with row stride lda, B is k×n with row
-// stride ldb and C is m×n with row stride ldc. C must not overlap A or B.
-// NN does not allocate.
+// stride ldb and C is m×n with row stride ldc. Rows of A may overlap (lda
+// may be below k, even 0): the products of a convolution's kernel columns
+// with strips of its input read them so. C must not overlap A or B. NN
+// does not allocate.
 func NN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if !checkNN(m, n, k, a, lda, b, ldb, c, ldc) {
 		return
@@ -54,8 +56,9 @@ func NN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ld
 // relu, every sum below 0 becomes 0 (NaN and -0 stay as they are); without,
 // act is the identity. The bias and the activation are applied while the
 // block of C is still in registers, so a convolution with a bias and a
-// ReLU makes one pass over its output. With k = 0, C = act(bias). C must
-// not overlap A, B or bias. NNBias does not allocate.
+// ReLU makes one pass over its output. With k = 0, C = act(bias). Rows of
+// A may overlap, as in NN. C must not overlap A, B or bias. NNBias does
+// not allocate.
 func NNBias(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, relu bool) {
 	if m < 0 || n < 0 || k < 0 {
 		panic("gemm: negative dimension")
@@ -158,8 +161,9 @@ func act(v float32, relu bool) float32 {
 }
 
 // TN computes C += Aᵀ·B, where A is stored k×m with row stride lda (so Aᵀ is
-// m×k), B is k×n with row stride ldb and C is m×n with row stride ldc. C must
-// not overlap A or B. TN does not allocate.
+// m×k), B is k×n with row stride ldb and C is m×n with row stride ldc. Rows
+// of A may overlap (lda may be below m, even 0). C must not overlap A or B.
+// TN does not allocate.
 func TN(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if !checkTN(m, n, k, a, lda, b, ldb, c, ldc) {
 		return
@@ -227,8 +231,8 @@ func checkArgs(m, n, k, aRows, aCols int, a []float32, lda int, b []float32, ldb
 	if m < 0 || n < 0 || k < 0 {
 		panic("gemm: negative dimension")
 	}
-	if lda < max(1, aCols) {
-		panic("gemm: bad lda")
+	if lda < 0 {
+		panic("gemm: negative lda")
 	}
 	if ldb < max(1, n) {
 		panic("gemm: bad ldb")
