@@ -11,6 +11,8 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX2 = cpu.X86.HasAVX2
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	// hasOne512: rqOne512 (byte clamps and stores) needs AVX512BW too.
+	hasOne512 = hasVNNI && cpu.X86.HasAVX512BW
 )
 
 var vnniISA = &isa{
@@ -53,6 +55,16 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 		return
 	}
 	rqAVX2(m, nch, c, ldc, y, ldy, &o.p[c0/8*rqStride], o.zp, o.lo, o.hi)
+}
+
+// asmRequantOne runs rqOne512 on m rows of n channels, the first one
+// channel c0 (a multiple of 16) of o (see outStage.rows).
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	last := 0xffff
+	if n%16 != 0 {
+		last = 1<<(n%16) - 1
+	}
+	rqOne512(m, (n+15)/16, last, c, ldc, y, ldy, &o.one[c0/16*rqOneStride], o.lo, o.hi)
 }
 
 // poolRow max-pools as many of the ow output pixels of one row (c

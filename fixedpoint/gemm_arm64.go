@@ -46,6 +46,13 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 	rqNEON(m, nch, c, ldc, y, ldy, &o.p[c0/8*rqStride], o.zp, o.lo, o.hi)
 }
 
+// hasOne512 tells whether rqOne512 runs: only on amd64.
+const hasOne512 = false
+
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOne512 in this build")
+}
+
 // poolRow max-pools as many of the ow output pixels of one row (c
 // channels, input rows r0 and r1) as the assembly can, from the left, and
 // returns how many.

@@ -15,6 +15,13 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 
 func poolRow(ow, c int, r0, r1, y []int8) int { return 0 }
 
+// hasOne512 tells whether rqOne512 runs: only on amd64.
+const hasOne512 = false
+
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOne512 in this build")
+}
+
 const dwInt16 = false
 
 func dwBlocks(n, cb int, x *int8, xs int, taps []int, w32 []int32, w16 []int16, c0 int, bias *int32, zp int32, acc *int32, ldc int) {

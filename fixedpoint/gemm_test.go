@@ -269,6 +269,126 @@ func TestOutStage(t *testing.T) {
 	}
 }
 
+// TestOutStageOneRounding checks the single-rounding output stage on
+// stages that allow it (a clamp floor at or above the zero point, right
+// shifts 1..maxOneShift): its Go twin, oneLane, and rqOne512 where the CPU
+// runs it, against RequantizeRef, over random and extreme accumulators,
+// the ties of TFLite's rounding (where its two roundings and one would
+// part if the clamp did not hide it), channel counts with a partial last
+// chunk, and column blocks that start past channel 0; and that stages
+// which do not allow it keep the two roundings.
+func TestOutStageOneRounding(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for trial := range 300 {
+		n := 1 + r.IntN(70)
+		zp := int32(r.IntN(256) - 128)
+		q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: zp, Min: int8(zp), Max: 127}
+		switch trial % 4 {
+		case 1:
+			q.Min = int8(min(127, int(zp)+r.IntN(40)))
+		case 2:
+			q.Max = int8(max(int(q.Min), 127-r.IntN(100)))
+		case 3:
+			q.Min, q.ZP = -128, -128
+		}
+		for ch := range n {
+			q.Mult[ch] = []int32{math.MaxInt32, 0, 1 << 30, int32(r.Uint32() >> 1), int32(r.Uint32() >> 1)}[r.IntN(5)]
+			q.Shift[ch] = -1 - r.IntN(maxOneShift)
+		}
+		rq, err := q.expand(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !oneRounding(rq) {
+			t.Fatalf("trial %d: oneRounding refused %+v", trial, q)
+		}
+		o := newOutStage(rq, n, outAVX512)
+		if hasOne512 != (o.one != nil) {
+			t.Fatalf("one set: %v, rqOne512 runs: %v", o.one != nil, hasOne512)
+		}
+		m := 1 + r.IntN(9)
+		ldc := n + r.IntN(20)
+		c := make([]int32, m*ldc)
+		for i := range c {
+			ch := i % ldc
+			switch r.IntN(4) {
+			case 0:
+				c[i] = []int32{0, 1, -1, math.MaxInt32, math.MinInt32}[r.IntN(5)]
+			case 1:
+				if ch < n && rq.mult[ch] > 0 {
+					// A tie of the second rounding: h = (2j+1)·2^(e-1), from the
+					// smallest x with (x·m + 2^30) >> 31 = h.
+					e := -rq.shift[ch]
+					h := int64(2*r.IntN(200)-200+1) << (e - 1)
+					x := ((h << 31) - 1<<30 + int64(rq.mult[ch]) - 1) / int64(rq.mult[ch])
+					if x >= math.MinInt32 && x <= math.MaxInt32 {
+						c[i] = int32(x)
+						continue
+					}
+				}
+				fallthrough
+			default:
+				c[i] = int32(r.Uint32()) >> r.IntN(32)
+			}
+		}
+		for ch := range n {
+			mm, cc, ss := oneParams(rq, ch)
+			for i := range m {
+				acc := c[i*ldc+ch]
+				want := RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max))
+				if got := o.oneLane(acc, mm, cc, ss); got != want {
+					t.Fatalf("oneLane: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+				}
+			}
+		}
+		if o.one == nil {
+			continue
+		}
+		// The whole row, then a block of columns from channel 16 on.
+		for _, c0 := range []int{0, 16} {
+			if c0 >= n {
+				continue
+			}
+			ldy := n + r.IntN(4)
+			y := newGuarded[int8](m * ldy)
+			for i := range y.s() {
+				y.s()[i] = sentinel
+			}
+			o.rows(y.s(), ldy, c[c0:], ldc, m, c0, n, outAVX512)
+			y.intact(t, "y")
+			for i := range m {
+				for ch := range ldy {
+					got := y.s()[i*ldy+ch]
+					if ch < c0 || ch >= n {
+						if got != sentinel {
+							t.Fatalf("rqOne512 wrote y[%d,%d] outside channels %d..%d", i, ch, c0, n)
+						}
+						continue
+					}
+					acc := c[i*ldc+ch]
+					if want := RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max)); got != want {
+						t.Fatalf("rqOne512: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+					}
+				}
+			}
+		}
+	}
+	for _, bad := range []requantParams{
+		{Mult: []int32{1 << 30}, Shift: []int{-3}, ZP: 5, Min: 4, Max: 127},                     // floor below the zero point
+		{Mult: []int32{1 << 30}, Shift: []int{0}, ZP: 5, Min: 5, Max: 127},                      // no right shift
+		{Mult: []int32{1 << 30}, Shift: []int{2}, ZP: 5, Min: 5, Max: 127},                      // a left shift
+		{Mult: []int32{1 << 30}, Shift: []int{-maxOneShift - 1}, ZP: -128, Min: -128, Max: 127}, // too far right
+	} {
+		rq, err := bad.expand(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oneRounding(rq) || newOutStage(rq, 3, outAVX512).one != nil {
+			t.Errorf("%+v takes the single rounding", bad)
+		}
+	}
+}
+
 // TestLayersEveryKernel runs the convolution and dense layers with every
 // instruction set of this build against the references: odd shapes,
 // strides, padding, 1×1 convolutions with channel counts that make the

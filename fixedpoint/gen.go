@@ -194,6 +194,9 @@ func genAMD64() {
 	rqAVX512(&s)
 	g.p("//go:noescape")
 	g.p("func rqAVX512(%s)\n", rq512Args)
+	rqOne512(&s)
+	g.p("//go:noescape")
+	g.p("func rqOne512(%s)\n", rqOneArgs)
 	poolAVX2(&s, &g)
 	dwAVX2(&s, &g)
 	write("kernels_amd64.s", &s, false)
@@ -611,6 +614,84 @@ func rqAVX512(s *buf) {
 // rq512Stride is the number of int32s of outStage.p16 per 16 channels
 // (outstage.go).
 const rq512Stride = 144
+
+const rqOneArgs = "m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, lo, hi int32"
+
+// rqOne512 requantises sixteen channels at a time with one rounding, for
+// the output stages that allow it (outStage.one, oneRounding in
+// outstage.go; the twin is outStage.oneLane):
+//
+//	v = (acc·m + C) >> (31+e)      VPMULDQ, VPADDQ, VPSRAVQ on the even
+//	                               and the odd lanes, exact in int64
+//	out = clamp(v, lo, hi)         VPMOVSDB (saturating), VPMAXSB, VPMINSB
+//
+// C holds the rounding terms and the zero point. VPMULDQ multiplies the low
+// dwords of the qwords: the odd lanes are shifted down first and, after
+// the product, shifted right by only e-1, which leaves v in their high
+// dword, where VPBLENDMD takes it. The loop runs down the rows of one
+// chunk at a time, the chunk's parameters in registers; last is the lane
+// mask of the last chunk (masked loads and stores: nothing past the
+// channels is read or written).
+//
+// Registers: CX chunks left, R8 p, R10 C column, DI y column, R11 rows
+// left, SI C, DX y; K1 lanes of this chunk, K3 the odd lanes; Z16–Z21 the
+// chunk's parameters, X27 hi and X28 lo in every byte.
+func rqOne512(s *buf) {
+	s.p("// func rqOne512(%s)", rqOneArgs)
+	s.p("TEXT ·rqOne512(SB), NOSPLIT, $0-72")
+	s.i("MOVQ chunks+8(FP), CX")
+	s.i("MOVQ c+24(FP), R10")
+	s.i("MOVQ y+40(FP), DI")
+	s.i("MOVQ p+56(FP), R8")
+	s.i("MOVL lo+64(FP), AX")
+	s.i("VPBROADCASTB AX, X28")
+	s.i("MOVL hi+68(FP), AX")
+	s.i("VPBROADCASTB AX, X27")
+	s.i("MOVL $0xaaaa, AX")
+	s.i("KMOVW AX, K3")
+	s.p("chunk:")
+	s.i("MOVL $0xffff, AX")
+	s.i("CMPQ CX, $1")
+	s.i("JNE full")
+	s.i("MOVQ last+16(FP), AX")
+	s.p("full:")
+	s.i("KMOVW AX, K1")
+	for i, what := range []string{"m, even lanes", "m, odd", "C, even", "C, odd", "31+e, even", "e-1, odd"} {
+		s.i("VMOVDQU64 %d(R8), Z%d // %s", 64*i, 16+i, what)
+	}
+	s.i("MOVQ m+0(FP), R11")
+	s.i("MOVQ R10, SI")
+	s.i("MOVQ DI, DX")
+	s.p("row:")
+	s.i("VMOVDQU32.Z (SI), K1, Z0 // acc")
+	s.i("VPSRLQ $32, Z0, Z1 // odd lanes down")
+	s.i("VPMULDQ Z16, Z0, Z0")
+	s.i("VPMULDQ Z17, Z1, Z1")
+	s.i("VPADDQ Z18, Z0, Z0")
+	s.i("VPADDQ Z19, Z1, Z1")
+	s.i("VPSRAVQ Z20, Z0, Z0 // v in the low dwords")
+	s.i("VPSRAVQ Z21, Z1, Z1 // v in the high dwords")
+	s.i("VPBLENDMD Z1, Z0, K3, Z0")
+	s.i("VPMOVSDB Z0, X0")
+	s.i("VPMAXSB X28, X0, X0")
+	s.i("VPMINSB X27, X0, X0")
+	s.i("VMOVDQU8 X0, K1, (DX)")
+	s.i("ADDQ ldc+32(FP), SI")
+	s.i("ADDQ ldy+48(FP), DX")
+	s.i("DECQ R11")
+	s.i("JNZ row")
+	s.i("ADDQ $64, R10")
+	s.i("ADDQ $16, DI")
+	s.i("ADDQ $%d, R8", 4*rqOneStride)
+	s.i("DECQ CX")
+	s.i("JNZ chunk")
+	s.i("VZEROUPPER")
+	s.i("RET")
+	s.p("")
+}
+
+// rqOneStride is the number of int32s of outStage.one per 16 channels.
+const rqOneStride = 96
 
 // ---------------------------------------------------------------- arm64
 

@@ -210,6 +210,9 @@ func rqAVX2(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo
 func rqAVX512(m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
 
 //go:noescape
+func rqOne512(m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, lo, hi int32)
+
+//go:noescape
 func mpAVX2x16(ow, c int, r0, r1, y *int8)
 
 //go:noescape

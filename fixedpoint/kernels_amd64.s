@@ -2122,6 +2122,60 @@ full:
 	VZEROUPPER
 	RET
 
+// func rqOne512(m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, lo, hi int32)
+TEXT ·rqOne512(SB), NOSPLIT, $0-72
+	MOVQ chunks+8(FP), CX
+	MOVQ c+24(FP), R10
+	MOVQ y+40(FP), DI
+	MOVQ p+56(FP), R8
+	MOVL lo+64(FP), AX
+	VPBROADCASTB AX, X28
+	MOVL hi+68(FP), AX
+	VPBROADCASTB AX, X27
+	MOVL $0xaaaa, AX
+	KMOVW AX, K3
+chunk:
+	MOVL $0xffff, AX
+	CMPQ CX, $1
+	JNE full
+	MOVQ last+16(FP), AX
+full:
+	KMOVW AX, K1
+	VMOVDQU64 0(R8), Z16 // m, even lanes
+	VMOVDQU64 64(R8), Z17 // m, odd
+	VMOVDQU64 128(R8), Z18 // C, even
+	VMOVDQU64 192(R8), Z19 // C, odd
+	VMOVDQU64 256(R8), Z20 // 31+e, even
+	VMOVDQU64 320(R8), Z21 // e-1, odd
+	MOVQ m+0(FP), R11
+	MOVQ R10, SI
+	MOVQ DI, DX
+row:
+	VMOVDQU32.Z (SI), K1, Z0 // acc
+	VPSRLQ $32, Z0, Z1 // odd lanes down
+	VPMULDQ Z16, Z0, Z0
+	VPMULDQ Z17, Z1, Z1
+	VPADDQ Z18, Z0, Z0
+	VPADDQ Z19, Z1, Z1
+	VPSRAVQ Z20, Z0, Z0 // v in the low dwords
+	VPSRAVQ Z21, Z1, Z1 // v in the high dwords
+	VPBLENDMD Z1, Z0, K3, Z0
+	VPMOVSDB Z0, X0
+	VPMAXSB X28, X0, X0
+	VPMINSB X27, X0, X0
+	VMOVDQU8 X0, K1, (DX)
+	ADDQ ldc+32(FP), SI
+	ADDQ ldy+48(FP), DX
+	DECQ R11
+	JNZ row
+	ADDQ $64, R10
+	ADDQ $16, DI
+	ADDQ $384, R8
+	DECQ CX
+	JNZ chunk
+	VZEROUPPER
+	RET
+
 // func mpAVX2x16(ow, c int, r0, r1, y *int8)
 TEXT ·mpAVX2x16(SB), NOSPLIT, $0-40
 	MOVQ ow+0(FP), CX
