@@ -220,6 +220,77 @@ func (g *igemm) blockGo(m int, buf []int8, a0, rsa, lds int, b []int8, init []in
 // stride n): row i of A starts at buf[a0 + i*rsa], its segments lds apart.
 // tile is the caller's scratch.
 func (g *igemm) run(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
+	if g.fused() {
+		g.runOne(y, buf, a0, rsa, lds, m, tile)
+		return
+	}
+	g.runTile(y, buf, a0, rsa, lds, m, tile)
+}
+
+// fused reports whether the layer runs in the fused kernels: VNNI block
+// kernels that requantise in their epilogue with one rounding (see
+// oneRounding) and store int8s, with no int32 tile between.
+func (g *igemm) fused() bool {
+	return g.out.one != nil && (g.k.id == kVNNI16 || g.k.id == kVNNI8)
+}
+
+// runOne is run for fused layers: panel by panel, the rows whose reads
+// stay inside buf go to the fused kernels, straight into y; the others to
+// runTile (the Go twin's products, then the output stage).
+func (g *igemm) runOne(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
+	k := g.k
+	safe := m
+	span := (g.segs-1)*lds + g.groups*k.grp
+	for safe > 0 && a0+(safe-1)*rsa+span > len(buf) {
+		safe--
+	}
+	if safe > 0 {
+		// What the kernels will touch, checked once here.
+		_, _ = buf[a0+(safe-1)*rsa+span-1], y[safe*g.n-1]
+	}
+	pl := g.panelLen()
+	full := safe - safe%k.mr
+	for p := 0; p < g.np && safe > 0; p += k.nr {
+		b := g.b[p/k.nr*pl:][:pl]
+		init := g.init[p:][:k.nr]
+		mask := 1<<min(k.nr, g.n-p) - 1
+		one := &g.out.one[p/16*rqOneStride+p%16/8*8]
+		if full > 0 {
+			asmBlockOne(k.id, k.mr, full, &buf[a0], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[p], g.n, one, g.out.lo, g.out.hi, mask)
+		}
+		if r := safe - full; r > 0 {
+			asmBlockOne(k.id, r, r, &buf[a0+full*rsa], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[full*g.n+p], g.n, one, g.out.lo, g.out.hi, mask)
+		}
+	}
+	if safe < m {
+		g.runTile(y[safe*g.n:], buf, a0+safe*rsa, rsa, lds, m-safe, tile)
+	}
+}
+
+// blockOneGo is the twin of the fused kernels (asmBlockOne) on one panel,
+// the one starting at column p0: blockGo's sums, through the caller's
+// scratch c (m*nr int32s), requantised by oneLane into columns p0 .. of
+// m rows of y (row stride ldy), as many as the layer has.
+func (g *igemm) blockOneGo(m int, buf []int8, a0, rsa, lds, p0 int, y []int8, ldy int, c []int32) {
+	nr := g.k.nr
+	pl := g.panelLen()
+	g.blockGo(m, buf, a0, rsa, lds, g.b[p0/nr*pl:][:pl], g.init[p0:][:nr], c, nr)
+	q := g.out.one[p0/16*rqOneStride:][:rqOneStride]
+	for i := range m {
+		for j := range min(nr, g.n-p0) {
+			// Channel p0+j: row 0, 2 or 4 of q, odd or even, its qword.
+			ch := p0 + j
+			qw := func(row int) int64 {
+				o := 2 * (8*(row+ch%2) + ch%16/2)
+				return int64(uint32(q[o])) | int64(q[o+1])<<32
+			}
+			y[i*ldy+ch] = g.out.oneLane(c[i*nr+j], qw(0), qw(2), qw(4)+32*int64(ch%2))
+		}
+	}
+}
+
+// runTile is run through an int32 tile: products, then the output stage.
+func (g *igemm) runTile(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
 	cw := min(g.np, maxTileCols)
 	tr := tileLen / cw
 	for r0 := 0; r0 < m; r0 += tr {

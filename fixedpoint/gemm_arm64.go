@@ -53,6 +53,10 @@ func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c
 	panic("fixedpoint: no rqOne512 in this build")
 }
 
+func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+	panic("fixedpoint: no fused block kernels in this build")
+}
+
 // poolRow max-pools as many of the ow output pixels of one row (c
 // channels, input rows r0 and r1) as the assembly can, from the left, and
 // returns how many.

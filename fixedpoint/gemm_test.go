@@ -190,6 +190,65 @@ func TestGemmTwin(t *testing.T) {
 	}
 }
 
+// TestGemmOneTwin holds the fused kernels (products requantised in their
+// epilogue) to their Go twin, blockOneGo, one block size and panel at a
+// time, with channel counts that leave the last panel partly empty and
+// stages with and without a clamp; the bytes around each panel's columns
+// must stay untouched.
+func TestGemmOneTwin(t *testing.T) {
+	if !hasOne512 {
+		t.Skip("no fused kernels on this CPU")
+	}
+	for _, k := range []*gemmKernel{vnniISA.wide, vnniISA.narrow} {
+		t.Run(k.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(43, uint64(k.id)))
+			for trial := range 60 {
+				segs, l := 1+r.IntN(3), 1+r.IntN(40)
+				lds := l + r.IntN(9)
+				n := 1 + r.IntN(3*k.nr)
+				w := extremeInt8s(r, n*segs*l, -128)
+				zp := int32(r.IntN(256) - 128)
+				q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: zp, Min: int8(zp), Max: 127}
+				if trial%2 == 1 {
+					q.Max = int8(max(int(zp), 127-r.IntN(60)))
+				}
+				for ch := range n {
+					q.Mult[ch], q.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(14)
+				}
+				rq, _ := q.expand(n)
+				bias := make([]int32, n)
+				randBias(r, bias)
+				g := newIgemm(withKernel(vnniISA, k), n, segs, l, w, bias, int32(r.IntN(256)-128), rq)
+				if !g.fused() {
+					t.Fatalf("%+v: not fused", q)
+				}
+				for rows := 1; rows <= k.mr; rows++ {
+					m := rows * (1 + r.IntN(3))
+					rsa := 1 + r.IntN(l+3)
+					buf := extremeInt8s(r, (m-1)*rsa+(segs-1)*lds+g.groups*k.grp, -128)
+					ldy := n + r.IntN(5)
+					for p := 0; p < g.np; p += k.nr {
+						got, want := newGuarded[int8](m*ldy), make([]int8, m*ldy)
+						for i := range got.s() {
+							got.s()[i], want[i] = sentinel, sentinel
+						}
+						g.blockOneGo(m, buf, 0, rsa, lds, p, want, ldy, make([]int32, m*k.nr))
+						pl := g.panelLen()
+						asmBlockOne(k.id, rows, m, &buf[0], rsa, segs, lds, g.groups, &g.b[p/k.nr*pl], &g.init[p], &got.s()[p], ldy,
+							&g.out.one[p/16*rqOneStride+p%16/8*8], g.out.lo, g.out.hi, 1<<min(k.nr, n-p)-1)
+						got.intact(t, "y")
+						for i := range want {
+							if got.s()[i] != want[i] {
+								t.Fatalf("%s r=%d m=%d segs=%d l=%d n=%d panel %d: y[%d] = %d, twin %d", k.name, rows, m, segs, l, n, p, i, got.s()[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestOutStage checks the requantisation (the scalar lookup version and
 // each vector kernel) against requant.apply, i.e. TFLite's
 // multiplyByQuantizedMultiplier, over random and extreme accumulators,
@@ -562,9 +621,18 @@ func randBias(r *rand.Rand, b []int32) {
 // accumulators (rows of c channels), with each instruction set's kernel.
 func BenchmarkRequant(b *testing.B) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, c := range []int{8, 64} {
+	for _, c := range []int{8, 24, 64} {
 		q := randRequant(r, c, 288)
 		rq, _ := q.expand(c)
+		if c != 8 {
+			// A fused ReLU with zero point -128, as the built-in model's
+			// layers have: the single rounding where the CPU has it.
+			q.ZP, q.Min, q.Max = -128, -128, 127
+			for i := range q.Shift {
+				q.Shift[i] = min(q.Shift[i], -1)
+			}
+			rq, _ = q.expand(c)
+		}
 		o := newOutStage(rq, c, outAVX512)
 		m := 2048 / c
 		acc := make([]int32, m*c)

@@ -119,6 +119,36 @@ func dispatch(g *buf, fams []family) {
 	g.p("}\n")
 }
 
+const blockOneArgs = "m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int"
+const blockOneCall = "m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask"
+
+// dispatchOne writes the declarations of the fused kernels and
+// asmBlockOne, as dispatch does for the others.
+func dispatchOne(g *buf, fams []family) {
+	for _, f := range fams {
+		for r := 1; r <= f.mr; r++ {
+			g.p("//go:noescape")
+			g.p("func %s(%s)\n", f.name(r), blockOneArgs)
+		}
+	}
+	g.p("// asmBlockOne runs the r-row fused kernel of family id on m rows.")
+	g.p("func asmBlockOne(id kernelID, r int, %s) {", blockOneArgs)
+	g.p("switch id {")
+	for _, f := range fams {
+		g.p("case %s:", f.id)
+		g.p("switch r {")
+		for r := 1; r <= f.mr; r++ {
+			g.p("case %d:", r)
+			g.p("%s(%s)", f.name(r), blockOneCall)
+			g.p("return")
+		}
+		g.p("}")
+	}
+	g.p("}")
+	g.p("panic(\"fixedpoint: no such fused block kernel\")")
+	g.p("}\n")
+}
+
 // ---------------------------------------------------------------- amd64
 
 // amd64 block kernels. General registers: R11 rows left, R13 A block, SI
@@ -146,6 +176,7 @@ func dispatch(g *buf, fams []family) {
 type amdFamily struct {
 	family
 	vnni bool
+	one  bool // requantise in the epilogue (rqOne512's arithmetic) and store int8s
 }
 
 func (f amdFamily) grp() int {
@@ -161,10 +192,10 @@ func (f amdFamily) acc(r, v int) string { return fmt.Sprintf("Y%d", r*f.nv()+v) 
 
 func genAMD64() {
 	fams := []amdFamily{
-		{family{"kVNNI16", "vnni", 16, 8}, true},
-		{family{"kVNNI8", "vnni", 8, 8}, true},
-		{family{"kAVX2x16", "wd", 16, 4}, false},
-		{family{"kAVX2x8", "wd", 8, 8}, false},
+		{family{"kVNNI16", "vnni", 16, 8}, true, false},
+		{family{"kVNNI8", "vnni", 8, 8}, true, false},
+		{family{"kAVX2x16", "wd", 16, 4}, false, false},
+		{family{"kAVX2x8", "wd", 8, 8}, false, false},
 	}
 	var s buf
 	s.p(header + "//go:build !purego\n")
@@ -188,6 +219,13 @@ func genAMD64() {
 		all = append(all, f.family)
 	}
 	dispatch(&g, all)
+	ones := []family{{"kVNNI16", "vnniOne", 16, 8}, {"kVNNI8", "vnniOne", 8, 8}}
+	for _, f := range ones {
+		for r := 1; r <= f.mr; r++ {
+			amdFamily{f, true, true}.asm(&s, r)
+		}
+	}
+	dispatchOne(&g, ones)
 	rqAVX2(&s)
 	g.p("//go:noescape")
 	g.p("func rqAVX2(%s)\n", rqArgs)
@@ -218,8 +256,21 @@ func (f amdFamily) asm(s *buf, mr int) {
 	}
 	n := f.name(mr)
 	grp, nv := f.grp(), f.nv()
-	s.p("// func %s(%s)", n, blockArgs)
-	s.p("TEXT ·%s(SB), NOSPLIT, $0-80", n)
+	if f.one {
+		s.p("// func %s(%s)", n, blockOneArgs)
+		s.p("TEXT ·%s(SB), NOSPLIT, $0-104", n)
+		s.i("MOVL lo+88(FP), AX")
+		s.i("VPBROADCASTB AX, X26")
+		s.i("MOVL hi+92(FP), AX")
+		s.i("VPBROADCASTB AX, X27")
+		s.i("MOVL $0xaaaa, AX")
+		s.i("KMOVW AX, K3")
+		s.i("MOVQ mask+96(FP), AX")
+		s.i("KMOVW AX, K2")
+	} else {
+		s.p("// func %s(%s)", n, blockArgs)
+		s.p("TEXT ·%s(SB), NOSPLIT, $0-80", n)
+	}
 	s.i("MOVQ m+0(FP), R11")
 	s.i("MOVQ a+8(FP), R13")
 	s.i("MOVQ rsa+16(FP), SI")
@@ -227,7 +278,11 @@ func (f amdFamily) asm(s *buf, mr int) {
 	s.i("MOVQ groups+40(FP), CX")
 	s.i("SHLQ $%d, CX", map[int]int{2: 1, 4: 2}[grp])
 	s.i("SUBQ CX, DI")
-	s.i("MOVQ c+64(FP), R10")
+	if f.one {
+		s.i("MOVQ y+64(FP), R10")
+	} else {
+		s.i("MOVQ c+64(FP), R10")
+	}
 	if f.vnni {
 		s.i("VPBROADCASTD ·x80<>(SB), Y31")
 	}
@@ -285,12 +340,16 @@ func (f amdFamily) asm(s *buf, mr int) {
 	}
 	s.i("DECQ R12")
 	s.i("JNZ seg")
-	s.i("MOVQ ldc+72(FP), R9")
-	for r := 0; r < mr; r++ {
-		for v := 0; v < nv; v++ {
-			s.i("VMOVDQU %s, %d(R10)", f.acc(r, v), 32*v)
+	if f.one {
+		f.epilogueOne(s, mr)
+	} else {
+		s.i("MOVQ ldc+72(FP), R9")
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				s.i("VMOVDQU %s, %d(R10)", f.acc(r, v), 32*v)
+			}
+			s.i("ADDQ R9, R10")
 		}
-		s.i("ADDQ R9, R10")
 	}
 	if mr == 1 {
 		s.i("ADDQ SI, R13")
@@ -304,6 +363,45 @@ func (f amdFamily) asm(s *buf, mr int) {
 	s.i("VZEROUPPER")
 	s.i("RET")
 	s.p("")
+}
+
+// epilogueOne requantises the block's accumulators as rqOne512 does and
+// stores int8s: per row, the 16 (or 8) columns in one ZMM (YMM) register,
+// the odd lanes shifted down into Z22, VPMULDQ, VPADDQ and VPSRAVQ with
+// the panel's parameters in Z16–Z21 (free once the products are done; p
+// points at the panel's columns of outStage.one, 64 bytes a row),
+// VPBLENDMD, VPMOVSDB, the byte clamp (X26 lo, X27 hi) and a store masked
+// by K2 to the panel's channels. R10 walks the rows of y, ldy bytes apart.
+func (f amdFamily) epilogueOne(s *buf, mr int) {
+	z := "Z"
+	if f.nv() == 1 {
+		z = "Y"
+	}
+	s.i("MOVQ p+80(FP), R9")
+	for i := 0; i < 6; i++ {
+		s.i("VMOVDQU64 %d(R9), %s%d", 64*i, z, 16+i)
+	}
+	s.i("MOVQ ldy+72(FP), R9")
+	for r := 0; r < mr; r++ {
+		a := fmt.Sprintf("%s%d", z, r*f.nv())
+		if f.nv() == 2 {
+			s.i("VINSERTI64X4 $1, %s, %s, %s", f.acc(r, 1), a, a)
+		}
+		s.i("VPSRLQ $32, %s, %s22", a, z)
+		s.i("VPMULDQ %s16, %s, %s", z, a, a)
+		s.i("VPMULDQ %s17, %s22, %s22", z, z, z)
+		s.i("VPADDQ %s18, %s, %s", z, a, a)
+		s.i("VPADDQ %s19, %s22, %s22", z, z, z)
+		s.i("VPSRAVQ %s20, %s, %s", z, a, a)
+		s.i("VPSRAVQ %s21, %s22, %s22", z, z, z)
+		s.i("VPBLENDMD %s22, %s, K3, %s", z, a, a)
+		x := fmt.Sprintf("X%d", r*f.nv())
+		s.i("VPMOVSDB %s, %s", a, x)
+		s.i("VPMAXSB X26, %s, %s", x, x)
+		s.i("VPMINSB X27, %s, %s", x, x)
+		s.i("VMOVDQU8 %s, K2, (R10)", x)
+		s.i("ADDQ R9, R10")
+	}
 }
 
 // rqAVX2 requantises eight channels at a time (outStage.one, lane by
