@@ -238,12 +238,34 @@ func (d *depthwiseConv2D) row3(y, x []int8, oy int, tile *[tileLen]int32) {
 						tap[ky*3+kx] = &x[off]
 					}
 				}
-				acc := tile[(ox-p0)*cw:]
-				_ = acc[(n-1)*cw+cc-1]
-				dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
+				if d.out.one != nil {
+					// Requantised in the kernel, straight into y.
+					_ = y[(end-1)*c+c0+cc-1]
+					dw3BlocksOne(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &y[ox*c+c0], c, &d.out.one[c0/16*rqOneStride], d.out.lo, d.out.hi)
+				} else {
+					acc := tile[(ox-p0)*cw:]
+					_ = acc[(n-1)*cw+cc-1]
+					dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
+				}
 				ox = end
 			}
-			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+			if d.out.one == nil {
+				d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+			}
+		}
+	}
+}
+
+// oneGo is the twin of the fused 3×3 kernel (dw3BlocksOne) for n pixels
+// sharing a tap list (see dwGo): dwGo's sums for channels c0..c1, in the
+// caller's scratch acc (n*(c1-c0) int32s), requantised by oneLane into
+// y[p*ys + c-c0] for pixel p and channel c.
+func (d *depthwiseConv2D) oneGo(n int, x []int8, c0, c1, xs int, taps []int, y []int8, ys int, acc []int32) {
+	d.dwGo(n, x, c0, c1, xs, taps, true, acc, c1-c0)
+	for c := c0; c < c1; c++ {
+		m, k, s := d.out.oneAt(c)
+		for p := range n {
+			y[p*ys+c-c0] = d.out.oneLane(acc[p*(c1-c0)+c-c0], m, k, s)
 		}
 	}
 }

@@ -25,3 +25,17 @@ func dw3AVX2(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc i
 func dw3Blocks(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int) {
 	dw3AVX2(n, cb, tap, xs, w, bias, acc, 4*ldc)
 }
+
+// dw3One512 is dw3AVX2 with its sums requantised in registers, with one
+// rounding (rqOne512's arithmetic, for output stages with outStage.one),
+// and stored as int8s at y + p*ys; p points at the first channel's chunk
+// of outStage.one. It needs hasOne512 (AVX-512 VNNI and BW). Its twin is
+// depthwiseConv2D.oneGo.
+//
+//go:noescape
+func dw3One512(n, cb int, tap *[9]*int8, xs int, w *int16, bias *int32, y *int8, ys int, p *int32, lo, hi int32)
+
+// dw3BlocksOne runs dw3One512 (see dw3Blocks; y and ys as there).
+func dw3BlocksOne(n, cb int, tap *[9]*int8, xs int, w *int16, bias *int32, y *int8, ys int, p *int32, lo, hi int32) {
+	dw3One512(n, cb, tap, xs, w, bias, y, ys, p, lo, hi)
+}

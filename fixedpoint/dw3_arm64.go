@@ -24,3 +24,7 @@ func dw3NEON(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc i
 func dw3Blocks(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int) {
 	dw3NEON(n, cb, tap, xs, w, bias, acc, 4*ldc)
 }
+
+func dw3BlocksOne(n, cb int, tap *[9]*int8, xs int, w *int16, bias *int32, y *int8, ys int, p *int32, lo, hi int32) {
+	panic("fixedpoint: no fused 3x3 depthwise kernel in this build")
+}

@@ -9,3 +9,7 @@ const useDW3 = false
 func dw3Blocks(n, cb int, tap *[9]*int8, xs int, w *int16, bias, acc *int32, ldc int) {
 	panic("fixedpoint: no 3x3 depthwise kernel in this build")
 }
+
+func dw3BlocksOne(n, cb int, tap *[9]*int8, xs int, w *int16, bias *int32, y *int8, ys int, p *int32, lo, hi int32) {
+	panic("fixedpoint: no fused 3x3 depthwise kernel in this build")
+}

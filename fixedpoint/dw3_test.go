@@ -138,3 +138,82 @@ func TestDW3Forward(t *testing.T) {
 		})
 	}
 }
+
+// TestDW3One holds the fused 3×3 kernel (sums requantised in registers
+// with one rounding) to its twin, oneGo, run by run of each output row,
+// with guard bands around the output, and whole layers that take it to
+// the reference.
+func TestDW3One(t *testing.T) {
+	if !hasOne512 {
+		t.Skip("no fused kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 5))
+	for _, dc := range dw3Cases() {
+		if dc.c%8 != 0 {
+			continue
+		}
+		t.Run(fmt.Sprintf("%dx%dx%d_s%d_p%d", dc.h, dc.w, dc.c, dc.s, dc.p), func(t *testing.T) {
+			g, err := conv.NewDepthwiseConv2D(dc.h, dc.w, dc.c, 3, dc.s, dc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]int32, g.C)
+			randBias(r, b)
+			zp := int32(r.IntN(256) - 128)
+			out := requantParams{Mult: make([]int32, g.C), Shift: make([]int, g.C), ZP: zp, Min: int8(zp), Max: int8(max(int(zp), 127-r.IntN(2)*r.IntN(100)))}
+			for ch := range g.C {
+				out.Mult[ch], out.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(12)
+			}
+			w := extremeInt8s(r, g.WeightLen(), -128)
+			l, err := newDepthwiseConv2D(g, w, b, int32(r.IntN(256)-128), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.w3 == nil || l.out.one == nil {
+				t.Fatal("the layer does not take the fused 3x3 kernel")
+			}
+			x := extremeInt8s(r, g.InLen(), -128)
+			xs := g.Stride * g.C
+			for oy := range g.OutH {
+				iy0 := oy*g.Stride - g.Pad
+				for ox := 0; ox < g.OutW; {
+					ix0 := ox*g.Stride - g.Pad
+					end := ox + 1
+					if ix0 >= 0 {
+						for end < g.OutW && end*g.Stride-g.Pad+3 <= g.InW {
+							end++
+						}
+					}
+					n := end - ox
+					var tap [9]*int8
+					var taps []int
+					for t := range 9 {
+						iy, ix := iy0+t/3, ix0+t%3
+						if iy < 0 || iy >= g.InH || ix < 0 || ix >= g.InW {
+							tap[t] = &l.zpRow[0]
+							continue
+						}
+						tap[t] = &x[(iy*g.InW+ix)*g.C]
+						taps = append(taps, (iy*g.InW+ix)*g.C, t*l.cp)
+					}
+					got, want := newGuarded[int8](n*g.C), make([]int8, n*g.C)
+					dw3BlocksOne(n, g.C/8, &tap, xs, &l.w3[0], &l.bias3[0], &got.s()[0], g.C, &l.out.one[0], l.out.lo, l.out.hi)
+					got.intact(t, "y")
+					l.oneGo(n, x, 0, g.C, xs, taps, want, g.C, make([]int32, n*g.C))
+					for i, v := range want {
+						if got.s()[i] != v {
+							t.Fatalf("row %d, pixel %d, channel %d: %d, twin %d", oy, ox+i/g.C, i%g.C, got.s()[i], v)
+						}
+					}
+					ox = end
+				}
+			}
+			y := newGuarded[int8](g.OutLen())
+			l.Forward(y.s(), x, make([]int32, l.WorkLen()))
+			y.intact(t, "y")
+			want := make([]int8, y.n)
+			DepthwiseConv2DRef(g, 1, want, x, w, b, l.InZP, out)
+			sameInt8(t, "y", y.s(), want)
+		})
+	}
+}

@@ -38,6 +38,7 @@ const (
 	kSDOT8                   // 8 columns
 	kSMLAL16                 // arm64 ASIMD SMLAL by element, 16 columns
 	kSMLAL8                  // 8 columns
+	kVNNI24                  // amd64 AVX-512 VNNI, 24 columns
 )
 
 // gemmKernel describes one family of block kernels: how the weights are
@@ -72,6 +73,7 @@ type isa struct {
 	name   string
 	wide   *gemmKernel // 16 columns
 	narrow *gemmKernel // 8 columns
+	tri    *gemmKernel // 24 columns, or nil
 	rq     outKind     // requantisation kernel; vector depthwise kernels too unless outGo
 }
 
@@ -79,8 +81,14 @@ var goISA = &isa{name: "go", wide: goKernel, narrow: goKernel}
 
 // kernelFor picks the kernel family for a layer of n output channels: the
 // wide one unless its last panel would be mostly padding (n = 24 runs as
-// three 8-column panels rather than two of 16).
+// three 8-column panels rather than two of 16), and the 24-column one,
+// where the instruction set has it, for 17..24 columns.
 func (s *isa) kernelFor(n int) *gemmKernel {
+	if s.tri != nil && n > 16 && n <= 24 {
+		// One panel of 24 (catsep64's first layer) rather than three of 8:
+		// each row's inputs are broadcast once, not three times.
+		return s.tri
+	}
 	if n%16 == 0 || n%16 > 8 || n > 64 {
 		return s.wide
 	}
@@ -229,9 +237,12 @@ func (g *igemm) run(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]in
 
 // fused reports whether the layer runs in the fused kernels: VNNI block
 // kernels that requantise in their epilogue with one rounding (see
-// oneRounding) and store int8s, with no int32 tile between.
+// oneRounding) and store int8s, with no int32 tile between. The
+// 24-column kernels read the parameters of columns 0–15 and 16–23 as two
+// chunks of outStage.one, so only a single panel (the kernelFor case)
+// runs fused.
 func (g *igemm) fused() bool {
-	return g.out.one != nil && (g.k.id == kVNNI16 || g.k.id == kVNNI8)
+	return g.out.one != nil && (g.k.id == kVNNI16 || g.k.id == kVNNI8 || g.k.id == kVNNI24 && g.np == 24)
 }
 
 // runOne is run for fused layers: panel by panel, the rows whose reads
@@ -275,16 +286,10 @@ func (g *igemm) blockOneGo(m int, buf []int8, a0, rsa, lds, p0 int, y []int8, ld
 	nr := g.k.nr
 	pl := g.panelLen()
 	g.blockGo(m, buf, a0, rsa, lds, g.b[p0/nr*pl:][:pl], g.init[p0:][:nr], c, nr)
-	q := g.out.one[p0/16*rqOneStride:][:rqOneStride]
-	for i := range m {
-		for j := range min(nr, g.n-p0) {
-			// Channel p0+j: row 0, 2 or 4 of q, odd or even, its qword.
-			ch := p0 + j
-			qw := func(row int) int64 {
-				o := 2 * (8*(row+ch%2) + ch%16/2)
-				return int64(uint32(q[o])) | int64(q[o+1])<<32
-			}
-			y[i*ldy+ch] = g.out.oneLane(c[i*nr+j], qw(0), qw(2), qw(4)+32*int64(ch%2))
+	for j := range min(nr, g.n-p0) {
+		m0, c0, s0 := g.out.oneAt(p0 + j)
+		for i := range m {
+			y[i*ldy+p0+j] = g.out.oneLane(c[i*nr+j], m0, c0, s0)
 		}
 	}
 }

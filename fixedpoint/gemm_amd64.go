@@ -19,6 +19,7 @@ var vnniISA = &isa{
 	name:   "vnni",
 	wide:   &gemmKernel{id: kVNNI16, name: "vnni16", nr: 16, grp: 4, mr: mrVNNI16, xor: true},
 	narrow: &gemmKernel{id: kVNNI8, name: "vnni8", nr: 8, grp: 4, mr: mrVNNI8, xor: true},
+	tri:    &gemmKernel{id: kVNNI24, name: "vnni24", nr: 24, grp: 4, mr: mrVNNI24, xor: true},
 	rq:     outAVX512,
 }
 

@@ -21,8 +21,8 @@ func kernelsUnderTest() []struct {
 		k *gemmKernel
 	}
 	for _, s := range isas() {
-		for _, k := range []*gemmKernel{s.wide, s.narrow} {
-			if len(ks) > 0 && ks[len(ks)-1].k == k {
+		for _, k := range []*gemmKernel{s.wide, s.narrow, s.tri} {
+			if k == nil || len(ks) > 0 && ks[len(ks)-1].k == k {
 				continue
 			}
 			ks = append(ks, struct {
@@ -34,10 +34,10 @@ func kernelsUnderTest() []struct {
 	return ks
 }
 
-// withKernel returns s restricted to kernel k (for both widths).
+// withKernel returns s restricted to kernel k (for every width).
 func withKernel(s *isa, k *gemmKernel) *isa {
 	c := *s
-	c.wide, c.narrow = k, k
+	c.wide, c.narrow, c.tri = k, k, nil
 	return &c
 }
 
@@ -199,13 +199,20 @@ func TestGemmOneTwin(t *testing.T) {
 	if !hasOne512 {
 		t.Skip("no fused kernels on this CPU")
 	}
-	for _, k := range []*gemmKernel{vnniISA.wide, vnniISA.narrow} {
+	for _, ks := range kernelsUnderTest() {
+		k := ks.k
+		if k.id != kVNNI16 && k.id != kVNNI8 && k.id != kVNNI24 {
+			continue
+		}
 		t.Run(k.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(43, uint64(k.id)))
 			for trial := range 60 {
 				segs, l := 1+r.IntN(3), 1+r.IntN(40)
 				lds := l + r.IntN(9)
 				n := 1 + r.IntN(3*k.nr)
+				if k.id == kVNNI24 {
+					n = 1 + r.IntN(24) // one panel: see igemm.fused
+				}
 				w := extremeInt8s(r, n*segs*l, -128)
 				zp := int32(r.IntN(256) - 128)
 				q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: zp, Min: int8(zp), Max: 127}
@@ -218,7 +225,7 @@ func TestGemmOneTwin(t *testing.T) {
 				rq, _ := q.expand(n)
 				bias := make([]int32, n)
 				randBias(r, bias)
-				g := newIgemm(withKernel(vnniISA, k), n, segs, l, w, bias, int32(r.IntN(256)-128), rq)
+				g := newIgemm(withKernel(ks.s, k), n, segs, l, w, bias, int32(r.IntN(256)-128), rq)
 				if !g.fused() {
 					t.Fatalf("%+v: not fused", q)
 				}

@@ -164,7 +164,8 @@ func dispatchOne(g *buf, fams []family) {
 // four bytes are broadcast and flipped to a+128 (VPXORD with 0x80s): u8 ×
 // s8 products are at most 255·128, four of them fit easily, and the 128·Σw
 // this adds is subtracted in init. Accumulators Y0–Y15, B Y16–Y17, A
-// Y18–Y25, the 0x80 bytes Y31.
+// Y18–Y25, the 0x80 bytes Y31. The 24-column kernels (up to 5 rows) keep
+// accumulators in Y0–Y14, B in Y16–Y18 and A in Y19–Y23.
 //
 // avx2: group of 2 k. The panel holds per group nr columns × 2 bytes;
 // VPMOVSXBW widens 8 columns' pairs to int16, A's two bytes are broadcast
@@ -194,6 +195,7 @@ func genAMD64() {
 	fams := []amdFamily{
 		{family{"kVNNI16", "vnni", 16, 8}, true, false},
 		{family{"kVNNI8", "vnni", 8, 8}, true, false},
+		{family{"kVNNI24", "vnni", 24, 5}, true, false},
 		{family{"kAVX2x16", "wd", 16, 4}, false, false},
 		{family{"kAVX2x8", "wd", 8, 8}, false, false},
 	}
@@ -219,7 +221,7 @@ func genAMD64() {
 		all = append(all, f.family)
 	}
 	dispatch(&g, all)
-	ones := []family{{"kVNNI16", "vnniOne", 16, 8}, {"kVNNI8", "vnniOne", 8, 8}}
+	ones := []family{{"kVNNI16", "vnniOne", 16, 8}, {"kVNNI8", "vnniOne", 8, 8}, {"kVNNI24", "vnniOne", 24, 5}}
 	for _, f := range ones {
 		for r := 1; r <= f.mr; r++ {
 			amdFamily{f, true, true}.asm(&s, r)
@@ -309,7 +311,7 @@ func (f amdFamily) asm(s *buf, mr int) {
 		}
 		s.i("ADDQ $%d, R8", 4*f.nr)
 		for r := 0; r < mr; r++ {
-			a := fmt.Sprintf("Y%d", 18+r)
+			a := fmt.Sprintf("Y%d", 16+max(nv, 2)+r)
 			s.i("VPBROADCASTD %s, %s", row(r), a)
 			s.i("VPXORD Y31, %s, %s", a, a)
 			for v := 0; v < nv; v++ {
@@ -372,10 +374,22 @@ func (f amdFamily) asm(s *buf, mr int) {
 // points at the panel's columns of outStage.one, 64 bytes a row),
 // VPBLENDMD, VPMOVSDB, the byte clamp (X26 lo, X27 hi) and a store masked
 // by K2 to the panel's channels. R10 walks the rows of y, ldy bytes apart.
+//
+// The 24-column kernels requantise columns 0–15 so and columns 16–23, the
+// next chunk of outStage.one (p+384), in a YMM register with its
+// parameters read from memory (CX), stored under the mask's bits 16–23
+// (K4).
 func (f amdFamily) epilogueOne(s *buf, mr int) {
 	z := "Z"
 	if f.nv() == 1 {
 		z = "Y"
+	}
+	if f.nv() == 3 {
+		s.i("MOVQ mask+96(FP), AX")
+		s.i("SHRQ $16, AX")
+		s.i("KMOVW AX, K4")
+		s.i("MOVQ p+80(FP), CX")
+		s.i("ADDQ $384, CX")
 	}
 	s.i("MOVQ p+80(FP), R9")
 	for i := 0; i < 6; i++ {
@@ -384,7 +398,7 @@ func (f amdFamily) epilogueOne(s *buf, mr int) {
 	s.i("MOVQ ldy+72(FP), R9")
 	for r := 0; r < mr; r++ {
 		a := fmt.Sprintf("%s%d", z, r*f.nv())
-		if f.nv() == 2 {
+		if f.nv() >= 2 {
 			s.i("VINSERTI64X4 $1, %s, %s, %s", f.acc(r, 1), a, a)
 		}
 		s.i("VPSRLQ $32, %s, %s22", a, z)
@@ -400,6 +414,21 @@ func (f amdFamily) epilogueOne(s *buf, mr int) {
 		s.i("VPMAXSB X26, %s, %s", x, x)
 		s.i("VPMINSB X27, %s, %s", x, x)
 		s.i("VMOVDQU8 %s, K2, (R10)", x)
+		if f.nv() == 3 {
+			y, x := f.acc(r, 2), fmt.Sprintf("X%d", r*3+2)
+			s.i("VPSRLQ $32, %s, Y22", y)
+			s.i("VPMULDQ 0(CX), %s, %s", y, y)
+			s.i("VPMULDQ 64(CX), Y22, Y22")
+			s.i("VPADDQ 128(CX), %s, %s", y, y)
+			s.i("VPADDQ 192(CX), Y22, Y22")
+			s.i("VPSRAVQ 256(CX), %s, %s", y, y)
+			s.i("VPSRAVQ 320(CX), Y22, Y22")
+			s.i("VPBLENDMD Y22, %s, K3, %s", y, y)
+			s.i("VPMOVSDB %s, %s", y, x)
+			s.i("VPMAXSB X26, %s, %s", x, x)
+			s.i("VPMINSB X27, %s, %s", x, x)
+			s.i("VMOVDQU8 %s, K4, 16(R10)", x)
+		}
 		s.i("ADDQ R9, R10")
 	}
 }

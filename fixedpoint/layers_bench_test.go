@@ -3,7 +3,9 @@ package fixedpoint
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"catd/model"
 )
@@ -41,7 +43,9 @@ func BenchmarkDefaultLayers(b *testing.B) {
 		out := make([]int8, l.outDims.len())
 		b.Run(fmt.Sprintf("%02d-%s-%dx%dx%d", i, l.Kind, l.in.h, l.in.w, l.in.c), func(b *testing.B) {
 			b.ReportAllocs()
+			var ts []time.Duration
 			for b.Loop() {
+				t0 := time.Now()
 				switch l.Kind {
 				case model.Conv:
 					l.conv.Forward(out, ins[i], n.work8)
@@ -58,13 +62,28 @@ func BenchmarkDefaultLayers(b *testing.B) {
 						l.dense.Forward(out, ins[i])
 					}
 				}
+				ts = append(ts, time.Since(t0))
 			}
+			reportQuantiles(b, ts)
 		})
 	}
 	b.Run("whole", func(b *testing.B) {
 		b.ReportAllocs()
+		var ts []time.Duration
 		for b.Loop() {
+			t0 := time.Now()
 			n.Logits(dst, px)
+			ts = append(ts, time.Since(t0))
 		}
+		reportQuantiles(b, ts)
 	})
+}
+
+// reportQuantiles reports the fastest and the median of the timed calls,
+// in µs: on a shared machine the mean moves with the other jobs' load,
+// the fastest calls much less.
+func reportQuantiles(b *testing.B, ts []time.Duration) {
+	slices.Sort(ts)
+	b.ReportMetric(float64(ts[0].Nanoseconds())/1e3, "min-µs")
+	b.ReportMetric(float64(ts[len(ts)/2].Nanoseconds())/1e3, "median-µs")
 }

@@ -80,6 +80,17 @@ func oneParams(q requant, ch int) (m, c, s int64) {
 	return int64(q.mult[ch]), 1<<30 + 1<<(30+e) + int64(q.zp)<<(31+e), int64(31 + e)
 }
 
+// oneAt returns channel ch's oneParams as stored in o.one (for the twins
+// of the kernels that read them).
+func (o *outStage) oneAt(ch int) (m, c, s int64) {
+	q := o.one[ch/16*rqOneStride:][:rqOneStride]
+	qw := func(row int) int64 {
+		i := 2 * (8*(row+ch%2) + ch%16/2) // row 0, 2 or 4, odd or even, the channel's qword
+		return int64(uint32(q[i])) | int64(q[i+1])<<32
+	}
+	return qw(0), qw(2), qw(4) + 32*int64(ch%2)
+}
+
 // oneLane is the twin of rqOne512 for one accumulator, given its
 // channel's oneParams:
 //
