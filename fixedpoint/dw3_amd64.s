@@ -153,12 +153,17 @@ done:
 // offset, DI its weights, R9 its biases, CX its parameters, R10 its output;
 // R11 pixels left, SI the pixel's offset from the taps, DX its output, BX
 // the tap pointers, AX and R8 a pair's; Z2 the odd lanes, K3 their mask,
-// X26 lo and X27 hi in every byte.
+// X26 lo and X27 hi in every byte, K5 zero when that clamp is VPMOVSDB's
+// saturation and is skipped.
 TEXT ·dw3One512(SB), NOSPLIT, $0-80
 	MOVL lo+72(FP), AX
 	VPBROADCASTB AX, X26
-	MOVL hi+76(FP), AX
-	VPBROADCASTB AX, X27
+	MOVL hi+76(FP), DX
+	VPBROADCASTB DX, X27
+	ADDL $128, AX // K5 = 0 when the clamp is [-128, 127], which VPMOVSDB's saturation gives
+	XORL $127, DX
+	ORL DX, AX
+	KMOVW AX, K5
 	MOVL $0xaaaa, AX
 	KMOVW AX, K3
 	MOVQ tap+16(FP), BX
@@ -249,8 +254,11 @@ pixel16:
 	VPSRAVQ Z23, Z2, Z2
 	VPBLENDMD Z2, Z0, K3, Z0
 	VPMOVSDB Z0, X0
+	KORTESTW K5, K5
+	JZ noclamp0
 	VPMAXSB X26, X0, X0
 	VPMINSB X27, X0, X0
+noclamp0:
 	VMOVDQU X0, (DX)
 	ADDQ xs+24(FP), SI
 	ADDQ ys+56(FP), DX
@@ -325,8 +333,11 @@ pixel8:
 	VPSRAVQ Y23, Y2, Y2
 	VPBLENDMD Y2, Y0, K3, Y0
 	VPMOVSDB Y0, X0
+	KORTESTW K5, K5
+	JZ noclamp1
 	VPMAXSB X26, X0, X0
 	VPMINSB X27, X0, X0
+noclamp1:
 	VMOVQ X0, (DX)
 	ADDQ xs+24(FP), SI
 	ADDQ ys+56(FP), DX
@@ -357,12 +368,17 @@ done:
 // Registers: R12 blocks left, R13 the block's byte offset in the rows, DI
 // its weights, R8 its biases, R9 its parameters (outStage.one), R10 its
 // output; R11 pixels left, AX, BX and DX the pixel's three rows, SI its
-// output, CX cs; K3 the odd lanes, X26 lo and X27 hi in every byte.
+// output, CX cs; K3 the odd lanes, X26 lo and X27 hi in every byte, K5
+// zero when that clamp is VPMOVSDB's saturation and is skipped.
 TEXT ·dwRowOne512(SB), NOSPLIT, $0-104
 	MOVL lo+96(FP), AX
 	VPBROADCASTB AX, X26
-	MOVL hi+100(FP), AX
-	VPBROADCASTB AX, X27
+	MOVL hi+100(FP), DX
+	VPBROADCASTB DX, X27
+	ADDL $128, AX // K5 = 0 when the clamp is [-128, 127], which VPMOVSDB's saturation gives
+	XORL $127, DX
+	ORL DX, AX
+	KMOVW AX, K5
 	MOVL $0xaaaa, AX
 	KMOVW AX, K3
 	MOVQ cs+48(FP), CX
@@ -440,8 +456,11 @@ pixel16:
 	VPSRAVQ Z23, Z2, Z2
 	VPBLENDMD Z2, Z0, K3, Z0
 	VPMOVSDB Z0, X0
+	KORTESTW K5, K5
+	JZ noclamp0
 	VPMAXSB X26, X0, X0
 	VPMINSB X27, X0, X0
+noclamp0:
 	VMOVDQU X0, (SI)
 	ADDQ xs+40(FP), AX
 	ADDQ xs+40(FP), BX
@@ -523,8 +542,11 @@ pixel8:
 	VPSRAVQ Y23, Y2, Y2
 	VPBLENDMD Y2, Y0, K3, Y0
 	VPMOVSDB Y0, X0
+	KORTESTW K5, K5
+	JZ noclamp1
 	VPMAXSB X26, X0, X0
 	VPMINSB X27, X0, X0
+noclamp1:
 	VMOVQ X0, (SI)
 	ADDQ xs+40(FP), AX
 	ADDQ xs+40(FP), BX

@@ -263,8 +263,12 @@ func (f amdFamily) asm(s *buf, mr int) {
 		s.p("TEXT ·%s(SB), NOSPLIT, $0-104", n)
 		s.i("MOVL lo+88(FP), AX")
 		s.i("VPBROADCASTB AX, X26")
-		s.i("MOVL hi+92(FP), AX")
-		s.i("VPBROADCASTB AX, X27")
+		s.i("MOVL hi+92(FP), DX")
+		s.i("VPBROADCASTB DX, X27")
+		s.i("ADDL $128, AX // K5 = 0 when the clamp is [-128, 127], which VPMOVSDB's saturation gives")
+		s.i("XORL $127, DX")
+		s.i("ORL DX, AX")
+		s.i("KMOVW AX, K5")
 		s.i("MOVL $0xaaaa, AX")
 		s.i("KMOVW AX, K3")
 		s.i("MOVQ mask+96(FP), AX")
@@ -372,8 +376,9 @@ func (f amdFamily) asm(s *buf, mr int) {
 // the odd lanes shifted down into Z22, VPMULDQ, VPADDQ and VPSRAVQ with
 // the panel's parameters in Z16–Z21 (free once the products are done; p
 // points at the panel's columns of outStage.one, 64 bytes a row),
-// VPBLENDMD, VPMOVSDB, the byte clamp (X26 lo, X27 hi) and a store masked
-// by K2 to the panel's channels. R10 walks the rows of y, ldy bytes apart.
+// VPBLENDMD, VPMOVSDB, the byte clamp (X26 lo, X27 hi; skipped when K5
+// is 0, the clamp being VPMOVSDB's own) and a store masked by K2 to the
+// panel's channels. R10 walks the rows of y, ldy bytes apart.
 //
 // The 24-column kernels requantise columns 0–15 so and columns 16–23, the
 // next chunk of outStage.one (p+384), in a YMM register with its
@@ -411,8 +416,7 @@ func (f amdFamily) epilogueOne(s *buf, mr int) {
 		s.i("VPBLENDMD %s22, %s, K3, %s", z, a, a)
 		x := fmt.Sprintf("X%d", r*f.nv())
 		s.i("VPMOVSDB %s, %s", a, x)
-		s.i("VPMAXSB X26, %s, %s", x, x)
-		s.i("VPMINSB X27, %s, %s", x, x)
+		clamp(s, x, fmt.Sprintf("noclamp%d", 2*r))
 		s.i("VMOVDQU8 %s, K2, (R10)", x)
 		if f.nv() == 3 {
 			y, x := f.acc(r, 2), fmt.Sprintf("X%d", r*3+2)
@@ -425,12 +429,21 @@ func (f amdFamily) epilogueOne(s *buf, mr int) {
 			s.i("VPSRAVQ 320(CX), Y22, Y22")
 			s.i("VPBLENDMD Y22, %s, K3, %s", y, y)
 			s.i("VPMOVSDB %s, %s", y, x)
-			s.i("VPMAXSB X26, %s, %s", x, x)
-			s.i("VPMINSB X27, %s, %s", x, x)
+			clamp(s, x, fmt.Sprintf("noclamp%d", 2*r+1))
 			s.i("VMOVDQU8 %s, K4, 16(R10)", x)
 		}
 		s.i("ADDQ R9, R10")
 	}
+}
+
+// clamp clamps the int8s of x to [lo, hi] (X26, X27) unless K5 is 0,
+// when the saturation before it has done so.
+func clamp(s *buf, x, skip string) {
+	s.i("KORTESTW K5, K5")
+	s.i("JZ %s", skip)
+	s.i("VPMAXSB X26, %s, %s", x, x)
+	s.i("VPMINSB X27, %s, %s", x, x)
+	s.p("%s:", skip)
 }
 
 // rqAVX2 requantises eight channels at a time (outStage.one, lane by
