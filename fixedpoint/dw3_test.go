@@ -202,9 +202,9 @@ func TestDW3One(t *testing.T) {
 					rows[ky] = row(oy*g.Stride - g.Pad + ky)
 				}
 				got, want := newGuarded[int8](g.OutW*g.C), make([]int8, g.OutW*g.C)
+				l.rowOneGo(g.OutW, rows, want)
 				dwRowOne(g.OutW, g.C/8, &rows[0][0], &rows[1][0], &rows[2][0], 2*g.Stride*g.C, 2*g.C, &l.wRow[0], &l.biasRow[0], &got.s()[0], g.C, &l.out.one[0], l.out.lo, l.out.hi)
 				got.intact(t, "y")
-				l.rowOneGo(g.OutW, rows, want)
 				for i, v := range want {
 					if got.s()[i] != v {
 						t.Fatalf("row %d, pixel %d, channel %d: %d, twin %d", oy, i/g.C, i%g.C, got.s()[i], v)
@@ -298,9 +298,9 @@ func TestDW3OneTaps(t *testing.T) {
 						taps = append(taps, (iy*g.InW+ix)*g.C, t*l.cp)
 					}
 					got, want := newGuarded[int8](n*g.C), make([]int8, n*g.C)
+					l.oneGo(n, x, 0, g.C, xs, taps, want, g.C, make([]int32, n*g.C))
 					dw3BlocksOne(n, g.C/8, &tap, xs, &l.w3[0], &l.bias3[0], &got.s()[0], g.C, &l.out.one[0], l.out.lo, l.out.hi)
 					got.intact(t, "y")
-					l.oneGo(n, x, 0, g.C, xs, taps, want, g.C, make([]int32, n*g.C))
 					for i, v := range want {
 						if got.s()[i] != v {
 							t.Fatalf("row %d, pixel %d, channel %d: %d, twin %d", oy, ox+i/g.C, i%g.C, got.s()[i], v)

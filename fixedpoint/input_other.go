@@ -2,8 +2,5 @@
 
 package fixedpoint
 
-// hasLUT512 tells whether lutRGB512 runs: only on amd64.
-const hasLUT512 = false
-
 // quantizeInputAsm does nothing in this build: quantizeInputGo does it all.
 func quantizeInputAsm(dst []int8, px []uint8, lut *[3][256]int8) int { return 0 }
