@@ -68,6 +68,10 @@ func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c
 	rqOne512(m, (n+15)/16, last, c, ldc, y, ldy, &o.one[c0/16*rqOneStride], o.lo, o.hi)
 }
 
+func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOneNEON in this build")
+}
+
 // poolRow max-pools as many of the ow output pixels of one row (c
 // channels, input rows r0 and r1) as the assembly can, from the left, and
 // returns how many.

@@ -19,6 +19,10 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 
 func poolRow(ow, c int, r0, r1, y []int8) int { return 0 }
 
+func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOneNEON in this build")
+}
+
 // hasOne512 tells whether rqOne512 runs: only on amd64.
 const hasOne512 = false
 

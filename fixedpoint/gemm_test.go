@@ -340,14 +340,18 @@ func TestOutStage(t *testing.T) {
 
 // TestOutStageOneRounding checks the single-rounding output stage on
 // stages that allow it (a clamp floor at or above the zero point, right
-// shifts 1..maxOneShift): its Go twin, oneLane, and rqOne512 where the CPU
-// runs it, against RequantizeRef, over random and extreme accumulators,
+// shifts 1..maxOneShift): its Go twin, oneLane, and rqOne512 or rqOneNEON
+// where the CPU runs them, against RequantizeRef, over random and extreme accumulators,
 // the ties of TFLite's rounding (where its two roundings and one would
 // part if the clamp did not hide it), channel counts with a partial last
 // chunk, and column blocks that start past channel 0; and that stages
 // which do not allow it keep the two roundings.
 func TestOutStageOneRounding(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
+	neon := false // whether this CPU runs rqOneNEON
+	for _, s := range isas() {
+		neon = neon || s.rq == outNEON
+	}
 	for trial := range 300 {
 		n := 1 + r.IntN(70)
 		zp := int32(r.IntN(256) - 128)
@@ -407,6 +411,25 @@ func TestOutStageOneRounding(t *testing.T) {
 				want := RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max))
 				if got := o.oneLane(acc, mm, cc, ss); got != want {
 					t.Fatalf("oneLane: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+				}
+			}
+		}
+		if neon {
+			// rqOneNEON on whole chunks of eight, lane on the rest.
+			on := newOutStage(rq, n, outNEON)
+			if on.one8 == nil {
+				t.Fatalf("%+v: no single rounding on NEON", q)
+			}
+			ldy := n + r.IntN(4)
+			y := newGuarded[int8](m * ldy)
+			on.rows(y.s(), ldy, c, ldc, m, 0, n, outNEON)
+			y.intact(t, "y")
+			for i := range m {
+				for ch := range n {
+					acc := c[i*ldc+ch]
+					if got, want := y.s()[i*ldy+ch], RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max)); got != want {
+						t.Fatalf("rqOneNEON: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+					}
 				}
 			}
 		}

@@ -885,6 +885,7 @@ func smlal(d, n, m int, hi bool) string {
 // three encodes the three-register .4S (or .16B) instructions
 //
 //	SSHL     0 1 0 01110 10 1 Rm 010001 Rn Rd   0x4EA04400
+//	SRSHL    0 1 0 01110 10 1 Rm 010101 Rn Rd   0x4EA05400
 //	SQRDMULH 0 1 1 01110 10 1 Rm 101101 Rn Rd   0x6EA0B400
 //	CMGT     0 1 0 01110 10 1 Rm 001101 Rn Rd   0x4EA03400
 //	SMAX     0 1 0 01110 10 1 Rm 011001 Rn Rd   0x4EA06400 (.16B: size 00, 0x4E206400)
@@ -892,7 +893,7 @@ func smlal(d, n, m int, hi bool) string {
 //	UZP1 .2D 0 1 0 01110 11 0 Rm 0 001 10 Rn Rd 0x4EC01800
 //	UZP2 .2D 0 1 0 01110 11 0 Rm 0 101 10 Rn Rd 0x4EC05800
 func three(op string, d, n, m int) string {
-	base, arr := map[string]int{"SSHL": 0x4EA04400, "SQRDMULH": 0x6EA0B400, "CMGT": 0x4EA03400, "SMAX": 0x4EA06400,
+	base, arr := map[string]int{"SSHL": 0x4EA04400, "SRSHL": 0x4EA05400, "SQRDMULH": 0x6EA0B400, "CMGT": 0x4EA03400, "SMAX": 0x4EA06400,
 		"SMIN": 0x4EA06C00, "SMAX16B": 0x4E206400, "UZP1": 0x4EC01800, "UZP2": 0x4EC05800}[op], "4S"
 	switch op {
 	case "SMAX16B":
@@ -981,6 +982,9 @@ func genARM64() {
 	rqNEON(&s)
 	g.p("//go:noescape")
 	g.p("func rqNEON(%s)\n", rqArgs)
+	rqOneNEON(&s)
+	g.p("//go:noescape")
+	g.p("func rqOneNEON(%s)\n", rqArgs)
 	poolNEON(&s, &g)
 	dwNEON(&s, &g)
 	write("kernels_arm64.s", &s, false)
@@ -1129,6 +1133,62 @@ func rqNEON(s *buf) {
 		s.i("VADD V28.S4, V%d.S4, V%d.S4", x, x)
 		s.i(three("SMAX", x, x, 29))
 		s.i(three("SMIN", x, x, 30))
+	}
+	s.i(xtn(0, 0, false, false))
+	s.i(xtn(0, 1, true, false))
+	s.i(xtn(0, 0, false, true))
+	s.i("VST1.P [V0.B8], 8(R9)")
+	s.i("SUBS $1, R6, R6")
+	s.i("BNE chunk")
+	s.i("ADD R2, R1, R1")
+	s.i("ADD R4, R3, R3")
+	s.i("SUBS $1, R0, R0")
+	s.i("BNE row")
+	s.i("RET")
+	s.p("")
+}
+
+// rqOneNEON requantises eight channels at a time with one rounding, for
+// the output stages that allow it (oneRounding in outstage.go; the twin is
+// outStage.lane, which it equals there), from outStage.one8: per chunk of
+// eight channels the multipliers, then the right shifts e negated:
+//
+//	h = saturatingRoundingDoublingHighMul(acc, m)   SQRDMULH
+//	v = (h + 2^(e-1)) >> e                          SRSHL by -e (rounds half up)
+//	out = clamp(v + zp, lo, hi)                     ADD, SMAX, SMIN, XTN
+//
+// TFLite rounds h half away from zero; half up differs only for negative
+// h, whose results both are at most 0 and so, plus the zero point, at
+// most the clamp's floor (see oneRounding). Four instructions a lane
+// group instead of rqNEON's eleven. Registers as in rqNEON.
+func rqOneNEON(s *buf) {
+	s.p("// func rqOneNEON(%s)", rqArgs)
+	s.p("TEXT ·rqOneNEON(SB), NOSPLIT, $0-68")
+	s.i("MOVD m+0(FP), R0")
+	s.i("MOVD c+16(FP), R1")
+	s.i("MOVD ldc+24(FP), R2")
+	s.i("MOVD y+32(FP), R3")
+	s.i("MOVD ldy+40(FP), R4")
+	s.i("MOVW zp+56(FP), R5")
+	s.i("VDUP R5, V28.S4")
+	s.i("MOVW lo+60(FP), R5")
+	s.i("VDUP R5, V29.S4")
+	s.i("MOVW hi+64(FP), R5")
+	s.i("VDUP R5, V30.S4")
+	s.p("row:")
+	s.i("MOVD chunks+8(FP), R6")
+	s.i("MOVD p+48(FP), R7")
+	s.i("MOVD R1, R8")
+	s.i("MOVD R3, R9")
+	s.p("chunk:")
+	s.i("VLD1.P 32(R8), [V0.S4, V1.S4]")
+	s.i("VLD1.P 64(R7), [V16.S4, V17.S4, V18.S4, V19.S4] // mult, -e")
+	for h := 0; h < 2; h++ {
+		s.i(three("SQRDMULH", h, h, 16+h))
+		s.i(three("SRSHL", h, h, 18+h))
+		s.i("VADD V28.S4, V%d.S4, V%d.S4", h, h)
+		s.i(three("SMAX", h, h, 29))
+		s.i(three("SMIN", h, h, 30))
 	}
 	s.i(xtn(0, 0, false, false))
 	s.i(xtn(0, 1, true, false))

@@ -41,6 +41,7 @@ type outStage struct {
 	p          []int32
 	p16        []int32
 	one        []int32
+	one8       []int32 // rqOneNEON's: per chunk of 8 channels, multipliers, then -e
 	zp, lo, hi int32
 }
 
@@ -105,6 +106,12 @@ func (o *outStage) oneLane(acc int32, m, c, s int64) int8 {
 
 func newOutStage(q requant, n int, kind outKind) outStage {
 	o := outStage{p: make([]int32, (n+7)/8*rqStride), zp: q.zp, lo: q.min, hi: q.max}
+	if kind == outNEON && oneRounding(q) {
+		o.one8 = make([]int32, (n+7)/8*16)
+		for ch := range n {
+			o.one8[ch/8*16+ch%8], o.one8[ch/8*16+8+ch%8] = q.mult[ch], int32(q.shift[ch]) // shift = -e
+		}
+	}
 	if kind == outAVX512 {
 		o.p16 = make([]int32, (n+15)/16*rq512Stride)
 		if hasOne512 && oneRounding(q) {
@@ -188,7 +195,11 @@ func (o *outStage) rows(y []int8, ldy int, c []int32, ldc, m, c0, c1 int, kind o
 	if nch := (c1 - c0) / 8; kind != outGo && nch > 0 {
 		_ = y[(m-1)*ldy+c0+8*nch-1]
 		_ = c[(m-1)*ldc+8*nch-1]
-		asmRequant(kind, m, nch, &c[0], 4*ldc, &y[c0], ldy, o, c0)
+		if o.one8 != nil && kind == outNEON {
+			asmRequantOne8(m, nch, &c[0], 4*ldc, &y[c0], ldy, o, c0)
+		} else {
+			asmRequant(kind, m, nch, &c[0], 4*ldc, &y[c0], ldy, o, c0)
+		}
 		j = c0 + 8*nch
 	}
 	if j == c1 {
