@@ -163,7 +163,7 @@ func (d *depthwiseConv2D) MACs() int { return d.g.MACs() }
 // channel (Forward keeps its accumulators in a tile on the stack and does
 // not touch them; the length stays what it was so that callers'
 // workspaces, which other layers may share, keep their size), or, for the
-// fused 3×3 row kernel, room for four widened input rows (forwardOne).
+// fused 3×3 row kernel, room for three widened input rows (forwardOne).
 func (d *depthwiseConv2D) WorkLen() int {
 	if d.wRow != nil {
 		return max(d.g.C, (3*d.rowLen()+1)/2)
