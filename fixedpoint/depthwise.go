@@ -3,6 +3,7 @@ package fixedpoint
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"catd/conv"
 )
@@ -35,6 +36,13 @@ type depthwiseConv2D struct {
 	w3    []int16
 	bias3 []int32
 	zpRow []int8
+
+	// The fused 3×3 row kernel's (nil unless it runs, see forwardOne): the
+	// weights and folded biases in its layout (newDWRowWeights), and a
+	// widened row of zero points (rowLen int16s).
+	wRow    []int16
+	biasRow []int32
+	zpRow16 []int16
 }
 
 // maxDWTaps is the most taps (K*K) one kernel call takes: the tap list
@@ -93,8 +101,50 @@ func newDepthwiseConv2DISA(s *isa, g conv.DepthwiseConv2D, w []int8, bias []int3
 		for i := range l.zpRow {
 			l.zpRow[i] = int8(inZP)
 		}
+		if l.out.one != nil && g.C%8 == 0 && g.Stride == 1 {
+			// Strided layers widen more rows per output row than they
+			// reuse: they stay in dw3One512, which reads int8 taps.
+			l.wRow, l.biasRow = newDWRowWeights(l.w32, l.bias3, g.C)
+			l.zpRow16 = make([]int16, l.rowLen())
+			for i := range l.zpRow16 {
+				l.zpRow16[i] = int16(inZP)
+			}
+		}
 	}
 	return l, nil
+}
+
+// newDWRowWeights returns the fused row kernel's weights and biases
+// (dwRowOne512 in dw3_amd64.s) from [9][c] weights w32 (c a multiple of 8)
+// and the folded biases bias3. Per block of 16 channels, then one of 8
+// if c is not a multiple of 16: for each pair of taps i (2i and 2i+1; the
+// ninth alone, with a zero) and half h, the lanes of one accumulator, two
+// int16 weights each; lane j of half h of a block of 16 is channel
+// j/4*8 + 4h + j%4 (what VPUNPCKLWD and VPUNPCKHWD pair up in 128-bit
+// lanes), of a block of 8 channel 4h + j. The biases follow the lanes.
+func newDWRowWeights(w32, bias3 []int32, c int) (wRow []int16, biasRow []int32) {
+	wRow, biasRow = make([]int16, c/8*80), make([]int32, c)
+	for b0 := 0; b0 < c; b0 += 16 {
+		width := min(16, c-b0)
+		half := width / 2
+		for h := range 2 {
+			for j := range half {
+				ch := b0 + 4*h + j
+				if width == 16 {
+					ch = b0 + j/4*8 + 4*h + j%4
+				}
+				biasRow[b0+h*half+j] = bias3[ch]
+				for i := range 5 {
+					o := b0*10 + (2*i+h)*width + 2*j
+					wRow[o] = int16(w32[2*i*c+ch])
+					if 2*i+1 < 9 {
+						wRow[o+1] = int16(w32[(2*i+1)*c+ch])
+					}
+				}
+			}
+		}
+	}
+	return wRow, biasRow
 }
 
 // Geometry returns the convolution's geometry.
@@ -110,10 +160,21 @@ func (d *depthwiseConv2D) OutLen() int { return d.g.OutLen() }
 func (d *depthwiseConv2D) MACs() int { return d.g.MACs() }
 
 // WorkLen is the number of int32s of workspace Forward takes: C, one per
-// channel. (Forward now keeps its accumulators in a tile on the stack and
-// does not touch work; the length stays what it was so that callers'
-// workspaces, which other layers may share, keep their size.)
-func (d *depthwiseConv2D) WorkLen() int { return d.g.C }
+// channel (Forward keeps its accumulators in a tile on the stack and does
+// not touch them; the length stays what it was so that callers'
+// workspaces, which other layers may share, keep their size), or, for the
+// fused 3×3 row kernel, room for three widened input rows (forwardOne).
+func (d *depthwiseConv2D) WorkLen() int {
+	if d.wRow != nil {
+		return max(d.g.C, (3*d.rowLen()+1)/2)
+	}
+	return d.g.C
+}
+
+// rowLen is the number of int16s of one widened, padded input row of the
+// fused row kernel: (InW + 2*Pad) pixels of C channels. Its workspace
+// holds three.
+func (d *depthwiseConv2D) rowLen() int { return (d.g.InW + 2*d.g.Pad) * d.g.C }
 
 // Forward computes the depthwise convolution of a batch of int8 NHWC
 // images: src holds n whole images, dst n*OutLen int8s (overwritten) and
@@ -134,6 +195,13 @@ func (d *depthwiseConv2D) Forward(dst, src []int8, work []int32) {
 	}
 	if len(work) < d.WorkLen() {
 		panic(fmt.Sprintf("fixedpoint: depthwise workspace has length %d, want at least %d", len(work), d.WorkLen()))
+	}
+	if d.wRow != nil {
+		w16 := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(work))), 2*len(work))
+		for i := range n {
+			d.forwardOne(dst[i*out:(i+1)*out], src[i*in:(i+1)*in], w16)
+		}
+		return
 	}
 	var tile [tileLen]int32
 	var taps [2 * maxDWTaps]int
@@ -238,13 +306,104 @@ func (d *depthwiseConv2D) row3(y, x []int8, oy int, tile *[tileLen]int32) {
 						tap[ky*3+kx] = &x[off]
 					}
 				}
-				acc := tile[(ox-p0)*cw:]
-				_ = acc[(n-1)*cw+cc-1]
-				dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
+				if d.out.one != nil {
+					// Requantised in the kernel, straight into y.
+					_ = y[(end-1)*c+c0+cc-1]
+					dw3BlocksOne(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &y[ox*c+c0], c, &d.out.one[c0/16*rqOneStride], d.out.lo, d.out.hi)
+				} else {
+					acc := tile[(ox-p0)*cw:]
+					_ = acc[(n-1)*cw+cc-1]
+					dw3Blocks(n, cc/8, &tap, xs, &d.w3[c0/8*80], &d.bias3[c0], &acc[0], cw)
+				}
 				ox = end
 			}
-			d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+			if d.out.one == nil {
+				d.out.rows(y[p0*c:], c, tile[:(p1-p0)*cw], cw, p1-p0, c0, c0+cc, d.rq)
+			}
 		}
+	}
+}
+
+// forwardOne is Forward for one image x in the fused 3×3 row kernel:
+// input rows are widened to int16 once, into three slots of w16 (row iy
+// in slot iy%3) with Pad pixels of the zero point on either side, rows
+// outside the image read the layer's row of zero points, and each output
+// row is one kernel call over all its pixels, requantised into y.
+func (d *depthwiseConv2D) forwardOne(y, x []int8, w16 []int16) {
+	g := &d.g
+	c, p := g.C, g.Pad
+	rl := d.rowLen()
+	_ = w16[3*rl-1]
+	zpr := d.zpRow16[:rl]
+	for k := range 3 {
+		slot := w16[k*rl : (k+1)*rl]
+		copy(slot[:p*c], zpr)
+		copy(slot[rl-p*c:], zpr)
+	}
+	have := [3]int{-1, -1, -1}
+	var rows [3]*int16
+	ol := g.OutW * c
+	for oy := range g.OutH {
+		for ky := range 3 {
+			iy := oy*g.Stride - p + ky
+			if iy < 0 || iy >= g.InH {
+				rows[ky] = &zpr[0]
+				continue
+			}
+			k := iy % 3
+			slot := w16[k*rl : (k+1)*rl]
+			if have[k] != iy {
+				widen(slot[p*c:(p+g.InW)*c], x[iy*g.InW*c:(iy+1)*g.InW*c])
+				have[k] = iy
+			}
+			rows[ky] = &slot[0]
+		}
+		yr := y[oy*ol : (oy+1)*ol]
+		dwRowOne(g.OutW, c/8, rows[0], rows[1], rows[2], 2*g.Stride*c, 2*c, &d.wRow[0], &d.biasRow[0], &yr[0], c, &d.out.one[0], d.out.lo, d.out.hi)
+	}
+}
+
+// rowOneGo is the twin of the fused row kernel (dwRowOne512) for the n
+// pixels of one output row, from the three widened input rows it would
+// read: for pixel p and channel c,
+//
+//	acc = bias3[c] + Σ_{ky,kx} int32(rows[ky][(p*Stride+kx)*C + c]) * w[ky,kx,c]
+//
+// wrapping, requantised by oneLane into y[p*C + c]. It reads the weights
+// and biases in their plain layouts (w32, bias3), not the kernel's.
+func (d *depthwiseConv2D) rowOneGo(n int, rows [3][]int16, y []int8) {
+	c, s := d.g.C, d.g.Stride
+	for ch := range c {
+		m, k, sh := d.out.oneAt(ch)
+		for px := range n {
+			acc := d.bias3[ch]
+			for t := range 9 {
+				acc += int32(rows[t/3][(px*s+t%3)*c+ch]) * d.w32[t*d.cp+ch]
+			}
+			y[px*c+ch] = d.out.oneLane(acc, m, k, sh)
+		}
+	}
+}
+
+// oneGo is the twin of the fused 3×3 kernel (dw3BlocksOne) for n pixels
+// sharing a tap list (see dwGo): dwGo's sums for channels c0..c1, in the
+// caller's scratch acc (n*(c1-c0) int32s), requantised by oneLane into
+// y[p*ys + c-c0] for pixel p and channel c.
+func (d *depthwiseConv2D) oneGo(n int, x []int8, c0, c1, xs int, taps []int, y []int8, ys int, acc []int32) {
+	d.dwGo(n, x, c0, c1, xs, taps, true, acc, c1-c0)
+	for c := c0; c < c1; c++ {
+		m, k, s := d.out.oneAt(c)
+		for p := range n {
+			y[p*ys+c-c0] = d.out.oneLane(acc[p*(c1-c0)+c-c0], m, k, s)
+		}
+	}
+}
+
+// widenGo is the twin of widen16: dst[i] = int16(src[i]).
+func widenGo(dst []int16, src []int8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = int16(v)
 	}
 }
 

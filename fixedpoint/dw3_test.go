@@ -3,6 +3,7 @@ package fixedpoint
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"catd/conv"
@@ -135,6 +136,185 @@ func TestDW3Forward(t *testing.T) {
 			if a := testing.AllocsPerRun(5, func() { l.Forward(y.s(), x, work) }); a != 0 {
 				t.Errorf("Forward allocates %v times per call", a)
 			}
+		})
+	}
+}
+
+// TestDW3One holds the fused 3×3 row kernel (widened input rows, sums
+// requantised in registers with one rounding) to its twin, rowOneGo, row
+// by row, with guard bands around the output, and whole layers that take
+// it to the reference; and widen to widenGo.
+func TestDW3One(t *testing.T) {
+	if !hasOne512 {
+		t.Skip("no fused kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 5))
+	for _, dc := range append(dw3Cases(), dw3Case{4, 4, 8, 1, 2}, dw3Case{7, 6, 40, 3, 2}) {
+		if dc.c%8 != 0 {
+			continue
+		}
+		t.Run(fmt.Sprintf("%dx%dx%d_s%d_p%d", dc.h, dc.w, dc.c, dc.s, dc.p), func(t *testing.T) {
+			g, err := conv.NewDepthwiseConv2D(dc.h, dc.w, dc.c, 3, dc.s, dc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]int32, g.C)
+			randBias(r, b)
+			zp := int32(r.IntN(256) - 128)
+			out := requantParams{Mult: make([]int32, g.C), Shift: make([]int, g.C), ZP: zp, Min: int8(zp), Max: int8(max(int(zp), 127-r.IntN(2)*r.IntN(100)))}
+			if r.IntN(3) == 0 { // the clamp of VPMOVSDB alone: the kernels skip theirs
+				out.ZP, out.Min, out.Max = -128, -128, 127
+			}
+			for ch := range g.C {
+				out.Mult[ch], out.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(12)
+			}
+			w := extremeInt8s(r, g.WeightLen(), -128)
+			l, err := newDepthwiseConv2D(g, w, b, []int32{-128, 127, int32(r.IntN(256) - 128)}[r.IntN(3)], out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dc.s != 1 {
+				// Strided layers keep dw3One512 (TestDW3OneTaps); the row
+				// kernel still computes their rows right.
+				l.wRow, l.biasRow = newDWRowWeights(l.w32, l.bias3, g.C)
+				l.zpRow16 = make([]int16, l.rowLen())
+				for i := range l.zpRow16 {
+					l.zpRow16[i] = int16(l.InZP)
+				}
+			}
+			x := extremeInt8s(r, 2*g.InLen(), -128)
+			// Rows as forwardOne lays them out: the image's rows widened
+			// between Pad pixels of the zero point, and a row of zero points.
+			rl := l.rowLen()
+			row := func(iy int) []int16 {
+				v := make([]int16, rl)
+				for i := range v {
+					v[i] = int16(l.InZP)
+				}
+				if iy >= 0 && iy < g.InH {
+					widenGo(v[g.Pad*g.C:], x[iy*g.InW*g.C:(iy+1)*g.InW*g.C])
+				}
+				return v
+			}
+			for oy := range g.OutH {
+				var rows [3][]int16
+				for ky := range rows {
+					rows[ky] = row(oy*g.Stride - g.Pad + ky)
+				}
+				got, want := newGuarded[int8](g.OutW*g.C), make([]int8, g.OutW*g.C)
+				l.rowOneGo(g.OutW, rows, want)
+				dwRowOne(g.OutW, g.C/8, &rows[0][0], &rows[1][0], &rows[2][0], 2*g.Stride*g.C, 2*g.C, &l.wRow[0], &l.biasRow[0], &got.s()[0], g.C, &l.out.one[0], l.out.lo, l.out.hi)
+				got.intact(t, "y")
+				for i, v := range want {
+					if got.s()[i] != v {
+						t.Fatalf("row %d, pixel %d, channel %d: %d, twin %d", oy, i/g.C, i%g.C, got.s()[i], v)
+					}
+				}
+			}
+			y := newGuarded[int8](2 * g.OutLen())
+			work := newGuarded[int32](l.WorkLen())
+			l.Forward(y.s(), x, work.s())
+			y.intact(t, "y")
+			work.intact(t, "work")
+			want := make([]int8, y.n)
+			DepthwiseConv2DRef(g, 2, want, x, w, b, l.InZP, out)
+			sameInt8(t, "y", y.s(), want)
+		})
+	}
+	for _, n := range []int{0, 8, 16, 24, 40, 3, 13, 1000} {
+		src := extremeInt8s(r, n, -128)
+		got, want := make([]int16, n+1), make([]int16, n+1)
+		got[n], want[n] = 77, 77
+		widen(got[:n], src)
+		widenGo(want[:n], src)
+		if !slices.Equal(got, want) {
+			t.Fatalf("widen of %d int8s: %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestDW3OneTaps holds the fused 3×3 kernel of strided layers, dw3One512
+// (sums requantised in registers with one rounding), to its twin, oneGo,
+// run by run of each output row,
+// with guard bands around the output, and whole layers that take it to
+// the reference.
+func TestDW3OneTaps(t *testing.T) {
+	if !hasOne512 {
+		t.Skip("no fused kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 5))
+	for _, dc := range dw3Cases() {
+		if dc.c%8 != 0 {
+			continue
+		}
+		t.Run(fmt.Sprintf("%dx%dx%d_s%d_p%d", dc.h, dc.w, dc.c, dc.s, dc.p), func(t *testing.T) {
+			g, err := conv.NewDepthwiseConv2D(dc.h, dc.w, dc.c, 3, dc.s, dc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]int32, g.C)
+			randBias(r, b)
+			zp := int32(r.IntN(256) - 128)
+			out := requantParams{Mult: make([]int32, g.C), Shift: make([]int, g.C), ZP: zp, Min: int8(zp), Max: int8(max(int(zp), 127-r.IntN(2)*r.IntN(100)))}
+			if r.IntN(3) == 0 { // the clamp of VPMOVSDB alone: the kernels skip theirs
+				out.ZP, out.Min, out.Max = -128, -128, 127
+			}
+			for ch := range g.C {
+				out.Mult[ch], out.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(12)
+			}
+			w := extremeInt8s(r, g.WeightLen(), -128)
+			l, err := newDepthwiseConv2D(g, w, b, int32(r.IntN(256)-128), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.w3 == nil || l.out.one == nil {
+				t.Fatal("the layer does not take the fused 3x3 kernel")
+			}
+			if dc.s == 1 {
+				l.wRow = nil // the whole layer in dw3One512 too
+			}
+			x := extremeInt8s(r, g.InLen(), -128)
+			xs := g.Stride * g.C
+			for oy := range g.OutH {
+				iy0 := oy*g.Stride - g.Pad
+				for ox := 0; ox < g.OutW; {
+					ix0 := ox*g.Stride - g.Pad
+					end := ox + 1
+					if ix0 >= 0 {
+						for end < g.OutW && end*g.Stride-g.Pad+3 <= g.InW {
+							end++
+						}
+					}
+					n := end - ox
+					var tap [9]*int8
+					var taps []int
+					for t := range 9 {
+						iy, ix := iy0+t/3, ix0+t%3
+						if iy < 0 || iy >= g.InH || ix < 0 || ix >= g.InW {
+							tap[t] = &l.zpRow[0]
+							continue
+						}
+						tap[t] = &x[(iy*g.InW+ix)*g.C]
+						taps = append(taps, (iy*g.InW+ix)*g.C, t*l.cp)
+					}
+					got, want := newGuarded[int8](n*g.C), make([]int8, n*g.C)
+					l.oneGo(n, x, 0, g.C, xs, taps, want, g.C, make([]int32, n*g.C))
+					dw3BlocksOne(n, g.C/8, &tap, xs, &l.w3[0], &l.bias3[0], &got.s()[0], g.C, &l.out.one[0], l.out.lo, l.out.hi)
+					got.intact(t, "y")
+					for i, v := range want {
+						if got.s()[i] != v {
+							t.Fatalf("row %d, pixel %d, channel %d: %d, twin %d", oy, ox+i/g.C, i%g.C, got.s()[i], v)
+						}
+					}
+					ox = end
+				}
+			}
+			y := newGuarded[int8](g.OutLen())
+			l.Forward(y.s(), x, make([]int32, l.WorkLen()))
+			y.intact(t, "y")
+			want := make([]int8, y.n)
+			DepthwiseConv2DRef(g, 1, want, x, w, b, l.InZP, out)
+			sameInt8(t, "y", y.s(), want)
 		})
 	}
 }

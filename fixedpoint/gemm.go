@@ -38,6 +38,7 @@ const (
 	kSDOT8                   // 8 columns
 	kSMLAL16                 // arm64 ASIMD SMLAL by element, 16 columns
 	kSMLAL8                  // 8 columns
+	kVNNI24                  // amd64 AVX-512 VNNI, 24 columns
 )
 
 // gemmKernel describes one family of block kernels: how the weights are
@@ -72,6 +73,7 @@ type isa struct {
 	name   string
 	wide   *gemmKernel // 16 columns
 	narrow *gemmKernel // 8 columns
+	tri    *gemmKernel // 24 columns, or nil
 	rq     outKind     // requantisation kernel; vector depthwise kernels too unless outGo
 }
 
@@ -79,8 +81,14 @@ var goISA = &isa{name: "go", wide: goKernel, narrow: goKernel}
 
 // kernelFor picks the kernel family for a layer of n output channels: the
 // wide one unless its last panel would be mostly padding (n = 24 runs as
-// three 8-column panels rather than two of 16).
+// three 8-column panels rather than two of 16), and the 24-column one,
+// where the instruction set has it, for 17..24 columns.
 func (s *isa) kernelFor(n int) *gemmKernel {
+	if s.tri != nil && n > 16 && n <= 24 {
+		// One panel of 24 (catsep64's first layer) rather than three of 8:
+		// each row's inputs are broadcast once, not three times.
+		return s.tri
+	}
 	if n%16 == 0 || n%16 > 8 || n > 64 {
 		return s.wide
 	}
@@ -220,6 +228,74 @@ func (g *igemm) blockGo(m int, buf []int8, a0, rsa, lds int, b []int8, init []in
 // stride n): row i of A starts at buf[a0 + i*rsa], its segments lds apart.
 // tile is the caller's scratch.
 func (g *igemm) run(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
+	if g.fused() {
+		g.runOne(y, buf, a0, rsa, lds, m, tile)
+		return
+	}
+	g.runTile(y, buf, a0, rsa, lds, m, tile)
+}
+
+// fused reports whether the layer runs in the fused kernels: VNNI block
+// kernels that requantise in their epilogue with one rounding (see
+// oneRounding) and store int8s, with no int32 tile between. The
+// 24-column kernels read the parameters of columns 0–15 and 16–23 as two
+// chunks of outStage.one, so only a single panel (the kernelFor case)
+// runs fused.
+func (g *igemm) fused() bool {
+	return g.out.one != nil && (g.k.id == kVNNI16 || g.k.id == kVNNI8 || g.k.id == kVNNI24 && g.np == 24)
+}
+
+// runOne is run for fused layers: panel by panel, the rows whose reads
+// stay inside buf go to the fused kernels, straight into y; the others to
+// runTile (the Go twin's products, then the output stage).
+func (g *igemm) runOne(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
+	k := g.k
+	safe := m
+	span := (g.segs-1)*lds + g.groups*k.grp
+	for safe > 0 && a0+(safe-1)*rsa+span > len(buf) {
+		safe--
+	}
+	if safe > 0 {
+		// What the kernels will touch, checked once here.
+		_, _ = buf[a0+(safe-1)*rsa+span-1], y[safe*g.n-1]
+	}
+	pl := g.panelLen()
+	full := safe - safe%k.mr
+	for p := 0; p < g.np && safe > 0; p += k.nr {
+		b := g.b[p/k.nr*pl:][:pl]
+		init := g.init[p:][:k.nr]
+		mask := 1<<min(k.nr, g.n-p) - 1
+		one := &g.out.one[p/16*rqOneStride+p%16/8*8]
+		if full > 0 {
+			asmBlockOne(k.id, k.mr, full, &buf[a0], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[p], g.n, one, g.out.lo, g.out.hi, mask)
+		}
+		if r := safe - full; r > 0 {
+			asmBlockOne(k.id, r, r, &buf[a0+full*rsa], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[full*g.n+p], g.n, one, g.out.lo, g.out.hi, mask)
+		}
+	}
+	if safe < m {
+		g.runTile(y[safe*g.n:], buf, a0+safe*rsa, rsa, lds, m-safe, tile)
+	}
+}
+
+// blockOneGo is the twin of the fused kernels (asmBlockOne) on one panel,
+// the one starting at column p0: blockGo's sums, through the caller's
+// scratch c (m*nr int32s), requantised by oneLane into columns p0 .. of
+// m rows of y (row stride ldy), as many as the layer has.
+func (g *igemm) blockOneGo(m int, buf []int8, a0, rsa, lds, p0 int, y []int8, ldy int, c []int32) {
+	nr := g.k.nr
+	pl := g.panelLen()
+	g.blockGo(m, buf, a0, rsa, lds, g.b[p0/nr*pl:][:pl], g.init[p0:][:nr], c, nr)
+	for j := range min(nr, g.n-p0) {
+		m0, c0, s0 := g.out.oneAt(p0 + j)
+		for i := range m {
+			y[i*ldy+p0+j] = g.out.oneLane(c[i*nr+j], m0, c0, s0)
+		}
+	}
+}
+
+// runTile is run through an int32 tile: products, then the output stage.
+func (g *igemm) runTile(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]int32) {
 	cw := min(g.np, maxTileCols)
 	tr := tileLen / cw
 	for r0 := 0; r0 < m; r0 += tr {

@@ -11,12 +11,15 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX2 = cpu.X86.HasAVX2
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	// hasOne512: rqOne512 (byte clamps and stores) needs AVX512BW too.
+	hasOne512 = hasVNNI && cpu.X86.HasAVX512BW
 )
 
 var vnniISA = &isa{
 	name:   "vnni",
 	wide:   &gemmKernel{id: kVNNI16, name: "vnni16", nr: 16, grp: 4, mr: mrVNNI16, xor: true},
 	narrow: &gemmKernel{id: kVNNI8, name: "vnni8", nr: 8, grp: 4, mr: mrVNNI8, xor: true},
+	tri:    &gemmKernel{id: kVNNI24, name: "vnni24", nr: 24, grp: 4, mr: mrVNNI24, xor: true},
 	rq:     outAVX512,
 }
 
@@ -53,6 +56,20 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 		return
 	}
 	rqAVX2(m, nch, c, ldc, y, ldy, &o.p[c0/8*rqStride], o.zp, o.lo, o.hi)
+}
+
+// asmRequantOne runs rqOne512 on m rows of n channels, the first one
+// channel c0 (a multiple of 16) of o (see outStage.rows).
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	last := 0xffff
+	if n%16 != 0 {
+		last = 1<<(n%16) - 1
+	}
+	rqOne512(m, (n+15)/16, last, c, ldc, y, ldy, &o.one[c0/16*rqOneStride], o.lo, o.hi)
+}
+
+func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOneNEON in this build")
 }
 
 // poolRow max-pools as many of the ow output pixels of one row (c

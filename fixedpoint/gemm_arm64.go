@@ -46,6 +46,23 @@ func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o
 	rqNEON(m, nch, c, ldc, y, ldy, &o.p[c0/8*rqStride], o.zp, o.lo, o.hi)
 }
 
+// hasOne512 tells whether rqOne512 runs: only on amd64.
+const hasOne512 = false
+
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOne512 in this build")
+}
+
+func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+	panic("fixedpoint: no fused block kernels in this build")
+}
+
+// asmRequantOne8 runs rqOneNEON on m rows of nch chunks of eight
+// channels, the first one channel c0 of o (see outStage.rows).
+func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	rqOneNEON(m, nch, c, ldc, y, ldy, &o.one8[c0/8*16], o.zp, o.lo, o.hi)
+}
+
 // poolRow max-pools as many of the ow output pixels of one row (c
 // channels, input rows r0 and r1) as the assembly can, from the left, and
 // returns how many.

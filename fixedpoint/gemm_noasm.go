@@ -9,11 +9,26 @@ func asmBlock(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int
 	panic("fixedpoint: no assembly kernels in this build")
 }
 
+func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+	panic("fixedpoint: no assembly kernels in this build")
+}
+
 func asmRequant(kind outKind, m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
 	panic("fixedpoint: no assembly kernels in this build")
 }
 
 func poolRow(ow, c int, r0, r1, y []int8) int { return 0 }
+
+func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOneNEON in this build")
+}
+
+// hasOne512 tells whether rqOne512 runs: only on amd64.
+const hasOne512 = false
+
+func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
+	panic("fixedpoint: no rqOne512 in this build")
+}
 
 const dwInt16 = false
 

@@ -21,8 +21,8 @@ func kernelsUnderTest() []struct {
 		k *gemmKernel
 	}
 	for _, s := range isas() {
-		for _, k := range []*gemmKernel{s.wide, s.narrow} {
-			if len(ks) > 0 && ks[len(ks)-1].k == k {
+		for _, k := range []*gemmKernel{s.wide, s.narrow, s.tri} {
+			if k == nil || len(ks) > 0 && ks[len(ks)-1].k == k {
 				continue
 			}
 			ks = append(ks, struct {
@@ -34,10 +34,10 @@ func kernelsUnderTest() []struct {
 	return ks
 }
 
-// withKernel returns s restricted to kernel k (for both widths).
+// withKernel returns s restricted to kernel k (for every width).
 func withKernel(s *isa, k *gemmKernel) *isa {
 	c := *s
-	c.wide, c.narrow = k, k
+	c.wide, c.narrow, c.tri = k, k, nil
 	return &c
 }
 
@@ -190,6 +190,75 @@ func TestGemmTwin(t *testing.T) {
 	}
 }
 
+// TestGemmOneTwin holds the fused kernels (products requantised in their
+// epilogue) to their Go twin, blockOneGo, one block size and panel at a
+// time, with channel counts that leave the last panel partly empty and
+// stages with and without a clamp; the bytes around each panel's columns
+// must stay untouched.
+func TestGemmOneTwin(t *testing.T) {
+	if !hasOne512 {
+		t.Skip("no fused kernels on this CPU")
+	}
+	for _, ks := range kernelsUnderTest() {
+		k := ks.k
+		if k.id != kVNNI16 && k.id != kVNNI8 && k.id != kVNNI24 {
+			continue
+		}
+		t.Run(k.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(43, uint64(k.id)))
+			for trial := range 60 {
+				segs, l := 1+r.IntN(3), 1+r.IntN(40)
+				lds := l + r.IntN(9)
+				n := 1 + r.IntN(3*k.nr)
+				if k.id == kVNNI24 {
+					n = 1 + r.IntN(24) // one panel: see igemm.fused
+				}
+				w := extremeInt8s(r, n*segs*l, -128)
+				zp := int32(r.IntN(256) - 128)
+				q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: zp, Min: int8(zp), Max: 127}
+				switch trial % 3 {
+				case 1:
+					q.Max = int8(max(int(zp), 127-r.IntN(60)))
+				case 2: // the clamp of VPMOVSDB alone: the kernels skip theirs
+					q.ZP, q.Min = -128, -128
+				}
+				for ch := range n {
+					q.Mult[ch], q.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(14)
+				}
+				rq, _ := q.expand(n)
+				bias := make([]int32, n)
+				randBias(r, bias)
+				g := newIgemm(withKernel(ks.s, k), n, segs, l, w, bias, int32(r.IntN(256)-128), rq)
+				if !g.fused() {
+					t.Fatalf("%+v: not fused", q)
+				}
+				for rows := 1; rows <= k.mr; rows++ {
+					m := rows * (1 + r.IntN(3))
+					rsa := 1 + r.IntN(l+3)
+					buf := extremeInt8s(r, (m-1)*rsa+(segs-1)*lds+g.groups*k.grp, -128)
+					ldy := n + r.IntN(5)
+					for p := 0; p < g.np; p += k.nr {
+						got, want := newGuarded[int8](m*ldy), make([]int8, m*ldy)
+						for i := range got.s() {
+							got.s()[i], want[i] = sentinel, sentinel
+						}
+						g.blockOneGo(m, buf, 0, rsa, lds, p, want, ldy, make([]int32, m*k.nr))
+						pl := g.panelLen()
+						asmBlockOne(k.id, rows, m, &buf[0], rsa, segs, lds, g.groups, &g.b[p/k.nr*pl], &g.init[p], &got.s()[p], ldy,
+							&g.out.one[p/16*rqOneStride+p%16/8*8], g.out.lo, g.out.hi, 1<<min(k.nr, n-p)-1)
+						got.intact(t, "y")
+						for i := range want {
+							if got.s()[i] != want[i] {
+								t.Fatalf("%s r=%d m=%d segs=%d l=%d n=%d panel %d: y[%d] = %d, twin %d", k.name, rows, m, segs, l, n, p, i, got.s()[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestOutStage checks the requantisation (the scalar lookup version and
 // each vector kernel) against requant.apply, i.e. TFLite's
 // multiplyByQuantizedMultiplier, over random and extreme accumulators,
@@ -265,6 +334,149 @@ func TestOutStage(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestOutStageOneRounding checks the single-rounding output stage on
+// stages that allow it (a clamp floor at or above the zero point, right
+// shifts 1..maxOneShift): its Go twin, oneLane, and rqOne512 or rqOneNEON
+// where the CPU runs them, against RequantizeRef, over random and extreme accumulators,
+// the ties of TFLite's rounding (where its two roundings and one would
+// part if the clamp did not hide it), channel counts with a partial last
+// chunk, and column blocks that start past channel 0; and that stages
+// which do not allow it keep the two roundings.
+func TestOutStageOneRounding(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	neon := false // whether this CPU runs rqOneNEON
+	for _, s := range isas() {
+		neon = neon || s.rq == outNEON
+	}
+	for trial := range 300 {
+		n := 1 + r.IntN(70)
+		zp := int32(r.IntN(256) - 128)
+		q := requantParams{Mult: make([]int32, n), Shift: make([]int, n), ZP: zp, Min: int8(zp), Max: 127}
+		switch trial % 4 {
+		case 1:
+			q.Min = int8(min(127, int(zp)+r.IntN(40)))
+		case 2:
+			q.Max = int8(max(int(q.Min), 127-r.IntN(100)))
+		case 3:
+			q.Min, q.ZP = -128, -128
+		}
+		for ch := range n {
+			q.Mult[ch] = []int32{math.MaxInt32, 0, 1 << 30, int32(r.Uint32() >> 1), int32(r.Uint32() >> 1)}[r.IntN(5)]
+			q.Shift[ch] = -1 - r.IntN(maxOneShift)
+		}
+		rq, err := q.expand(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !oneRounding(rq) {
+			t.Fatalf("trial %d: oneRounding refused %+v", trial, q)
+		}
+		o := newOutStage(rq, n, outAVX512)
+		if hasOne512 != (o.one != nil) {
+			t.Fatalf("one set: %v, rqOne512 runs: %v", o.one != nil, hasOne512)
+		}
+		m := 1 + r.IntN(9)
+		ldc := n + r.IntN(20)
+		c := make([]int32, m*ldc)
+		for i := range c {
+			ch := i % ldc
+			switch r.IntN(4) {
+			case 0:
+				c[i] = []int32{0, 1, -1, math.MaxInt32, math.MinInt32}[r.IntN(5)]
+			case 1:
+				if ch < n && rq.mult[ch] > 0 {
+					// A tie of the second rounding: h = (2j+1)·2^(e-1), from the
+					// smallest x with (x·m + 2^30) >> 31 = h.
+					e := -rq.shift[ch]
+					h := int64(2*r.IntN(200)-200+1) << (e - 1)
+					x := ((h << 31) - 1<<30 + int64(rq.mult[ch]) - 1) / int64(rq.mult[ch])
+					if x >= math.MinInt32 && x <= math.MaxInt32 {
+						c[i] = int32(x)
+						continue
+					}
+				}
+				fallthrough
+			default:
+				c[i] = int32(r.Uint32()) >> r.IntN(32)
+			}
+		}
+		for ch := range n {
+			mm, cc, ss := oneParams(rq, ch)
+			for i := range m {
+				acc := c[i*ldc+ch]
+				want := RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max))
+				if got := o.oneLane(acc, mm, cc, ss); got != want {
+					t.Fatalf("oneLane: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+				}
+			}
+		}
+		if neon {
+			// rqOneNEON on whole chunks of eight, lane on the rest.
+			on := newOutStage(rq, n, outNEON)
+			if on.one8 == nil {
+				t.Fatalf("%+v: no single rounding on NEON", q)
+			}
+			ldy := n + r.IntN(4)
+			y := newGuarded[int8](m * ldy)
+			on.rows(y.s(), ldy, c, ldc, m, 0, n, outNEON)
+			y.intact(t, "y")
+			for i := range m {
+				for ch := range n {
+					acc := c[i*ldc+ch]
+					if got, want := y.s()[i*ldy+ch], RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max)); got != want {
+						t.Fatalf("rqOneNEON: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+					}
+				}
+			}
+		}
+		if o.one == nil {
+			continue
+		}
+		// The whole row, then a block of columns from channel 16 on.
+		for _, c0 := range []int{0, 16} {
+			if c0 >= n {
+				continue
+			}
+			ldy := n + r.IntN(4)
+			y := newGuarded[int8](m * ldy)
+			for i := range y.s() {
+				y.s()[i] = sentinel
+			}
+			o.rows(y.s(), ldy, c[c0:], ldc, m, c0, n, outAVX512)
+			y.intact(t, "y")
+			for i := range m {
+				for ch := range ldy {
+					got := y.s()[i*ldy+ch]
+					if ch < c0 || ch >= n {
+						if got != sentinel {
+							t.Fatalf("rqOne512 wrote y[%d,%d] outside channels %d..%d", i, ch, c0, n)
+						}
+						continue
+					}
+					acc := c[i*ldc+ch]
+					if want := RequantizeRef(int64(acc), rq.mult[ch], rq.shift[ch], rq.zp, int8(rq.min), int8(rq.max)); got != want {
+						t.Fatalf("rqOne512: acc %d mult %d shift %d zp %d clamp [%d, %d]: %d, RequantizeRef %d", acc, rq.mult[ch], rq.shift[ch], rq.zp, rq.min, rq.max, got, want)
+					}
+				}
+			}
+		}
+	}
+	for _, bad := range []requantParams{
+		{Mult: []int32{1 << 30}, Shift: []int{-3}, ZP: 5, Min: 4, Max: 127},                     // floor below the zero point
+		{Mult: []int32{1 << 30}, Shift: []int{0}, ZP: 5, Min: 5, Max: 127},                      // no right shift
+		{Mult: []int32{1 << 30}, Shift: []int{2}, ZP: 5, Min: 5, Max: 127},                      // a left shift
+		{Mult: []int32{1 << 30}, Shift: []int{-maxOneShift - 1}, ZP: -128, Min: -128, Max: 127}, // too far right
+	} {
+		rq, err := bad.expand(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oneRounding(rq) || newOutStage(rq, 3, outAVX512).one != nil {
+			t.Errorf("%+v takes the single rounding", bad)
 		}
 	}
 }
@@ -442,9 +654,18 @@ func randBias(r *rand.Rand, b []int32) {
 // accumulators (rows of c channels), with each instruction set's kernel.
 func BenchmarkRequant(b *testing.B) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, c := range []int{8, 64} {
+	for _, c := range []int{8, 24, 64} {
 		q := randRequant(r, c, 288)
 		rq, _ := q.expand(c)
+		if c != 8 {
+			// A fused ReLU with zero point -128, as the built-in model's
+			// layers have: the single rounding where the CPU has it.
+			q.ZP, q.Min, q.Max = -128, -128, 127
+			for i := range q.Shift {
+				q.Shift[i] = min(q.Shift[i], -1)
+			}
+			rq, _ = q.expand(c)
+		}
 		o := newOutStage(rq, c, outAVX512)
 		m := 2048 / c
 		acc := make([]int32, m*c)

@@ -59,6 +59,24 @@ func vnni8x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32
 const mrVNNI8 = 8
 
 //go:noescape
+func vnni1x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
+
+//go:noescape
+func vnni2x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
+
+//go:noescape
+func vnni3x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
+
+//go:noescape
+func vnni4x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
+
+//go:noescape
+func vnni5x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
+
+// mrVNNI24 is the number of rows of the largest kVNNI24 kernel.
+const mrVNNI24 = 5
+
+//go:noescape
 func wd1x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init, c *int32, ldc int)
 
 //go:noescape
@@ -157,6 +175,24 @@ func asmBlock(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b 
 			vnni8x8(m, a, rsa, segs, lds, groups, b, init, c, ldc)
 			return
 		}
+	case kVNNI24:
+		switch r {
+		case 1:
+			vnni1x24(m, a, rsa, segs, lds, groups, b, init, c, ldc)
+			return
+		case 2:
+			vnni2x24(m, a, rsa, segs, lds, groups, b, init, c, ldc)
+			return
+		case 3:
+			vnni3x24(m, a, rsa, segs, lds, groups, b, init, c, ldc)
+			return
+		case 4:
+			vnni4x24(m, a, rsa, segs, lds, groups, b, init, c, ldc)
+			return
+		case 5:
+			vnni5x24(m, a, rsa, segs, lds, groups, b, init, c, ldc)
+			return
+		}
 	case kAVX2x16:
 		switch r {
 		case 1:
@@ -204,10 +240,155 @@ func asmBlock(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b 
 }
 
 //go:noescape
+func vnniOne1x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne2x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne3x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne4x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne5x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne6x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne7x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne8x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne1x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne2x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne3x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne4x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne5x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne6x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne7x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne8x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne1x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne2x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne3x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne4x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+//go:noescape
+func vnniOne5x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
+
+// asmBlockOne runs the r-row fused kernel of family id on m rows.
+func asmBlockOne(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+	switch id {
+	case kVNNI16:
+		switch r {
+		case 1:
+			vnniOne1x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 2:
+			vnniOne2x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 3:
+			vnniOne3x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 4:
+			vnniOne4x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 5:
+			vnniOne5x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 6:
+			vnniOne6x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 7:
+			vnniOne7x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 8:
+			vnniOne8x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		}
+	case kVNNI8:
+		switch r {
+		case 1:
+			vnniOne1x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 2:
+			vnniOne2x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 3:
+			vnniOne3x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 4:
+			vnniOne4x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 5:
+			vnniOne5x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 6:
+			vnniOne6x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 7:
+			vnniOne7x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 8:
+			vnniOne8x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		}
+	case kVNNI24:
+		switch r {
+		case 1:
+			vnniOne1x24(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 2:
+			vnniOne2x24(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 3:
+			vnniOne3x24(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 4:
+			vnniOne4x24(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		case 5:
+			vnniOne5x24(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask)
+			return
+		}
+	}
+	panic("fixedpoint: no such fused block kernel")
+}
+
+//go:noescape
 func rqAVX2(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
 
 //go:noescape
 func rqAVX512(m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func rqOne512(m, chunks, last int, c *int32, ldc int, y *int8, ldy int, p *int32, lo, hi int32)
 
 //go:noescape
 func mpAVX2x16(ow, c int, r0, r1, y *int8)

@@ -183,6 +183,9 @@ func asmBlock(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b 
 func rqNEON(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
 
 //go:noescape
+func rqOneNEON(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
 func mpNEONx16(ow, c int, r0, r1, y *int8)
 
 //go:noescape

@@ -1961,6 +1961,49 @@ chunk:
 	BNE row
 	RET
 
+// func rqOneNEON(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
+TEXT ·rqOneNEON(SB), NOSPLIT, $0-68
+	MOVD m+0(FP), R0
+	MOVD c+16(FP), R1
+	MOVD ldc+24(FP), R2
+	MOVD y+32(FP), R3
+	MOVD ldy+40(FP), R4
+	MOVW zp+56(FP), R5
+	VDUP R5, V28.S4
+	MOVW lo+60(FP), R5
+	VDUP R5, V29.S4
+	MOVW hi+64(FP), R5
+	VDUP R5, V30.S4
+row:
+	MOVD chunks+8(FP), R6
+	MOVD p+48(FP), R7
+	MOVD R1, R8
+	MOVD R3, R9
+chunk:
+	VLD1.P 32(R8), [V0.S4, V1.S4]
+	VLD1.P 64(R7), [V16.S4, V17.S4, V18.S4, V19.S4] // mult, -e
+	WORD $0x6eb0b400 // SQRDMULH V0.4S, V0.4S, V16.4S
+	WORD $0x4eb25400 // SRSHL V0.4S, V0.4S, V18.4S
+	VADD V28.S4, V0.S4, V0.S4
+	WORD $0x4ebd6400 // SMAX V0.4S, V0.4S, V29.4S
+	WORD $0x4ebe6c00 // SMIN V0.4S, V0.4S, V30.4S
+	WORD $0x6eb1b421 // SQRDMULH V1.4S, V1.4S, V17.4S
+	WORD $0x4eb35421 // SRSHL V1.4S, V1.4S, V19.4S
+	VADD V28.S4, V1.S4, V1.S4
+	WORD $0x4ebd6421 // SMAX V1.4S, V1.4S, V29.4S
+	WORD $0x4ebe6c21 // SMIN V1.4S, V1.4S, V30.4S
+	WORD $0x0e612800 // XTN V0.4H, V0.4S
+	WORD $0x4e612820 // XTN2 V0.8H, V1.4S
+	WORD $0x0e212800 // XTN V0.8B, V0.8H
+	VST1.P [V0.B8], 8(R9)
+	SUBS $1, R6, R6
+	BNE chunk
+	ADD R2, R1, R1
+	ADD R4, R3, R3
+	SUBS $1, R0, R0
+	BNE row
+	RET
+
 // func mpNEONx16(ow, c int, r0, r1, y *int8)
 TEXT ·mpNEONx16(SB), NOSPLIT, $0-40
 	MOVD ow+0(FP), R0

@@ -1,6 +1,7 @@
 package fixedpoint
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -353,6 +354,31 @@ func TestInputLUT(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(10, func() { quantizeInput(got, px, &lut) }); a != 0 {
 		t.Errorf("QuantizeInput allocates %v times per call", a)
+	}
+}
+
+// TestInputLUTKernel holds quantizeInput (the vector kernel on whole
+// blocks of 192 bytes where the CPU has it, Go for the rest) to its Go
+// twin over random tables and pixels and lengths around the block size,
+// with guard bands around the output.
+func TestInputLUTKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	var lut [3][256]int8
+	for c := range lut {
+		for v := range lut[c] {
+			lut[c][v] = int8(r.IntN(256) - 128)
+		}
+	}
+	for _, n := range []int{3, 189, 192, 195, 384, 573, 12288, 12291} {
+		px := make([]uint8, n)
+		for i := range px {
+			px[i] = uint8(r.IntN(256))
+		}
+		got, want := newGuarded[int8](n), make([]int8, n)
+		quantizeInput(got.s(), px, &lut)
+		got.intact(t, "dst")
+		quantizeInputGo(want, px, &lut)
+		sameInt8(t, fmt.Sprintf("%d bytes", n), got.s(), want)
 	}
 }
 

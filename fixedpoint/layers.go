@@ -245,6 +245,15 @@ func quantizeInput(dst []int8, px []uint8, lut *[3][256]int8) {
 	if len(dst) != len(px) || len(px)%3 != 0 {
 		panic(fmt.Sprintf("fixedpoint: QuantizeInput lengths %d and %d, want equal multiples of 3", len(dst), len(px)))
 	}
+	// Whole blocks of 192 bytes in the vector kernel where there is one
+	// (a multiple of 3, so the channels stay in step).
+	i := quantizeInputAsm(dst, px, lut)
+	quantizeInputGo(dst[i:], px[i:], lut)
+}
+
+// quantizeInputGo is quantizeInput in Go, the twin of lutRGB512: dst[i] =
+// lut[i%3][px[i]], len(px) a multiple of 3.
+func quantizeInputGo(dst []int8, px []uint8, lut *[3][256]int8) {
 	r, g, b := &lut[0], &lut[1], &lut[2]
 	px = px[:len(dst)]
 	for i := 0; i+2 < len(px); i += 3 {

@@ -1,0 +1,106 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func lutRGB512(blocks int, dst *int8, px *uint8, lut *[3][256]int8, masks *[6]uint64)
+//
+// quantizeInput on blocks of 192 bytes (64 RGB pixels, three ZMM vectors):
+// each vector is looked up in all three channels' tables (VPERMI2B takes
+// 128 entries from two registers by an index's low seven bits, so a table
+// is two lookups, the lower and the upper half, blended by the index's top
+// bit, VPMOVB2M), and the green and blue results are merged in under the
+// masks of the bytes of those channels, which repeat every three vectors.
+// Registers: Z16-Z19, Z20-Z23 and Z24-Z27 the R, G and B tables; K2/K3,
+// K4/K5, K6/K7 the G/B masks of vectors 0, 1 and 2 of a block; K1 the
+// indices >= 128.
+TEXT ·lutRGB512(SB), NOSPLIT, $0-40
+	MOVQ lut+24(FP), AX
+	VMOVDQU64 0(AX), Z16
+	VMOVDQU64 64(AX), Z17
+	VMOVDQU64 128(AX), Z18
+	VMOVDQU64 192(AX), Z19
+	VMOVDQU64 256(AX), Z20
+	VMOVDQU64 320(AX), Z21
+	VMOVDQU64 384(AX), Z22
+	VMOVDQU64 448(AX), Z23
+	VMOVDQU64 512(AX), Z24
+	VMOVDQU64 576(AX), Z25
+	VMOVDQU64 640(AX), Z26
+	VMOVDQU64 704(AX), Z27
+	MOVQ masks+32(FP), AX
+	KMOVQ 0(AX), K2
+	KMOVQ 8(AX), K3
+	KMOVQ 16(AX), K4
+	KMOVQ 24(AX), K5
+	KMOVQ 32(AX), K6
+	KMOVQ 40(AX), K7
+	MOVQ blocks+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ px+16(FP), SI
+loop:
+	VMOVDQU64 0(SI), Z0
+	VPMOVB2M Z0, K1
+	VMOVDQA64 Z0, Z1
+	VPERMI2B Z17, Z16, Z1
+	VMOVDQA64 Z0, Z2
+	VPERMI2B Z19, Z18, Z2
+	VPBLENDMB Z2, Z1, K1, Z1
+	VMOVDQA64 Z0, Z3
+	VPERMI2B Z21, Z20, Z3
+	VMOVDQA64 Z0, Z4
+	VPERMI2B Z23, Z22, Z4
+	VPBLENDMB Z4, Z3, K1, Z3
+	VMOVDQA64 Z0, Z5
+	VPERMI2B Z25, Z24, Z5
+	VMOVDQA64 Z0, Z6
+	VPERMI2B Z27, Z26, Z6
+	VPBLENDMB Z6, Z5, K1, Z5
+	VMOVDQU8 Z3, K2, Z1
+	VMOVDQU8 Z5, K3, Z1
+	VMOVDQU64 Z1, 0(DI)
+	VMOVDQU64 64(SI), Z0
+	VPMOVB2M Z0, K1
+	VMOVDQA64 Z0, Z1
+	VPERMI2B Z17, Z16, Z1
+	VMOVDQA64 Z0, Z2
+	VPERMI2B Z19, Z18, Z2
+	VPBLENDMB Z2, Z1, K1, Z1
+	VMOVDQA64 Z0, Z3
+	VPERMI2B Z21, Z20, Z3
+	VMOVDQA64 Z0, Z4
+	VPERMI2B Z23, Z22, Z4
+	VPBLENDMB Z4, Z3, K1, Z3
+	VMOVDQA64 Z0, Z5
+	VPERMI2B Z25, Z24, Z5
+	VMOVDQA64 Z0, Z6
+	VPERMI2B Z27, Z26, Z6
+	VPBLENDMB Z6, Z5, K1, Z5
+	VMOVDQU8 Z3, K4, Z1
+	VMOVDQU8 Z5, K5, Z1
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 128(SI), Z0
+	VPMOVB2M Z0, K1
+	VMOVDQA64 Z0, Z1
+	VPERMI2B Z17, Z16, Z1
+	VMOVDQA64 Z0, Z2
+	VPERMI2B Z19, Z18, Z2
+	VPBLENDMB Z2, Z1, K1, Z1
+	VMOVDQA64 Z0, Z3
+	VPERMI2B Z21, Z20, Z3
+	VMOVDQA64 Z0, Z4
+	VPERMI2B Z23, Z22, Z4
+	VPBLENDMB Z4, Z3, K1, Z3
+	VMOVDQA64 Z0, Z5
+	VPERMI2B Z25, Z24, Z5
+	VMOVDQA64 Z0, Z6
+	VPERMI2B Z27, Z26, Z6
+	VPBLENDMB Z6, Z5, K1, Z5
+	VMOVDQU8 Z3, K6, Z1
+	VMOVDQU8 Z5, K7, Z1
+	VMOVDQU64 Z1, 128(DI)
+	ADDQ $192, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ loop
+	VZEROUPPER
+	RET
