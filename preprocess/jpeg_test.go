@@ -8,6 +8,7 @@ import (
 	stdjpeg "image/jpeg"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -39,6 +40,22 @@ func sampleFrames(t testing.TB) [][]byte {
 		t.Fatalf("%d distinct frames in demo/samples.mjpeg", len(frames))
 	}
 	return frames
+}
+
+// ffmpegFrame returns a w×h frame of ffmpeg's testsrc2 pattern as
+// make bench-pipeline's stream holds them (-q:v 4, Huffman tables made
+// for the frame), or skips without ffmpeg.
+func ffmpegFrame(t testing.TB, w, h int) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30", w, h),
+		"-vf", "trim=start_frame=45", "-frames:v", "1", "-q:v", "4", "-f", "mjpeg", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v", err)
+	}
+	return out
 }
 
 // viaImage is the path JPEG replaces: image/jpeg's full decode, then
@@ -293,6 +310,18 @@ func BenchmarkJPEG(b *testing.B) {
 			}
 		})
 	}
+	b.Run("testsrc2-640x480-to-64x64", func(b *testing.B) {
+		frame := ffmpegFrame(b, 640, 480)
+		r := NewResizer(64, 64, Options{})
+		out := make([]uint8, r.OutLen())
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			if err := r.JPEG(out, frame, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("640x480-to-64x64-image-jpeg", func(b *testing.B) {
 		r := NewResizer(64, 64, Options{})
 		out := make([]uint8, r.OutLen())

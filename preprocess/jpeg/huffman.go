@@ -12,11 +12,12 @@ const lutBits = 10
 //
 //   - lut, indexed by the next lutBits bits of the scan, for codes of up
 //     to lutBits bits. An entry holds the code length (bits 8-11) and the
-//     symbol (bits 0-7), 0 for a longer code. In an AC table, when the
-//     code and the coefficient's extra bits fit in lutBits together, the
-//     entry is resolved instead: bits 12-15 hold the length of code and
-//     extra bits, bits 16-31 the coefficient (signed), and bits 0-7 the
-//     run of zeros before it. End of block and a run of 16 zeros are
+//     symbol (bits 0-7), 0 for a longer code. When the code and the extra
+//     bits that follow it fit in lutBits together, the entry is resolved
+//     too: bits 12-15 hold the length of code and extra bits, and bits
+//     16-31 the value (signed): the DC difference in a DC table; in an AC
+//     table the coefficient, with bits 0-7 the run of zeros before it
+//     instead of the symbol. End of block and a run of 16 zeros are
 //     resolved too: a run of 64 (which ends any block) and a zero
 //     coefficient after a run of 15.
 //   - maxcode, valptr and mincode for the rest, by code length, as in
@@ -52,14 +53,20 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 				e := int32(sym) | int32(l)<<8
 				base := (int(t.mincode[l]) + i) << shift
 				lut := t.lut[base : base+1<<shift]
-				s := uint(sym & 15)
+				var s uint // extra bits to resolve into the entry
 				switch {
 				case ac && sym == 0x00: // EOB
 					e = eobRun | int32(l)<<8 | int32(l)<<12
 				case ac && sym == 0xF0: // ZRL
 					e = 15 | int32(l)<<8 | int32(l)<<12
+				case ac:
+					s = uint(sym & 15)
+				case sym == 0: // DC difference 0
+					e |= int32(l) << 12
+				case sym <= 15:
+					s = uint(sym)
 				}
-				if !ac || s == 0 || uint(l)+s > lutBits {
+				if s == 0 || uint(l)+s > lutBits {
 					for j := range lut {
 						lut[j] = e
 					}
@@ -67,7 +74,10 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 				}
 				// The s extra bits follow the code in the index: each of
 				// their values has its own run of entries.
-				e = int32(sym>>4) | int32(l)<<8 | int32(uint(l)+s)<<12
+				e = int32(sym) | int32(l)<<8 | int32(uint(l)+s)<<12
+				if ac {
+					e = int32(sym>>4) | int32(l)<<8 | int32(uint(l)+s)<<12
+				}
 				run := 1 << (shift - s)
 				for v := range 1 << s {
 					ev := e | extend(int32(v), s)<<16

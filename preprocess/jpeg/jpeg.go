@@ -90,15 +90,12 @@ type Decoder struct {
 	// symbol, which baseline frames do not use).
 	eobRun uint16
 
-	// blk[:64] holds one block's coefficients, natural order; block
-	// writes those the scaled IDCT does not read to blk[64] instead, so
-	// that it need not branch (the rest pads the array to a power of 2:
-	// indices masked with 127 need no bounds check).
-	blk [128]int32
-	// dest and lastOf, set for the scale by Decode: for zigzag index k,
-	// the index in blk where block puts the coefficient (64: drop), and k
-	// if it is kept, else 0.
-	dest, lastOf [64]uint8
+	// blk holds one block's coefficients, natural order (scales 1/1 and
+	// 1/2).
+	blk [64]int32
+	// wsum holds the weights of blockSums by quantisation table (scales
+	// 1/4 and 1/8), set by Decode.
+	wsum [4][64]int64
 
 	// inspect, when set (by tests), sees each block's dequantised
 	// coefficients before its inverse DCT.
