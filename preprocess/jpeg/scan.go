@@ -206,11 +206,10 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 		}
 	}
 	// DC: the size category, then that many bits of difference.
-	if e := dct.lut[acc>>(64-lutBits)]; e>>12&15 != 0 {
-		tl := uint(e >> 12 & 15)
-		acc <<= tl
-		n -= tl
-		c.pred += e >> 16
+	if e := dct.lut[acc>>(64-lutBits)]; e.total() != 0 {
+		acc <<= e & 63
+		n -= e.total()
+		c.pred += e.value()
 	} else {
 		var diff int32
 		var err error
@@ -238,30 +237,29 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 			}
 		}
 		e := act.lut[acc>>(64-lutBits)]
-		if tl := uint(e >> 12 & 15); tl != 0 {
+		if e.total() != 0 {
 			// Code and extra bits resolved by the table (or EOB, or ZRL
 			// as 15 zeros and a zero).
-			k += int(e & 255)
+			k += int(e.sym())
 			if k > 63 {
 				// EOB, or a run past the end: image/jpeg stops the block
 				// there without reading the extra bits; so does this.
-				acc <<= uint(e >> 8 & 15)
-				n -= uint(e >> 8 & 15)
+				acc <<= e.codeLen()
+				n -= e.codeLen()
 				break
 			}
-			acc <<= tl
-			n -= tl
-			blk[unzig[k&63]&63] = (e >> 16) * q[k&63]
+			acc <<= e & 63
+			n -= e.total()
+			blk[unzig[k&63]&63] = e.value() * q[k&63]
 			last = k
 			k++
 			continue
 		}
 		var sym uint8
 		if e != 0 {
-			l := uint(e >> 8 & 15)
-			acc <<= l
-			n -= l
-			sym = uint8(e)
+			acc <<= e.codeLen()
+			n -= e.codeLen()
+			sym = e.sym()
 		} else {
 			var l uint
 			var ok bool
@@ -306,13 +304,12 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 // dcDiff decodes a DC difference that entry e of t.lut did not resolve
 // (F.2.2.1): a code of e's length and symbol, or longer than lutBits when
 // e is 0, then its extra bits. acc holds at least 32 valid bits, n of them.
-func dcDiff(t *huffTable, e int32, acc uint64, n uint) (uint64, uint, int32, error) {
+func dcDiff(t *huffTable, e lutEntry, acc uint64, n uint) (uint64, uint, int32, error) {
 	var s uint
 	if e != 0 {
-		l := uint(e >> 8 & 15)
-		acc <<= l
-		n -= l
-		s = uint(e & 255)
+		acc <<= e.codeLen()
+		n -= e.codeLen()
+		s = uint(e.sym())
 	} else {
 		sym, l, ok := slowCode(t, acc)
 		if !ok {

@@ -125,11 +125,10 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 					}
 				}
 				// DC: the size category, then that many bits of difference.
-				if e := b.dct.lut[acc>>(64-lutBits)]; e>>12&15 != 0 {
-					tl := uint(e >> 12 & 15)
-					acc <<= tl
-					bits -= tl
-					c.pred += e >> 16
+				if e := b.dct.lut[acc>>(64-lutBits)]; e.total() != 0 {
+					acc <<= e & 63
+					bits -= e.total()
+					c.pred += e.value()
 				} else {
 					var diff int32
 					var err error
@@ -142,7 +141,7 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 				dc := int64(c.pred)*w[0] + bias
 
 				// AC: run/size symbols until EOB or the last coefficient.
-				e := int32(eobRun) // a block without AC coefficients
+				e := resolved(0, 0, eobRun, 0) // a block without AC coefficients
 				if d.eobRun > 0 {
 					d.eobRun--
 				} else {
@@ -154,12 +153,11 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 					}
 					e = b.act.lut[acc>>(64-lutBits)]
 				}
-				if e&255 == eobRun {
+				if e.sym() == eobRun {
 					// EOB first (or no AC at all): a flat block, the most
 					// common kind in a camera frame.
-					l := uint(e >> 8 & 15)
-					acc <<= l
-					bits -= l
+					acc <<= e.codeLen()
+					bits -= e.codeLen()
 					p := level(dc)
 					if n == 1 {
 						dst[0] = p
@@ -172,28 +170,27 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 				sum := [4]int64{dc}
 				act := b.act
 				for k := 1; ; {
-					if tl := uint(e >> 12 & 15); tl != 0 {
+					if e.total() != 0 {
 						// Code and extra bits resolved by the table (or EOB,
 						// or ZRL as 15 zeros and a zero).
-						k += int(e & 255)
+						k += int(e.sym())
 						if k > 63 {
 							// EOB, or a run past the end: stop there without
 							// reading the extra bits, as block does.
-							acc <<= uint(e >> 8 & 15)
-							bits -= uint(e >> 8 & 15)
+							acc <<= e.codeLen()
+							bits -= e.codeLen()
 							break
 						}
-						acc <<= tl
-						bits -= tl
-						sum[cls[k&63]&3] += int64(e>>16) * w[k&63]
+						acc <<= e & 63
+						bits -= e.total()
+						sum[cls[k&63]&3] += int64(e.value()) * w[k&63]
 						k++
 					} else {
 						var sym uint8
 						if e != 0 {
-							l := uint(e >> 8 & 15)
-							acc <<= l
-							bits -= l
-							sym = uint8(e)
+							acc <<= e.codeLen()
+							bits -= e.codeLen()
+							sym = e.sym()
 						} else {
 							var l uint
 							var ok bool
