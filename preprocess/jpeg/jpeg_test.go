@@ -452,12 +452,18 @@ func BenchmarkDecode(b *testing.B) {
 // float64, before rounding (+128 included, not clamped).
 func refSums(blk *[64]int32, n int) [64]float64 {
 	var out [64]float64
+	var w [8][8]float64
+	for x := range n {
+		for u := range 8 {
+			w[x][u] = boxWeight(n, x, u)
+		}
+	}
 	for y := range n {
 		for x := range n {
 			var s float64
 			for v := range 8 {
 				for u := range 8 {
-					s += boxWeight(n, y, v) * boxWeight(n, x, u) * float64(blk[8*v+u])
+					s += w[y][v] * w[x][u] * float64(blk[8*v+u])
 				}
 			}
 			out[y*n+x] = s + 128
@@ -525,6 +531,28 @@ func TestSums(t *testing.T) {
 		"scene-q100": encode(t, scene(64, 48, 2), 100),
 		"gray":       encode(t, grayOf(scene(33, 47, 3)), 90),
 	}
+	// A frame whose AC table says EOB4 (run/size 0x40: end of this block
+	// and of the next 2^4 + 4 bits - 1) where it said EOB: not baseline,
+	// but image/jpeg reads it, and so must both paths here.
+	// Flat blocks (EOB first) and others.
+	half := scene(48, 40, 5)
+	for i := range half.Pix[:len(half.Pix)/2] {
+		half.Pix[i] = 200
+	}
+	eobn := encode(t, half, 80)
+	dht := bytes.Index(eobn, []byte{0xFF, mDHT})
+	for i := dht + 4; i < len(eobn) && eobn[i] != 0xFF; {
+		n := 0
+		for _, c := range eobn[i+1 : i+17] {
+			n += int(c)
+		}
+		if eobn[i] == 0x10 { // AC table 0
+			vals := eobn[i+17 : i+17+n]
+			vals[bytes.IndexByte(vals, 0x00)] = 0x40
+		}
+		i += 17 + n
+	}
+	frames["eob4"] = eobn
 	for _, name := range []string{"s444", "s422", "s440", "s420-restart2", "gray-restart", "optimized"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
 		if err != nil {
@@ -535,64 +563,79 @@ func TestSums(t *testing.T) {
 	for name, data := range frames {
 		t.Run(name, func(t *testing.T) {
 			var d Decoder
-			var blocks [][64]int32
-			d.inspect = func(blk *[64]int32) { blocks = append(blocks, *blk) }
-			if _, err := d.DecodeHeader(data); err != nil {
+			if err := checkSums(t, &d, data); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.Decode(1); err != nil {
-				t.Fatal(err)
-			}
-			for _, scale := range []int{4, 8} {
-				n := 8 / scale
-				if _, err := d.DecodeHeader(data); err != nil {
-					t.Fatal(err)
-				}
-				img, err := d.Decode(scale)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ps := planes(t, img)
-				b, near := 0, 0
-				for my := range d.mcusY {
-					for mx := range d.mcusX {
-						for i := range d.ncomp {
-							c := &d.comp[i]
-							p := ps[i]
-							for v := range c.v {
-								for h := range c.h {
-									want := refSums(&blocks[b], n)
-									margin := 1e-9
-									for _, f := range blocks[b] {
-										margin += math.Abs(float64(f)) / (1 << (sumBits + 1))
-									}
-									b++
-									for y := range n {
-										for x := range n {
-											got := p.pix[((my*c.v+v)*n+y)*p.stride+(mx*c.h+h)*n+x]
-											s := min(max(want[y*n+x], 0), 255)
-											if math.Abs(s-math.Floor(s)-0.5) < margin {
-												near++
-												if float64(got) != math.Floor(s) && float64(got) != math.Ceil(s) {
-													t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded either way", scale, b-1, x, y, got, s)
-												}
-												continue
-											}
-											if float64(got) != math.Round(s) {
-												t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded", scale, b-1, x, y, got, s)
-											}
+		})
+	}
+}
+
+// checkSums decodes data with d at 1/1, keeping each block's coefficients
+// (which d.inspect must not be set for), then at 1/4 and 1/8, and fails
+// unless each block's pixels are refSums of its coefficients rounded to
+// the nearest level, or either way within the weights' rounding error of
+// a half. It returns the decoder's error at 1/1, if any, and fails on one
+// at the other scales.
+func checkSums(t testing.TB, d *Decoder, data []byte) error {
+	t.Helper()
+	var blocks [][64]int32
+	d.inspect = func(blk *[64]int32) { blocks = append(blocks, *blk) }
+	defer func() { d.inspect = nil }()
+	if _, err := d.DecodeHeader(data); err != nil {
+		return err
+	}
+	if _, err := d.Decode(1); err != nil {
+		return err
+	}
+	for _, scale := range []int{4, 8} {
+		n := 8 / scale
+		if _, err := d.DecodeHeader(data); err != nil {
+			t.Fatalf("1/%d: %v after 1/1 decoded", scale, err)
+		}
+		img, err := d.Decode(scale)
+		if err != nil {
+			t.Fatalf("1/%d: %v after 1/1 decoded", scale, err)
+		}
+		ps := planes(t, img)
+		b, near := 0, 0
+		for my := range d.mcusY {
+			for mx := range d.mcusX {
+				for i := range d.ncomp {
+					c := &d.comp[i]
+					p := ps[i]
+					for v := range c.v {
+						for h := range c.h {
+							want := refSums(&blocks[b], n)
+							margin := 1e-9
+							for _, f := range blocks[b] {
+								margin += math.Abs(float64(f)) / (1 << (sumBits + 1))
+							}
+							b++
+							for y := range n {
+								for x := range n {
+									got := p.pix[((my*c.v+v)*n+y)*p.stride+(mx*c.h+h)*n+x]
+									s := min(max(want[y*n+x], 0), 255)
+									if math.Abs(s-math.Floor(s)-0.5) < margin {
+										near++
+										if float64(got) != math.Floor(s) && float64(got) != math.Ceil(s) {
+											t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded either way", scale, b-1, x, y, got, s)
 										}
+										continue
+									}
+									if float64(got) != math.Round(s) {
+										t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded", scale, b-1, x, y, got, s)
 									}
 								}
 							}
 						}
 					}
 				}
-				if b != len(blocks) {
-					t.Fatalf("1/%d: %d blocks, the full decode had %d", scale, b, len(blocks))
-				}
-				t.Logf("1/%d: %d blocks, %d pixels near a half level", scale, b, near)
 			}
-		})
+		}
+		if b != len(blocks) {
+			t.Fatalf("1/%d: %d blocks, the full decode had %d", scale, b, len(blocks))
+		}
+		t.Logf("1/%d: %d blocks, %d pixels near a half level", scale, b, near)
 	}
+	return nil
 }

@@ -141,8 +141,9 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 				dc := int64(c.pred)*w[0] + bias
 
 				// AC: run/size symbols until EOB or the last coefficient.
-				e := resolved(0, 0, eobRun, 0) // a block without AC coefficients
-				if d.eobRun > 0 {
+				var e lutEntry
+				flat := d.eobRun > 0 // within a run of blocks without AC coefficients
+				if flat {
 					d.eobRun--
 				} else {
 					if bits < 32 {
@@ -152,12 +153,15 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 						}
 					}
 					e = b.act.lut[acc>>(64-lutBits)]
+					if e.total() != 0 && e.sym() == eobRun {
+						// EOB first: a flat block, the most common kind in
+						// a camera frame.
+						acc <<= e.codeLen()
+						bits -= e.codeLen()
+						flat = true
+					}
 				}
-				if e.sym() == eobRun {
-					// EOB first (or no AC at all): a flat block, the most
-					// common kind in a camera frame.
-					acc <<= e.codeLen()
-					bits -= e.codeLen()
+				if flat {
 					p := level(dc)
 					if n == 1 {
 						dst[0] = p
