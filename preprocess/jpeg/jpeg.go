@@ -93,9 +93,14 @@ type Decoder struct {
 	// blk holds one block's coefficients, natural order (scales 1/1 and
 	// 1/2).
 	blk [64]int32
-	// wsum holds the weights of blockSums by quantisation table (scales
+	// wsum holds the weights of scanSums by quantisation table (scales
 	// 1/4 and 1/8), set by Decode.
 	wsum [4][64]int64
+	// flat holds scanSums' tables of flat blocks, for up to 3 pairs of
+	// Huffman tables; hgen counts the Huffman tables built, which makes
+	// those of the tables before out of date.
+	flat [3]flatLUT
+	hgen uint64
 
 	// inspect, when set (by tests), sees each block's dequantised
 	// coefficients before its inverse DCT.
@@ -364,6 +369,7 @@ func (d *Decoder) huffmanTables(seg []byte) error {
 		spec := seg[1 : 17+total]
 		if d.specLen[tc][th] != len(spec) || string(d.spec[tc][th][:len(spec)]) != string(spec) {
 			d.specLen[tc][th] = 0
+			d.hgen++
 			if err := d.built[tc][th].build(&counts, seg[17:17+total], tc == 1); err != nil {
 				return formatErr("DHT table %d/%d: %v", tc, th, err)
 			}

@@ -67,11 +67,50 @@ func sumWeights(w *[64]int64, q *[64]int32, n int) {
 	}
 }
 
+// flatLUT resolves, for one DC and one AC Huffman table, the next lutBits
+// bits of the scan when they hold a whole flat block: a DC code, its
+// difference bits and EOB. Its entries are resolved(total, 0, 0, DC
+// difference), or 0. Most blocks of a camera frame are flat; this takes
+// one lookup for them instead of two.
+type flatLUT struct {
+	dc, ac *huffTable
+	gen    uint64 // Decoder.hgen when built
+	lut    [1 << lutBits]lutEntry
+}
+
+func (f *flatLUT) build(dc, ac *huffTable, gen uint64) {
+	f.dc, f.ac, f.gen = dc, ac, gen
+	for i, e := range dc.lut {
+		f.lut[i] = 0
+		if t := e.total(); t != 0 {
+			// When EOB fits in the bits after the DC difference, its entry
+			// does not depend on the bits after those.
+			a := ac.lut[i<<t&(1<<lutBits-1)]
+			if a.total() != 0 && a.sym() == eobRun && t+a.codeLen() <= lutBits {
+				f.lut[i] = resolved(t+a.codeLen(), 0, 0, e.value())
+			}
+		}
+	}
+}
+
+// flatFor returns the flatLUT of a DC and an AC table, building it in
+// d.flat[slot] unless one of d.flat already holds it.
+func (d *Decoder) flatFor(dc, ac *huffTable, slot int) *flatLUT {
+	for i := range d.flat {
+		if f := &d.flat[i]; f.dc == dc && f.ac == ac && f.gen == d.hgen {
+			return f
+		}
+	}
+	d.flat[slot].build(dc, ac, d.hgen)
+	return &d.flat[slot]
+}
+
 // sumBlock is one block of an MCU as scanSums decodes it.
 type sumBlock struct {
 	c        *component
 	w        *[64]int64 // the weights of its quantisation table
 	dct, act *huffTable
+	flat     *flatLUT
 	plane    []uint8
 	stride   int
 	// Its top left pixel in plane is at my·mcuRow + off + mx·mcuCol for
@@ -91,7 +130,7 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 		st := stride[i]
 		for v := range c.v {
 			for h := range c.h {
-				blocks[nb] = sumBlock{c: c, w: &d.wsum[c.tq], dct: d.huff[0][c.td], act: d.huff[1][c.ta],
+				blocks[nb] = sumBlock{c: c, w: &d.wsum[c.tq], dct: d.huff[0][c.td], act: d.huff[1][c.ta], flat: d.flatFor(d.huff[0][c.td], d.huff[1][c.ta], i),
 					plane: d.planes[i], stride: st, mcuRow: c.v * st * n, mcuCol: c.h * n, off: (v*st + h) * n}
 				nb++
 			}
@@ -124,6 +163,20 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 						acc, bits = d.refill(acc, bits)
 					}
 				}
+				const bias = 128<<sumBits + 1<<(sumBits-1) // 128, and rounding half up
+				if f := b.flat.lut[acc>>(64-lutBits)]; f != 0 && d.eobRun == 0 {
+					acc <<= f & 63
+					bits -= f.total()
+					c.pred += f.value()
+					p := level(int64(c.pred)*w[0] + bias)
+					if n == 1 {
+						dst[0] = p
+						continue
+					}
+					d0, d1 := dst[:2:2], dst[b.stride:b.stride+2:b.stride+2]
+					d0[0], d0[1], d1[0], d1[1] = p, p, p, p
+					continue
+				}
 				// DC: the size category, then that many bits of difference.
 				if e := b.dct.lut[acc>>(64-lutBits)]; e.total() != 0 {
 					acc <<= e & 63
@@ -137,7 +190,6 @@ func (d *Decoder) scanSums(n int, stride *[3]int) error {
 					}
 					c.pred += diff
 				}
-				const bias = 128<<sumBits + 1<<(sumBits-1) // 128, and rounding half up
 				dc := int64(c.pred)*w[0] + bias
 
 				// AC: run/size symbols until EOB or the last coefficient.
