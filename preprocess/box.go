@@ -206,10 +206,12 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 }
 
 // hbox resamples a row of packed vertical sums to the output width and
-// writes the rounded averages to o (3*dst.Dx() bytes). When whole sums
-// (at most 255·D) fit 16-bit lanes, a word holds all three channels' and
-// a tap is one multiply, and the averages come from r.rtab; otherwise R
-// and B are summed in 32-bit lanes and G apart.
+// writes the rounded averages to o (3*dst.Dx() bytes). acc holds the row
+// and 4 words past it (read, with weight 0, by the kernels). When whole
+// sums (at most 255·D) fit 16-bit lanes, a word holds all three channels'
+// and a tap is one multiply: an assembly kernel, if any, takes a prefix of
+// the row (planHKernel), and the averages of the rest come from r.rtab;
+// otherwise R and B are summed in 32-bit lanes and G apart.
 func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	taps := r.taps
 	ws := r.hw[:len(r.hfirst)*taps]
