@@ -191,10 +191,12 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 			}
 			y := r.src.Min.Y + i0 + k
 			if k == len(ws)-1 && straddle {
-				// Converted twice: with the kernels that costs less than
-				// converting once and weighting the row twice in Go.
+				// Converted once, with weight 1, into next, then
+				// weighted for both output rows (addScaled).
 				clear(next)
-				s.addWords(next, r.row, y, x0, x1, uint64(ys.w[ys.off[oy+1]]))
+				s.addWords(next, r.row, y, x0, x1, 1)
+				addScaled(acc, next, uint64(w), uint64(ys.w[ys.off[oy+1]]))
+				continue
 			}
 			s.addWords(acc, r.row, y, x0, x1, uint64(w))
 		}
@@ -203,6 +205,25 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 		r.hbox(o[:3*r.dst.Dx()], acc[:sw+4]) // with the words past the row the kernels read
 	}
 	r.bars(out)
+}
+
+// addScaled adds w times the packed pixels of next to acc and multiplies
+// them by w2 in next, the assembly kernel, if any, taking a prefix: a row
+// that straddles two output rows, converted once. Lanes stay below 2^16
+// (w, w2 ≤ maxBoxDen, next's lanes ≤ 255, acc's sums ≤ 255·maxBoxDen), so
+// the words multiply and add lane by lane.
+func addScaled(acc, next []uint64, w, w2 uint64) {
+	k := scaledKernel(acc, next, w, w2)
+	addScaledGo(acc[k:], next[k:], w, w2)
+}
+
+// addScaledGo is addScaled in Go alone, the reference for the kernels.
+func addScaledGo(acc, next []uint64, w, w2 uint64) {
+	acc = acc[:len(next)]
+	for i, p := range next {
+		acc[i] += w * p
+		next[i] = w2 * p
+	}
 }
 
 // hbox resamples a row of packed vertical sums to the output width and

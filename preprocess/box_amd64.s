@@ -290,3 +290,31 @@ hboxLoop:
 DATA hboxShuf<>+0(SB)/8, $0x05040a0908020100
 DATA hboxShuf<>+8(SB)/8, $0x808080800e0d0c06
 GLOBL hboxShuf<>(SB), RODATA|NOPTR, $16
+
+// func scaledAVX2(acc, next *uint64, n int, w, w2 uint64)
+//
+// 4 words an iteration, multiplied in 16-bit lanes (Y14 w, Y13 w2).
+TEXT ·scaledAVX2(SB), NOSPLIT, $0-40
+	MOVQ acc+0(FP), DI
+	MOVQ next+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), AX
+	VMOVQ AX, X14
+	VPBROADCASTW X14, Y14
+	MOVQ w2+32(FP), AX
+	VMOVQ AX, X13
+	VPBROADCASTW X13, Y13
+	SHRQ $2, CX
+scaledLoop:
+	VMOVDQU (SI), Y0
+	VPMULLW Y14, Y0, Y1
+	VPADDQ  (DI), Y1, Y1
+	VMOVDQU Y1, (DI)
+	VPMULLW Y13, Y0, Y0
+	VMOVDQU Y0, (SI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scaledLoop
+	VZEROUPPER
+	RET

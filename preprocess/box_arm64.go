@@ -111,3 +111,20 @@ func hboxKernel(o []uint8, acc []uint64, first []int32, w4 []uint64, q *hquot) i
 	hboxNEON(&o[0], &acc[0], &first[0], &w4[0], n, q)
 	return n
 }
+
+// scaledNEON is addScaledGo over n words (n a multiple of 4, at least 4).
+//
+//go:noescape
+func scaledNEON(acc, next *uint64, n int, w, w2 uint64)
+
+// scaledKernel runs scaledNEON over the longest prefix of whole blocks of
+// 4 words of next and returns its length.
+func scaledKernel(acc, next []uint64, w, w2 uint64) int {
+	n := len(next) &^ 3
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc, next = acc[:n], next[:n]
+	scaledNEON(&acc[0], &next[0], n, w, w2)
+	return n
+}

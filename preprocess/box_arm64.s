@@ -402,6 +402,31 @@ hboxLoop:
 	BNE hboxLoop
 	RET
 
+// func scaledNEON(acc, next *uint64, n int, w, w2 uint64)
+//
+// 4 words an iteration, multiplied in 16-bit lanes (V24 w, V25 w2).
+TEXT ·scaledNEON(SB), NOSPLIT, $0-40
+	MOVD acc+0(FP), R0
+	MOVD next+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD w2+32(FP), R4
+	VDUP R3, V24.H8
+	VDUP R4, V25.H8
+	LSR $2, R2, R2
+scaledLoop:
+	VLD1 (R1), [V0.D2, V1.D2]
+	VLD1 (R0), [V2.D2, V3.D2]
+	WORD $0x4e789402 // MLA V2.8H, V0.8H, V24.8H
+	WORD $0x4e789423 // MLA V3.8H, V1.8H, V24.8H
+	WORD $0x4e799c00 // MUL V0.8H, V0.8H, V25.8H
+	WORD $0x4e799c21 // MUL V1.8H, V1.8H, V25.8H
+	VST1.P [V2.D2, V3.D2], 32(R0)
+	VST1.P [V0.D2, V1.D2], 32(R1)
+	SUBS $1, R2, R2
+	BNE scaledLoop
+	RET
+
 // TBL indices: A's R, G, B, then B's (bytes 0-2 and 4-6).
 DATA hboxTbl<>+0(SB)/8, $0x0606060504020100
 DATA hboxTbl<>+8(SB)/8, $0

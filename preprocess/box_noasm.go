@@ -24,3 +24,7 @@ const hboxKernels = false
 // hboxKernel would run an assembly kernel of hbox over a prefix of the
 // output row: there is none on this architecture.
 func hboxKernel(o []uint8, acc []uint64, first []int32, w4 []uint64, q *hquot) int { return 0 }
+
+// scaledKernel would run an assembly kernel of addScaled over a prefix of
+// the row: there is none on this architecture.
+func scaledKernel(acc, next []uint64, w, w2 uint64) int { return 0 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -299,6 +300,32 @@ func TestHBoxKernel(t *testing.T) {
 					t.Fatalf("n=%d: pixel %d channel %d = %d, want %d (sum %d / %d)", n, j, c, want[guard+3*j+c], r, v, d)
 				}
 			}
+		}
+	}
+}
+
+// TestScaledKernel holds addScaled, which hands a prefix to the assembly
+// kernel where there is one, to addScaledGo over every length up to 70
+// words, with guard words around both rows.
+func TestScaledKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const guard = 8
+	for n := 0; n <= 70; n++ {
+		w, w2 := uint64(1+rng.IntN(maxBoxDen)), uint64(1+rng.IntN(maxBoxDen))
+		acc := make([]uint64, n+2*guard)
+		next := make([]uint64, n+2*guard)
+		for i := range acc {
+			for c := range 3 {
+				// Sums that leave room for w times 255, and pixels.
+				acc[i] |= uint64(rng.IntN(int(255*(maxBoxDen-w))+1)) << (16 * c)
+				next[i] |= uint64(rng.IntN(256)) << (16 * c)
+			}
+		}
+		wantAcc, wantNext := slices.Clone(acc), slices.Clone(next)
+		addScaled(acc[guard:guard+n], next[guard:guard+n], w, w2)
+		addScaledGo(wantAcc[guard:guard+n], wantNext[guard:guard+n], w, w2)
+		if !slices.Equal(acc, wantAcc) || !slices.Equal(next, wantNext) {
+			t.Fatalf("n=%d w=%d w2=%d: the kernel's rows differ from addScaledGo's (or the guards changed)", n, w, w2)
 		}
 	}
 }
