@@ -103,7 +103,8 @@ type Decoder struct {
 	hgen uint64
 
 	// inspect, when set (by tests), sees each block's dequantised
-	// coefficients before its inverse DCT.
+	// coefficients before its inverse DCT, at 1/1 and 1/2 (at 1/4 and 1/8
+	// no block is stored).
 	inspect func(blk *[64]int32)
 
 	planes [3][]uint8

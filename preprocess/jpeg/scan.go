@@ -27,7 +27,8 @@ var unzig = [64]uint8{
 // and its pixels belong to d and stay valid until the next call of
 // DecodeHeader. Each pixel at a reduced scale is the average of the
 // scale×scale pixels of the full decode it stands for, computed in the DCT
-// domain (idct.go).
+// domain (idct.go; at 1/4 and 1/8 while the Huffman codes are decoded,
+// sums.go).
 func (d *Decoder) Decode(scale int) (image.Image, error) {
 	n := 8 / scale
 	if scale < 1 || scale > 8 || n*scale != 8 {
