@@ -52,7 +52,7 @@ func (r *Resizer) planBox() {
 	s := uint(bits.Len64(1022 * d * d))
 	r.box = r.shift == 0 && r.ys.den <= maxBoxDen && r.src.Dy() >= r.dst.Dy() && s <= 55
 	if !r.box {
-		r.bacc, r.bnext = nil, nil
+		r.bacc, r.bnext, r.hk = nil, nil, hkernel{}
 		return
 	}
 	r.rden, r.rmul, r.rshift = d, (1<<s+2*d-1)/(2*d), s
