@@ -52,7 +52,7 @@ func (r *Resizer) planBox() {
 	s := uint(bits.Len64(1022 * d * d))
 	r.box = r.shift == 0 && r.ys.den <= maxBoxDen && r.src.Dy() >= r.dst.Dy() && s <= 55
 	if !r.box {
-		r.bacc, r.bnext = nil, nil
+		r.bacc, r.bnext, r.hk = nil, nil, hkernel{}
 		return
 	}
 	r.rden, r.rmul, r.rshift = d, (1<<s+2*d-1)/(2*d), s
@@ -67,8 +67,105 @@ func (r *Resizer) planBox() {
 			r.rtab[v] = uint8((2*v + q.d) * q.mul >> q.shift)
 		}
 	}
-	r.bacc = make([]uint64, sw)
-	r.bnext = make([]uint64, sw)
+	// The kernels of hbox read 4 words at an output pixel's first tap:
+	// up to 4-taps words past the row, whose weights are 0.
+	r.bacc = make([]uint64, sw+4)
+	r.bnext = make([]uint64, sw+4)
+	r.planHKernel()
+}
+
+// hkernel is the plan of hbox's assembly kernels.
+type hkernel struct {
+	ok bool
+	w4 []uint64 // 4 taps per output pixel, each weight times grey
+	q  hquot
+}
+
+// hquot divides a sum v ≤ 255·D (one 16-bit lane) by D, rounding half up,
+// as hbox's kernels do in 16-bit lanes: floor((2v+D) / 2D), which is
+// floor((v + D/2) / D) for D even and odd alike (with D/2 rounded down:
+// v + (D-1)/2 + 1/2 reaches no multiple of D that v + (D-1)/2 does not),
+// as ((v+half)·mul >> 16) >> shift. planHKernel checks every v.
+type hquot struct {
+	half, mul, shift uint16
+}
+
+// div is hquot's division in Go, the reference for the kernels.
+func (q hquot) div(v uint16) uint8 {
+	return uint8((uint32(v+q.half) * uint32(q.mul) >> 16) >> q.shift)
+}
+
+// findHQuot returns the hquot for denominator d, and whether one gives
+// the rounding of every sum up to 255·d. It tries the largest shifts
+// whose multiplier fits 16 bits, with the multiplier rounded up, or
+// rounded down and the dividend incremented (the two usual ways of
+// dividing by a multiply), and checks every sum: one of them is exact for
+// every d ≤ 256 (TestHQuot).
+func findHQuot(d uint64) (hquot, bool) {
+	if d == 0 || d > 256 { // v + half + 1 must fit 16 bits
+		return hquot{}, false
+	}
+	exact := func(q hquot) bool {
+		for v := range 255*d + 1 {
+			if uint64(q.div(uint16(v))) != (2*v+d)/(2*d) {
+				return false
+			}
+		}
+		return true
+	}
+	for k := 15; k >= 0; k-- {
+		c := uint64(1) << (16 + k)
+		up, down := (c+d-1)/d, c/d
+		if up > 1<<16 {
+			continue
+		}
+		// A multiplier of 2^16 (d = 1, k = 0) is one less, rounded down.
+		for _, q := range []hquot{
+			{uint16(d / 2), uint16(min(up, 1<<16-1)), uint16(k)},
+			{uint16(d/2 + 1), uint16(min(down, 1<<16-1)), uint16(k)},
+		} {
+			if exact(q) {
+				return q, true
+			}
+		}
+	}
+	return hquot{}, false
+}
+
+// planHKernel decides whether hbox takes an assembly kernel and lays out
+// its weights.
+func (r *Resizer) planHKernel() {
+	r.hk.ok = false
+	if !hboxKernels || r.taps > 4 {
+		return
+	}
+	q, ok := findHQuot(r.rden)
+	if !ok {
+		return
+	}
+	m := len(r.hfirst)
+	r.hk = hkernel{ok: true, w4: make([]uint64, 4*m), q: q}
+	for j := range m {
+		for t, w := range r.hw[j*r.taps : (j+1)*r.taps] {
+			r.hk.w4[4*j+t] = uint64(w) * grey
+		}
+	}
+}
+
+// hbox4Go is the horizontal pass of hbox's kernels in Go alone, their
+// reference: output pixel j of o (3 bytes) is the sum of 4 words of acc
+// from first[j], each times its weights in w4[4j:], lane by lane, divided
+// by q.
+func hbox4Go(o []uint8, acc []uint64, first []int32, w4 []uint64, q hquot) {
+	for j, f := range first {
+		p := acc[f : f+4 : f+4]
+		w := w4[4*j : 4*j+4 : 4*j+4]
+		// w[k] holds the weight in every lane: any one times the word
+		// multiplies every lane, without carries (each sum fits 16 bits).
+		v := w[0]&0xffff*p[0] + w[1]&0xffff*p[1] + w[2]&0xffff*p[2] + w[3]&0xffff*p[3]
+		d := o[3*j : 3*j+3 : 3*j+3]
+		d[0], d[1], d[2] = q.div(uint16(v)), q.div(uint16(v>>16)), q.div(uint16(v>>32))
+	}
 }
 
 // boxResample is resample for r.box plans.
@@ -94,31 +191,60 @@ func boxResample[S rowSource](r *Resizer, out []uint8, s S) {
 			}
 			y := r.src.Min.Y + i0 + k
 			if k == len(ws)-1 && straddle {
-				// Converted twice: with the kernels that costs less than
-				// converting once and weighting the row twice in Go.
+				// Converted once, with weight 1, into next, then
+				// weighted for both output rows (addScaled).
 				clear(next)
-				s.addWords(next, r.row, y, x0, x1, uint64(ys.w[ys.off[oy+1]]))
+				s.addWords(next, r.row, y, x0, x1, 1)
+				addScaled(acc, next, uint64(w), uint64(ys.w[ys.off[oy+1]]))
+				continue
 			}
 			s.addWords(acc, r.row, y, x0, x1, uint64(w))
 		}
 		carried = straddle
 		o := out[3*((r.dst.Min.Y+oy)*r.W+r.dst.Min.X):]
-		r.hbox(o[:3*r.dst.Dx()], acc)
+		r.hbox(o[:3*r.dst.Dx()], acc[:sw+4]) // with the words past the row the kernels read
 	}
 	r.bars(out)
 }
 
+// addScaled adds w times the packed pixels of next to acc and multiplies
+// them by w2 in next, the assembly kernel, if any, taking a prefix: a row
+// that straddles two output rows, converted once. Lanes stay below 2^16
+// (w, w2 ≤ maxBoxDen, next's lanes ≤ 255, acc's sums ≤ 255·maxBoxDen), so
+// the words multiply and add lane by lane.
+func addScaled(acc, next []uint64, w, w2 uint64) {
+	k := scaledKernel(acc, next, w, w2)
+	addScaledGo(acc[k:], next[k:], w, w2)
+}
+
+// addScaledGo is addScaled in Go alone, the reference for the kernels.
+func addScaledGo(acc, next []uint64, w, w2 uint64) {
+	acc = acc[:len(next)]
+	for i, p := range next {
+		acc[i] += w * p
+		next[i] = w2 * p
+	}
+}
+
 // hbox resamples a row of packed vertical sums to the output width and
-// writes the rounded averages to o (3*dst.Dx() bytes). When whole sums
-// (at most 255·D) fit 16-bit lanes, a word holds all three channels' and
-// a tap is one multiply, and the averages come from r.rtab; otherwise R
-// and B are summed in 32-bit lanes and G apart.
+// writes the rounded averages to o (3*dst.Dx() bytes). acc holds the row
+// and 4 words past it (read, with weight 0, by the kernels). When whole
+// sums (at most 255·D) fit 16-bit lanes, a word holds all three channels'
+// and a tap is one multiply: an assembly kernel, if any, takes a prefix of
+// the row (planHKernel), and the averages of the rest come from r.rtab;
+// otherwise R and B are summed in 32-bit lanes and G apart.
 func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	taps := r.taps
 	ws := r.hw[:len(r.hfirst)*taps]
 	q := rounding{r.rden, r.rmul, r.rshift}
+	firsts := r.hfirst
+	if r.hk.ok {
+		// The kernel takes a prefix; the loops below the rest.
+		k := hboxKernel(o, acc, firsts, r.hk.w4, &r.hk.q)
+		o, firsts, ws = o[3*k:], firsts[k:], ws[k*taps:]
+	}
 	if r.rden > maxBoxDen {
-		for j, first := range r.hfirst {
+		for j, first := range firsts {
 			p := acc[int(first) : int(first)+taps]
 			var rb, g uint64
 			for k, w := range ws[j*taps : (j+1)*taps] {
@@ -133,7 +259,7 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 	rt := r.rtab
 	switch taps {
 	case 2:
-		for j, first := range r.hfirst {
+		for j, first := range firsts {
 			p := acc[int(first) : int(first)+2 : int(first)+2]
 			w := ws[2*j : 2*j+2 : 2*j+2]
 			v := uint64(w[0])*p[0] + uint64(w[1])*p[1]
@@ -141,7 +267,7 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 			d[0], d[1], d[2] = rt[uint16(v)], rt[uint16(v>>16)], rt[uint16(v>>32)]
 		}
 	case 3:
-		for j, first := range r.hfirst {
+		for j, first := range firsts {
 			p := acc[int(first) : int(first)+3 : int(first)+3]
 			w := ws[3*j : 3*j+3 : 3*j+3]
 			v := uint64(w[0])*p[0] + uint64(w[1])*p[1] + uint64(w[2])*p[2]
@@ -149,7 +275,7 @@ func (r *Resizer) hbox(o []uint8, acc []uint64) {
 			d[0], d[1], d[2] = rt[uint16(v)], rt[uint16(v>>16)], rt[uint16(v>>32)]
 		}
 	default:
-		for j, first := range r.hfirst {
+		for j, first := range firsts {
 			p := acc[int(first) : int(first)+taps]
 			var v uint64
 			for k, w := range ws[j*taps : (j+1)*taps] {

@@ -228,3 +228,93 @@ DATA rgbShuf<>+8(SB)/8, $0x8080800580048003
 DATA rgbShuf<>+16(SB)/8, $0x8080800280018000
 DATA rgbShuf<>+24(SB)/8, $0x8080800580048003
 GLOBL rgbShuf<>(SB), RODATA|NOPTR, $32
+
+// func hboxAVX2(o *uint8, acc *uint64, first *int32, w4 *uint64, n int, q *hquot)
+//
+// 4 output pixels an iteration: for each, the 4 words at its first tap
+// times its 4 weights in 16-bit lanes (Y0…Y3), summed word by word into
+// one word a pixel (Y4: A C | B D), divided (half Y13, mul Y14, shift X15)
+// in 16-bit lanes, packed to bytes and shuffled to 12 bytes, RGB RGB RGB
+// RGB.
+TEXT ·hboxAVX2(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ first+16(FP), BX
+	MOVQ w4+24(FP), DX
+	MOVQ n+32(FP), CX
+	MOVQ q+40(FP), R8
+	VPBROADCASTW 0(R8), Y13
+	VPBROADCASTW 2(R8), Y14
+	MOVWQZX 4(R8), AX
+	VMOVQ AX, X15
+	VMOVDQU hboxShuf<>(SB), X12
+	SHRQ $2, CX
+hboxLoop:
+	MOVLQSX 0(BX), R9
+	VMOVDQU (SI)(R9*8), Y0
+	VPMULLW 0(DX), Y0, Y0
+	MOVLQSX 4(BX), R9
+	VMOVDQU (SI)(R9*8), Y1
+	VPMULLW 32(DX), Y1, Y1
+	MOVLQSX 8(BX), R9
+	VMOVDQU (SI)(R9*8), Y2
+	VPMULLW 64(DX), Y2, Y2
+	MOVLQSX 12(BX), R9
+	VMOVDQU (SI)(R9*8), Y3
+	VPMULLW 96(DX), Y3, Y3
+	VPERM2I128  $0x20, Y1, Y0, Y4 // a0 a1 | b0 b1
+	VPERM2I128  $0x31, Y1, Y0, Y5 // a2 a3 | b2 b3
+	VPADDW      Y5, Y4, Y4
+	VPERM2I128  $0x20, Y3, Y2, Y6 // c0 c1 | d0 d1
+	VPERM2I128  $0x31, Y3, Y2, Y7 // c2 c3 | d2 d3
+	VPADDW      Y7, Y6, Y6
+	VPUNPCKLQDQ Y6, Y4, Y5
+	VPUNPCKHQDQ Y6, Y4, Y4
+	VPADDW      Y5, Y4, Y4 // A C | B D
+	VPADDW      Y13, Y4, Y4
+	VPMULHUW    Y14, Y4, Y4
+	VPSRLW      X15, Y4, Y4
+	VPACKUSWB   Y4, Y4, Y4 // bytes A C A C | B D B D
+	VPERMQ      $0x08, Y4, Y4 // A C B D
+	VPSHUFB     X12, X4, X4 // A B C D, 3 bytes each
+	VMOVQ       X4, 0(DI)
+	VPEXTRD     $2, X4, 8(DI)
+	ADDQ $16, BX
+	ADDQ $128, DX
+	ADDQ $12, DI
+	DECQ CX
+	JNZ  hboxLoop
+	VZEROUPPER
+	RET
+
+DATA hboxShuf<>+0(SB)/8, $0x05040a0908020100
+DATA hboxShuf<>+8(SB)/8, $0x808080800e0d0c06
+GLOBL hboxShuf<>(SB), RODATA|NOPTR, $16
+
+// func scaledAVX2(acc, next *uint64, n int, w, w2 uint64)
+//
+// 4 words an iteration, multiplied in 16-bit lanes (Y14 w, Y13 w2).
+TEXT ·scaledAVX2(SB), NOSPLIT, $0-40
+	MOVQ acc+0(FP), DI
+	MOVQ next+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), AX
+	VMOVQ AX, X14
+	VPBROADCASTW X14, Y14
+	MOVQ w2+32(FP), AX
+	VMOVQ AX, X13
+	VPBROADCASTW X13, Y13
+	SHRQ $2, CX
+scaledLoop:
+	VMOVDQU (SI), Y0
+	VPMULLW Y14, Y0, Y1
+	VPADDQ  (DI), Y1, Y1
+	VMOVDQU Y1, (DI)
+	VPMULLW Y13, Y0, Y0
+	VMOVDQU Y0, (SI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scaledLoop
+	VZEROUPPER
+	RET

@@ -88,3 +88,43 @@ func rgbKernel(acc []uint64, rgb []uint8, w uint64) int {
 	rgbNEON(&acc[0], &rgb[0], n, w)
 	return n
 }
+
+// hboxKernels says that hbox has an assembly kernel here.
+const hboxKernels = true
+
+// hboxNEON writes n output pixels (n even, at least 2) of 3 bytes to o as
+// hbox4Go does, reading 4 words of acc from each first[j].
+//
+//go:noescape
+func hboxNEON(o *uint8, acc *uint64, first *int32, w4 *uint64, n int, q *hquot)
+
+// hboxKernel runs hboxNEON over the longest prefix of whole pairs of
+// output pixels and returns its length. The 4 words from each first[j]
+// must lie in acc.
+func hboxKernel(o []uint8, acc []uint64, first []int32, w4 []uint64, q *hquot) int {
+	n := len(first) &^ 1
+	if !useNEON || n == 0 {
+		return 0
+	}
+	o, w4 = o[:3*n], w4[:4*n]
+	_ = acc[int(first[n-1])+3] // first is nondecreasing
+	hboxNEON(&o[0], &acc[0], &first[0], &w4[0], n, q)
+	return n
+}
+
+// scaledNEON is addScaledGo over n words (n a multiple of 4, at least 4).
+//
+//go:noescape
+func scaledNEON(acc, next *uint64, n int, w, w2 uint64)
+
+// scaledKernel runs scaledNEON over the longest prefix of whole blocks of
+// 4 words of next and returns its length.
+func scaledKernel(acc, next []uint64, w, w2 uint64) int {
+	n := len(next) &^ 3
+	if !useNEON || n == 0 {
+		return 0
+	}
+	acc, next = acc[:n], next[:n]
+	scaledNEON(&acc[0], &next[0], n, w, w2)
+	return n
+}

@@ -343,3 +343,91 @@ DATA nv12Tbl<>+8(SB)/8, $0
 DATA nv12Tbl<>+16(SB)/8, $0x0707050503030101
 DATA nv12Tbl<>+24(SB)/8, $0
 GLOBL nv12Tbl<>(SB), RODATA|NOPTR, $32
+
+// func hboxNEON(o *uint8, acc *uint64, first *int32, w4 *uint64, n int, q *hquot)
+//
+// 2 output pixels an iteration: for each, the 4 words at its first tap
+// times its 4 weights in 16-bit lanes, the two halves added (MUL, MLA);
+// ADDP adds each pixel's two words (no lane carries: every sum fits 16
+// bits) into V0 = A B; then the division (V20 half, V21 mul, V22 the
+// right shift 16+shift as a negative left shift) in 32-bit lanes, narrowed
+// to bytes, and 6 bytes RGB RGB stored.
+TEXT ·hboxNEON(SB), NOSPLIT, $0-48
+	MOVD o+0(FP), R0
+	MOVD acc+8(FP), R1
+	MOVD first+16(FP), R2
+	MOVD w4+24(FP), R3
+	MOVD n+32(FP), R4
+	MOVD q+40(FP), R5
+	MOVHU 0(R5), R6
+	VDUP R6, V20.H8
+	MOVHU 2(R5), R6
+	VDUP R6, V21.H8
+	MOVHU 4(R5), R6
+	ADD $16, R6, R6
+	NEG R6, R6
+	VDUP R6, V22.S4
+	MOVD $hboxTbl<>(SB), R10
+	VLD1 (R10), [V23.B16]
+	LSR $1, R4, R4
+hboxLoop:
+	MOVWU.P 4(R2), R6
+	ADD R6<<3, R1, R7
+	VLD1 (R7), [V0.D2, V1.D2]
+	VLD1.P 32(R3), [V2.D2, V3.D2]
+	MOVWU.P 4(R2), R6
+	ADD R6<<3, R1, R7
+	VLD1 (R7), [V4.D2, V5.D2]
+	VLD1.P 32(R3), [V6.D2, V7.D2]
+	WORD $0x4e629c00 // MUL V0.8H, V0.8H, V2.8H
+	WORD $0x4e639420 // MLA V0.8H, V1.8H, V3.8H
+	WORD $0x4e669c84 // MUL V4.8H, V4.8H, V6.8H
+	WORD $0x4e6794a4 // MLA V4.8H, V5.8H, V7.8H
+	WORD $0x4ee4bc00 // ADDP V0.2D, V0.2D, V4.2D
+	WORD $0x4e748400 // ADD V0.8H, V0.8H, V20.8H
+	WORD $0x2e75c001 // UMULL V1.4S, V0.4H, V21.4H
+	WORD $0x6e75c002 // UMULL2 V2.4S, V0.8H, V21.8H
+	WORD $0x6eb64421 // USHL V1.4S, V1.4S, V22.4S
+	WORD $0x6eb64442 // USHL V2.4S, V2.4S, V22.4S
+	WORD $0x0e612820 // XTN V0.4H, V1.4S
+	WORD $0x4e612840 // XTN2 V0.8H, V2.4S
+	WORD $0x0e212800 // XTN V0.8B, V0.8H
+	WORD $0x0e170000 // TBL V0.8B, {V0.16B}, V23.8B
+	VMOV V0.S[0], R6
+	VMOV V0.H[2], R7
+	MOVW R6, 0(R0)
+	MOVH R7, 4(R0)
+	ADD $6, R0, R0
+	SUBS $1, R4, R4
+	BNE hboxLoop
+	RET
+
+// func scaledNEON(acc, next *uint64, n int, w, w2 uint64)
+//
+// 4 words an iteration, multiplied in 16-bit lanes (V24 w, V25 w2).
+TEXT ·scaledNEON(SB), NOSPLIT, $0-40
+	MOVD acc+0(FP), R0
+	MOVD next+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD w2+32(FP), R4
+	VDUP R3, V24.H8
+	VDUP R4, V25.H8
+	LSR $2, R2, R2
+scaledLoop:
+	VLD1 (R1), [V0.D2, V1.D2]
+	VLD1 (R0), [V2.D2, V3.D2]
+	WORD $0x4e789402 // MLA V2.8H, V0.8H, V24.8H
+	WORD $0x4e789423 // MLA V3.8H, V1.8H, V24.8H
+	WORD $0x4e799c00 // MUL V0.8H, V0.8H, V25.8H
+	WORD $0x4e799c21 // MUL V1.8H, V1.8H, V25.8H
+	VST1.P [V2.D2, V3.D2], 32(R0)
+	VST1.P [V0.D2, V1.D2], 32(R1)
+	SUBS $1, R2, R2
+	BNE scaledLoop
+	RET
+
+// TBL indices: A's R, G, B, then B's (bytes 0-2 and 4-6).
+DATA hboxTbl<>+0(SB)/8, $0x0606060504020100
+DATA hboxTbl<>+8(SB)/8, $0
+GLOBL hboxTbl<>(SB), RODATA|NOPTR, $16

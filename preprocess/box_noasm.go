@@ -17,3 +17,14 @@ func grayKernel(acc []uint64, row []uint8, w uint64) int { return 0 }
 // rgbKernel would run an assembly kernel of addRGB over a prefix of the
 // row: there is none on this architecture.
 func rgbKernel(acc []uint64, rgb []uint8, w uint64) int { return 0 }
+
+// hboxKernels says that hbox has an assembly kernel here: it has not.
+const hboxKernels = false
+
+// hboxKernel would run an assembly kernel of hbox over a prefix of the
+// output row: there is none on this architecture.
+func hboxKernel(o []uint8, acc []uint64, first []int32, w4 []uint64, q *hquot) int { return 0 }
+
+// scaledKernel would run an assembly kernel of addScaled over a prefix of
+// the row: there is none on this architecture.
+func scaledKernel(acc, next []uint64, w, w2 uint64) int { return 0 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -218,6 +219,113 @@ func TestBoxRounding(t *testing.T) {
 		d := 1 + rng.Uint64N(6_000_000)
 		for _, v := range []uint64{0, 255 * d, d / 2, d/2 + 1, (2*rng.Uint64N(255) + 1) * d / 2, rng.Uint64N(255*d + 1)} {
 			check(d, v)
+		}
+	}
+}
+
+// TestHQuot: findHQuot finds an exact division for every denominator the
+// kernels take (it checks each sum itself; this checks that it never
+// gives up there) and none past them.
+func TestHQuot(t *testing.T) {
+	for d := uint64(1); d <= 256; d++ {
+		if _, ok := findHQuot(d); !ok {
+			t.Errorf("no hquot for denominator %d", d)
+		}
+	}
+	if _, ok := findHQuot(257); ok {
+		t.Error("an hquot for 257, whose sums plus half overflow 16 bits")
+	}
+}
+
+// TestHBoxKernel holds hboxKernel, where there is one, to hbox4Go: every
+// output width up to 70 pixels, random windows of 1 to 4 taps and sums up
+// to 255 times the denominator in each lane, with guard bytes around the
+// output.
+func TestHBoxKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	const guard = 16
+	probe := make([]uint8, 3*8)
+	t.Logf("assembly kernel takes %d of 8 pixels", hboxKernel(probe, make([]uint64, 12), make([]int32, 8), make([]uint64, 32), &hquot{}))
+	for n := 0; n <= 70; n++ {
+		taps := 1 + rng.IntN(4)
+		yden := uint64(1 + rng.IntN(16))
+		xden := uint64(1 + rng.IntN(int(256/yden)))
+		q, ok := findHQuot(xden * yden)
+		if !ok {
+			t.Fatalf("no hquot for %d", xden*yden)
+		}
+		first := make([]int32, n)
+		w4 := make([]uint64, 4*n)
+		f := 0
+		for j := range n {
+			f += rng.IntN(3)
+			first[j] = int32(f)
+			left := xden // the weights of a pixel sum to xden
+			for k := range taps - 1 {
+				w := uint64(rng.IntN(int(left) + 1))
+				w4[4*j+k] = w * grey
+				left -= w
+			}
+			w4[4*j+taps-1] = left * grey
+		}
+		acc := make([]uint64, f+4)
+		for i := range acc {
+			for c := range 3 {
+				acc[i] |= uint64(rng.IntN(int(255*yden)+1)) << (16 * c)
+			}
+		}
+		buf := make([]uint8, 3*n+2*guard)
+		for i := range buf {
+			buf[i] = 0xA5
+		}
+		want := append([]uint8(nil), buf...)
+		got := buf[guard : guard+3*n]
+		k := hboxKernel(got, acc, first, w4, &q)
+		hbox4Go(got[3*k:], acc, first[k:], w4[4*k:], q)
+		hbox4Go(want[guard:guard+3*n], acc, first, w4, q)
+		for i := range buf {
+			if buf[i] != want[i] {
+				t.Fatalf("n=%d taps=%d D=%d: byte %d (with %d guards each side) = %d, want %d", n, taps, xden*yden, i, guard, buf[i], want[i])
+			}
+		}
+		// And hbox4Go is the rounded average.
+		for j := range n {
+			for c := range 3 {
+				var v uint64
+				for k := range 4 {
+					v += (w4[4*j+k] & 0xffff) * (acc[int(first[j])+k] >> (16 * c) & 0xffff)
+				}
+				d := xden * yden
+				if r := (2*v + d) / (2 * d); uint64(want[guard+3*j+c]) != r {
+					t.Fatalf("n=%d: pixel %d channel %d = %d, want %d (sum %d / %d)", n, j, c, want[guard+3*j+c], r, v, d)
+				}
+			}
+		}
+	}
+}
+
+// TestScaledKernel holds addScaled, which hands a prefix to the assembly
+// kernel where there is one, to addScaledGo over every length up to 70
+// words, with guard words around both rows.
+func TestScaledKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const guard = 8
+	for n := 0; n <= 70; n++ {
+		w, w2 := uint64(1+rng.IntN(maxBoxDen)), uint64(1+rng.IntN(maxBoxDen))
+		acc := make([]uint64, n+2*guard)
+		next := make([]uint64, n+2*guard)
+		for i := range acc {
+			for c := range 3 {
+				// Sums that leave room for w times 255, and pixels.
+				acc[i] |= uint64(rng.IntN(int(255*(maxBoxDen-w))+1)) << (16 * c)
+				next[i] |= uint64(rng.IntN(256)) << (16 * c)
+			}
+		}
+		wantAcc, wantNext := slices.Clone(acc), slices.Clone(next)
+		addScaled(acc[guard:guard+n], next[guard:guard+n], w, w2)
+		addScaledGo(wantAcc[guard:guard+n], wantNext[guard:guard+n], w, w2)
+		if !slices.Equal(acc, wantAcc) || !slices.Equal(next, wantNext) {
+			t.Fatalf("n=%d w=%d w2=%d: the kernel's rows differ from addScaledGo's (or the guards changed)", n, w, w2)
 		}
 	}
 }

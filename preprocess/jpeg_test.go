@@ -8,6 +8,7 @@ import (
 	stdjpeg "image/jpeg"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -37,6 +38,34 @@ func sampleFrames(t testing.TB) [][]byte {
 	}
 	if len(frames) < 5 {
 		t.Fatalf("%d distinct frames in demo/samples.mjpeg", len(frames))
+	}
+	return frames
+}
+
+// ffmpegFrames returns n w×h frames of ffmpeg's testsrc2 pattern, from
+// its 46th on, as make bench-pipeline's stream holds them (-q:v 4, Huffman
+// tables made for each frame), or skips without ffmpeg.
+func ffmpegFrames(t testing.TB, w, h, n int) [][]byte {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30", w, h),
+		"-vf", "trim=start_frame=45", "-frames:v", fmt.Sprint(n), "-q:v", "4", "-f", "mjpeg", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v", err)
+	}
+	sp := camera.NewMJPEGSplitter(bytes.NewReader(out), 0)
+	var frames [][]byte
+	for {
+		f, err := sp.Next(nil)
+		if err != nil {
+			break
+		}
+		frames = append(frames, f)
+	}
+	if len(frames) != n {
+		t.Fatalf("ffmpeg made %d frames, want %d", len(frames), n)
 	}
 	return frames
 }
@@ -293,6 +322,34 @@ func BenchmarkJPEG(b *testing.B) {
 			}
 		})
 	}
+	b.Run("testsrc2-640x480-to-64x64", func(b *testing.B) {
+		frame := ffmpegFrames(b, 640, 480, 1)[0]
+		r := NewResizer(64, 64, Options{})
+		out := make([]uint8, r.OutLen())
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			if err := r.JPEG(out, frame, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// One frame after the other, as a camera sends them: each with its own
+	// Huffman tables.
+	b.Run("testsrc2-stream-640x480-to-64x64", func(b *testing.B) {
+		frames := ffmpegFrames(b, 640, 480, 60)
+		r := NewResizer(64, 64, Options{})
+		out := make([]uint8, r.OutLen())
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		i := 0
+		for b.Loop() {
+			if err := r.JPEG(out, frames[i%len(frames)], 0); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("640x480-to-64x64-image-jpeg", func(b *testing.B) {
 		r := NewResizer(64, 64, Options{})
 		out := make([]uint8, r.OutLen())

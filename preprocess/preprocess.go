@@ -98,6 +98,10 @@ type Resizer struct {
 	rden, rmul  uint64 // the box path's rounding (planBox)
 	rshift      uint
 	rtab        *[1 << 16]uint8 // rounded averages of the sums, when 255·rden fits
+	// The horizontal pass of the box path in an assembly kernel, when
+	// hk.ok (planHKernel): per output pixel 4 taps of weights (packed
+	// like the sums, 0 past r.taps) and the rounding as hquot does it.
+	hk hkernel
 
 	pal [256][3]uint8 // palette of the *image.Paletted being resized
 

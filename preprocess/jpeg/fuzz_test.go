@@ -16,7 +16,8 @@ const fuzzMaxPixels = 1 << 18
 // FuzzDecode: no input makes the decoder panic or hold more memory than
 // its frame needs, and on inputs that image/jpeg decodes it either says
 // ErrUnsupported or agrees with image/jpeg within the tolerance of
-// TestDecodeGenerated at 1/1.
+// TestDecodeGenerated at 1/1, and its 1/4 and 1/8 pixels are the box
+// averages of the coefficients it decodes at 1/1 (checkSums).
 func FuzzDecode(f *testing.F) {
 	names, _ := filepath.Glob(filepath.Join("testdata", "*.jpg"))
 	for _, name := range names {
@@ -81,5 +82,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("decoded a CMYK image as 1 or 3 components")
 		}
 		compare(t, "fuzz", full, want, 1, tolerance[1].max, 1)
+		// The sums of 1/4 and 1/8 against the coefficients of 1/1.
+		if err := checkSums(t, &d, data); err != nil {
+			t.Fatalf("decoded it once, not again: %v", err)
+		}
 	})
 }

@@ -11,23 +11,49 @@ const lutBits = 10
 // decoding uses:
 //
 //   - lut, indexed by the next lutBits bits of the scan, for codes of up
-//     to lutBits bits. An entry holds the code length (bits 8-11) and the
-//     symbol (bits 0-7), 0 for a longer code. In an AC table, when the
-//     code and the coefficient's extra bits fit in lutBits together, the
-//     entry is resolved instead: bits 12-15 hold the length of code and
-//     extra bits, bits 16-31 the coefficient (signed), and bits 0-7 the
-//     run of zeros before it. End of block and a run of 16 zeros are
-//     resolved too: a run of 64 (which ends any block) and a zero
-//     coefficient after a run of 15.
+//     to lutBits bits: the code's length and symbol, or 0 for a longer
+//     code. When the code and the extra bits that follow it fit in lutBits
+//     together, the entry is resolved too: it holds their total length,
+//     and the value (signed): the DC difference in a DC table; in an AC
+//     table the coefficient, with the run of zeros before it instead of
+//     the symbol. End of block and a run of 16 zeros are resolved too: a
+//     run of 64 (which ends any block) and a zero coefficient after a run
+//     of 15.
 //   - maxcode, valptr and mincode for the rest, by code length, as in
 //     F.2.2.3 but with codes left-justified to 16 bits.
 type huffTable struct {
-	lut     [1 << lutBits]int32
+	lut     [1 << lutBits]lutEntry
 	maxcode [17]uint32 // codes of length l, left-justified, are below maxcode[l]
 	valptr  [17]int32
 	mincode [17]int32
 	vals    [256]uint8
 }
+
+// lutEntry is an entry of huffTable.lut: bits 0-3 the total length of a
+// resolved entry (0: not resolved), 4-5 zero, 6-9 the code length, 10-17
+// the symbol or run, 22-31 the value. The total length is the low 6 bits
+// so that the scan shifts its bits out by e&63, which amd64's and arm64's
+// variable shifts do without masking: the decoder's critical path is a
+// lookup and a shift per symbol.
+type lutEntry int32
+
+func resolved(total, l uint, sym uint8, v int32) lutEntry {
+	return lutEntry(int32(total) | int32(l)<<6 | int32(sym)<<10 | v<<22)
+}
+
+func unresolved(l uint, sym uint8) lutEntry { return lutEntry(int32(l)<<6 | int32(sym)<<10) }
+
+// total is the length of code and extra bits of a resolved entry, or 0.
+func (e lutEntry) total() uint { return uint(e & 63) }
+
+// codeLen is the length of the code alone.
+func (e lutEntry) codeLen() uint { return uint(e >> 6 & 15) }
+
+// sym is the code's symbol, or a resolved AC entry's run.
+func (e lutEntry) sym() uint8 { return uint8(e >> 10) }
+
+// value is a resolved entry's DC difference or AC coefficient.
+func (e lutEntry) value() int32 { return int32(e) >> 22 }
 
 // build makes t from the BITS and HUFFVAL lists of a DHT segment.
 func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
@@ -49,17 +75,23 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 			shift := uint(lutBits - l)
 			for i := range n {
 				sym := vals[k+i]
-				e := int32(sym) | int32(l)<<8
+				e := unresolved(uint(l), sym)
 				base := (int(t.mincode[l]) + i) << shift
 				lut := t.lut[base : base+1<<shift]
-				s := uint(sym & 15)
+				var s uint // extra bits to resolve into the entry
 				switch {
 				case ac && sym == 0x00: // EOB
-					e = eobRun | int32(l)<<8 | int32(l)<<12
+					e = resolved(uint(l), uint(l), eobRun, 0)
 				case ac && sym == 0xF0: // ZRL
-					e = 15 | int32(l)<<8 | int32(l)<<12
+					e = resolved(uint(l), uint(l), 15, 0)
+				case ac:
+					s = uint(sym & 15)
+				case sym == 0: // DC difference 0
+					e = resolved(uint(l), uint(l), 0, 0)
+				case sym <= 15:
+					s = uint(sym)
 				}
-				if !ac || s == 0 || uint(l)+s > lutBits {
+				if s == 0 || uint(l)+s > lutBits {
 					for j := range lut {
 						lut[j] = e
 					}
@@ -67,10 +99,12 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 				}
 				// The s extra bits follow the code in the index: each of
 				// their values has its own run of entries.
-				e = int32(sym>>4) | int32(l)<<8 | int32(uint(l)+s)<<12
 				run := 1 << (shift - s)
 				for v := range 1 << s {
-					ev := e | extend(int32(v), s)<<16
+					ev := resolved(uint(l)+s, uint(l), sym, extend(int32(v), s))
+					if ac {
+						ev = resolved(uint(l)+s, uint(l), sym>>4, extend(int32(v), s))
+					}
 					for j := range lut[v*run : (v+1)*run] {
 						lut[v*run+j] = ev
 					}

@@ -24,48 +24,49 @@ import "math"
 // u > 0 averages to 0 and the pixel is F(0,0)/8 + 128; at N = 8 W_8 is the
 // IDCT itself.
 //
-// The sums run in float32 and round to nearest at the end, clamped to
-// [0, 255]. Each matrix is symmetric about its middle row up to the sign
-// (-1)^u (W_N[N-1-x'][u] = (-1)^u W_N[x'][u]), which the 8- and 4-point
-// transforms use to halve their multiplications.
+// For N = 8 and 4 the sums run in float32 and round to nearest at the
+// end, clamped to [0, 255]. Each matrix is symmetric about its middle row
+// up to the sign (-1)^u (W_N[N-1-x'][u] = (-1)^u W_N[x'][u]), which the 8-
+// and 4-point transforms use to halve their multiplications, and which
+// for N = 2 and 1 lets the Huffman decoding sum the pixels as it goes
+// (sums.go).
 var (
 	w8 = weights(8)
 	w4 = weights(4)
-	w2 = weights(2)
 )
 
 func weights(n int) [8][8]float32 {
 	var w [8][8]float32
-	k := 8 / n
 	for x := range n {
 		for u := range 8 {
-			cu := 0.5
-			if u == 0 {
-				cu = 0.5 / math.Sqrt2
-			}
-			var s float64
-			for i := k * x; i < k*(x+1); i++ {
-				s += math.Cos(float64(2*i+1) * float64(u) * math.Pi / 16)
-			}
-			w[x][u] = float32(cu * s / float64(k))
+			w[x][u] = float32(boxWeight(n, x, u))
 		}
 	}
 	return w
 }
 
-// idct writes the n×n pixels of blk (natural order) to dst, rows stride
-// bytes apart, and clears blk. last is the zigzag index of the block's
-// last nonzero coefficient (0: DC only, a flat block). Only the
-// coefficients in keepMask(n) may be nonzero.
+// boxWeight is W_n[x][u] in float64.
+func boxWeight(n, x, u int) float64 {
+	k := 8 / n
+	cu := 0.5
+	if u == 0 {
+		cu = 0.5 / math.Sqrt2
+	}
+	var s float64
+	for i := k * x; i < k*(x+1); i++ {
+		s += math.Cos(float64(2*i+1) * float64(u) * math.Pi / 16)
+	}
+	return cu * s / float64(k)
+}
+
+// idct writes the n×n pixels (n = 8 or 4) of blk (natural order) to dst,
+// rows stride bytes apart, and clears blk. last is the zigzag index of the
+// block's last nonzero coefficient (0: DC only, a flat block). Smaller
+// blocks are decoded through sums instead (sums.go).
 func idct(dst []uint8, stride int, blk *[64]int32, n, last int) {
 	if last == 0 {
 		p := pixel(float32(blk[0]) * 0.125)
 		blk[0] = 0
-		if n == 2 {
-			d := dst[:stride+2]
-			d[0], d[1], d[stride], d[stride+1] = p, p, p, p
-			return
-		}
 		for y := range n {
 			row := dst[y*stride : y*stride+n]
 			for x := range row {
@@ -75,16 +76,10 @@ func idct(dst []uint8, stride int, blk *[64]int32, n, last int) {
 		return
 	}
 	rows := int(zzRows[last&63])
-	switch n {
-	case 8:
+	if n == 8 {
 		idct8(dst, stride, blk, rows)
-	case 4:
+	} else {
 		idctBox(dst, stride, blk, &w4, 4, rows)
-	case 2:
-		idct2(dst, stride, blk, rows) // clears what it reads
-		return
-	default:
-		dst[0] = pixel(float32(blk[0]) * 0.125)
 	}
 	clear(blk[:8*rows]) // the rows below are zero
 }
@@ -179,32 +174,8 @@ func idctBox(dst []uint8, stride int, blk *[64]int32, w *[8][8]float32, n, rows 
 	}
 }
 
-// idct2 is idctBox for n = 2, where every even frequency but 0 averages to
-// 0 over half a block (cos((2x+1)uπ/16) for even u > 0 sums to 0 over
-// x = 0…3 and 4…7): only rows and columns 0, 1, 3, 5 and 7 count
-// (idct2Uses), and only those entries of blk, which it clears, may be
-// nonzero.
-func idct2(dst []uint8, stride int, blk *[64]int32, rows int) {
-	w := &w2[0]
-	a, b1, b3, b5, b7 := w[0], w[1], w[3], w[5], w[7]
-	var t [5][2]float32 // rows 0, 1, 3, 5, 7 averaged to 2 columns
-	for i, v := range [5]int{0, 1, 3, 5, 7} {
-		if v >= rows { // this row and those below are zero
-			break
-		}
-		in := blk[8*v : 8*v+8 : 8*v+8]
-		e := a * float32(in[0])
-		o := b1*float32(in[1]) + b3*float32(in[3]) + b5*float32(in[5]) + b7*float32(in[7])
-		t[i] = [2]float32{e + o, e - o}
-		in[0], in[1], in[3], in[5], in[7] = 0, 0, 0, 0, 0
-	}
-	for x := range 2 {
-		e := a * t[0][x]
-		o := b1*t[1][x] + b3*t[2][x] + b5*t[3][x] + b7*t[4][x]
-		dst[x] = pixel(e + o)
-		dst[stride+x] = pixel(e - o)
-	}
-}
-
-// idct2Uses reports whether idct2 reads row or column i of a block.
+// idct2Uses reports whether the 2×2 box averages read row or column i of
+// a block: every even frequency but 0 averages to 0 over half a block
+// (cos((2x+1)uπ/16) for even u > 0 sums to 0 over x = 0…3 and 4…7), so
+// only rows and columns 0, 1, 3, 5 and 7 count.
 func idct2Uses(i int) bool { return i < 2 || i&1 == 1 }

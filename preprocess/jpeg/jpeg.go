@@ -90,18 +90,21 @@ type Decoder struct {
 	// symbol, which baseline frames do not use).
 	eobRun uint16
 
-	// blk[:64] holds one block's coefficients, natural order; block
-	// writes those the scaled IDCT does not read to blk[64] instead, so
-	// that it need not branch (the rest pads the array to a power of 2:
-	// indices masked with 127 need no bounds check).
-	blk [128]int32
-	// dest and lastOf, set for the scale by Decode: for zigzag index k,
-	// the index in blk where block puts the coefficient (64: drop), and k
-	// if it is kept, else 0.
-	dest, lastOf [64]uint8
+	// blk holds one block's coefficients, natural order (scales 1/1 and
+	// 1/2).
+	blk [64]int32
+	// wsum holds the weights of scanSums by quantisation table (scales
+	// 1/4 and 1/8), set by Decode.
+	wsum [4][64]int64
+	// flat holds scanSums' tables of flat blocks, for up to 3 pairs of
+	// Huffman tables; hgen counts the Huffman tables built, which makes
+	// those of the tables before out of date.
+	flat [3]flatLUT
+	hgen uint64
 
 	// inspect, when set (by tests), sees each block's dequantised
-	// coefficients before its inverse DCT.
+	// coefficients before its inverse DCT, at 1/1 and 1/2 (at 1/4 and 1/8
+	// no block is stored).
 	inspect func(blk *[64]int32)
 
 	planes [3][]uint8
@@ -367,6 +370,7 @@ func (d *Decoder) huffmanTables(seg []byte) error {
 		spec := seg[1 : 17+total]
 		if d.specLen[tc][th] != len(spec) || string(d.spec[tc][th][:len(spec)]) != string(spec) {
 			d.specLen[tc][th] = 0
+			d.hgen++
 			if err := d.built[tc][th].build(&counts, seg[17:17+total], tc == 1); err != nil {
 				return formatErr("DHT table %d/%d: %v", tc, th, err)
 			}

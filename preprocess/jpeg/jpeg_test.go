@@ -7,10 +7,12 @@ import (
 	"image"
 	"image/color"
 	stdjpeg "image/jpeg"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -447,32 +449,36 @@ func BenchmarkDecode(b *testing.B) {
 	})
 }
 
-// refIDCT is the reference for idct: the scaled IDCT as the plain double
-// sum over all 64 frequencies, in float64.
-func refIDCT(blk *[64]int32, n int) [64]uint8 {
-	var out [64]uint8
-	k := 8 / n
-	w := func(x, u int) float64 {
-		cu := 1.0
-		if u == 0 {
-			cu = 1 / math.Sqrt2
+// refSums is the reference for the pixels of both the IDCTs and the sums:
+// the scaled IDCT as the plain double sum over all 64 frequencies, in
+// float64, before rounding (+128 included, not clamped).
+func refSums(blk *[64]int32, n int) [64]float64 {
+	var out [64]float64
+	var w [8][8]float64
+	for x := range n {
+		for u := range 8 {
+			w[x][u] = boxWeight(n, x, u)
 		}
-		var s float64
-		for i := k * x; i < k*(x+1); i++ {
-			s += math.Cos(float64(2*i+1) * float64(u) * math.Pi / 16)
-		}
-		return cu / 2 * s / float64(k)
 	}
 	for y := range n {
 		for x := range n {
 			var s float64
 			for v := range 8 {
 				for u := range 8 {
-					s += w(y, v) * w(x, u) * float64(blk[8*v+u])
+					s += w[y][v] * w[x][u] * float64(blk[8*v+u])
 				}
 			}
-			out[y*n+x] = uint8(min(max(math.Round(s+128), 0), 255))
+			out[y*n+x] = s + 128
 		}
+	}
+	return out
+}
+
+// refIDCT is refSums rounded to the nearest level and clamped.
+func refIDCT(blk *[64]int32, n int) [64]uint8 {
+	var out [64]uint8
+	for i, s := range refSums(blk, n) {
+		out[i] = uint8(min(max(math.Round(s), 0), 255))
 	}
 	return out
 }
@@ -481,13 +487,12 @@ func refIDCT(blk *[64]int32, n int) [64]uint8 {
 // dense, and checks that it leaves the block cleared.
 func TestIDCT(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{8, 4, 2, 1} {
+	for _, n := range []int{8, 4} {
 		worst := 0
 		for i := range 2000 {
 			var blk [64]int32
-			kept := keepMask(n)
 			for k := range 64 {
-				if kept>>k&1 != 0 && (i%2 == 0 || r.IntN(4) == 0) {
+				if i%2 == 0 || r.IntN(4) == 0 {
 					blk[unzig[k]] = int32(r.IntN(1024) - 512)
 				}
 			}
@@ -515,4 +520,129 @@ func TestIDCT(t *testing.T) {
 			t.Errorf("n=%d: off the reference by %d levels, want at most 1", n, worst)
 		}
 	}
+}
+
+// TestSums: at 1/4 and 1/8 each block's pixels are its coefficients' box
+// averages, refSums of the coefficients the full decode dequantises,
+// rounded to the nearest level: exactly, but for references within the
+// weights' rounding error of a half (Σ|F|·2^-(sumBits+1)), where either
+// neighbour may come out.
+func TestSums(t *testing.T) {
+	frames := map[string][]byte{
+		"scene-q50":  encode(t, scene(101, 67, 1), 50),
+		"scene-q100": encode(t, scene(64, 48, 2), 100),
+		"gray":       encode(t, grayOf(scene(33, 47, 3)), 90),
+	}
+	// A frame whose AC table says EOB4 (run/size 0x40: end of this block
+	// and of the next 2^4 + 4 bits - 1) where it said EOB: not baseline,
+	// but image/jpeg reads it, and so must both paths here.
+	// Flat blocks (EOB first) and others.
+	half := scene(48, 40, 5)
+	for i := range half.Pix[:len(half.Pix)/2] {
+		half.Pix[i] = 200
+	}
+	eobn := encode(t, half, 80)
+	dht := bytes.Index(eobn, []byte{0xFF, mDHT})
+	for i := dht + 4; i < len(eobn) && eobn[i] != 0xFF; {
+		n := 0
+		for _, c := range eobn[i+1 : i+17] {
+			n += int(c)
+		}
+		if eobn[i] == 0x10 { // AC table 0
+			vals := eobn[i+17 : i+17+n]
+			vals[bytes.IndexByte(vals, 0x00)] = 0x40
+		}
+		i += 17 + n
+	}
+	frames["eob4"] = eobn
+	for _, name := range []string{"s444", "s422", "s440", "s420-restart2", "gray-restart", "optimized"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[name] = data
+	}
+	// One decoder for all, forwards and backwards: the frames' Huffman
+	// tables differ, and tables built for one must not serve the next.
+	names := slices.Sorted(maps.Keys(frames))
+	var d Decoder
+	backward := slices.Clone(names)
+	slices.Reverse(backward)
+	for _, name := range append(names, backward...) {
+		t.Run(name, func(t *testing.T) {
+			if err := checkSums(t, &d, frames[name]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// checkSums decodes data with d at 1/1, keeping each block's coefficients
+// (which d.inspect must not be set for), then at 1/4 and 1/8, and fails
+// unless each block's pixels are refSums of its coefficients rounded to
+// the nearest level, or either way within the weights' rounding error of
+// a half. It returns the decoder's error at 1/1, if any, and fails on one
+// at the other scales.
+func checkSums(t testing.TB, d *Decoder, data []byte) error {
+	t.Helper()
+	var blocks [][64]int32
+	d.inspect = func(blk *[64]int32) { blocks = append(blocks, *blk) }
+	defer func() { d.inspect = nil }()
+	if _, err := d.DecodeHeader(data); err != nil {
+		return err
+	}
+	if _, err := d.Decode(1); err != nil {
+		return err
+	}
+	for _, scale := range []int{4, 8} {
+		n := 8 / scale
+		if _, err := d.DecodeHeader(data); err != nil {
+			t.Fatalf("1/%d: %v after 1/1 decoded", scale, err)
+		}
+		img, err := d.Decode(scale)
+		if err != nil {
+			t.Fatalf("1/%d: %v after 1/1 decoded", scale, err)
+		}
+		ps := planes(t, img)
+		b, near := 0, 0
+		for my := range d.mcusY {
+			for mx := range d.mcusX {
+				for i := range d.ncomp {
+					c := &d.comp[i]
+					p := ps[i]
+					for v := range c.v {
+						for h := range c.h {
+							want := refSums(&blocks[b], n)
+							margin := 1e-9
+							for _, f := range blocks[b] {
+								margin += math.Abs(float64(f)) / (1 << (sumBits + 1))
+							}
+							b++
+							for y := range n {
+								for x := range n {
+									got := p.pix[((my*c.v+v)*n+y)*p.stride+(mx*c.h+h)*n+x]
+									s := min(max(want[y*n+x], 0), 255)
+									if math.Abs(s-math.Floor(s)-0.5) < margin {
+										near++
+										if float64(got) != math.Floor(s) && float64(got) != math.Ceil(s) {
+											t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded either way", scale, b-1, x, y, got, s)
+										}
+										continue
+									}
+									if float64(got) != math.Round(s) {
+										t.Fatalf("1/%d: block %d pixel (%d, %d): %d, want %.4f rounded", scale, b-1, x, y, got, s)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		if b != len(blocks) {
+			t.Fatalf("1/%d: %d blocks, the full decode had %d", scale, b, len(blocks))
+		}
+		t.Logf("1/%d: %d blocks, %d pixels near a half level", scale, b, near)
+	}
+	return nil
 }

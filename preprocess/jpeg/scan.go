@@ -20,26 +20,6 @@ var unzig = [64]uint8{
 	53, 60, 61, 54, 47, 55, 62, 63,
 }
 
-// keepMask is, for an output block of n×n pixels (n = 8/scale), the set
-// of zigzag indices (bit k for index k) whose coefficients the scaled IDCT
-// reads: at 1/8 only the DC coefficient, at 1/4 those in rows and columns
-// 0, 1, 3, 5 and 7 (see idct2), otherwise all of them.
-func keepMask(n int) uint64 {
-	switch n {
-	case 1:
-		return 1
-	case 2:
-		var m uint64
-		for k, z := range unzig {
-			if idct2Uses(int(z/8)) && idct2Uses(int(z%8)) {
-				m |= 1 << k
-			}
-		}
-		return m
-	}
-	return ^uint64(0)
-}
-
 // Decode decodes the scan of the frame DecodeHeader read, at 1/scale of
 // its size in each direction (scale 1, 2, 4 or 8; other values panic).
 // The image is ceil(Width/scale) × ceil(Height/scale) pixels: an
@@ -47,7 +27,8 @@ func keepMask(n int) uint64 {
 // and its pixels belong to d and stay valid until the next call of
 // DecodeHeader. Each pixel at a reduced scale is the average of the
 // scale×scale pixels of the full decode it stands for, computed in the DCT
-// domain (idct.go).
+// domain (idct.go; at 1/4 and 1/8 while the Huffman codes are decoded,
+// sums.go).
 func (d *Decoder) Decode(scale int) (image.Image, error) {
 	n := 8 / scale
 	if scale < 1 || scale > 8 || n*scale != 8 {
@@ -89,12 +70,8 @@ func grow(b []uint8, n int) []uint8 {
 // into its component's plane as n×n pixels.
 func (d *Decoder) scan(n int, stride *[3]int) error {
 	d.acc, d.n, d.pad, d.eobRun = 0, 0, 0, 0
-	keep := keepMask(n)
-	for k := range 64 {
-		d.dest[k], d.lastOf[k] = 64, 0
-		if keep>>k&1 != 0 {
-			d.dest[k], d.lastOf[k] = unzig[k], uint8(k)
-		}
+	if n <= 2 {
+		return d.scanSums(n, stride)
 	}
 	rst := 0
 	for my := range d.mcusY {
@@ -111,15 +88,15 @@ func (d *Decoder) scan(n int, stride *[3]int) error {
 				plane, st := d.planes[i], stride[i]
 				for v := range c.v {
 					for h := range c.h {
+						off := ((my*c.v+v)*st + mx*c.h + h) * n
 						last, err := d.block(c, q, dct, act)
 						if err != nil {
 							return fmt.Errorf("%w (MCU %d of %dx%d, component %d)", err, my*d.mcusX+mx, d.mcusX, d.mcusY, i)
 						}
 						if d.inspect != nil {
-							d.inspect((*[64]int32)(d.blk[:64]))
+							d.inspect(&d.blk)
 						}
-						off := ((my*c.v+v)*st + mx*c.h + h) * n
-						idct(plane[off:], st, (*[64]int32)(d.blk[:64]), n, last)
+						idct(plane[off:], st, &d.blk, n, last)
 					}
 				}
 			}
@@ -219,10 +196,8 @@ var zzRows = func() (r [64]uint8) {
 }()
 
 // block decodes one block's coefficients (F.2.2) into d.blk, dequantised,
-// keeping those the scale's IDCT reads (keepMask, as d.dest and d.lastOf
-// say; the others are decoded and dropped), and returns the zigzag index
-// of the last one it kept (0 when only DC). d.blk must be zero on entry,
-// and is zero again after idct.
+// in natural order, and returns the zigzag index of the last one (0 when
+// only DC). d.blk must be zero on entry, and is zero again after idct.
 func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, error) {
 	acc, n := d.acc, d.n
 	if n < 32 {
@@ -232,33 +207,20 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 		}
 	}
 	// DC: the size category, then that many bits of difference.
-	var s uint
-	if e := dct.lut[acc>>(64-lutBits)]; e != 0 {
-		l := uint(e >> 8 & 15)
-		acc <<= l
-		n -= l
-		s = uint(e & 255)
+	if e := dct.lut[acc>>(64-lutBits)]; e.total() != 0 {
+		acc <<= e & 63
+		n -= e.total()
+		c.pred += e.value()
 	} else {
-		sym, l, ok := slowCode(dct, acc)
-		if !ok {
+		var diff int32
+		var err error
+		if acc, n, diff, err = dcDiff(dct, e, acc, n); err != nil {
 			d.acc, d.n = acc, n
-			return 0, formatErr("bad Huffman code")
+			return 0, err
 		}
-		acc <<= l
-		n -= l
-		s = uint(sym)
-	}
-	if s > 16 {
-		d.acc, d.n = acc, n
-		return 0, unsupported(fmt.Sprintf("DC difference of %d bits", s))
-	}
-	if s > 0 {
-		c.pred += extend(int32(acc>>(64-s)), s)
-		acc <<= s
-		n -= s
+		c.pred += diff
 	}
 	blk := &d.blk
-	dest, lastOf := &d.dest, &d.lastOf
 	blk[0] = c.pred * q[0]
 
 	// AC: run/size symbols until EOB or the last coefficient.
@@ -276,30 +238,29 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 			}
 		}
 		e := act.lut[acc>>(64-lutBits)]
-		if tl := uint(e >> 12 & 15); tl != 0 {
+		if e.total() != 0 {
 			// Code and extra bits resolved by the table (or EOB, or ZRL
 			// as 15 zeros and a zero).
-			k += int(e & 255)
+			k += int(e.sym())
 			if k > 63 {
 				// EOB, or a run past the end: image/jpeg stops the block
 				// there without reading the extra bits; so does this.
-				acc <<= uint(e >> 8 & 15)
-				n -= uint(e >> 8 & 15)
+				acc <<= e.codeLen()
+				n -= e.codeLen()
 				break
 			}
-			acc <<= tl
-			n -= tl
-			blk[dest[k&63]&127] = (e >> 16) * q[k&63]
-			last = max(last, int(lastOf[k&63]))
+			acc <<= e & 63
+			n -= e.total()
+			blk[unzig[k&63]&63] = e.value() * q[k&63]
+			last = k
 			k++
 			continue
 		}
 		var sym uint8
 		if e != 0 {
-			l := uint(e >> 8 & 15)
-			acc <<= l
-			n -= l
-			sym = uint8(e)
+			acc <<= e.codeLen()
+			n -= e.codeLen()
+			sym = e.sym()
 		} else {
 			var l uint
 			var ok bool
@@ -333,12 +294,39 @@ func (d *Decoder) block(c *component, q *[64]int32, dct, act *huffTable) (int, e
 		v := extend(int32(acc>>(64-s)), s)
 		acc <<= s
 		n -= s
-		blk[dest[k]&127] = v * q[k]
-		last = max(last, int(lastOf[k]))
+		blk[unzig[k]&63] = v * q[k]
+		last = k
 		k++
 	}
 	d.acc, d.n = acc, n
 	return last, nil
+}
+
+// dcDiff decodes a DC difference that entry e of t.lut did not resolve
+// (F.2.2.1): a code of e's length and symbol, or longer than lutBits when
+// e is 0, then its extra bits. acc holds at least 32 valid bits, n of them.
+func dcDiff(t *huffTable, e lutEntry, acc uint64, n uint) (uint64, uint, int32, error) {
+	var s uint
+	if e != 0 {
+		acc <<= e.codeLen()
+		n -= e.codeLen()
+		s = uint(e.sym())
+	} else {
+		sym, l, ok := slowCode(t, acc)
+		if !ok {
+			return acc, n, 0, formatErr("bad Huffman code")
+		}
+		acc <<= l
+		n -= l
+		s = uint(sym)
+	}
+	if s > 16 {
+		return acc, n, 0, unsupported(fmt.Sprintf("DC difference of %d bits", s))
+	}
+	if s == 0 {
+		return acc, n, 0, nil
+	}
+	return acc << s, n - s, extend(int32(acc>>(64-s)), s), nil
 }
 
 // slowCode decodes a code longer than lutBits from the top 16 bits of acc
