@@ -53,10 +53,6 @@ func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c
 	panic("fixedpoint: no rqOne512 in this build")
 }
 
-func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
-	panic("fixedpoint: no fused block kernels in this build")
-}
-
 // asmRequantOne8 runs rqOneNEON on m rows of nch chunks of eight
 // channels, the first one channel c0 of o (see outStage.rows).
 func asmRequantOne8(m, nch int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
