@@ -7,8 +7,9 @@ import "golang.org/x/sys/cpu"
 // The arm64 kernels (kernels_arm64.s, written by gen.go): SDOT where the
 // CPU has the dot-product extension (cpu.ARM64.HasASIMDDP: Cortex-A76, as
 // in the Raspberry Pi 5), else SMLAL by element on int16-widened operands
-// (Cortex-A72, as in the Pi 4); both requantise, pool and run the
-// depthwise convolution with plain ASIMD.
+// (Cortex-A72, as in the Pi 4), whose fused twins (smlalOne) requantise
+// in their epilogue where one rounding does (igemm.fused); both
+// requantise, pool and run the depthwise convolution with plain ASIMD.
 var (
 	hasASIMD = cpu.ARM64.HasASIMD
 	hasSDOT  = hasASIMD && cpu.ARM64.HasASIMDDP

@@ -7,7 +7,9 @@
 //	                                   AVX2 and AVX-512 requantisation,
 //	                                   AVX2 depthwise and max pooling
 //	kernels_arm64.s, kernels_arm64.go  ASIMD (NEON) products with and
-//	                                   without SDOT, requantisation,
+//	                                   without SDOT, the SMLAL ones
+//	                                   also fused with one-rounding
+//	                                   requantisation, requantisation,
 //	                                   depthwise and max pooling
 //
 // Run it with "go generate" in fixedpoint. Every kernel has a Go twin in
