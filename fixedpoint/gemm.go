@@ -235,14 +235,29 @@ func (g *igemm) run(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen]in
 	g.runTile(y, buf, a0, rsa, lds, m, tile)
 }
 
-// fused reports whether the layer runs in the fused kernels: VNNI block
+// fused reports whether the layer runs in the fused kernels: block
 // kernels that requantise in their epilogue with one rounding (see
-// oneRounding) and store int8s, with no int32 tile between. The
-// 24-column kernels read the parameters of columns 0–15 and 16–23 as two
-// chunks of outStage.one, so only a single panel (the kernelFor case)
-// runs fused.
+// oneRounding) and store int8s, with no int32 tile between. On amd64
+// these are the VNNI kernels; the 24-column ones read the parameters of
+// columns 0–15 and 16–23 as two chunks of outStage.one, so only a single
+// panel (the kernelFor case) runs fused. On arm64 they are the SMLAL
+// kernels (smlalOne), which store whole panels, so only layers of whole
+// panels run fused.
 func (g *igemm) fused() bool {
+	if g.out.one8 != nil {
+		return (g.k.id == kSMLAL16 || g.k.id == kSMLAL8) && g.n == g.np
+	}
 	return g.out.one != nil && (g.k.id == kVNNI16 || g.k.id == kVNNI8 || g.k.id == kVNNI24 && g.np == 24)
+}
+
+// onePtr returns the pointer the fused kernels take as p for the panel
+// starting at column p0: its chunk of outStage.one (amd64) or one8
+// (arm64).
+func (g *igemm) onePtr(p0 int) *int32 {
+	if g.out.one8 != nil {
+		return &g.out.one8[p0/8*16]
+	}
+	return &g.out.one[p0/16*rqOneStride+p0%16/8*8]
 }
 
 // runOne is run for fused layers: panel by panel, the rows whose reads
@@ -265,12 +280,12 @@ func (g *igemm) runOne(y []int8, buf []int8, a0, rsa, lds, m int, tile *[tileLen
 		b := g.b[p/k.nr*pl:][:pl]
 		init := g.init[p:][:k.nr]
 		mask := 1<<min(k.nr, g.n-p) - 1
-		one := &g.out.one[p/16*rqOneStride+p%16/8*8]
+		one := g.onePtr(p)
 		if full > 0 {
-			asmBlockOne(k.id, k.mr, full, &buf[a0], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[p], g.n, one, g.out.lo, g.out.hi, mask)
+			asmBlockOne(k.id, k.mr, full, &buf[a0], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[p], g.n, one, g.out.zp, g.out.lo, g.out.hi, mask)
 		}
 		if r := safe - full; r > 0 {
-			asmBlockOne(k.id, r, r, &buf[a0+full*rsa], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[full*g.n+p], g.n, one, g.out.lo, g.out.hi, mask)
+			asmBlockOne(k.id, r, r, &buf[a0+full*rsa], rsa, g.segs, lds, g.groups, &b[0], &init[0], &y[full*g.n+p], g.n, one, g.out.zp, g.out.lo, g.out.hi, mask)
 		}
 	}
 	if safe < m {
@@ -287,7 +302,11 @@ func (g *igemm) blockOneGo(m int, buf []int8, a0, rsa, lds, p0 int, y []int8, ld
 	pl := g.panelLen()
 	g.blockGo(m, buf, a0, rsa, lds, g.b[p0/nr*pl:][:pl], g.init[p0:][:nr], c, nr)
 	for j := range min(nr, g.n-p0) {
-		m0, c0, s0 := g.out.oneAt(p0 + j)
+		at := g.out.oneAt
+		if g.out.one8 != nil {
+			at = g.out.one8At
+		}
+		m0, c0, s0 := at(p0 + j)
 		for i := range m {
 			y[i*ldy+p0+j] = g.out.oneLane(c[i*nr+j], m0, c0, s0)
 		}

@@ -7,8 +7,9 @@ import "golang.org/x/sys/cpu"
 // The arm64 kernels (kernels_arm64.s, written by gen.go): SDOT where the
 // CPU has the dot-product extension (cpu.ARM64.HasASIMDDP: Cortex-A76, as
 // in the Raspberry Pi 5), else SMLAL by element on int16-widened operands
-// (Cortex-A72, as in the Pi 4); both requantise, pool and run the
-// depthwise convolution with plain ASIMD.
+// (Cortex-A72, as in the Pi 4), whose fused twins (smlalOne) requantise
+// in their epilogue where one rounding does (igemm.fused); both
+// requantise, pool and run the depthwise convolution with plain ASIMD.
 var (
 	hasASIMD = cpu.ARM64.HasASIMD
 	hasSDOT  = hasASIMD && cpu.ARM64.HasASIMDDP
@@ -51,10 +52,6 @@ const hasOne512 = false
 
 func asmRequantOne(m, n int, c *int32, ldc int, y *int8, ldy int, o *outStage, c0 int) {
 	panic("fixedpoint: no rqOne512 in this build")
-}
-
-func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
-	panic("fixedpoint: no fused block kernels in this build")
 }
 
 // asmRequantOne8 runs rqOneNEON on m rows of nch chunks of eight

@@ -9,7 +9,7 @@ func asmBlock(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int
 	panic("fixedpoint: no assembly kernels in this build")
 }
 
-func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+func asmBlockOne(id kernelID, r, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32, mask int) {
 	panic("fixedpoint: no assembly kernels in this build")
 }
 

@@ -194,24 +194,28 @@ func TestGemmTwin(t *testing.T) {
 // epilogue) to their Go twin, blockOneGo, one block size and panel at a
 // time, with channel counts that leave the last panel partly empty and
 // stages with and without a clamp; the bytes around each panel's columns
-// must stay untouched.
+// must stay untouched. On arm64 (smlalOne) layers have whole panels only,
+// as igemm.fused asks.
 func TestGemmOneTwin(t *testing.T) {
-	if !hasOne512 {
-		t.Skip("no fused kernels on this CPU")
-	}
+	tested := 0
 	for _, ks := range kernelsUnderTest() {
 		k := ks.k
-		if k.id != kVNNI16 && k.id != kVNNI8 && k.id != kVNNI24 {
+		vnni := k.id == kVNNI16 || k.id == kVNNI8 || k.id == kVNNI24
+		if !(vnni && hasOne512) && k.id != kSMLAL16 && k.id != kSMLAL8 {
 			continue
 		}
+		tested++
 		t.Run(k.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(43, uint64(k.id)))
 			for trial := range 60 {
 				segs, l := 1+r.IntN(3), 1+r.IntN(40)
 				lds := l + r.IntN(9)
 				n := 1 + r.IntN(3*k.nr)
-				if k.id == kVNNI24 {
+				switch {
+				case k.id == kVNNI24:
 					n = 1 + r.IntN(24) // one panel: see igemm.fused
+				case !vnni:
+					n = k.nr * (1 + r.IntN(3))
 				}
 				w := extremeInt8s(r, n*segs*l, -128)
 				zp := int32(r.IntN(256) - 128)
@@ -245,7 +249,7 @@ func TestGemmOneTwin(t *testing.T) {
 						g.blockOneGo(m, buf, 0, rsa, lds, p, want, ldy, make([]int32, m*k.nr))
 						pl := g.panelLen()
 						asmBlockOne(k.id, rows, m, &buf[0], rsa, segs, lds, g.groups, &g.b[p/k.nr*pl], &g.init[p], &got.s()[p], ldy,
-							&g.out.one[p/16*rqOneStride+p%16/8*8], g.out.lo, g.out.hi, 1<<min(k.nr, n-p)-1)
+							g.onePtr(p), g.out.zp, g.out.lo, g.out.hi, 1<<min(k.nr, n-p)-1)
 						got.intact(t, "y")
 						for i := range want {
 							if got.s()[i] != want[i] {
@@ -256,6 +260,9 @@ func TestGemmOneTwin(t *testing.T) {
 				}
 			}
 		})
+	}
+	if tested == 0 {
+		t.Skip("no fused kernels on this CPU")
 	}
 }
 
@@ -733,5 +740,81 @@ func TestGlobalAvgPoolLarge(t *testing.T) {
 			GlobalAvgPoolRef(g, 1, want, x)
 			sameInt8(t, fmt.Sprintf("gap %v fill %d", tc, fill), y.s(), want)
 		}
+	}
+}
+
+// TestConv2DOneAgainstReference runs convolutions whose output stage
+// takes one rounding (a fused ReLU, right shifts 1..maxOneShift) through
+// each fused kernel family this CPU has, pointwise (1×1) ones above all,
+// on odd image sizes (so the last rows take the smaller blocks and the
+// tile path) and checks them bit for bit against Conv2DRef, the guard
+// bands around output and workspace, and that a forward pass allocates
+// nothing.
+func TestConv2DOneAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	tested := 0
+	for _, ks := range kernelsUnderTest() {
+		k := ks.k
+		vnni := k.id == kVNNI16 || k.id == kVNNI8
+		if !(vnni && hasOne512) && k.id != kSMLAL16 && k.id != kSMLAL8 {
+			continue
+		}
+		tested++
+		s := withKernel(ks.s, k)
+		cases := []convCase{
+			{1, 7, 9, 3, k.nr, 1, 1, 0},
+			{2, 5, 13, 24, 2 * k.nr, 1, 1, 0},
+			{1, 11, 3, 13, 3 * k.nr, 1, 1, 0},
+			{1, 9, 9, 64, k.nr, 1, 2, 0},
+			{1, 9, 7, 5, k.nr, 3, 1, 1},
+			{3, 1, 1, 33, 2 * k.nr, 1, 1, 0},
+		}
+		for _, cc := range cases {
+			t.Run(k.name+"/"+cc.String(), func(t *testing.T) {
+				g, err := conv.NewConv2D(cc.h, cc.w, cc.c, cc.oc, cc.k, cc.s, cc.p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := extremeInt8s(r, g.WeightLen(), -127)
+				b := make([]int32, g.OutC)
+				randBias(r, b)
+				zp := []int32{-128, int32(r.IntN(256) - 128)}[r.IntN(2)]
+				out := requantParams{Mult: make([]int32, g.OutC), Shift: make([]int, g.OutC), ZP: zp, Min: int8(zp), Max: 127}
+				if r.IntN(2) == 0 {
+					out.Max = int8(max(int(zp), 127-r.IntN(60)))
+				}
+				for ch := range g.OutC {
+					out.Mult[ch], out.Shift[ch] = int32(1<<30+r.IntN(1<<30)), -1-r.IntN(maxOneShift)
+					if r.IntN(3) > 0 {
+						out.Shift[ch] = -6 - r.IntN(6) // where such layers' shifts are
+					}
+				}
+				inZP := int32(r.IntN(256) - 128)
+				l, err := newConv2DISA(s, g, w, b, inZP, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !l.mm.fused() {
+					t.Fatalf("%v: not fused", cc)
+				}
+				x := extremeInt8s(r, cc.n*g.InLen(), -128)
+				y := newGuarded[int8](cc.n * g.OutLen())
+				work := newGuarded[int8](l.WorkLen())
+				l.Forward(y.s(), x, work.s())
+				y.intact(t, "y")
+				work.intact(t, "work")
+				want := make([]int8, y.n)
+				Conv2DRef(g, cc.n, want, x, w, b, inZP, out)
+				sameInt8(t, "y", y.s(), want)
+				if cc.n == 1 {
+					if a := testing.AllocsPerRun(5, func() { l.Forward(y.s(), x, work.s()) }); a != 0 {
+						t.Fatalf("%v allocations per forward pass", a)
+					}
+				}
+			})
+		}
+	}
+	if tested == 0 {
+		t.Skip("no fused kernels on this CPU")
 	}
 }

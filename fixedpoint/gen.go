@@ -7,7 +7,9 @@
 //	                                   AVX2 and AVX-512 requantisation,
 //	                                   AVX2 depthwise and max pooling
 //	kernels_arm64.s, kernels_arm64.go  ASIMD (NEON) products with and
-//	                                   without SDOT, requantisation,
+//	                                   without SDOT, the SMLAL ones
+//	                                   also fused with one-rounding
+//	                                   requantisation, requantisation,
 //	                                   depthwise and max pooling
 //
 // Run it with "go generate" in fixedpoint. Every kernel has a Go twin in
@@ -119,27 +121,37 @@ func dispatch(g *buf, fams []family) {
 	g.p("}\n")
 }
 
-const blockOneArgs = "m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int"
-const blockOneCall = "m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask"
+// The fused kernels' arguments: amd64's (blockOneArgs) take the zero
+// point inside p and a mask of the panel's columns to store, arm64's
+// (blockOneArgsARM) the zero point and whole panels. asmBlockOne takes
+// the union (dispatchArgs) and passes each kernel its own.
+const (
+	blockOneArgs    = "m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int"
+	blockOneCall    = "m, a, rsa, segs, lds, groups, b, init, y, ldy, p, lo, hi, mask"
+	blockOneArgsARM = "m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32"
+	blockOneCallARM = "m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi"
+	dispatchArgs    = "m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32, mask int"
+)
 
-// dispatchOne writes the declarations of the fused kernels and
-// asmBlockOne, as dispatch does for the others.
-func dispatchOne(g *buf, fams []family) {
+// dispatchOne writes the declarations of the fused kernels, whose
+// arguments are args, and asmBlockOne, which calls them with call, as
+// dispatch does for the others.
+func dispatchOne(g *buf, fams []family, args, call string) {
 	for _, f := range fams {
 		for r := 1; r <= f.mr; r++ {
 			g.p("//go:noescape")
-			g.p("func %s(%s)\n", f.name(r), blockOneArgs)
+			g.p("func %s(%s)\n", f.name(r), args)
 		}
 	}
 	g.p("// asmBlockOne runs the r-row fused kernel of family id on m rows.")
-	g.p("func asmBlockOne(id kernelID, r int, %s) {", blockOneArgs)
+	g.p("func asmBlockOne(id kernelID, r int, %s) {", dispatchArgs)
 	g.p("switch id {")
 	for _, f := range fams {
 		g.p("case %s:", f.id)
 		g.p("switch r {")
 		for r := 1; r <= f.mr; r++ {
 			g.p("case %d:", r)
-			g.p("%s(%s)", f.name(r), blockOneCall)
+			g.p("%s(%s)", f.name(r), call)
 			g.p("return")
 		}
 		g.p("}")
@@ -227,7 +239,7 @@ func genAMD64() {
 			amdFamily{f, true, true}.asm(&s, r)
 		}
 	}
-	dispatchOne(&g, ones)
+	dispatchOne(&g, ones, blockOneArgs, blockOneCall)
 	rqAVX2(&s)
 	g.p("//go:noescape")
 	g.p("func rqAVX2(%s)\n", rqArgs)
@@ -940,9 +952,17 @@ func word(e int, format string, args ...any) string {
 // int8 would sum products in int16, which overflows for -128·-128·2).
 // Accumulators V16–V31, A V0–V7 (by-element operands must be V0–V15), B
 // V8–V11 and, widened, V4–V7 and V12–V15 (16 columns) or V10–V13 (8).
+//
+// With one (smlalOne: the smlal kernels, fused), the epilogue requantises
+// the accumulators as rqOneNEON does, reading the panel's parameters from
+// p (outStage.one8: per chunk of eight channels the multipliers, then the
+// right shifts negated), and stores int8s to y (row stride ldy bytes)
+// instead of int32s to c; the parameters take V0–V7, the zero point and
+// clamp V8–V10 (from R16, R17, R24; p is R25), the narrowed row V11–V12.
 type armFamily struct {
 	family
 	dot bool
+	one bool
 }
 
 var armRows = []string{"R9", "R11", "R12", "R13", "R14", "R15", "R19", "R20"}
@@ -961,10 +981,10 @@ func (f armFamily) list(first, n int, arr string) string {
 
 func genARM64() {
 	fams := []armFamily{
-		{family{"kSDOT16", "sdot", 16, 4}, true},
-		{family{"kSDOT8", "sdot", 8, 8}, true},
-		{family{"kSMLAL16", "smlal", 16, 4}, false},
-		{family{"kSMLAL8", "smlal", 8, 8}, false},
+		{family{"kSDOT16", "sdot", 16, 4}, true, false},
+		{family{"kSDOT8", "sdot", 8, 8}, true, false},
+		{family{"kSMLAL16", "smlal", 16, 4}, false, false},
+		{family{"kSMLAL8", "smlal", 8, 8}, false, false},
 	}
 	var s buf
 	s.p(header + "//go:build !purego\n")
@@ -979,6 +999,13 @@ func genARM64() {
 		all = append(all, f.family)
 	}
 	dispatch(&g, all)
+	ones := []family{{"kSMLAL16", "smlalOne", 16, 4}, {"kSMLAL8", "smlalOne", 8, 8}}
+	for _, f := range ones {
+		for r := 1; r <= f.mr; r++ {
+			armFamily{f, false, true}.asm(&s, r)
+		}
+	}
+	dispatchOne(&g, ones, blockOneArgsARM, blockOneCallARM)
 	rqNEON(&s)
 	g.p("//go:noescape")
 	g.p("func rqNEON(%s)\n", rqArgs)
@@ -994,8 +1021,13 @@ func genARM64() {
 func (f armFamily) asm(s *buf, mr int) {
 	n := f.name(mr)
 	nv := f.nv()
-	s.p("// func %s(%s)", n, blockArgs)
-	s.p("TEXT ·%s(SB), NOSPLIT, $0-80", n)
+	if f.one {
+		s.p("// func %s(%s)", n, blockOneArgsARM)
+		s.p("TEXT ·%s(SB), NOSPLIT, $0-100", n)
+	} else {
+		s.p("// func %s(%s)", n, blockArgs)
+		s.p("TEXT ·%s(SB), NOSPLIT, $0-80", n)
+	}
 	s.i("MOVD m+0(FP), R0")
 	s.i("MOVD a+8(FP), R1")
 	s.i("MOVD rsa+16(FP), R2")
@@ -1003,8 +1035,17 @@ func (f armFamily) asm(s *buf, mr int) {
 	s.i("MOVD lds+32(FP), R3")
 	s.i("MOVD groups+40(FP), R22")
 	s.i("SUB R22<<2, R3, R3")
-	s.i("MOVD c+64(FP), R6")
-	s.i("MOVD ldc+72(FP), R7")
+	if f.one {
+		s.i("MOVD y+64(FP), R6")
+		s.i("MOVD ldy+72(FP), R7")
+		s.i("MOVD p+80(FP), R25")
+		s.i("MOVW zp+88(FP), R16")
+		s.i("MOVW lo+92(FP), R17")
+		s.i("MOVW hi+96(FP), R24")
+	} else {
+		s.i("MOVD c+64(FP), R6")
+		s.i("MOVD ldc+72(FP), R7")
+	}
 	s.i("MOVD $%d, R21", mr)
 	s.i("MUL R2, R21, R21")
 	s.p("block:")
@@ -1071,8 +1112,12 @@ func (f armFamily) asm(s *buf, mr int) {
 	s.i("SUBS $1, R8, R8")
 	s.i("BNE seg")
 	s.i("MOVD R6, R5")
-	for r := 0; r < mr; r++ {
-		s.i("VST1.P %s, (R5)(R7)", f.list(f.acc(r, 0), nv, "S4"))
+	if f.one {
+		f.epilogueOne(s, mr)
+	} else {
+		for r := 0; r < mr; r++ {
+			s.i("VST1.P %s, (R5)(R7)", f.list(f.acc(r, 0), nv, "S4"))
+		}
 	}
 	s.i("MOVD R5, R6")
 	s.i("ADD R21, R1, R1")
@@ -1080,6 +1125,39 @@ func (f armFamily) asm(s *buf, mr int) {
 	s.i("BNE block")
 	s.i("RET")
 	s.p("")
+}
+
+// epilogueOne requantises the mr rows of accumulators with one rounding,
+// four lanes at a time as rqOneNEON does (SQRDMULH, SRSHL by -e, ADD zp,
+// SMAX lo, SMIN hi), narrows each row to nr int8s (XTN, XTN2, XTN) and
+// stores it at R5, stepping R5 by ldy (R7).
+func (f armFamily) epilogueOne(s *buf, mr int) {
+	nv := f.nv()
+	s.i("VLD1 (R25), %s // mult, -e of channels 0-7", f.list(0, 4, "S4"))
+	if nv == 4 {
+		s.i("ADD $64, R25, R5")
+		s.i("VLD1 (R5), %s // mult, -e of channels 8-15", f.list(4, 4, "S4"))
+		s.i("MOVD R6, R5")
+	}
+	s.i("VDUP R16, V8.S4")
+	s.i("VDUP R17, V9.S4")
+	s.i("VDUP R24, V10.S4")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			a, c, h := f.acc(r, v), v/2, v%2 // lanes 4v..4v+3: chunk c, half h
+			s.i(three("SQRDMULH", a, a, 4*c+h))
+			s.i(three("SRSHL", a, a, 4*c+2+h))
+			s.i("VADD V8.S4, V%d.S4, V%d.S4", a, a)
+			s.i(three("SMAX", a, a, 9))
+			s.i(three("SMIN", a, a, 10))
+		}
+		for h := 0; h < nv/2; h++ {
+			s.i(xtn(11+h, f.acc(r, 2*h), false, false))
+			s.i(xtn(11+h, f.acc(r, 2*h+1), true, false))
+			s.i(xtn(11+h, 11+h, false, true))
+		}
+		s.i("VST1.P %s, (R5)(R7)", f.list(11, nv/2, "B8"))
+	}
 }
 
 // rqNEON requantises eight channels at a time, as two halves of four

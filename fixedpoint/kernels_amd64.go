@@ -303,7 +303,7 @@ func vnniOne4x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int3
 func vnniOne5x24(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int)
 
 // asmBlockOne runs the r-row fused kernel of family id on m rows.
-func asmBlockOne(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, lo, hi int32, mask int) {
+func asmBlockOne(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32, mask int) {
 	switch id {
 	case kVNNI16:
 		switch r {

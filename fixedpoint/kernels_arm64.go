@@ -180,6 +180,91 @@ func asmBlock(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b 
 }
 
 //go:noescape
+func smlalOne1x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne2x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne3x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne4x16(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne1x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne2x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne3x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne4x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne5x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne6x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne7x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+//go:noescape
+func smlalOne8x8(m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32)
+
+// asmBlockOne runs the r-row fused kernel of family id on m rows.
+func asmBlockOne(id kernelID, r int, m int, a *int8, rsa, segs, lds, groups int, b *int8, init *int32, y *int8, ldy int, p *int32, zp, lo, hi int32, mask int) {
+	switch id {
+	case kSMLAL16:
+		switch r {
+		case 1:
+			smlalOne1x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 2:
+			smlalOne2x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 3:
+			smlalOne3x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 4:
+			smlalOne4x16(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		}
+	case kSMLAL8:
+		switch r {
+		case 1:
+			smlalOne1x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 2:
+			smlalOne2x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 3:
+			smlalOne3x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 4:
+			smlalOne4x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 5:
+			smlalOne5x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 6:
+			smlalOne6x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 7:
+			smlalOne7x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		case 8:
+			smlalOne8x8(m, a, rsa, segs, lds, groups, b, init, y, ldy, p, zp, lo, hi)
+			return
+		}
+	}
+	panic("fixedpoint: no such fused block kernel")
+}
+
+//go:noescape
 func rqNEON(m, chunks int, c *int32, ldc int, y *int8, ldy int, p *int32, zp, lo, hi int32)
 
 //go:noescape

@@ -41,7 +41,7 @@ type outStage struct {
 	p          []int32
 	p16        []int32
 	one        []int32
-	one8       []int32 // rqOneNEON's: per chunk of 8 channels, multipliers, then -e
+	one8       []int32 // rqOneNEON's and smlalOne's: per chunk of 8 channels, multipliers, then -e
 	zp, lo, hi int32
 }
 
@@ -92,6 +92,20 @@ func (o *outStage) oneAt(ch int) (m, c, s int64) {
 	return qw(0), qw(2), qw(4) + 32*int64(ch%2)
 }
 
+// one8At returns channel ch's oneParams computed from o.one8, as the
+// twin of the arm64 kernels that read one8 (rqOneNEON, smlalOne) takes
+// them. Those kernels compute h = floor((acc·m + 2^30) / 2^31) (SQRDMULH,
+// which cannot saturate for m >= 0) and then floor((h + 2^(e-1)) / 2^e)
+// (SRSHL by -e, whose rounding term is added without overflow), which is
+// floor((acc·m + 2^30 + 2^(30+e)) / 2^(31+e)) by the identity in
+// oneRounding; plus the zero point and clamped, that is oneLane's value
+// for every acc, not only where h >= 0.
+func (o *outStage) one8At(ch int) (m, c, s int64) {
+	r := o.one8[ch/8*16:][:16]
+	e := -int64(r[8+ch%8])
+	return int64(r[ch%8]), 1<<30 + 1<<(30+e) + int64(o.zp)<<(31+e), 31 + e
+}
+
 // oneLane is the twin of rqOne512 for one accumulator, given its
 // channel's oneParams:
 //
@@ -107,7 +121,9 @@ func (o *outStage) oneLane(acc int32, m, c, s int64) int8 {
 func newOutStage(q requant, n int, kind outKind) outStage {
 	o := outStage{p: make([]int32, (n+7)/8*rqStride), zp: q.zp, lo: q.min, hi: q.max}
 	if kind == outNEON && oneRounding(q) {
-		o.one8 = make([]int32, (n+7)/8*16)
+		// Whole chunks of sixteen channels, as smlalOne reads for a
+		// 16-column panel; channels past n are zeros, never stored.
+		o.one8 = make([]int32, (n+15)/16*32)
 		for ch := range n {
 			o.one8[ch/8*16+ch%8], o.one8[ch/8*16+8+ch%8] = q.mult[ch], int32(q.shift[ch]) // shift = -e
 		}
