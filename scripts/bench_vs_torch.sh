@@ -6,22 +6,39 @@
 # or TORCH_BENCH); catsep64 (and catnet64 again, as a check on the two
 # agreeing) is scripts/torch_train_bench.py, which times any catd
 # architecture the same way.
-# Usage: scripts/bench_vs_torch.sh [path/to/catd] [ROUNDS]   (needs python3-torch)
+# Both run on the same CPU (the first this script may use), one after the
+# other. Installs Debian's python3-torch if Python cannot import torch.
+# Usage: scripts/bench_vs_torch.sh [path/to/catd] [ROUNDS]
 set -euo pipefail
 catd=${1:-./bin/catd}
 rounds=${2:-1}
 ref=${TORCH_BENCH:-../shared/bench/torch_catnet.py}
 [ -f "$ref" ] || { echo "no PyTorch reference at $ref (set TORCH_BENCH)" >&2; exit 1; }
 here=$(dirname "$0")
+py=/usr/bin/python3
+if ! "$py" -c 'import torch' 2>/dev/null; then
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "bench-torch: installing python3-torch" >&2
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-torch
+fi
+
+# One core for all: the first CPU this process may use.
+cpu=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//; s/[,-].*//')
+pin=()
+if command -v taskset >/dev/null && [ -n "$cpu" ]; then
+	pin=(taskset -c "$cpu")
+fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
-	GOMAXPROCS=1 "$catd" bench --model catnet64 --json >"$out/catd-catnet64.$r"
-	/usr/bin/python3 "$ref" 1 >"$out/torch-catnet64.$r"
-	GOMAXPROCS=1 "$catd" bench --model catsep64 --json >"$out/catd-catsep64.$r"
-	/usr/bin/python3 "$here/torch_train_bench.py" catsep64 1 >"$out/torch-catsep64.$r"
-	/usr/bin/python3 "$here/torch_train_bench.py" catnet64 1 >"$out/torch-catnet64-ours.$r"
+	GOMAXPROCS=1 "${pin[@]}" "$catd" bench --model catnet64 --json >"$out/catd-catnet64.$r"
+	"${pin[@]}" "$py" "$ref" 1 >"$out/torch-catnet64.$r"
+	GOMAXPROCS=1 "${pin[@]}" "$catd" bench --model catsep64 --json >"$out/catd-catsep64.$r"
+	"${pin[@]}" "$py" "$here/torch_train_bench.py" catsep64 1 >"$out/torch-catsep64.$r"
+	"${pin[@]}" "$py" "$here/torch_train_bench.py" catnet64 1 >"$out/torch-catnet64-ours.$r"
 	echo "round $r:" "$(tail -n 1 "$out/torch-catnet64.$r")" >&2
 done
 head -n 1 "$out/torch-catnet64.1"
