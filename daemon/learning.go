@@ -182,7 +182,7 @@ func newLearner(m *loaded, r *learn.Replay, c config.Learn) (*learn.Learner, err
 		return nil, err
 	}
 	if m.anchor != nil {
-		if err := l.SetAnchor(m.anchor); err != nil {
+		if err := l.SetAnchor(m.anchor, m.anchorThreshold); err != nil {
 			return nil, err
 		}
 	}

@@ -89,6 +89,9 @@ type loaded struct {
 	// (learning pulls toward them: learn.Config.Anchor); nil for the model
 	// itself, whose own weights are the anchor.
 	anchor []float32
+	// anchorThreshold is that model file's decision threshold, for a
+	// checkpoint: recalibrations start from it (learn.Config.ThresholdPrior).
+	anchorThreshold float32
 	// importance is the file whose values weigh the anchor's pull
 	// parameter by parameter (learn.Config.Importance), checked: the
 	// built-in model's, or the one next to the model file
@@ -442,7 +445,7 @@ func (s *service) resume(m *loaded) *loaded {
 		s.log.Info().Str("model", m.name).Msg("no checkpoint of this model: starting from the model itself")
 		return m
 	}
-	got.name, got.base, got.anchor, got.importance = filepath.Base(path)+" (from "+m.name+")", m.base, m.infer.Params, m.importance
+	got.name, got.base, got.anchor, got.anchorThreshold, got.importance = filepath.Base(path)+" (from "+m.name+")", m.base, m.infer.Params, m.info.Threshold, m.importance
 	s.checkpoint.Store(&path)
 	s.log.Info().Str("checkpoint", path).Str("model", m.name).Msg("resuming from checkpoint")
 	return got

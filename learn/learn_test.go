@@ -931,7 +931,7 @@ func TestAnchorBoundsDrift(t *testing.T) {
 			for i := range shifted {
 				shifted[i] += 0.5
 			}
-			if err := l.SetAnchor(shifted); err != nil {
+			if err := l.SetAnchor(shifted, 0.5); err != nil {
 				t.Fatal(err)
 			}
 			start = shifted
@@ -954,7 +954,7 @@ func TestAnchorBoundsDrift(t *testing.T) {
 		t.Errorf("a set anchor does not pull: %.3f from it", d)
 	}
 	l, _ := newLearner(t, Config{}, 20)
-	if err := l.SetAnchor(make([]float32, 3)); err == nil {
+	if err := l.SetAnchor(make([]float32, 3), 0.5); err == nil {
 		t.Error("an anchor of the wrong length was taken")
 	}
 }
@@ -1025,4 +1025,48 @@ func lossOf(v validation) float64 {
 		n[c]++
 	}
 	return (sum[0]/float64(n[0]) + sum[1]/float64(n[1])) / 2
+}
+
+// TestThresholdPrior checks that recalibration starts from the anchor's
+// threshold and moves from it as far as ThresholdPrior lets the held-out
+// labels take it, and that KeepThreshold keeps it.
+func TestThresholdPrior(t *testing.T) {
+	const start = 0.1
+	logit := func(p float32) float64 { return math.Log(float64(p) / (1 - float64(p))) }
+	thr := func(cfg Config) float32 {
+		cfg.LR, cfg.Steps, cfg.Batch, cfg.Margin = 0.05, 30, 8, 0.05
+		l, _ := newLearner(t, cfg, 80)
+		if err := l.SetAnchor(l.Net().Params, start); err != nil {
+			t.Fatal(err)
+		}
+		accepted := 0
+		for range 4 {
+			res, err := l.Round(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Accepted {
+				accepted++
+				if res.Threshold != l.Info().Threshold {
+					t.Errorf("round reports threshold %v, the model has %v", res.Threshold, l.Info().Threshold)
+				}
+			}
+		}
+		if accepted == 0 {
+			t.Fatal("no round accepted")
+		}
+		return l.Info().Threshold
+	}
+	free, def, heavy := thr(Config{ThresholdPrior: -1}), thr(Config{}), thr(Config{ThresholdPrior: 1e6})
+	t.Logf("threshold after 4 rounds from %v: no prior %v, default %v, heavy %v", start, free, def, heavy)
+	d := func(x float32) float64 { return math.Abs(logit(x) - logit(start)) }
+	if !(d(heavy) < 0.01) {
+		t.Errorf("a prior of a million labels left the threshold at %v, not at the start %v", heavy, start)
+	}
+	if !(d(free) > d(def) && d(def) > d(heavy)) {
+		t.Errorf("thresholds %v (no prior), %v (default), %v (heavy): not nearer the start %v as the prior grows", free, def, heavy, start)
+	}
+	if got := thr(Config{KeepThreshold: true}); got != start {
+		t.Errorf("KeepThreshold: threshold %v, want the start %v", got, start)
+	}
 }

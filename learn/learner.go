@@ -92,8 +92,18 @@ type Config struct {
 	// best cut (metrics.BestThreshold) instead of a fitted calibration
 	// (metrics.CalibratedThreshold), which varies less with few labels.
 	BestCut bool
-	Augment train.Augment // default train.DefaultAugment
-	Seed    uint64
+	// ThresholdPrior is how many labels' worth of weight the threshold
+	// learning started with (the model's own, fitted on far more images
+	// than a household labels) keeps when the held-out labels recalibrate
+	// it (default 20; negative: none). A few labels move it a little, many
+	// as far as they need: a household's cats against its dogs alone
+	// would call for a stricter threshold than what the model knew about
+	// cats needs.
+	ThresholdPrior float64
+	// KeepThreshold keeps the starting threshold: no recalibration.
+	KeepThreshold bool
+	Augment       train.Augment // default train.DefaultAugment
+	Seed          uint64
 	// Explode is the factor over the round's first loss (at least ln 2,
 	// a guess's loss) that counts as blowing up (default 20).
 	Explode float64
@@ -150,6 +160,7 @@ func (c *Config) defaults() {
 	def(&c.Anchor, 0.5)
 	def(&c.Average, 0.5)
 	def(&c.Shrink, 0.5)
+	def(&c.ThresholdPrior, 20)
 	def(&c.Noise, 1)
 	switch {
 	case c.HeadWarmup == 0:
@@ -217,6 +228,9 @@ type Learner struct {
 	// bfloat16: a pull toward it needs no more precision, and it takes
 	// half the memory.
 	anchor []uint16
+	// anchorThreshold is the decision threshold of the model anchor's
+	// weights come from: the prior of each recalibration.
+	anchorThreshold float32
 	// importance is Anchor's weight per trained parameter (bfloat16), nil
 	// for the same weight everywhere.
 	importance []uint16
@@ -285,6 +299,7 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 		x: make([]float32, min(cfg.Chunk, cfg.Batch)*in), y: make([]float32, cfg.Chunk), w: make([]float32, cfg.Chunk),
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	toBfloat16(l.anchor, tn.Params[off:])
+	l.anchorThreshold = info.Threshold
 	if cfg.Importance != nil {
 		if len(cfg.Importance) != len(tn.Params) {
 			return nil, fmt.Errorf("learn: importance of %d parameters for a network of %d", len(cfg.Importance), len(tn.Params))
@@ -298,13 +313,16 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 }
 
 // SetAnchor sets the weights Anchor pulls toward (the network's parameters,
-// all of them, as in Net().Params): those of the model a checkpoint was
+// all of them, as in Net().Params) and the threshold recalibrations start
+// from (Config.ThresholdPrior; outside (0, 1): none, 0.5 is used): those
+// of the model a checkpoint was
 // fine-tuned from, when the learner starts from the checkpoint.
-func (l *Learner) SetAnchor(params []float32) error {
+func (l *Learner) SetAnchor(params []float32, threshold float32) error {
 	if len(params) != len(l.net.Params) {
 		return fmt.Errorf("learn: anchor of %d parameters for a network of %d", len(params), len(l.net.Params))
 	}
 	toBfloat16(l.anchor, params[l.off:])
+	l.anchorThreshold = threshold
 	return nil
 }
 
@@ -517,8 +535,15 @@ func (l *Learner) accept(v validation, res *Result) {
 // (balanced accuracy): a calibration fitted to them, or with BestCut the
 // best cut.
 func (l *Learner) threshold(v validation) (float32, error) {
+	prior := l.anchorThreshold
+	if !(prior > 0 && prior < 1) {
+		prior = 0.5 // a model without a fitted threshold
+	}
+	if l.cfg.KeepThreshold {
+		return prior, nil
+	}
 	if !l.cfg.BestCut {
-		if t, err := metrics.CalibratedThreshold(v.p, v.labels); err == nil {
+		if t, err := metrics.CalibratedThresholdNear(v.p, v.labels, prior, l.cfg.ThresholdPrior); err == nil {
 			return t, nil
 		}
 	}

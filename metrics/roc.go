@@ -223,6 +223,22 @@ func keyScore(k uint32) float32 {
 // It fails as [ROCAUC] does, and when the scores rank cats below non-cats
 // (a ≤ 0): then no threshold on them helps.
 func CalibratedThreshold(scores []float32, labels []bool) (float32, error) {
+	return CalibratedThresholdNear(scores, labels, 0.5, 2)
+}
+
+// CalibratedThresholdNear is [CalibratedThreshold] with the fit pulled
+// toward a calibration that crosses 0.5 at the score prior (a = 1,
+// b = -logit(prior)) with the weight of weight labels: the threshold
+// stays near prior unless the labels are many or say clearly otherwise.
+// It is how a threshold already fitted on other data (a model's own) is
+// updated by a few labels. prior must be in (0, 1) and weight ≥ 0.
+func CalibratedThresholdNear(scores []float32, labels []bool, prior float32, weight float64) (float32, error) {
+	if !(prior > 0 && prior < 1) {
+		return 0, fmt.Errorf("metrics: CalibratedThreshold: prior threshold %v, want (0, 1)", prior)
+	}
+	if !(weight >= 0) || math.IsInf(weight, 1) {
+		return 0, fmt.Errorf("metrics: CalibratedThreshold: prior weight %v, want a finite number ≥ 0", weight)
+	}
 	checkLen("CalibratedThreshold", scores, labels)
 	var cats, non int
 	for i, s := range scores {
@@ -240,16 +256,16 @@ func CalibratedThreshold(scores []float32, labels []bool) (float32, error) {
 	}
 	n := float64(cats + non)
 	wc, wn := n/(2*float64(cats)), n/(2*float64(non))
-	const prior = 2.0
 	logit := func(p float64) float64 {
 		p = math.Min(math.Max(p, 1e-7), 1-1e-7)
 		return math.Log(p / (1 - p))
 	}
-	a, b := 1.0, 0.0
+	b0 := -logit(float64(prior))
+	a, b := 1.0, b0
 	for range 50 {
 		// Gradient and Hessian of the weighted log loss plus the prior.
-		ga, gb := prior*(a-1), prior*b
-		haa, hab, hbb := prior, 0.0, prior
+		ga, gb := weight*(a-1), weight*(b-b0)
+		haa, hab, hbb := weight, 0.0, weight
 		for i, s := range scores {
 			z := logit(float64(s))
 			p := 1 / (1 + math.Exp(-(a*z + b)))

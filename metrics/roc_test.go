@@ -526,3 +526,47 @@ func TestCalibratedThreshold(t *testing.T) {
 		}
 	})
 }
+
+func TestCalibratedThresholdNear(t *testing.T) {
+	logit := func(p float32) float64 { return math.Log(float64(p) / (1 - float64(p))) }
+	r := rand.New(rand.NewPCG(5, 6))
+	// The classes' densities cross at logit 1; the prior says logit -1.
+	s, l := gaussScores(r, 400, 2, true, nil, nil)
+	s, l = gaussScores(r, 400, 0, false, s, l)
+	prior := float32(1 / (1 + math.Exp(1)))
+	var last float64 = -2
+	for _, w := range []float64{1e6, 400, 40, 0} {
+		thr, err := CalibratedThresholdNear(s, l, prior, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logit(thr)
+		t.Logf("prior weight %g: threshold logit %.3f", w, got)
+		if got <= last {
+			t.Errorf("prior weight %g: logit %.3f, not above %.3f with a heavier prior: the labels should move it further", w, got, last)
+		}
+		last = got
+		switch w {
+		case 1e6:
+			if math.Abs(got+1) > 0.01 {
+				t.Errorf("a prior of a million labels gave logit %.3f, want the prior's -1", got)
+			}
+		case 0:
+			if math.Abs(got-1) > 0.15 {
+				t.Errorf("no prior gave logit %.3f, want the crossing at 1", got)
+			}
+		}
+	}
+	// Half-way weight between prior and data: somewhere between.
+	if thr, _ := CalibratedThresholdNear(s, l, prior, 800); !(logit(thr) > -1 && logit(thr) < 1) {
+		t.Errorf("a prior as heavy as the labels gave logit %.3f, want between -1 and 1", logit(thr))
+	}
+	for _, c := range []struct {
+		prior  float32
+		weight float64
+	}{{0, 2}, {1, 2}, {float32(math.NaN()), 2}, {0.3, -1}, {0.3, math.Inf(1)}, {0.3, math.NaN()}} {
+		if _, err := CalibratedThresholdNear(s, l, c.prior, c.weight); err == nil {
+			t.Errorf("prior %v weight %v: no error", c.prior, c.weight)
+		}
+	}
+}

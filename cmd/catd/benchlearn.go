@@ -50,6 +50,8 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	fs.Float64Var(&ab.RecentShare, "recent-share", 0, "ablation: share of each class's draws from its newest labels")
 	fs.Float64Var(&ab.Noise, "noise", 0, "ablation: standard errors of the paired held-out loss change an accepted round may rise by")
 	fs.BoolVar(&ab.BestCut, "best-cut", false, "ablation: recalibrate the threshold to the held-out labels' best cut instead of a fitted calibration")
+	fs.Float64Var(&ab.ThresholdPrior, "threshold-prior", 0, "ablation: labels' worth of weight the starting threshold keeps in each recalibration")
+	fs.BoolVar(&ab.KeepThreshold, "keep-threshold", false, "ablation: keep the starting threshold (no recalibration)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
@@ -89,7 +91,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 		}
 		// The ablation flags given replace the learn section's settings.
 		lc.BackboneLR, lc.Prox, lc.Average, lc.HeadWarmup, lc.Shrink, lc.RecentShare = ab.BackboneLR, ab.Prox, ab.Average, ab.HeadWarmup, ab.Shrink, ab.RecentShare
-		lc.BestCut, lc.Noise = ab.BestCut, ab.Noise
+		lc.BestCut, lc.Noise, lc.ThresholdPrior, lc.KeepThreshold = ab.BestCut, ab.Noise, ab.ThresholdPrior, ab.KeepThreshold
 		if fs.Changed("anchor") {
 			lc.Anchor = ab.Anchor
 		}

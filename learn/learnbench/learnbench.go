@@ -87,10 +87,15 @@ type Options struct {
 }
 
 // Score is a model's figures on a test set: balanced accuracy at its
-// decision threshold, and ROC AUC.
+// decision threshold, and ROC AUC. Two more balanced accuracies tell a
+// change of threshold from a change of the weights: at the threshold the
+// run started with, and at the best threshold for this set (an oracle no
+// household has).
 type Score struct {
-	BalAcc float64 `json:"balanced_accuracy"`
-	AUC    float64 `json:"roc_auc"`
+	BalAcc      float64 `json:"balanced_accuracy"`
+	AUC         float64 `json:"roc_auc"`
+	BalAccStart float64 `json:"balanced_accuracy_at_start_threshold"`
+	BalAccBest  float64 `json:"balanced_accuracy_at_best_threshold"`
 }
 
 // Point is the test score after an accepted round.
@@ -114,15 +119,18 @@ type Outcome struct {
 	// ForgetAUC is the forgetting set's ROC AUC before and after (no
 	// threshold in it: what the weights forgot, apart from the threshold
 	// the household's labels set).
-	ForgetAUCBefore float64       `json:"forget_roc_auc_before"`
-	ForgetAUCAfter  float64       `json:"forget_roc_auc_after"`
-	Threshold       float32       `json:"threshold"` // the decision threshold after
-	Rounds          int           `json:"rounds"`
-	Accepted        int           `json:"accepted"`
-	Ticks           int           `json:"ticks"`
-	Curve           []Point       `json:"curve"`
-	Trace           []Round       `json:"rounds_trace"`
-	Took            time.Duration `json:"took_ns"`
+	ForgetAUCBefore float64 `json:"forget_roc_auc_before"`
+	ForgetAUCAfter  float64 `json:"forget_roc_auc_after"`
+	// ForgetScore is all of the forgetting set's figures, before and after.
+	ForgetScoreBefore Score         `json:"forget_before"`
+	ForgetScoreAfter  Score         `json:"forget_after"`
+	Threshold         float32       `json:"threshold"` // the decision threshold after
+	Rounds            int           `json:"rounds"`
+	Accepted          int           `json:"accepted"`
+	Ticks             int           `json:"ticks"`
+	Curve             []Point       `json:"curve"`
+	Trace             []Round       `json:"rounds_trace"`
+	Took              time.Duration `json:"took_ns"`
 }
 
 // Round is one round of a run, as its trained event reports it.
@@ -200,9 +208,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	out.Before = score(eval, o.Info, sc.Test)
+	thr0 := o.Info.Threshold
+	out.Before = score(eval, o.Info, thr0, sc.Test)
 	if o.Forget != nil {
-		f := score(eval, o.Info, o.Forget)
+		f := score(eval, o.Info, thr0, o.Forget)
+		out.ForgetScoreBefore = f
 		out.ForgetBefore, out.ForgetAUCBefore = f.BalAcc, f.AUC
 	}
 	arrival := Arrival(sc.Labels, sc.Order, sc.Seed)
@@ -256,14 +266,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 		if res.Accepted {
 			out.Accepted++
 			copy(eval.Params, l.Net().Params)
-			s := score(eval, l.Info(), sc.Test)
+			s := score(eval, l.Info(), thr0, sc.Test)
 			out.Curve = append(out.Curve, Point{Tick: tick, Labels: given, AUC: s.AUC, BalAcc: s.BalAcc})
 		}
 	}
 	copy(eval.Params, l.Net().Params)
-	out.After = score(eval, l.Info(), sc.Test)
+	out.After = score(eval, l.Info(), thr0, sc.Test)
 	if o.Forget != nil {
-		f := score(eval, l.Info(), o.Forget)
+		f := score(eval, l.Info(), thr0, o.Forget)
+		out.ForgetScoreAfter = f
 		out.ForgetAfter, out.ForgetAUCAfter = f.BalAcc, f.AUC
 	}
 	out.Threshold = l.Info().Threshold
@@ -271,15 +282,20 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	return out, nil
 }
 
-// score measures n (batch 1) on set at info's threshold.
-func score(n *model.Net, info model.Info, set *dataset.Set) Score {
+// score measures n (batch 1) on set at info's threshold (and at start's,
+// and at the set's best).
+func score(n *model.Net, info model.Info, start float32, set *dataset.Set) Score {
 	x := make([]float32, n.InputLen())
 	p := make([]float32, set.Len())
 	for i := range set.Len() {
 		info.NormalizePixels(x, set.Image(i))
 		n.Predict(p[i:i+1], x)
 	}
-	s := Score{BalAcc: metrics.NewConfusion(p, set.Labels, info.Threshold).BalancedAccuracy(), AUC: math.NaN()}
+	s := Score{BalAcc: metrics.NewConfusion(p, set.Labels, info.Threshold).BalancedAccuracy(), AUC: math.NaN(),
+		BalAccStart: metrics.NewConfusion(p, set.Labels, start).BalancedAccuracy()}
+	if _, best, err := metrics.BestThreshold(p, set.Labels); err == nil {
+		s.BalAccBest = best
+	}
 	if a, err := metrics.ROCAUC(p, set.Labels); err == nil {
 		s.AUC = a
 	}
