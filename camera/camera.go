@@ -121,6 +121,26 @@ type StatsReporter interface {
 	Stats() Stats
 }
 
+// BackPressure is implemented by the sources that can leave the pace to
+// their reader.
+type BackPressure interface {
+	// WaitsForReader reports whether the source reads a frame only when
+	// Next asks for it and loses nothing by being asked late (file: with
+	// fps=max). A reader that keeps only the latest frame should then wait
+	// until it has used the frame before reading the next, so that every
+	// frame is used, in order, and none is read only to be dropped. Live
+	// sources (cameras, test:, files played at a frame rate) do not wait:
+	// their frames come when they come and the reader keeps the newest.
+	WaitsForReader() bool
+}
+
+// WaitsForReader reports whether src implements BackPressure and waits for
+// its reader.
+func WaitsForReader(src Source) bool {
+	b, ok := src.(BackPressure)
+	return ok && b.WaitsForReader()
+}
+
 // ErrClosed is returned by Next once the source has been closed.
 var ErrClosed = errors.New("camera: source closed")
 
@@ -182,6 +202,7 @@ func Check(uri string) error {
 //	test:?w=320&h=240&fps=10&format=rgb24   synthetic moving pattern (format rgb24 or yuyv)
 //	file:PATH?fps=10&loop=true&max=BYTES    a JPEG or PNG file, a folder of them (name order),
 //	                                        or an MJPEG file (concatenated JPEGs), played at fps
+//	                                        (fps=max: every frame, as fast as they are taken)
 //	dir:PATH?settle=100ms&timeout=2s&max=BYTES&keep=false
 //	                                        new JPEG/PNG files appearing in a folder, once each,
 //	                                        removed once read unless keep=true; the folder is
@@ -196,6 +217,15 @@ func Check(uri string) error {
 //
 // PATH may also be written file:///abs/path. Errors name the URI and the
 // problem; unknown query parameters are errors.
+//
+// For file:, fps is the frame rate in Hz (0.001 to 1e9; default 10): the
+// frames come on that clock whether or not the reader keeps up, as a
+// camera's do, and a reader that keeps only the latest frame drops the
+// others. fps=max (any case) plays the file as fast as the reader takes
+// it instead: no pacing, each frame is read when Next asks for it, and
+// the source reports WaitsForReader (see BackPressure), so a pipeline
+// uses every frame, in order, and reads none only to drop it; for
+// benchmarks and for replaying a recording frame by frame.
 //
 // For exec:, options come as a query between "exec:?" and a " -- " word,
 // and everything after it is the command line; without a leading '?' the

@@ -46,6 +46,7 @@ func (c *wallClock) Sleep(ctx context.Context, done <-chan struct{}, d time.Dura
 // pacer hands out frame times on a fixed grid start + n·period, like
 // time.Ticker: a late caller does not shift the grid (no drift), and ticks
 // missed by more than one period are dropped rather than delivered in a burst.
+// A period of 0 never waits.
 type pacer struct {
 	clk    clock
 	period time.Duration
@@ -64,6 +65,9 @@ func (p *pacer) wait(ctx context.Context, done <-chan struct{}) (time.Time, erro
 	default:
 	}
 	now := p.clk.Now()
+	if p.period == 0 { // no pacing
+		return now, nil
+	}
 	if p.next.IsZero() {
 		p.next = now
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // fileSource is the file: source: one image, a folder of images in name
-// order, or an MJPEG file, played at a fixed rate and looped.
+// order, or an MJPEG file, played at a fixed rate (or, with fps=max, as
+// fast as they are asked for) and looped.
 type fileSource struct {
 	uri  string
 	cfg  fileConfig
@@ -109,6 +110,10 @@ func openFile(uri string, c fileConfig, log zerolog.Logger, clk clock) (*fileSou
 }
 
 func (s *fileSource) String() string { return s.uri }
+
+// WaitsForReader reports whether the source is unpaced (fps=max): a frame
+// is read when Next asks for it, so a reader that waits loses none.
+func (s *fileSource) WaitsForReader() bool { return s.cfg.period == 0 }
 
 func (s *fileSource) Stats() Stats {
 	return Stats{Frames: s.frames.Load(), Corrupt: s.corrupt.Load()}

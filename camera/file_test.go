@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -166,6 +167,84 @@ func TestFileSourceMJPEGAllocs(t *testing.T) {
 		if err := src.Next(ctx, &f); err != nil || len(f.Data) != len(a) {
 			t.Fatalf("Next: %d bytes, %v", len(f.Data), err)
 		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per frame, want 0", allocs)
+	}
+}
+
+// TestFileSourceMax: with fps=max the source never sleeps, delivers every
+// frame of the file in order, loop after loop, says it waits for its
+// reader, and stops at once when cancelled or closed.
+func TestFileSourceMax(t *testing.T) {
+	dir := t.TempDir()
+	a, c := makeJPEG(t, 32, 24, 1), makeJPEG(t, 16, 16, 3)
+	name := filepath.Join(dir, "stream.mjpeg")
+	writeFile(t, name, concat(a, c, a, c, c))
+	want := [][]byte{a, c, a, c, c}
+
+	u, err := parseURI("file:" + name + "?fps=max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFileConfig(u, Options{FPS: 5}) // fps=max wins over Options.FPS
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	src, err := openFile("file:"+name+"?fps=max", cfg, zerolog.Nop(), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if !WaitsForReader(src) {
+		t.Error("fps=max: WaitsForReader() = false, want true")
+	}
+	frames, err := readFrames(t, src, 3*len(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if f.Seq != uint64(i+1) || !bytes.Equal(f.Data, want[i%len(want)]) {
+			t.Errorf("frame %d: Seq %d, %d bytes; want Seq %d, %d bytes", i, f.Seq, len(f.Data), i+1, len(want[i%len(want)]))
+		}
+	}
+	if len(clk.sleeps) != 0 {
+		t.Errorf("fps=max slept %v, want no sleep", clk.sleeps)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var f Frame
+	if err := src.Next(ctx, &f); err != context.Canceled {
+		t.Errorf("Next with a cancelled context: %v, want context.Canceled", err)
+	}
+	src.Close()
+	if err := src.Next(context.Background(), &f); err != ErrClosed {
+		t.Errorf("Next after Close: %v, want ErrClosed", err)
+	}
+
+	for _, uri := range []string{"file:" + name + "?fps=1e9", "file:" + name} {
+		if WaitsForReader(mustOpen(t, uri, Options{})) {
+			t.Errorf("%s: WaitsForReader() = true, want false (a paced file plays like a camera)", uri)
+		}
+	}
+}
+
+func TestFileSourceMaxAllocs(t *testing.T) {
+	name, a := mjpegFile(t, 3) // loops every 3 frames
+	src := mustOpen(t, "file:"+name+"?fps=max", Options{})
+	var f Frame
+	ctx := context.Background()
+	if err := src.Next(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	seq := f.Seq
+	allocs := testing.AllocsPerRun(30, func() {
+		if err := src.Next(ctx, &f); err != nil || len(f.Data) != len(a) || f.Seq != seq+1 {
+			t.Fatalf("Next: frame %d after %d, %d bytes, %v", f.Seq, seq, len(f.Data), err)
+		}
+		seq = f.Seq
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per frame, want 0", allocs)

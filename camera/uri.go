@@ -201,7 +201,9 @@ func parseTestConfig(u sourceURI, opt Options) (testConfig, error) {
 
 // fileConfig is a parsed file: URI.
 type fileConfig struct {
-	path     string
+	path string
+	// period is the time between frames; 0 (fps=max) reads each frame when
+	// Next asks for it, without pacing.
 	period   time.Duration
 	loop     bool
 	maxFrame int
@@ -215,11 +217,17 @@ func parseFileConfig(u sourceURI, opt Options) (fileConfig, error) {
 	if err := checkOptFPS(opt.FPS); err != nil {
 		return c, err
 	}
-	fps, err := u.float("fps", cmp0(opt.FPS, defaultFPS), 1e-3, maxFPS)
-	if err != nil {
-		return c, err
+	if v, ok := u.q["fps"]; ok && strings.EqualFold(v[0], "max") {
+		// Period 0: no pacing, every frame as soon as Next asks for it.
+		u.take("fps")
+	} else {
+		fps, err := u.float("fps", cmp0(opt.FPS, defaultFPS), 1e-3, maxFPS)
+		if err != nil {
+			return c, fmt.Errorf("%w, or max (every frame, as fast as they are taken)", err)
+		}
+		c.period = fpsPeriod(fps)
 	}
-	c.period = fpsPeriod(fps)
+	var err error
 	if c.loop, err = u.bool("loop", true); err != nil {
 		return c, err
 	}

@@ -1,6 +1,8 @@
 // Package daemon is catd's long-running service: it reads frames from a
 // camera source, keeps only the latest one (old frames are dropped, never
-// queued), turns it into model input, asks the model for p(cat), decides
+// queued; a source that waits for its reader, such as a file played with
+// fps=max, is read one frame ahead instead, losing none), turns it into
+// model input, asks the model for p(cat), decides
 // with hysteresis whether a cat is present, and reports changes and
 // periodic statistics as structured log events.
 //
@@ -184,6 +186,7 @@ type slot struct {
 	mu      sync.Mutex
 	frame   *camera.Frame // nil when empty
 	ready   chan struct{} // one token when frame is non-nil
+	taken   chan struct{} // one token when take emptied the slot
 	dropped uint64
 
 	// The frames the sources skipped as corrupt before handing any over
@@ -230,10 +233,33 @@ func (s *slot) put(f *camera.Frame) (old *camera.Frame) {
 
 func (s *slot) take() *camera.Frame {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	f := s.frame
 	s.frame = nil
+	s.mu.Unlock()
+	if f != nil {
+		select {
+		case s.taken <- struct{}{}:
+		default:
+		}
+	}
 	return f
+}
+
+// waitEmpty waits until the slot holds no frame, or ctx ends.
+func (s *slot) waitEmpty(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		empty := s.frame == nil
+		s.mu.Unlock()
+		if empty {
+			return nil
+		}
+		select {
+		case <-s.taken:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // RunPipeline runs the pipeline until ctx is cancelled or the source fails
@@ -255,7 +281,7 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig, log zerolog.Logger) er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	sl := &slot{ready: make(chan struct{}, 1)}
+	sl := &slot{ready: make(chan struct{}, 1), taken: make(chan struct{}, 1)}
 	free := make(chan *camera.Frame, 3)
 	for range 3 {
 		free <- &camera.Frame{}
@@ -330,8 +356,13 @@ func capture(ctx context.Context, src camera.Source, swaps <-chan sourceSwap, sl
 	}
 }
 
-// readFrames reads frames until ctx ends or src fails.
+// readFrames reads frames until ctx ends or src fails. From a source that
+// waits for its reader (camera.WaitsForReader: a file played with
+// fps=max), a frame is put in the slot only once inference has taken the
+// one before: every frame is judged, in order, and none is read only to be
+// dropped. The next frame is read meanwhile, while inference works.
 func readFrames(ctx context.Context, src camera.Source, sl *slot, free chan *camera.Frame) error {
+	wait := camera.WaitsForReader(src)
 	for {
 		var f *camera.Frame
 		select {
@@ -345,6 +376,12 @@ func readFrames(ctx context.Context, src camera.Source, sl *slot, free chan *cam
 				return ctx.Err()
 			}
 			return fmt.Errorf("daemon: source %s: %w", src, err)
+		}
+		if wait {
+			if err := sl.waitEmpty(ctx); err != nil {
+				free <- f
+				return err
+			}
 		}
 		if old := sl.put(f); old != nil {
 			free <- old

@@ -10,10 +10,15 @@
 #   ffmpeg -threads 1 -lowres 3 -i stream.mjpeg -vf scale=64:64:flags=area -f null -
 #       decode at 1/8 in the DCT domain and an area resize to 64x64: the
 #       stream read 5 times over (-stream_loop 4), frames/s = frames / wall time;
-#   catd bench --pipeline [--int8] --source 'file:stream.mjpeg?fps=100000&loop=true'
+#   catd bench --pipeline [--int8] --source 'file:stream.mjpeg?fps=max&loop=true'
 #       the daemon's whole pipeline (capture, decode at the scale it picks,
 #       resize, inference of the built-in model, decision) for SECONDS,
-#       once in float32 and once in int8 (detect.int8).
+#       once in float32 and once in int8 (detect.int8). fps=max has the
+#       file wait for the pipeline: each frame is read once the one before
+#       has been taken, so every frame read is decoded and inferred, in
+#       order, none dropped, as ffmpeg decodes every frame; catd's
+#       frames/s is frames inferred (= read = decoded) / wall time, and the
+#       script fails if catd reports a dropped frame.
 #
 # It prints each round and then the medians: frames/s of each, catd's
 # over ffmpeg's, catd's allocations and bytes per frame, and catd's decode
@@ -71,7 +76,13 @@ catd_round() { # catd_round OUT [--int8]
 	local out=$1
 	shift
 	"${pin[@]}" "$catd" bench --pipeline "$@" --duration "${secs}s" --json \
-		--source "file:$stream?fps=100000&loop=true" >"$out"
+		--source "file:$stream?fps=max&loop=true" >"$out"
+	local dropped
+	dropped=$(json dropped_frames "$out")
+	if [ "${dropped:-1}" != 0 ]; then
+		echo "bench-pipeline: catd dropped ${dropped:-?} frames ($out): not every frame was inferred" >&2
+		exit 1
+	fi
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -99,7 +110,8 @@ done
 col() { cut -f"$1" "$dir/rounds.tsv" | median; }
 scale=$(json jpeg_scale "$dir/catd-int8.json")
 echo
-echo "medians of $rounds rounds, one core ($(uname -m)), $(basename "$stream"); frames/s by the clock, and per CPU-second:"
+echo "medians of $rounds rounds, one core ($(uname -m)), $(basename "$stream"), every frame decoded by both"
+echo "(catd: read, decoded, resized and inferred, none dropped); frames/s by the clock, and per CPU-second:"
 awk -v f="$(col 2)" -v fc="$(col 3)" -v c="$(col 4)" -v cc="$(col 5)" -v c8="$(col 6)" -v c8c="$(col 7)" \
 	-v dec="$(col 8)" -v s="$scale" -v a="$(col 9)" -v b="$(col 10)" -v a8="$(col 11)" -v b8="$(col 12)" 'BEGIN {
 	printf "  ffmpeg -lowres 3 decode + area resize:  %7.1f  %7.1f\n", f, fc

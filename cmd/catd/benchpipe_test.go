@@ -52,6 +52,9 @@ func TestBenchPipelineJSON(t *testing.T) {
 	if num("jpeg_scale") != 4 {
 		t.Errorf("jpeg_scale = %v, want 4 (640x480 cropped to 64x64)", res["jpeg_scale"])
 	}
+	if num("dropped_frames") != 0 {
+		t.Errorf("dropped_frames = %v from the synthetic file played with fps=max, want 0", res["dropped_frames"])
+	}
 	if num("gomaxprocs") != 1 {
 		t.Errorf("gomaxprocs = %v, want 1", res["gomaxprocs"])
 	}
