@@ -31,16 +31,9 @@ ORT_VERSION=1.30.0
 dir=build/ort
 py=/usr/bin/python3
 
-apt_install() {
-	local sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	echo "bench-ort: installing $*" >&2
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@"
-}
-"$py" -c 'import torch' 2>/dev/null || apt_install python3-torch
-command -v node >/dev/null || apt_install nodejs
-command -v npm >/dev/null || apt_install npm
+"$py" -c 'import torch' 2>/dev/null || scripts/apt-install.sh bench-ort python3-torch
+command -v node >/dev/null || scripts/apt-install.sh bench-ort nodejs
+command -v npm >/dev/null || scripts/apt-install.sh bench-ort npm
 
 mkdir -p "$dir"
 if [ "$(cd "$dir" && node -p "try { require('onnxruntime-node/package.json').version } catch (e) { '' }")" != "$ORT_VERSION" ]; then

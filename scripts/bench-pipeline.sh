@@ -30,13 +30,7 @@ rounds=${2:-3}
 secs=${3:-10}
 cd "$(dirname "$0")/.."
 
-if ! command -v ffmpeg >/dev/null; then
-	echo "bench-pipeline: installing ffmpeg" >&2
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends ffmpeg
-fi
+command -v ffmpeg >/dev/null || scripts/apt-install.sh bench-pipeline ffmpeg
 
 dir=build/bench
 stream=$dir/testsrc2-640x480.mjpeg

@@ -16,13 +16,7 @@ ref=${TORCH_BENCH:-../shared/bench/torch_catnet.py}
 [ -f "$ref" ] || { echo "no PyTorch reference at $ref (set TORCH_BENCH)" >&2; exit 1; }
 here=$(dirname "$0")
 py=/usr/bin/python3
-if ! "$py" -c 'import torch' 2>/dev/null; then
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	echo "bench-torch: installing python3-torch" >&2
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-torch
-fi
+"$py" -c 'import torch' 2>/dev/null || "$here/apt-install.sh" bench-torch python3-torch
 
 # One core for all: the first CPU this process may use.
 cpu=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//; s/[,-].*//')
