@@ -257,6 +257,78 @@ func TestEMA(t *testing.T) {
 
 var idx8 = []int{0, 5, 11, 12, 20, 30, 31, 39}
 
+// TestWiSE checks that validation and saving see the weights and
+// statistics interpolated between the starting model and the trained
+// ones, and that the training itself goes on from the trained weights.
+func TestWiSE(t *testing.T) {
+	a, err := model.ParseArch(toyArch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := model.New(a, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from.Init(rand.New(rand.NewPCG(9, 9)))
+	for i := range from.Buffers {
+		from.Buffers[i] += 0.25 // statistics unlike the trained network's
+	}
+	for _, w := range []float64{0.3, 1} {
+		cfg := toyConfig()
+		cfg.WiSE, cfg.WiSEFrom = w, from
+		tr := newToyTrainer(t, cfg)
+		set := toySet(40, 10, 6)
+		ys, _ := tr.targets(set)
+		stop := tr.startWorkers()
+		for range 10 {
+			tr.trainStep(set, ys, nil, idx8, exampleWeightsOf(t, tr, set))
+		}
+		stop()
+		net := tr.Net()
+		rawP := slices.Clone(net.Params)
+		ev := tr.EvalNet()
+		for _, v := range [][3][]float32{{ev.Params, from.Params, net.Params}, {ev.Buffers, from.Buffers, net.Buffers}} {
+			for i := range v[0] {
+				want := v[1][i] + float32(w)*(v[2][i]-v[1][i])
+				if math.Abs(float64(v[0][i]-want)) > 1e-6*(1+math.Abs(float64(want))) {
+					t.Fatalf("WiSE %v: value %d is %v, want %v", w, i, v[0][i], want)
+				}
+			}
+		}
+		if !slices.Equal(net.Params, rawP) {
+			t.Fatalf("WiSE %v: EvalNet changed the trained weights", w)
+		}
+		if w < 1 && slices.Equal(ev.Params, net.Params) {
+			t.Fatalf("WiSE %v: the interpolation equals the trained weights", w)
+		}
+	}
+	oa, err := model.ParseArch("input 3x16x16; conv 6 k3 s1 p1; bn; relu; maxpool 2; conv 8 k3 s2 p1; relu; gap; flatten; dense 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := model.New(oa, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := toyConfig()
+	cfg.WiSE, cfg.WiSEFrom = 0.5, other
+	if _, err := New(newToyTrainer(t, toyConfig()).Net(), model.DefaultInfo(a, ""), cfg); err == nil {
+		t.Error("WiSE from a model of another architecture accepted")
+	} else {
+		t.Log(err)
+	}
+	for _, c := range []struct {
+		w    float64
+		from *model.Net
+	}{{-0.1, from}, {1.5, from}, {math.NaN(), from}, {0.5, nil}} {
+		cfg := toyConfig()
+		cfg.WiSE, cfg.WiSEFrom = c.w, c.from
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("WiSE %v from %v accepted", c.w, c.from)
+		}
+	}
+}
+
 func TestCancelStopsBetweenSteps(t *testing.T) {
 	tr := newToyTrainer(t, toyConfig())
 	ctx, cancel := context.WithCancel(context.Background())

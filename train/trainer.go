@@ -48,9 +48,18 @@ type Config struct {
 	// best-epoch selection and the saved model use the average, which
 	// smooths out the last steps' noise; training continues from the raw
 	// weights. 0: off.
-	EMA     float64
-	Seed    uint64
-	Workers int // replicas computing gradients in parallel; 0: one per core, at most 4
+	EMA float64
+	// WiSE, if above 0, validates and saves the weights interpolated
+	// between those training started from (WiSEFrom) and the trained
+	// ones (their moving average with EMA): from + WiSE·(θ − from), the
+	// batch-norm statistics too. Fine-tuned from a model, the interpolation
+	// keeps much of the gain on the new data and much of what the starting
+	// model knew (WiSE-FT, Wortsman et al., 2022). 1 is the trained
+	// weights themselves; 0: off.
+	WiSE     float64
+	WiSEFrom *model.Net // the starting model, of the trained network's architecture
+	Seed     uint64
+	Workers  int // replicas computing gradients in parallel; 0: one per core, at most 4
 	// Classes, for a classifier network (Outputs() > 1, used to pretrain
 	// on many classes), names its outputs: example i's target is the index
 	// of the set's Classes[i]. Empty for a cat detector, whose targets are
@@ -90,6 +99,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train: weight decay %v, want [0, 1)", c.WeightDecay)
 	case !(c.EMA >= 0 && c.EMA < 1):
 		return fmt.Errorf("train: EMA decay %v, want [0, 1)", c.EMA)
+	case !(c.WiSE >= 0 && c.WiSE <= 1):
+		return fmt.Errorf("train: WiSE interpolation %v, want [0, 1]", c.WiSE)
+	case c.WiSE > 0 && c.WiSEFrom == nil:
+		return fmt.Errorf("train: WiSE interpolation %v without a model to interpolate from", c.WiSE)
 	case c.Workers < 0 || c.Workers > 64:
 		return fmt.Errorf("train: %d workers, want 0..64", c.Workers)
 	case !(c.AuxWeight >= 0 && c.AuxWeight <= 100):
@@ -145,6 +158,7 @@ type Trainer struct {
 	decay [][2]int   // Params ranges weight decay applies to
 	epoch int        // epochs completed
 	ema   *model.Net // the moving average of the weights (nil: Config.EMA is 0)
+	wise  *model.Net // the interpolated weights (nil: Config.WiSE is 0)
 	det   *model.Net // the one-output detector (nil: no auxiliary outputs)
 
 	// OnProgress, if set, is called after every step.
@@ -281,6 +295,15 @@ func New(net *model.Net, info model.Info, cfg Config) (*Trainer, error) {
 		copy(t.ema.Params, net.Params)
 		copy(t.ema.Buffers, net.Buffers)
 	}
+	if cfg.WiSE > 0 {
+		f := cfg.WiSEFrom
+		if f.Arch.String() != net.Arch.String() || len(f.Params) != len(net.Params) || len(f.Buffers) != len(net.Buffers) {
+			return nil, fmt.Errorf("train: WiSE interpolation from a model of architecture %q, training %q", f.Arch, net.Arch)
+		}
+		if t.wise, err = model.New(net.Arch, model.Options{MaxBatch: per}); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.AuxWeight > 0 {
 		a, err := net.Arch.WithOutputs(1)
 		if err != nil {
@@ -311,12 +334,25 @@ func (t *Trainer) Detector() *model.Net {
 }
 
 // EvalNet is the network that is validated and saved: the moving average
-// of the weights if Config.EMA is on, else the trained network itself.
+// of the weights if Config.EMA is on, else the trained network itself,
+// interpolated from Config.WiSEFrom if Config.WiSE is on.
 func (t *Trainer) EvalNet() *model.Net {
+	net := t.Net()
 	if t.ema != nil {
-		return t.ema
+		net = t.ema
 	}
-	return t.Net()
+	if t.wise == nil {
+		return net
+	}
+	w := float32(t.cfg.WiSE)
+	from := t.cfg.WiSEFrom
+	for _, v := range [2][3][]float32{{t.wise.Params, from.Params, net.Params}, {t.wise.Buffers, from.Buffers, net.Buffers}} {
+		dst, a, b := v[0], v[1][:len(v[0])], v[2][:len(v[0])]
+		for i := range dst {
+			dst[i] = a[i] + w*(b[i]-a[i])
+		}
+	}
+	return t.wise
 }
 
 // updateEMA moves the average towards the weights after step t.step.

@@ -114,6 +114,53 @@ func TestTrainEvalPredict(t *testing.T) {
 	}
 }
 
+// TestTrainWiSE fine-tunes a model with --init and --wise: the saved model
+// lies between the starting model and the trained one (and --wise without
+// --init is a usage error).
+func TestTrainWiSE(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeImages(t, filepath.Join(data, "cat"), 12, true)
+	writeImages(t, filepath.Join(data, "noncat"), 12, false)
+	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
+	start := filepath.Join(dir, "start.safetensors")
+	common := []string{"train", "--data", data, "--val", data, "--arch", arch, "--batch", "4", "--lr", "0.05", "--log-level", "error"}
+	if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--out", start)...); err != nil {
+		t.Fatal(err)
+	}
+	// The same run twice, saving the trained weights and their midpoint
+	// with the start (one epoch: the saved epoch is the last).
+	full, half := filepath.Join(dir, "full.safetensors"), filepath.Join(dir, "half.safetensors")
+	for _, c := range []struct{ out, wise string }{{full, "1"}, {half, "0.5"}} {
+		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--wise", c.wise, "--out", c.out)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(path string) *model.Net {
+		n, _, err := model.ReadFile(path, model.Options{MaxBatch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s, f, h := read(start), read(full), read(half)
+	moved := false
+	for i := range h.Params {
+		want := (s.Params[i] + f.Params[i]) / 2
+		if d := h.Params[i] - want; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("--wise 0.5: weight %d is %v, want the midpoint %v of %v and %v", i, h.Params[i], want, s.Params[i], f.Params[i])
+		}
+		moved = moved || s.Params[i] != f.Params[i]
+	}
+	if !moved {
+		t.Fatal("the fine-tuned weights equal the starting ones")
+	}
+	if _, _, err := runCatd(t, append(slices.Clone(common), "--wise", "0.5", "--out", filepath.Join(dir, "x.safetensors"))...); err == nil ||
+		!strings.Contains(err.Error(), "--init") {
+		t.Errorf("--wise without --init: %v", err)
+	}
+}
+
 // TestAuxClassesTraining pretrains a classifier, then fine-tunes a detector
 // from it with auxiliary class outputs: the class outputs start from the
 // classifier's, the saved model is a plain one-output detector, and the

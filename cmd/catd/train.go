@@ -43,6 +43,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	beta2 := fs.Float64("beta2", 0.999, "Adam beta2")
 	wd := fs.Float64("weight-decay", 0, "L2 weight decay lambda on convolution and dense weights (e.g. 5e-4; 0: none)")
 	ema := fs.Float64("ema", 0, "validate and save a moving average of the weights with this decay per step (e.g. 0.999; 0: the weights themselves)")
+	wise := fs.Float64("wise", 0, "with --init, validate and save the weights interpolated from the --init model's toward the trained ones by this share (WiSE-FT; e.g. 0.5; 0: the trained weights)")
 	schedule := fs.String("schedule", "constant", "learning-rate schedule over steps: constant, piecewise:STEP=LR,... or exp:LAMBDA")
 	balance := fs.String("balance", "weight", "class balancing: weight (loss weights), sample (equal draws) or none")
 	noAug := fs.Bool("no-augment", false, "train on the images as they are (no crops, flips or colour jitter)")
@@ -103,6 +104,17 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		if *aux != 0 && *pretrain {
 			return fmt.Errorf("--aux-classes is for training a cat detector, not with --pretrain: %w", errUsage)
+		}
+		if *wise != 0 {
+			// The model the weights are interpolated from: --init's, also
+			// when the run resumes from a checkpoint.
+			if *initModel == "" {
+				return fmt.Errorf("--wise needs --init (the model the weights are interpolated from): %w", errUsage)
+			}
+			if cfg.WiSEFrom, _, _, err = train.ReadCheckpoint(*initModel, model.Options{MaxBatch: 1}); err != nil {
+				return fmt.Errorf("--wise: %w", err)
+			}
+			cfg.WiSE = *wise
 		}
 		if err := cfg.Validate(); err != nil {
 			return err
