@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 )
 
 // Camera is the part of Augment that makes a photo look like a camera
@@ -256,4 +258,77 @@ func dct8(dst, src *[64]float32, stride, step int, inverse bool) {
 			dst[i*stride+a*step] = s
 		}
 	}
+}
+
+// ParseCamera reads a camera augmentation from its text form: the
+// defaults (DefaultCamera) changed by comma-separated key=value pairs,
+// e.g. "grey=0,wb=0.1" (keys: wb, grey, blur, noise, jpeg, quality), or
+// "off" for none. The result is validated.
+func ParseCamera(s string) (Camera, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return Camera{}, nil
+	}
+	c := DefaultCamera
+	if s == "" || s == "default" {
+		return c, nil
+	}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return Camera{}, fmt.Errorf("train: camera augmentation %q: want key=value, got %q", s, kv)
+		}
+		if seen[k] {
+			return Camera{}, fmt.Errorf("train: camera augmentation %q: %s given twice", s, k)
+		}
+		seen[k] = true
+		v = strings.TrimSpace(v)
+		if k == "quality" {
+			q, err := strconv.Atoi(v)
+			if err != nil {
+				return Camera{}, fmt.Errorf("train: camera augmentation %q: quality %q is not a whole number", s, v)
+			}
+			if q < 1 || q > 95 {
+				return Camera{}, fmt.Errorf("train: camera augmentation %q: quality %d, want 1..95", s, q)
+			}
+			c.JPEGQuality = q
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return Camera{}, fmt.Errorf("train: camera augmentation %q: %s=%q is not a number", s, k, v)
+		}
+		switch k {
+		case "wb":
+			c.WhiteBalance = f
+		case "grey":
+			c.Grey = f
+		case "blur":
+			c.Blur = f
+		case "noise":
+			c.Noise = f
+		case "jpeg":
+			c.JPEG = f
+		default:
+			return Camera{}, fmt.Errorf("train: camera augmentation %q: unknown key %q (want wb, grey, blur, noise, jpeg or quality)", s, k)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Camera{}, err
+	}
+	return c, nil
+}
+
+// String is c in ParseCamera's form, every key given.
+func (c Camera) String() string {
+	if c == (Camera{}) {
+		return "off"
+	}
+	q := c.JPEGQuality
+	if q == 0 {
+		q = 30
+	}
+	return fmt.Sprintf("wb=%g,grey=%g,blur=%g,noise=%g,jpeg=%g,quality=%d", c.WhiteBalance, c.Grey, c.Blur, c.Noise, c.JPEG, q)
 }

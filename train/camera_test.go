@@ -170,3 +170,51 @@ func BenchmarkCameraAugment(b *testing.B) {
 		a.Apply(dst, px, 64, 64, &info, r)
 	}
 }
+
+func TestParseCamera(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Camera
+	}{
+		{"", DefaultCamera},
+		{"default", DefaultCamera},
+		{"off", Camera{}},
+		{"grey=0", Camera{WhiteBalance: 0.15, Grey: 0, Blur: 0.2, Noise: 0.03, JPEG: 0.5, JPEGQuality: 30}},
+		{" wb = 0.05 , jpeg=1,quality=60 ", Camera{WhiteBalance: 0.05, Grey: 0.1, Blur: 0.2, Noise: 0.03, JPEG: 1, JPEGQuality: 60}},
+		{"noise=0,blur=0", Camera{WhiteBalance: 0.15, Grey: 0.1, JPEG: 0.5, JPEGQuality: 30}},
+	} {
+		got, err := ParseCamera(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseCamera(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+			continue
+		}
+		// The text form reads back to the same augmentation.
+		if back, err := ParseCamera(got.String()); err != nil || back != got {
+			t.Errorf("ParseCamera(%q).String() = %q reads back as %+v, %v", c.in, got.String(), back, err)
+		}
+	}
+	for _, in := range []string{"grey", "=1", "grey=1,grey=0", "grey=x", "grey=NaN", "noise=Inf", "sharpen=1",
+		"grey=1.5", "wb=1", "noise=0.6", "jpeg=-0.1", "quality=96", "quality=0", "quality=2.5", "off,grey=0"} {
+		if c, err := ParseCamera(in); err == nil {
+			t.Errorf("ParseCamera(%q) = %+v, want an error", in, c)
+		}
+	}
+}
+
+func FuzzParseCamera(f *testing.F) {
+	for _, s := range []string{"", "off", "grey=0,wb=0.1", "quality=60,jpeg=1", "noise=0.6", "a=b=c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCamera(s)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseCamera(%q) accepted an invalid %+v: %v", s, c, err)
+		}
+		if back, err := ParseCamera(c.String()); err != nil || back != c {
+			t.Fatalf("ParseCamera(%q) = %+v; its text %q reads back as %+v, %v", s, c, c.String(), back, err)
+		}
+	})
+}

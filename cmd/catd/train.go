@@ -51,6 +51,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	hardNeg := fs.String("hard-negatives", "", "comma-separated image classes (file-name prefixes such as n02085620) of non-cats to weigh more: dogs and other animals a camera confuses with cats")
 	hardWeight := fs.Float64("hard-weight", 3, "with --hard-negatives, their loss weight as a multiple of the other non-cats' (the non-cats' total weight stays)")
 	cameraAug := fs.Bool("camera-augment", false, "also make images look like camera frames: white balance, grey and night-vision frames, blur, sensor noise, JPEG compression at quality 30-95")
+	cameraSpec := fs.String("camera", "", "with --camera-augment, its strengths changed from the defaults, e.g. 'grey=0,wb=0.1' (keys: wb, grey, blur, noise, jpeg, quality)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
 	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
@@ -89,7 +90,11 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		aug := train.DefaultAugment
 		aug.MinScale = *minScale
 		if *cameraAug {
-			aug.Camera = train.DefaultCamera
+			if aug.Camera, err = train.ParseCamera(*cameraSpec); err != nil {
+				return fmt.Errorf("--camera: %w", err)
+			}
+		} else if *cameraSpec != "" {
+			return fmt.Errorf("--camera without --camera-augment: %w", errUsage)
 		}
 		if *noAug {
 			if *cameraAug {
@@ -237,7 +242,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		var hist history
 		e.log.Info().Str("arch", net.Arch.String()).Int("params", len(net.Params)).Int("train", trainSet.Len()).
 			Int("train_cats", trainSet.NumCat()).Str("optimizer", string(kind)).Float64("lr", *lr).Str("schedule", sched.String()).
-			Str("mode", md.String()).Int("batch", *batch).Str("balance", balanceLabel(bal, *pretrain)).Msg("training")
+			Str("mode", md.String()).Int("batch", *batch).Str("balance", balanceLabel(bal, *pretrain)).Str("camera", aug.Camera.String()).Msg("training")
 		err = tr.Run(ctx, trainSet, valSet, func(st train.EpochStats) error {
 			bar.done()
 			logEpoch(e.log, st)
