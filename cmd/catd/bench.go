@@ -52,7 +52,10 @@ type benchResult struct {
 	WorkspaceBytes           int          `json:"workspace_bytes"`
 	WorkspaceB16Bytes        int          `json:"workspace_b16_bytes"`
 	GOARCH                   string       `json:"goarch"`
-	Layers                   []layerBench `json:"layers"`
+	Layers                   []layerBench `json:"layers"` // the training net's, forward and backward
+	// InferLayers is inference's per-layer time, batch 1, batch norms
+	// folded (the net catd runs): where the inference time goes.
+	InferLayers []layerBench `json:"inference_layers"`
 }
 
 type layerBench struct {
@@ -176,6 +179,9 @@ func bench(ctx context.Context, name string, rounds int, int8 bool, prog *progre
 	prog.set("inference, batch 1")
 	res.InferB1 = medianUS(warm, rounds, func() { inf.Predict(p, x1) })
 	res.InferAllocs = allocsPerOp(rounds, func() { inf.Predict(p, x1) })
+	for _, lt := range inf.Profile(x1, nil, rounds) {
+		res.InferLayers = append(res.InferLayers, layerBench{Index: lt.Index, Layer: lt.Layer, ForwardUS: us(lt.Forward)})
+	}
 	if int8 {
 		prog.set("int8: quantizing and timing inference")
 		if err := benchInt8(res, n1, warm, rounds); err != nil {
@@ -310,7 +316,12 @@ func allocsPerOp(rounds int, f func()) float64 {
 func printBench(e *env, r *benchResult) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(e.stdout, "model %s: %d parameters, %.2f M multiply-adds per image, %s\n\n", r.Model, r.Params, float64(r.MACs)/1e6, r.GOARCH)
-	fmt.Fprintln(w, "layer\t\tforward µs\tbackward µs\t")
+	fmt.Fprintln(w, "inference layer (batch norms folded)\t\tµs\t")
+	for _, l := range r.InferLayers {
+		fmt.Fprintf(w, "%d\t%s\t%.1f\t\n", l.Index, l.Layer, l.ForwardUS)
+	}
+	fmt.Fprintln(w, "\t\t\t")
+	fmt.Fprintln(w, "training layer\t\tforward µs\tbackward µs\t")
 	for _, l := range r.Layers {
 		fmt.Fprintf(w, "%d\t%s\t%.1f\t%.1f\t\n", l.Index, l.Layer, l.ForwardUS, l.BackwardUS)
 	}

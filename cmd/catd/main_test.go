@@ -79,6 +79,22 @@ func TestBenchJSON(t *testing.T) {
 	if ws, ws16 := res["workspace_bytes"].(float64), res["workspace_b16_bytes"].(float64); !(ws > 0 && ws16 > ws) {
 		t.Errorf("workspace %v B at batch 1, %v B at batch 16: want more at 16", ws, ws16)
 	}
+	// Inference's layers are the folded net's: the training net's but for
+	// the batch norms.
+	infer, _ := res["inference_layers"].([]any)
+	train, _ := res["layers"].([]any)
+	bns, sum := 0, 0.0
+	for _, l := range train {
+		if l.(map[string]any)["layer"] == "bn" {
+			bns++
+		}
+	}
+	for _, l := range infer {
+		sum += l.(map[string]any)["forward_us"].(float64)
+	}
+	if len(infer) == 0 || len(infer) != len(train)-bns || !(sum > 0) {
+		t.Errorf("%d inference layers (%v µs in all) for %d training layers with %d batch norms", len(infer), sum, len(train), bns)
+	}
 	if res["infer_allocs_per_op"].(float64) != 0 || res["train_allocs_per_op"].(float64) != 0 {
 		t.Errorf("allocations per op: inference %v, training %v", res["infer_allocs_per_op"], res["train_allocs_per_op"])
 	}
