@@ -334,39 +334,30 @@ func BenchmarkJPEG(b *testing.B) {
 			}
 		}
 	})
+	// frames decodes 60 testsrc2 frames, frame pick(i) at the i-th call.
+	frames := func(name string, pick func(i int) int) {
+		b.Run(name, func(b *testing.B) {
+			frames := ffmpegFrames(b, 640, 480, 60)
+			r := NewResizer(64, 64, Options{})
+			out := make([]uint8, r.OutLen())
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			i := 0
+			for b.Loop() {
+				if err := r.JPEG(out, frames[pick(i)%len(frames)], 0); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
 	// One frame after the other, as a camera sends them: each with its own
 	// Huffman tables.
-	b.Run("testsrc2-stream-640x480-to-64x64", func(b *testing.B) {
-		frames := ffmpegFrames(b, 640, 480, 60)
-		r := NewResizer(64, 64, Options{})
-		out := make([]uint8, r.OutLen())
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		i := 0
-		for b.Loop() {
-			if err := r.JPEG(out, frames[i%len(frames)], 0); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	frames("testsrc2-stream-640x480-to-64x64", func(i int) int { return i })
 	// The same 60 frames, each decoded 100 times in a row: the same work
 	// as -stream but for the Huffman tables, which the branch predictor
 	// gets to know frame by frame.
-	b.Run("testsrc2-each-640x480-to-64x64", func(b *testing.B) {
-		frames := ffmpegFrames(b, 640, 480, 60)
-		r := NewResizer(64, 64, Options{})
-		out := make([]uint8, r.OutLen())
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		i := 0
-		for b.Loop() {
-			if err := r.JPEG(out, frames[i/100%len(frames)], 0); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	frames("testsrc2-each-640x480-to-64x64", func(i int) int { return i / 100 })
 	b.Run("640x480-to-64x64-image-jpeg", func(b *testing.B) {
 		r := NewResizer(64, 64, Options{})
 		out := make([]uint8, r.OutLen())
