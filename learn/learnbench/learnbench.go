@@ -108,29 +108,25 @@ type Point struct {
 
 // Outcome is what a run measured.
 type Outcome struct {
-	Scenario     string  `json:"scenario"`
-	Order        Order   `json:"order"`
-	Seed         uint64  `json:"seed"`
-	Labels       int     `json:"labels"`
-	Before       Score   `json:"before"`
-	After        Score   `json:"after"`
-	ForgetBefore float64 `json:"forget_balanced_accuracy_before"`
-	ForgetAfter  float64 `json:"forget_balanced_accuracy_after"`
-	// ForgetAUC is the forgetting set's ROC AUC before and after (no
-	// threshold in it: what the weights forgot, apart from the threshold
-	// the household's labels set).
-	ForgetAUCBefore float64 `json:"forget_roc_auc_before"`
-	ForgetAUCAfter  float64 `json:"forget_roc_auc_after"`
-	// ForgetScore is all of the forgetting set's figures, before and after.
-	ForgetScoreBefore Score         `json:"forget_before"`
-	ForgetScoreAfter  Score         `json:"forget_after"`
-	Threshold         float32       `json:"threshold"` // the decision threshold after
-	Rounds            int           `json:"rounds"`
-	Accepted          int           `json:"accepted"`
-	Ticks             int           `json:"ticks"`
-	Curve             []Point       `json:"curve"`
-	Trace             []Round       `json:"rounds_trace"`
-	Took              time.Duration `json:"took_ns"`
+	Scenario string `json:"scenario"`
+	Order    Order  `json:"order"`
+	Seed     uint64 `json:"seed"`
+	Labels   int    `json:"labels"`
+	Before   Score  `json:"before"`
+	After    Score  `json:"after"`
+	// ForgetBefore and ForgetAfter are the forgetting set's figures
+	// before and after (zero without one). Its ROC AUC has no threshold
+	// in it: what the weights forgot, apart from the threshold the
+	// household's labels set.
+	ForgetBefore Score         `json:"forget_before"`
+	ForgetAfter  Score         `json:"forget_after"`
+	Threshold    float32       `json:"threshold"` // the decision threshold after
+	Rounds       int           `json:"rounds"`
+	Accepted     int           `json:"accepted"`
+	Ticks        int           `json:"ticks"`
+	Curve        []Point       `json:"curve"`
+	Trace        []Round       `json:"rounds_trace"`
+	Took         time.Duration `json:"took_ns"`
 }
 
 // Round is one round of a run, as its trained event reports it.
@@ -211,9 +207,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	thr0 := o.Info.Threshold
 	out.Before = score(eval, o.Info, thr0, sc.Test)
 	if o.Forget != nil {
-		f := score(eval, o.Info, thr0, o.Forget)
-		out.ForgetScoreBefore = f
-		out.ForgetBefore, out.ForgetAUCBefore = f.BalAcc, f.AUC
+		out.ForgetBefore = score(eval, o.Info, thr0, o.Forget)
 	}
 	arrival := Arrival(sc.Labels, sc.Order, sc.Seed)
 	per := max(sc.PerTick, 1)
@@ -273,9 +267,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 	copy(eval.Params, l.Net().Params)
 	out.After = score(eval, l.Info(), thr0, sc.Test)
 	if o.Forget != nil {
-		f := score(eval, l.Info(), thr0, o.Forget)
-		out.ForgetScoreAfter = f
-		out.ForgetAfter, out.ForgetAUCAfter = f.BalAcc, f.AUC
+		out.ForgetAfter = score(eval, l.Info(), thr0, o.Forget)
 	}
 	out.Threshold = l.Info().Threshold
 	out.Took = time.Since(start)
@@ -325,7 +317,7 @@ func Summarize(outs []Outcome, key func(Outcome) string) (keys []string, by map[
 		s, ok := by[k]
 		if !ok {
 			s = &Summary{BeforeBalAcc: o.Before.BalAcc, BeforeAUC: o.Before.AUC, MinBalAcc: math.Inf(1), MinAUC: math.Inf(1),
-				MinBalAccGain: math.Inf(1), MinAUCGain: math.Inf(1), ForgetBefore: o.ForgetBefore, MaxForgetDrop: math.Inf(-1)}
+				MinBalAccGain: math.Inf(1), MinAUCGain: math.Inf(1), ForgetBefore: o.ForgetBefore.BalAcc, MaxForgetDrop: math.Inf(-1)}
 			by[k] = s
 			keys = append(keys, k)
 		}
@@ -338,7 +330,7 @@ func Summarize(outs []Outcome, key func(Outcome) string) (keys []string, by map[
 		s.MinAUC = min(s.MinAUC, o.After.AUC)
 		s.MinBalAccGain = min(s.MinBalAccGain, o.After.BalAcc-o.Before.BalAcc)
 		s.MinAUCGain = min(s.MinAUCGain, o.After.AUC-o.Before.AUC)
-		s.MaxForgetDrop = max(s.MaxForgetDrop, o.ForgetBefore-o.ForgetAfter)
+		s.MaxForgetDrop = max(s.MaxForgetDrop, o.ForgetBefore.BalAcc-o.ForgetAfter.BalAcc)
 		s.MeanBalAcc, s.MeanAUC = s.sumBal/float64(s.Runs), s.sumAUC/float64(s.Runs)
 		s.MeanAccepted, s.MeanRounds = s.sumAcc/float64(s.Runs), s.sumRounds/float64(s.Runs)
 	}

@@ -88,7 +88,8 @@ func TestClassBurstLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	net.Init(rand.New(rand.NewPCG(5, 6)))
-	o := Options{Net: net, Info: model.DefaultInfo(a, "toy"), Patience: 3, Learn: learn.Config{LR: 0.05, Batch: 8, Steps: 20}}
+	o := Options{Net: net, Info: model.DefaultInfo(a, "toy"), Patience: 3, Learn: learn.Config{LR: 0.05, Batch: 8, Steps: 20},
+		Forget: toySet(60, 30, 4)}
 	var outs []Outcome
 	for _, ord := range Orders {
 		t.Run(string(ord), func(t *testing.T) {
@@ -107,6 +108,23 @@ func TestClassBurstLearns(t *testing.T) {
 			}
 			if out.After.AUC < 0.95 || out.After.BalAcc < 0.85 || out.After.AUC < out.Before.AUC+0.1 {
 				t.Errorf("after the labels: ROC AUC %.3f (before %.3f), balanced accuracy %.3f", out.After.AUC, out.Before.AUC, out.After.BalAcc)
+			}
+			// Scores at the starting threshold equal those at the model's
+			// before learning; the best threshold is at least as good as
+			// either; the forgetting set (like the labels here) is learnt.
+			for _, c := range []struct {
+				name string
+				s    Score
+			}{{"test before", out.Before}, {"test after", out.After}, {"forgetting set before", out.ForgetBefore}, {"forgetting set after", out.ForgetAfter}} {
+				if c.s.BalAccBest < c.s.BalAcc || c.s.BalAccBest < c.s.BalAccStart || c.s.BalAcc == 0 {
+					t.Errorf("%s: balanced accuracy %.3f, %.3f at the starting threshold, %.3f at the best", c.name, c.s.BalAcc, c.s.BalAccStart, c.s.BalAccBest)
+				}
+			}
+			if out.Before.BalAcc != out.Before.BalAccStart || out.ForgetBefore.BalAcc != out.ForgetBefore.BalAccStart {
+				t.Errorf("before learning, the model's threshold is the starting one: %+v, %+v", out.Before, out.ForgetBefore)
+			}
+			if !(out.ForgetAfter.AUC > out.ForgetBefore.AUC) {
+				t.Errorf("forgetting set ROC AUC %.3f -> %.3f: the labels' kind of image not learnt", out.ForgetBefore.AUC, out.ForgetAfter.AUC)
 			}
 			if out.Ticks >= 300 {
 				t.Errorf("the run did not end by itself (%d ticks)", out.Ticks)
