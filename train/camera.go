@@ -20,6 +20,9 @@ type Camera struct {
 	Noise        float64 // Gaussian noise of a standard deviation drawn in [0, Noise] (pixel range 0..1)
 	JPEG         float64 // probability of JPEG compression (4:2:0) at a quality drawn in [JPEGQuality, 95]
 	JPEGQuality  int     // the lowest quality; 0 means 30
+	// Clean is the probability that an image is left as it is, none of
+	// the above applied: a mix of clean photos and camera frames.
+	Clean float64
 }
 
 // DefaultCamera is what `catd train --camera-augment` applies.
@@ -44,7 +47,7 @@ func (c Camera) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"grey", c.Grey}, {"blur", c.Blur}, {"JPEG", c.JPEG}} {
+	}{{"grey", c.Grey}, {"blur", c.Blur}, {"JPEG", c.JPEG}, {"clean", c.Clean}} {
 		if err := prob(p.name, p.v); err != nil {
 			return err
 		}
@@ -55,6 +58,9 @@ func (c Camera) Validate() error {
 // apply distorts the w×h RGB image u (values in [0,1], interleaved) in
 // place, drawing from r. It allocates nothing.
 func (c Camera) apply(u []float32, w, h int, r *rand.Rand) {
+	if c.Clean > 0 && r.Float64() < c.Clean {
+		return
+	}
 	if c.WhiteBalance > 0 {
 		var g [3]float32
 		for ch := range g {
@@ -311,8 +317,10 @@ func ParseCamera(s string) (Camera, error) {
 			c.Noise = f
 		case "jpeg":
 			c.JPEG = f
+		case "clean":
+			c.Clean = f
 		default:
-			return Camera{}, fmt.Errorf("train: camera augmentation %q: unknown key %q (want wb, grey, blur, noise, jpeg or quality)", s, k)
+			return Camera{}, fmt.Errorf("train: camera augmentation %q: unknown key %q (want wb, grey, blur, noise, jpeg, quality or clean)", s, k)
 		}
 	}
 	if err := c.Validate(); err != nil {
@@ -330,5 +338,9 @@ func (c Camera) String() string {
 	if q == 0 {
 		q = 30
 	}
-	return fmt.Sprintf("wb=%g,grey=%g,blur=%g,noise=%g,jpeg=%g,quality=%d", c.WhiteBalance, c.Grey, c.Blur, c.Noise, c.JPEG, q)
+	str := fmt.Sprintf("wb=%g,grey=%g,blur=%g,noise=%g,jpeg=%g,quality=%d", c.WhiteBalance, c.Grey, c.Blur, c.Noise, c.JPEG, q)
+	if c.Clean > 0 {
+		str += fmt.Sprintf(",clean=%g", c.Clean)
+	}
+	return str
 }

@@ -182,6 +182,7 @@ func TestParseCamera(t *testing.T) {
 		{"grey=0", Camera{WhiteBalance: 0.15, Grey: 0, Blur: 0.2, Noise: 0.03, JPEG: 0.5, JPEGQuality: 30}},
 		{" wb = 0.05 , jpeg=1,quality=60 ", Camera{WhiteBalance: 0.05, Grey: 0.1, Blur: 0.2, Noise: 0.03, JPEG: 1, JPEGQuality: 60}},
 		{"noise=0,blur=0", Camera{WhiteBalance: 0.15, Grey: 0.1, JPEG: 0.5, JPEGQuality: 30}},
+		{"clean=0.5", Camera{WhiteBalance: 0.15, Grey: 0.1, Blur: 0.2, Noise: 0.03, JPEG: 0.5, JPEGQuality: 30, Clean: 0.5}},
 	} {
 		got, err := ParseCamera(c.in)
 		if err != nil || got != c.want {
@@ -194,7 +195,7 @@ func TestParseCamera(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"grey", "=1", "grey=1,grey=0", "grey=x", "grey=NaN", "noise=Inf", "sharpen=1",
-		"grey=1.5", "wb=1", "noise=0.6", "jpeg=-0.1", "quality=96", "quality=0", "quality=2.5", "off,grey=0"} {
+		"grey=1.5", "wb=1", "noise=0.6", "jpeg=-0.1", "quality=96", "quality=0", "quality=2.5", "off,grey=0", "clean=1.5", "clean=-1"} {
 		if c, err := ParseCamera(in); err == nil {
 			t.Errorf("ParseCamera(%q) = %+v, want an error", in, c)
 		}
@@ -217,4 +218,37 @@ func FuzzParseCamera(f *testing.F) {
 			t.Fatalf("ParseCamera(%q) = %+v; its text %q reads back as %+v, %v", s, c, c.String(), back, err)
 		}
 	})
+}
+
+// TestCameraClean: with Clean p, a share p of the images is left exactly
+// as it is and the rest is distorted as without it.
+func TestCameraClean(t *testing.T) {
+	const w, h, n = 32, 24, 400
+	u0, _ := scene(w, h, 3)
+	for _, p := range []float64{0, 0.3, 1} {
+		c := DefaultCamera
+		c.Clean = p
+		r := rand.New(rand.NewPCG(1, 2))
+		left := 0
+		u := make([]float32, len(u0))
+		for range n {
+			copy(u, u0)
+			c.apply(u, w, h, r)
+			same := true
+			for i := range u {
+				if u[i] != u0[i] {
+					same = false
+					break
+				}
+			}
+			if same {
+				left++
+			}
+		}
+		// Without Clean the default distortions always change the image
+		// (white balance and noise apply to every one).
+		if got := float64(left) / n; math.Abs(got-p) > 0.07 {
+			t.Errorf("clean=%v: %d of %d images left as they are (%.2f), want about %v", p, left, n, got, p)
+		}
+	}
 }

@@ -51,7 +51,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	hardNeg := fs.String("hard-negatives", "", "comma-separated image classes (file-name prefixes such as n02085620) of non-cats to weigh more: dogs and other animals a camera confuses with cats")
 	hardWeight := fs.Float64("hard-weight", 3, "with --hard-negatives, their loss weight as a multiple of the other non-cats' (the non-cats' total weight stays)")
 	cameraAug := fs.Bool("camera-augment", false, "also make images look like camera frames: white balance, grey and night-vision frames, blur, sensor noise, JPEG compression at quality 30-95")
-	cameraSpec := fs.String("camera", "", "with --camera-augment, its strengths changed from the defaults, e.g. 'grey=0,wb=0.1' (keys: wb, grey, blur, noise, jpeg, quality)")
+	cameraSpec := fs.String("camera", "", "with --camera-augment, its strengths changed from the defaults, e.g. 'grey=0,wb=0.1' (keys: wb, grey, blur, noise, jpeg, quality, and clean: the share of images left as they are)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed and data give the same model")
 	initModel := fs.String("init", "", "start from this model's weights (same architecture)")
 	initBackbone := fs.String("init-backbone", "", "start from this model's weights for every layer but the last (e.g. a --pretrain classifier); the last layer starts fresh")
