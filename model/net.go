@@ -671,3 +671,56 @@ func BCEWithLogits(dz, z, y, w []float32) float32 {
 	}
 	return float32(sumL / sumW)
 }
+
+// Average sets n's weights and batch-norm statistics to the weighted mean
+// of those of nets, which must have n's architecture: a "model soup" of
+// models fine-tuned from one pretrained model, which stay close enough in
+// weight space for their mean to work as one model (and often better than
+// each). weights are relative (nil: equal); they must be finite, not
+// negative, and not all zero. n may be one of nets.
+func (n *Net) Average(nets []*Net, weights []float64) error {
+	if len(nets) == 0 {
+		return errors.New("model: an average of no models")
+	}
+	if weights == nil {
+		weights = make([]float64, len(nets))
+		for i := range weights {
+			weights[i] = 1
+		}
+	}
+	if len(weights) != len(nets) {
+		return fmt.Errorf("model: %d weights for %d models", len(weights), len(nets))
+	}
+	total := 0.0
+	for i, w := range weights {
+		if !(w >= 0) || math.IsInf(w, 0) {
+			return fmt.Errorf("model: weight %v of model %d, want a finite number >= 0", w, i)
+		}
+		total += w
+	}
+	if total == 0 {
+		return errors.New("model: the weights of an average are all zero")
+	}
+	for i, m := range nets {
+		if m.Arch.String() != n.Arch.String() {
+			return fmt.Errorf("model: model %d is %q, not %q: only models of one architecture average", i, m.Arch, n.Arch)
+		}
+	}
+	// Sums in float64 and in a scratch slice: n may be one of nets.
+	for _, dst := range [2]func(*Net) []float32{
+		func(m *Net) []float32 { return m.Params },
+		func(m *Net) []float32 { return m.Buffers },
+	} {
+		sum := make([]float64, len(dst(n)))
+		for k, m := range nets {
+			w := weights[k] / total
+			for i, v := range dst(m) {
+				sum[i] += w * float64(v)
+			}
+		}
+		for i, v := range sum {
+			dst(n)[i] = float32(v)
+		}
+	}
+	return nil
+}

@@ -55,6 +55,7 @@ func TestExitCodesAndStreams(t *testing.T) {
 		"predict":        {"predict"},
 		"quantize":       {"quantize"},
 		"importance":     {"importance"},
+		"soup":           {"soup"},
 		"bench":          {"bench", "extra"},
 		"bench-learning": {"bench-learning"},
 		"version":        {"version", "extra"},

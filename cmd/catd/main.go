@@ -64,6 +64,7 @@ var commands = []command{
 	{"predict", "print p(cat) for images, folders of them, or one on stdin", setupPredict},
 	{"quantize", "make an int8 model from a float one", setupQuantize},
 	{"importance", "measure how much each parameter of a model matters, for on-device learning", setupImportance},
+	{"soup", "average the weights of cat detectors fine-tuned from one pretrained model", setupSoup},
 	{"bench", "time inference and training steps", setupBench},
 	{"bench-learning", "measure on-device learning over data sets, label orders and seeds", setupBenchLearning},
 	{"version", "print version, commit and architecture", setupVersion},

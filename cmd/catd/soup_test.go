@@ -1,0 +1,100 @@
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"catd/model"
+)
+
+// TestSoup: two detectors fine-tuned from one model averaged with weights
+// 1 and 3; the soup's weights and statistics are that mean, its threshold
+// is fitted on --val, and it names its ingredients. Bad inputs are refused
+// with an error naming them.
+func TestSoup(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeImages(t, filepath.Join(data, "cat"), 12, true)
+	writeImages(t, filepath.Join(data, "noncat"), 12, false)
+	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
+	common := []string{"train", "--data", data, "--val", data, "--arch", arch, "--batch", "4", "--lr", "0.05", "--log-level", "error"}
+	start := filepath.Join(dir, "start.safetensors")
+	if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--out", start)...); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	for i, out := range []string{a, b} {
+		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	soup := filepath.Join(dir, "soup.safetensors")
+	stdout, _, err := runCatd(t, "soup", "--val", data, "--weights", "1,3", "--out", soup, "--log-level", "error", a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "2 models averaged: val ROC AUC") {
+		t.Errorf("stdout %q does not report the soup's figures", stdout)
+	}
+	read := func(path string) (*model.Net, model.Info) {
+		n, info, err := model.ReadFile(path, model.Options{MaxBatch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, info
+	}
+	na, _ := read(a)
+	nb, _ := read(b)
+	ns, info := read(soup)
+	differ := false
+	for _, p := range [][3][]float32{{na.Params, nb.Params, ns.Params}, {na.Buffers, nb.Buffers, ns.Buffers}} {
+		for i := range p[2] {
+			want := (p[0][i] + 3*p[1][i]) / 4
+			if d := p[2][i] - want; d > 1e-6 || d < -1e-6 {
+				t.Fatalf("value %d of the soup is %v, want %v from %v and %v", i, p[2][i], want, p[0][i], p[1][i])
+			}
+			differ = differ || p[0][i] != p[1][i]
+		}
+	}
+	if !differ {
+		t.Fatal("the two ingredients are the same model: the test cannot tell a mean from either")
+	}
+	if !(info.Threshold > 0 && info.Threshold < 1) {
+		t.Errorf("threshold %v, want one fitted on --val in (0, 1)", info.Threshold)
+	}
+	if s := info.Extra["soup_of"]; !strings.Contains(s, a+" sha256:") || !strings.Contains(s, b+" sha256:") {
+		t.Errorf("soup_of %q does not name both ingredients with their digests", s)
+	}
+	if auc, err := strconv.ParseFloat(info.Extra["val_roc_auc"], 64); err != nil || auc < 0.9 {
+		t.Errorf("val_roc_auc %q (%v): the soup of two detectors of the toy set should rank it (>= 0.9)", info.Extra["val_roc_auc"], err)
+	}
+	if _, ok := info.Extra["train_command"]; ok {
+		t.Errorf("the soup carries an ingredient's train_command %q", info.Extra["train_command"])
+	}
+
+	other := filepath.Join(dir, "other.safetensors")
+	if _, _, err := runCatd(t, "train", "--data", data, "--arch", "input 3x16x16; conv 3 k3 s1 p1; relu; gap; flatten; dense 1",
+		"--epochs", "1", "--batch", "4", "--out", other, "--log-level", "error"); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "x.safetensors")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--val", data, "--out", out, a}, "two or more model files"},
+		{[]string{"--out", out, a, b}, "--val"},
+		{[]string{"--val", data, a, b}, "--out"},
+		{[]string{"--val", data, "--out", out, "--weights", "1", a, b}, "1 weights for 2 models"},
+		{[]string{"--val", data, "--out", out, "--weights", "1,-2", a, b}, "want a finite number >= 0"},
+		{[]string{"--val", data, "--out", out, a, other}, other + " is"},
+		{[]string{"--val", data, "--out", out, a, filepath.Join(dir, "absent.safetensors")}, "absent.safetensors"},
+	} {
+		if _, _, err := runCatd(t, append([]string{"soup", "--log-level", "error"}, c.args...)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("soup %q: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+}
