@@ -413,9 +413,7 @@ func TestRejected(t *testing.T) {
 			if n := rec.calls(); n != 0 {
 				t.Errorf("take called %d times", n)
 			}
-			if s := r.in.Stats(); s != (Stats{Rejected: 1}) {
-				t.Errorf("Stats = %+v", s)
-			}
+			statsSettle(t, r.in, Stats{Rejected: 1})
 			if got := opt.Meter.Total(); got != int64(len(line)) {
 				t.Errorf("meter counted %d bytes, want %d", got, len(line))
 			}
@@ -502,9 +500,7 @@ func TestDuplicate(t *testing.T) {
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg"}) {
 		t.Errorf("took %v, want only the first", got)
 	}
-	if s := r.in.Stats(); s != (Stats{Taken: 1, Duplicates: 1}) {
-		t.Errorf("Stats = %+v", s)
-	}
+	statsSettle(t, r.in, Stats{Taken: 1, Duplicates: 1})
 	// The user corrects the label: the same image, now in noncat/.
 	if err := os.Rename(filepath.Join(dir, DoneDir, Cat, "first.jpg"), filepath.Join(dir, NonCat, "first.jpg")); err != nil {
 		t.Fatal(err)
@@ -512,6 +508,17 @@ func TestDuplicate(t *testing.T) {
 	testwait.For(t, "first.jpg taken again", func() bool { return len(rec.names()) == 2 })
 	if got := rec.names(); !slices.Equal(got, []string{"cat/first.jpg", "noncat/first.jpg"}) {
 		t.Errorf("took %v, want the correction too", got)
+	}
+}
+
+// statsSettle checks that in's counts come to want. A file is in done/
+// or rejected/ a moment before the inbox forgets it (Pending drops once
+// the move is done), so a test that waited for the file waits for the
+// counts too.
+func statsSettle(t *testing.T, in *Inbox, want Stats) {
+	t.Helper()
+	if !testwait.Until(testwait.Patience, func() bool { return in.Stats() == want }) {
+		t.Errorf("Stats = %+v, want %+v", in.Stats(), want)
 	}
 }
 
@@ -667,9 +674,7 @@ func TestRestart(t *testing.T) {
 	if got := store.names(); !slices.Equal(got, []string{"cat/a.jpg", "noncat/c.jpg", "cat/b.jpg"}) {
 		t.Errorf("taken over both runs: %v", got)
 	}
-	if s := r2.in.Stats(); s != (Stats{Taken: 1, Duplicates: 1}) {
-		t.Errorf("second run Stats = %+v", s)
-	}
+	statsSettle(t, r2.in, Stats{Taken: 1, Duplicates: 1})
 	if got := doneFiles(t, dir); !slices.Equal(got, []string{"cat/a.jpg", "cat/b.jpg", "noncat/c.jpg"}) {
 		t.Errorf("done/ holds %v", got)
 	}
