@@ -118,16 +118,7 @@ func TestTrainEvalPredict(t *testing.T) {
 // lies between the starting model and the trained one (and --wise without
 // --init is a usage error).
 func TestTrainWiSE(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	writeImages(t, filepath.Join(data, "cat"), 12, true)
-	writeImages(t, filepath.Join(data, "noncat"), 12, false)
-	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
-	start := filepath.Join(dir, "start.safetensors")
-	common := []string{"train", "--data", data, "--val", data, "--arch", arch, "--batch", "4", "--lr", "0.05", "--log-level", "error"}
-	if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--out", start)...); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, common, start := startedDetector(t)
 	// The same run twice, saving the trained weights and their midpoint
 	// with the start (one epoch: the saved epoch is the last).
 	full, half := filepath.Join(dir, "full.safetensors"), filepath.Join(dir, "half.safetensors")
@@ -455,4 +446,22 @@ func (l *lockedBuilder) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// startedDetector writes a toy data set of bright cats and dark non-cats
+// in a temporary dir, and trains a small detector on it for one epoch
+// (start). common is the train command line for more of the same.
+func startedDetector(t *testing.T) (dir, data string, common []string, start string) {
+	t.Helper()
+	dir = t.TempDir()
+	data = filepath.Join(dir, "data")
+	writeImages(t, filepath.Join(data, "cat"), 12, true)
+	writeImages(t, filepath.Join(data, "noncat"), 12, false)
+	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
+	start = filepath.Join(dir, "start.safetensors")
+	common = []string{"train", "--data", data, "--val", data, "--arch", arch, "--batch", "4", "--lr", "0.05", "--log-level", "error"}
+	if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--out", start)...); err != nil {
+		t.Fatal(err)
+	}
+	return dir, data, common, start
 }

@@ -15,16 +15,7 @@ import (
 // is fitted on --val, and it names its ingredients. Bad inputs are refused
 // with an error naming them.
 func TestSoup(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	writeImages(t, filepath.Join(data, "cat"), 12, true)
-	writeImages(t, filepath.Join(data, "noncat"), 12, false)
-	const arch = "input 3x16x16; conv 4 k3 s1 p1; bn; relu; gap; flatten; dense 1"
-	common := []string{"train", "--data", data, "--val", data, "--arch", arch, "--batch", "4", "--lr", "0.05", "--log-level", "error"}
-	start := filepath.Join(dir, "start.safetensors")
-	if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--out", start)...); err != nil {
-		t.Fatal(err)
-	}
+	dir, data, common, start := startedDetector(t)
 	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
 	for i, out := range []string{a, b} {
 		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
