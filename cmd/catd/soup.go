@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -36,11 +37,11 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		var info model.Info
 		sources := make([]string, len(args))
 		for i, path := range args {
-			raw, err := os.ReadFile(path)
+			n, inf, err := model.ReadFile(path, model.Options{MaxBatch: 64}) // checks sizes before reading
 			if err != nil {
 				return err
 			}
-			n, inf, err := model.ReadFile(path, model.Options{MaxBatch: 64})
+			digest, err := fileDigest(path)
 			if err != nil {
 				return err
 			}
@@ -55,8 +56,7 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				return fmt.Errorf("%s normalises its input by mean %v std %v, %s by %v %v: not models of one recipe",
 					path, inf.Mean, inf.Std, args[0], info.Mean, info.Std)
 			}
-			sum := sha256.Sum256(raw)
-			nets[i], sources[i] = n, path+" sha256:"+hex.EncodeToString(sum[:])
+			nets[i], sources[i] = n, path+" sha256:"+digest
 		}
 		soup, err := model.New(nets[0].Arch, model.Options{MaxBatch: 64})
 		if err != nil {
@@ -100,4 +100,18 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			len(nets), auc, bal, thr, *out)
 		return nil
 	}
+}
+
+// fileDigest is the SHA-256 of the file at path, in hex, read as a stream.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -56,8 +59,16 @@ func TestSoup(t *testing.T) {
 	if !(info.Threshold > 0 && info.Threshold < 1) {
 		t.Errorf("threshold %v, want one fitted on --val in (0, 1)", info.Threshold)
 	}
-	if s := info.Extra["soup_of"]; !strings.Contains(s, a+" sha256:") || !strings.Contains(s, b+" sha256:") {
-		t.Errorf("soup_of %q does not name both ingredients with their digests", s)
+	digest := func(path string) string {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(raw)
+		return hex.EncodeToString(sum[:])
+	}
+	if s, want := info.Extra["soup_of"], a+" sha256:"+digest(a)+", "+b+" sha256:"+digest(b); s != want {
+		t.Errorf("soup_of %q, want both ingredients with their digests: %q", s, want)
 	}
 	if auc, err := strconv.ParseFloat(info.Extra["val_roc_auc"], 64); err != nil || auc < 0.9 {
 		t.Errorf("val_roc_auc %q (%v): the soup of two detectors of the toy set should rank it (>= 0.9)", info.Extra["val_roc_auc"], err)
