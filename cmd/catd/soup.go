@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -74,30 +73,30 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return err
 		}
 		scores, _ := train.PredictSet(folded, &info, set, make([]float32, 64*folded.InputLen()))
-		thr, bal, err := metrics.BestThreshold(scores, set.Labels)
+		thr, _, err := metrics.BestThreshold(scores, set.Labels)
 		if err != nil {
 			return fmt.Errorf("--val %s: %w", *val, err)
 		}
-		auc, err := metrics.ROCAUC(scores, set.Labels)
+		rep, err := metrics.Evaluate(scores, set.Labels, thr)
 		if err != nil {
 			return fmt.Errorf("--val %s: %w", *val, err)
 		}
 		// The ingredients' own metadata (their recipes and figures) is
 		// theirs; the soup names them by file and digest.
-		info.Extra = map[string]string{}
+		info.Extra = map[string]string{
+			"soup_of":      strings.Join(sources, ", "),
+			"soup_command": commandLine("catd soup", fs) + " " + strings.Join(args, " "),
+			"val":          *val,
+		}
 		info.Threshold = thr
-		info.Extra["soup_of"] = strings.Join(sources, ", ")
-		info.Extra["soup_command"] = commandLine("catd soup", fs) + " " + strings.Join(args, " ")
-		info.Extra["val"] = *val
-		info.Extra["val_roc_auc"] = strconv.FormatFloat(auc, 'f', 4, 64)
-		info.Extra["val_balanced_accuracy"] = strconv.FormatFloat(bal, 'f', 4, 64)
+		recordVal(info.Extra, &rep)
 		if err := soup.WriteFile(*out, info); err != nil {
 			return err
 		}
-		e.log.Info().Int("models", len(nets)).Float64("val_roc_auc", auc).Float64("val_balanced_accuracy", bal).
+		e.log.Info().Int("models", len(nets)).Float64("val_roc_auc", rep.ROCAUC).Float64("val_balanced_accuracy", rep.BalancedAccuracy).
 			Float32("threshold", thr).Str("out", *out).Msg("soup written")
 		fmt.Fprintf(e.stdout, "%d models averaged: val ROC AUC %.4f, balanced accuracy %.4f at threshold %.4f -> %s\n",
-			len(nets), auc, bal, thr, *out)
+			len(nets), rep.ROCAUC, rep.BalancedAccuracy, thr, *out)
 		return nil
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"catd/dataset"
+	"catd/metrics"
 	"catd/model"
 	"catd/optim"
 	"catd/plot"
@@ -258,8 +259,7 @@ func setupTrain(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				}
 				if st.Val != nil {
 					best.Threshold = st.Threshold
-					best.Extra["val_roc_auc"] = strconv.FormatFloat(st.Val.ROCAUC, 'f', 4, 64)
-					best.Extra["val_balanced_accuracy"] = strconv.FormatFloat(st.Val.BalancedAccuracy, 'f', 4, 64)
+					recordVal(best.Extra, st.Val)
 				}
 				best.Extra["trained_epochs"] = strconv.Itoa(st.Epoch)
 				best.Extra["train_command"] = commandLine("catd train", fs)
@@ -492,4 +492,11 @@ func (b *progressBar) done() {
 		fmt.Fprintln(b.w)
 		b.drawn = false
 	}
+}
+
+// recordVal writes a detector's figures on its validation set into a
+// model file's metadata (the keys the built-in model's test reads back).
+func recordVal(extra map[string]string, rep *metrics.Report) {
+	extra["val_roc_auc"] = strconv.FormatFloat(rep.ROCAUC, 'f', 4, 64)
+	extra["val_balanced_accuracy"] = strconv.FormatFloat(rep.BalancedAccuracy, 'f', 4, 64)
 }
