@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,12 +26,16 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 	weightsFlag := fs.Float64Slice("weights", nil, "relative weight of each model, in order (default: equal)")
 	val := fs.String("val", "", "labelled images to fit the threshold on and report: a folder (or .tar, or a folder inside one) with cat/ and noncat/ (required)")
 	out := fs.String("out", "", "where to write the averaged model (required)")
+	greedy := fs.Bool("greedy", false, "a greedy soup: take the models in order of their own val ROC AUC, keep each one that does not lower the soup's")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) < 2 || *val == "" || *out == "" {
 			return fmt.Errorf("soup needs two or more model files, --val and --out: %w", errUsage)
 		}
 		if *weightsFlag != nil && len(*weightsFlag) != len(args) {
 			return fmt.Errorf("--weights: %d weights for %d models: %w", len(*weightsFlag), len(args), errUsage)
+		}
+		if *weightsFlag != nil && *greedy {
+			return fmt.Errorf("--weights and --greedy: a greedy soup weighs the models it keeps equally: %w", errUsage)
 		}
 		nets := make([]*model.Net, len(args))
 		var info model.Info
@@ -61,44 +66,120 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		if err != nil {
 			return err
 		}
-		if err := soup.Average(nets, *weightsFlag); err != nil {
-			return fmt.Errorf("--weights: %w", err) // the architectures were checked above
-		}
 		set, err := loadSet(e, *val, dataset.Options{W: soup.Arch.W, H: soup.Arch.H})
 		if err != nil {
 			return err
 		}
-		folded, err := soup.Folded(model.Options{MaxBatch: 64})
+		buf := make([]float32, 64*soup.InputLen())
+		// judge averages the models with the given weights into soup and
+		// reports it on --val at the threshold that fits it best.
+		judge := func(weights []float64) (metrics.Report, float32, error) {
+			if err := soup.Average(nets, weights); err != nil {
+				return metrics.Report{}, 0, fmt.Errorf("--weights: %w", err) // the architectures were checked above
+			}
+			folded, err := soup.Folded(model.Options{MaxBatch: 64})
+			if err != nil {
+				return metrics.Report{}, 0, err
+			}
+			scores, _ := train.PredictSet(folded, &info, set, buf)
+			thr, _, err := metrics.BestThreshold(scores, set.Labels)
+			if err != nil {
+				return metrics.Report{}, 0, fmt.Errorf("--val %s: %w", *val, err)
+			}
+			rep, err := metrics.Evaluate(scores, set.Labels, thr)
+			if err != nil {
+				return metrics.Report{}, 0, fmt.Errorf("--val %s: %w", *val, err)
+			}
+			return rep, thr, nil
+		}
+		weights := *weightsFlag
+		var greedyLog string
+		if *greedy {
+			if weights, greedyLog, err = greedySoup(args, judge, e); err != nil {
+				return err
+			}
+		}
+		rep, thr, err := judge(weights)
 		if err != nil {
 			return err
 		}
-		scores, _ := train.PredictSet(folded, &info, set, make([]float32, 64*folded.InputLen()))
-		thr, _, err := metrics.BestThreshold(scores, set.Labels)
-		if err != nil {
-			return fmt.Errorf("--val %s: %w", *val, err)
-		}
-		rep, err := metrics.Evaluate(scores, set.Labels, thr)
-		if err != nil {
-			return fmt.Errorf("--val %s: %w", *val, err)
+		used := sources[:0:0]
+		for i, src := range sources {
+			if weights == nil || weights[i] > 0 {
+				used = append(used, src)
+			}
 		}
 		// The ingredients' own metadata (their recipes and figures) is
 		// theirs; the soup names them by file and digest.
 		info.Extra = map[string]string{
-			"soup_of":      strings.Join(sources, ", "),
+			"soup_of":      strings.Join(used, ", "),
 			"soup_command": commandLine("catd soup", fs) + " " + strings.Join(args, " "),
 			"val":          *val,
+		}
+		if *greedy {
+			info.Extra["soup_greedy"] = greedyLog
 		}
 		info.Threshold = thr
 		recordVal(info.Extra, &rep)
 		if err := soup.WriteFile(*out, info); err != nil {
 			return err
 		}
-		e.log.Info().Int("models", len(nets)).Float64("val_roc_auc", rep.ROCAUC).Float64("val_balanced_accuracy", rep.BalancedAccuracy).
+		e.log.Info().Int("models", len(used)).Float64("val_roc_auc", rep.ROCAUC).Float64("val_balanced_accuracy", rep.BalancedAccuracy).
 			Float32("threshold", thr).Str("out", *out).Msg("soup written")
+		if *greedy {
+			fmt.Fprintln(e.stdout, strings.ReplaceAll(greedyLog, "; ", "\n"))
+		}
 		fmt.Fprintf(e.stdout, "%d models averaged: val ROC AUC %.4f, balanced accuracy %.4f at threshold %.4f -> %s\n",
-			len(nets), rep.ROCAUC, rep.BalancedAccuracy, thr, *out)
+			len(used), rep.ROCAUC, rep.BalancedAccuracy, thr, *out)
 		return nil
 	}
+}
+
+// greedySoup chooses the ingredients of a greedy soup (Wortsman et al.,
+// "Model soups", 2022): it ranks the models by their own ROC AUC on --val,
+// starts from the best and adds each of the others in turn, keeping it
+// when the equal-weight soup's ROC AUC on --val does not fall. It returns
+// the weights (1 for a kept model, 0 for a left one) and a record of each
+// step for the soup's metadata.
+func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, error), e *env) ([]float64, string, error) {
+	alone := make([]float64, len(paths))
+	w := make([]float64, len(paths))
+	for i := range paths {
+		clear(w)
+		w[i] = 1
+		rep, _, err := judge(w)
+		if err != nil {
+			return nil, "", err
+		}
+		alone[i] = rep.ROCAUC
+	}
+	order := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+	}
+	// Best first; ties keep the order given.
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(alone[b], alone[a]) })
+	clear(w)
+	w[order[0]] = 1
+	best := alone[order[0]]
+	steps := []string{fmt.Sprintf("start %s (ROC AUC %.4f)", paths[order[0]], best)}
+	for _, i := range order[1:] {
+		w[i] = 1
+		rep, _, err := judge(w)
+		if err != nil {
+			return nil, "", err
+		}
+		verdict := "kept"
+		if rep.ROCAUC >= best {
+			best = rep.ROCAUC
+		} else {
+			w[i], verdict = 0, "left out"
+		}
+		steps = append(steps, fmt.Sprintf("%s %s (alone %.4f, soup %.4f)", verdict, paths[i], alone[i], rep.ROCAUC))
+		e.log.Info().Str("model", paths[i]).Float64("alone_roc_auc", alone[i]).Float64("soup_roc_auc", rep.ROCAUC).
+			Bool("kept", w[i] > 0).Msg("greedy soup step")
+	}
+	return w, strings.Join(steps, "; "), nil
 }
 
 // fileDigest is the SHA-256 of the file at path, in hex, read as a stream.

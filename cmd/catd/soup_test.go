@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,11 +93,70 @@ func TestSoup(t *testing.T) {
 		{[]string{"--val", data, a, b}, "--out"},
 		{[]string{"--val", data, "--out", out, "--weights", "1", a, b}, "1 weights for 2 models"},
 		{[]string{"--val", data, "--out", out, "--weights", "1,-2", a, b}, "want a finite number >= 0"},
+		{[]string{"--val", data, "--out", out, "--weights", "1,1", "--greedy", a, b}, "--weights and --greedy"},
 		{[]string{"--val", data, "--out", out, a, other}, other + " is"},
 		{[]string{"--val", data, "--out", out, a, filepath.Join(dir, "absent.safetensors")}, "absent.safetensors"},
 	} {
 		if _, _, err := runCatd(t, append([]string{"soup", "--log-level", "error"}, c.args...)...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("soup %q: %v, want an error saying %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestSoupGreedy: a greedy soup keeps the detectors that help on --val and
+// leaves out one that would spoil the soup, naming each step.
+func TestSoupGreedy(t *testing.T) {
+	dir, data, common, start := startedDetector(t)
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	for i, out := range []string{a, b} {
+		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// bad is a with its head (dense 1 over 4 channels: the last 4 weights
+	// and the bias) turned around and made ten times larger: alone it
+	// ranks the set backwards, and in a soup it outweighs the others' heads.
+	na, info, err := model.ReadFile(a, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := na.Params[len(na.Params)-5:]
+	for i := range head {
+		head[i] *= -10
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	if err := na.WriteFile(bad, info); err != nil {
+		t.Fatal(err)
+	}
+	soup := filepath.Join(dir, "soup.safetensors")
+	if _, _, err := runCatd(t, "soup", "--val", data, "--greedy", "--out", soup, "--log-level", "error", bad, a, b); err != nil {
+		t.Fatal(err)
+	}
+	ns, sinfo, err := model.ReadFile(soup, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := sinfo.Extra["soup_greedy"]
+	if !strings.Contains(steps, "left out "+bad) {
+		t.Errorf("soup_greedy %q does not leave out the reversed detector", steps)
+	}
+	if strings.Contains(sinfo.Extra["soup_of"], bad) {
+		t.Errorf("soup_of %q names the model left out", sinfo.Extra["soup_of"])
+	}
+	if !strings.HasPrefix(steps, "start "+a) && !strings.HasPrefix(steps, "start "+b) {
+		t.Errorf("soup_greedy %q does not start from a good detector", steps)
+	}
+	na, _, _ = model.ReadFile(a, model.Options{MaxBatch: 1})
+	nb, _, err := model.ReadFile(b, model.Options{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range ns.Params {
+		if want := (na.Params[i] + nb.Params[i]) / 2; math.Abs(float64(v-want)) > 1e-6 {
+			t.Fatalf("value %d of the greedy soup is %v, want the mean of the two good detectors %v", i, v, want)
+		}
+	}
+	if auc, err := strconv.ParseFloat(sinfo.Extra["val_roc_auc"], 64); err != nil || auc < 0.9 {
+		t.Errorf("val_roc_auc %q (%v), want the two good detectors' soup to rank the set (>= 0.9)", sinfo.Extra["val_roc_auc"], err)
 	}
 }
