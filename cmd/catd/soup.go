@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -40,6 +41,7 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		nets := make([]*model.Net, len(args))
 		var info model.Info
 		sources := make([]string, len(args))
+		recipes := make([]map[string]string, len(args))
 		for i, path := range args {
 			n, inf, err := model.ReadFile(path, model.Options{MaxBatch: 64}) // checks sizes before reading
 			if err != nil {
@@ -60,7 +62,7 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 				return fmt.Errorf("%s normalises its input by mean %v std %v, %s by %v %v: not models of one recipe",
 					path, inf.Mean, inf.Std, args[0], info.Mean, info.Std)
 			}
-			nets[i], sources[i] = n, path+" sha256:"+digest
+			nets[i], sources[i], recipes[i] = n, path+" sha256:"+digest, inf.Extra
 		}
 		soup, err := model.New(nets[0].Arch, model.Options{MaxBatch: 64})
 		if err != nil {
@@ -104,18 +106,18 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return err
 		}
 		used := sources[:0:0]
+		var usedRecipes []map[string]string
 		for i, src := range sources {
 			if weights == nil || weights[i] > 0 {
-				used = append(used, src)
+				used, usedRecipes = append(used, src), append(usedRecipes, recipes[i])
 			}
 		}
-		// The ingredients' own metadata (their recipes and figures) is
-		// theirs; the soup names them by file and digest.
-		info.Extra = map[string]string{
-			"soup_of":      strings.Join(used, ", "),
-			"soup_command": commandLine("catd soup", fs) + " " + strings.Join(args, " "),
-			"val":          *val,
-		}
+		// The ingredients' own figures are theirs; the soup names them by
+		// file and digest and keeps how each was made.
+		info.Extra = soupRecipe(usedRecipes)
+		info.Extra["soup_of"] = strings.Join(used, ", ")
+		info.Extra["soup_command"] = commandLine("catd soup", fs) + " " + strings.Join(args, " ")
+		info.Extra["val"] = *val
 		if *greedy {
 			info.Extra["soup_greedy"] = greedyLog
 		}
@@ -133,6 +135,31 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			len(used), rep.ROCAUC, rep.BalancedAccuracy, thr, *out)
 		return nil
 	}
+}
+
+// soupRecipe is the recipe of a soup's ingredients, from their metadata:
+// each one's train_command as soup_train_command_K (K counting from 1 in
+// the order of soup_of), and the backbone_* keys of the pretraining they
+// share when all of them name the same one.
+func soupRecipe(ingredients []map[string]string) map[string]string {
+	extra := map[string]string{}
+	for k, in := range ingredients {
+		if c, ok := in["train_command"]; ok {
+			extra["soup_train_command_"+strconv.Itoa(k+1)] = c
+		}
+	}
+	first := ingredients[0]["backbone_train_command"]
+	for _, in := range ingredients {
+		if in["backbone_train_command"] != first {
+			return extra
+		}
+	}
+	for key, v := range ingredients[0] {
+		if first != "" && strings.HasPrefix(key, "backbone_") {
+			extra[key] = v
+		}
+	}
+	return extra
 }
 
 // greedySoup chooses the ingredients of a greedy soup (Wortsman et al.,

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -75,7 +76,14 @@ func TestSoup(t *testing.T) {
 		t.Errorf("val_roc_auc %q (%v): the soup of two detectors of the toy set should rank it (>= 0.9)", info.Extra["val_roc_auc"], err)
 	}
 	if _, ok := info.Extra["train_command"]; ok {
-		t.Errorf("the soup carries an ingredient's train_command %q", info.Extra["train_command"])
+		t.Errorf("the soup carries an ingredient's train_command %q as its own", info.Extra["train_command"])
+	}
+	for k, path := range []string{a, b} {
+		_, in := read(path)
+		key := "soup_train_command_" + strconv.Itoa(k+1)
+		if got, want := info.Extra[key], in.Extra["train_command"]; got != want || !strings.Contains(got, "--seed "+strconv.Itoa(k+2)) {
+			t.Errorf("%s %q, want %s's train_command %q", key, got, path, want)
+		}
 	}
 
 	other := filepath.Join(dir, "other.safetensors")
@@ -158,5 +166,26 @@ func TestSoupGreedy(t *testing.T) {
 	}
 	if auc, err := strconv.ParseFloat(sinfo.Extra["val_roc_auc"], 64); err != nil || auc < 0.9 {
 		t.Errorf("val_roc_auc %q (%v), want the two good detectors' soup to rank the set (>= 0.9)", sinfo.Extra["val_roc_auc"], err)
+	}
+}
+
+// TestSoupRecipe: the soup keeps each ingredient's train command, and the
+// pretraining's only when every ingredient was fine-tuned from the same one.
+func TestSoupRecipe(t *testing.T) {
+	a := map[string]string{"train_command": "catd train --seed 1", "backbone_train_command": "catd train --pretrain", "backbone_val_accuracy": "0.28", "val_roc_auc": "0.94"}
+	b := map[string]string{"train_command": "catd train --seed 2", "backbone_train_command": "catd train --pretrain", "backbone_val_accuracy": "0.28"}
+	got := soupRecipe([]map[string]string{a, b})
+	want := map[string]string{"soup_train_command_1": "catd train --seed 1", "soup_train_command_2": "catd train --seed 2",
+		"backbone_train_command": "catd train --pretrain", "backbone_val_accuracy": "0.28"}
+	if !maps.Equal(got, want) {
+		t.Errorf("soupRecipe = %v, want %v", got, want)
+	}
+	c := map[string]string{"train_command": "catd train --seed 3", "backbone_train_command": "catd train --pretrain --camera-augment"}
+	got = soupRecipe([]map[string]string{a, c})
+	if _, ok := got["backbone_train_command"]; ok || got["soup_train_command_2"] != c["train_command"] {
+		t.Errorf("soupRecipe of two pretrainings = %v, want both train commands and no backbone_ keys", got)
+	}
+	if got := soupRecipe([]map[string]string{{}, {}}); len(got) != 0 {
+		t.Errorf("soupRecipe of ingredients without metadata = %v, want nothing", got)
 	}
 }
