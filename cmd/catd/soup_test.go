@@ -20,13 +20,7 @@ import (
 // is fitted on --val, and it names its ingredients. Bad inputs are refused
 // with an error naming them.
 func TestSoup(t *testing.T) {
-	dir, data, common, start := startedDetector(t)
-	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
-	for i, out := range []string{a, b} {
-		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, data, a, b := twoFineTunes(t)
 	soup := filepath.Join(dir, "soup.safetensors")
 	stdout, _, err := runCatd(t, "soup", "--val", data, "--weights", "1,3", "--out", soup, "--log-level", "error", a, b)
 	if err != nil {
@@ -114,13 +108,7 @@ func TestSoup(t *testing.T) {
 // TestSoupGreedy: a greedy soup keeps the detectors that help on --val and
 // leaves out one that would spoil the soup, naming each step.
 func TestSoupGreedy(t *testing.T) {
-	dir, data, common, start := startedDetector(t)
-	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
-	for i, out := range []string{a, b} {
-		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, data, a, b := twoFineTunes(t)
 	// bad is a with its head (dense 1 over 4 channels: the last 4 weights
 	// and the bias) turned around and made ten times larger: alone it
 	// ranks the set backwards, and in a soup it outweighs the others' heads.
@@ -188,4 +176,18 @@ func TestSoupRecipe(t *testing.T) {
 	if got := soupRecipe([]map[string]string{{}, {}}); len(got) != 0 {
 		t.Errorf("soupRecipe of ingredients without metadata = %v, want nothing", got)
 	}
+}
+
+// twoFineTunes trains a toy detector and fine-tunes it twice for one epoch,
+// with seeds 2 and 3, into a and b: two ingredients of one soup.
+func twoFineTunes(t *testing.T) (dir, data, a, b string) {
+	t.Helper()
+	dir, data, common, start := startedDetector(t)
+	a, b = filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	for i, out := range []string{a, b} {
+		if _, _, err := runCatd(t, append(slices.Clone(common), "--epochs", "1", "--init", start, "--seed", strconv.Itoa(i+2), "--out", out)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, data, a, b
 }
