@@ -95,9 +95,9 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return rep, thr, nil
 		}
 		weights := *weightsFlag
-		var greedyLog string
+		var steps []string
 		if *greedy {
-			if weights, greedyLog, err = greedySoup(args, judge, e); err != nil {
+			if weights, steps, err = greedySoup(args, judge, e); err != nil {
 				return err
 			}
 		}
@@ -119,7 +119,7 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		info.Extra["soup_command"] = commandLine("catd soup", fs) + " " + strings.Join(args, " ")
 		info.Extra["val"] = *val
 		if *greedy {
-			info.Extra["soup_greedy"] = greedyLog
+			info.Extra["soup_greedy"] = strings.Join(steps, "; ")
 		}
 		info.Threshold = thr
 		recordVal(info.Extra, &rep)
@@ -128,8 +128,8 @@ func setupSoup(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 		}
 		e.log.Info().Int("models", len(used)).Float64("val_roc_auc", rep.ROCAUC).Float64("val_balanced_accuracy", rep.BalancedAccuracy).
 			Float32("threshold", thr).Str("out", *out).Msg("soup written")
-		if *greedy {
-			fmt.Fprintln(e.stdout, strings.ReplaceAll(greedyLog, "; ", "\n"))
+		for _, step := range steps {
+			fmt.Fprintln(e.stdout, step)
 		}
 		fmt.Fprintf(e.stdout, "%d models averaged: val ROC AUC %.4f, balanced accuracy %.4f at threshold %.4f -> %s\n",
 			len(used), rep.ROCAUC, rep.BalancedAccuracy, thr, *out)
@@ -150,12 +150,12 @@ func soupRecipe(ingredients []map[string]string) map[string]string {
 	}
 	first := ingredients[0]["backbone_train_command"]
 	for _, in := range ingredients {
-		if in["backbone_train_command"] != first {
+		if first == "" || in["backbone_train_command"] != first {
 			return extra
 		}
 	}
 	for key, v := range ingredients[0] {
-		if first != "" && strings.HasPrefix(key, "backbone_") {
+		if strings.HasPrefix(key, "backbone_") {
 			extra[key] = v
 		}
 	}
@@ -166,9 +166,9 @@ func soupRecipe(ingredients []map[string]string) map[string]string {
 // "Model soups", 2022): it ranks the models by their own ROC AUC on --val,
 // starts from the best and adds each of the others in turn, keeping it
 // when the equal-weight soup's ROC AUC on --val does not fall. It returns
-// the weights (1 for a kept model, 0 for a left one) and a record of each
-// step for the soup's metadata.
-func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, error), e *env) ([]float64, string, error) {
+// the weights (1 for a kept model, 0 for a left one) and a line for each
+// step.
+func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, error), e *env) ([]float64, []string, error) {
 	alone := make([]float64, len(paths))
 	w := make([]float64, len(paths))
 	for i := range paths {
@@ -176,7 +176,7 @@ func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, 
 		w[i] = 1
 		rep, _, err := judge(w)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		alone[i] = rep.ROCAUC
 	}
@@ -194,7 +194,7 @@ func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, 
 		w[i] = 1
 		rep, _, err := judge(w)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		verdict := "kept"
 		if rep.ROCAUC >= best {
@@ -206,7 +206,7 @@ func greedySoup(paths []string, judge func([]float64) (metrics.Report, float32, 
 		e.log.Info().Str("model", paths[i]).Float64("alone_roc_auc", alone[i]).Float64("soup_roc_auc", rep.ROCAUC).
 			Bool("kept", w[i] > 0).Msg("greedy soup step")
 	}
-	return w, strings.Join(steps, "; "), nil
+	return w, steps, nil
 }
 
 // fileDigest is the SHA-256 of the file at path, in hex, read as a stream.

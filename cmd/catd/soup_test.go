@@ -125,8 +125,12 @@ func TestSoupGreedy(t *testing.T) {
 		t.Fatal(err)
 	}
 	soup := filepath.Join(dir, "soup.safetensors")
-	if _, _, err := runCatd(t, "soup", "--val", data, "--greedy", "--out", soup, "--log-level", "error", bad, a, b); err != nil {
+	stdout, _, err := runCatd(t, "soup", "--val", data, "--greedy", "--out", soup, "--log-level", "error", bad, a, b)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "\nleft out "+bad+" (alone ") || !strings.Contains(stdout, "2 models averaged") {
+		t.Errorf("stdout %q does not show the step that left the reversed detector out and the soup of two", stdout)
 	}
 	ns, sinfo, err := model.ReadFile(soup, model.Options{MaxBatch: 1})
 	if err != nil {
