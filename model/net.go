@@ -706,20 +706,26 @@ func (n *Net) Average(nets []*Net, weights []float64) error {
 			return fmt.Errorf("model: model %d is %q, not %q: only models of one architecture average", i, m.Arch, n.Arch)
 		}
 	}
-	// Sums in float64 and in a scratch slice: n may be one of nets.
-	for _, dst := range [2]func(*Net) []float32{
+	// Summed in float64, a stretch at a time on the stack: every model's
+	// values are read before n's are written, so n may be one of nets.
+	var acc [256]float64
+	for _, pick := range [2]func(*Net) []float32{
 		func(m *Net) []float32 { return m.Params },
 		func(m *Net) []float32 { return m.Buffers },
 	} {
-		sum := make([]float64, len(dst(n)))
-		for k, m := range nets {
-			w := weights[k] / total
-			for i, v := range dst(m) {
-				sum[i] += w * float64(v)
+		out := pick(n)
+		for lo := 0; lo < len(out); lo += len(acc) {
+			a := acc[:min(len(acc), len(out)-lo)]
+			clear(a)
+			for k, m := range nets {
+				w := weights[k] / total
+				for i, v := range pick(m)[lo : lo+len(a)] {
+					a[i] += w * float64(v)
+				}
 			}
-		}
-		for i, v := range sum {
-			dst(n)[i] = float32(v)
+			for i, v := range a {
+				out[lo+i] = float32(v)
+			}
 		}
 	}
 	return nil

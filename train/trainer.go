@@ -344,13 +344,9 @@ func (t *Trainer) EvalNet() *model.Net {
 	if t.wise == nil {
 		return net
 	}
-	w := float32(t.cfg.WiSE)
-	from := t.cfg.WiSEFrom
-	for _, v := range [2][3][]float32{{t.wise.Params, from.Params, net.Params}, {t.wise.Buffers, from.Buffers, net.Buffers}} {
-		dst, a, b := v[0], v[1][:len(v[0])], v[2][:len(v[0])]
-		for i := range dst {
-			dst[i] = a[i] + w*(b[i]-a[i])
-		}
+	// from + WiSE·(θ − from), a soup of two.
+	if err := t.wise.Average([]*model.Net{t.cfg.WiSEFrom, net}, []float64{1 - t.cfg.WiSE, t.cfg.WiSE}); err != nil {
+		panic(err) // New checked the architectures, Config.Validate the share
 	}
 	return t.wise
 }
