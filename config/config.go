@@ -192,6 +192,12 @@ type Learn struct {
 	// higher forgets less of what the model knew and learns a very
 	// different household more slowly; 0 turns it off.
 	Anchor float64 `yaml:"anchor"`
+	// Wise is the share of the trained weights in the model learning
+	// publishes, in (0, 1]: the rest is the model it started from (the
+	// weight interpolation of WiSE-FT). Lower forgets less of what the
+	// model knew and keeps less of what the labels taught; 1 publishes
+	// the trained weights.
+	Wise float64 `yaml:"wise"`
 	// ReplayPerClass is how many labelled examples of each class are kept
 	// (and replayed so that new labels do not erase old knowledge),
 	// 10..100000; each costs the model input's size on disk (12 KiB at 64x64).
@@ -330,6 +336,7 @@ func Default() Config {
 			ValShare:       0.2,
 			Margin:         0.02,
 			Anchor:         2,
+			Wise:           1,
 			ReplayPerClass: 500,
 			Duty:           0.5,
 		},
@@ -546,6 +553,7 @@ func (c *Config) check() []*Error {
 	numIn("learn.val_share", c.Learn.ValShare, 0, 0.9, true)
 	numIn("learn.margin", c.Learn.Margin, 0, 1, false)
 	numIn("learn.anchor", c.Learn.Anchor, 0, 10, false)
+	numIn("learn.wise", c.Learn.Wise, 0, 1, true)
 	intIn("learn.replay_per_class", c.Learn.ReplayPerClass, 10, 100000)
 	numIn("learn.duty", c.Learn.Duty, 0, 1, true)
 

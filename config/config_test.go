@@ -107,6 +107,7 @@ learn:
   val_share: 0.25
   margin: 0.05
   anchor: 0.1
+  wise: 0.8
   replay_per_class: 200
   duty: 0.25
 review:
@@ -170,7 +171,7 @@ func fullConfig() config.Config {
 		Checkpoint: config.Checkpoint{Every: config.Duration(time.Hour), Keep: 5},
 		Learn: config.Learn{Enabled: false, Optimizer: "adam", LR: 0.001, Momentum: 0.8, Schedule: "exp:0.001",
 			Batch: 8, Steps: 100, Every: config.Duration(10 * time.Minute), Patience: 8, TrainLast: 2, ValShare: 0.25,
-			Margin: 0.05, Anchor: 0.1, ReplayPerClass: 200, Duty: 0.25},
+			Margin: 0.05, Anchor: 0.1, Wise: 0.8, ReplayPerClass: 200, Duty: 0.25},
 		Review: config.Review{Enabled: false, Band: 0.1, MinInterval: config.Duration(time.Minute), MaxCount: 50,
 			MaxBytes: 8 * config.MiB},
 		HTTP: config.HTTP{Listen: "127.0.0.1:8080", PasswordFile: "/etc/catd/web-password", CertFile: "/etc/catd/cert.pem",
@@ -347,6 +348,10 @@ func TestParseErrors(t *testing.T) {
 			[]want{{2, "learn.momentum", "want a number in [0, 1), got 1"}}},
 		{"val share too big", "learn:\n  val_share: 0.95\n",
 			[]want{{2, "learn.val_share", "want a number in (0, 0.9], got 0.95"}}},
+		{"wise zero", "learn:\n  wise: 0\n",
+			[]want{{2, "learn.wise", "want a number in (0, 1], got 0"}}},
+		{"wise above one", "learn:\n  wise: 1.5\n",
+			[]want{{2, "learn.wise", "want a number in (0, 1], got 1.5"}}},
 		{"tiny replay", "learn:\n  replay_per_class: 3\n",
 			[]want{{2, "learn.replay_per_class", "want an integer in 10..100000, got 3"}}},
 
@@ -727,7 +732,7 @@ func TestKeys(t *testing.T) {
 		"checkpoint.every", "checkpoint.keep",
 		"learn.enabled", "learn.optimizer", "learn.lr", "learn.momentum", "learn.schedule", "learn.batch",
 		"learn.steps", "learn.every", "learn.patience", "learn.train_last", "learn.val_share", "learn.margin", "learn.anchor",
-		"learn.replay_per_class", "learn.duty",
+		"learn.wise", "learn.replay_per_class", "learn.duty",
 		"review.enabled", "review.band", "review.min_interval", "review.max_count", "review.max_bytes",
 		"http.listen", "http.password_file", "http.cert_file", "http.key_file",
 		"serial.port", "serial.baud", "serial.format",

@@ -197,7 +197,7 @@ func LearnerConfig(c config.Learn, seed uint64) (learn.Config, error) {
 		return learn.Config{}, err
 	}
 	return learn.Config{Optim: oc, LR: c.LR, Schedule: sch, Batch: c.Batch, Steps: c.Steps, TrainLast: c.TrainLast,
-		Margin: c.Margin, Anchor: anchor(c.Anchor), Seed: seed}, nil
+		Margin: c.Margin, Anchor: anchor(c.Anchor), Wise: c.Wise, Seed: seed}, nil
 }
 
 // anchor is learn.anchor as learn.Config takes it (0 there is the
@@ -514,7 +514,7 @@ func (l *learning) reconfigure(old, c config.Learn) {
 	if old.LR != c.LR || old.Schedule != c.Schedule {
 		l.learner.SetSchedule(c.LR, sch)
 	}
-	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin || old.Anchor != c.Anchor {
+	if old.Batch != c.Batch || old.Steps != c.Steps || old.TrainLast != c.TrainLast || old.Margin != c.Margin || old.Anchor != c.Anchor || old.Wise != c.Wise {
 		nl, err := newLearnerFrom(l.learner, l.replay, c)
 		if err != nil {
 			l.log.Error().Err(err).Msg("learning settings not applied")
@@ -528,13 +528,14 @@ func (l *learning) reconfigure(old, c config.Learn) {
 	}
 }
 
-// newLearnerFrom rebuilds a learner with new settings on old's weights.
+// newLearnerFrom rebuilds a learner with new settings on old's weights,
+// anchor and importance.
 func newLearnerFrom(old *learn.Learner, r *learn.Replay, c config.Learn) (*learn.Learner, error) {
 	lc, err := LearnerConfig(c, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return nil, err
 	}
-	return learn.NewLearner(old.Net(), old.Info(), r, lc)
+	return old.Reconfigured(r, lc)
 }
 
 // round trains one round and, if accepted, swaps the new weights in.
@@ -569,7 +570,8 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	for _, f := range []struct {
 		key string
 		v   float64
-	}{{"val_loss", res.ValLoss}, {"val_auc", res.ValAUC}, {"val_loss_before", res.ValLossBefore}, {"val_auc_before", res.ValAUCBefore}, {"val_balanced_accuracy", res.ValBalAcc}} {
+	}{{"val_loss", res.ValLoss}, {"val_auc", res.ValAUC}, {"val_loss_before", res.ValLossBefore}, {"val_auc_before", res.ValAUCBefore}, {"val_balanced_accuracy", res.ValBalAcc},
+		{"published_val_loss", res.PublishedLoss}, {"published_val_auc", res.PublishedAUC}} {
 		if !math.IsNaN(f.v) && !math.IsInf(f.v, 0) {
 			ev = ev.Float64(f.key, round4(f.v))
 		}
@@ -598,7 +600,7 @@ func (l *learning) round(ctx context.Context, c config.Learn) {
 	} else {
 		l.ckpt.Store(&data)
 	}
-	nm := &loaded{master: l.learner.Net(), info: l.learner.Info(), infer: net, name: name, base: m.base}
+	nm := &loaded{master: net, info: l.learner.Info(), infer: net, name: name, base: m.base}
 	done := make(chan error, 1)
 	select {
 	case l.host.pipeline() <- Update{Net: net, Info: nm.info, ModelName: name, Done: done}:

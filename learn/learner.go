@@ -102,8 +102,16 @@ type Config struct {
 	ThresholdPrior float64
 	// KeepThreshold keeps the starting threshold: no recalibration.
 	KeepThreshold bool
-	Augment       train.Augment // default train.DefaultAugment
-	Seed          uint64
+	// Wise is the share of the trained weights in the model the learner
+	// publishes: anchor + Wise·(trained − anchor), the weight
+	// interpolation of WiSE-FT (Wortsman et al.), with the anchor of
+	// Anchor. Training, and the held-out labels' judgement of each round,
+	// go on with the trained weights; the daemon runs the mix, and the
+	// decision threshold is fitted to its scores. In (0, 1]; 0 takes the
+	// default (1); 1 publishes the trained weights.
+	Wise    float64
+	Augment train.Augment // default train.DefaultAugment
+	Seed    uint64
 	// Explode is the factor over the round's first loss (at least ln 2,
 	// a guess's loss) that counts as blowing up (default 20).
 	Explode float64
@@ -162,6 +170,9 @@ func (c *Config) defaults() {
 	def(&c.Shrink, 0.5)
 	def(&c.ThresholdPrior, 20)
 	def(&c.Noise, 1)
+	if c.Wise <= 0 || c.Wise > 1 {
+		c.Wise = 1
+	}
 	switch {
 	case c.HeadWarmup == 0:
 		c.HeadWarmup = 40
@@ -191,11 +202,15 @@ type Result struct {
 	ValAUC        float64 // the candidate's held-out ROC AUC
 	ValLossBefore float64 // the accepted model's, before the round
 	ValAUCBefore  float64
-	ValBalAcc     float64 // the candidate's balanced accuracy at its threshold
-	ValCat        int     // held-out labels of each class
-	ValNonCat     int
-	Threshold     float32 // the recalibrated decision threshold (accepted rounds)
-	Accepted      bool
+	ValBalAcc     float64 // the published model's balanced accuracy at its threshold
+	// PublishedLoss and PublishedAUC are the held-out figures of the
+	// model an accepted round publishes when it is a mix (Wise below 1);
+	// NaN otherwise.
+	PublishedLoss, PublishedAUC float64
+	ValCat                      int // held-out labels of each class
+	ValNonCat                   int
+	Threshold                   float32 // the recalibrated decision threshold (accepted rounds)
+	Accepted                    bool
 	// Gain is an accepted round that did clearly better on the held-out
 	// labels than the accepted model, beyond their noise (see gain): what
 	// keeps rounds going.
@@ -326,6 +341,37 @@ func (l *Learner) SetAnchor(params []float32, threshold float32) error {
 	return nil
 }
 
+// Reconfigured returns a learner with the settings cfg (on the replay r)
+// that goes on from where l is: its trained weights, decision threshold,
+// anchor and, unless cfg brings its own, importance. The optimizer state
+// starts afresh.
+func (l *Learner) Reconfigured(r *Replay, cfg Config) (*Learner, error) {
+	keepImportance := cfg.Importance == nil && l.importance != nil
+	nl, err := NewLearner(l.net, l.info, r, cfg)
+	if err != nil {
+		return nil, err
+	}
+	nl.anchorThreshold = l.anchorThreshold
+	// The anchor covers the trained parameters, from off on; parameters
+	// l did not train are still at their starting value.
+	from := max(nl.off, l.off)
+	for i := from; i < len(l.net.Params); i++ {
+		nl.anchor[i-nl.off] = l.anchor[i-l.off]
+	}
+	if keepImportance {
+		nl.importance = make([]uint16, len(nl.anchor))
+		one := uint16(math.Float32bits(1) >> 16) // the mean weight, where l measured none
+		for i := range nl.importance {
+			if j := i + nl.off - l.off; j >= 0 {
+				nl.importance[i] = l.importance[j]
+			} else {
+				nl.importance[i] = one
+			}
+		}
+	}
+	return nl, nil
+}
+
 // toBfloat16 rounds src to bfloat16 (the high half of a float32, rounded
 // to nearest even) in dst.
 func toBfloat16(dst []uint16, src []float32) {
@@ -380,10 +426,14 @@ func (l *Learner) SetSchedule(lr float64, s optim.Schedule) {
 
 // Restore sets the training state from a checkpoint (the network's
 // parameters come with it: call after building the Learner from the
-// checkpoint's network).
+// checkpoint's network; the trained weights, if the checkpoint kept them
+// beside a published mix, replace them).
 func (l *Learner) Restore(st *train.CheckpointState) error {
 	if st == nil {
 		return nil
+	}
+	if err := l.restoreTrained(st); err != nil {
+		return err
 	}
 	if st.Optim.Kind != l.opt.Config().Kind {
 		return nil // a different rule now: start its state afresh
@@ -392,6 +442,25 @@ func (l *Learner) Restore(st *train.CheckpointState) error {
 		return fmt.Errorf("learn: checkpoint optimizer state: %w", err)
 	}
 	l.step = st.Step
+	return nil
+}
+
+// restoreTrained sets the trained weights a checkpoint kept beside its
+// published model (train.CheckpointState.Trained).
+func (l *Learner) restoreTrained(st *train.CheckpointState) error {
+	if st.Trained == nil {
+		return nil
+	}
+	if len(st.Trained) != len(l.net.Params) {
+		return fmt.Errorf("learn: checkpoint's trained weights hold %d parameters, the network %d", len(st.Trained), len(l.net.Params))
+	}
+	for i, v := range st.Trained {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("learn: checkpoint's trained weight %d is %v", i, v)
+		}
+	}
+	copy(l.net.Params, st.Trained)
+	copy(l.goodParams, st.Trained)
 	return nil
 }
 
@@ -406,18 +475,61 @@ func (l *Learner) Checkpoint(extra map[string]string) ([]byte, error) {
 	for k, v := range extra {
 		info.Extra[k] = v
 	}
-	return train.EncodeCheckpoint(l.net, info, l.opt, train.CheckpointState{Step: l.step,
-		Schedule: l.cfg.Schedule.String(), LR: l.cfg.LR})
+	net, st := l.net, train.CheckpointState{Step: l.step, Schedule: l.cfg.Schedule.String(), LR: l.cfg.LR}
+	if l.cfg.Wise != 1 {
+		// The file's model is the published one, what catd runs and eval
+		// measures; training resumes from the trained weights beside it.
+		pub, err := l.InferenceNet()
+		if err != nil {
+			return nil, err
+		}
+		net, st.Trained = pub, l.net.Params
+	}
+	return train.EncodeCheckpoint(net, info, l.opt, st)
 }
 
-// InferenceNet returns a new batch-1 network with the accepted weights.
+// InferenceNet returns a new batch-1 network with the published weights:
+// the accepted ones mixed with the anchor (Wise).
 func (l *Learner) InferenceNet() (*model.Net, error) {
 	n, err := model.New(l.net.Arch, model.Options{MaxBatch: 1})
 	if err != nil {
 		return nil, err
 	}
-	copy(n.Params, l.net.Params)
+	l.published(n.Params, l.net.Params)
 	return n, nil
+}
+
+// published writes into dst the model the trained weights src publish:
+// anchor + Wise·(src − anchor) for the trained parameters, src for the
+// others. dst may be src.
+func (l *Learner) published(dst, src []float32) {
+	copy(dst[:l.off], src[:l.off])
+	w := float32(l.cfg.Wise)
+	if w == 1 {
+		copy(dst[l.off:], src[l.off:])
+		return
+	}
+	d, s := dst[l.off:], src[l.off:]
+	a := l.anchor[:len(s)]
+	d = d[:len(s)]
+	for i, v := range s {
+		an := fromBfloat16(a[i])
+		d[i] = an + w*(v-an)
+	}
+}
+
+// validatePublished is validate of the published model (Wise): the mix
+// goes into the network for the held-out scores and the trained weights
+// come back after (l.avg holds them meanwhile: it is the round's scratch).
+func (l *Learner) validatePublished(val []*entry) (validation, error) {
+	if l.cfg.Wise == 1 {
+		return l.validate(val)
+	}
+	params := l.net.Params[l.off:]
+	copy(l.avg, params)
+	l.published(l.net.Params, l.net.Params)
+	defer copy(params, l.avg)
+	return l.validate(val)
 }
 
 // Round trains one round of Steps minibatch steps, each on a batch
@@ -436,7 +548,7 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 	cats, nons := byClass(trainSet)
 	vc, vn := countCats(valSet)
 	res := Result{ValAUC: math.NaN(), ValAUCBefore: math.NaN(), ValLoss: math.NaN(), ValLossBefore: math.NaN(),
-		ValBalAcc: math.NaN(), ValCat: vc, ValNonCat: vn}
+		ValBalAcc: math.NaN(), PublishedLoss: math.NaN(), PublishedAUC: math.NaN(), ValCat: vc, ValNonCat: vn}
 	if len(cats) < l.cfg.MinPerClass || len(nons) < l.cfg.MinPerClass || vc == 0 || vn == 0 {
 		res.Skipped = true
 		res.Reason = fmt.Sprintf("need %d training labels of each class and one held out of each: have %d+%d cat, %d+%d noncat (training+held out)",
@@ -460,7 +572,13 @@ func (l *Learner) Round(ctx context.Context) (Result, error) {
 		if err != nil {
 			fail = err.Error()
 		} else if fail, blowUp = l.judge(v, vc, vn); fail == "" {
-			l.accept(v, &res)
+			pub := v
+			if l.cfg.Wise != 1 {
+				if pub, err = l.validatePublished(valSet); err != nil {
+					pub = v
+				}
+			}
+			l.accept(v, pub, &res)
 			res.Duration = time.Since(start)
 			return res, nil
 		}
@@ -508,17 +626,22 @@ func (l *Learner) judge(v validation, vc, vn int) (fail string, blowUp bool) {
 	return "", false
 }
 
-// accept keeps the candidate the held-out labels judged as v.
-func (l *Learner) accept(v validation, res *Result) {
+// accept keeps the candidate the held-out labels judged as v, and fits
+// the decision threshold to the scores of the model it publishes, pub.
+func (l *Learner) accept(v, pub validation, res *Result) {
 	res.Accepted = true
 	res.Gain = gain(l.acc, v, l.aucMargin(res.ValCat, res.ValNonCat))
 	res.Reason = fmt.Sprintf("held-out loss %.4f -> %.4f, ROC AUC %.4f -> %.4f", l.acc.loss, v.loss, l.acc.auc, v.auc)
 	l.step += int64(res.Steps)
-	if thr, err := l.threshold(v); err == nil {
+	if thr, err := l.threshold(pub); err == nil {
 		l.info.Threshold = thr
-		res.ValBalAcc = metrics.NewConfusion(v.p, v.labels, thr).BalancedAccuracy()
+		res.ValBalAcc = metrics.NewConfusion(pub.p, pub.labels, thr).BalancedAccuracy()
 	} else {
-		res.ValBalAcc = v.bal
+		res.ValBalAcc = pub.bal
+	}
+	if l.cfg.Wise != 1 {
+		res.PublishedLoss, res.PublishedAUC = pub.loss, pub.auc
+		res.Reason += fmt.Sprintf("; published (wise %g): held-out loss %.4f, ROC AUC %.4f", l.cfg.Wise, pub.loss, pub.auc)
 	}
 	res.Threshold = l.info.Threshold
 	if l.cfg.Shrink > 0 {

@@ -40,10 +40,19 @@ type CheckpointState struct {
 	// EMA is the moving average of the weights then the batch-norm
 	// statistics (nil: none kept).
 	EMA []float32
+	// Trained is the weights training goes on from, all of the network's
+	// parameters, when the checkpoint's model is not them: on-device
+	// learning publishes a mix of them and the model it started from
+	// (learn.Config.Wise). Nil: the model's own.
+	Trained []float32
 }
 
-// emaTensor names the weight average's tensor in a checkpoint.
-const emaTensor = "optim.ema"
+// emaTensor names the weight average's tensor in a checkpoint, and
+// trainedTensor the weights training goes on from.
+const (
+	emaTensor     = "optim.ema"
+	trainedTensor = "optim.trained"
+)
 
 var checkpointKeys = []string{"optimizer", "momentum", "beta1", "beta2", "eps", "optim_t", "step", "epoch", "schedule", "lr"}
 
@@ -85,6 +94,9 @@ func checkpointParts(net *model.Net, info model.Info, opt *optim.Optimizer, st C
 	ts := net.Tensors()
 	for _, v := range opt.State() {
 		ts = append(ts, safetensors.FromFloat32("optim."+v.Name, []int{len(v.Data)}, v.Data))
+	}
+	if st.Trained != nil {
+		ts = append(ts, safetensors.FromFloat32(trainedTensor, []int{len(st.Trained)}, st.Trained))
 	}
 	return md, ts
 }
@@ -164,6 +176,12 @@ func parseState(f *safetensors.File) (*CheckpointState, error) {
 		return nil, fmt.Errorf("train: checkpoint epoch %q is not a count", md["epoch"])
 	}
 	for _, ts := range f.Tensors {
+		if ts.Name == trainedTensor {
+			if st.Trained, err = ts.Float32s(); err != nil {
+				return nil, fmt.Errorf("train: %w", err)
+			}
+			continue
+		}
 		name, ok := strings.CutPrefix(ts.Name, "optim.")
 		if !ok {
 			continue

@@ -52,6 +52,7 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 	fs.BoolVar(&ab.BestCut, "best-cut", false, "ablation: recalibrate the threshold to the held-out labels' best cut instead of a fitted calibration")
 	fs.Float64Var(&ab.ThresholdPrior, "threshold-prior", 0, "ablation: labels' worth of weight the starting threshold keeps in each recalibration")
 	fs.BoolVar(&ab.KeepThreshold, "keep-threshold", false, "ablation: keep the starting threshold (no recalibration)")
+	fs.Float64Var(&ab.Wise, "wise", 0, "ablation: share of the trained weights in the published model, in (0, 1] (default: the learn section's learn.wise)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
@@ -94,6 +95,12 @@ func setupBenchLearning(fs *pflag.FlagSet) func(context.Context, *env, []string)
 		lc.BestCut, lc.Noise, lc.ThresholdPrior, lc.KeepThreshold = ab.BestCut, ab.Noise, ab.ThresholdPrior, ab.KeepThreshold
 		if fs.Changed("anchor") {
 			lc.Anchor = ab.Anchor
+		}
+		if fs.Changed("wise") {
+			if !(ab.Wise > 0 && ab.Wise <= 1) {
+				return fmt.Errorf("%w: --wise %g is not in (0, 1]", errUsage, ab.Wise)
+			}
+			lc.Wise = ab.Wise
 		}
 		if lc.Importance, err = benchImportance(*importance, *modelPath, net, info); err != nil {
 			return err
