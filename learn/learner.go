@@ -243,6 +243,10 @@ type Learner struct {
 	// bfloat16: a pull toward it needs no more precision, and it takes
 	// half the memory.
 	anchor []uint16
+	// anchor32 is the anchor in full precision when the learner publishes
+	// a mix with it (Wise below 1): the published weights are a model of
+	// their own, not a pull's target. Nil otherwise.
+	anchor32 []float32
 	// anchorThreshold is the decision threshold of the model anchor's
 	// weights come from: the prior of each recalibration.
 	anchorThreshold float32
@@ -314,6 +318,9 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 		x: make([]float32, min(cfg.Chunk, cfg.Batch)*in), y: make([]float32, cfg.Chunk), w: make([]float32, cfg.Chunk),
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	toBfloat16(l.anchor, tn.Params[off:])
+	if cfg.Wise != 1 {
+		l.anchor32 = slices.Clone(tn.Params[off:])
+	}
 	l.anchorThreshold = info.Threshold
 	if cfg.Importance != nil {
 		if len(cfg.Importance) != len(tn.Params) {
@@ -337,6 +344,9 @@ func (l *Learner) SetAnchor(params []float32, threshold float32) error {
 		return fmt.Errorf("learn: anchor of %d parameters for a network of %d", len(params), len(l.net.Params))
 	}
 	toBfloat16(l.anchor, params[l.off:])
+	if l.anchor32 != nil {
+		copy(l.anchor32, params[l.off:])
+	}
 	l.anchorThreshold = threshold
 	return nil
 }
@@ -344,7 +354,8 @@ func (l *Learner) SetAnchor(params []float32, threshold float32) error {
 // Reconfigured returns a learner with the settings cfg (on the replay r)
 // that goes on from where l is: its trained weights, decision threshold,
 // anchor and, unless cfg brings its own, importance. The optimizer state
-// starts afresh.
+// starts afresh. (Turning Wise on where l had it off mixes with the
+// anchor in l's bfloat16.)
 func (l *Learner) Reconfigured(r *Replay, cfg Config) (*Learner, error) {
 	keepImportance := cfg.Importance == nil && l.importance != nil
 	nl, err := NewLearner(l.net, l.info, r, cfg)
@@ -357,6 +368,9 @@ func (l *Learner) Reconfigured(r *Replay, cfg Config) (*Learner, error) {
 	from := max(nl.off, l.off)
 	for i := from; i < len(l.net.Params); i++ {
 		nl.anchor[i-nl.off] = l.anchor[i-l.off]
+		if nl.anchor32 != nil {
+			nl.anchor32[i-nl.off] = l.anchorAt(i - l.off)
+		}
 	}
 	if keepImportance {
 		nl.importance = make([]uint16, len(nl.anchor))
@@ -402,7 +416,7 @@ func (l *Learner) Step() int64 { return l.step }
 // average of a round's iterates, the anchor and its importance, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
 	optimizer = l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*(len(l.anchor)+len(l.importance)) + len(l.px)
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*(len(l.anchor)+len(l.importance)) + 4*len(l.anchor32) + len(l.px)
 	return optimizer, workspace
 }
 
@@ -510,12 +524,20 @@ func (l *Learner) published(dst, src []float32) {
 		return
 	}
 	d, s := dst[l.off:], src[l.off:]
-	a := l.anchor[:len(s)]
+	a := l.anchor32[:len(s)]
 	d = d[:len(s)]
 	for i, v := range s {
-		an := fromBfloat16(a[i])
-		d[i] = an + w*(v-an)
+		d[i] = a[i] + w*(v-a[i])
 	}
+}
+
+// anchorAt is the anchor of trained parameter i, in full precision if
+// the learner keeps it.
+func (l *Learner) anchorAt(i int) float32 {
+	if l.anchor32 != nil {
+		return l.anchor32[i]
+	}
+	return fromBfloat16(l.anchor[i])
 }
 
 // validatePublished is validate of the published model (Wise): the mix

@@ -26,13 +26,10 @@ func wiseLearner(t *testing.T, wise float64, rounds int) (*Learner, *Replay, []f
 	return l, r, start
 }
 
-// mix is anchor + w·(trained − anchor) with the anchor rounded to
-// bfloat16, as the learner keeps it.
+// mix is start + w·(trained − start): the anchor in full precision.
 func mix(start, trained []float32, w float32) []float32 {
-	h := bf16s(start)
 	out := make([]float32, len(start))
-	for i := range start {
-		a := fromBfloat16(h[i])
+	for i, a := range start {
 		out[i] = a + w*(trained[i]-a)
 	}
 	return out
@@ -48,7 +45,7 @@ func TestWisePublishesTheMix(t *testing.T) {
 	want := mix(start, trained, 0.5)
 	var moved float64
 	for i, p := range pub.Params {
-		if math.Abs(float64(p-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
+		if p != want[i] {
 			t.Fatalf("published parameter %d is %v, want %v (start %v, trained %v)", i, p, want[i], start[i], trained[i])
 		}
 		moved = max(moved, math.Abs(float64(trained[i]-start[i])))
@@ -176,7 +173,7 @@ func TestReconfiguredKeepsTheAnchor(t *testing.T) {
 	for i := range imp {
 		imp[i] = 0.1 + rng.Float32()
 	}
-	l, r := newLearner(t, Config{LR: 0.05, Steps: 10, Batch: 8, Margin: math.Inf(1), AUCMargin: 1, Importance: imp}, 40)
+	l, r := newLearner(t, Config{LR: 0.05, Steps: 10, Batch: 8, Margin: math.Inf(1), AUCMargin: 1, Importance: imp, Wise: 0.5}, 40)
 	start := slices.Clone(l.Net().Params)
 	shifted := slices.Clone(start)
 	for i := range shifted {
@@ -200,6 +197,11 @@ func TestReconfiguredKeepsTheAnchor(t *testing.T) {
 		}
 		if !slices.Equal(nl.anchor, l.anchor[nl.off-l.off:]) {
 			t.Errorf("TrainLast %d: the anchor is not kept", last)
+		}
+		if w, err := l.Reconfigured(r, Config{TrainLast: last, Wise: 0.5}); err != nil {
+			t.Fatal(err)
+		} else if !slices.Equal(w.anchor32, shifted[w.off:]) {
+			t.Errorf("TrainLast %d: the full-precision anchor of a mix is not the anchor", last)
 		}
 		if !slices.Equal(nl.importance, l.importance[nl.off-l.off:]) {
 			t.Errorf("TrainLast %d: the importance is not kept", last)

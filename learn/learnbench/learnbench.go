@@ -199,11 +199,13 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 		return out, err
 	}
 	// The model is shared by runs on other goroutines: measure with
-	// this run's own copy.
+	// this run's own copy, the model itself before (what the learner
+	// publishes may be a mix with its anchor), then what it publishes.
 	eval, err := l.InferenceNet()
 	if err != nil {
 		return out, err
 	}
+	copy(eval.Params, o.Net.Params)
 	thr0 := o.Info.Threshold
 	out.Before = score(eval, o.Info, thr0, sc.Test)
 	if o.Forget != nil {
@@ -259,12 +261,16 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 			ValAUC: res.ValAUC, ValAUCBefore: res.ValAUCBefore, LR: res.LR, Reason: res.Reason})
 		if res.Accepted {
 			out.Accepted++
-			copy(eval.Params, l.Net().Params)
+			if eval, err = l.InferenceNet(); err != nil {
+				return out, err
+			}
 			s := score(eval, l.Info(), thr0, sc.Test)
 			out.Curve = append(out.Curve, Point{Tick: tick, Labels: given, AUC: s.AUC, BalAcc: s.BalAcc})
 		}
 	}
-	copy(eval.Params, l.Net().Params)
+	if eval, err = l.InferenceNet(); err != nil {
+		return out, err
+	}
 	out.After = score(eval, l.Info(), thr0, sc.Test)
 	if o.Forget != nil {
 		out.ForgetAfter = score(eval, l.Info(), thr0, o.Forget)
