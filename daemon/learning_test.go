@@ -14,6 +14,8 @@ import (
 
 	"catd/config"
 	"catd/learn"
+	"catd/model"
+	"catd/train"
 
 	"catd/internal/testwait"
 )
@@ -32,7 +34,8 @@ func writeLabel(t *testing.T, dir string, name string, v int, r *rand.Rand) {
 // TestServiceLearnsFromLabels: a model that sees cats in the dark watches
 // dark frames and reports a cat; the user labels dark images noncat and
 // bright ones cat; catd trains, swaps the model in, the cat is gone, and a
-// restart resumes from the checkpoint written at shutdown.
+// restart resumes from the checkpoint written at shutdown. The model it
+// runs is half the trained weights, half the model's (learn.wise).
 func TestServiceLearnsFromLabels(t *testing.T) {
 	r := newRig(t)
 	inv, info := brightnessNet(t)
@@ -41,7 +44,7 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf("source: file:/fake/dark\nmodel: %s\nreview:\n  min_interval: 0s\n"+
-		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n  anchor: 0\n", r.model)
+		"learn:\n  lr: 0.5\n  steps: 30\n  batch: 8\n  every: 1s\n  optimizer: momentum\n  anchor: 0\n  wise: 0.5\n", r.model)
 	r.start(cfg)
 	r.event(EventCatPresent)
 	labelDir := filepath.Join(r.dir, "state", "labels")
@@ -81,6 +84,15 @@ func TestServiceLearnsFromLabels(t *testing.T) {
 	ckpts, _ := filepath.Glob(filepath.Join(r.dir, "state", "checkpoints", "checkpoint-*.safetensors"))
 	if len(ckpts) != 1 {
 		t.Fatalf("checkpoints after shutdown: %v\n%s", ckpts, r.logs.String())
+	}
+	ck, _, cs, err := train.ReadCheckpoint(ckpts[0], model.Options{MaxBatch: 1})
+	if err != nil || cs == nil || cs.Trained == nil {
+		t.Fatalf("checkpoint %v without the trained weights (%v)", ckpts[0], err)
+	}
+	for i, a := range []float32{-4, -4, -4, 0} {
+		if want := a + 0.5*(cs.Trained[i]-a); ck.Params[i] != want || ck.Params[i] == cs.Trained[i] {
+			t.Errorf("checkpoint's model parameter %d is %v, trained %v: want the mix %v", i, ck.Params[i], cs.Trained[i], want)
+		}
 	}
 	r2 := &serviceRig{t: t, dir: r.dir, cfgPath: r.cfgPath, model: r.model, ctl: &Control{}, events: make(chan Event, 1000),
 		logs: &syncBuffer{}, done: make(chan error, 1), reload: make(chan os.Signal, 1)}
