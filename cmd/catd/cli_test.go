@@ -45,6 +45,8 @@ func TestExitCodesAndStreams(t *testing.T) {
 		{"catd alone", nil, want{code: 2, stderr: "no command given", noStdout: true}},
 		{"unknown command", []string{"bogus"}, want{code: 2, stderr: "Run 'catd --help' for usage.", noStdout: true}},
 		{"help on an unknown command", []string{"help", "bogus"}, want{code: 2, stderr: "no such command", noStdout: true}},
+		{"bench-learning --wise out of range", []string{"bench-learning", "--pets", "x", "--wise", "0"},
+			want{code: 2, stderr: "--wise 0 is not in (0, 1]", noStdout: true}},
 	}
 	// A usage error each command reports after parsing its flags.
 	misuse := map[string][]string{
