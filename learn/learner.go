@@ -243,10 +243,11 @@ type Learner struct {
 	// bfloat16: a pull toward it needs no more precision, and it takes
 	// half the memory.
 	anchor []uint16
-	// anchor32 is the anchor in full precision when the learner publishes
-	// a mix with it (Wise below 1): the published weights are a model of
-	// their own, not a pull's target. Nil otherwise.
-	anchor32 []float32
+	// anchorNet is the anchor in full precision, a weights-only network,
+	// when the learner publishes a mix with it (Wise below 1): the
+	// published weights are a model of their own, not a pull's target.
+	// Nil otherwise.
+	anchorNet *model.Net
 	// anchorThreshold is the decision threshold of the model anchor's
 	// weights come from: the prior of each recalibration.
 	anchorThreshold float32
@@ -319,7 +320,10 @@ func NewLearner(net *model.Net, info model.Info, r *Replay, cfg Config) (*Learne
 		px: make([]uint8, in), acc: validation{loss: math.NaN()}}
 	toBfloat16(l.anchor, tn.Params[off:])
 	if cfg.Wise != 1 {
-		l.anchor32 = slices.Clone(tn.Params[off:])
+		if l.anchorNet, err = model.New(net.Arch, model.Options{MaxBatch: 1, WeightsOnly: true}); err != nil {
+			return nil, err
+		}
+		copy(l.anchorNet.Params, tn.Params)
 	}
 	l.anchorThreshold = info.Threshold
 	if cfg.Importance != nil {
@@ -344,8 +348,8 @@ func (l *Learner) SetAnchor(params []float32, threshold float32) error {
 		return fmt.Errorf("learn: anchor of %d parameters for a network of %d", len(params), len(l.net.Params))
 	}
 	toBfloat16(l.anchor, params[l.off:])
-	if l.anchor32 != nil {
-		copy(l.anchor32, params[l.off:])
+	if l.anchorNet != nil {
+		copy(l.anchorNet.Params[l.off:], params[l.off:])
 	}
 	l.anchorThreshold = threshold
 	return nil
@@ -368,8 +372,8 @@ func (l *Learner) Reconfigured(r *Replay, cfg Config) (*Learner, error) {
 	from := max(nl.off, l.off)
 	for i := from; i < len(l.net.Params); i++ {
 		nl.anchor[i-nl.off] = l.anchor[i-l.off]
-		if nl.anchor32 != nil {
-			nl.anchor32[i-nl.off] = l.anchorAt(i - l.off)
+		if nl.anchorNet != nil {
+			nl.anchorNet.Params[i] = l.anchorAt(i)
 		}
 	}
 	if keepImportance {
@@ -416,7 +420,10 @@ func (l *Learner) Step() int64 { return l.step }
 // average of a round's iterates, the anchor and its importance, the batch).
 func (l *Learner) Memory() (optimizer, workspace int) {
 	optimizer = l.opt.StateBytes()
-	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*(len(l.anchor)+len(l.importance)) + 4*len(l.anchor32) + len(l.px)
+	workspace = l.net.WorkspaceBytes() + 4*(len(l.net.Grads)+len(l.goodParams)+len(l.avg)+len(l.x)+len(l.y)+len(l.w)) + 2*(len(l.anchor)+len(l.importance)) + len(l.px)
+	if l.anchorNet != nil {
+		workspace += 4 * len(l.anchorNet.Params)
+	}
 	return optimizer, workspace
 }
 
@@ -509,35 +516,30 @@ func (l *Learner) InferenceNet() (*model.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.published(n.Params, l.net.Params)
+	l.Publish(n)
 	return n, nil
 }
 
-// published writes into dst the model the trained weights src publish:
-// anchor + Wise·(src − anchor) for the trained parameters, src for the
-// others. dst may be src.
-func (l *Learner) published(dst, src []float32) {
-	copy(dst[:l.off], src[:l.off])
-	w := float32(l.cfg.Wise)
-	if w == 1 {
-		copy(dst[l.off:], src[l.off:])
+// Publish sets dst's parameters (a network of the architecture) to the
+// model the accepted weights publish: their mean with the anchor,
+// weighted 1 − Wise and Wise (a soup of two, model.Net.Average).
+func (l *Learner) Publish(dst *model.Net) {
+	if l.anchorNet == nil {
+		copy(dst.Params, l.net.Params)
 		return
 	}
-	d, s := dst[l.off:], src[l.off:]
-	a := l.anchor32[:len(s)]
-	d = d[:len(s)]
-	for i, v := range s {
-		d[i] = a[i] + w*(v-a[i])
+	if err := dst.Average([]*model.Net{l.anchorNet, l.net}, []float64{1 - l.cfg.Wise, l.cfg.Wise}); err != nil {
+		panic(err) // one architecture, and Wise in (0, 1)
 	}
 }
 
-// anchorAt is the anchor of trained parameter i, in full precision if
-// the learner keeps it.
+// anchorAt is the anchor of parameter i (trained from off on), in full
+// precision if the learner keeps it.
 func (l *Learner) anchorAt(i int) float32 {
-	if l.anchor32 != nil {
-		return l.anchor32[i]
+	if l.anchorNet != nil {
+		return l.anchorNet.Params[i]
 	}
-	return fromBfloat16(l.anchor[i])
+	return fromBfloat16(l.anchor[i-l.off])
 }
 
 // validatePublished is validate of the published model (Wise): the mix
@@ -549,7 +551,7 @@ func (l *Learner) validatePublished(val []*entry) (validation, error) {
 	}
 	params := l.net.Params[l.off:]
 	copy(l.avg, params)
-	l.published(l.net.Params, l.net.Params)
+	l.Publish(l.net)
 	defer copy(params, l.avg)
 	return l.validate(val)
 }

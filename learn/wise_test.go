@@ -26,11 +26,12 @@ func wiseLearner(t *testing.T, wise float64, rounds int) (*Learner, *Replay, []f
 	return l, r, start
 }
 
-// mix is start + w·(trained − start): the anchor in full precision.
-func mix(start, trained []float32, w float32) []float32 {
+// mix is (1 − w)·start + w·trained, summed in float64 as
+// model.Net.Average sums: the anchor in full precision.
+func mix(start, trained []float32, w float64) []float32 {
 	out := make([]float32, len(start))
 	for i, a := range start {
-		out[i] = a + w*(trained[i]-a)
+		out[i] = float32(0 + (1-w)*float64(a) + w*float64(trained[i]))
 	}
 	return out
 }
@@ -200,7 +201,7 @@ func TestReconfiguredKeepsTheAnchor(t *testing.T) {
 		}
 		if w, err := l.Reconfigured(r, Config{TrainLast: last, Wise: 0.5}); err != nil {
 			t.Fatal(err)
-		} else if !slices.Equal(w.anchor32, shifted[w.off:]) {
+		} else if !slices.Equal(w.anchorNet.Params[w.off:], shifted[w.off:]) {
 			t.Errorf("TrainLast %d: the full-precision anchor of a mix is not the anchor", last)
 		}
 		if !slices.Equal(nl.importance, l.importance[nl.off-l.off:]) {

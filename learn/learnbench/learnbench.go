@@ -261,16 +261,12 @@ func Run(ctx context.Context, sc Scenario, o Options) (Outcome, error) {
 			ValAUC: res.ValAUC, ValAUCBefore: res.ValAUCBefore, LR: res.LR, Reason: res.Reason})
 		if res.Accepted {
 			out.Accepted++
-			if eval, err = l.InferenceNet(); err != nil {
-				return out, err
-			}
+			l.Publish(eval)
 			s := score(eval, l.Info(), thr0, sc.Test)
 			out.Curve = append(out.Curve, Point{Tick: tick, Labels: given, AUC: s.AUC, BalAcc: s.BalAcc})
 		}
 	}
-	if eval, err = l.InferenceNet(); err != nil {
-		return out, err
-	}
+	l.Publish(eval)
 	out.After = score(eval, l.Info(), thr0, sc.Test)
 	if o.Forget != nil {
 		out.ForgetAfter = score(eval, l.Info(), thr0, o.Forget)
